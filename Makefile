@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# spillway build. Everything lands under build/; `make V=1` shows full commands.
+#
+#   make               BPF objects, skeletons, libspillway, programs
+#   make deps          install the Debian packages everything needs (tools/install-deps.sh)
+#   sudo make test     every test layer: unit, bpf, netns (tests/run-tests.sh)
+#   make bench-dataplane   BPF_PROG_RUN benchmark, ratios to an empty XDP program
+
+BUILD	?= build
+CC	?= cc
+CLANG	?= clang
+BPFTOOL	?= bpftool
+ARCH	:= $(shell uname -m)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# BPF: UAPI headers are enough for XDP/TC, no vmlinux.h (no CO-RE).
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -Iinclude -Ibpf \
+	-I/usr/include/$(ARCH)-linux-gnu -MMD -MP
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
+	-Iinclude -Iuser/lib -I$(BUILD)/bpf -MMD -MP -D_GNU_SOURCE
+LDLIBS	:= -lbpf -lelf -lz
+# Tests also run under AddressSanitizer and UBSan.
+SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TEST_CFLAGS := $(CFLAGS) -Itests/lib $(SAN)
+TEST_LDLIBS := $(LDLIBS) -lcmocka -lpthread
+
+BPF_OBJS := $(BUILD)/bpf/spillway_xdp.bpf.o $(BUILD)/bpf/spillway_tc.bpf.o \
+	$(BUILD)/bpf/empty_xdp.bpf.o
+SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)
+
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+LIB	 := $(BUILD)/libspillway.a
+LIB_SAN	 := $(BUILD)/libspillway-san.a
+
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/san/%.o)
+
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+BPF_TESTS   := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(wildcard tests/bpf/test_*.c))
+NETNS_TESTS := $(patsubst tests/netns/%.c,$(BUILD)/tests/netns/%,$(wildcard tests/netns/test_*.c))
+TESTS	    := $(UNIT_TESTS) $(BPF_TESTS) $(NETNS_TESTS)
+
+BENCHES	 := $(BUILD)/bench_dataplane
+
+.PHONY: all deps test test-unit test-bpf test-netns bench-dataplane clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(SKELS) $(LIB) $(BENCHES)
+
+deps:
+	$(Q)bash tools/install-deps.sh
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@.tmp && mv $@.tmp $@
+
+# User-space objects see the generated skeletons.
+$(BUILD)/obj/%.o: %.c | $(SKELS)
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/san/%.o: %.c | $(SKELS)
+	$(call msg,CC-SAN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SAN): $(LIB_SAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(TESTLIB_OBJS) $(LIB_SAN)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) $^ -o $@ $(TEST_LDLIBS)
+
+# The benchmark is built without sanitizers: it measures. It crafts packets with the tests'
+# packet builder.
+$(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/lib
+$(BUILD)/bench_dataplane: $(BUILD)/obj/tools/bench/bench_dataplane.o \
+		$(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
+
+tests: $(TESTS)
+
+test: all $(TESTS)
+	$(Q)bash tests/run-tests.sh $(BUILD)
+
+test-unit: $(UNIT_TESTS)
+	$(Q)bash tests/run-tests.sh $(BUILD) unit
+test-bpf: all $(BPF_TESTS)
+	$(Q)bash tests/run-tests.sh $(BUILD) bpf
+test-netns: all $(NETNS_TESTS)
+	$(Q)bash tests/run-tests.sh $(BUILD) netns
+
+bench-dataplane: $(BUILD)/bench_dataplane
+	$(Q)$(BUILD)/bench_dataplane
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Which service a packet is for, and which tier and cohort its client belongs to.
+ */
+#ifndef SPW_CLASSIFY_BPF_H
+#define SPW_CLASSIFY_BPF_H
+
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "spillway_rank.h"
+
+/*
+ * Service of a TCP/UDP packet, SPW_SVC_NONE when it has none. One array lookup decides for
+ * traffic to ports no service uses; the hash of address-bound services is consulted only on
+ * ports that have one.
+ */
+static __always_inline __u32 spw_service_of(const struct spw_pkt *pkt)
+{
+	__u32 slot = bpf_ntohs(pkt->dport) + (pkt->proto == IPPROTO_UDP ? SPW_PORT_SLOT_UDP : 0);
+	struct spw_port *port = bpf_map_lookup_elem(&spw_ports, &slot);
+	__u32 svc;
+
+	if (!port)
+		return SPW_SVC_NONE;
+	svc = port->svc_id;
+	if (port->flags & SPW_PORT_ADDR_BOUND) {
+		struct spw_svc_addr_key key = { .proto = pkt->proto, .port = pkt->dport };
+		__u8 saddr[SPW_ADDR_LEN];
+		__u32 *bound;
+
+		spw_pkt_addrs(pkt, saddr, key.addr);
+		bound = bpf_map_lookup_elem(&spw_svc_addrs, &key);
+		if (bound)
+			svc = *bound;
+	}
+	/* A corrupt id from user space must not index past the counters. */
+	if (svc >= SPW_MAX_SERVICES)
+		return SPW_SVC_NONE;
+	return svc;
+}
+
+/*
+ * Tier of a new flow's client, in order: the longest matching source CIDR rule, the DSCP mark
+ * when the source is trusted to set it, the service's default. Clamped below tier_count, so a
+ * rule naming a tier the service does not have lands in its most sheddable tier.
+ */
+static __always_inline __u32 spw_tier_of(const struct spw_pkt *pkt, const __u8 *saddr,
+					 const struct spw_policy *pol)
+{
+	struct spw_lpm_key key = { .prefixlen = SPW_ADDR_LEN * 8 };
+	struct spw_rule *rule;
+	__u32 tier = pol->default_tier;
+	__u32 dscp = pkt->dscp;
+	__u32 count = pol->tier_count;
+
+	__builtin_memcpy(key.addr, saddr, SPW_ADDR_LEN);
+	rule = bpf_map_lookup_elem(&spw_rules, &key);
+	if (rule) {
+		tier = rule->tier;
+	} else {
+		/* The DSCP table is an array lookup; the trust trie only when the mark maps. */
+		__u8 *mapped = bpf_map_lookup_elem(&spw_dscp, &dscp);
+
+		if (mapped && *mapped != SPW_DSCP_UNMAPPED && bpf_map_lookup_elem(&spw_trusted, &key))
+			tier = *mapped;
+	}
+	if (count == 0 || count > SPW_MAX_TIERS)
+		count = SPW_MAX_TIERS;
+	if (tier >= count)
+		tier = count - 1;
+	return tier;
+}
+
+static __always_inline __u32 spw_cohort_of(const __u8 *saddr)
+{
+	__u32 zero = 0;
+	struct spw_globals *g = bpf_map_lookup_elem(&spw_globals, &zero);
+
+	return spw_cohort(saddr, g ? g->cohort_salt : 0);
+}
+
+#endif /* SPW_CLASSIFY_BPF_H */

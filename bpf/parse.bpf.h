@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Packet parsing: Ethernet, up to SPW_MAX_VLAN_TAGS VLAN tags, IPv4 (options), IPv6 (extension
+ * headers up to SPW_MAX_IPV6_EXT deep), TCP, UDP. Every access goes through a cursor that checks
+ * bounds first (xdp-tools parsing_helpers.h idea). The parser never writes to the packet.
+ */
+#ifndef SPW_PARSE_BPF_H
+#define SPW_PARSE_BPF_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include "spillway_abi.h"
+
+/* Enough of a packet for every header the parser walks in the common case (TC pulls this). */
+#define SPW_PARSE_PULL_LEN 256
+
+#define SPW_IP_MF     0x2000
+#define SPW_IP_OFFSET 0x1fff
+/* Some kernels' UAPI lacks NEXTHDR_*; these are the IANA numbers. */
+#define SPW_NH_HOP    0
+#define SPW_NH_ROUTING 43
+#define SPW_NH_FRAGMENT 44
+#define SPW_NH_AUTH   51
+#define SPW_NH_DEST   60
+
+#define SPW_TCP_FIN 0x01
+#define SPW_TCP_SYN 0x02
+#define SPW_TCP_RST 0x04
+#define SPW_TCP_ACK 0x10
+
+enum spw_parse_result {
+	SPW_PARSE_OK,	     /* TCP or UDP with its header present */
+	SPW_PARSE_OTHER_L4,  /* IP, but no TCP/UDP (ICMP, ESP...): never a service */
+	SPW_PARSE_FRAGMENT,  /* not the first fragment: no ports to classify by */
+	SPW_PARSE_NOT_IP,    /* ARP, LLDP, ...: not spillway's business */
+	SPW_PARSE_MALFORMED, /* truncated or inconsistent: the kernel stack will judge */
+};
+
+struct spw_vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+/* What the rest of the pipeline needs from a packet. Addresses are filled on demand. */
+struct spw_pkt {
+	void *l3;	  /* IP header, valid until the packet is modified */
+	__u32 len;	  /* bytes as received, for the byte counters */
+	__u16 l3_off;	  /* offset of the IP header: Ethernet plus VLAN tags */
+	__u16 l4_off;	  /* offset of the TCP/UDP header */
+	__be16 sport;
+	__be16 dport;
+	__u32 tcp_seq;	  /* host order */
+	__u8 proto;	  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 is_v4;
+	__u8 dscp;
+	__u8 tcp_flags;
+};
+
+struct spw_cursor {
+	void *pos;
+	void *end;
+};
+
+/* The next len bytes, or NULL when the packet ends first. */
+static __always_inline void *cursor_take(struct spw_cursor *c, __u32 len)
+{
+	void *p = c->pos;
+
+	if (p + len > c->end)
+		return NULL;
+	c->pos = p + len;
+	return p;
+}
+
+static __always_inline int spw_parse_eth(struct spw_cursor *c, __be16 *proto)
+{
+	struct ethhdr *eth = cursor_take(c, sizeof(*eth));
+	struct spw_vlan_hdr *vlan;
+	__be16 p;
+	int i;
+
+	if (!eth)
+		return SPW_PARSE_MALFORMED;
+	p = eth->h_proto;
+#pragma unroll
+	for (i = 0; i < SPW_MAX_VLAN_TAGS; i++) {
+		if (p != bpf_htons(ETH_P_8021Q) && p != bpf_htons(ETH_P_8021AD))
+			break;
+		vlan = cursor_take(c, sizeof(*vlan));
+		if (!vlan)
+			return SPW_PARSE_MALFORMED;
+		p = vlan->encap_proto;
+	}
+	/* A third tag is deeper than spillway looks: pass it rather than guess. */
+	if (p == bpf_htons(ETH_P_8021Q) || p == bpf_htons(ETH_P_8021AD))
+		return SPW_PARSE_MALFORMED;
+	*proto = p;
+	return SPW_PARSE_OK;
+}
+
+static __always_inline int spw_parse_ipv4(struct spw_cursor *c, struct spw_pkt *pkt)
+{
+	struct iphdr *iph = cursor_take(c, sizeof(*iph));
+	__u32 hlen;
+
+	if (!iph)
+		return SPW_PARSE_MALFORMED;
+	if (iph->version != 4 || iph->ihl < 5)
+		return SPW_PARSE_MALFORMED;
+	hlen = iph->ihl * 4;
+	if (bpf_ntohs(iph->tot_len) < hlen)
+		return SPW_PARSE_MALFORMED;
+	/* Skip the options: the cursor moves to the end of the real header. */
+	c->pos = (void *)iph;
+	if (!cursor_take(c, hlen))
+		return SPW_PARSE_MALFORMED;
+	pkt->l3 = iph;
+	pkt->is_v4 = 1;
+	pkt->dscp = iph->tos >> 2;
+	pkt->proto = iph->protocol;
+	/* Later fragments carry no ports; the first one (offset 0) is classified as usual. */
+	if (bpf_ntohs(iph->frag_off) & SPW_IP_OFFSET)
+		return SPW_PARSE_FRAGMENT;
+	return SPW_PARSE_OK;
+}
+
+static __always_inline int spw_parse_ipv6(struct spw_cursor *c, struct spw_pkt *pkt)
+{
+	struct ipv6hdr *ip6 = cursor_take(c, sizeof(*ip6));
+	__u8 *ext;
+	__u8 nh;
+	int i;
+
+	if (!ip6)
+		return SPW_PARSE_MALFORMED;
+	if (ip6->version != 6)
+		return SPW_PARSE_MALFORMED;
+	pkt->l3 = ip6;
+	pkt->is_v4 = 0;
+	/* Traffic class straddles the first two bytes; DSCP is its upper six bits. */
+	pkt->dscp = ((ip6->priority << 4) | (ip6->flow_lbl[0] >> 4)) >> 2;
+	nh = ip6->nexthdr;
+
+	/* Bounded walk: the verifier needs it, and a longer chain is not worth understanding. */
+#pragma unroll
+	for (i = 0; i < SPW_MAX_IPV6_EXT; i++) {
+		if (nh != SPW_NH_HOP && nh != SPW_NH_ROUTING && nh != SPW_NH_FRAGMENT &&
+		    nh != SPW_NH_AUTH && nh != SPW_NH_DEST)
+			break;
+		ext = cursor_take(c, 8);
+		if (!ext)
+			return SPW_PARSE_MALFORMED;
+		if (nh == SPW_NH_FRAGMENT) {
+			/* Offset is the upper 13 bits of bytes 2-3; non-zero: a later fragment. */
+			if ((((__u16)ext[2] << 8) | ext[3]) & 0xfff8)
+				return SPW_PARSE_FRAGMENT;
+		} else {
+			/* AH counts 4-byte units minus 2; the others 8-byte units minus 1. */
+			__u32 len = nh == SPW_NH_AUTH ? ((__u32)ext[1] + 2) * 4 : ((__u32)ext[1] + 1) * 8;
+
+			c->pos = ext;
+			if (!cursor_take(c, len))
+				return SPW_PARSE_MALFORMED;
+		}
+		nh = ext[0];
+	}
+	if (nh == SPW_NH_HOP || nh == SPW_NH_ROUTING || nh == SPW_NH_FRAGMENT || nh == SPW_NH_AUTH ||
+	    nh == SPW_NH_DEST)
+		return SPW_PARSE_MALFORMED;
+	pkt->proto = nh;
+	return SPW_PARSE_OK;
+}
+
+static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pkt, void *data)
+{
+	struct tcphdr *th;
+	struct udphdr *uh;
+
+	pkt->l4_off = c->pos - data;
+	if (pkt->proto == IPPROTO_TCP) {
+		th = cursor_take(c, sizeof(*th));
+		if (!th || th->doff < 5)
+			return SPW_PARSE_MALFORMED;
+		/* Options must be there too: a header cut short is not a header. */
+		c->pos = th;
+		if (!cursor_take(c, th->doff * 4))
+			return SPW_PARSE_MALFORMED;
+		pkt->sport = th->source;
+		pkt->dport = th->dest;
+		pkt->tcp_seq = bpf_ntohl(th->seq);
+		pkt->tcp_flags = ((__u8 *)th)[13];
+		return SPW_PARSE_OK;
+	}
+	if (pkt->proto == IPPROTO_UDP) {
+		uh = cursor_take(c, sizeof(*uh));
+		if (!uh)
+			return SPW_PARSE_MALFORMED;
+		pkt->sport = uh->source;
+		pkt->dport = uh->dest;
+		return SPW_PARSE_OK;
+	}
+	return SPW_PARSE_OTHER_L4;
+}
+
+static __always_inline int spw_parse(void *data, void *data_end, struct spw_pkt *pkt)
+{
+	struct spw_cursor c = { .pos = data, .end = data_end };
+	__be16 proto;
+	int ret;
+
+	ret = spw_parse_eth(&c, &proto);
+	if (ret != SPW_PARSE_OK)
+		return ret;
+	pkt->l3_off = c.pos - data;
+	if (proto == bpf_htons(ETH_P_IP))
+		ret = spw_parse_ipv4(&c, pkt);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		ret = spw_parse_ipv6(&c, pkt);
+	else
+		return SPW_PARSE_NOT_IP;
+	if (ret != SPW_PARSE_OK)
+		return ret;
+	return spw_parse_l4(&c, pkt, data);
+}
+
+/* ::ffff:a.b.c.d, the 16-byte form of an IPv4 address. */
+static __always_inline void spw_addr_from_v4(__u8 *dst, __be32 a)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+/* Source and destination in the 16-byte form; the packet must not have been modified yet. */
+static __always_inline void spw_pkt_addrs(const struct spw_pkt *pkt, __u8 *saddr, __u8 *daddr)
+{
+	if (pkt->is_v4) {
+		struct iphdr *iph = pkt->l3;
+
+		spw_addr_from_v4(saddr, iph->saddr);
+		spw_addr_from_v4(daddr, iph->daddr);
+	} else {
+		struct ipv6hdr *ip6 = pkt->l3;
+
+		__builtin_memcpy(saddr, &ip6->saddr, SPW_ADDR_LEN);
+		__builtin_memcpy(daddr, &ip6->daddr, SPW_ADDR_LEN);
+	}
+}
+
+#endif /* SPW_PARSE_BPF_H */

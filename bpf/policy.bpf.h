@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The decision for a new flow: admit level (rank against the level, floor protecting tier 0),
+ * then the tier's optional new-flow token bucket.
+ */
+#ifndef SPW_POLICY_BPF_H
+#define SPW_POLICY_BPF_H
+
+#include "maps.bpf.h"
+#include "spillway_rank.h"
+
+/*
+ * Takes one token from (svc, tier)'s bucket if it has one. The bucket is global, not per CPU:
+ * a per-CPU split would let a rate of 10/s admit 10/s per core. Refill and take happen under
+ * the bucket's spin lock; no helper may be called inside it.
+ */
+static __always_inline int spw_bucket_take(__u32 svc, __u32 tier, const struct spw_policy *pol,
+					   __u64 now)
+{
+	__u32 idx = spw_bucket_index(svc, tier);
+	__u64 rate, cap, units, elapsed;
+	struct spw_bucket *b;
+	int ok;
+
+	if (tier >= SPW_MAX_TIERS)
+		return 1;
+	rate = pol->rate_per_sec[tier];
+	if (!rate)
+		return 1;
+	cap = (pol->burst[tier] ? pol->burst[tier] : rate) * SPW_BUCKET_UNIT;
+	b = bpf_map_lookup_elem(&spw_buckets, &idx);
+	if (!b)
+		return 1;
+	bpf_spin_lock(&b->lock);
+	if (b->last_ns == 0) {
+		units = cap; /* a bucket never used starts full */
+	} else {
+		elapsed = now > b->last_ns ? now - b->last_ns : 0;
+		if (elapsed > SPW_BUCKET_MAX_ELAPSED_NS)
+			elapsed = SPW_BUCKET_MAX_ELAPSED_NS;
+		units = b->units + elapsed * rate;
+		if (units > cap)
+			units = cap;
+	}
+	ok = units >= SPW_BUCKET_UNIT;
+	if (ok)
+		units -= SPW_BUCKET_UNIT;
+	b->units = units;
+	b->last_ns = now;
+	bpf_spin_unlock(&b->lock);
+	return ok;
+}
+
+/* SPW_REASON_ADMITTED, SPW_REASON_SHED_LEVEL or SPW_REASON_SHED_RATE. */
+static __always_inline __u32 spw_decide(__u32 svc, __u32 tier, __u32 cohort,
+					const struct spw_policy *pol, __u64 now)
+{
+	if (spw_rank(tier, cohort) >= spw_effective_level(pol))
+		return SPW_REASON_SHED_LEVEL;
+	if (!spw_bucket_take(svc, tier, pol, now))
+		return SPW_REASON_SHED_RATE;
+	return SPW_REASON_ADMITTED;
+}
+
+#endif /* SPW_POLICY_BPF_H */

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one ABI shared by the BPF programs (bpf/) and user space (user/).
+ *
+ * Only fixed-width kernel types, enums, sizes, map names and structs with explicit padding
+ * live here: no libc, no vmlinux.h. User space asserts every struct size (spw_abi_check.h), so
+ * a layout change that would make the two sides disagree fails the build instead of the host.
+ */
+#ifndef SPILLWAY_ABI_H
+#define SPILLWAY_ABI_H
+
+#include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_spin_lock */
+
+/* Bumped whenever a map key or value layout changes; stored in spw_globals. */
+#define SPW_ABI_VERSION 1
+
+/* Priority classes: 0 is critical, N-1 the most sheddable. DESIGN.md caps N at 8. */
+#define SPW_MAX_TIERS 8
+/* Counters keep one extra tier slot for packets that were never classified. */
+#define SPW_TIER_SLOTS (SPW_MAX_TIERS + 1)
+#define SPW_TIER_NONE  SPW_MAX_TIERS
+/* Cohorts per tier: the unit in which a tier is shed and rotated. */
+#define SPW_COHORTS 32
+/* Largest admit level: every rank of every tier is below it, so everything is admitted. */
+#define SPW_RANK_LIMIT (SPW_MAX_TIERS * SPW_COHORTS)
+
+/* Service ids 1..63; 0 means "not a service" and owns the counters of such traffic. */
+#define SPW_MAX_SERVICES 64
+#define SPW_SVC_NONE	 0
+
+/* Port table: one slot per (protocol, port); TCP ports first, then UDP. */
+#define SPW_PORT_SLOTS (2 * 65536)
+#define SPW_PORT_SLOT_TCP 0
+#define SPW_PORT_SLOT_UDP 65536
+
+/* CIDR rules and trusted DSCP sources; sized for the 100k-rule benchmark with headroom. */
+#define SPW_MAX_RULES	262144
+#define SPW_MAX_TRUSTED 4096
+/* Services bound to a local address (the rest match any local address by port). */
+#define SPW_MAX_SVC_ADDRS 1024
+/* DSCP is 6 bits. */
+#define SPW_DSCP_VALUES 64
+/* Flow table default size; user space may resize before load. */
+#define SPW_FLOWS_DEFAULT 262144
+
+/* Parser limits: deeper nesting than this is not understood, so it passes as malformed. */
+#define SPW_MAX_VLAN_TAGS 2
+#define SPW_MAX_IPV6_EXT  6
+
+/* Where the maps and links are pinned unless the caller names another root. */
+#define SPW_PIN_ROOT "/sys/fs/bpf/spillway"
+
+/* Map names: each map is pinned under the root by exactly this name. */
+#define SPW_MAP_PORTS	  "spw_ports"
+#define SPW_MAP_SVC_ADDRS "spw_svc_addrs"
+#define SPW_MAP_POLICIES  "spw_policies"
+#define SPW_MAP_RULES	  "spw_rules"
+#define SPW_MAP_TRUSTED	  "spw_trusted"
+#define SPW_MAP_DSCP	  "spw_dscp"
+#define SPW_MAP_GLOBALS	  "spw_globals"
+#define SPW_MAP_BUCKETS	  "spw_buckets"
+#define SPW_MAP_COUNTERS  "spw_counters"
+#define SPW_MAP_FLOWS	  "spw_flows"
+
+/*
+ * Why a packet went the way it went. The values index the counters and their names label
+ * the metrics, so the list is written once and expanded for both (X-macro).
+ */
+#define SPW_REASONS(X)                                                                      \
+	X(NOT_SERVICE, "not_service")   /* not addressed to a configured service */        \
+	X(ESTABLISHED, "established")   /* packet of a flow already admitted */            \
+	X(ADMITTED, "admitted")         /* new flow, admitted */                           \
+	X(SHED_LEVEL, "shed_level")     /* new flow, rank at or above the admit level */   \
+	X(SHED_CAP, "shed_cap")         /* new flow, tier at its concurrency cap */        \
+	X(SHED_RATE, "shed_rate")       /* new flow, tier's token bucket empty */          \
+	X(WOULD_SHED, "would_shed")     /* dry run: would have been shed, passed */        \
+	X(FAIL_OPEN, "fail_open")       /* policy lease expired or missing: passed */      \
+	X(MALFORMED, "malformed")       /* not understood: passed untouched */             \
+	X(FRAGMENT, "fragment")         /* non-first IP fragment: no ports, passed */      \
+	X(TABLE_FULL, "table_full")     /* flow table full: admitted untracked */          \
+	X(NOT_IP, "not_ip")             /* neither IPv4 nor IPv6 (ARP, LLDP...): passed */ \
+	X(FLOOD_GUARD, "flood_guard")   /* insert rate-guarded: admitted untracked */      \
+	X(REJECT_FAILED, "reject_failed") /* shed, reject reply not buildable: dropped */
+
+enum spw_reason {
+#define SPW_REASON_ENUM(name, str) SPW_REASON_##name,
+	SPW_REASONS(SPW_REASON_ENUM)
+#undef SPW_REASON_ENUM
+	SPW_REASON_COUNT
+};
+
+/* Reason slots per (service, tier) counter row: room to add reasons without a relayout. */
+#define SPW_REASON_SLOTS 16
+
+/* spw_counters value: per CPU, summed by user space over libbpf_num_possible_cpus(). */
+struct spw_counter {
+	__u64 packets;
+	__u64 bytes; /* as received, before any reject rewrite */
+};
+
+/*
+ * Counters: per CPU, one row per (service, tier slot), one entry per reason slot. Every
+ * packet is counted exactly once, so the reasons of a row add up to the traffic it saw.
+ */
+#define SPW_COUNTER_ENTRIES (SPW_MAX_SERVICES * SPW_TIER_SLOTS * SPW_REASON_SLOTS)
+
+static inline __u32 spw_counter_index(__u32 svc, __u32 tier_slot, __u32 reason)
+{
+	return (svc * SPW_TIER_SLOTS + tier_slot) * SPW_REASON_SLOTS + reason;
+}
+
+/* What a shed tier gets. */
+enum spw_action {
+	SPW_ACTION_DROP = 0,   /* silence: the client's SYN retransmission backs off */
+	SPW_ACTION_REJECT = 1, /* TCP RST / ICMP admin-prohibited: fail fast elsewhere */
+};
+
+/* spw_port.flags */
+enum spw_port_flags {
+	/* Some service on this port is bound to a local address: consult spw_svc_addrs. */
+	SPW_PORT_ADDR_BOUND = 1 << 0,
+};
+
+/* spw_policy.flags */
+enum spw_policy_flags {
+	/* Decide and count as would_shed, but let every packet pass. */
+	SPW_POLICY_DRY_RUN = 1 << 0,
+};
+
+/*
+ * Addresses are kept in one 16-byte form: IPv6 as is, IPv4 as IPv4-mapped IPv6
+ * (::ffff:a.b.c.d), so one LPM trie and one flow key serve both families.
+ */
+#define SPW_ADDR_LEN	      16
+#define SPW_V4_MAPPED_PREFIX  96 /* an IPv4 /n is the mapped /96+n */
+
+/* spw_ports value: which service owns a (protocol, port) for any local address. */
+struct spw_port {
+	__u16 svc_id; /* SPW_SVC_NONE when only address-bound services use the port */
+	__u16 flags;  /* enum spw_port_flags */
+};
+
+/* spw_svc_addrs key: a service bound to one local address. */
+struct spw_svc_addr_key {
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad0;
+	__be16 port;
+	__u32 pad1;
+	__u8 addr[SPW_ADDR_LEN];
+};
+
+/* spw_rules and spw_trusted key: an LPM trie prefix over the 16-byte address form. */
+struct spw_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[SPW_ADDR_LEN];
+};
+
+/* spw_rules value: the tier a source prefix belongs to, and which rule said so. */
+struct spw_rule {
+	__u8 tier;
+	__u8 pad[3];
+	__u32 rule_id; /* user space's handle, shown by `spillway explain` */
+};
+
+/* spw_dscp value for a DSCP with no tier mapped. */
+#define SPW_DSCP_UNMAPPED 0xff
+
+/*
+ * spw_policies value, keyed by service id. Everything the data plane needs to decide a new
+ * flow of a service is in this one record, so replacing it is the atomic policy update: the
+ * map is a hash without preallocation, where an update publishes a new element and frees the
+ * old one after an RCU grace period, so a reader sees the old record or the new, never a mix.
+ */
+struct spw_policy {
+	__u64 lease_expires_ns; /* CLOCK_MONOTONIC; at or past it the policy fails open */
+	__u16 admit_level;	/* a new flow is admitted iff rank < max(admit, floor) */
+	__u16 floor_level;	/* SPW_COHORTS protects all of tier 0 whatever the level */
+	__u8 default_tier;	/* tier when no CIDR rule or trusted DSCP decides */
+	__u8 tier_count;	/* tiers in use (1..8); classified tiers are clamped below it */
+	__u8 flags;		/* enum spw_policy_flags */
+	__u8 reserved0;
+	__u8 action[SPW_MAX_TIERS];	     /* enum spw_action, per tier */
+	__u32 rate_per_sec[SPW_MAX_TIERS]; /* new flows per second per tier; 0 = no limit */
+	__u32 burst[SPW_MAX_TIERS];	     /* bucket depth in flows; 0 means one second's worth */
+	__u32 generation;		     /* bumped by each writer update, for diagnostics */
+	__u32 reserved1[3];
+};
+
+/* spw_globals value (single entry): knobs the daemon rotates at run time. */
+struct spw_globals {
+	__u32 cohort_salt;	/* mixed into the cohort hash; rotated every epoch */
+	__u32 abi_version;	/* SPW_ABI_VERSION of whoever initialised the maps */
+	__u64 salt_rotated_ns;	/* CLOCK_MONOTONIC of the last rotation */
+	__u64 reserved[2];
+};
+
+/*
+ * Token bucket scale: one new flow costs this many units, so refill can be computed in whole
+ * numbers from nanoseconds (units added = elapsed_ns * rate_per_sec).
+ */
+#define SPW_BUCKET_UNIT 1000000000ULL
+/* Elapsed time counted per refill is capped so elapsed * rate cannot overflow 64 bits. */
+#define SPW_BUCKET_MAX_ELAPSED_NS (1ULL << 36)
+/* Rates above this (2^24 flows/s) are rejected by user space; with the cap, no overflow. */
+#define SPW_RATE_MAX (1U << 24)
+
+/* spw_buckets value, one per (service, tier): the new-flow token bucket's state. */
+struct spw_bucket {
+	struct bpf_spin_lock lock; /* the bucket is shared by all CPUs: refill+take is one step */
+	__u32 pad;
+	__u64 units;		   /* tokens * SPW_BUCKET_UNIT */
+	__u64 last_ns;		   /* CLOCK_MONOTONIC of the last refill; 0 = full */
+};
+
+static inline __u32 spw_bucket_index(__u32 svc, __u32 tier)
+{
+	return svc * SPW_MAX_TIERS + tier;
+}
+
+/* spw_flows key: the client side of a flow, as seen at ingress. */
+struct spw_flow_key {
+	__u8 saddr[SPW_ADDR_LEN];
+	__u8 daddr[SPW_ADDR_LEN];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+/* spw_flows value. */
+struct spw_flow {
+	__u64 first_ns; /* CLOCK_MONOTONIC at admission */
+	__u64 last_ns;	/* last packet seen, refreshed at most once per SPW_FLOW_TOUCH_NS */
+	__u16 svc_id;
+	__u8 tier;
+	__u8 cohort;
+	__u8 state;
+	__u8 pad[3];
+};
+
+/* A flow's last_ns is rewritten at most this often: the write is not free on a hot path. */
+#define SPW_FLOW_TOUCH_NS 1000000000ULL
+
+#endif /* SPILLWAY_ABI_H */

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Cohort and rank: written once, compiled into the BPF programs and into user space, so
+ * `spillway explain` computes exactly what the data plane does.
+ */
+#ifndef SPILLWAY_RANK_H
+#define SPILLWAY_RANK_H
+
+#include "spillway_abi.h"
+
+/* murmur3's 32-bit finaliser: full avalanche in a few multiplies, fine for the verifier. */
+static inline __u32 spw_mix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	h ^= h >> 16;
+	return h;
+}
+
+static inline __u32 spw_be32_at(const __u8 *p)
+{
+	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | (__u32)p[3];
+}
+
+static inline int spw_addr_is_v4(const __u8 *addr)
+{
+	return addr[0] == 0 && addr[1] == 0 && addr[2] == 0 && addr[3] == 0 && addr[4] == 0 &&
+	       addr[5] == 0 && addr[6] == 0 && addr[7] == 0 && addr[8] == 0 && addr[9] == 0 &&
+	       addr[10] == 0xff && addr[11] == 0xff;
+}
+
+/*
+ * Cohort of a client: its /24 (IPv4) or /64 (IPv6) hashed with the epoch salt. Clients of one
+ * prefix share a cohort, so one host cannot escape shedding by changing its source port, and a
+ * new salt reshuffles which prefixes are shed first.
+ */
+static inline __u32 spw_cohort(const __u8 *addr, __u32 salt)
+{
+	__u32 w0, w1;
+
+	if (spw_addr_is_v4(addr)) {
+		w0 = spw_be32_at(addr + 12) & 0xffffff00U;
+		w1 = 0x0000ffffU; /* keeps 10.0.0.0/24 apart from the IPv6 prefix 0a00:0000::/64 */
+	} else {
+		w0 = spw_be32_at(addr);
+		w1 = spw_be32_at(addr + 4);
+	}
+	return spw_mix32(spw_mix32(w0 ^ salt) ^ w1) % SPW_COHORTS;
+}
+
+static inline __u32 spw_rank(__u32 tier, __u32 cohort)
+{
+	return tier * SPW_COHORTS + cohort;
+}
+
+/* The level the data plane enforces: the floor wins over a lower admit level. */
+static inline __u32 spw_effective_level(const struct spw_policy *p)
+{
+	return p->admit_level > p->floor_level ? p->admit_level : p->floor_level;
+}
+
+#endif /* SPILLWAY_RANK_H */

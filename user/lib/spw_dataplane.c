@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Opening the data plane: open -> size maps -> load (pinning or reusing maps) -> first-time
+ * initialisation, with one cleanup path (libbpf-bootstrap's skeleton lifecycle).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "spillway_xdp.skel.h"
+#include "spillway_tc.skel.h"
+#include "spw_dataplane_priv.h"
+#include "spw_log.h"
+
+/*
+ * A flow table already pinned keeps its size: libbpf refuses to reuse a pinned map whose
+ * definition differs, and a restart must never lose the flows. A new size applies after detach.
+ */
+static uint32_t pinned_flow_capacity(const char *root, uint32_t wanted)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, SPW_MAP_FLOWS);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return wanted;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries != wanted) {
+		pr_info("flow table is pinned with %u entries; keeping that size until detach\n",
+			info.max_entries);
+		wanted = info.max_entries;
+	}
+	close(fd);
+	return wanted;
+}
+
+static void collect_map_fds(struct spw_dataplane *dp)
+{
+	struct spillway_xdp *s = dp->xdp;
+
+	dp->maps.ports = bpf_map__fd(s->maps.spw_ports);
+	dp->maps.svc_addrs = bpf_map__fd(s->maps.spw_svc_addrs);
+	dp->maps.policies = bpf_map__fd(s->maps.spw_policies);
+	dp->maps.rules = bpf_map__fd(s->maps.spw_rules);
+	dp->maps.trusted = bpf_map__fd(s->maps.spw_trusted);
+	dp->maps.dscp = bpf_map__fd(s->maps.spw_dscp);
+	dp->maps.globals = bpf_map__fd(s->maps.spw_globals);
+	dp->maps.buckets = bpf_map__fd(s->maps.spw_buckets);
+	dp->maps.counters = bpf_map__fd(s->maps.spw_counters);
+	dp->maps.flows = bpf_map__fd(s->maps.spw_flows);
+}
+
+/*
+ * Maps created a moment ago hold zeros, and a zero DSCP entry would mean "tier 0": mark every
+ * DSCP unmapped and pick a first cohort salt. Pinned maps from a running install are left as
+ * they are, so a restart changes nothing the data plane sees.
+ */
+static int init_fresh_maps(struct spw_dataplane *dp)
+{
+	struct spw_globals g;
+	uint8_t unmapped = SPW_DSCP_UNMAPPED;
+	uint32_t i;
+	int err;
+
+	err = spw_dp_globals_get(dp, &g);
+	if (err)
+		return err;
+	if (g.abi_version == SPW_ABI_VERSION)
+		return 0;
+	if (g.abi_version != 0) {
+		pr_warn("maps pinned under %s are of ABI version %u, this build speaks %u; "
+			"run `spillway detach` first\n",
+			dp->pin_root, g.abi_version, SPW_ABI_VERSION);
+		return -EPROTO;
+	}
+	for (i = 0; i < SPW_DSCP_VALUES; i++) {
+		if (bpf_map_update_elem(dp->maps.dscp, &i, &unmapped, BPF_ANY))
+			return -errno;
+	}
+	if (getrandom(&g.cohort_salt, sizeof(g.cohort_salt), 0) != sizeof(g.cohort_salt))
+		g.cohort_salt = (uint32_t)spw_now_ns();
+	g.salt_rotated_ns = spw_now_ns();
+	g.abi_version = SPW_ABI_VERSION;
+	return spw_dp_globals_set(dp, &g);
+}
+
+static int make_pin_root(const char *root)
+{
+	if (mkdir(root, 0700) && errno != EEXIST) {
+		int err = -errno;
+
+		pr_warn("cannot create pin folder %s: %s\n", root, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oopts);
+	const char *root = opts && opts->pin_root ? opts->pin_root : SPW_PIN_ROOT;
+	uint32_t flows = opts && opts->flow_capacity ? opts->flow_capacity : SPW_FLOWS_DEFAULT;
+	struct spw_dataplane *dp;
+	int err;
+
+	*out = NULL;
+	if (strlen(root) >= sizeof(dp->pin_root))
+		return -ENAMETOOLONG;
+	err = spw_bpffs_ensure();
+	if (err)
+		return err;
+	err = make_pin_root(root);
+	if (err)
+		return err;
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	strcpy(dp->pin_root, root);
+	dp->ncpus = libbpf_num_possible_cpus();
+	if (dp->ncpus <= 0) {
+		err = dp->ncpus ? dp->ncpus : -EINVAL;
+		goto cleanup;
+	}
+	dp->percpu_buf = calloc(dp->ncpus, sizeof(*dp->percpu_buf));
+	if (!dp->percpu_buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	flows = pinned_flow_capacity(root, flows);
+	oopts.pin_root_path = dp->pin_root;
+
+	dp->xdp = spillway_xdp__open_opts(&oopts);
+	if (!dp->xdp) {
+		err = -errno;
+		pr_warn("cannot open the XDP program: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	bpf_map__set_max_entries(dp->xdp->maps.spw_flows, flows);
+	err = spillway_xdp__load(dp->xdp);
+	if (err) {
+		pr_warn("cannot load the XDP program: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	/* The TC object declares the same maps; pinned by name, it picks up the XDP ones. */
+	dp->tc = spillway_tc__open_opts(&oopts);
+	if (!dp->tc) {
+		err = -errno;
+		pr_warn("cannot open the TC programs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	bpf_map__set_max_entries(dp->tc->maps.spw_flows, flows);
+	err = spillway_tc__load(dp->tc);
+	if (err) {
+		pr_warn("cannot load the TC programs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	collect_map_fds(dp);
+	err = init_fresh_maps(dp);
+	if (err)
+		goto cleanup;
+	*out = dp;
+	return 0;
+
+cleanup:
+	spw_dp_close(dp);
+	return err;
+}
+
+void spw_dp_close(struct spw_dataplane *dp)
+{
+	if (!dp)
+		return;
+	spillway_tc__destroy(dp->tc);
+	spillway_xdp__destroy(dp->xdp);
+	free(dp->percpu_buf);
+	free(dp);
+}
+
+int spw_dp_unpin_all(struct spw_dataplane *dp)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	int err = 0;
+	DIR *dir;
+
+	dir = opendir(dp->pin_root);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dp->pin_root, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (unlink(path) && errno != ENOENT && !err)
+			err = -errno;
+	}
+	closedir(dir);
+	if (rmdir(dp->pin_root) && errno != ENOENT && !err)
+		err = -errno;
+	return err;
+}
+
+int spw_dp_prog_fd(const struct spw_dataplane *dp, enum spw_prog prog)
+{
+	switch (prog) {
+	case SPW_PROG_XDP:
+		return bpf_program__fd(dp->xdp->progs.spw_xdp_ingress);
+	case SPW_PROG_TC_INGRESS:
+		return bpf_program__fd(dp->tc->progs.spw_tc_ingress);
+	case SPW_PROG_TC_EGRESS:
+		return bpf_program__fd(dp->tc->progs.spw_tc_egress);
+	default:
+		return -EINVAL;
+	}
+}
+
+const char *spw_dp_pin_root(const struct spw_dataplane *dp)
+{
+	return dp->pin_root;
+}

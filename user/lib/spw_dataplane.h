@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * libspillway's data-plane access: load, pin, attach, and typed reads and writes of every map.
+ * This file and spw_dataplane*.c are the only user-space code that knows the map layouts.
+ * Every function returns 0 or a negative errno.
+ */
+#ifndef SPW_DATAPLANE_H
+#define SPW_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "spillway_abi.h"
+#include "spw_cidr.h"
+
+struct spw_dataplane;
+
+/* Which BPF entry point. */
+enum spw_prog {
+	SPW_PROG_XDP,	     /* XDP ingress: the default attach */
+	SPW_PROG_TC_INGRESS, /* TC ingress: fallback where XDP is not wanted */
+	SPW_PROG_TC_EGRESS,  /* TC egress: server replies (flow tracking) */
+	SPW_PROG_COUNT
+};
+
+enum spw_attach_mode {
+	SPW_ATTACH_XDP,		/* native XDP (driver mode) */
+	SPW_ATTACH_XDP_GENERIC, /* skb-mode XDP: works everywhere, slower */
+	SPW_ATTACH_TC,		/* clsact ingress + egress */
+};
+
+struct spw_dp_opts {
+	/* bpffs folder for maps and links; NULL means SPW_PIN_ROOT. Tests use their own. */
+	const char *pin_root;
+	/* Flow table entries; 0 means SPW_FLOWS_DEFAULT. Only used when the maps are created. */
+	uint32_t flow_capacity;
+};
+
+/*
+ * Mount bpffs at /sys/fs/bpf when it is missing, create the pin root, load both BPF objects
+ * and pin their maps, or reuse maps already pinned there (a restarted daemon keeps every
+ * counter, policy and flow). Nothing is attached.
+ */
+int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts);
+/* Frees user-space state; pinned maps and attached programs stay. NULL is fine. */
+void spw_dp_close(struct spw_dataplane *dp);
+/* Unpins every map and link under the pin root and removes the folder (detach-all). */
+int spw_dp_unpin_all(struct spw_dataplane *dp);
+
+int spw_dp_prog_fd(const struct spw_dataplane *dp, enum spw_prog prog);
+const char *spw_dp_pin_root(const struct spw_dataplane *dp);
+
+/*
+ * Attach to an interface. XDP uses a bpf_link pinned as link_xdp_IFINDEX, so it outlives the
+ * process; attaching again where a spillway link is pinned replaces the program in place
+ * (no window without one). TC installs clsact filters on ingress and egress.
+ */
+int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode);
+int spw_dp_detach(struct spw_dataplane *dp, int ifindex);
+
+/* Ensures bpffs is mounted at /sys/fs/bpf (mounts it when not). */
+int spw_bpffs_ensure(void);
+
+/* A service: (protocol, port, optional local address) -> id. */
+struct spw_service_match {
+	uint8_t proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;	   /* host order */
+	bool has_addr;	   /* bound to one local address */
+	uint8_t addr[SPW_ADDR_LEN];
+};
+
+int spw_dp_service_add(struct spw_dataplane *dp, const struct spw_service_match *m, uint32_t svc_id);
+int spw_dp_service_del(struct spw_dataplane *dp, const struct spw_service_match *m);
+/* Service id that owns traffic to (proto, port, local addr), 0 when none: as the data plane. */
+int spw_dp_service_lookup(struct spw_dataplane *dp, uint8_t proto, uint16_t port,
+			  const uint8_t addr[SPW_ADDR_LEN], uint32_t *svc_id);
+
+/* Atomic replacement of a service's whole policy (see struct spw_policy). */
+int spw_dp_policy_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_policy *p);
+int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_policy *p);
+int spw_dp_policy_del(struct spw_dataplane *dp, uint32_t svc_id);
+/* A policy with defaults: everything admitted, tier 0 protected, lease already expired. */
+void spw_policy_init(struct spw_policy *p, uint8_t tier_count, uint8_t default_tier);
+
+/* Source CIDR -> tier rules. Adding an existing prefix replaces its tier. */
+int spw_dp_rule_add(struct spw_dataplane *dp, const struct spw_cidr *c, uint8_t tier, uint32_t rule_id);
+int spw_dp_rule_del(struct spw_dataplane *dp, const struct spw_cidr *c);
+/* Longest-prefix match, as the data plane does; -ENOENT when no rule covers addr. */
+int spw_dp_rule_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN], struct spw_rule *r);
+
+/* Sources whose DSCP marks are trusted. */
+int spw_dp_trusted_add(struct spw_dataplane *dp, const struct spw_cidr *c);
+int spw_dp_trusted_del(struct spw_dataplane *dp, const struct spw_cidr *c);
+/* DSCP -> tier; tier SPW_DSCP_UNMAPPED removes the mapping. */
+int spw_dp_dscp_set(struct spw_dataplane *dp, uint8_t dscp, uint8_t tier);
+
+int spw_dp_globals_get(struct spw_dataplane *dp, struct spw_globals *g);
+int spw_dp_globals_set(struct spw_dataplane *dp, const struct spw_globals *g);
+
+/* Token bucket state of (service, tier): for tests and diagnostics. */
+int spw_dp_bucket_get(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, struct spw_bucket *b);
+int spw_dp_bucket_set(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, const struct spw_bucket *b);
+
+/* A counter summed over all CPUs. */
+struct spw_count {
+	uint64_t packets;
+	uint64_t bytes;
+};
+int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot,
+			enum spw_reason reason, struct spw_count *out);
+/* Every counter at once: out has SPW_COUNTER_ENTRIES entries, indexed by spw_counter_index. */
+int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out);
+
+/* Metric label of a reason ("shed_level"), or NULL when out of range. */
+const char *spw_reason_name(unsigned int reason);
+
+/* CLOCK_MONOTONIC in ns: the clock of leases and bucket timestamps. */
+uint64_t spw_now_ns(void);
+
+#endif /* SPW_DATAPLANE_H */

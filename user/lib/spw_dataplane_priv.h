@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* What the spw_dp_*.c files share about an open data plane; nobody else includes this. */
+#ifndef SPW_DATAPLANE_PRIV_H
+#define SPW_DATAPLANE_PRIV_H
+
+#include <limits.h>
+#include "spw_dataplane.h"
+
+/* Longest pin root: leaves room in a PATH_MAX buffer for any file name under it. */
+#define SPW_PIN_ROOT_MAX 256
+
+struct spillway_xdp;
+struct spillway_tc;
+
+/* The maps, by role; the fds belong to the XDP skeleton (the TC one shares them by pin). */
+struct spw_dp_maps {
+	int ports;
+	int svc_addrs;
+	int policies;
+	int rules;
+	int trusted;
+	int dscp;
+	int globals;
+	int buckets;
+	int counters;
+	int flows;
+};
+
+struct spw_dataplane {
+	struct spillway_xdp *xdp;
+	struct spillway_tc *tc;
+	struct spw_dp_maps maps;
+	int ncpus;			  /* possible CPUs: per-CPU values come in this many */
+	struct spw_counter *percpu_buf; /* one counter entry's per-CPU values */
+	char pin_root[SPW_PIN_ROOT_MAX];
+};
+
+#endif /* SPW_DATAPLANE_PRIV_H */

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Reading the per-CPU counters: the kernel keeps one copy per possible CPU; sum them here. */
+#include <errno.h>
+#include <stdlib.h>
+#include <bpf/bpf.h>
+#include "spw_dataplane_priv.h"
+
+static void sum_cpus(const struct spw_counter *percpu, int ncpus, struct spw_count *out)
+{
+	int cpu;
+
+	out->packets = 0;
+	out->bytes = 0;
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		out->packets += percpu[cpu].packets;
+		out->bytes += percpu[cpu].bytes;
+	}
+}
+
+int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot,
+			enum spw_reason reason, struct spw_count *out)
+{
+	uint32_t idx;
+
+	if (svc_id >= SPW_MAX_SERVICES || tier_slot >= SPW_TIER_SLOTS ||
+	    (unsigned int)reason >= SPW_REASON_SLOTS)
+		return -EINVAL;
+	idx = spw_counter_index(svc_id, tier_slot, reason);
+	if (bpf_map_lookup_elem(dp->maps.counters, &idx, dp->percpu_buf))
+		return -errno;
+	sum_cpus(dp->percpu_buf, dp->ncpus, out);
+	return 0;
+}
+
+/* Entries per batch syscall: a scrape reads all counters in a handful of calls. */
+#define SPW_COUNTER_BATCH 1024
+
+int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t keys[SPW_COUNTER_BATCH], batch_in = 0, batch_out, count, i, done = 0;
+	struct spw_counter *vals;
+	int err = 0;
+
+	vals = calloc((size_t)SPW_COUNTER_BATCH * dp->ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	while (done < SPW_COUNTER_ENTRIES) {
+		count = SPW_COUNTER_BATCH;
+		err = bpf_map_lookup_batch(dp->maps.counters, done ? &batch_in : NULL, &batch_out,
+					   keys, vals, &count, &opts);
+		/* ENOENT marks the last batch; it still carries entries. */
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (i = 0; i < count; i++) {
+			if (keys[i] < SPW_COUNTER_ENTRIES)
+				sum_cpus(&vals[(size_t)i * dp->ncpus], dp->ncpus, &out[keys[i]]);
+		}
+		done += count;
+		batch_in = batch_out;
+		if (err || !count) {
+			err = 0;
+			break;
+		}
+	}
+	free(vals);
+	return err;
+}

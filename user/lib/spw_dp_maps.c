@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Typed reads and writes of the data plane's configuration maps: services, policies, rules,
+ * trusted sources, DSCP, globals, token buckets. Input is checked here, before it can reach a
+ * map, so a bad value is an -EINVAL and never a data plane that misbehaves.
+ */
+#include <errno.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include "spw_dataplane_priv.h"
+
+static int map_update(int fd, const void *key, const void *value, __u64 flags)
+{
+	return bpf_map_update_elem(fd, key, value, flags) ? -errno : 0;
+}
+
+static int map_lookup(int fd, const void *key, void *value)
+{
+	return bpf_map_lookup_elem(fd, key, value) ? -errno : 0;
+}
+
+static int map_delete(int fd, const void *key)
+{
+	return bpf_map_delete_elem(fd, key) ? -errno : 0;
+}
+
+static bool svc_id_ok(uint32_t svc_id)
+{
+	return svc_id > SPW_SVC_NONE && svc_id < SPW_MAX_SERVICES;
+}
+
+static int port_slot(uint8_t proto, uint16_t port, uint32_t *slot)
+{
+	if (proto == IPPROTO_TCP)
+		*slot = SPW_PORT_SLOT_TCP + port;
+	else if (proto == IPPROTO_UDP)
+		*slot = SPW_PORT_SLOT_UDP + port;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static void svc_addr_key(const struct spw_service_match *m, struct spw_svc_addr_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->proto = m->proto;
+	key->port = htons(m->port);
+	memcpy(key->addr, m->addr, SPW_ADDR_LEN);
+}
+
+/* Is any address-bound service left on (proto, port)? Decides the port's ADDR_BOUND flag. */
+static int addr_bound_left(struct spw_dataplane *dp, uint8_t proto, uint16_t port, bool *left)
+{
+	struct spw_svc_addr_key key, next;
+	void *prev = NULL;
+
+	*left = false;
+	while (!bpf_map_get_next_key(dp->maps.svc_addrs, prev, &next)) {
+		if (next.proto == proto && next.port == htons(port)) {
+			*left = true;
+			return 0;
+		}
+		key = next;
+		prev = &key;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int spw_dp_service_add(struct spw_dataplane *dp, const struct spw_service_match *m, uint32_t svc_id)
+{
+	struct spw_svc_addr_key key;
+	struct spw_port port;
+	uint32_t slot;
+	int err;
+
+	if (!svc_id_ok(svc_id) || port_slot(m->proto, m->port, &slot))
+		return -EINVAL;
+	err = map_lookup(dp->maps.ports, &slot, &port);
+	if (err)
+		return err;
+	if (!m->has_addr) {
+		port.svc_id = svc_id;
+		return map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+	}
+	/* The address entry first: the flag must never point the data plane at nothing. */
+	svc_addr_key(m, &key);
+	err = map_update(dp->maps.svc_addrs, &key, &svc_id, BPF_ANY);
+	if (err)
+		return err;
+	port.flags |= SPW_PORT_ADDR_BOUND;
+	return map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+}
+
+int spw_dp_service_del(struct spw_dataplane *dp, const struct spw_service_match *m)
+{
+	struct spw_svc_addr_key key;
+	struct spw_port port;
+	uint32_t slot;
+	bool left;
+	int err;
+
+	if (port_slot(m->proto, m->port, &slot))
+		return -EINVAL;
+	err = map_lookup(dp->maps.ports, &slot, &port);
+	if (err)
+		return err;
+	if (!m->has_addr) {
+		if (!port.svc_id)
+			return -ENOENT;
+		port.svc_id = SPW_SVC_NONE;
+		return map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+	}
+	svc_addr_key(m, &key);
+	err = map_delete(dp->maps.svc_addrs, &key);
+	if (err)
+		return err;
+	err = addr_bound_left(dp, m->proto, m->port, &left);
+	if (err || left)
+		return err;
+	port.flags &= ~SPW_PORT_ADDR_BOUND;
+	return map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+}
+
+int spw_dp_service_lookup(struct spw_dataplane *dp, uint8_t proto, uint16_t port,
+			  const uint8_t addr[SPW_ADDR_LEN], uint32_t *svc_id)
+{
+	struct spw_service_match m = { .proto = proto, .port = port, .has_addr = true };
+	struct spw_svc_addr_key key;
+	struct spw_port p;
+	uint32_t slot, bound;
+	int err;
+
+	if (port_slot(proto, port, &slot))
+		return -EINVAL;
+	err = map_lookup(dp->maps.ports, &slot, &p);
+	if (err)
+		return err;
+	*svc_id = p.svc_id;
+	if (p.flags & SPW_PORT_ADDR_BOUND) {
+		memcpy(m.addr, addr, SPW_ADDR_LEN);
+		svc_addr_key(&m, &key);
+		if (!map_lookup(dp->maps.svc_addrs, &key, &bound))
+			*svc_id = bound;
+	}
+	if (*svc_id >= SPW_MAX_SERVICES)
+		*svc_id = SPW_SVC_NONE;
+	return 0;
+}
+
+void spw_policy_init(struct spw_policy *p, uint8_t tier_count, uint8_t default_tier)
+{
+	memset(p, 0, sizeof(*p));
+	p->admit_level = SPW_RANK_LIMIT;
+	p->floor_level = SPW_COHORTS;
+	p->tier_count = tier_count;
+	p->default_tier = default_tier;
+}
+
+static int policy_valid(const struct spw_policy *p)
+{
+	int t;
+
+	if (p->tier_count < 1 || p->tier_count > SPW_MAX_TIERS ||
+	    p->default_tier >= p->tier_count || p->admit_level > SPW_RANK_LIMIT ||
+	    p->floor_level > SPW_RANK_LIMIT || (p->flags & ~SPW_POLICY_DRY_RUN))
+		return -EINVAL;
+	for (t = 0; t < SPW_MAX_TIERS; t++) {
+		if (p->action[t] != SPW_ACTION_DROP && p->action[t] != SPW_ACTION_REJECT)
+			return -EINVAL;
+		if (p->rate_per_sec[t] > SPW_RATE_MAX || p->burst[t] > SPW_RATE_MAX)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int spw_dp_policy_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_policy *p)
+{
+	if (!svc_id_ok(svc_id) || policy_valid(p))
+		return -EINVAL;
+	/* One update of the whole record: the map has no prealloc, so this swaps under RCU. */
+	return map_update(dp->maps.policies, &svc_id, p, BPF_ANY);
+}
+
+int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_policy *p)
+{
+	if (!svc_id_ok(svc_id))
+		return -EINVAL;
+	return map_lookup(dp->maps.policies, &svc_id, p);
+}
+
+int spw_dp_policy_del(struct spw_dataplane *dp, uint32_t svc_id)
+{
+	if (!svc_id_ok(svc_id))
+		return -EINVAL;
+	return map_delete(dp->maps.policies, &svc_id);
+}
+
+int spw_dp_rule_add(struct spw_dataplane *dp, const struct spw_cidr *c, uint8_t tier, uint32_t rule_id)
+{
+	struct spw_rule rule = { .tier = tier, .rule_id = rule_id };
+	struct spw_lpm_key key;
+
+	if (tier >= SPW_MAX_TIERS || c->prefixlen > SPW_ADDR_LEN * 8)
+		return -EINVAL;
+	spw_cidr_to_key(c, &key);
+	return map_update(dp->maps.rules, &key, &rule, BPF_ANY);
+}
+
+int spw_dp_rule_del(struct spw_dataplane *dp, const struct spw_cidr *c)
+{
+	struct spw_lpm_key key;
+
+	spw_cidr_to_key(c, &key);
+	return map_delete(dp->maps.rules, &key);
+}
+
+int spw_dp_rule_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN], struct spw_rule *r)
+{
+	struct spw_lpm_key key = { .prefixlen = SPW_ADDR_LEN * 8 };
+
+	memcpy(key.addr, addr, SPW_ADDR_LEN);
+	return map_lookup(dp->maps.rules, &key, r);
+}
+
+int spw_dp_trusted_add(struct spw_dataplane *dp, const struct spw_cidr *c)
+{
+	struct spw_lpm_key key;
+	uint8_t yes = 1;
+
+	if (c->prefixlen > SPW_ADDR_LEN * 8)
+		return -EINVAL;
+	spw_cidr_to_key(c, &key);
+	return map_update(dp->maps.trusted, &key, &yes, BPF_ANY);
+}
+
+int spw_dp_trusted_del(struct spw_dataplane *dp, const struct spw_cidr *c)
+{
+	struct spw_lpm_key key;
+
+	spw_cidr_to_key(c, &key);
+	return map_delete(dp->maps.trusted, &key);
+}
+
+int spw_dp_dscp_set(struct spw_dataplane *dp, uint8_t dscp, uint8_t tier)
+{
+	uint32_t key = dscp;
+
+	if (dscp >= SPW_DSCP_VALUES || (tier >= SPW_MAX_TIERS && tier != SPW_DSCP_UNMAPPED))
+		return -EINVAL;
+	return map_update(dp->maps.dscp, &key, &tier, BPF_ANY);
+}
+
+int spw_dp_globals_get(struct spw_dataplane *dp, struct spw_globals *g)
+{
+	uint32_t zero = 0;
+
+	return map_lookup(dp->maps.globals, &zero, g);
+}
+
+int spw_dp_globals_set(struct spw_dataplane *dp, const struct spw_globals *g)
+{
+	uint32_t zero = 0;
+
+	return map_update(dp->maps.globals, &zero, g, BPF_ANY);
+}
+
+static int bucket_key(uint32_t svc_id, uint32_t tier, uint32_t *key)
+{
+	if (!svc_id_ok(svc_id) || tier >= SPW_MAX_TIERS)
+		return -EINVAL;
+	*key = spw_bucket_index(svc_id, tier);
+	return 0;
+}
+
+int spw_dp_bucket_get(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, struct spw_bucket *b)
+{
+	uint32_t key;
+
+	if (bucket_key(svc_id, tier, &key))
+		return -EINVAL;
+	/* BPF_F_LOCK: read under the bucket's spin lock, never half an update. */
+	return bpf_map_lookup_elem_flags(dp->maps.buckets, &key, b, BPF_F_LOCK) ? -errno : 0;
+}
+
+int spw_dp_bucket_set(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, const struct spw_bucket *b)
+{
+	uint32_t key;
+
+	if (bucket_key(svc_id, tier, &key))
+		return -EINVAL;
+	return map_update(dp->maps.buckets, &key, b, BPF_F_LOCK);
+}
