@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Runs the test binaries of each layer and adds up their cmocka results.
+#
+#   tests/run-tests.sh BUILD_DIR [unit|bpf|netns]...
+#
+# Layers run in the order given (default: unit, bpf, netns). Every executable in
+# BUILD_DIR/tests/LAYER/ runs with a timeout, its output shown as it comes. Counts come from
+# cmocka's summary lines; a binary that crashes, times out, exits non-zero without reporting a
+# failure, or prints no summary counts as one failed test, and so does a test source with no
+# binary, a layer with no tests, and a bpf or netns layer run without root: nothing is skipped
+# quietly. The last line is "N passed, N failed"; the exit status is non-zero when anything
+# failed or nothing ran.
+#
+# Environment: SPW_TEST_TIMEOUT, seconds per binary (default 600).
+set -uo pipefail
+
+usage() {
+	echo "usage: $0 BUILD_DIR [unit|bpf|netns]..." >&2
+	exit 2
+}
+
+[ $# -ge 1 ] || usage
+build=$1
+shift
+if [ ! -d "$build" ]; then
+	echo "error: build folder '$build' does not exist (run make first)" >&2
+	exit 2
+fi
+
+layers=("$@")
+[ ${#layers[@]} -gt 0 ] || layers=(unit bpf netns)
+for layer in "${layers[@]}"; do
+	case $layer in
+	unit | bpf | netns) ;;
+	*) echo "error: unknown test layer '$layer' (unit, bpf or netns)" >&2; usage ;;
+	esac
+done
+
+src_root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+timeout_s=${SPW_TEST_TIMEOUT:-600}
+passed=0
+failed=0
+failures=()
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+fail() { # NAME REASON...: one failed test that cmocka could not report
+	local name=$1
+	shift
+	echo "FAIL: $name: $*"
+	failures+=("$name: $*")
+	failed=$((failed + 1))
+}
+
+run_one() { # LAYER BINARY
+	local layer=$1 bin=$2 name rc n_pass=0 n_fail=0 n_skip=0 summaries=0 line n
+	name="$layer/$(basename "$bin")"
+
+	echo "==> $name"
+	# stdout format is what the summary parser reads; cmocka can be told to write XML or TAP.
+	# --kill-after: a test stuck in a syscall after SIGTERM still ends.
+	CMOCKA_MESSAGE_OUTPUT=stdout timeout --kill-after=10 "$timeout_s" "$bin" 2>&1 </dev/null |
+		tee "$log"
+	rc=${PIPESTATUS[0]}
+
+	# cmocka prints one summary per group: "[  PASSED  ] 3 test(s)." and, when some failed,
+	# "[  FAILED  ] 1 test(s), listed below:" (the per-test "[  FAILED  ] name" lines that
+	# follow carry no count and are not matched).
+	while IFS= read -r line; do
+		if [[ $line =~ ^\[\ \ PASSED\ \ \]\ ([0-9]+)\ test\(s\) ]]; then
+			n=${BASH_REMATCH[1]}
+			n_pass=$((n_pass + n))
+			summaries=$((summaries + 1))
+		elif [[ $line =~ ^\[\ \ FAILED\ \ \]\ ([0-9]+)\ test\(s\) ]]; then
+			n=${BASH_REMATCH[1]}
+			n_fail=$((n_fail + n))
+		elif [[ $line =~ ^\[\ \ SKIPPED\ \]\ ([0-9]+)\ test\(s\) ]]; then
+			n=${BASH_REMATCH[1]}
+			n_skip=$((n_skip + n))
+		fi
+	done <"$log"
+
+	passed=$((passed + n_pass))
+	failed=$((failed + n_fail))
+	if [ "$n_fail" -gt 0 ]; then
+		failures+=("$name: $n_fail test(s) failed")
+	fi
+	# A skipped test did not show the feature works: on this project's machines nothing may be.
+	if [ "$n_skip" -gt 0 ]; then
+		fail "$name" "$n_skip test(s) skipped (skipping counts as failing here)"
+	fi
+
+	if [ "$rc" -eq 124 ]; then
+		fail "$name" "timed out after ${timeout_s}s"
+	elif [ "$rc" -eq 137 ]; then
+		fail "$name" "killed (SIGKILL: ignored the timeout's SIGTERM, or out of memory)"
+	elif [ "$rc" -gt 128 ]; then
+		fail "$name" "killed by signal $((rc - 128))"
+	elif [ "$summaries" -eq 0 ]; then
+		fail "$name" "printed no cmocka summary (exit status $rc)"
+	elif [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ]; then
+		# e.g. LeakSanitizer or a failed group setup after the summary said all passed.
+		fail "$name" "exited with status $rc although no test reported a failure"
+	fi
+}
+
+run_layer() { # LAYER
+	local layer=$1 dir=$build/tests/$1 src base bins=()
+
+	echo "=== $layer tests"
+	if [ "$layer" != unit ] && [ "$(id -u)" -ne 0 ]; then
+		fail "$layer" "needs root (BPF programs, network namespaces): run 'sudo make test'"
+		return
+	fi
+
+	if [ -d "$dir" ]; then
+		while IFS= read -r -d '' bin; do
+			bins+=("$bin")
+		done < <(find "$dir" -maxdepth 1 -type f -name 'test_*' -perm -u+x -print0 | sort -z)
+	fi
+	# A test source without its binary was not built: that is a failure, not an absence.
+	for src in "$src_root/$layer"/test_*.c; do
+		[ -e "$src" ] || continue
+		base=$(basename "$src" .c)
+		[ -x "$dir/$base" ] || fail "$layer/$base" "not built ($dir/$base is missing)"
+	done
+	if [ ${#bins[@]} -eq 0 ]; then
+		fail "$layer" "no test binaries in $dir"
+		return
+	fi
+	for bin in "${bins[@]}"; do
+		run_one "$layer" "$bin"
+	done
+}
+
+for layer in "${layers[@]}"; do
+	run_layer "$layer"
+done
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "Failures:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The shared ABI (include/spillway_abi.h). spw_abi_check.h already fails the build when a size
+ * or offset moves; the runtime table repeats the checks so a report names the struct, and pins
+ * what _Static_assert cannot: the reason names that label the metrics.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include "spw_abi_check.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct layout {
+	const char *what;
+	size_t got, want;
+};
+
+#define SIZE(type, n)                                                                              \
+	{                                                                                          \
+		"sizeof(" #type ")", sizeof(type), n                                               \
+	}
+#define OFF(type, field, n)                                                                        \
+	{                                                                                          \
+#type "." #field, offsetof(type, field), n                                         \
+	}
+
+static const struct layout layouts[] = {
+    SIZE(struct spw_port, 4),
+    OFF(struct spw_port, flags, 2),
+    SIZE(struct spw_svc_addr_key, 24),
+    OFF(struct spw_svc_addr_key, port, 2),
+    OFF(struct spw_svc_addr_key, addr, 8),
+    SIZE(struct spw_lpm_key, 20),
+    OFF(struct spw_lpm_key, addr, 4),
+    SIZE(struct spw_rule, 8),
+    OFF(struct spw_rule, rule_id, 4),
+    SIZE(struct spw_policy, 104),
+    OFF(struct spw_policy, admit_level, 8),
+    OFF(struct spw_policy, floor_level, 10),
+    OFF(struct spw_policy, default_tier, 12),
+    OFF(struct spw_policy, tier_count, 13),
+    OFF(struct spw_policy, flags, 14),
+    OFF(struct spw_policy, action, 16),
+    OFF(struct spw_policy, rate_per_sec, 24),
+    OFF(struct spw_policy, burst, 56),
+    OFF(struct spw_policy, generation, 88),
+    SIZE(struct spw_globals, 32),
+    OFF(struct spw_globals, abi_version, 4),
+    OFF(struct spw_globals, salt_rotated_ns, 8),
+    SIZE(struct spw_bucket, 24),
+    OFF(struct spw_bucket, units, 8),
+    OFF(struct spw_bucket, last_ns, 16),
+    SIZE(struct spw_flow_key, 40),
+    OFF(struct spw_flow_key, daddr, 16),
+    OFF(struct spw_flow_key, sport, 32),
+    OFF(struct spw_flow_key, dport, 34),
+    OFF(struct spw_flow_key, proto, 36),
+    SIZE(struct spw_flow, 24),
+    OFF(struct spw_flow, svc_id, 16),
+    OFF(struct spw_flow, tier, 18),
+    OFF(struct spw_flow, cohort, 19),
+    OFF(struct spw_flow, state, 20),
+};
+
+static void test_layouts(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(layouts); i++)
+		if (layouts[i].got != layouts[i].want)
+			fail_msg("%s is %zu, the ABI says %zu", layouts[i].what, layouts[i].got,
+				 layouts[i].want);
+}
+
+/*
+ * Every byte of each struct belongs to a named field or explicit padding: the fields' sizes
+ * add up to the struct size, so the compiler inserted nothing that the BPF side might lay out
+ * differently.
+ */
+#define FSZ(type, field) sizeof(((type *)0)->field)
+
+static void test_no_implicit_padding(void **state)
+{
+	(void)state;
+	assert_int_equal(FSZ(struct spw_port, svc_id) + FSZ(struct spw_port, flags),
+			 sizeof(struct spw_port));
+	assert_int_equal(FSZ(struct spw_svc_addr_key, proto) + FSZ(struct spw_svc_addr_key, pad0) +
+			     FSZ(struct spw_svc_addr_key, port) +
+			     FSZ(struct spw_svc_addr_key, pad1) +
+			     FSZ(struct spw_svc_addr_key, addr),
+			 sizeof(struct spw_svc_addr_key));
+	assert_int_equal(FSZ(struct spw_lpm_key, prefixlen) + FSZ(struct spw_lpm_key, addr),
+			 sizeof(struct spw_lpm_key));
+	assert_int_equal(FSZ(struct spw_rule, tier) + FSZ(struct spw_rule, pad) +
+			     FSZ(struct spw_rule, rule_id),
+			 sizeof(struct spw_rule));
+	assert_int_equal(
+	    FSZ(struct spw_policy, lease_expires_ns) + FSZ(struct spw_policy, admit_level) +
+		FSZ(struct spw_policy, floor_level) + FSZ(struct spw_policy, default_tier) +
+		FSZ(struct spw_policy, tier_count) + FSZ(struct spw_policy, flags) +
+		FSZ(struct spw_policy, reserved0) + FSZ(struct spw_policy, action) +
+		FSZ(struct spw_policy, rate_per_sec) + FSZ(struct spw_policy, burst) +
+		FSZ(struct spw_policy, generation) + FSZ(struct spw_policy, reserved1),
+	    sizeof(struct spw_policy));
+	assert_int_equal(
+	    FSZ(struct spw_globals, cohort_salt) + FSZ(struct spw_globals, abi_version) +
+		FSZ(struct spw_globals, salt_rotated_ns) + FSZ(struct spw_globals, reserved),
+	    sizeof(struct spw_globals));
+	assert_int_equal(FSZ(struct spw_bucket, lock) + FSZ(struct spw_bucket, pad) +
+			     FSZ(struct spw_bucket, units) + FSZ(struct spw_bucket, last_ns),
+			 sizeof(struct spw_bucket));
+	assert_int_equal(FSZ(struct spw_flow_key, saddr) + FSZ(struct spw_flow_key, daddr) +
+			     FSZ(struct spw_flow_key, sport) + FSZ(struct spw_flow_key, dport) +
+			     FSZ(struct spw_flow_key, proto) + FSZ(struct spw_flow_key, pad),
+			 sizeof(struct spw_flow_key));
+	assert_int_equal(FSZ(struct spw_flow, first_ns) + FSZ(struct spw_flow, last_ns) +
+			     FSZ(struct spw_flow, svc_id) + FSZ(struct spw_flow, tier) +
+			     FSZ(struct spw_flow, cohort) + FSZ(struct spw_flow, state) +
+			     FSZ(struct spw_flow, pad),
+			 sizeof(struct spw_flow));
+}
+
+/*
+ * Reason values index the counters and their names are metric labels that dashboards and
+ * alerts match on: renumbering or renaming one is a visible change, so it is pinned here.
+ */
+static void test_reasons(void **state)
+{
+	static const char *const want[] = {
+	    "not_service", "established", "admitted",	 "shed_level",	  "shed_cap",
+	    "shed_rate",   "would_shed",  "fail_open",	 "malformed",	  "fragment",
+	    "table_full",  "not_ip",	  "flood_guard", "reject_failed",
+	};
+	static const char *const got[] = {
+#define REASON_NAME(name, str) [SPW_REASON_##name] = str,
+	    SPW_REASONS(REASON_NAME)
+#undef REASON_NAME
+	};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(SPW_REASON_COUNT, ARRAY_SIZE(want));
+	assert_int_equal(ARRAY_SIZE(got), ARRAY_SIZE(want));
+	for (i = 0; i < ARRAY_SIZE(want); i++)
+		assert_string_equal(got[i], want[i]);
+	assert_true(SPW_REASON_COUNT <= SPW_REASON_SLOTS);
+}
+
+/* Sizes the maps and the data plane's loops are built from. */
+static void test_constants(void **state)
+{
+	(void)state;
+	assert_int_equal(SPW_ADDR_LEN, 16);
+	assert_int_equal(SPW_V4_MAPPED_PREFIX, 96);
+	assert_int_equal(SPW_COHORTS, 32);
+	assert_int_equal(SPW_RANK_LIMIT, SPW_MAX_TIERS * SPW_COHORTS);
+	assert_int_equal(SPW_COUNTER_ENTRIES, SPW_MAX_SERVICES * SPW_TIER_SLOTS * SPW_REASON_SLOTS);
+	assert_int_equal(SPW_PORT_SLOT_UDP, 65536);
+	assert_int_equal(SPW_PORT_SLOTS, 2 * 65536);
+	/* Token bucket: the largest refill (capped elapsed x largest rate) fits in 64 bits. */
+	assert_true((unsigned __int128)SPW_BUCKET_MAX_ELAPSED_NS * SPW_RATE_MAX <= UINT64_MAX);
+	/* Every map name carries the project prefix and fits BPF_OBJ_NAME_LEN (16 with NUL). */
+	{
+		static const char *const names[] = {
+		    SPW_MAP_PORTS,    SPW_MAP_SVC_ADDRS, SPW_MAP_POLICIES, SPW_MAP_RULES,
+		    SPW_MAP_TRUSTED,  SPW_MAP_DSCP,	 SPW_MAP_GLOBALS,  SPW_MAP_BUCKETS,
+		    SPW_MAP_COUNTERS, SPW_MAP_FLOWS,
+		};
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(names); i++) {
+			assert_int_equal(strncmp(names[i], "spw_", 4), 0);
+			assert_true(strlen(names[i]) < 16);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_layouts),
+	    cmocka_unit_test(test_no_implicit_padding),
+	    cmocka_unit_test(test_reasons),
+	    cmocka_unit_test(test_constants),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Compile-time checks of the ABI shared with the BPF programs (include/spillway_abi.h).
+ *
+ * The BPF objects are built by clang for the bpf target and user space by the host compiler;
+ * a struct that lays out differently on the two (implicit padding, a changed field) would
+ * corrupt every map access silently. Pinning each size and key offset here turns such a
+ * change into a build error: update these numbers, and SPW_ABI_VERSION, on purpose.
+ * Include it from user-space code that reads or writes the maps; tests/unit/test_abi_sizes.c
+ * does, so the unit tests fail to build if it breaks.
+ */
+#ifndef SPW_ABI_CHECK_H
+#define SPW_ABI_CHECK_H
+
+#include <stddef.h>
+#include "spillway_abi.h"
+
+#define SPW_ABI_SIZE(type, size)                                                                   \
+	_Static_assert(sizeof(type) == (size), #type " is not " #size " bytes")
+#define SPW_ABI_OFF(type, field, off)                                                              \
+	_Static_assert(offsetof(type, field) == (off), #type "." #field " is not at offset " #off)
+
+SPW_ABI_SIZE(struct spw_port, 4);
+SPW_ABI_OFF(struct spw_port, svc_id, 0);
+SPW_ABI_OFF(struct spw_port, flags, 2);
+
+SPW_ABI_SIZE(struct spw_svc_addr_key, 24);
+SPW_ABI_OFF(struct spw_svc_addr_key, proto, 0);
+SPW_ABI_OFF(struct spw_svc_addr_key, port, 2);
+SPW_ABI_OFF(struct spw_svc_addr_key, addr, 8);
+
+/* The LPM trie reads prefixlen as the first 4 bytes and matches the data right after it. */
+SPW_ABI_SIZE(struct spw_lpm_key, 20);
+SPW_ABI_OFF(struct spw_lpm_key, prefixlen, 0);
+SPW_ABI_OFF(struct spw_lpm_key, addr, 4);
+
+SPW_ABI_SIZE(struct spw_rule, 8);
+SPW_ABI_OFF(struct spw_rule, tier, 0);
+SPW_ABI_OFF(struct spw_rule, rule_id, 4);
+
+SPW_ABI_SIZE(struct spw_policy, 104);
+SPW_ABI_OFF(struct spw_policy, lease_expires_ns, 0);
+SPW_ABI_OFF(struct spw_policy, admit_level, 8);
+SPW_ABI_OFF(struct spw_policy, floor_level, 10);
+SPW_ABI_OFF(struct spw_policy, default_tier, 12);
+SPW_ABI_OFF(struct spw_policy, tier_count, 13);
+SPW_ABI_OFF(struct spw_policy, flags, 14);
+SPW_ABI_OFF(struct spw_policy, action, 16);
+SPW_ABI_OFF(struct spw_policy, rate_per_sec, 24);
+SPW_ABI_OFF(struct spw_policy, burst, 56);
+SPW_ABI_OFF(struct spw_policy, generation, 88);
+SPW_ABI_OFF(struct spw_policy, reserved1, 92);
+
+SPW_ABI_SIZE(struct spw_globals, 32);
+SPW_ABI_OFF(struct spw_globals, cohort_salt, 0);
+SPW_ABI_OFF(struct spw_globals, abi_version, 4);
+SPW_ABI_OFF(struct spw_globals, salt_rotated_ns, 8);
+
+/* The spin lock must sit in the value itself, first, 4 bytes: the verifier's rule. */
+SPW_ABI_SIZE(struct spw_bucket, 24);
+SPW_ABI_OFF(struct spw_bucket, lock, 0);
+SPW_ABI_OFF(struct spw_bucket, units, 8);
+SPW_ABI_OFF(struct spw_bucket, last_ns, 16);
+
+SPW_ABI_SIZE(struct spw_flow_key, 40);
+SPW_ABI_OFF(struct spw_flow_key, saddr, 0);
+SPW_ABI_OFF(struct spw_flow_key, daddr, 16);
+SPW_ABI_OFF(struct spw_flow_key, sport, 32);
+SPW_ABI_OFF(struct spw_flow_key, dport, 34);
+SPW_ABI_OFF(struct spw_flow_key, proto, 36);
+
+SPW_ABI_SIZE(struct spw_flow, 24);
+SPW_ABI_OFF(struct spw_flow, first_ns, 0);
+SPW_ABI_OFF(struct spw_flow, last_ns, 8);
+SPW_ABI_OFF(struct spw_flow, svc_id, 16);
+SPW_ABI_OFF(struct spw_flow, tier, 18);
+SPW_ABI_OFF(struct spw_flow, cohort, 19);
+SPW_ABI_OFF(struct spw_flow, state, 20);
+
+/* Index spaces: a reason or tier past its slots would write into the next row's counters. */
+_Static_assert(SPW_REASON_COUNT <= SPW_REASON_SLOTS, "more reasons than counter slots");
+_Static_assert(SPW_TIER_NONE < SPW_TIER_SLOTS, "unclassified tier slot outside the row");
+_Static_assert(SPW_RANK_LIMIT <= 0xffff, "admit_level is 16 bits");
+_Static_assert(SPW_MAX_TIERS <= 0xff && SPW_COHORTS <= 0xff, "tier and cohort are 8 bits");
+/* spw_cohort() takes a 32-bit hash modulo SPW_COHORTS: unbiased only for a power of two. */
+_Static_assert((SPW_COHORTS & (SPW_COHORTS - 1)) == 0, "cohorts must be a power of two");
+
+#endif /* SPW_ABI_CHECK_H */
