@@ -22,7 +22,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 # BPF: UAPI headers are enough for XDP/TC, no vmlinux.h (no CO-RE).
-BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -Iinclude -Ibpf \
+# -mcpu=v3: atomic fetch-and-add (BPF_FETCH), which the concurrency caps need.
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -Iinclude -Ibpf \
 	-I/usr/include/$(ARCH)-linux-gnu -MMD -MP
 
 CFLAGS	?= -O2 -g

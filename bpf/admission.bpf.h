@@ -11,13 +11,13 @@
 #ifndef SPW_ADMISSION_BPF_H
 #define SPW_ADMISSION_BPF_H
 
-#include <linux/errno.h>
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 #include "classify.bpf.h"
 #include "policy.bpf.h"
 #include "stats.bpf.h"
 #include "reject.bpf.h"
+#include "flow.bpf.h"
 
 /* What the entry point should do with the packet, in hook-neutral terms. */
 enum spw_verdict {
@@ -26,48 +26,18 @@ enum spw_verdict {
 	SPW_VERDICT_BOUNCE, /* rewritten into a reply: send it back out */
 };
 
-static __always_inline void spw_flow_key_of(const struct spw_pkt *pkt, const __u8 *saddr,
-					    const __u8 *daddr, struct spw_flow_key *key)
-{
-	__builtin_memcpy(key->saddr, saddr, SPW_ADDR_LEN);
-	__builtin_memcpy(key->daddr, daddr, SPW_ADDR_LEN);
-	key->sport = pkt->sport;
-	key->dport = pkt->dport;
-	key->proto = pkt->proto;
-	key->pad[0] = key->pad[1] = key->pad[2] = 0;
-}
-
 /*
- * Records an admitted UDP flow so its later packets pass without a decision. A full table
- * does not refuse the flow: it is admitted untracked and counted as table_full.
+ * Decides a new flow of service svc. key, when not NULL, is where an admitted flow is
+ * tracked (a TCP SYN with tracking on, any UDP flow); state is its first state.
  */
-static __always_inline __u32 spw_track_udp(const struct spw_flow_key *key, __u32 svc, __u32 tier,
-					   __u32 cohort, __u64 now)
-{
-	struct spw_flow flow = {
-		.first_ns = now,
-		.last_ns = now,
-		.svc_id = svc,
-		.tier = tier,
-		.cohort = cohort,
-	};
-
-	long err = bpf_map_update_elem(&spw_flows, key, &flow, BPF_NOEXIST);
-
-	/* -EEXIST: another CPU tracked the same flow's first packet a moment earlier. */
-	if (err && err != -EEXIST)
-		return SPW_REASON_TABLE_FULL;
-	return SPW_REASON_ADMITTED;
-}
-
-/* Decides a new flow of service svc. key is the UDP flow key, NULL for TCP. */
 static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struct spw_pkt *pkt,
 						     __u32 svc, const __u8 *saddr,
 						     const __u8 *daddr,
-						     const struct spw_flow_key *key)
+						     const struct spw_flow_key *key, __u8 state)
 {
 	struct spw_policy *pol = bpf_map_lookup_elem(&spw_policies, &svc);
 	__u32 tier, cohort, reason;
+	struct spw_reply reply;
 	__u64 now;
 
 	if (!pol) {
@@ -84,9 +54,11 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 	}
 	cohort = spw_cohort_of(saddr);
 	reason = spw_decide(svc, tier, cohort, pol, now);
-	if (reason == SPW_REASON_ADMITTED) {
-		if (key)
-			reason = spw_track_udp(key, svc, tier, cohort, now);
+	if (reason == SPW_REASON_ADMITTED && key)
+		reason = spw_flow_open(key, svc, tier, cohort, state, pol, now);
+	if (reason == SPW_REASON_ADMITTED || reason == SPW_REASON_TABLE_FULL ||
+	    reason == SPW_REASON_FLOOD_GUARD) {
+		/* Not tracking a flow is never a reason to refuse it. */
 		spw_count(svc, tier, reason, pkt->len);
 		return SPW_VERDICT_PASS;
 	}
@@ -98,7 +70,8 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		spw_count(svc, tier, reason, pkt->len);
 		return SPW_VERDICT_DROP;
 	}
-	if ((key ? spw_reject_udp(ctx, pkt, saddr, daddr) : spw_reject_tcp(ctx, pkt, saddr, daddr))) {
+	spw_reply_of(pkt, saddr, daddr, &reply);
+	if (spw_reject(ctx, &reply)) {
 		spw_count(svc, tier, SPW_REASON_REJECT_FAILED, pkt->len);
 		return SPW_VERDICT_DROP;
 	}
@@ -118,15 +91,41 @@ static __always_inline enum spw_verdict spw_udp(spw_ctx_t *ctx, const struct spw
 	spw_flow_key_of(pkt, saddr, daddr, &key);
 	flow = bpf_map_lookup_elem(&spw_flows, &key);
 	if (flow) {
-		__u64 now = bpf_ktime_get_ns();
-
-		/* Refresh for the idle sweep, but not on every packet: the write is not free. */
-		if (now - flow->last_ns > SPW_FLOW_TOUCH_NS)
-			flow->last_ns = now;
+		spw_flow_touch(flow, spw_us(bpf_ktime_get_ns()));
 		spw_count(svc, flow->tier & (SPW_MAX_TIERS - 1), SPW_REASON_ESTABLISHED, pkt->len);
 		return SPW_VERDICT_PASS;
 	}
-	return spw_new_flow(ctx, pkt, svc, saddr, daddr, &key);
+	return spw_new_flow(ctx, pkt, svc, saddr, daddr, &key, SPW_FLOW_UDP);
+}
+
+/* Packets of a TCP service: a bare SYN opens a flow, everything else belongs to one. */
+static __always_inline enum spw_verdict spw_tcp(spw_ctx_t *ctx, const struct spw_pkt *pkt,
+						__u32 svc)
+{
+	__u8 saddr[SPW_ADDR_LEN], daddr[SPW_ADDR_LEN];
+	struct spw_flow_key key;
+	struct spw_flow *flow;
+	__u32 tier;
+
+	/* Pure ACKs are most of a flow's packets and tell the tracker nothing: no lookup. */
+	if (!spw_track_tcp || spw_tcp_is_pure_ack(pkt)) {
+		spw_count(svc, SPW_TIER_NONE, SPW_REASON_ESTABLISHED, pkt->len);
+		return SPW_VERDICT_PASS;
+	}
+	spw_pkt_addrs(pkt, saddr, daddr);
+	spw_flow_key_of(pkt, saddr, daddr, &key);
+	if ((pkt->tcp_flags & (SPW_TCP_SYN | SPW_TCP_ACK | SPW_TCP_RST)) != SPW_TCP_SYN) {
+		tier = spw_flow_from_client(pkt, &key);
+		spw_count(svc, tier, SPW_REASON_ESTABLISHED, pkt->len);
+		return SPW_VERDICT_PASS;
+	}
+	/* A retransmitted SYN of a flow already admitted is not decided twice. */
+	flow = bpf_map_lookup_elem(&spw_flows, &key);
+	if (flow) {
+		spw_count(svc, flow->tier & (SPW_MAX_TIERS - 1), SPW_REASON_ESTABLISHED, pkt->len);
+		return SPW_VERDICT_PASS;
+	}
+	return spw_new_flow(ctx, pkt, svc, saddr, daddr, &key, SPW_FLOW_SYN_SEEN);
 }
 
 static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
@@ -154,17 +153,41 @@ static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
 	}
 	if (pkt.proto == IPPROTO_UDP)
 		return spw_udp(ctx, &pkt, svc);
-	/* Only a bare SYN opens a flow; SYN-ACK, ACK, data, FIN and RST belong to one. */
-	if ((pkt.tcp_flags & (SPW_TCP_SYN | SPW_TCP_ACK | SPW_TCP_RST)) != SPW_TCP_SYN) {
-		spw_count(svc, SPW_TIER_NONE, SPW_REASON_ESTABLISHED, pkt.len);
-		return SPW_VERDICT_PASS;
-	}
-	{
-		__u8 saddr[SPW_ADDR_LEN], daddr[SPW_ADDR_LEN];
+	return spw_tcp(ctx, &pkt, svc);
+}
 
-		spw_pkt_addrs(&pkt, saddr, daddr);
-		return spw_new_flow(ctx, &pkt, svc, saddr, daddr, NULL);
-	}
+/*
+ * Server replies, at TC egress: only the flow tracker reads them, and nothing is refused.
+ * The flow key is the client's view, so source and destination swap.
+ */
+static __always_inline void spw_egress(spw_ctx_t *ctx)
+{
+	__u8 saddr[SPW_ADDR_LEN], daddr[SPW_ADDR_LEN];
+	struct spw_pkt pkt = {};
+	struct spw_flow_key key;
+	struct spw_port *port;
+	__u32 slot;
+
+	if (!spw_track_tcp)
+		return;
+	ctx_prepare_parse(ctx, SPW_PARSE_PULL_LEN);
+	pkt.len = ctx_len(ctx);
+	if (spw_parse(ctx_data(ctx), ctx_data_end(ctx), &pkt) != SPW_PARSE_OK ||
+	    pkt.proto != IPPROTO_TCP || spw_tcp_is_pure_ack(&pkt))
+		return;
+	/* Replies come from the service's port: one array lookup skips everything else. */
+	slot = bpf_ntohs(pkt.sport) + SPW_PORT_SLOT_TCP;
+	port = bpf_map_lookup_elem(&spw_ports, &slot);
+	if (!port || (!port->svc_id && !(port->flags & SPW_PORT_ADDR_BOUND)))
+		return;
+	spw_pkt_addrs(&pkt, saddr, daddr);
+	__builtin_memcpy(key.saddr, daddr, SPW_ADDR_LEN);
+	__builtin_memcpy(key.daddr, saddr, SPW_ADDR_LEN);
+	key.sport = pkt.dport;
+	key.dport = pkt.sport;
+	key.proto = IPPROTO_TCP;
+	key.pad[0] = key.pad[1] = key.pad[2] = 0;
+	spw_flow_from_server(&pkt, &key);
 }
 
 #endif /* SPW_ADMISSION_BPF_H */

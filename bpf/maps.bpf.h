@@ -104,4 +104,32 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } spw_flows SEC(".maps");
 
+/* (service, tier) -> active flows; mmapable so the sweep's decrements are atomic too. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SPW_ACTIVE_ENTRIES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} spw_active SEC(".maps");
+
+/* [service][tier][log2 us] -> responses; per CPU, summed by readers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SPW_LAT_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} spw_latency SEC(".maps");
+
+/* per-CPU budget of new flow entries: a SYN flood cannot take the whole table at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct spw_insert_guard);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} spw_insert_guard SEC(".maps");
+
 #endif /* SPW_MAPS_BPF_H */

@@ -56,6 +56,8 @@ struct spw_pkt {
 	__be16 sport;
 	__be16 dport;
 	__u32 tcp_seq;	  /* host order */
+	__u32 ip_end;	  /* offset where the IP datagram ends by its length field; 0: unknown */
+	__u32 payload_len; /* TCP payload bytes (by the IP length: Ethernet padding is not data) */
 	__u8 proto;	  /* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 is_v4;
 	__u8 dscp;
@@ -63,6 +65,7 @@ struct spw_pkt {
 };
 
 struct spw_cursor {
+	void *start;
 	void *pos;
 	void *end;
 };
@@ -122,6 +125,8 @@ static __always_inline int spw_parse_ipv4(struct spw_cursor *c, struct spw_pkt *
 		return SPW_PARSE_MALFORMED;
 	pkt->l3 = iph;
 	pkt->is_v4 = 1;
+	/* tot_len 0 is a GSO super-packet (BIG TCP): its length is the frame's. */
+	pkt->ip_end = iph->tot_len ? (void *)iph - c->start + bpf_ntohs(iph->tot_len) : 0;
 	pkt->dscp = iph->tos >> 2;
 	pkt->proto = iph->protocol;
 	/* Later fragments carry no ports; the first one (offset 0) is classified as usual. */
@@ -143,6 +148,10 @@ static __always_inline int spw_parse_ipv6(struct spw_cursor *c, struct spw_pkt *
 		return SPW_PARSE_MALFORMED;
 	pkt->l3 = ip6;
 	pkt->is_v4 = 0;
+	/* payload_len 0 is a jumbogram or a GSO super-packet: its length is the frame's. */
+	pkt->ip_end = ip6->payload_len ?
+			      (void *)ip6 - c->start + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) :
+			      0;
 	/* Traffic class straddles the first two bytes; DSCP is its upper six bits. */
 	pkt->dscp = ((ip6->priority << 4) | (ip6->flow_lbl[0] >> 4)) >> 2;
 	nh = ip6->nexthdr;
@@ -177,6 +186,14 @@ static __always_inline int spw_parse_ipv6(struct spw_cursor *c, struct spw_pkt *
 	return SPW_PARSE_OK;
 }
 
+/* Bytes after the TCP header (which ends at data_off), by the IP length when there is one. */
+static __always_inline __u32 spw_tcp_payload_len(const struct spw_pkt *pkt, __u32 data_off)
+{
+	__u32 end = pkt->ip_end ? pkt->ip_end : pkt->len;
+
+	return end > data_off ? end - data_off : 0;
+}
+
 static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pkt, void *data)
 {
 	struct tcphdr *th;
@@ -195,6 +212,7 @@ static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pk
 		pkt->dport = th->dest;
 		pkt->tcp_seq = bpf_ntohl(th->seq);
 		pkt->tcp_flags = ((__u8 *)th)[13];
+		pkt->payload_len = spw_tcp_payload_len(pkt, c->pos - data);
 		return SPW_PARSE_OK;
 	}
 	if (pkt->proto == IPPROTO_UDP) {
@@ -210,7 +228,7 @@ static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pk
 
 static __always_inline int spw_parse(void *data, void *data_end, struct spw_pkt *pkt)
 {
-	struct spw_cursor c = { .pos = data, .end = data_end };
+	struct spw_cursor c = { .start = data, .pos = data, .end = data_end };
 	__be16 proto;
 	int ret;
 

@@ -8,6 +8,7 @@
 
 #include "maps.bpf.h"
 #include "spillway_rank.h"
+#include "bucket.bpf.h"
 
 /*
  * Takes one token from (svc, tier)'s bucket if it has one. The bucket is global, not per CPU:
@@ -18,8 +19,8 @@ static __always_inline int spw_bucket_take(__u32 svc, __u32 tier, const struct s
 					   __u64 now)
 {
 	__u32 idx = spw_bucket_index(svc, tier);
-	__u64 rate, cap, units, elapsed;
 	struct spw_bucket *b;
+	__u64 rate;
 	int ok;
 
 	if (tier >= SPW_MAX_TIERS)
@@ -27,26 +28,11 @@ static __always_inline int spw_bucket_take(__u32 svc, __u32 tier, const struct s
 	rate = pol->rate_per_sec[tier];
 	if (!rate)
 		return 1;
-	cap = (pol->burst[tier] ? pol->burst[tier] : rate) * SPW_BUCKET_UNIT;
 	b = bpf_map_lookup_elem(&spw_buckets, &idx);
 	if (!b)
 		return 1;
 	bpf_spin_lock(&b->lock);
-	if (b->last_ns == 0) {
-		units = cap; /* a bucket never used starts full */
-	} else {
-		elapsed = now > b->last_ns ? now - b->last_ns : 0;
-		if (elapsed > SPW_BUCKET_MAX_ELAPSED_NS)
-			elapsed = SPW_BUCKET_MAX_ELAPSED_NS;
-		units = b->units + elapsed * rate;
-		if (units > cap)
-			units = cap;
-	}
-	ok = units >= SPW_BUCKET_UNIT;
-	if (ok)
-		units -= SPW_BUCKET_UNIT;
-	b->units = units;
-	b->last_ns = now;
+	ok = spw_bucket_refill_take(&b->units, &b->last_ns, rate, pol->burst[tier], now);
 	bpf_spin_unlock(&b->lock);
 	return ok;
 }

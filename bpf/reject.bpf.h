@@ -30,6 +30,17 @@
 #define SPW_ICMP6_QUOTE_MAX 240
 #define SPW_DF 0x4000
 
+/*
+ * The L2 length (14, 18 or 22) as the verifier can bound it. clang knows the value is small
+ * and happily computes packet pointers from an earlier, unchecked copy of it; the empty asm
+ * makes it forget, so the mask is done, and used, on the register that forms the pointer.
+ */
+static __always_inline __u32 spw_l3_bounded(__u32 l3)
+{
+	asm volatile("" : "+r"(l3));
+	return l3 & 0x1f;
+}
+
 /* The one place that swaps a frame's MAC addresses. */
 static __always_inline int spw_swap_macs(void *data, void *data_end)
 {
@@ -55,9 +66,7 @@ static __always_inline __s64 spw_write_ip(void *data, void *data_end, __u32 l3, 
 {
 	__u64 sum;
 
-	/* Re-bounded here: the verifier loses the caller's bounds when l3 passes through the stack. */
-	if (l3 > SPW_MAX_L2_LEN)
-		return -1;
+	l3 = spw_l3_bounded(l3);
 	if (is_v4) {
 		struct iphdr *iph = data + l3;
 		__s64 s;
@@ -128,10 +137,28 @@ static __always_inline int spw_l2_len_ok(__u32 l3)
 	return l3 == ETH_HLEN || l3 == ETH_HLEN + 4 || l3 == ETH_HLEN + 8;
 }
 
+/*
+ * What a reply needs of the packet it answers, copied out before the packet is rewritten.
+ * Also the argument of spw_reject(), a global function: its own argument types are all the
+ * verifier knows of it.
+ */
+struct spw_reply {
+	__u8 saddr[SPW_ADDR_LEN]; /* the client: the reply's destination */
+	__u8 daddr[SPW_ADDR_LEN];
+	__be16 sport;
+	__be16 dport;
+	__u32 tcp_seq;
+	__u16 l3_off;
+	__u16 l4_off;
+	__u8 is_v4;
+	__u8 proto;
+	__u8 pad[2];
+};
+
 /* RST+ACK for a SYN: seq 0, ack = the SYN's seq + 1, no options, window 0. */
-static __always_inline int spw_reject_tcp(spw_ctx_t *ctx, const struct spw_pkt *pkt,
-					  const __u8 *saddr, const __u8 *daddr)
+static __always_inline int spw_reject_tcp(spw_ctx_t *ctx, const struct spw_reply *pkt)
 {
+	const __u8 *saddr = pkt->saddr, *daddr = pkt->daddr;
 	__u32 l3 = pkt->l3_off;
 	__u32 iplen = pkt->is_v4 ? SPW_IPV4_HLEN : SPW_IPV6_HLEN;
 	__u32 newlen;
@@ -152,9 +179,7 @@ static __always_inline int spw_reject_tcp(spw_ctx_t *ctx, const struct spw_pkt *
 	sum = spw_write_ip(data, data_end, l3, pkt->is_v4, IPPROTO_TCP, SPW_TCP_HLEN, daddr, saddr);
 	if (sum < 0)
 		return -1;
-	if (l3 > SPW_MAX_L2_LEN)
-		return -1;
-	th = data + l3 + iplen;
+	th = data + spw_l3_bounded(l3) + iplen;
 	if ((void *)(th + 1) > data_end)
 		return -1;
 	__builtin_memset(th, 0, sizeof(*th));
@@ -192,9 +217,9 @@ static __always_inline int spw_move_l2(void *data, void *data_end, __u32 from, _
  * The frame grows in front by the new IP and ICMP headers; the original IP header then sits
  * exactly where the quote belongs, so only the L2 header moves.
  */
-static __always_inline int spw_reject_udp(spw_ctx_t *ctx, const struct spw_pkt *pkt,
-					  const __u8 *saddr, const __u8 *daddr)
+static __always_inline int spw_reject_udp(spw_ctx_t *ctx, const struct spw_reply *pkt)
 {
+	const __u8 *saddr = pkt->saddr, *daddr = pkt->daddr;
 	__u32 l3 = pkt->l3_off;
 	__u32 iplen = pkt->is_v4 ? SPW_IPV4_HLEN : SPW_IPV6_HLEN;
 	__u32 grow = iplen + SPW_ICMP_HLEN;
@@ -203,7 +228,7 @@ static __always_inline int spw_reject_udp(spw_ctx_t *ctx, const struct spw_pkt *
 	struct icmphdr *ic;
 	__s64 sum;
 
-	if (!spw_l2_len_ok(l3))
+	if (!spw_l2_len_ok(l3) || pkt->l4_off < pkt->l3_off)
 		return -1;
 	if (quote > SPW_ICMP6_QUOTE_MAX)
 		quote = SPW_ICMP6_QUOTE_MAX;
@@ -219,9 +244,7 @@ static __always_inline int spw_reject_udp(spw_ctx_t *ctx, const struct spw_pkt *
 			   saddr);
 	if (sum < 0)
 		return -1;
-	if (l3 > SPW_MAX_L2_LEN)
-		return -1;
-	ic = data + l3 + iplen;
+	ic = data + spw_l3_bounded(l3) + iplen;
 	if ((void *)(ic + 1) > data_end)
 		return -1;
 	__builtin_memset(ic, 0, sizeof(*ic));
@@ -237,6 +260,34 @@ static __always_inline int spw_reject_udp(spw_ctx_t *ctx, const struct spw_pkt *
 		return -1;
 	ic->checksum = spw_csum_fold(sum);
 	return 0;
+}
+
+/*
+ * Rewrites the packet into its refusal; 0 when it is ready to bounce. A global (noinline,
+ * non-static) function: the verifier checks it once, on its own, instead of once for every
+ * path the parser can take to it, which would exceed its budget. Packet pointers held by the
+ * caller are invalid afterwards.
+ */
+__noinline int spw_reject(spw_ctx_t *ctx, const struct spw_reply *r)
+{
+	if (!ctx || !r)
+		return -1;
+	return r->proto == IPPROTO_UDP ? spw_reject_udp(ctx, r) : spw_reject_tcp(ctx, r);
+}
+
+static __always_inline void spw_reply_of(const struct spw_pkt *pkt, const __u8 *saddr,
+					 const __u8 *daddr, struct spw_reply *r)
+{
+	__builtin_memcpy(r->saddr, saddr, SPW_ADDR_LEN);
+	__builtin_memcpy(r->daddr, daddr, SPW_ADDR_LEN);
+	r->sport = pkt->sport;
+	r->dport = pkt->dport;
+	r->tcp_seq = pkt->tcp_seq;
+	r->l3_off = pkt->l3_off;
+	r->l4_off = pkt->l4_off;
+	r->is_v4 = pkt->is_v4;
+	r->proto = pkt->proto;
+	r->pad[0] = r->pad[1] = 0;
 }
 
 #endif /* SPW_REJECT_BPF_H */

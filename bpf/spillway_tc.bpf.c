@@ -23,6 +23,7 @@ SEC("tc")
 int spw_tc_egress(struct __sk_buff *skb)
 {
 	/* Replies are never refused; flow tracking reads them here. */
+	spw_egress(skb);
 	return TC_ACT_OK;
 }
 

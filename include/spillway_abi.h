@@ -62,6 +62,9 @@
 #define SPW_MAP_BUCKETS	  "spw_buckets"
 #define SPW_MAP_COUNTERS  "spw_counters"
 #define SPW_MAP_FLOWS	  "spw_flows"
+#define SPW_MAP_ACTIVE	  "spw_active"
+#define SPW_MAP_LATENCY	  "spw_latency"
+#define SPW_MAP_GUARD	  "spw_insert_guard"
 
 /*
  * Why a packet went the way it went. The values index the counters and their names label
@@ -183,6 +186,7 @@ struct spw_policy {
 	__u8 action[SPW_MAX_TIERS];	     /* enum spw_action, per tier */
 	__u32 rate_per_sec[SPW_MAX_TIERS]; /* new flows per second per tier; 0 = no limit */
 	__u32 burst[SPW_MAX_TIERS];	     /* bucket depth in flows; 0 means one second's worth */
+	__u32 max_conns[SPW_MAX_TIERS];    /* active flows per tier; 0 = no cap */
 	__u32 generation;		     /* bumped by each writer update, for diagnostics */
 	__u32 reserved1[3];
 };
@@ -192,7 +196,9 @@ struct spw_globals {
 	__u32 cohort_salt;	/* mixed into the cohort hash; rotated every epoch */
 	__u32 abi_version;	/* SPW_ABI_VERSION of whoever initialised the maps */
 	__u64 salt_rotated_ns;	/* CLOCK_MONOTONIC of the last rotation */
-	__u64 reserved[2];
+	__u32 insert_rate;	/* flood guard: new flow entries per second per CPU; 0 = no limit */
+	__u32 insert_burst;	/* flood guard bucket depth; 0 means one second's worth */
+	__u64 reserved;
 };
 
 /*
@@ -228,18 +234,53 @@ struct spw_flow_key {
 	__u8 pad[3];
 };
 
-/* spw_flows value. */
+/* Flow states (spw_flow.state). */
+enum spw_flow_state {
+	SPW_FLOW_SYN_SEEN = 1,	  /* client SYN admitted, no SYN-ACK seen yet */
+	SPW_FLOW_ESTABLISHED = 2, /* the server answered the SYN */
+	SPW_FLOW_UDP = 3,	  /* a UDP flow: ends only by idle timeout */
+};
+
+/*
+ * spw_flows value: 16 bytes, so key + value + the kernel's per-element header stay within
+ * the 128 bytes per flow the design allows. Times are CLOCK_MONOTONIC in microseconds,
+ * truncated to 32 bits: they are only ever compared as differences, which survive the wrap
+ * (every 71 minutes) as long as timeouts stay below SPW_FLOW_TIMEOUT_MAX_US.
+ */
 struct spw_flow {
-	__u64 first_ns; /* CLOCK_MONOTONIC at admission */
-	__u64 last_ns;	/* last packet seen, refreshed at most once per SPW_FLOW_TOUCH_NS */
+	__u32 last_us; /* last activity, refreshed at most once per SPW_FLOW_TOUCH_US */
+	__u32 req_us;  /* first client data byte of a request not yet answered; 0 = none */
 	__u16 svc_id;
 	__u8 tier;
 	__u8 cohort;
-	__u8 state;
+	__u8 state; /* enum spw_flow_state */
 	__u8 pad[3];
 };
 
-/* A flow's last_ns is rewritten at most this often: the write is not free on a hot path. */
-#define SPW_FLOW_TOUCH_NS 1000000000ULL
+/* A flow's last_us is rewritten at most this often: the write is not free on a hot path. */
+#define SPW_FLOW_TOUCH_US 1000000U
+/* Longest idle/half-open timeout the 32-bit microsecond stamps can measure, with margin. */
+#define SPW_FLOW_TIMEOUT_MAX_US (30U * 60U * 1000000U)
+
+/* Active flows per (service, tier): exact counts, shared atomics (the caps need them global). */
+#define SPW_ACTIVE_ENTRIES (SPW_MAX_SERVICES * SPW_MAX_TIERS)
+
+/*
+ * Response latency: a log2 histogram per (service, tier) in microseconds. Bucket 0 holds
+ * [0, 2) us, bucket b >= 1 holds [2^b, 2^(b+1)) us; the last one everything above.
+ */
+#define SPW_LAT_BUCKETS 32
+#define SPW_LAT_ENTRIES (SPW_MAX_SERVICES * SPW_MAX_TIERS * SPW_LAT_BUCKETS)
+
+static inline __u32 spw_latency_index(__u32 svc, __u32 tier, __u32 bucket)
+{
+	return (svc * SPW_MAX_TIERS + tier) * SPW_LAT_BUCKETS + bucket;
+}
+
+/* spw_insert_guard value: per CPU, the flood guard's budget of new table entries. */
+struct spw_insert_guard {
+	__u64 units;   /* inserts * SPW_BUCKET_UNIT */
+	__u64 last_ns; /* CLOCK_MONOTONIC of the last refill; 0 = full */
+};
 
 #endif /* SPILLWAY_ABI_H */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
@@ -56,6 +57,28 @@ static void collect_map_fds(struct spw_dataplane *dp)
 	dp->maps.buckets = bpf_map__fd(s->maps.spw_buckets);
 	dp->maps.counters = bpf_map__fd(s->maps.spw_counters);
 	dp->maps.flows = bpf_map__fd(s->maps.spw_flows);
+	dp->maps.active = bpf_map__fd(s->maps.spw_active);
+	dp->maps.latency = bpf_map__fd(s->maps.spw_latency);
+	dp->maps.guard = bpf_map__fd(s->maps.spw_insert_guard);
+}
+
+/* The sweep decrements active counts with atomics on the map's memory, as the kernel does. */
+static int map_active(struct spw_dataplane *dp)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = SPW_ACTIVE_ENTRIES * sizeof(__u64);
+
+	dp->active_len = (len + page - 1) / page * page;
+	dp->active = mmap(NULL, dp->active_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  dp->maps.active, 0);
+	if (dp->active == MAP_FAILED) {
+		int err = -errno;
+
+		dp->active = NULL;
+		pr_warn("cannot map the active-flow counts: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 /*
@@ -144,6 +167,7 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 		goto cleanup;
 	}
 	bpf_map__set_max_entries(dp->xdp->maps.spw_flows, flows);
+	dp->xdp->rodata->spw_track_tcp = !(opts && opts->no_tcp_tracking);
 	err = spillway_xdp__load(dp->xdp);
 	if (err) {
 		pr_warn("cannot load the XDP program: %s\n", strerror(-err));
@@ -157,12 +181,16 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 		goto cleanup;
 	}
 	bpf_map__set_max_entries(dp->tc->maps.spw_flows, flows);
+	dp->tc->rodata->spw_track_tcp = dp->xdp->rodata->spw_track_tcp;
 	err = spillway_tc__load(dp->tc);
 	if (err) {
 		pr_warn("cannot load the TC programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
 	collect_map_fds(dp);
+	err = map_active(dp);
+	if (err)
+		goto cleanup;
 	err = init_fresh_maps(dp);
 	if (err)
 		goto cleanup;
@@ -178,6 +206,8 @@ void spw_dp_close(struct spw_dataplane *dp)
 {
 	if (!dp)
 		return;
+	if (dp->active)
+		munmap(dp->active, dp->active_len);
 	spillway_tc__destroy(dp->tc);
 	spillway_xdp__destroy(dp->xdp);
 	free(dp->percpu_buf);

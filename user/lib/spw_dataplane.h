@@ -33,6 +33,8 @@ struct spw_dp_opts {
 	const char *pin_root;
 	/* Flow table entries; 0 means SPW_FLOWS_DEFAULT. Only used when the maps are created. */
 	uint32_t flow_capacity;
+	/* Load the programs without TCP flow tracking (no counts, caps or latency for TCP). */
+	bool no_tcp_tracking;
 };
 
 /*
@@ -109,6 +111,52 @@ int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier
 			enum spw_reason reason, struct spw_count *out);
 /* Every counter at once: out has SPW_COUNTER_ENTRIES entries, indexed by spw_counter_index. */
 int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out);
+
+/* Active flows of (service, tier): exact, maintained by the data plane and the sweep. */
+int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, uint64_t *out);
+
+/* The response-latency histogram of (service, tier), summed over CPUs. */
+struct spw_latency_hist {
+	uint64_t buckets[SPW_LAT_BUCKETS]; /* see include/spillway_latency.h for the bounds */
+	uint64_t count;			   /* sum of the buckets */
+};
+int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
+			struct spw_latency_hist *out);
+
+/* Flow table entries now, and the table's capacity. */
+int spw_dp_flow_count(struct spw_dataplane *dp, uint64_t *entries, uint32_t *capacity);
+
+/* Idle timeouts of the sweep, by flow state; each at most SPW_FLOW_TIMEOUT_MAX_US. */
+struct spw_sweep_opts {
+	uint64_t syn_timeout_ns;  /* SYN admitted, never answered */
+	uint64_t idle_timeout_ns; /* established TCP without data either way */
+	uint64_t udp_timeout_ns;  /* UDP flow without a packet from the client */
+};
+struct spw_sweep_stats {
+	uint64_t scanned;
+	uint64_t expired; /* removed by this sweep, their active counts given back */
+};
+/*
+ * Removes flows idle past their timeout and gives back their places in the active counts.
+ * The daemon calls it every tick; also safe beside the data plane (a flow the data plane ends
+ * at the same moment is counted down once, by whichever delete removed it).
+ */
+int spw_dp_flows_sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o,
+		       struct spw_sweep_stats *st);
+/* Removes every flow (detach, tests), giving back their active counts. */
+int spw_dp_flows_clear(struct spw_dataplane *dp);
+
+/*
+ * Flood guard: at most rate new flow entries per second per CPU (burst deep, 0: one second's
+ * worth); beyond it new flows are admitted untracked and counted as flood_guard. 0 turns it off.
+ */
+int spw_dp_flood_guard_set(struct spw_dataplane *dp, uint32_t rate, uint32_t burst);
+
+/*
+ * Latency at quantile q (0 < q <= 1) in microseconds, interpolated linearly inside the log2
+ * bucket that holds it. -ENODATA when the histogram is empty. Pure: no BPF calls.
+ */
+int spw_latency_quantile(const struct spw_latency_hist *h, double q, double *us);
 
 /* Metric label of a reason ("shed_level"), or NULL when out of range. */
 const char *spw_reason_name(unsigned int reason);

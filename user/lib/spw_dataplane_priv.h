@@ -24,6 +24,9 @@ struct spw_dp_maps {
 	int buckets;
 	int counters;
 	int flows;
+	int active;
+	int latency;
+	int guard;
 };
 
 struct spw_dataplane {
@@ -32,6 +35,8 @@ struct spw_dataplane {
 	struct spw_dp_maps maps;
 	int ncpus;			  /* possible CPUs: per-CPU values come in this many */
 	struct spw_counter *percpu_buf; /* one counter entry's per-CPU values */
+	__u64 *active;			/* spw_active, mmapped: atomic decrements from user space */
+	size_t active_len;
 	char pin_root[SPW_PIN_ROOT_MAX];
 };
 

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The token bucket arithmetic, shared by the per-tier new-flow limit (global, spin-locked)
+ * and the flood guard's insert budget (per CPU). Pure arithmetic: no helper calls, so it may
+ * run under a bpf_spin_lock.
+ */
+#ifndef SPW_BUCKET_BPF_H
+#define SPW_BUCKET_BPF_H
+
+#include "spillway_abi.h"
+
+/*
+ * Refills *units at rate tokens per second since *last_ns, up to burst tokens (0: one
+ * second's worth), then takes one token. A bucket never used (last_ns 0) starts full.
+ * Returns 1 when a token was taken.
+ */
+static __always_inline int spw_bucket_refill_take(__u64 *units, __u64 *last_ns, __u64 rate,
+						  __u64 burst, __u64 now)
+{
+	__u64 cap = (burst ? burst : rate) * SPW_BUCKET_UNIT;
+	__u64 have, elapsed;
+	int ok;
+
+	if (*last_ns == 0) {
+		have = cap;
+	} else {
+		elapsed = now > *last_ns ? now - *last_ns : 0;
+		/* Capped so elapsed * rate cannot overflow: rates are at most SPW_RATE_MAX. */
+		if (elapsed > SPW_BUCKET_MAX_ELAPSED_NS)
+			elapsed = SPW_BUCKET_MAX_ELAPSED_NS;
+		have = *units + elapsed * rate;
+		if (have > cap)
+			have = cap;
+	}
+	ok = have >= SPW_BUCKET_UNIT;
+	if (ok)
+		have -= SPW_BUCKET_UNIT;
+	*units = have;
+	*last_ns = now;
+	return ok;
+}
+
+#endif /* SPW_BUCKET_BPF_H */

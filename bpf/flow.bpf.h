@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Flow tracking: the table of admitted flows, exact active counts per (service, tier), the
+ * concurrency caps, response latency, and the flood guard on inserts.
+ *
+ * Every increment of an active count is paired with exactly one decrement: the count goes up
+ * when an entry is inserted, and down by whoever's delete of that entry succeeds (a FIN or RST
+ * here, the idle sweep in user space); a delete that finds nothing decrements nothing.
+ */
+#ifndef SPW_FLOW_BPF_H
+#define SPW_FLOW_BPF_H
+
+#include <linux/errno.h>
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "bucket.bpf.h"
+#include "spillway_latency.h"
+
+/* Load-time knob: track TCP flows (counts, caps, latency). UDP flows are always tracked. */
+const volatile __u8 spw_track_tcp = 1;
+
+static __always_inline __u32 spw_us(__u64 now_ns)
+{
+	__u32 us = now_ns / 1000;
+
+	return us ? us : 1; /* 0 means "no request pending" in req_us */
+}
+
+static __always_inline void spw_flow_key_of(const struct spw_pkt *pkt, const __u8 *saddr,
+					    const __u8 *daddr, struct spw_flow_key *key)
+{
+	__builtin_memcpy(key->saddr, saddr, SPW_ADDR_LEN);
+	__builtin_memcpy(key->daddr, daddr, SPW_ADDR_LEN);
+	key->sport = pkt->sport;
+	key->dport = pkt->dport;
+	key->proto = pkt->proto;
+	key->pad[0] = key->pad[1] = key->pad[2] = 0;
+}
+
+static __always_inline __u64 *spw_active_of(__u32 svc, __u32 tier)
+{
+	__u32 idx = svc * SPW_MAX_TIERS + tier;
+
+	return bpf_map_lookup_elem(&spw_active, &idx);
+}
+
+/* The flood guard: a per-CPU budget of inserts, so spoofed SYNs cannot fill the table fast. */
+static __always_inline int spw_guard_take(__u64 now)
+{
+	__u32 zero = 0;
+	struct spw_globals *g = bpf_map_lookup_elem(&spw_globals, &zero);
+	struct spw_insert_guard *guard;
+
+	if (!g || !g->insert_rate)
+		return 1;
+	guard = bpf_map_lookup_elem(&spw_insert_guard, &zero);
+	if (!guard)
+		return 1;
+	/* Per CPU and run with preemption off: no lock needed. */
+	return spw_bucket_refill_take(&guard->units, &guard->last_ns, g->insert_rate,
+				      g->insert_burst, now);
+}
+
+/*
+ * Opens a flow of an admitted client: takes a place under the tier's cap, then inserts.
+ * Returns ADMITTED, SHED_CAP (shed it), or FLOOD_GUARD / TABLE_FULL (admitted untracked).
+ */
+static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32 svc, __u32 tier,
+					   __u32 cohort, __u8 state, const struct spw_policy *pol,
+					   __u64 now)
+{
+	__u32 cap = pol->max_conns[tier & (SPW_MAX_TIERS - 1)];
+	__u64 *active = spw_active_of(svc, tier);
+	struct spw_flow flow = {
+		.last_us = spw_us(now),
+		.svc_id = svc,
+		.tier = tier,
+		.cohort = cohort,
+		.state = state,
+	};
+	__u64 before;
+	long err;
+
+	if (!active)
+		return SPW_REASON_ADMITTED;
+	/* Take the place first, then check: two CPUs can never both take the last one. */
+	before = __sync_fetch_and_add(active, 1);
+	if (cap && before >= cap) {
+		__sync_fetch_and_add(active, -1);
+		return SPW_REASON_SHED_CAP;
+	}
+	if (!spw_guard_take(now)) {
+		__sync_fetch_and_add(active, -1);
+		return SPW_REASON_FLOOD_GUARD;
+	}
+	err = bpf_map_update_elem(&spw_flows, key, &flow, BPF_NOEXIST);
+	if (err) {
+		__sync_fetch_and_add(active, -1);
+		/* -EEXIST: another CPU opened the same flow a moment earlier: it is tracked. */
+		return err == -EEXIST ? SPW_REASON_ADMITTED : SPW_REASON_TABLE_FULL;
+	}
+	return SPW_REASON_ADMITTED;
+}
+
+/* Ends a flow; only the delete that removed the entry gives its place back. */
+static __always_inline void spw_flow_close(const struct spw_flow_key *key, const struct spw_flow *f)
+{
+	/* Copied first: a deleted element of a preallocated table can be reused at once. */
+	__u32 svc = f->svc_id, tier = f->tier;
+	__u64 *active;
+
+	if (bpf_map_delete_elem(&spw_flows, key))
+		return;
+	active = spw_active_of(svc, tier);
+	if (active)
+		__sync_fetch_and_add(active, -1);
+}
+
+/* Refreshes last_us for the idle sweep, writing at most once per SPW_FLOW_TOUCH_US. */
+static __always_inline void spw_flow_touch(struct spw_flow *f, __u32 now_us)
+{
+	if (now_us - f->last_us >= SPW_FLOW_TOUCH_US)
+		f->last_us = now_us;
+}
+
+static __always_inline void spw_latency_record(__u32 svc, __u32 tier, __u32 us)
+{
+	__u32 idx = spw_latency_index(svc, tier & (SPW_MAX_TIERS - 1), spw_latency_bucket(us));
+	__u64 *slot;
+
+	if (svc >= SPW_MAX_SERVICES)
+		return;
+	slot = bpf_map_lookup_elem(&spw_latency, &idx);
+	if (slot)
+		*slot += 1;
+}
+
+/* A TCP packet with nothing for the tracker: no SYN/FIN/RST and no payload (a pure ACK). */
+static __always_inline int spw_tcp_is_pure_ack(const struct spw_pkt *pkt)
+{
+	return !(pkt->tcp_flags & (SPW_TCP_SYN | SPW_TCP_FIN | SPW_TCP_RST)) && !pkt->payload_len;
+}
+
+/*
+ * A client packet (ingress) of a TCP flow, other than a SYN and a pure ACK: FIN or RST ends
+ * the flow; data starts a latency measurement unless a request is already pending. Returns
+ * the flow's tier, SPW_TIER_NONE when the flow is not tracked.
+ */
+static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
+						  const struct spw_flow_key *key)
+{
+	struct spw_flow *f = bpf_map_lookup_elem(&spw_flows, key);
+	__u32 tier, now_us;
+
+	if (!f)
+		return SPW_TIER_NONE;
+	tier = f->tier & (SPW_MAX_TIERS - 1);
+	if (pkt->tcp_flags & (SPW_TCP_FIN | SPW_TCP_RST)) {
+		spw_flow_close(key, f);
+		return tier;
+	}
+	now_us = spw_us(bpf_ktime_get_ns());
+	if (!f->req_us)
+		f->req_us = now_us;
+	spw_flow_touch(f, now_us);
+	return tier;
+}
+
+/*
+ * A server packet (TC egress) of a TCP flow, other than a pure ACK: the SYN-ACK establishes
+ * it, FIN or RST ends it, the first data after a request is the response (latency sample).
+ */
+static __always_inline void spw_flow_from_server(const struct spw_pkt *pkt,
+						 const struct spw_flow_key *key)
+{
+	struct spw_flow *f = bpf_map_lookup_elem(&spw_flows, key);
+	__u32 now_us;
+
+	if (!f)
+		return;
+	if (pkt->tcp_flags & (SPW_TCP_FIN | SPW_TCP_RST)) {
+		spw_flow_close(key, f);
+		return;
+	}
+	now_us = spw_us(bpf_ktime_get_ns());
+	if ((pkt->tcp_flags & SPW_TCP_SYN) && f->state == SPW_FLOW_SYN_SEEN) {
+		f->state = SPW_FLOW_ESTABLISHED;
+		f->last_us = now_us;
+	}
+	if (pkt->payload_len && f->req_us) {
+		spw_latency_record(f->svc_id, f->tier, now_us - f->req_us);
+		f->req_us = 0;
+	}
+	spw_flow_touch(f, now_us);
+}
+
+#endif /* SPW_FLOW_BPF_H */

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The flow table from user space: active counts, latency histograms, the idle sweep.
+ *
+ * The sweep keeps the data plane's promise that active counts never drift: an entry's place
+ * is given back only by the delete that removed it, here as in the kernel, with an atomic
+ * decrement on the mmapped counts.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "spw_dataplane_priv.h"
+
+/* Entries read per batch syscall while sweeping. */
+#define SPW_SWEEP_BATCH 4096
+
+static bool slot_ok(uint32_t svc_id, uint32_t tier)
+{
+	return svc_id < SPW_MAX_SERVICES && tier < SPW_MAX_TIERS;
+}
+
+int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, uint64_t *out)
+{
+	if (!slot_ok(svc_id, tier))
+		return -EINVAL;
+	*out = __atomic_load_n(&dp->active[svc_id * SPW_MAX_TIERS + tier], __ATOMIC_RELAXED);
+	return 0;
+}
+
+int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
+			struct spw_latency_hist *out)
+{
+	__u64 *percpu;
+	uint32_t b, idx;
+	int cpu, err = 0;
+
+	if (!slot_ok(svc_id, tier))
+		return -EINVAL;
+	percpu = calloc(dp->ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	for (b = 0; b < SPW_LAT_BUCKETS; b++) {
+		idx = spw_latency_index(svc_id, tier, b);
+		if (bpf_map_lookup_elem(dp->maps.latency, &idx, percpu)) {
+			err = -errno;
+			break;
+		}
+		for (cpu = 0; cpu < dp->ncpus; cpu++)
+			out->buckets[b] += percpu[cpu];
+		out->count += out->buckets[b];
+	}
+	free(percpu);
+	return err;
+}
+
+int spw_dp_flow_count(struct spw_dataplane *dp, uint64_t *entries, uint32_t *capacity)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	struct spw_flow_key key, next;
+	void *prev = NULL;
+	uint64_t n = 0;
+
+	while (!bpf_map_get_next_key(dp->maps.flows, prev, &next)) {
+		n++;
+		key = next;
+		prev = &key;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	*entries = n;
+	if (bpf_obj_get_info_by_fd(dp->maps.flows, &info, &len))
+		return -errno;
+	*capacity = info.max_entries;
+	return 0;
+}
+
+/* Deletes one flow and, if this delete removed it, gives its place back. */
+static int flow_remove(struct spw_dataplane *dp, const struct spw_flow_key *key,
+		       const struct spw_flow *f)
+{
+	if (bpf_map_delete_elem(dp->maps.flows, key))
+		return errno == ENOENT ? 0 : -errno;
+	if (slot_ok(f->svc_id, f->tier))
+		__atomic_fetch_sub(&dp->active[f->svc_id * SPW_MAX_TIERS + f->tier], 1,
+				   __ATOMIC_RELAXED);
+	return 1;
+}
+
+static uint32_t timeout_us(const struct spw_sweep_opts *o, uint8_t state)
+{
+	uint64_t ns = state == SPW_FLOW_SYN_SEEN ? o->syn_timeout_ns :
+		      state == SPW_FLOW_UDP	 ? o->udp_timeout_ns :
+						   o->idle_timeout_ns;
+
+	return ns / 1000;
+}
+
+/* Is this flow past its timeout? Stamps are 32-bit microseconds: compare differences. */
+static bool flow_expired(const struct spw_sweep_opts *o, const struct spw_flow *f, uint32_t now_us)
+{
+	return o == NULL || (uint32_t)(now_us - f->last_us) > timeout_us(o, f->state);
+}
+
+/* Walks the table in batches; o NULL removes everything. */
+static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o, struct spw_sweep_stats *st)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	struct spw_flow_key *keys;
+	struct spw_flow *vals, cur;
+	uint32_t batch_in, batch_out, count, i, now_us;
+	bool first = true;
+	int err = 0, ret;
+
+	memset(st, 0, sizeof(*st));
+	keys = calloc(SPW_SWEEP_BATCH, sizeof(*keys));
+	vals = calloc(SPW_SWEEP_BATCH, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Expired keys are collected first and deleted after the walk: deleting under a hash
+	 * batch cursor could skip or repeat entries. */
+	for (;;) {
+		count = SPW_SWEEP_BATCH;
+		ret = bpf_map_lookup_batch(dp->maps.flows, first ? NULL : &batch_in, &batch_out,
+					   keys, vals, &count, &bopts);
+		if (ret && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		now_us = spw_now_ns() / 1000;
+		for (i = 0; i < count; i++) {
+			st->scanned++;
+			if (!flow_expired(o, &vals[i], now_us))
+				continue;
+			/* Re-read: a packet may have refreshed it since the batch was taken. */
+			if (o && (bpf_map_lookup_elem(dp->maps.flows, &keys[i], &cur) ||
+				  !flow_expired(o, &cur, now_us)))
+				continue;
+			ret = flow_remove(dp, &keys[i], o ? &cur : &vals[i]);
+			if (ret < 0) {
+				err = ret;
+				goto out;
+			}
+			st->expired += ret;
+		}
+		if (ret || count == 0)
+			break;
+		batch_in = batch_out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int spw_dp_flows_sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o,
+		       struct spw_sweep_stats *st)
+{
+	struct spw_sweep_stats unused;
+	uint64_t max_ns = (uint64_t)SPW_FLOW_TIMEOUT_MAX_US * 1000;
+
+	if (!o || !o->syn_timeout_ns || !o->idle_timeout_ns || !o->udp_timeout_ns ||
+	    o->syn_timeout_ns > max_ns || o->idle_timeout_ns > max_ns || o->udp_timeout_ns > max_ns)
+		return -EINVAL;
+	return sweep(dp, o, st ? st : &unused);
+}
+
+int spw_dp_flows_clear(struct spw_dataplane *dp)
+{
+	struct spw_sweep_stats st;
+
+	return sweep(dp, NULL, &st);
+}
+
+int spw_dp_flood_guard_set(struct spw_dataplane *dp, uint32_t rate, uint32_t burst)
+{
+	struct spw_globals g;
+	int err;
+
+	if (rate > SPW_RATE_MAX || burst > SPW_RATE_MAX)
+		return -EINVAL;
+	err = spw_dp_globals_get(dp, &g);
+	if (err)
+		return err;
+	g.insert_rate = rate;
+	g.insert_burst = burst;
+	return spw_dp_globals_set(dp, &g);
+}
