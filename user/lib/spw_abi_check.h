@@ -38,7 +38,7 @@ SPW_ABI_SIZE(struct spw_rule, 8);
 SPW_ABI_OFF(struct spw_rule, tier, 0);
 SPW_ABI_OFF(struct spw_rule, rule_id, 4);
 
-SPW_ABI_SIZE(struct spw_policy, 104);
+SPW_ABI_SIZE(struct spw_policy, 136);
 SPW_ABI_OFF(struct spw_policy, lease_expires_ns, 0);
 SPW_ABI_OFF(struct spw_policy, admit_level, 8);
 SPW_ABI_OFF(struct spw_policy, floor_level, 10);
@@ -48,13 +48,16 @@ SPW_ABI_OFF(struct spw_policy, flags, 14);
 SPW_ABI_OFF(struct spw_policy, action, 16);
 SPW_ABI_OFF(struct spw_policy, rate_per_sec, 24);
 SPW_ABI_OFF(struct spw_policy, burst, 56);
-SPW_ABI_OFF(struct spw_policy, generation, 88);
-SPW_ABI_OFF(struct spw_policy, reserved1, 92);
+SPW_ABI_OFF(struct spw_policy, max_conns, 88);
+SPW_ABI_OFF(struct spw_policy, generation, 120);
+SPW_ABI_OFF(struct spw_policy, reserved1, 124);
 
 SPW_ABI_SIZE(struct spw_globals, 32);
 SPW_ABI_OFF(struct spw_globals, cohort_salt, 0);
 SPW_ABI_OFF(struct spw_globals, abi_version, 4);
 SPW_ABI_OFF(struct spw_globals, salt_rotated_ns, 8);
+SPW_ABI_OFF(struct spw_globals, insert_rate, 16);
+SPW_ABI_OFF(struct spw_globals, insert_burst, 20);
 
 /* The spin lock must sit in the value itself, first, 4 bytes: the verifier's rule. */
 SPW_ABI_SIZE(struct spw_bucket, 24);
@@ -69,13 +72,17 @@ SPW_ABI_OFF(struct spw_flow_key, sport, 32);
 SPW_ABI_OFF(struct spw_flow_key, dport, 34);
 SPW_ABI_OFF(struct spw_flow_key, proto, 36);
 
-SPW_ABI_SIZE(struct spw_flow, 24);
-SPW_ABI_OFF(struct spw_flow, first_ns, 0);
-SPW_ABI_OFF(struct spw_flow, last_ns, 8);
-SPW_ABI_OFF(struct spw_flow, svc_id, 16);
-SPW_ABI_OFF(struct spw_flow, tier, 18);
-SPW_ABI_OFF(struct spw_flow, cohort, 19);
-SPW_ABI_OFF(struct spw_flow, state, 20);
+/* 16 bytes: with the 40-byte key and the kernel's element header, under 128 bytes a flow. */
+SPW_ABI_SIZE(struct spw_flow, 16);
+SPW_ABI_OFF(struct spw_flow, last_us, 0);
+SPW_ABI_OFF(struct spw_flow, req_us, 4);
+SPW_ABI_OFF(struct spw_flow, svc_id, 8);
+SPW_ABI_OFF(struct spw_flow, tier, 10);
+SPW_ABI_OFF(struct spw_flow, cohort, 11);
+SPW_ABI_OFF(struct spw_flow, state, 12);
+
+SPW_ABI_SIZE(struct spw_insert_guard, 16);
+SPW_ABI_SIZE(struct spw_counter, 16);
 
 /* Index spaces: a reason or tier past its slots would write into the next row's counters. */
 _Static_assert(SPW_REASON_COUNT <= SPW_REASON_SLOTS, "more reasons than counter slots");

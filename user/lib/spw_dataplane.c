@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include "spillway_xdp.skel.h"
 #include "spillway_tc.skel.h"
+#include "spw_abi_check.h"
 #include "spw_dataplane_priv.h"
 #include "spw_log.h"
 
