@@ -132,4 +132,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } spw_insert_guard SEC(".maps");
 
+/* (kind, name) -> last app report; read by the daemon and CLI, no program uses it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SPW_MAX_REPORTS);
+	__type(key, struct spw_report_key);
+	__type(value, struct spw_report);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} spw_reports SEC(".maps");
+
+/* service -> manual level override with expiry; read by the daemon each tick. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SPW_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct spw_override);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} spw_overrides SEC(".maps");
+
 #endif /* SPW_MAPS_BPF_H */

@@ -65,6 +65,8 @@
 #define SPW_MAP_ACTIVE	  "spw_active"
 #define SPW_MAP_LATENCY	  "spw_latency"
 #define SPW_MAP_GUARD	  "spw_insert_guard"
+#define SPW_MAP_REPORTS	  "spw_reports"
+#define SPW_MAP_OVERRIDES "spw_overrides"
 
 /*
  * Why a packet went the way it went. The values index the counters and their names label
@@ -281,6 +283,56 @@ static inline __u32 spw_latency_index(__u32 svc, __u32 tier, __u32 bucket)
 struct spw_insert_guard {
 	__u64 units;   /* inserts * SPW_BUCKET_UNIT */
 	__u64 last_ns; /* CLOCK_MONOTONIC of the last refill; 0 = full */
+};
+
+/*
+ * Reported pools and queues, kept in a pinned map (spw_reports): the daemon writes what apps
+ * send to its socket, the CLI reads it, and a privileged sidecar may write it directly.
+ * No BPF program reads it; it lives here so every reader agrees on the layout.
+ */
+#define SPW_MAX_REPORTS 256
+#define SPW_REPORT_NAME_MAX 32
+
+enum spw_report_kind {
+	SPW_REPORT_POOL = 1,
+	SPW_REPORT_QUEUE = 2,
+};
+
+struct spw_report_key {
+	__u8 kind; /* enum spw_report_kind */
+	__u8 pad[3];
+	char name[SPW_REPORT_NAME_MAX]; /* NUL-padded */
+};
+
+struct spw_report {
+	__u64 updated_ns; /* CLOCK_MONOTONIC when it arrived */
+	__u64 in_use;	  /* pool */
+	__u64 capacity;	  /* pool: > 0 */
+	__u64 waiting;	  /* pool: callers waiting for a slot */
+	__u64 wait_ms;	  /* pool: wait time (the app's p99 or max) */
+	__u64 depth;	  /* queue */
+	__u64 limit;	  /* queue: 0 = unbounded (no fill signal) */
+	__u64 age_ms;	  /* queue: age of the oldest item */
+	__u32 present;	  /* SPW_REPORT_HAS_* bits: which optional fields the line carried */
+	__u32 reserved;
+};
+
+enum spw_report_fields {
+	SPW_REPORT_HAS_WAITING = 1 << 0,
+	SPW_REPORT_HAS_WAIT_MS = 1 << 1,
+	SPW_REPORT_HAS_LIMIT = 1 << 2,
+	SPW_REPORT_HAS_AGE_MS = 1 << 3,
+};
+
+/*
+ * Manual override of a service's level (`spillway policy set`), pinned in spw_overrides:
+ * the daemon enforces it instead of the control law until it expires.
+ */
+struct spw_override {
+	__u64 expires_ns; /* CLOCK_MONOTONIC */
+	__u16 level;	  /* admit level to enforce */
+	__u8 dry_run;	  /* 1: dry-run on, 0: as configured */
+	__u8 pad[5];
 };
 
 #endif /* SPILLWAY_ABI_H */

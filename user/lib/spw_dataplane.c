@@ -61,6 +61,8 @@ static void collect_map_fds(struct spw_dataplane *dp)
 	dp->maps.active = bpf_map__fd(s->maps.spw_active);
 	dp->maps.latency = bpf_map__fd(s->maps.spw_latency);
 	dp->maps.guard = bpf_map__fd(s->maps.spw_insert_guard);
+	dp->maps.reports = bpf_map__fd(s->maps.spw_reports);
+	dp->maps.overrides = bpf_map__fd(s->maps.spw_overrides);
 }
 
 /* The sweep decrements active counts with atomics on the map's memory, as the kernel does. */

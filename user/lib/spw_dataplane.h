@@ -158,6 +158,20 @@ int spw_dp_flood_guard_set(struct spw_dataplane *dp, uint32_t rate, uint32_t bur
  */
 int spw_latency_quantile(const struct spw_latency_hist *h, double q, double *us);
 
+/* App reports of pools and queues (pinned, so the CLI and sidecars see them too). */
+int spw_dp_report_set(struct spw_dataplane *dp, const struct spw_report_key *key,
+		      const struct spw_report *val);
+/* -ENOENT when nothing was reported under that (kind, name). */
+int spw_dp_report_get(struct spw_dataplane *dp, const struct spw_report_key *key,
+		      struct spw_report *val);
+/* A key for (kind, name); -EINVAL when the name is empty or too long. */
+int spw_report_key_make(struct spw_report_key *key, enum spw_report_kind kind, const char *name);
+
+/* Manual level overrides (`spillway policy set`); the daemon enforces them until expiry. */
+int spw_dp_override_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_override *o);
+int spw_dp_override_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_override *o);
+int spw_dp_override_del(struct spw_dataplane *dp, uint32_t svc_id);
+
 /* Metric label of a reason ("shed_level"), or NULL when out of range. */
 const char *spw_reason_name(unsigned int reason);
 

@@ -27,6 +27,8 @@ struct spw_dp_maps {
 	int active;
 	int latency;
 	int guard;
+	int reports;
+	int overrides;
 };
 
 struct spw_dataplane {

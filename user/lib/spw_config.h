@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * spillway's configuration: one YAML file (libyaml), parsed and validated completely before
+ * anything is applied, so a bad file never replaces a good one. Errors read
+ * "FILE:LINE:COLUMN: what is wrong". Pure: no BPF calls.
+ */
+#ifndef SPW_CONFIG_H
+#define SPW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+#include "spillway_abi.h"
+#include "spw_cidr.h"
+#include "spw_dataplane.h"
+#include "spw_signal.h"
+
+#define SPW_CONFIG_DEFAULT_PATH "/etc/spillway/spillway.yaml"
+#define SPW_MAX_IFACES		16
+#define SPW_ERR_MAX		512
+
+struct spw_config_iface {
+	char name[IF_NAMESIZE];
+	enum spw_attach_mode mode; /* xdp | xdp-generic | tc */
+};
+
+struct spw_config_rule {
+	struct spw_cidr cidr;
+	uint8_t tier;
+	uint32_t line; /* where it was written: `spillway explain` names the rule */
+};
+
+struct spw_config_service {
+	char name[SPW_NAME_MAX];
+	uint32_t id; /* 1.. in file order: the data plane's service id */
+	struct spw_service_match match;
+	uint8_t default_tier;
+	uint8_t action[SPW_MAX_TIERS]; /* enum spw_action; default drop */
+	bool protect_tier0;	       /* default true: the level never goes below tier 0's top */
+	bool dry_run;
+	uint32_t max_conns[SPW_MAX_TIERS];    /* 0 = no cap */
+	uint32_t rate_per_sec[SPW_MAX_TIERS]; /* 0 = no limit */
+	uint32_t burst[SPW_MAX_TIERS];
+	struct spw_signal signals[SPW_MAX_SIGNALS];
+	int nsignals;
+};
+
+struct spw_config_controller {
+	uint64_t tick_ns;	     /* default 100ms */
+	uint64_t lease_ns;	     /* default 3s; longer than several ticks */
+	double hysteresis;	     /* default 0.1 */
+	uint64_t cohort_rotation_ns; /* default 10s */
+	uint64_t stale_after_ns;     /* default 2s */
+	uint64_t sweep_every_ns;     /* default 1s: the flow sweep need not run every tick */
+	uint64_t syn_timeout_ns;     /* default 30s */
+	uint64_t idle_timeout_ns;    /* default 600s */
+	uint64_t udp_timeout_ns;     /* default 60s */
+};
+
+struct spw_config {
+	char path[4096];
+	struct spw_config_iface ifaces[SPW_MAX_IFACES];
+	int nifaces;
+	char tiers[SPW_MAX_TIERS][SPW_NAME_MAX]; /* default: critical, standard, sheddable */
+	int ntiers;
+	struct spw_config_rule *rules;
+	int nrules;
+	struct spw_cidr *trusted; /* dscp.trusted_sources */
+	int ntrusted;
+	uint8_t dscp_tier[SPW_DSCP_VALUES]; /* SPW_DSCP_UNMAPPED when not mapped */
+	struct spw_config_service services[SPW_MAX_SERVICES - 1];
+	int nservices;
+	struct spw_config_controller controller;
+	uint32_t flow_capacity;		 /* flows: {capacity: N}, default SPW_FLOWS_DEFAULT */
+	uint32_t flood_insert_rate;	 /* flows: {insert_rate: 20000/s} per CPU; 0 = off */
+	char metrics_listen[64];	 /* "127.0.0.1:9478" */
+	char report_socket[108];	 /* sun_path: /run/spillway/report.sock */
+	char report_group[64];		 /* empty: root's group */
+	char state_dir[256];		 /* /run/spillway: shed-state file, control socket */
+};
+
+/*
+ * Parses and validates path. On success *out is a new config (spw_config_free). On failure
+ * returns -EINVAL (or -errno for I/O) and err holds "path:line:column: message".
+ */
+int spw_config_load(const char *path, struct spw_config **out, char *err, size_t errlen);
+/* The same from a string (tests); name is used in messages as the file name. */
+int spw_config_parse(const char *name, const char *text, size_t len, struct spw_config **out,
+		     char *err, size_t errlen);
+void spw_config_free(struct spw_config *c);
+
+/* Tier index of a configured tier name, -1 when unknown. */
+int spw_config_tier(const struct spw_config *c, const char *name);
+
+#endif /* SPW_CONFIG_H */

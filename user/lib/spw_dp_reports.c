@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* App reports and manual overrides: pinned maps no BPF program reads, shared by user space. */
+#include <errno.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "spw_dataplane_priv.h"
+
+int spw_report_key_make(struct spw_report_key *key, enum spw_report_kind kind, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len >= SPW_REPORT_NAME_MAX ||
+	    (kind != SPW_REPORT_POOL && kind != SPW_REPORT_QUEUE))
+		return -EINVAL;
+	/* Zeroed whole: hash keys compare every byte, padding included. */
+	memset(key, 0, sizeof(*key));
+	key->kind = kind;
+	memcpy(key->name, name, len);
+	return 0;
+}
+
+int spw_dp_report_set(struct spw_dataplane *dp, const struct spw_report_key *key,
+		      const struct spw_report *val)
+{
+	return bpf_map_update_elem(dp->maps.reports, key, val, BPF_ANY) ? -errno : 0;
+}
+
+int spw_dp_report_get(struct spw_dataplane *dp, const struct spw_report_key *key,
+		      struct spw_report *val)
+{
+	return bpf_map_lookup_elem(dp->maps.reports, key, val) ? -errno : 0;
+}
+
+static bool svc_ok(uint32_t svc_id)
+{
+	return svc_id > SPW_SVC_NONE && svc_id < SPW_MAX_SERVICES;
+}
+
+int spw_dp_override_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_override *o)
+{
+	if (!svc_ok(svc_id) || o->level > SPW_RANK_LIMIT || o->dry_run > 1)
+		return -EINVAL;
+	return bpf_map_update_elem(dp->maps.overrides, &svc_id, o, BPF_ANY) ? -errno : 0;
+}
+
+int spw_dp_override_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_override *o)
+{
+	if (!svc_ok(svc_id))
+		return -EINVAL;
+	return bpf_map_lookup_elem(dp->maps.overrides, &svc_id, o) ? -errno : 0;
+}
+
+int spw_dp_override_del(struct spw_dataplane *dp, uint32_t svc_id)
+{
+	if (!svc_ok(svc_id))
+		return -EINVAL;
+	return bpf_map_delete_elem(dp->maps.overrides, &svc_id) ? -errno : 0;
+}
