@@ -29,7 +29,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -Iinclude -Ibpf \
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
 	-Iinclude -Iuser/lib -I$(BUILD)/bpf -MMD -MP -D_GNU_SOURCE
-LDLIBS	:= -lbpf -lelf -lz
+LDLIBS	:= -lbpf -lelf -lz -lyaml -lm
 # Tests also run under AddressSanitizer and UBSan.
 SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_CFLAGS := $(CFLAGS) -Itests/lib $(SAN)
@@ -54,6 +54,9 @@ NETNS_TESTS := $(patsubst tests/netns/%.c,$(BUILD)/tests/netns/%,$(wildcard test
 TESTS	    := $(UNIT_TESTS) $(BPF_TESTS) $(NETNS_TESTS)
 
 BENCHES	 := $(BUILD)/bench_dataplane
+PROGS	 := $(BUILD)/spillwayd
+SPWD_SRCS := $(wildcard user/spillwayd/*.c)
+SPWD_OBJS := $(SPWD_SRCS:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps test test-unit test-bpf test-netns bench-dataplane clean
 .DELETE_ON_ERROR:
@@ -104,6 +107,10 @@ $(BUILD)/bench_dataplane: $(BUILD)/obj/tools/bench/bench_dataplane.o \
 		$(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
+
+$(BUILD)/spillwayd: $(SPWD_OBJS) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmicrohttpd -lpthread
 
 tests: $(TESTS)
 

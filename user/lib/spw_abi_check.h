@@ -84,6 +84,13 @@ SPW_ABI_OFF(struct spw_flow, state, 12);
 SPW_ABI_SIZE(struct spw_insert_guard, 16);
 SPW_ABI_SIZE(struct spw_counter, 16);
 
+SPW_ABI_SIZE(struct spw_report_key, 36);
+SPW_ABI_OFF(struct spw_report_key, name, 4);
+SPW_ABI_SIZE(struct spw_report, 72);
+SPW_ABI_OFF(struct spw_report, present, 64);
+SPW_ABI_SIZE(struct spw_override, 16);
+SPW_ABI_OFF(struct spw_override, level, 8);
+
 /* Index spaces: a reason or tier past its slots would write into the next row's counters. */
 _Static_assert(SPW_REASON_COUNT <= SPW_REASON_SLOTS, "more reasons than counter slots");
 _Static_assert(SPW_TIER_NONE < SPW_TIER_SLOTS, "unclassified tier slot outside the row");

@@ -76,6 +76,14 @@ int spw_dp_service_del(struct spw_dataplane *dp, const struct spw_service_match 
 int spw_dp_service_lookup(struct spw_dataplane *dp, uint8_t proto, uint16_t port,
 			  const uint8_t addr[SPW_ADDR_LEN], uint32_t *svc_id);
 
+/*
+ * Removes every service, address binding and policy that is not in keep[] (with ids[]): what a
+ * daemon restarted with a changed config must clean up. Kept entries are not touched, so their
+ * traffic is enforced throughout.
+ */
+int spw_dp_services_prune(struct spw_dataplane *dp, const struct spw_service_match *keep,
+			  const uint32_t *ids, int n);
+
 /* Atomic replacement of a service's whole policy (see struct spw_policy). */
 int spw_dp_policy_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_policy *p);
 int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_policy *p);

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Applying a validated config to the data plane: services, CIDR rules, trusted sources, DSCP
+ * map, flood guard, interfaces. Idempotent: applying the running config again changes nothing,
+ * and applying a new one removes what the old one had and the new one does not.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include "spwd.h"
+#include "spw_log.h"
+
+static const struct spw_config_service *find_service(const struct spw_config *cfg,
+						     const char *name)
+{
+	int i;
+
+	for (i = 0; cfg && i < cfg->nservices; i++)
+		if (!strcmp(cfg->services[i].name, name))
+			return &cfg->services[i];
+	return NULL;
+}
+
+static bool same_match(const struct spw_service_match *a, const struct spw_service_match *b)
+{
+	return a->proto == b->proto && a->port == b->port && a->has_addr == b->has_addr &&
+	       (!a->has_addr || !memcmp(a->addr, b->addr, SPW_ADDR_LEN));
+}
+
+static int apply_services(struct spwd *d, const struct spw_config *cfg,
+			  const struct spw_config *old)
+{
+	const struct spw_config_service *s, *kept;
+	int i, err;
+
+	/* Old services first: one the new config drops (or moves) must stop matching. */
+	for (i = 0; old && i < old->nservices; i++) {
+		s = &old->services[i];
+		kept = find_service(cfg, s->name);
+		if (kept && kept->id == s->id && same_match(&kept->match, &s->match))
+			continue;
+		spw_dp_service_del(d->dp, &s->match);
+		if (!kept || kept->id != s->id)
+			spw_dp_policy_del(d->dp, s->id);
+	}
+	for (i = 0; i < cfg->nservices; i++) {
+		s = &cfg->services[i];
+		err = spw_dp_service_add(d->dp, &s->match, s->id);
+		if (err) {
+			pr_warn("cannot add service %s: %s\n", s->name, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Makes an LPM map hold exactly the wanted prefixes (tiers set by the caller afterwards). */
+static int prune_lpm(int fd, const struct spw_lpm_key *want, int nwant)
+{
+	struct spw_lpm_key key, next;
+	void *prev = NULL;
+	int i, n = 0;
+	struct spw_lpm_key stale[256];
+	bool found;
+
+	/* Deleting while walking restarts the walk; collect a batch of stale keys, then delete. */
+	for (;;) {
+		n = 0;
+		prev = NULL;
+		while (n < (int)(sizeof(stale) / sizeof(stale[0])) &&
+		       !bpf_map_get_next_key(fd, prev, &next)) {
+			found = false;
+			for (i = 0; i < nwant && !found; i++)
+				found = !memcmp(&want[i], &next, sizeof(next));
+			if (!found)
+				stale[n++] = next;
+			key = next;
+			prev = &key;
+		}
+		if (!n)
+			return 0;
+		for (i = 0; i < n; i++)
+			if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
+				return -errno;
+	}
+}
+
+static int lpm_fd(struct spwd *d, const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(d->dp), name);
+	return bpf_obj_get(path);
+}
+
+static int apply_prefixes(struct spwd *d, const struct spw_config *cfg)
+{
+	struct spw_lpm_key *keys;
+	int i, fd, err = 0, n = cfg->nrules > cfg->ntrusted ? cfg->nrules : cfg->ntrusted;
+
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	fd = lpm_fd(d, SPW_MAP_RULES);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (i = 0; i < cfg->nrules; i++)
+		spw_cidr_to_key(&cfg->rules[i].cidr, &keys[i]);
+	err = prune_lpm(fd, keys, cfg->nrules);
+	close(fd);
+	for (i = 0; !err && i < cfg->nrules; i++)
+		err = spw_dp_rule_add(d->dp, &cfg->rules[i].cidr, cfg->rules[i].tier,
+				      cfg->rules[i].line);
+	if (err) {
+		pr_warn("cannot load the CIDR rules: %s\n", strerror(-err));
+		goto out;
+	}
+	fd = lpm_fd(d, SPW_MAP_TRUSTED);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (i = 0; i < cfg->ntrusted; i++)
+		spw_cidr_to_key(&cfg->trusted[i], &keys[i]);
+	err = prune_lpm(fd, keys, cfg->ntrusted);
+	close(fd);
+	for (i = 0; !err && i < cfg->ntrusted; i++)
+		err = spw_dp_trusted_add(d->dp, &cfg->trusted[i]);
+	if (err)
+		pr_warn("cannot load the trusted DSCP sources: %s\n", strerror(-err));
+out:
+	free(keys);
+	return err;
+}
+
+static int apply_dscp(struct spwd *d, const struct spw_config *cfg)
+{
+	int i, err;
+
+	for (i = 0; i < SPW_DSCP_VALUES; i++) {
+		err = spw_dp_dscp_set(d->dp, i, cfg->dscp_tier[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static enum spw_attach_mode iface_mode(const struct spw_config *cfg, const char *name, bool *found)
+{
+	int i;
+
+	*found = false;
+	for (i = 0; cfg && i < cfg->nifaces; i++) {
+		if (!strcmp(cfg->ifaces[i].name, name)) {
+			*found = true;
+			return cfg->ifaces[i].mode;
+		}
+	}
+	return SPW_ATTACH_XDP;
+}
+
+static int apply_ifaces(struct spwd *d, const struct spw_config *cfg, const struct spw_config *old)
+{
+	bool found;
+	int i, err, ifindex;
+
+	/* An interface the new config drops, or moves to another mode, is detached first. */
+	for (i = 0; old && i < old->nifaces; i++) {
+		enum spw_attach_mode mode = iface_mode(cfg, old->ifaces[i].name, &found);
+
+		if (found && mode == old->ifaces[i].mode)
+			continue;
+		ifindex = if_nametoindex(old->ifaces[i].name);
+		if (ifindex > 0 && !spw_dp_detach(d->dp, ifindex))
+			pr_info("detached from %s\n", old->ifaces[i].name);
+	}
+	for (i = 0; i < cfg->nifaces; i++) {
+		ifindex = if_nametoindex(cfg->ifaces[i].name);
+		if (!ifindex) {
+			pr_warn("interface %s does not exist\n", cfg->ifaces[i].name);
+			return -ENODEV;
+		}
+		err = spw_dp_attach(d->dp, ifindex, cfg->ifaces[i].mode);
+		if (err)
+			return err;
+		pr_info("attached to %s (%s)\n", cfg->ifaces[i].name,
+			cfg->ifaces[i].mode == SPW_ATTACH_TC ? "tc" :
+			cfg->ifaces[i].mode == SPW_ATTACH_XDP_GENERIC ? "xdp-generic" : "xdp");
+	}
+	return 0;
+}
+
+int spwd_apply(struct spwd *d, const struct spw_config *cfg, const struct spw_config *old)
+{
+	int err;
+
+	err = apply_services(d, cfg, old);
+	if (!err)
+		err = apply_prefixes(d, cfg);
+	if (!err)
+		err = apply_dscp(d, cfg);
+	if (!err)
+		err = spw_dp_flood_guard_set(d->dp, cfg->flood_insert_rate, 0);
+	if (!err)
+		err = apply_ifaces(d, cfg, old);
+	return err;
+}
+
+/* Signals still configured keep their last measurement: a reload is not a reporting gap. */
+static void keep_measurements(struct spwd_service *s, const struct spwd_service *old)
+{
+	int i, j;
+
+	for (i = 0; i < s->cfg->nsignals; i++) {
+		for (j = 0; j < old->cfg->nsignals; j++) {
+			const struct spw_signal *o = &old->signals[j];
+
+			if (o->kind == s->signals[i].kind && !strcmp(o->source, s->signals[i].source)) {
+				s->signals[i].value = o->value;
+				s->signals[i].updated_ns = o->updated_ns;
+				break;
+			}
+		}
+	}
+}
+
+void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
+{
+	struct spwd_service fresh[SPW_MAX_SERVICES - 1];
+	int i, j;
+
+	memset(fresh, 0, sizeof(fresh));
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct spw_config_service *c = &cfg->services[i];
+		struct spwd_service *s = &fresh[i];
+		uint32_t floor = c->protect_tier0 ? SPW_COHORTS : 0;
+
+		s->cfg = c;
+		spw_law_defaults(&s->law_params, floor, cfg->ntiers * SPW_COHORTS,
+				 cfg->controller.hysteresis, cfg->controller.tick_ns);
+		spw_law_init(&s->law, &s->law_params);
+		memcpy(s->signals, c->signals, sizeof(s->signals));
+		s->pressure = NAN;
+		s->level = s->law_params.ceiling;
+		/* A service kept across a reload keeps its law state and measurements. */
+		for (j = 0; j < d->nsvcs; j++) {
+			struct spwd_service *o = &d->svcs[j];
+
+			if (strcmp(o->cfg->name, c->name))
+				continue;
+			s->law = o->law;
+			if (s->law.level > s->law_params.ceiling)
+				s->law.level = s->law_params.ceiling;
+			s->level = o->level;
+			s->generation = o->generation;
+			s->lat_base = o->lat_base;
+			s->lat_base_ns = o->lat_base_ns;
+			keep_measurements(s, o);
+			break;
+		}
+	}
+	memcpy(d->svcs, fresh, sizeof(fresh));
+	d->nsvcs = cfg->nservices;
+}

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The HTTP side, on libmicrohttpd's own thread so a slow scrape never delays a tick:
+ * /healthz answers 200 while the last tick is recent, 503 otherwise. /metrics is filled in by
+ * the exporter (observability issue); until then it serves the daemon's own health figures.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include "spwd.h"
+#include "spw_log.h"
+
+/* Healthy while the last tick is at most this many ticks old. */
+#define SPWD_HEALTHY_TICKS 3
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
+			       const char *type, char *body)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_len, void **req)
+{
+	struct spwd *d = cls;
+	struct spwd_snapshot s;
+	uint64_t now = spw_now_ns();
+	char *body = NULL;
+	bool healthy;
+
+	(void)version;
+	(void)upload;
+	(void)upload_len;
+	(void)req;
+	if (strcmp(method, "GET"))
+		return respond(conn, 405, "text/plain", strdup("only GET\n"));
+	pthread_mutex_lock(&d->snap.lock);
+	s = d->snap;
+	pthread_mutex_unlock(&d->snap.lock);
+	healthy = s.last_tick_ns && now - s.last_tick_ns <= SPWD_HEALTHY_TICKS * s.tick_ns;
+	if (!strcmp(url, "/healthz")) {
+		if (asprintf(&body, "%s: last tick %.3f s ago\n", healthy ? "ok" : "stalled",
+			     s.last_tick_ns ? (double)(now - s.last_tick_ns) / 1e9 : -1.0) < 0)
+			return MHD_NO;
+		return respond(conn, healthy ? 200 : 503, "text/plain", body);
+	}
+	if (!strcmp(url, "/metrics")) {
+		if (asprintf(&body,
+			     "# HELP spillway_controller_ticks_total Control ticks run.\n"
+			     "# TYPE spillway_controller_ticks_total counter\n"
+			     "spillway_controller_ticks_total %llu\n"
+			     "# HELP spillway_reports_total App report lines, by outcome.\n"
+			     "# TYPE spillway_reports_total counter\n"
+			     "spillway_reports_total{outcome=\"accepted\"} %llu\n"
+			     "spillway_reports_total{outcome=\"rejected\"} %llu\n",
+			     (unsigned long long)s.ticks, (unsigned long long)s.reports_ok,
+			     (unsigned long long)s.reports_bad) < 0)
+			return MHD_NO;
+		return respond(conn, 200, "text/plain; version=0.0.4", body);
+	}
+	return respond(conn, 404, "text/plain", strdup("not found\n"));
+}
+
+/* "127.0.0.1:9478" or "[::1]:9478" into a socket address. */
+static int parse_listen(const char *text, struct sockaddr_storage *ss)
+{
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	unsigned long port;
+	char *end;
+	size_t hl;
+
+	if (!colon)
+		return -EINVAL;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || !port || port > 65535)
+		return -EINVAL;
+	hl = colon - text;
+	if (hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, text, hl);
+	host[hl] = 0;
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		host[hl - 1] = 0;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		return inet_pton(AF_INET6, host + 1, &in6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	in4->sin_family = AF_INET;
+	in4->sin_port = htons(port);
+	return inet_pton(AF_INET, host, &in4->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+int spwd_http_start(struct spwd *d)
+{
+	struct sockaddr_storage ss;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (!d->cfg->metrics_listen[0])
+		return 0; /* metrics: {listen: ""} turns the endpoint off */
+	if (parse_listen(d->cfg->metrics_listen, &ss)) {
+		pr_warn("metrics listen address %s is not HOST:PORT\n", d->cfg->metrics_listen);
+		return -EINVAL;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	d->http = MHD_start_daemon(flags, 0, NULL, NULL, handle, d, MHD_OPTION_SOCK_ADDR, &ss,
+				   MHD_OPTION_END);
+	if (!d->http) {
+		pr_warn("cannot serve metrics on %s\n", d->cfg->metrics_listen);
+		return -EADDRINUSE;
+	}
+	pr_info("serving /metrics and /healthz on %s\n", d->cfg->metrics_listen);
+	return 0;
+}
+
+void spwd_http_stop(struct spwd *d)
+{
+	if (d->http)
+		MHD_stop_daemon(d->http);
+	d->http = NULL;
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The event loop: one thread, epoll over a periodic timerfd (the tick), a signalfd (SIGHUP
+ * reloads, SIGTERM/SIGINT stop) and the report socket.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include "spwd.h"
+#include "spw_log.h"
+
+enum { EV_TIMER, EV_SIGNAL, EV_REPORT };
+
+static int set_tick(struct spwd *d)
+{
+	uint64_t ns = d->cfg->controller.tick_ns;
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL },
+		.it_value = { .tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL },
+	};
+
+	return timerfd_settime(d->timerfd, 0, &its, NULL) ? -errno : 0;
+}
+
+static int watch(struct spwd *d, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int spwd_loop_init(struct spwd *d)
+{
+	sigset_t mask;
+	int err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	/* Blocked for every thread (the exporter's too): they arrive only through the fd. */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->sigfd < 0 || d->timerfd < 0 || d->epfd < 0)
+		return -errno;
+	err = set_tick(d);
+	if (!err)
+		err = watch(d, d->timerfd, EV_TIMER);
+	if (!err)
+		err = watch(d, d->sigfd, EV_SIGNAL);
+	if (!err && d->reportfd >= 0)
+		err = watch(d, d->reportfd, EV_REPORT);
+	return err;
+}
+
+void spwd_loop_close(struct spwd *d)
+{
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->timerfd >= 0)
+		close(d->timerfd);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	d->epfd = d->timerfd = d->sigfd = -1;
+}
+
+/*
+ * Service ids are the data plane's counter rows: a service kept across a reload keeps its id
+ * even if the file moved it, and new services take the lowest free ids.
+ */
+static void keep_ids(struct spw_config *cfg, const struct spw_config *old)
+{
+	bool used[SPW_MAX_SERVICES] = { [SPW_SVC_NONE] = true };
+	uint32_t next = 1;
+	int i, j;
+
+	for (i = 0; i < cfg->nservices; i++) {
+		cfg->services[i].id = 0;
+		for (j = 0; j < old->nservices; j++) {
+			if (!strcmp(cfg->services[i].name, old->services[j].name)) {
+				cfg->services[i].id = old->services[j].id;
+				used[cfg->services[i].id] = true;
+			}
+		}
+	}
+	for (i = 0; i < cfg->nservices; i++) {
+		if (cfg->services[i].id)
+			continue;
+		while (used[next])
+			next++;
+		cfg->services[i].id = next;
+		used[next] = true;
+	}
+}
+
+void spwd_reload(struct spwd *d)
+{
+	struct spw_config *cfg, *old = d->cfg;
+	char err[SPW_ERR_MAX];
+	int ret;
+
+	ret = spw_config_load(d->config_path, &cfg, err, sizeof(err));
+	if (ret) {
+		pr_warn("config reload failed, keeping the running config: %s\n", err);
+		return;
+	}
+	keep_ids(cfg, old);
+	ret = spwd_apply(d, cfg, old);
+	if (ret) {
+		pr_warn("cannot apply the new config (%s); restoring the running one\n",
+			strerror(-ret));
+		spwd_apply(d, old, cfg);
+		spw_config_free(cfg);
+		return;
+	}
+	spwd_services_rebuild(d, cfg);
+	d->cfg = cfg;
+	spw_config_free(old);
+	set_tick(d);
+	pr_info("config reloaded from %s: %d services\n", d->config_path, cfg->nservices);
+}
+
+static void on_signal(struct spwd *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			spwd_reload(d);
+		} else {
+			pr_info("signal %d: exiting; programs stay attached, the lease then expires\n",
+				si.ssi_signo);
+			d->stop = true;
+		}
+	}
+}
+
+int spwd_loop_run(struct spwd *d)
+{
+	struct epoll_event evs[8];
+	uint64_t expirations;
+	int i, n;
+
+	spwd_tick(d); /* a first policy with a fresh lease right away */
+	while (!d->stop) {
+		n = epoll_wait(d->epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (i = 0; i < n; i++) {
+			switch (evs[i].data.u64) {
+			case EV_TIMER:
+				/* Late by several ticks: run one, not a burst of catch-ups. */
+				if (read(d->timerfd, &expirations, sizeof(expirations)) > 0)
+					spwd_tick(d);
+				break;
+			case EV_SIGNAL:
+				on_signal(d);
+				break;
+			case EV_REPORT:
+				spwd_report_drain(d);
+				break;
+			}
+		}
+	}
+	return 0;
+}

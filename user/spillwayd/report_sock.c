@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The app report socket: unix datagrams, one line each. A bad line is counted and logged at
+ * most once a second (with how many were suppressed), never fatal, and changes nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include "spwd.h"
+#include "spw_log.h"
+#include "spw_report.h"
+
+#define SPWD_BAD_LOG_EVERY_NS 1000000000ULL
+
+static int make_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	/* World-searchable: apps in the report group must reach the socket inside. */
+	if (mkdir(dirname(dir), 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int spwd_report_open(struct spwd *d)
+{
+	const char *path = d->cfg->report_socket;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct group *gr;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	err = make_parent(path);
+	if (err) {
+		pr_warn("cannot create the folder of %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket file left by a previous run (we never unlink on a crash) would block bind. */
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		pr_warn("cannot bind the report socket %s: %s\n", path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	if (d->cfg->report_group[0]) {
+		gr = getgrnam(d->cfg->report_group);
+		if (!gr)
+			pr_warn("report group %s does not exist; the socket stays root's\n",
+				d->cfg->report_group);
+		else if (chown(path, 0, gr->gr_gid))
+			pr_warn("cannot give %s to group %s: %s\n", path, d->cfg->report_group,
+				strerror(errno));
+	}
+	chmod(path, 0660);
+	d->reportfd = fd;
+	pr_info("listening for reports on %s\n", path);
+	return 0;
+}
+
+void spwd_report_close(struct spwd *d)
+{
+	if (d->reportfd >= 0)
+		close(d->reportfd);
+	d->reportfd = -1;
+}
+
+int spwd_report_line(struct spwd *d, const char *line, size_t len)
+{
+	struct spw_report_key key;
+	struct spw_report val;
+	char err[256];
+	uint64_t now = spw_now_ns();
+	int ret;
+
+	ret = spw_report_parse(line, len, &key, &val, err, sizeof(err));
+	if (!ret) {
+		val.updated_ns = now;
+		ret = spw_dp_report_set(d->dp, &key, &val);
+		if (ret)
+			snprintf(err, sizeof(err), "cannot store it: %s", strerror(-ret));
+	}
+	if (!ret) {
+		d->reports_ok++;
+		return 0;
+	}
+	d->reports_bad++;
+	if (now - d->bad_logged_ns >= SPWD_BAD_LOG_EVERY_NS) {
+		pr_warn("report refused: %s (%llu more refused since the last message)\n", err,
+			(unsigned long long)d->bad_suppressed);
+		d->bad_logged_ns = now;
+		d->bad_suppressed = 0;
+	} else {
+		d->bad_suppressed++;
+	}
+	return -EINVAL;
+}
+
+void spwd_report_drain(struct spwd *d)
+{
+	char buf[SPW_REPORT_LINE_MAX + 1];
+	ssize_t n;
+
+	for (;;) {
+		/* One byte more than a line may have: a longer datagram is seen as too long. */
+		n = recv(d->reportfd, buf, sizeof(buf), MSG_TRUNC);
+		if (n < 0)
+			return; /* EAGAIN: drained; anything else: try again next wakeup */
+		spwd_report_line(d, buf, (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n);
+	}
+}

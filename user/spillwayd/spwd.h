@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* spillwayd's state, shared by its files: one process, one event loop, one of these. */
+#ifndef SPWD_H
+#define SPWD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "spw_config.h"
+#include "spw_control.h"
+#include "spw_dataplane.h"
+#include "spw_signal.h"
+
+/* The control state of one configured service. */
+struct spwd_service {
+	const struct spw_config_service *cfg; /* points into spwd.cfg */
+	struct spw_law_params law_params;
+	struct spw_law_state law;
+	struct spw_signal signals[SPW_MAX_SIGNALS]; /* cfg's signals with their last values */
+	double pressure;			    /* NAN when no signal is fresh */
+	uint32_t level;				    /* what the data plane enforces now */
+	uint32_t law_level;			    /* what the law asked for */
+	bool overridden;			    /* a manual override set the level */
+	uint32_t retry_lo_s, retry_hi_s;
+	uint32_t generation;
+	/* Latency p99 signal: histogram at the start of the current window. */
+	struct spw_latency_hist lat_base;
+	uint64_t lat_base_ns;
+};
+
+/* What the exporter thread may read: copied under the lock at the end of each tick. */
+struct spwd_snapshot {
+	pthread_mutex_t lock;
+	uint64_t last_tick_ns;
+	uint64_t tick_ns;
+	uint64_t ticks;
+	uint64_t reports_ok, reports_bad;
+};
+
+struct spwd {
+	struct spw_config *cfg;
+	struct spw_dataplane *dp;
+	const char *config_path;
+	const char *pin_root; /* NULL: SPW_PIN_ROOT */
+	struct spwd_service svcs[SPW_MAX_SERVICES - 1];
+	int nsvcs;
+	/* Event loop. */
+	int epfd, timerfd, sigfd, reportfd;
+	bool stop;
+	uint64_t last_rotation_ns, last_sweep_ns;
+	uint64_t ticks;
+	uint64_t reports_ok, reports_bad;
+	uint64_t bad_logged_ns, bad_suppressed; /* log rate limit for bad report lines */
+	struct spwd_snapshot snap;
+	void *http; /* struct MHD_Daemon */
+};
+
+/* apply.c: make the data plane match cfg (services, rules, DSCP, flood guard, attach). */
+int spwd_apply(struct spwd *d, const struct spw_config *cfg, const struct spw_config *old);
+/* Builds the per-service control state for cfg, keeping law state of services kept by name. */
+void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg);
+
+/* tick.c: one control tick. */
+void spwd_tick(struct spwd *d);
+
+/* report_sock.c: the app report socket. */
+int spwd_report_open(struct spwd *d);
+void spwd_report_close(struct spwd *d);
+void spwd_report_drain(struct spwd *d);
+/* Applies one report line (also used by tests through the socket); 0 or -EINVAL. */
+int spwd_report_line(struct spwd *d, const char *line, size_t len);
+
+/* loop.c */
+int spwd_loop_init(struct spwd *d);
+int spwd_loop_run(struct spwd *d);
+void spwd_loop_close(struct spwd *d);
+/* Re-reads the config file; a bad file is reported and the running config kept. */
+void spwd_reload(struct spwd *d);
+
+/* http.c: /healthz and /metrics beside the loop, on its own thread. */
+int spwd_http_start(struct spwd *d);
+void spwd_http_stop(struct spwd *d);
+
+#endif /* SPWD_H */

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * One control tick: read every service's signals, compute pressure, step the control law (or
+ * apply a manual override), write each policy whole with a renewed lease, rotate the cohort
+ * salt when due, sweep stale flows when due.
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include "spwd.h"
+#include "spw_log.h"
+#include "spw_sockdiag.h"
+
+/* The latency p99 signal looks at this much recent history. */
+#define SPWD_LATENCY_WINDOW_NS 1000000000ULL
+
+static bool report_of(struct spwd *d, enum spw_report_kind kind, const char *name,
+		      struct spw_report *r)
+{
+	struct spw_report_key key;
+
+	return !spw_report_key_make(&key, kind, name) && !spw_dp_report_get(d->dp, &key, r);
+}
+
+/* p99 of the responses seen since the window began; the window slides once it is full. */
+static bool latency_p99_ms(struct spwd *d, struct spwd_service *s, uint64_t now, double *ms)
+{
+	struct spw_latency_hist now_h = {}, tier_h, delta = {};
+	double us;
+	uint32_t t, b;
+
+	for (t = 0; t < (uint32_t)d->cfg->ntiers; t++) {
+		if (spw_dp_latency_read(d->dp, s->cfg->id, t, &tier_h))
+			return false;
+		for (b = 0; b < SPW_LAT_BUCKETS; b++)
+			now_h.buckets[b] += tier_h.buckets[b];
+		now_h.count += tier_h.count;
+	}
+	for (b = 0; b < SPW_LAT_BUCKETS; b++) {
+		/* A reset map (after detach) must not give negative counts. */
+		delta.buckets[b] = now_h.buckets[b] >= s->lat_base.buckets[b] ?
+					   now_h.buckets[b] - s->lat_base.buckets[b] :
+					   now_h.buckets[b];
+		delta.count += delta.buckets[b];
+	}
+	if (!s->lat_base_ns || now - s->lat_base_ns >= SPWD_LATENCY_WINDOW_NS) {
+		s->lat_base = now_h;
+		s->lat_base_ns = now;
+	}
+	if (spw_latency_quantile(&delta, 0.99, &us))
+		return false; /* no response in the window: nothing measured, not "0 ms" */
+	*ms = us / 1000.0;
+	return true;
+}
+
+/* Refreshes one signal's value; a source with nothing new leaves updated_ns as it was. */
+static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *sig, uint64_t now)
+{
+	struct spw_accept_queue aq;
+	struct spw_report r;
+	uint64_t active, sum = 0;
+	double v;
+	uint32_t t;
+
+	switch (sig->kind) {
+	case SPW_SIG_POOL:
+		if (report_of(d, SPW_REPORT_POOL, sig->source, &r) && r.capacity) {
+			sig->value = (double)r.in_use / (double)r.capacity;
+			sig->updated_ns = r.updated_ns;
+		}
+		break;
+	case SPW_SIG_POOL_WAIT:
+		if (report_of(d, SPW_REPORT_POOL, sig->source, &r) &&
+		    (r.present & SPW_REPORT_HAS_WAIT_MS)) {
+			sig->value = (double)r.wait_ms;
+			sig->updated_ns = r.updated_ns;
+		}
+		break;
+	case SPW_SIG_QUEUE:
+		if (report_of(d, SPW_REPORT_QUEUE, sig->source, &r) &&
+		    (r.present & SPW_REPORT_HAS_LIMIT) && r.limit) {
+			sig->value = (double)r.depth / (double)r.limit;
+			sig->updated_ns = r.updated_ns;
+		}
+		break;
+	case SPW_SIG_QUEUE_AGE:
+		if (report_of(d, SPW_REPORT_QUEUE, sig->source, &r) &&
+		    (r.present & SPW_REPORT_HAS_AGE_MS)) {
+			sig->value = (double)r.age_ms;
+			sig->updated_ns = r.updated_ns;
+		}
+		break;
+	case SPW_SIG_ACCEPT_QUEUE:
+		/* No listener is no measurement (the app restarting), not an empty queue. */
+		if (s->cfg->match.proto == IPPROTO_TCP &&
+		    !spw_accept_queue_read(s->cfg->match.port, &aq) && aq.sockets) {
+			sig->value = aq.fill;
+			sig->updated_ns = now;
+		}
+		break;
+	case SPW_SIG_LATENCY_P99:
+		if (latency_p99_ms(d, s, now, &v)) {
+			sig->value = v;
+			sig->updated_ns = now;
+		}
+		break;
+	case SPW_SIG_CONNECTIONS:
+		for (t = 0; t < (uint32_t)d->cfg->ntiers; t++)
+			if (!spw_dp_active_read(d->dp, s->cfg->id, t, &active))
+				sum += active;
+		sig->value = (double)sum;
+		sig->updated_ns = now;
+		break;
+	default:
+		break;
+	}
+}
+
+static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, uint64_t now)
+{
+	const struct spw_config_service *c = s->cfg;
+	struct spw_policy p;
+	int err;
+
+	spw_policy_init(&p, d->cfg->ntiers, c->default_tier);
+	p.admit_level = s->level;
+	p.floor_level = c->protect_tier0 ? SPW_COHORTS : 0;
+	p.lease_expires_ns = now + d->cfg->controller.lease_ns;
+	p.flags = dry_run ? SPW_POLICY_DRY_RUN : 0;
+	memcpy(p.action, c->action, sizeof(p.action));
+	memcpy(p.rate_per_sec, c->rate_per_sec, sizeof(p.rate_per_sec));
+	memcpy(p.burst, c->burst, sizeof(p.burst));
+	memcpy(p.max_conns, c->max_conns, sizeof(p.max_conns));
+	p.generation = ++s->generation;
+	err = spw_dp_policy_set(d->dp, c->id, &p);
+	if (err)
+		pr_warn("cannot write the policy of %s: %s\n", c->name, strerror(-err));
+}
+
+static void control_service(struct spwd *d, struct spwd_service *s, uint64_t now)
+{
+	struct spw_override o;
+	uint32_t prev = s->level;
+	bool dry_run = s->cfg->dry_run;
+	int i;
+
+	for (i = 0; i < s->cfg->nsignals; i++)
+		measure(d, s, &s->signals[i], now);
+	s->pressure = spw_pressure(s->signals, s->cfg->nsignals, now,
+				   d->cfg->controller.stale_after_ns);
+	/* The law keeps running under an override, so handing back control is smooth. */
+	s->law_level = spw_law_step(&s->law, &s->law_params, s->pressure, now);
+	s->level = s->law_level;
+	s->overridden = false;
+	if (!spw_dp_override_get(d->dp, s->cfg->id, &o) && o.expires_ns > now) {
+		s->level = o.level;
+		dry_run = dry_run || o.dry_run;
+		s->overridden = true;
+	}
+	spw_retry_hint(s->level, prev, &s->law_params, &s->retry_lo_s, &s->retry_hi_s);
+	if (s->level != prev)
+		pr_debug("%s: level %u -> %u (pressure %.3f%s)\n", s->cfg->name, prev, s->level,
+			 s->pressure, s->overridden ? ", manual override" : "");
+	write_policy(d, s, dry_run, now);
+}
+
+static void rotate_salt(struct spwd *d, uint64_t now)
+{
+	struct spw_globals g;
+
+	if (now - d->last_rotation_ns < d->cfg->controller.cohort_rotation_ns)
+		return;
+	d->last_rotation_ns = now;
+	if (spw_dp_globals_get(d->dp, &g))
+		return;
+	if (getrandom(&g.cohort_salt, sizeof(g.cohort_salt), GRND_NONBLOCK) !=
+	    sizeof(g.cohort_salt))
+		g.cohort_salt = g.cohort_salt * 2654435761U + (uint32_t)now;
+	g.salt_rotated_ns = now;
+	spw_dp_globals_set(d->dp, &g);
+}
+
+static void sweep_flows(struct spwd *d, uint64_t now)
+{
+	const struct spw_config_controller *c = &d->cfg->controller;
+	struct spw_sweep_opts o = {
+		.syn_timeout_ns = c->syn_timeout_ns,
+		.idle_timeout_ns = c->idle_timeout_ns,
+		.udp_timeout_ns = c->udp_timeout_ns,
+	};
+	struct spw_sweep_stats st;
+	int err;
+
+	if (now - d->last_sweep_ns < c->sweep_every_ns)
+		return;
+	d->last_sweep_ns = now;
+	err = spw_dp_flows_sweep(d->dp, &o, &st);
+	if (err)
+		pr_warn("flow sweep failed: %s\n", strerror(-err));
+	else if (st.expired)
+		pr_debug("flow sweep: %llu of %llu flows idle past their timeout\n",
+			 (unsigned long long)st.expired, (unsigned long long)st.scanned);
+}
+
+void spwd_tick(struct spwd *d)
+{
+	uint64_t now = spw_now_ns();
+	int i;
+
+	for (i = 0; i < d->nsvcs; i++)
+		control_service(d, &d->svcs[i], now);
+	rotate_salt(d, now);
+	sweep_flows(d, now);
+	d->ticks++;
+	pthread_mutex_lock(&d->snap.lock);
+	d->snap.last_tick_ns = now;
+	d->snap.tick_ns = d->cfg->controller.tick_ns;
+	d->snap.ticks = d->ticks;
+	d->snap.reports_ok = d->reports_ok;
+	d->snap.reports_bad = d->reports_bad;
+	pthread_mutex_unlock(&d->snap.lock);
+}
