@@ -1,0 +1,812 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * spw_config: every bad file under tests/unit/config/ fails with exactly the message its first
+ * line expects ("# expect: LINE:COLUMN: message"), the shipped example parses to the values
+ * written in it, a minimal file gets every default, and small cases run from strings.
+ *
+ * The data is found from this file's own path (__FILE__), relative to the working folder
+ * (tests/run-tests.sh runs from the repository root) or, failing that, to the test binary's
+ * folder and its parents, so the test also runs from elsewhere.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include "spw_config.h"
+#include "spw_strnum.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* The issue asks for at least this many bad files. */
+#define MIN_BAD_FILES 30
+#define EXPECT_PREFIX "# expect: "
+
+static char data_dir[PATH_MAX]; /* tests/unit/config */
+static char root_dir[PATH_MAX]; /* the repository */
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+
+	return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+/* snprintf that says whether all of it fit (and keeps -Wformat-truncation out of the way). */
+__attribute__((format(printf, 3, 4))) static bool fmt(char *out, size_t len, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(out, len, f, ap);
+	va_end(ap);
+	return n >= 0 && (size_t)n < len;
+}
+
+/* Is base/unit/config the data folder? Sets data_dir and root_dir when it is. */
+static bool try_base(const char *base, const char *unit)
+{
+	if (!fmt(data_dir, sizeof(data_dir), "%s%s%s/config", base, *base ? "/" : "", unit) ||
+	    !is_dir(data_dir))
+		return false;
+	return fmt(root_dir, sizeof(root_dir), "%s%s%s/../..", base, *base ? "/" : "", unit);
+}
+
+/* Finds the data folder and the repository root; called once before the tests. */
+static int find_dirs(void **state)
+{
+	const char *slash = strrchr(__FILE__, '/');
+	char unit[PATH_MAX], base[PATH_MAX];
+	ssize_t n;
+	int up;
+
+	(void)state;
+	/* __FILE__ is tests/unit/test_config.c as the Makefile compiles it. */
+	if (!fmt(unit, sizeof(unit), "%.*s", slash ? (int)(slash - __FILE__) : 1,
+		 slash ? __FILE__ : "."))
+		return -1;
+	if (try_base("", unit))
+		return 0;
+	if (unit[0] == '/')
+		goto not_found;
+	/* Not run from the root: walk up from the binary (build/tests/unit/test_config). */
+	n = readlink("/proc/self/exe", base, sizeof(base) - 1);
+	if (n <= 0)
+		goto not_found;
+	base[n] = '\0';
+	for (up = 0; up < 8; up++) {
+		char *s = strrchr(base, '/');
+
+		if (!s)
+			break;
+		*s = '\0';
+		if (try_base(base, unit))
+			return 0;
+	}
+not_found:
+	fprintf(stderr, "test data folder %s/config not found\n", unit);
+	return -1;
+}
+
+static int yaml_file(const struct dirent *d)
+{
+	size_t len = strlen(d->d_name);
+
+	return len > 5 && !strcmp(d->d_name + len - 5, ".yaml");
+}
+
+/* The first line of path, without its newline. */
+static void first_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "rb");
+
+	assert_non_null(f);
+	assert_non_null(fgets(buf, (int)len, f));
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+static void test_bad_files(void **state)
+{
+	struct dirent **names;
+	int i, n, failed = 0;
+
+	(void)state;
+	n = scandir(data_dir, &names, yaml_file, alphasort);
+	assert_true(n >= 0);
+	print_message("  %d bad files in %s\n", n, data_dir);
+	for (i = 0; i < n; i++) {
+		char path[2 * PATH_MAX], line[SPW_ERR_MAX], want[3 * PATH_MAX], err[SPW_ERR_MAX];
+		struct spw_config *c = (struct spw_config *)&c;
+		int ret;
+
+		snprintf(path, sizeof(path), "%s/%s", data_dir, names[i]->d_name);
+		free(names[i]);
+		first_line(path, line, sizeof(line));
+		/* A file without its expectation is a broken test, not a pass. */
+		if (strncmp(line, EXPECT_PREFIX, strlen(EXPECT_PREFIX))) {
+			print_error("%s: first line is not '" EXPECT_PREFIX "LINE:COLUMN: ...'\n",
+				    path);
+			failed++;
+			continue;
+		}
+		snprintf(want, sizeof(want), "%s:%s", path, line + strlen(EXPECT_PREFIX));
+		memset(err, 'x', sizeof(err));
+		ret = spw_config_load(path, &c, err, sizeof(err));
+		if (ret != -EINVAL || c || strcmp(err, want)) {
+			print_error("%s\n  want -EINVAL: %s\n  got  %d: %s\n", path, want, ret,
+				    ret ? err : "(parsed)");
+			failed++;
+		}
+		spw_config_free(c);
+	}
+	free(names);
+	assert_int_equal(failed, 0);
+	assert_true(n >= MIN_BAD_FILES);
+}
+
+/* 1-based line of the first line of text that contains needle. */
+static uint32_t line_of(const char *text, const char *needle)
+{
+	const char *p = strstr(text, needle), *q;
+	uint32_t line = 1;
+
+	assert_non_null(p);
+	for (q = text; q < p; q++)
+		line += *q == '\n';
+	return line;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long len;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	len = ftell(f);
+	assert_true(len > 0);
+	rewind(f);
+	buf = malloc((size_t)len + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void assert_cidr(const struct spw_cidr *c, const char *text)
+{
+	char buf[SPW_CIDR_STRLEN];
+
+	spw_cidr_format(c, buf, sizeof(buf));
+	assert_string_equal(buf, text);
+}
+
+static void assert_addr(const uint8_t addr[SPW_ADDR_LEN], const char *text)
+{
+	char buf[SPW_CIDR_STRLEN];
+
+	spw_addr_format(addr, buf, sizeof(buf));
+	assert_string_equal(buf, text);
+}
+
+static void assert_signal(const struct spw_signal *s, enum spw_signal_kind kind, const char *source,
+			  double target)
+{
+	assert_int_equal(s->kind, kind);
+	assert_string_equal(s->source, source);
+	/* Targets are exact decimals or ns / 1e6: compare tightly, not with ==. */
+	assert_true(s->target > target - 1e-9 && s->target < target + 1e-9);
+	assert_int_equal(s->updated_ns, 0);
+	assert_false(s->stale);
+}
+
+static void test_example(void **state)
+{
+	char path[2 * PATH_MAX], err[SPW_ERR_MAX];
+	const struct spw_config_service *s;
+	const struct spw_config_controller *k;
+	struct spw_config *c;
+	char *text;
+	int i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tools/spillway.example.yaml", root_dir);
+	err[0] = '\0';
+	if (spw_config_load(path, &c, err, sizeof(err)))
+		fail_msg("the example config does not parse: %s", err);
+	text = slurp(path);
+	assert_string_equal(err, "");
+	assert_string_equal(c->path, path);
+
+	assert_int_equal(c->nifaces, 2);
+	assert_string_equal(c->ifaces[0].name, "eth0");
+	assert_int_equal(c->ifaces[0].mode, SPW_ATTACH_XDP);
+	assert_string_equal(c->ifaces[1].name, "eth1");
+	assert_int_equal(c->ifaces[1].mode, SPW_ATTACH_TC);
+
+	assert_int_equal(c->ntiers, 3);
+	assert_string_equal(c->tiers[0], "critical");
+	assert_string_equal(c->tiers[1], "standard");
+	assert_string_equal(c->tiers[2], "sheddable");
+
+	assert_int_equal(c->nrules, 4);
+	assert_cidr(&c->rules[0].cidr, "10.1.0.0/16");
+	assert_int_equal(c->rules[0].tier, 0);
+	assert_int_equal(c->rules[0].line, line_of(text, "{cidr: 10.1.0.0/16"));
+	assert_cidr(&c->rules[1].cidr, "10.1.7.0/24");
+	assert_int_equal(c->rules[1].tier, 0);
+	assert_cidr(&c->rules[2].cidr, "192.168.0.0/16");
+	assert_int_equal(c->rules[2].tier, 2);
+	assert_cidr(&c->rules[3].cidr, "2001:db8::/32");
+	assert_false(c->rules[3].cidr.is_v4);
+	assert_int_equal(c->rules[3].tier, 1);
+	assert_int_equal(c->rules[3].line, line_of(text, "{cidr: \"2001:db8::/32\""));
+
+	assert_int_equal(c->ntrusted, 2);
+	assert_cidr(&c->trusted[0], "10.0.0.0/8");
+	assert_cidr(&c->trusted[1], "fd00::/8");
+	for (i = 0; i < SPW_DSCP_VALUES; i++) {
+		uint8_t want = i == 46 ? 0 : i == 26 ? 1 : i == 0 ? 2 : SPW_DSCP_UNMAPPED;
+
+		assert_int_equal(c->dscp_tier[i], want);
+	}
+
+	assert_int_equal(c->nservices, 2);
+	s = &c->services[0];
+	assert_string_equal(s->name, "api");
+	assert_int_equal(s->id, 1);
+	assert_int_equal(s->match.proto, IPPROTO_TCP);
+	assert_int_equal(s->match.port, 8080);
+	assert_true(s->match.has_addr);
+	assert_addr(s->match.addr, "10.0.0.5");
+	assert_int_equal(s->default_tier, 1);
+	assert_int_equal(s->action[0], SPW_ACTION_DROP);
+	assert_int_equal(s->action[1], SPW_ACTION_REJECT);
+	assert_int_equal(s->action[2], SPW_ACTION_DROP);
+	assert_true(s->protect_tier0);
+	assert_false(s->dry_run);
+	assert_int_equal(s->max_conns[0], 0);
+	assert_int_equal(s->max_conns[1], 0);
+	assert_int_equal(s->max_conns[2], 200);
+	assert_int_equal(s->rate_per_sec[0], 0);
+	assert_int_equal(s->rate_per_sec[1], 2000);
+	assert_int_equal(s->rate_per_sec[2], 500);
+	assert_int_equal(s->burst[1], 0);
+	assert_int_equal(s->burst[2], 1000);
+	assert_int_equal(s->nsignals, 7);
+	assert_signal(&s->signals[0], SPW_SIG_POOL, "db", 0.85);
+	assert_signal(&s->signals[1], SPW_SIG_POOL_WAIT, "db", 50.0);
+	assert_signal(&s->signals[2], SPW_SIG_QUEUE, "jobs", 0.8);
+	assert_signal(&s->signals[3], SPW_SIG_QUEUE_AGE, "jobs", 2000.0);
+	assert_signal(&s->signals[4], SPW_SIG_ACCEPT_QUEUE, "", 0.5);
+	assert_signal(&s->signals[5], SPW_SIG_LATENCY_P99, "", 200.0);
+	assert_signal(&s->signals[6], SPW_SIG_CONNECTIONS, "", 1000.0);
+
+	s = &c->services[1];
+	assert_string_equal(s->name, "dns");
+	assert_int_equal(s->id, 2);
+	assert_int_equal(s->match.proto, IPPROTO_UDP);
+	assert_int_equal(s->match.port, 53);
+	assert_false(s->match.has_addr);
+	assert_int_equal(s->default_tier, 2);
+	assert_true(s->protect_tier0);
+	assert_int_equal(s->nsignals, 1);
+	assert_signal(&s->signals[0], SPW_SIG_LATENCY_P99, "", 20.0);
+
+	k = &c->controller;
+	assert_int_equal(k->tick_ns, 100 * SPW_NSEC_PER_MSEC);
+	assert_int_equal(k->lease_ns, 3 * SPW_NSEC_PER_SEC);
+	assert_true(k->hysteresis == 0.1);
+	assert_int_equal(k->cohort_rotation_ns, 10 * SPW_NSEC_PER_SEC);
+	assert_int_equal(k->stale_after_ns, 2 * SPW_NSEC_PER_SEC);
+	assert_int_equal(k->sweep_every_ns, SPW_NSEC_PER_SEC);
+	assert_int_equal(k->syn_timeout_ns, 30 * SPW_NSEC_PER_SEC);
+	assert_int_equal(k->idle_timeout_ns, 10 * SPW_NSEC_PER_MIN);
+	assert_int_equal(k->udp_timeout_ns, 60 * SPW_NSEC_PER_SEC);
+	assert_int_equal(c->flow_capacity, 262144);
+	assert_int_equal(c->flood_insert_rate, 20000);
+	assert_string_equal(c->metrics_listen, "127.0.0.1:9478");
+	assert_string_equal(c->report_socket, "/run/spillway/report.sock");
+	assert_string_equal(c->report_group, "spillway");
+	assert_string_equal(c->state_dir, "/run/spillway");
+
+	assert_int_equal(spw_config_tier(c, "critical"), 0);
+	assert_int_equal(spw_config_tier(c, "sheddable"), 2);
+	assert_int_equal(spw_config_tier(c, "gold"), -1);
+	assert_int_equal(spw_config_tier(c, ""), -1);
+	free(text);
+	spw_config_free(c);
+}
+
+static struct spw_config *parse_ok(const char *text)
+{
+	char err[SPW_ERR_MAX] = "";
+	struct spw_config *c = NULL;
+
+	if (spw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)))
+		fail_msg("should parse: %s\n---\n%s", err, text);
+	assert_non_null(c);
+	return c;
+}
+
+static void assert_defaults(const struct spw_config *c)
+{
+	const struct spw_config_controller *k = &c->controller;
+	int i;
+
+	assert_int_equal(c->nifaces, 0);
+	assert_int_equal(c->ntiers, 3);
+	assert_string_equal(c->tiers[0], "critical");
+	assert_string_equal(c->tiers[1], "standard");
+	assert_string_equal(c->tiers[2], "sheddable");
+	assert_int_equal(c->nrules, 0);
+	assert_null(c->rules);
+	assert_int_equal(c->ntrusted, 0);
+	assert_null(c->trusted);
+	for (i = 0; i < SPW_DSCP_VALUES; i++)
+		assert_int_equal(c->dscp_tier[i], SPW_DSCP_UNMAPPED);
+	assert_int_equal(k->tick_ns, 100 * SPW_NSEC_PER_MSEC);
+	assert_int_equal(k->lease_ns, 3 * SPW_NSEC_PER_SEC);
+	assert_true(k->hysteresis == 0.1);
+	assert_int_equal(k->cohort_rotation_ns, 10 * SPW_NSEC_PER_SEC);
+	assert_int_equal(k->stale_after_ns, 2 * SPW_NSEC_PER_SEC);
+	assert_int_equal(k->sweep_every_ns, SPW_NSEC_PER_SEC);
+	assert_int_equal(k->syn_timeout_ns, 30 * SPW_NSEC_PER_SEC);
+	assert_int_equal(k->idle_timeout_ns, 600 * SPW_NSEC_PER_SEC);
+	assert_int_equal(k->udp_timeout_ns, 60 * SPW_NSEC_PER_SEC);
+	assert_int_equal(c->flow_capacity, SPW_FLOWS_DEFAULT);
+	assert_int_equal(c->flood_insert_rate, 20000);
+	assert_string_equal(c->metrics_listen, "127.0.0.1:9478");
+	assert_string_equal(c->report_socket, "/run/spillway/report.sock");
+	assert_string_equal(c->report_group, "");
+	assert_string_equal(c->state_dir, "/run/spillway");
+}
+
+static void test_defaults(void **state)
+{
+	const struct spw_config_service *s;
+	struct spw_config *c;
+	int t;
+
+	(void)state;
+	c = parse_ok("services: [{name: web, port: 80}]\n");
+	assert_string_equal(c->path, "t.yaml");
+	assert_defaults(c);
+	assert_int_equal(c->nservices, 1);
+	s = &c->services[0];
+	assert_string_equal(s->name, "web");
+	assert_int_equal(s->id, 1);
+	assert_int_equal(s->match.proto, IPPROTO_TCP);
+	assert_int_equal(s->match.port, 80);
+	assert_false(s->match.has_addr);
+	assert_int_equal(s->default_tier, 2); /* the last tier */
+	assert_true(s->protect_tier0);
+	assert_false(s->dry_run);
+	for (t = 0; t < SPW_MAX_TIERS; t++) {
+		assert_int_equal(s->action[t], SPW_ACTION_DROP);
+		assert_int_equal(s->max_conns[t], 0);
+		assert_int_equal(s->rate_per_sec[t], 0);
+		assert_int_equal(s->burst[t], 0);
+	}
+	assert_int_equal(s->nsignals, 0);
+	spw_config_free(c);
+
+	/* Sections left empty (all entries commented out) are their defaults. */
+	c = parse_ok("interfaces:\ntiers:\nclassify:\ndscp:\nservices:\ncontroller:\nflows:\n"
+		     "metrics:\nreport:\n");
+	assert_defaults(c);
+	assert_int_equal(c->nservices, 0);
+	spw_config_free(c);
+
+	c = parse_ok("{}");
+	assert_defaults(c);
+	spw_config_free(c);
+}
+
+/* Smaller good cases, each checking what it is about. */
+static void test_good_strings(void **state)
+{
+	const struct spw_config_service *s;
+	struct spw_config *c;
+
+	(void)state;
+	/* Custom tiers: the default tier is the last one, names are looked up as written. */
+	c = parse_ok(
+	    "tiers: [gold, silver]\nservices:\n  - {name: a, port: \"8080\", protocol: udp}\n");
+	assert_int_equal(c->ntiers, 2);
+	assert_string_equal(c->tiers[1], "silver");
+	assert_string_equal(c->tiers[2], "");
+	assert_int_equal(c->services[0].default_tier, 1);
+	assert_int_equal(c->services[0].match.port, 8080);
+	assert_int_equal(c->services[0].match.proto, IPPROTO_UDP);
+	assert_int_equal(spw_config_tier(c, "critical"), -1);
+	spw_config_free(c);
+
+	/* Names are case sensitive, as metric labels are. */
+	c = parse_ok("tiers: [Critical, critical]\n");
+	assert_int_equal(spw_config_tier(c, "Critical"), 0);
+	assert_int_equal(spw_config_tier(c, "critical"), 1);
+	spw_config_free(c);
+
+	/* Units of the targets: milliseconds for times, whatever the unit written. */
+	c = parse_ok(
+	    "services:\n  - name: a\n    port: 1\n    signals:\n"
+	    "      - {pool_wait: db, target: 1.5s}\n      - {latency_p99: 250us}\n"
+	    "      - {queue_age: q.main, target: 2m}\n      - {pool: 2nd-db, target: 1}\n");
+	s = &c->services[0];
+	assert_int_equal(s->nsignals, 4);
+	assert_signal(&s->signals[0], SPW_SIG_POOL_WAIT, "db", 1500.0);
+	assert_signal(&s->signals[1], SPW_SIG_LATENCY_P99, "", 0.25);
+	assert_signal(&s->signals[2], SPW_SIG_QUEUE_AGE, "q.main", 120000.0);
+	assert_signal(&s->signals[3], SPW_SIG_POOL, "2nd-db", 1.0);
+	spw_config_free(c);
+
+	/* Rates in other periods become whole flows per second; the guard can be turned off. */
+	c = parse_ok(
+	    "flows: {insert_rate: 'off', capacity: 1}\nservices:\n"
+	    "  - {name: a, port: 1, new_flow_rate: {critical: 1200/m, standard: 3600/h}}\n");
+	assert_int_equal(c->flood_insert_rate, 0);
+	assert_int_equal(c->flow_capacity, 1);
+	assert_int_equal(c->services[0].rate_per_sec[0], 20);
+	assert_int_equal(c->services[0].rate_per_sec[1], 1);
+	spw_config_free(c);
+
+	/*
+	 * IPv6 listen address, a quoted empty group (root's), the same port on two addresses
+	 * and on no address, TCP and UDP on one port.
+	 */
+	c = parse_ok("metrics: {listen: '[::1]:9100'}\nreport: {group: \"\", socket: /tmp/s}\n"
+		     "services:\n  - {name: a, port: 53}\n  - {name: b, port: 53, protocol: udp}\n"
+		     "  - {name: c, port: 53, address: '2001:db8::1'}\n"
+		     "  - {name: d, port: 53, address: 192.0.2.1}\n");
+	assert_string_equal(c->metrics_listen, "[::1]:9100");
+	assert_string_equal(c->report_group, "");
+	assert_string_equal(c->report_socket, "/tmp/s");
+	assert_int_equal(c->nservices, 4);
+	assert_int_equal(c->services[3].id, 4);
+	assert_true(c->services[2].match.has_addr);
+	assert_addr(c->services[2].match.addr, "2001:db8::1");
+	assert_addr(c->services[3].match.addr, "192.0.2.1");
+	spw_config_free(c);
+
+	/* The exporter turned off, either way. */
+	c = parse_ok("metrics: {listen: off}\n");
+	assert_string_equal(c->metrics_listen, "");
+	spw_config_free(c);
+	c = parse_ok("metrics: {listen: ''}\n");
+	assert_string_equal(c->metrics_listen, "");
+	spw_config_free(c);
+	c = parse_ok("metrics: {listen: 0.0.0.0:80}\n");
+	assert_string_equal(c->metrics_listen, "0.0.0.0:80");
+	spw_config_free(c);
+
+	/* Nested prefixes of one tier, IPv4 inside ::/0 of the same tier, a tier anchored. */
+	c = parse_ok("classify:\n  - {cidr: '::/0', tier: &t standard}\n"
+		     "  - {cidr: 10.0.0.0/8, tier: *t}\n  - {cidr: 10.1.0.0/16, tier: standard}\n");
+	assert_int_equal(c->nrules, 3);
+	assert_int_equal(c->rules[1].tier, 1);
+	spw_config_free(c);
+
+	/* Disjoint prefixes of different tiers, a rule written as a block mapping. */
+	c = parse_ok("classify:\n  - {cidr: '2001:db8::/32', tier: &t standard}\n"
+		     "  - {cidr: 10.0.0.0/8, tier: *t}\n  - {cidr: 10.1.0.0/16, tier: standard}\n"
+		     "  - cidr: 172.16.0.0/12\n    tier: critical\n");
+	assert_int_equal(c->nrules, 4);
+	assert_int_equal(c->rules[1].tier, 1);
+	assert_int_equal(c->rules[3].tier, 0);
+	assert_int_equal(c->rules[3].line, 5);
+	spw_config_free(c);
+
+	/* Controller bounds: exactly 3 ticks of lease, exactly one tick of the rest. */
+	c = parse_ok("controller: {tick: 1s, lease: 3s, cohort_rotation: 1s, stale_after: 1s,"
+		     " sweep_every: 1s, hysteresis: 0, syn_timeout: 2s, idle_timeout: 30m}\n");
+	assert_int_equal(c->controller.tick_ns, SPW_NSEC_PER_SEC);
+	assert_true(c->controller.hysteresis == 0.0);
+	assert_int_equal(c->controller.idle_timeout_ns, 30 * SPW_NSEC_PER_MIN);
+	spw_config_free(c);
+
+	/* Only len bytes are read: what follows in the buffer is not part of the file. */
+	{
+		const char *text = "state_dir: /a\nthis is not: [yaml";
+		char err[SPW_ERR_MAX];
+
+		assert_int_equal(spw_config_parse("t.yaml", text, 14, &c, err, sizeof(err)), 0);
+		assert_string_equal(c->state_dir, "/a");
+		spw_config_free(c);
+	}
+	spw_config_free(NULL);
+}
+
+struct bad_string {
+	const char *text;
+	const char *err; /* after "t.yaml:" */
+};
+
+/* Cases that read better inline than as files, including some the files do not cover. */
+static const struct bad_string bad_strings[] = {
+    {"", "1:1: the file is empty: no settings"},
+    {"~\n", "1:1: the file is empty: no settings"},
+    {"services: [{name: a, port: 1}]\n...\n---\n[1]\n",
+     "3:1: a second YAML document: the file must hold exactly one"},
+    {"[1, 2]", "1:1: the top level must be a mapping of settings, not a list"},
+    {"tiers: critical", "1:8: 'tiers' must be a list, not a single value"},
+    {"? [a]\n: 1\n", "1:3: a key must be a single value, not a list"},
+    {"?\n: 1\n", "1:2: empty key"},
+    {": 1\n", "1:1: YAML syntax: did not find expected key (while parsing a block mapping at "
+	      "line 1, column 1)"},
+    {"state_dir: [a]", "1:12: 'state_dir' must be a single value, not a list"},
+    {"tiers: [a, b]\nservices: [{name: s, port: 1, default_tier: c}]\n",
+     "2:45: default_tier: unknown tier 'c' (tiers: a, b)"},
+    {"classify:\n  - {cidr: '::/0', tier: standard}\n  - {cidr: 10.0.0.0/8, tier: critical}\n",
+     "3:12: cidr: 10.0.0.0/8 (tier critical) lies inside ::/0 (tier standard) at line 2: "
+     "overlapping prefixes must name the same tier"},
+    {"classify:\n  - {cidr: 10.0.0.0/8, tier: critical}\n  - {cidr: 10.0.0.0, tier: standard}\n",
+     "3:12: cidr: 10.0.0.0/32 (tier standard) lies inside 10.0.0.0/8 (tier critical) at line 2: "
+     "overlapping prefixes must name the same tier"},
+    {"classify: [{cidr: 10.0.0.0/8, tier: critical, note: x}]\n",
+     "1:47: unknown key 'note' in a classify rule (known keys: cidr, tier)"},
+    {"classify: [{tier: critical}]\n", "1:12: a classify rule needs a cidr"},
+    {"dscp: {trusted_sources: [10.0.0.0/8], map: {ef: critical}}\n",
+     "1:45: map: DSCP 'ef' is not a whole number"},
+    {"dscp: {trusted_sources: 10.0.0.0/8}\n",
+     "1:25: 'trusted_sources' must be a list, not a single value"},
+    {"services: [{name: a, port: -1}]\n", "1:28: port: -1 is out of range (1..65535)"},
+    {"services: [{name: a, port: 80x}]\n", "1:28: port: '80x' is not a whole number"},
+    {"services: [{name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, port: 1}]\n",
+     "1:19: name: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a valid service name (a letter, "
+     "then letters, digits, '_', '-' or '.'; at most 31 characters)"},
+    {"services: [{name: a, port: 1, address: 10.0.0.256}]\n",
+     "1:40: address: '10.0.0.256' is not an IPv4 address"},
+    {"services: [{name: a, port: 1, address: 0.0.0.0}]\n",
+     "1:40: address: '0.0.0.0' is the any-address; leave address out to match every local "
+     "address"},
+    {"services: [{name: a, port: 1, protect_tier0: True}]\n",
+     "1:46: protect_tier0: 'True' is not true or false"},
+    {"services: [{name: a, port: 1, new_flow_rate: {critical: 500}}]\n",
+     "1:57: new_flow_rate: rate '500' has no period (write 500/s, 500/m or 500/h)"},
+    {"services: [{name: a, port: 1, new_flow_rate: {critical: 16777217/s}}]\n",
+     "1:57: new_flow_rate: rate 16777217 per 1s is more than 16777216 per second"},
+    {"services: [{name: a, port: 1, new_flow_burst: {critical: 0}}]\n",
+     "1:58: new_flow_burst: 0 is out of range (1..16777216)"},
+    {"services: [{name: a, port: 1, signals: [{pool: 'my pool', target: 0.5}]}]\n",
+     "1:48: pool: 'my pool' is not a valid pool name (letters, digits, '_', '-' or '.'; at "
+     "most 31 characters)"},
+    {"services: [{name: a, port: 1, signals: [{queue_age: q, target: 0}]}]\n",
+     "1:64: target: duration 0 is out of range (1us..1h)"},
+    {"services: [{name: a, port: 1, signals: [{latency_p99: 2h}]}]\n",
+     "1:55: latency_p99: duration 2h is out of range (1us..1h)"},
+    {"services: [{name: a, port: 1, signals: [{connections: 0.5}]}]\n",
+     "1:55: connections: '0.5' is not a whole number"},
+    {"services: [{name: a, port: 1, signals: [{pool: db, target: .5}]}]\n",
+     "1:60: target: '.5' is not a decimal number (like 0.85)"},
+    {"services: [{name: a, port: 1, signals: [{pool: db, target: 1e-1}]}]\n",
+     "1:60: target: '1e-1' is not a decimal number (like 0.85)"},
+    {"services: [{name: a, port: 1, signals: [accept_queue]}]\n",
+     "1:41: a signal must be a mapping, not a single value"},
+    {"services: [{name: a, port: 1, signals: [{a: 1}, {b: 1}, {c: 1}]}]\n",
+     "1:42: unknown signal 'a' (signals: pool, pool_wait, queue, queue_age, accept_queue, "
+     "latency_p99, connections)"},
+    {"controller: {tick: 10s, lease: 29s}\n", "1:32: lease: 29s is shorter than 3 ticks (30s)"},
+    {"controller: {tick: 2s}\n", "1:13: lease: 3s is shorter than 3 ticks (6s)"},
+    {"controller: {tick: 11s}\n", "1:20: tick: duration 11s is out of range (10ms..10s)"},
+    {"controller: {lease: 11m}\n", "1:21: lease: duration 11m is out of range (1ns..10m)"},
+    {"controller: {sweep_every: 50ms}\n",
+     "1:27: sweep_every: 50ms is shorter than the tick (100ms)"},
+    {"controller: {udp_timeout: 1s}\n", "1:27: udp_timeout: duration 1s is out of range (2s..30m)"},
+    {"controller: {hysteresis: -0.1}\n",
+     "1:26: hysteresis: '-0.1' is not a decimal number (like 0.85)"},
+    {"flows: {capacity: 16777217}\n", "1:19: capacity: 16777217 is out of range (1..16777216)"},
+    {"flows: {insert_rate: 16777217/s}\n",
+     "1:22: insert_rate: rate 16777217 per 1s is more than 16777216 per second"},
+    {"metrics: {listen: '127.0.0.1:0'}\n", "1:19: listen: port 0 is out of range (1..65535)"},
+    {"metrics: {listen: 'localhost:9478'}\n",
+     "1:19: listen: 'localhost:9478' is not ADDRESS:PORT (like 127.0.0.1:9478 or [::1]:9478)"},
+    {"report: {socket: /run/spillway/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock}\n",
+     "1:18: socket: the path is longer than 107 characters"},
+    {"report: {group: 'a:b'}\n", "1:17: group: 'a:b' is not a valid group name"},
+    {"interfaces: [{name: eth0, mode: xdp, flags: 1}]\n",
+     "1:38: unknown key 'flags' in an interface (known keys: name, mode)"},
+    {"interfaces: [{name: eth0, mdoe: xdp}]\n",
+     "1:27: unknown key 'mdoe' in an interface (did you mean 'mode'?)"},
+    {"interfaces: [{mode: tc}]\n", "1:14: an interface needs a name"},
+    {"services:\n  - {name: a, port: 80}\n  - {name: b, port: 81}\n  - {name: b, port: 80}\n",
+     "4:12: name: service 'b' is listed twice (first at line 3)"},
+    {"interfaces: [{name: a}, {name: b}, {name: c}, {name: d}, {name: e}, {name: f}, {name: g},"
+     " {name: h}, {name: i}, {name: j}, {name: k}, {name: l}, {name: m}, {name: n}, {name: o},"
+     " {name: p}, {name: q}]\n",
+     "1:190: interfaces: at most 16 interfaces"},
+    {"services:\n  - name: a\n    port: 1\n    signals:\n"
+     "      - {pool: p1, target: 1}\n      - {pool: p2, target: 1}\n"
+     "      - {pool: p3, target: 1}\n      - {pool: p4, target: 1}\n"
+     "      - {pool: p5, target: 1}\n      - {pool: p6, target: 1}\n"
+     "      - {pool: p7, target: 1}\n      - {pool: p8, target: 1}\n"
+     "      - {pool: p9, target: 1}\n",
+     "13:9: signals: at most 8 per service"},
+};
+
+static void test_bad_strings(void **state)
+{
+	size_t i;
+	int failed = 0;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad_strings); i++) {
+		const struct bad_string *b = &bad_strings[i];
+		char err[SPW_ERR_MAX], want[SPW_ERR_MAX + 16];
+		struct spw_config *c = (struct spw_config *)&c;
+		int ret;
+
+		snprintf(want, sizeof(want), "t.yaml:%s", b->err);
+		ret = spw_config_parse("t.yaml", b->text, strlen(b->text), &c, err, sizeof(err));
+		if (ret != -EINVAL || c || strcmp(err, want)) {
+			print_error("case %zu: %s\n  want -EINVAL: %s\n  got  %d: %s\n", i, b->text,
+				    want, ret, ret ? err : "(parsed)");
+			failed++;
+		}
+		spw_config_free(c);
+	}
+	assert_int_equal(failed, 0);
+}
+
+static void test_io_errors(void **state)
+{
+	char err[SPW_ERR_MAX], want[2 * PATH_MAX];
+	struct spw_config *c = (struct spw_config *)&c;
+
+	(void)state;
+	assert_int_equal(spw_config_load("/nonexistent/spillway.yaml", &c, err, sizeof(err)),
+			 -ENOENT);
+	assert_null(c);
+	assert_string_equal(err,
+			    "/nonexistent/spillway.yaml: cannot open: No such file or directory");
+
+	assert_int_equal(spw_config_load(data_dir, &c, err, sizeof(err)), -EISDIR);
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: not a regular file", data_dir);
+	assert_string_equal(err, want);
+}
+
+/* A short or absent message buffer is cut, never overrun; the result code is unchanged. */
+static void test_err_buffer(void **state)
+{
+	const char *text = "services: [{name: a, port: 0}]\n";
+	char err[16];
+	struct spw_config *c;
+
+	(void)state;
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, err, 12), -EINVAL);
+	assert_string_equal(err, "t.yaml:1:28");
+	assert_int_equal(err[12], 'x');
+	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, err, 1), -EINVAL);
+	assert_string_equal(err, "");
+	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, NULL, 0), -EINVAL);
+	assert_null(c);
+	assert_int_equal(spw_config_parse("t.yaml", "x: [", 4, &c, NULL, 0), -EINVAL);
+	assert_int_equal(spw_config_load("/nonexistent", &c, NULL, 0), -ENOENT);
+}
+
+/* Builds "classify:" with n rules 10.x.y.0/24 (all one tier) plus extra at the end. */
+static char *many_rules(int n, const char *extra)
+{
+	size_t cap = (size_t)n * 48 + strlen(extra) + 64, off;
+	char *t = malloc(cap);
+	int i;
+
+	assert_non_null(t);
+	off = (size_t)snprintf(t, cap, "classify:\n");
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(t + off, cap - off,
+					"  - {cidr: 10.%d.%d.0/24, tier: sheddable}\n",
+					(i >> 8) & 0xff, i & 0xff);
+	snprintf(t + off, cap - off, "%s", extra);
+	return t;
+}
+
+/*
+ * 65536 rules parse and the overlap check stays fast (a quadratic check would take minutes);
+ * a conflict after them is found with its line.
+ */
+static void test_many_rules(void **state)
+{
+	char err[SPW_ERR_MAX];
+	struct spw_config *c;
+	struct timespec t0, t1;
+	double secs;
+	char *text;
+
+	(void)state;
+	text = many_rules(65536, "");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	print_message("  65536 rules parsed in %.2f s (sanitizers on)\n", secs);
+	assert_int_equal(c->nrules, 65536);
+	assert_cidr(&c->rules[65535].cidr, "10.255.255.0/24");
+	assert_int_equal(c->rules[65535].line, 65537);
+	assert_true(secs < 30.0);
+	spw_config_free(c);
+	free(text);
+
+	/* Two conflicts: the one whose later rule comes first in the file is reported. */
+	text = many_rules(65536, "  - {cidr: 10.7.0.0/16, tier: critical}\n"
+				 "  - {cidr: 10.3.3.0/24, tier: sheddable}\n");
+	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(c);
+	assert_string_equal(err, "t.yaml:65538:12: cidr: 10.7.0.0/16 (tier critical) contains "
+				 "10.7.0.0/24 (tier sheddable) at line 1794: overlapping prefixes "
+				 "must name the same tier");
+	free(text);
+}
+
+/* A list of n copies of item, after head: for the size limits. */
+static char *repeat(const char *head, const char *item, int n)
+{
+	size_t cap = strlen(head) + (size_t)n * strlen(item) + 1, off;
+	char *t = malloc(cap);
+	int i;
+
+	assert_non_null(t);
+	off = (size_t)snprintf(t, cap, "%s", head);
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(t + off, cap - off, "%s", item);
+	return t;
+}
+
+/* The map sizes of the data plane are the limits; the first item past one is named. */
+static void test_limits(void **state)
+{
+	char err[SPW_ERR_MAX];
+	struct spw_config *c;
+	char *text;
+
+	(void)state;
+	text = repeat("classify:\n", "  - {cidr: 10.0.0.0/8, tier: critical}\n", SPW_MAX_RULES + 1);
+	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "t.yaml:262146:5: classify: at most 262144 rules");
+	free(text);
+
+	text = repeat("dscp:\n  trusted_sources:\n", "    - 10.0.0.0/8\n", SPW_MAX_TRUSTED + 1);
+	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "t.yaml:4099:7: trusted_sources: at most 4096 prefixes");
+	free(text);
+
+	/* At the limit itself, a repeat is what is wrong. */
+	text = repeat("dscp:\n  trusted_sources:\n", "    - 10.0.0.0/8\n", SPW_MAX_TRUSTED);
+	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "t.yaml:4:7: trusted_sources: 10.0.0.0/8 is already listed at "
+				 "line 3");
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_bad_files),	cmocka_unit_test(test_example),
+	    cmocka_unit_test(test_defaults),	cmocka_unit_test(test_good_strings),
+	    cmocka_unit_test(test_bad_strings), cmocka_unit_test(test_io_errors),
+	    cmocka_unit_test(test_err_buffer),	cmocka_unit_test(test_many_rules),
+	    cmocka_unit_test(test_limits),
+	};
+
+	return cmocka_run_group_tests(tests, find_dirs, NULL);
+}
