@@ -107,14 +107,19 @@ static __always_inline enum spw_verdict spw_tcp(spw_ctx_t *ctx, const struct spw
 	struct spw_flow *flow;
 	__u32 tier;
 
-	/* Pure ACKs are most of a flow's packets and tell the tracker nothing: no lookup. */
-	if (!spw_track_tcp || spw_tcp_is_pure_ack(pkt)) {
+	int bare_syn = (pkt->tcp_flags & (SPW_TCP_SYN | SPW_TCP_ACK | SPW_TCP_RST)) == SPW_TCP_SYN;
+
+	/* Pure ACKs are most of a flow's packets and tell the tracker nothing: no lookup.
+	 * Without tracking, only a bare SYN needs anything at all. */
+	if ((!spw_track_tcp && !bare_syn) || spw_tcp_is_pure_ack(pkt)) {
 		spw_count(svc, SPW_TIER_NONE, SPW_REASON_ESTABLISHED, pkt->len);
 		return SPW_VERDICT_PASS;
 	}
 	spw_pkt_addrs(pkt, saddr, daddr);
+	if (!spw_track_tcp)
+		return spw_new_flow(ctx, pkt, svc, saddr, daddr, NULL, 0);
 	spw_flow_key_of(pkt, saddr, daddr, &key);
-	if ((pkt->tcp_flags & (SPW_TCP_SYN | SPW_TCP_ACK | SPW_TCP_RST)) != SPW_TCP_SYN) {
+	if (!bare_syn) {
 		tier = spw_flow_from_client(pkt, &key);
 		spw_count(svc, tier, SPW_REASON_ESTABLISHED, pkt->len);
 		return SPW_VERDICT_PASS;

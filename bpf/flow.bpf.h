@@ -159,9 +159,14 @@ static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
 		spw_flow_close(key, f);
 		return tier;
 	}
-	now_us = spw_us(bpf_ktime_get_ns());
-	if (!f->req_us)
+	/* The precise clock only where a latency sample starts; the idle stamp needs no more
+	 * than the coarse one (a tick), which costs half as much. */
+	if (!f->req_us) {
+		now_us = spw_us(bpf_ktime_get_ns());
 		f->req_us = now_us;
+	} else {
+		now_us = spw_us(bpf_ktime_get_coarse_ns());
+	}
 	spw_flow_touch(f, now_us);
 	return tier;
 }

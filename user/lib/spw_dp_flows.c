@@ -111,7 +111,7 @@ static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o, struc
 	struct spw_flow_key *keys;
 	struct spw_flow *vals, cur;
 	uint32_t batch_in, batch_out, count, i, now_us;
-	bool first = true;
+	bool first = true, last;
 	int err = 0, ret;
 
 	memset(st, 0, sizeof(*st));
@@ -121,8 +121,8 @@ static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o, struc
 		err = -ENOMEM;
 		goto out;
 	}
-	/* Expired keys are collected first and deleted after the walk: deleting under a hash
-	 * batch cursor could skip or repeat entries. */
+	/* A hash batch cursor is a bucket index: deleting entries of a batch already read
+	 * touches only buckets behind it, so the walk neither skips nor repeats entries. */
 	for (;;) {
 		count = SPW_SWEEP_BATCH;
 		ret = bpf_map_lookup_batch(dp->maps.flows, first ? NULL : &batch_in, &batch_out,
@@ -131,6 +131,7 @@ static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o, struc
 			err = -errno;
 			break;
 		}
+		last = ret != 0; /* ENOENT: this batch is the table's last */
 		now_us = spw_now_ns() / 1000;
 		for (i = 0; i < count; i++) {
 			st->scanned++;
@@ -147,7 +148,7 @@ static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o, struc
 			}
 			st->expired += ret;
 		}
-		if (ret || count == 0)
+		if (last || count == 0)
 			break;
 		batch_in = batch_out;
 		first = false;
