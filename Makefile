@@ -27,7 +27,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -Iinclude -Ibpf \
 	-I/usr/include/$(ARCH)-linux-gnu -MMD -MP
 
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
+CFLAGS	+= -std=gnu11 -fno-strict-aliasing -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
 	-Iinclude -Iuser/lib -I$(BUILD)/bpf -MMD -MP -D_GNU_SOURCE
 LDLIBS	:= -lbpf -lelf -lz -lyaml -lm
 # Tests also run under AddressSanitizer and UBSan.
@@ -114,7 +114,10 @@ $(BUILD)/spillwayd: $(SPWD_OBJS) $(LIB)
 
 tests: $(TESTS)
 
-test: all $(TESTS)
+# The README's test command: installs what is missing, builds, runs every layer.
+test:
+	$(Q)bash tools/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)bash tests/run-tests.sh $(BUILD)
 
 test-unit: $(UNIT_TESTS)

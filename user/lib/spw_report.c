@@ -155,14 +155,24 @@ static int check_name(const struct report_kind *k, const char *name, size_t n, c
 	return 0;
 }
 
-static uint64_t *field_ptr(struct spw_report *val, const struct report_field *f)
+/*
+ * The fields are __u64 (unsigned long long) and uint64_t is unsigned long here: accessing one
+ * through a pointer to the other breaks strict aliasing, and gcc -O2 then reads stale values.
+ * memcpy is the defined way.
+ */
+static void field_set(struct spw_report *val, const struct report_field *f, uint64_t v)
 {
-	return (uint64_t *)((char *)val + f->off);
+	__u64 u = v;
+
+	memcpy((char *)val + f->off, &u, sizeof(u));
 }
 
 static uint64_t field_get(const struct spw_report *val, const struct report_field *f)
 {
-	return *(const uint64_t *)((const char *)val + f->off);
+	__u64 u;
+
+	memcpy(&u, (const char *)val + f->off, sizeof(u));
+	return u;
 }
 
 /* One "key=value" token into val; seen and val->present record it. */
@@ -222,7 +232,7 @@ static int parse_field(const struct report_kind *k, const char *tok, size_t tokl
 		set_err(err, errlen, "%s=%s: not a whole number", f->name, quote(q, num, vlen));
 		return -EINVAL;
 	}
-	*field_ptr(val, f) = v;
+	field_set(val, f, v);
 	val->present |= f->present;
 	*seen |= 1U << i;
 	return 0;

@@ -33,17 +33,32 @@ static int watch(struct spwd *d, int fd, uint64_t tag)
 	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+static void loop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+}
+
+void spwd_block_signals(void)
+{
+	sigset_t mask;
+
+	/* Before any thread starts: threads inherit the mask, and a thread that does not
+	 * block SIGTERM would take it with the default action and kill the daemon. */
+	loop_signals(&mask);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	/* A client closing a scrape mid-response must not kill us either. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int spwd_loop_init(struct spwd *d)
 {
 	sigset_t mask;
 	int err;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	/* Blocked for every thread (the exporter's too): they arrive only through the fd. */
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	loop_signals(&mask);
 	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(&d, argc, argv))
 		return 2;
+	spwd_block_signals();
 	spw_log_install_libbpf();
 	ret = spw_config_load(d.config_path, &d.cfg, err, sizeof(err));
 	if (ret) {

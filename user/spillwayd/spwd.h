@@ -70,7 +70,8 @@ void spwd_report_drain(struct spwd *d);
 /* Applies one report line (also used by tests through the socket); 0 or -EINVAL. */
 int spwd_report_line(struct spwd *d, const char *line, size_t len);
 
-/* loop.c */
+/* loop.c. spwd_block_signals() must run before any thread is started. */
+void spwd_block_signals(void);
 int spwd_loop_init(struct spwd *d);
 int spwd_loop_run(struct spwd *d);
 void spwd_loop_close(struct spwd *d);
