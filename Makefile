@@ -62,7 +62,7 @@ SPWD_OBJS := $(SPWD_SRCS:%.c=$(BUILD)/obj/%.o)
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(SKELS) $(LIB) $(BENCHES)
+all: $(SKELS) $(LIB) $(PROGS) $(BENCHES)
 
 deps:
 	$(Q)bash tools/install-deps.sh

@@ -29,8 +29,24 @@
  *   baseline: both columns are whole syscalls and the ratio is not comparable with the other
  *   rows. The difference is what spillway adds, plus the cache misses of running one packet
  *   after a syscall: the shed-drop path also runs that way, as a control for that part.
- * - The SYN decision rows use a second copy of the programs loaded without TCP tracking
- *   (same maps), so a repeated SYN is decided every time; the insert has its own row.
+ * - Two copies of the programs share one set of maps: as deployed (TCP flow tracking on), and
+ *   loaded without TCP tracking. The table has a section per issue. Issue 2's goals predate
+ *   flow tracking, so its rows run the copy without it (a repeated SYN is then decided every
+ *   time); its goal-less shed rows run as deployed. Issue 3's rows run with tracking on.
+ * - The tracked flows the issue 3 rows use are made by the data plane itself: the client's SYN
+ *   through XDP, the server's SYN-ACK through the TC egress program, so each is an established
+ *   flow in the table before any packet is timed, and is checked there (and after the run).
+ *   The timed data packets of a flow after the first find its request already pending (req_us
+ *   set), so they take the branch that reads the coarse clock: the first data packet of each
+ *   request, which reads the precise one, is not what the row times.
+ * - FIN with delete runs at repeat=1 too (a FIN deletes its flow): before each round's timed
+ *   calls, untimed, one established flow per call is opened through the data plane (SYN via
+ *   XDP, SYN-ACK via TC egress); each timed FIN then deletes one, and the active count must be
+ *   back to 0 and the table empty after the round.
+ * - Memory per tracked flow is read from the kernel, not timed: key and value sizes from
+ *   bpf_map_info, the element and bucket headers of a preallocated hash from the kernel's BTF,
+ *   and the memlock the kernel charges the map (/proc/self/fdinfo), also measured as the
+ *   difference between two scratch maps of the same kind, to leave the fixed parts out.
  * - The process is pinned to one CPU: XDP test runs execute on the calling CPU, and a
  *   migration in the middle of a round would mix two CPUs' caches and frequencies.
  * - Before a case is timed, one packet is run and its verdict, output and counters checked;
@@ -38,9 +54,9 @@
  *   reason. A case that took another path (the lease ran out, a flow was found, a guard kicked
  *   in) gets no figure, and the run exits 1.
  *
- * To add a case (flow tracking: FIN with delete, ...), add a row to cases[] and, if it needs
- * state, a setup hook. Rows run in order; rules are only ever added, so rows are ordered by
- * the rule count they need.
+ * To add a case, add a row to cases[] and, if it needs state, a setup hook (plus a prep hook
+ * for per-call state and a verify hook for what the counters cannot show). Rows run in order;
+ * rules are only ever added, so rows are ordered by the rule count they need.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -58,8 +74,10 @@
 #include <arpa/inet.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
+#include <linux/pkt_cls.h>
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "spillway_abi.h"
@@ -178,10 +196,21 @@ struct bench {
 	struct spw_dataplane *dp, *dp_notrack;
 	struct empty_xdp *empty_skel;
 	struct prog spw, spw_notrack, empty;
+	struct prog tc_egress; /* the server's side of a tracked flow: never timed */
+
+	/* The pinned maps themselves, opened by path: what the data plane keeps, as it keeps it. */
+	int flows_fd, active_fd, latency_fd;
+	/* Packets a prep hook ran through the timed program, untimed (counted under prep_*). */
+	uint64_t prep_packets;
+	/* The tracked flow of the established rows, as set up and as last checked. */
+	struct spw_flow_key flow_key;
+	struct spw_flow flow_seen;
 
 	/* RULES_MAX generated rules; the first rules_loaded of them are in the trie. */
 	struct bench_rule *rules;
 	unsigned int rules_loaded;
+	/* The rule the last SYN case took its source from: a control row takes the same. */
+	const struct bench_rule *syn_rule;
 
 	struct spw_count *cnt_before, *cnt_after; /* SPW_COUNTER_ENTRIES each */
 
@@ -195,6 +224,7 @@ struct bench_pkt {
 	uint8_t data[PKT_BUF_MAX];
 	uint32_t len;
 	char saddr[INET6_ADDRSTRLEN];
+	char daddr[INET6_ADDRSTRLEN]; /* empty: the builder's default of the family */
 	uint16_t sport, dport;
 	uint8_t flags;	  /* PKT_TCP_* */
 	uint16_t payload; /* bytes after the TCP header */
@@ -205,11 +235,25 @@ enum run_mode {
 	RUN_SINGLE, /* repeat=1 per call: ns per whole call, with its own empty baseline */
 };
 
-/* Any tier slot: for packets whose tier the data plane does not look up (pure ACKs). */
+/* Any tier slot: for a case that does not care which tier its packets are counted under. */
 #define TIER_ANY UINT32_MAX
+
+/* Whose goals a row answers to; the table has a section each. */
+enum bench_issue {
+	ISSUE_2, /* the data plane; its goals predate flow tracking */
+	ISSUE_3, /* flow tracking */
+};
+
+/* When a verify hook runs. */
+enum verify_at {
+	AT_FIRST, /* after the one checked packet, before anything is timed */
+	AT_ROUND, /* after each repeat=1 round (and the calibration batch) of the program */
+	AT_END,	  /* after the last round */
+};
 
 struct bench_case {
 	const char *name;
+	enum bench_issue issue;
 	double goal; /* highest acceptable ratio to the empty program; 0 = no goal */
 	enum prog_id prog;
 	enum run_mode mode;
@@ -217,6 +261,18 @@ struct bench_case {
 	unsigned int rules; /* CIDR rules that must be loaded when the case runs */
 	/* Builds the packet and sets the policy; may run packets to create state. */
 	int (*setup)(struct bench *b, const struct bench_case *c, struct bench_pkt *p);
+	/*
+	 * RUN_SINGLE: state for `calls` calls, made before the timed calls of the program's
+	 * round (not the empty program's), untimed. Packets it runs through the program count
+	 * under (svc, prep_tier, prep_reason) and in b->prep_packets.
+	 */
+	int (*prep)(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+		    uint32_t calls);
+	uint32_t prep_tier;
+	enum spw_reason prep_reason;
+	/* Checks state the counters cannot show (the flow table, active counts). */
+	int (*verify)(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+		      enum verify_at at, uint32_t calls);
 	/* What must happen to every packet of the case. */
 	uint32_t verdict;
 	uint32_t svc;
@@ -224,6 +280,8 @@ struct bench_case {
 	enum spw_reason reason;
 	/* Checks the output packet of the verification run; NULL when nothing to check. */
 	int (*check_out)(const struct bench_pkt *in, const uint8_t *out, uint32_t len);
+	/* A row whose +ns this row's +ns is set against in the notes (same mode, one change). */
+	const char *control;
 };
 
 struct result {
@@ -385,12 +443,14 @@ static int flows_empty(struct bench *b)
 /*
  * One round in RUN_SINGLE mode: ns per whole repeat=1 call, every verdict checked. With
  * unique_flows each call carries a new source port (the packet is rebuilt outside the timed
- * interval), and the flow table is emptied first, so every SYN is a new flow.
+ * interval), and the flow table is emptied first, so every SYN is a new flow. The case's
+ * prep and verify hooks run for its own program's rounds, outside the timed calls.
  */
 static int round_single(struct bench *b, struct prog *pg, const struct bench_case *c,
 			const struct bench_pkt *p, uint32_t want, uint32_t calls, double *ns)
 {
 	static struct bench_pkt q; /* 2 KiB: off the stack */
+	bool own = pg == case_prog(b, c);
 	uint8_t out[PKT_BUF_MAX];
 	uint64_t took, total = 0;
 	uint32_t ret, len, i;
@@ -399,6 +459,11 @@ static int round_single(struct bench *b, struct prog *pg, const struct bench_cas
 	q = *p;
 	if (c->unique_flows) {
 		err = flows_empty(b);
+		if (err)
+			return err;
+	}
+	if (own && c->prep) {
+		err = c->prep(b, c, p, calls);
 		if (err)
 			return err;
 	}
@@ -416,6 +481,11 @@ static int round_single(struct bench *b, struct prog *pg, const struct bench_cas
 		if (err)
 			return err;
 		total += took;
+	}
+	if (own && c->verify) {
+		err = c->verify(b, c, p, AT_ROUND, calls);
+		if (err)
+			return err;
 	}
 	*ns = (double)total / calls;
 	return 0;
@@ -471,14 +541,15 @@ static void tier_text(uint32_t tier, char *buf, size_t len)
 }
 
 /*
- * The counters moved by exactly `packets` under the case's (service, tier, reason) and
- * nowhere else. Packets counted under another reason, even a few, mean part of what was timed
- * took another path, and the figure would be a blend.
+ * The counters moved by exactly `packets` under the case's (service, tier, reason), by
+ * exactly `prep` under its prep hook's (service, prep_tier, prep_reason), and nowhere else.
+ * Packets counted under another reason, even a few, mean part of what was timed took another
+ * path, and the figure would be a blend.
  */
 static int counters_expect(struct bench *b, const struct bench_case *c, uint64_t packets,
-			   const char *when)
+			   uint64_t prep, const char *when)
 {
-	uint64_t hit = 0, other = 0;
+	uint64_t hit = 0, prep_hit = 0, other = 0;
 	uint32_t svc, tier, reason;
 	char want_tier[16];
 	int err, shown = 0;
@@ -499,6 +570,11 @@ static int counters_expect(struct bench *b, const struct bench_case *c, uint64_t
 					hit += d;
 					continue;
 				}
+				if (c->prep && svc == c->svc && reason == c->prep_reason &&
+				    tier == c->prep_tier) {
+					prep_hit += d;
+					continue;
+				}
 				other += d;
 				if (shown++ < 4)
 					pr_warn("%s: %s: %llu counted as service %u, tier slot %u, "
@@ -507,6 +583,13 @@ static int counters_expect(struct bench *b, const struct bench_case *c, uint64_t
 						spw_reason_name(reason) ?: "(unnamed reason)");
 			}
 		}
+	}
+	if (prep_hit != prep) {
+		pr_warn("%s: %s: the %llu packets of the untimed preparation should count as "
+			"service %u, tier %u, %s; found %llu there\n",
+			c->name, when, (unsigned long long)prep, c->svc, c->prep_tier,
+			spw_reason_name(c->prep_reason) ?: "?", (unsigned long long)prep_hit);
+		return -EPROTO;
 	}
 	if (hit == packets && !other)
 		return 0;
@@ -681,14 +764,15 @@ static void addr_text(const uint8_t addr[SPW_ADDR_LEN], bool is_v4, char *buf, s
 }
 
 /*
- * Builds p->data from p's fields with tests/lib/pktbuild: from p->saddr (IPv4 or IPv6) to the
- * builder's default destination of that family.
+ * Builds p->data from p's fields with tests/lib/pktbuild: from p->saddr (IPv4 or IPv6) to
+ * p->daddr, or to the builder's default destination of that family when it is empty.
  */
 static int build_pkt(struct bench_pkt *p)
 {
 	struct pkt_spec spec = {
 	    .family = strchr(p->saddr, ':') ? 6 : 4,
 	    .saddr = p->saddr,
+	    .daddr = p->daddr[0] ? p->daddr : NULL,
 	    .proto = IPPROTO_TCP,
 	    .sport = p->sport,
 	    .dport = p->dport,
@@ -717,6 +801,7 @@ static int build_tcp(struct bench_pkt *p, const char *saddr, uint16_t dport, uin
 		     uint16_t payload)
 {
 	snprintf(p->saddr, sizeof(p->saddr), "%s", saddr);
+	p->daddr[0] = 0;
 	p->sport = BENCH_SPORT;
 	p->dport = dport;
 	p->flags = flags;
@@ -784,43 +869,344 @@ static int setup_nonservice(struct bench *b, const struct bench_case *c, struct 
 		   ?: build_tcp(p, "203.0.113.7", BENCH_NONSVC_PORT, PKT_TCP_SYN, 0);
 }
 
-/*
- * The flow's SYN goes through first, admitted, so the tracker knows the flow the timed
- * packets belong to (the data case checks the flow's tier to prove it was found).
- */
-static int setup_flow(struct bench *b, const struct bench_case *c, struct bench_pkt *p,
-		      uint16_t payload)
+/* ---- tracked flows ---- */
+
+/* The client of the tracked flows: a documentation address no rule covers (default tier). */
+#define BENCH_FLOW_SADDR "203.0.113.8"
+
+/* The flow key of a client packet, as the data plane forms it (16-byte addresses). */
+static int flow_key_of(const struct bench_pkt *p, struct spw_flow_key *k)
 {
-	struct bench_pkt *syn = malloc(sizeof(*syn));
+	struct pkt_view v;
+
+	if (pkt_parse(p->data, p->len, &v) || v.l4_proto != IPPROTO_TCP) {
+		pr_warn("the bench's own packet from %s does not parse back\n", p->saddr);
+		return -EINVAL;
+	}
+	memset(k, 0, sizeof(*k));
+	if (v.family == 4) {
+		k->saddr[10] = k->saddr[11] = 0xff;
+		k->daddr[10] = k->daddr[11] = 0xff;
+		memcpy(k->saddr + 12, v.saddr, 4);
+		memcpy(k->daddr + 12, v.daddr, 4);
+	} else {
+		memcpy(k->saddr, v.saddr, SPW_ADDR_LEN);
+		memcpy(k->daddr, v.daddr, SPW_ADDR_LEN);
+	}
+	k->sport = htons(v.sport);
+	k->dport = htons(v.dport);
+	k->proto = IPPROTO_TCP;
+	return 0;
+}
+
+/* 0 and the flow's entry as the data plane keeps it, -ENOENT when there is none. */
+static int flow_get(struct bench *b, const struct spw_flow_key *k, struct spw_flow *f)
+{
+	int err;
+
+	if (!bpf_map_lookup_elem(b->flows_fd, k, f))
+		return 0;
+	err = -errno;
+	if (err != -ENOENT)
+		pr_warn("reading the flow table failed: %s\n", strerror(-err));
+	return err;
+}
+
+/* The flow of packet p is in the table: 0 and its entry, or -EPROTO (said why). */
+static int flow_must(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+		     const char *when, struct spw_flow *f)
+{
+	struct spw_flow_key k;
+	int err;
+
+	err = flow_key_of(p, &k);
+	if (!err)
+		err = flow_get(b, &k, f);
+	if (err == -ENOENT) {
+		pr_warn("%s: %s: the flow from %s port %u is not in the flow table\n", c->name,
+			when, p->saddr, p->sport);
+		return -EPROTO;
+	}
+	return err;
+}
+
+/*
+ * The active count of the bench service's tier is want. A decrement of nothing would show
+ * as a count near 2^64: printed signed, so it reads as -1.
+ */
+static int expect_active(struct bench *b, const struct bench_case *c, uint32_t tier, uint64_t want,
+			 const char *when)
+{
+	uint64_t n;
+	int err;
+
+	err = spw_dp_active_read(b->dp, BENCH_SVC_ID, tier, &n);
+	if (err) {
+		pr_warn("reading the active count failed: %s\n", strerror(-err));
+		return err;
+	}
+	if (n == want)
+		return 0;
+	pr_warn("%s: %s: %lld active flows in tier %u, expected %llu\n", c->name, when,
+		(long long)n, tier, (unsigned long long)want);
+	return -EPROTO;
+}
+
+/* The flow table holds nothing and the tier's active count is 0. */
+static int expect_no_flows(struct bench *b, const struct bench_case *c, uint32_t tier,
+			   const char *when)
+{
+	uint64_t n;
+	uint32_t cap;
+	int err;
+
+	err = expect_active(b, c, tier, 0, when);
+	if (err)
+		return err;
+	err = spw_dp_flow_count(b->dp, &n, &cap);
+	if (err) {
+		pr_warn("counting the flow table's entries failed: %s\n", strerror(-err));
+		return err;
+	}
+	if (!n)
+		return 0;
+	pr_warn("%s: %s: %llu flows left in the table, expected none\n", c->name, when,
+		(unsigned long long)n);
+	return -EPROTO;
+}
+
+/*
+ * The server's SYN-ACK to the client packet cli, through the TC egress program, where a
+ * host sees its own replies: it makes the client's admitted flow established. Never timed.
+ */
+static int server_synack(struct bench *b, const struct bench_case *c, const struct bench_pkt *cli)
+{
+	static struct bench_pkt s; /* 2 KiB: off the stack */
 	uint32_t ret;
 	int err;
 
-	if (!syn)
-		return -ENOMEM;
-	err = policy_write(b, SPW_ACTION_DROP);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.saddr, sizeof(s.saddr), "%s",
+		 cli->daddr[0]		   ? cli->daddr
+		 : strchr(cli->saddr, ':') ? PKT_DEF_DADDR6
+					   : PKT_DEF_DADDR4);
+	snprintf(s.daddr, sizeof(s.daddr), "%s", cli->saddr);
+	s.sport = cli->dport;
+	s.dport = cli->sport;
+	s.flags = PKT_TCP_SYN | PKT_TCP_ACK;
+	err = build_pkt(&s);
 	if (!err)
-		err = build_tcp(syn, "203.0.113.8", BENCH_SVC_PORT, PKT_TCP_SYN, 0);
-	if (!err)
-		err = test_run(&b->spw, syn, 1, NULL, NULL, NULL, &ret, NULL);
+		err = test_run(&b->tc_egress, &s, 1, NULL, NULL, NULL, &ret, NULL);
+	if (err)
+		return err;
+	if (ret != TC_ACT_OK) {
+		pr_warn("%s: the TC egress program returned %u for the server's SYN-ACK, expected "
+			"TC_ACT_OK\n",
+			c->name, ret);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * Opens an established flow through the data plane itself: the client's SYN through the
+ * tracking XDP program (admitted, inserted), then the server's SYN-ACK through TC egress.
+ */
+static int flow_open(struct bench *b, const struct bench_case *c, const struct bench_pkt *syn)
+{
+	uint32_t ret;
+	int err;
+
+	err = test_run(&b->spw, syn, 1, NULL, NULL, NULL, &ret, NULL);
 	if (!err)
 		err = expect_verdict(&b->spw, c, ret, XDP_PASS);
-	free(syn);
-	return err
-		   ?: build_tcp(p, "203.0.113.8", BENCH_SVC_PORT, PKT_TCP_ACK | PKT_TCP_PSH,
-				payload);
+	return err ?: server_synack(b, c, syn);
+}
+
+/*
+ * The established rows' flow: the table emptied, then one flow opened as above and checked
+ * in the table (established, its tier, no request pending) before anything is timed. p gets
+ * the client's packet of that flow with the given flags and payload.
+ */
+static int setup_established(struct bench *b, const struct bench_case *c, struct bench_pkt *p,
+			     uint8_t flags, uint16_t payload)
+{
+	static struct bench_pkt syn; /* 2 KiB: off the stack */
+	struct spw_flow *f = &b->flow_seen;
+	int err;
+
+	err = flows_empty(b) ?: policy_write(b, SPW_ACTION_DROP)
+				   ?: build_tcp(&syn, BENCH_FLOW_SADDR, BENCH_SVC_PORT, PKT_TCP_SYN, 0)
+				   ?: flow_open(b, c, &syn) ?: flow_key_of(&syn, &b->flow_key)
+				   ?: flow_must(b, c, &syn, "setup", f);
+	if (err)
+		return err;
+	if (f->state != SPW_FLOW_ESTABLISHED || f->tier != BENCH_DEFAULT_TIER || f->req_us ||
+	    f->svc_id != BENCH_SVC_ID) {
+		pr_warn("%s: setup: the flow is in state %u, tier %u, service %u, req_us %u; "
+			"expected established, tier %u, service %u, no request pending\n",
+			c->name, f->state, f->tier, f->svc_id, f->req_us, BENCH_DEFAULT_TIER,
+			BENCH_SVC_ID);
+		return -EPROTO;
+	}
+	return build_tcp(p, BENCH_FLOW_SADDR, BENCH_SVC_PORT, flags, payload);
 }
 
 static int setup_pure_ack(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
 {
-	int err = setup_flow(b, c, p, 0);
-
-	p->flags = PKT_TCP_ACK;
-	return err ?: build_pkt(p);
+	return setup_established(b, c, p, PKT_TCP_ACK, 0);
 }
 
 static int setup_data(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
 {
-	return setup_flow(b, c, p, 128);
+	return setup_established(b, c, p, PKT_TCP_ACK | PKT_TCP_PSH, 128);
+}
+
+static int setup_fin(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
+{
+	return setup_established(b, c, p, PKT_TCP_ACK | PKT_TCP_FIN, 0);
+}
+
+/* Without tracking, a data packet touches no flow: none is made. */
+static int setup_data_notrack(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
+{
+	(void)c;
+	return policy_write(b, SPW_ACTION_DROP)
+		   ?: build_tcp(p, BENCH_FLOW_SADDR, BENCH_SVC_PORT, PKT_TCP_ACK | PKT_TCP_PSH,
+				128);
+}
+
+/* Pure ACKs skip the table: the flow is still there, byte for byte as set up. */
+static int verify_pure_ack(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+			   enum verify_at at, uint32_t calls)
+{
+	const char *when = at == AT_FIRST ? "first packet" : "after the run";
+	struct spw_flow f;
+	int err;
+
+	(void)calls;
+	err = flow_must(b, c, p, when, &f);
+	if (err)
+		return err;
+	if (memcmp(&f, &b->flow_seen, sizeof(f))) {
+		pr_warn(
+		    "%s: %s: the flow's entry changed (state %u, req_us %u, last_us %u): a pure "
+		    "ACK should not touch it\n",
+		    c->name, when, f.state, f.req_us, f.last_us);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * The first data packet started a latency measurement (req_us set: the tracker's data path
+ * ran); after the run the same request is still pending and the flow still established.
+ */
+static int verify_data(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+		       enum verify_at at, uint32_t calls)
+{
+	const char *when = at == AT_FIRST ? "first packet" : "after the run";
+	struct spw_flow f;
+	int err;
+
+	(void)calls;
+	err = flow_must(b, c, p, when, &f);
+	if (err)
+		return err;
+	if (f.state != SPW_FLOW_ESTABLISHED || !f.req_us ||
+	    (at != AT_FIRST && f.req_us != b->flow_seen.req_us)) {
+		pr_warn("%s: %s: the flow is in state %u with req_us %u (was %u): expected "
+			"established with %s\n",
+			c->name, when, f.state, f.req_us, b->flow_seen.req_us,
+			at == AT_FIRST ? "a request pending" : "the same request pending");
+		return -EPROTO;
+	}
+	b->flow_seen = f;
+	return 0;
+}
+
+/* Each SYN inserted its flow: the first one is in the table, a round's count is its calls. */
+static int verify_insert(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+			 enum verify_at at, uint32_t calls)
+{
+	struct spw_flow f;
+	int err;
+
+	if (at == AT_ROUND)
+		return expect_active(b, c, c->tier, calls, "after a round");
+	if (at != AT_FIRST)
+		return 0;
+	err = flow_must(b, c, p, "first packet", &f);
+	if (!err && (f.state != SPW_FLOW_SYN_SEEN || f.tier != c->tier)) {
+		pr_warn("%s: first packet: the new flow is in state %u, tier %u; expected SYN "
+			"seen, tier %u\n",
+			c->name, f.state, f.tier, c->tier);
+		err = -EPROTO;
+	}
+	return err;
+}
+
+/* The control of the insert row inserts nothing: the same SYNs, decided without tracking. */
+static int verify_no_insert(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+			    enum verify_at at, uint32_t calls)
+{
+	struct spw_flow_key k;
+	struct spw_flow f;
+	int err;
+
+	(void)calls;
+	if (at == AT_ROUND)
+		return expect_no_flows(b, c, c->tier, "after a round");
+	err = flow_key_of(p, &k);
+	if (!err)
+		err = flow_get(b, &k, &f);
+	if (!err) {
+		pr_warn("%s: the SYN without tracking left a flow in the table\n", c->name);
+		return -EPROTO;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
+/*
+ * Before a FIN round: one established flow per call, opened through the data plane (SYN via
+ * the case's XDP program, SYN-ACK via TC egress), on the source ports the timed FINs carry.
+ */
+static int prep_fin(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+		    uint32_t calls)
+{
+	static struct bench_pkt syn; /* 2 KiB: off the stack */
+	struct prog *pg = case_prog(b, c);
+	uint32_t i, ret;
+	int err;
+
+	syn = *p;
+	syn.flags = PKT_TCP_SYN;
+	syn.payload = 0;
+	for (i = 0; i < calls; i++) {
+		if (stop_requested)
+			return -EINTR;
+		syn.sport = (uint16_t)(UNIQUE_SPORT_BASE + i);
+		err = build_pkt(&syn) ?: test_run(pg, &syn, 1, NULL, NULL, NULL, &ret, NULL);
+		if (err)
+			return err;
+		b->prep_packets++;
+		err = expect_verdict(pg, c, ret, XDP_PASS) ?: server_synack(b, c, &syn);
+		if (err)
+			return err;
+	}
+	return expect_active(b, c, c->prep_tier, calls, "after opening the round's flows");
+}
+
+/* Every FIN deleted its flow and gave its place back: nothing left, counts at 0. */
+static int verify_fin(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+		      enum verify_at at, uint32_t calls)
+{
+	(void)p;
+	(void)calls;
+	return expect_no_flows(b, c, c->tier,
+			       at == AT_FIRST	? "first packet"
+			       : at == AT_ROUND ? "after a round"
+						: "after the run");
 }
 
 static int setup_syn(struct bench *b, const struct bench_case *c, struct bench_pkt *p, uint8_t tier,
@@ -838,6 +1224,7 @@ static int setup_syn(struct bench *b, const struct bench_case *c, struct bench_p
 			b->rules_loaded);
 		return -ENOENT;
 	}
+	b->syn_rule = r;
 	return build_syn_from_rule(b, c, r, p);
 }
 
@@ -853,6 +1240,18 @@ static int setup_syn_admit(struct bench *b, const struct bench_case *c, struct b
 {
 	/* Tier 0, not the default tier 1: the admitted counter's tier proves the rule matched. */
 	return setup_syn(b, c, p, 0, SPW_ACTION_DROP);
+}
+
+/* The control of the insert row: a SYN from the same rule, when that row ran. */
+static int setup_syn_admit_again(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
+{
+	const struct bench_rule *r = b->syn_rule;
+	int err;
+
+	if (!r || r->tier != 0)
+		return setup_syn_admit(b, c, p);
+	err = policy_write(b, SPW_ACTION_DROP);
+	return err ?: build_syn_from_rule(b, c, r, p);
 }
 
 static int setup_syn_drop(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
@@ -886,13 +1285,20 @@ static int check_rst(const struct bench_pkt *in, const uint8_t *out, uint32_t le
 }
 
 /*
- * The cases, in the order they run. Rules are only added, never removed, so `rules` must not
- * decrease down the table. Goals are from issue 2 (issue 3 for the pure ACK).
+ * The cases, in the order they run. Rules are only added, never removed: `rules` is what a row
+ * needs at least, and a row that needs some must come after every row that needs fewer (the
+ * established and FIN paths never look at rules, so theirs is 0 wherever they run). Each row
+ * answers to one issue's goals: issue 2's predate flow tracking and are measured without it;
+ * issue 3's are with tracking on.
  */
 static const struct bench_case cases[] = {
+    /* ---- issue 2: the data plane (goals for the programs without TCP tracking) ---- */
     {
+	/* Returns before anything tracking touches: the same path with tracking on. */
 	.name = "non-service (TCP SYN to :9090)",
+	.issue = ISSUE_2,
 	.goal = 2.5,
+	.prog = PROG_SPW_NOTRACK,
 	.setup = setup_nonservice,
 	.verdict = XDP_PASS,
 	.svc = SPW_SVC_NONE,
@@ -900,26 +1306,20 @@ static const struct bench_case cases[] = {
 	.reason = SPW_REASON_NOT_SERVICE,
     },
     {
-	.name = "established, pure ACK",
+	.name = "established, ACK + 128 B data (no tracking)",
+	.issue = ISSUE_2,
 	.goal = 3,
-	.setup = setup_pure_ack,
+	.prog = PROG_SPW_NOTRACK,
+	.setup = setup_data_notrack,
 	.verdict = XDP_PASS,
 	.svc = BENCH_SVC_ID,
-	.tier = TIER_ANY, /* pure ACKs skip the flow table, so their tier is not known */
-	.reason = SPW_REASON_ESTABLISHED,
-    },
-    {
-	.name = "established, ACK + 128 B data",
-	.goal = 3,
-	.setup = setup_data,
-	.verdict = XDP_PASS,
-	.svc = BENCH_SVC_ID,
-	.tier = BENCH_DEFAULT_TIER, /* the flow's tier: proves the flow was found */
+	.tier = SPW_TIER_NONE, /* no flow looked up, so no tier */
 	.reason = SPW_REASON_ESTABLISHED,
     },
     {
 	/* No goal: the fixed cost of a decision, to set the rule rows against. */
 	.name = "SYN admitted, no rules (no tracking)",
+	.issue = ISSUE_2,
 	.prog = PROG_SPW_NOTRACK,
 	.setup = setup_syn_norule,
 	.verdict = XDP_PASS,
@@ -929,6 +1329,7 @@ static const struct bench_case cases[] = {
     },
     {
 	.name = "SYN admitted, 10k rules (no tracking)",
+	.issue = ISSUE_2,
 	.goal = 30,
 	.prog = PROG_SPW_NOTRACK,
 	.rules = RULES_10K,
@@ -940,6 +1341,7 @@ static const struct bench_case cases[] = {
     },
     {
 	.name = "SYN admitted, 100k rules (no tracking)",
+	.issue = ISSUE_2,
 	.goal = 40,
 	.prog = PROG_SPW_NOTRACK,
 	.rules = RULES_100K,
@@ -950,18 +1352,9 @@ static const struct bench_case cases[] = {
 	.reason = SPW_REASON_ADMITTED,
     },
     {
-	.name = "SYN admitted + insert, 100k rules *",
-	.mode = RUN_SINGLE,
-	.unique_flows = true,
-	.rules = RULES_100K,
-	.setup = setup_syn_admit,
-	.verdict = XDP_PASS,
-	.svc = BENCH_SVC_ID,
-	.tier = 0,
-	.reason = SPW_REASON_ADMITTED,
-    },
-    {
+	/* No goal; as deployed (tracking on: a shed SYN also misses one flow lookup). */
 	.name = "SYN shed, drop, 100k rules",
+	.issue = ISSUE_2,
 	.rules = RULES_100K,
 	.setup = setup_syn_drop,
 	.verdict = XDP_DROP,
@@ -975,6 +1368,7 @@ static const struct bench_case cases[] = {
 	 * caches after the syscall) rather than the path. No goal.
 	 */
 	.name = "SYN shed, drop, 100k rules, repeat=1 *",
+	.issue = ISSUE_2,
 	.mode = RUN_SINGLE,
 	.rules = RULES_100K,
 	.setup = setup_syn_drop,
@@ -985,6 +1379,7 @@ static const struct bench_case cases[] = {
     },
     {
 	.name = "SYN shed, reject, 100k rules *",
+	.issue = ISSUE_2,
 	.mode = RUN_SINGLE,
 	.rules = RULES_100K,
 	.setup = setup_syn_reject,
@@ -993,6 +1388,73 @@ static const struct bench_case cases[] = {
 	.tier = BENCH_SHED_TIER,
 	.reason = SPW_REASON_SHED_LEVEL,
 	.check_out = check_rst,
+    },
+    /* ---- issue 3: flow tracking (tracking on) ---- */
+    {
+	.name = "established, pure ACK, tracked flow",
+	.issue = ISSUE_3,
+	.goal = 3,
+	.setup = setup_pure_ack,
+	.verify = verify_pure_ack,
+	.verdict = XDP_PASS,
+	.svc = BENCH_SVC_ID,
+	.tier = SPW_TIER_NONE, /* pure ACKs skip the flow table, so their tier is not known */
+	.reason = SPW_REASON_ESTABLISHED,
+    },
+    {
+	.name = "established, ACK + 128 B data, tracked flow",
+	.issue = ISSUE_3,
+	.goal = 5,
+	.setup = setup_data,
+	.verify = verify_data,
+	.verdict = XDP_PASS,
+	.svc = BENCH_SVC_ID,
+	.tier = BENCH_DEFAULT_TIER, /* the flow's tier: proves the flow was found */
+	.reason = SPW_REASON_ESTABLISHED,
+    },
+    {
+	.name = "SYN admitted + insert, 100k rules *",
+	.issue = ISSUE_3,
+	.mode = RUN_SINGLE,
+	.unique_flows = true,
+	.rules = RULES_100K,
+	.setup = setup_syn_admit,
+	.verify = verify_insert,
+	.verdict = XDP_PASS,
+	.svc = BENCH_SVC_ID,
+	.tier = 0,
+	.reason = SPW_REASON_ADMITTED,
+	.control = "SYN admitted, 100k rules, no tracking *",
+    },
+    {
+	/* The insert row's control: the same SYNs the same way, decided without tracking. */
+	.name = "SYN admitted, 100k rules, no tracking *",
+	.issue = ISSUE_3,
+	.prog = PROG_SPW_NOTRACK,
+	.mode = RUN_SINGLE,
+	.unique_flows = true,
+	.rules = RULES_100K,
+	.setup = setup_syn_admit_again,
+	.verify = verify_no_insert,
+	.verdict = XDP_PASS,
+	.svc = BENCH_SVC_ID,
+	.tier = 0,
+	.reason = SPW_REASON_ADMITTED,
+    },
+    {
+	.name = "FIN + delete, tracked flow *",
+	.issue = ISSUE_3,
+	.mode = RUN_SINGLE,
+	.unique_flows = true,
+	.setup = setup_fin,
+	.prep = prep_fin,
+	.prep_tier = BENCH_DEFAULT_TIER,
+	.prep_reason = SPW_REASON_ADMITTED,
+	.verify = verify_fin,
+	.verdict = XDP_PASS,
+	.svc = BENCH_SVC_ID,
+	.tier = BENCH_DEFAULT_TIER, /* the flow's tier: proves the flow was found */
+	.reason = SPW_REASON_ESTABLISHED,
     },
 };
 
@@ -1011,7 +1473,7 @@ static int run_case(struct bench *b, const struct bench_case *c, struct result *
 	uint32_t rep_spw, rep_empty, ret, out_len;
 	static struct bench_pkt p; /* 2 KiB: off the stack */
 	static uint8_t out[PKT_BUF_MAX];
-	uint64_t base;
+	uint64_t base, prep_base;
 	unsigned int r;
 	int err;
 
@@ -1028,6 +1490,7 @@ static int run_case(struct bench *b, const struct bench_case *c, struct result *
 	if (err)
 		return err;
 	base = pg->packets;
+	prep_base = b->prep_packets;
 	err = test_run(pg, &p, 1, out, &out_len, NULL, &ret, NULL);
 	if (err)
 		return err;
@@ -1035,7 +1498,9 @@ static int run_case(struct bench *b, const struct bench_case *c, struct result *
 	if (!err && c->check_out)
 		err = c->check_out(&p, out, out_len);
 	if (!err)
-		err = counters_expect(b, c, pg->packets - base, "first packet");
+		err = counters_expect(b, c, pg->packets - base, 0, "first packet");
+	if (!err && c->verify)
+		err = c->verify(b, c, &p, AT_FIRST, 1);
 	if (err)
 		return err;
 	err = test_run(&b->empty, &p, 1, NULL, NULL, NULL, &ret, NULL);
@@ -1070,7 +1535,10 @@ static int run_case(struct bench *b, const struct bench_case *c, struct result *
 	}
 
 	/* Every packet timed took the path named, not only the first. */
-	err = counters_expect(b, c, pg->packets - base, "timed packets");
+	err = counters_expect(b, c, pg->packets - base - (b->prep_packets - prep_base),
+			      b->prep_packets - prep_base, "timed packets");
+	if (!err && c->verify)
+		err = c->verify(b, c, &p, AT_END, 0);
 	if (err)
 		return err;
 
@@ -1087,23 +1555,273 @@ static int run_case(struct bench *b, const struct bench_case *c, struct result *
 	return 0;
 }
 
+/* ---- memory per tracked flow ---- */
+
+/* Issue 3's goal: bytes of kernel memory per tracked flow. */
+#define FLOW_BYTES_GOAL 128
+
+/* A map as the kernel describes it, and the memory it charges for it. */
+struct map_mem {
+	struct bpf_map_info info;
+	uint64_t memlock; /* bytes: the "memlock:" line of the map's fdinfo, as bpftool shows */
+};
+
+struct mem_report {
+	bool tried, done;
+	struct map_mem flows, active, latency;
+	int ncpus;	    /* possible CPUs: per-CPU maps hold a value for each */
+	long elem_hdr;	    /* sizeof(struct htab_elem), from the kernel's BTF; < 0: unknown */
+	long bucket;	    /* sizeof(struct bucket), the same way */
+	uint64_t n_buckets; /* max_entries rounded up to a power of 2, as htab_map_alloc does */
+	double computed;    /* bytes per flow, from the sizes above */
+	double measured;    /* memlock / max_entries */
+	double marginal;    /* memlock difference of two scratch maps alike / entries difference */
+	uint32_t scratch_lo, scratch_hi;
+	char fdinfo[64]; /* where memlock came from */
+};
+
+static int map_memlock(int fd, uint64_t *out)
+{
+	char path[64], line[256];
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+
+		if (sscanf(line, "memlock: %llu", &v) == 1) {
+			*out = v;
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static int map_mem_of(int fd, const char *name, struct map_mem *m)
+{
+	__u32 len = sizeof(m->info);
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if (bpf_obj_get_info_by_fd(fd, &m->info, &len)) {
+		err = -errno;
+		pr_warn("reading the info of map %s failed: %s\n", name, strerror(-err));
+		return err;
+	}
+	err = map_memlock(fd, &m->memlock);
+	if (err)
+		pr_warn("reading the memlock of map %s from /proc/self/fdinfo failed: %s\n", name,
+			strerror(-err));
+	return err;
+}
+
+/*
+ * Size of a kernel struct from the kernel's own BTF. With `member`, the first struct of that
+ * name that has such a member: "bucket" names more than one struct in vmlinux.
+ */
+static long kernel_struct_size(const struct btf *btf, const char *name, const char *member)
+{
+	int n = (int)btf__type_cnt(btf), id, i;
+
+	for (id = 1; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_member *m;
+
+		if (!btf_is_struct(t) || strcmp(btf__name_by_offset(btf, t->name_off), name))
+			continue;
+		if (!member)
+			return t->size;
+		m = btf_members(t);
+		for (i = 0; i < btf_vlen(t); i++)
+			if (!strcmp(btf__name_by_offset(btf, m[i].name_off), member))
+				return t->size;
+	}
+	return -ENOENT;
+}
+
+/* memlock of a scratch hash map like the flow table, with n entries; closed again. */
+static int scratch_memlock(const struct bpf_map_info *like, uint32_t n, uint64_t *out)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = like->map_flags);
+	int fd, err;
+
+	fd = bpf_map_create(like->type, "spw_bench_mem", like->key_size, like->value_size, n, &o);
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("creating a scratch hash map of %u entries failed: %s\n", n,
+			strerror(-err));
+		return err;
+	}
+	err = map_memlock(fd, out);
+	close(fd);
+	return err;
+}
+
+static uint64_t round_up8(uint64_t n)
+{
+	return (n + 7) & ~7ULL;
+}
+
+/*
+ * Bytes per tracked flow, three ways: computed from the sizes (key, value, the kernel's element
+ * and bucket headers), measured as the map's memlock over its entries, and measured as the
+ * difference between two scratch maps of the same kind, which leaves the fixed parts out.
+ * Plus the fixed cost of the active-count and latency maps.
+ */
+static int memory_measure(struct bench *b, struct mem_report *mr)
+{
+	const struct bpf_map_info *fi = &mr->flows.info;
+	uint64_t lo_mem, hi_mem;
+	struct btf *btf;
+	int err;
+
+	memset(mr, 0, sizeof(*mr));
+	mr->tried = true;
+	mr->ncpus = libbpf_num_possible_cpus();
+	err = map_mem_of(b->flows_fd, SPW_MAP_FLOWS, &mr->flows)
+		  ?: map_mem_of(b->active_fd, SPW_MAP_ACTIVE, &mr->active)
+		  ?: map_mem_of(b->latency_fd, SPW_MAP_LATENCY, &mr->latency);
+	if (err)
+		return err;
+	snprintf(mr->fdinfo, sizeof(mr->fdinfo), "/proc/self/fdinfo/%d", b->flows_fd);
+	if (fi->type != BPF_MAP_TYPE_HASH || (fi->map_flags & BPF_F_NO_PREALLOC) ||
+	    fi->key_size != sizeof(struct spw_flow_key) ||
+	    fi->value_size != sizeof(struct spw_flow)) {
+		pr_warn(
+		    "the flow table is not the preallocated hash of spw_flow_key -> spw_flow this "
+		    "bench computes for (type %u, flags 0x%x, key %u B, value %u B)\n",
+		    fi->type, fi->map_flags, fi->key_size, fi->value_size);
+		return -EPROTO;
+	}
+	btf = btf__load_vmlinux_btf();
+	if (btf) {
+		mr->elem_hdr = kernel_struct_size(btf, "htab_elem", "hash");
+		mr->bucket = kernel_struct_size(btf, "bucket", "raw_lock");
+		btf__free(btf);
+	} else {
+		mr->elem_hdr = mr->bucket = -errno;
+		pr_warn("the kernel's BTF is not readable: %s; no computed figure\n",
+			strerror(errno));
+	}
+	for (mr->n_buckets = 1; mr->n_buckets < fi->max_entries; mr->n_buckets <<= 1)
+		;
+	if (mr->elem_hdr > 0 && mr->bucket > 0)
+		mr->computed =
+		    (double)(mr->elem_hdr + round_up8(fi->key_size) + round_up8(fi->value_size)) +
+		    (double)mr->bucket * (double)mr->n_buckets / fi->max_entries;
+	mr->measured = (double)mr->flows.memlock / fi->max_entries;
+
+	mr->scratch_hi = fi->max_entries;
+	mr->scratch_lo = fi->max_entries / 2;
+	err = scratch_memlock(fi, mr->scratch_lo, &lo_mem)
+		  ?: scratch_memlock(fi, mr->scratch_hi, &hi_mem);
+	if (err)
+		return err;
+	mr->marginal = ((double)hi_mem - (double)lo_mem) / (mr->scratch_hi - mr->scratch_lo);
+	mr->done = true;
+	return 0;
+}
+
+static const char *map_type_name(uint32_t type)
+{
+	return libbpf_bpf_map_type_str((enum bpf_map_type)type) ?: "?";
+}
+
+/* Returns 1 when the per-flow goal is missed. */
+static int memory_print(const struct mem_report *mr)
+{
+	const struct bpf_map_info *fi = &mr->flows.info;
+	const struct bpf_map_info *ai = &mr->active.info, *li = &mr->latency.info;
+	bool over = mr->measured > FLOW_BYTES_GOAL;
+	char text[64];
+
+	printf("\n-- issue 3 goal: memory per tracked flow, %s (%s, preallocated, %u entries)\n",
+	       SPW_MAP_FLOWS, map_type_name(fi->type), fi->max_entries);
+	printf("  %-40s %s\n", "", "from");
+	snprintf(text, sizeof(text), "key %u B + value %u B", fi->key_size, fi->value_size);
+	printf("  %-40s %s\n", text, "bpf_map_info of the pinned map");
+	if (mr->computed > 0) {
+		snprintf(text, sizeof(text), "+ element header %ld B", mr->elem_hdr);
+		printf("  %-40s %s\n", text, "struct htab_elem, the kernel's BTF");
+		snprintf(text, sizeof(text), "  = %llu B per element",
+			 (unsigned long long)(mr->elem_hdr + round_up8(fi->key_size) +
+					      round_up8(fi->value_size)));
+		printf("  %-40s %s\n", text, "key and value rounded up to 8 B, as laid out");
+		snprintf(text, sizeof(text), "+ bucket %ld B x %llu / %u", mr->bucket,
+			 (unsigned long long)mr->n_buckets, fi->max_entries);
+		printf("  %-40s %s\n", text, "struct bucket (BTF) x buckets / entries");
+		snprintf(text, sizeof(text), "computed: %.1f B per flow", mr->computed);
+		printf("  %-40s %s\n", text, "the sizes above");
+	}
+	snprintf(text, sizeof(text), "measured: %.1f B per flow", mr->measured);
+	printf("  %-40s memlock / max_entries: %llu B, the \"memlock:\" line of\n", text,
+	       (unsigned long long)mr->flows.memlock);
+	printf("  %-40s %s (as bpftool map show prints it)\n", "", mr->fdinfo);
+	if (mr->computed > 0)
+		printf("  %-40s of which %.0f B fixed: struct bpf_htab, and per CPU\n", "",
+		       (double)mr->flows.memlock - mr->computed * fi->max_entries);
+	if (mr->computed > 0)
+		printf("  %-40s (%d here) a spare element and lock flags\n", "", mr->ncpus);
+	snprintf(text, sizeof(text), "marginal: %.1f B per flow", mr->marginal);
+	printf("  %-40s memlock difference of two scratch maps alike,\n", text);
+	printf("  %-40s %u and %u entries, / %u\n", "", mr->scratch_hi, mr->scratch_lo,
+	       mr->scratch_hi - mr->scratch_lo);
+	snprintf(text, sizeof(text), "goal <=%d B per flow (measured)", FLOW_BYTES_GOAL);
+	printf("  %-40s %s\n", text, over ? "OVER" : "ok");
+	printf("  fixed cost, not per flow (memlock from fdinfo):\n");
+	snprintf(text, sizeof(text), "%s: %llu B", SPW_MAP_ACTIVE,
+		 (unsigned long long)mr->active.memlock);
+	printf("    %-38s %s, %u x %u B%s\n", text, map_type_name(ai->type), ai->max_entries,
+	       ai->value_size, ai->map_flags & BPF_F_MMAPABLE ? ", mmapable (page-rounded)" : "");
+	snprintf(text, sizeof(text), "%s: %llu B", SPW_MAP_LATENCY,
+		 (unsigned long long)mr->latency.memlock);
+	printf("    %-38s %s, %u x %u B x %d possible CPUs\n", text, map_type_name(li->type),
+	       li->max_entries, li->value_size, mr->ncpus);
+	return over;
+}
+
 /* ---- output ---- */
 
 /* The footnote of the * rows. */
 static const char *const star_note[] = {
     "*  repeat=1 per call (reject rewrites the packet, an admitted SYN inserts its\n",
-    "   flow; the repeat=1 drop row is their control): both columns are whole\n",
-    "   BPF_PROG_RUN calls (syscall, copy in and out, one run) against the empty\n",
-    "   program's own repeat=1 baseline, so that ratio is not comparable with the\n",
-    "   other rows. +ns over the empty program's per-packet cost is an upper bound,\n",
-    "   as it includes the cache misses of one packet per syscall (compare the drop\n",
-    "   row with its control).\n",
+    "   flow, a FIN deletes it; the repeat=1 drop row is their control): both\n",
+    "   columns are whole BPF_PROG_RUN calls (syscall, copy in and out, one run)\n",
+    "   against the empty program's own repeat=1 baseline, so that ratio is not\n",
+    "   comparable with the other rows. +ns over the empty program's per-packet\n",
+    "   cost is an upper bound, as it includes the cache misses of one packet per\n",
+    "   syscall (compare the drop row with its control). Each FIN deletes one of\n",
+    "   the established flows opened (untimed) before its round, one per call.\n",
 };
 
-static void print_table(const struct bench *b, const struct result *res, double elapsed_s)
+static const char *const issue_title[] = {
+    [ISSUE_2] = "issue 2 goals: the data plane, with TCP tracking off (the goals predate it);\n"
+		"   its rows without a goal run as deployed, tracking on",
+    [ISSUE_3] = "issue 3 goals: flow tracking, TCP tracking on",
+};
+
+static int case_index(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < CASE_COUNT; i++)
+		if (!strcmp(cases[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static void print_table(const struct bench *b, const struct result *res,
+			const struct mem_report *mr, double elapsed_s)
 {
 	double empties[CASE_COUNT], empty_pkt = 0;
 	unsigned int i, n_empty = 0, over = 0, invalid = 0, starred = 0;
+	int section = -1;
 	struct utsname u;
 
 	for (i = 0; i < CASE_COUNT; i++)
@@ -1116,32 +1834,45 @@ static void print_table(const struct bench *b, const struct result *res, double 
 
 	printf("\nspillway XDP data plane through BPF_PROG_RUN, kernel %s, pinned to CPU %d\n",
 	       u.release, b->cpu);
-	printf("ns per packet from %s around large repeat counts, median of %u rounds\n",
-	       bench_clock == CLOCK_MONOTONIC ? "wall time" : "thread CPU time", b->rounds);
-	printf("alternating empty/spillway; hot cache (one packet repeated)\n\n");
-	printf("%-40s %9s %9s %7s %7s %7s %7s  %s\n", "case", "spillway", "empty", "ratio", "goal",
-	       "+ns", "spread", "result");
+	if (bench_clock == CLOCK_MONOTONIC)
+		printf("ns per packet from wall time around large repeat counts (-w), median of "
+		       "%u rounds\n",
+		       b->rounds);
+	else
+		printf(
+		    "ns per packet from this thread's CPU time around large repeat counts "
+		    "(steadier\nthan wall time on this shared machine; -w for wall time), median "
+		    "of %u rounds\n",
+		    b->rounds);
+	printf("alternating empty/spillway; hot cache (one packet repeated); trk: TCP tracking\n");
+	printf("\n%-44s %3s %9s %9s %7s %7s %7s %7s  %s\n", "case", "trk", "spillway", "empty",
+	       "ratio", "goal", "+ns", "spread", "result");
 	for (i = 0; i < CASE_COUNT; i++) {
 		const struct bench_case *c = &cases[i];
 		const struct result *r = &res[i];
 		double ratio;
 		char goal[16];
 
+		if (!r->invalid && !r->done)
+			continue;
+		if ((int)c->issue != section) {
+			section = (int)c->issue;
+			printf("-- %s\n", issue_title[section]);
+		}
 		if (r->invalid) {
-			printf("%-40s  no figure: did not run as named (see the warnings)\n",
+			printf("%-44s  no figure: did not run as named (see the warnings)\n",
 			       c->name);
 			invalid++;
 			continue;
 		}
-		if (!r->done)
-			continue;
 		ratio = r->empty_ns > 0 ? r->spw_ns / r->empty_ns : 0;
 		if (c->goal > 0)
 			snprintf(goal, sizeof(goal), "<=%.3gx", c->goal);
 		else
 			snprintf(goal, sizeof(goal), "-");
-		printf("%-40s %9.1f %9.1f %6.2fx %7s %7.1f %6.1f%%  %s\n", c->name, r->spw_ns,
-		       r->empty_ns, ratio, goal, r->spw_ns - r->empty_ns,
+		printf("%-44s %3s %9.1f %9.1f %6.2fx %7s %7.1f %6.1f%%  %s\n", c->name,
+		       c->prog == PROG_SPW_NOTRACK ? "off" : "on", r->spw_ns, r->empty_ns, ratio,
+		       goal, r->spw_ns - r->empty_ns,
 		       r->spw_ns > 0 ? 100 * (r->spw_max - r->spw_min) / r->spw_ns : 0,
 		       c->goal <= 0	  ? "-"
 		       : ratio <= c->goal ? "ok"
@@ -1156,17 +1887,31 @@ static void print_table(const struct bench *b, const struct result *res, double 
 	if (starred) {
 		for (i = 0; i < sizeof(star_note) / sizeof(star_note[0]); i++)
 			fputs(star_note[i], stdout);
-		printf("   With %.1f ns per empty packet (median of the other rows), that is:\n",
-		       empty_pkt);
+		if (empty_pkt > 0)
+			printf("   With %.1f ns per empty packet (median of the other rows), that "
+			       "is:\n",
+			       empty_pkt);
 		for (i = 0; i < CASE_COUNT; i++) {
 			const struct result *r = &res[i];
+			int k;
 
 			if (!r->done || cases[i].mode != RUN_SINGLE || empty_pkt <= 0)
 				continue;
-			printf("     %-38s %.2fx the empty program\n", cases[i].name,
+			printf("     %-42s %.2fx the empty program\n", cases[i].name,
 			       (empty_pkt + r->spw_ns - r->empty_ns) / empty_pkt);
+			k = cases[i].control ? case_index(cases[i].control) : -1;
+			if (k >= 0 && res[k].done)
+				printf("       minus its control (%s): %+.1f ns\n", cases[k].name,
+				       (r->spw_ns - r->empty_ns) -
+					   (res[k].spw_ns - res[k].empty_ns));
 		}
 	}
+	if (mr->done)
+		over += (unsigned int)memory_print(mr);
+	else if (mr->tried)
+		printf(
+		    "\n-- issue 3 goal: memory per tracked flow: NO FIGURE (see the warnings)\n");
+	printf("\n");
 	for (i = 0; i < rule_load_count; i++)
 		printf("rule load: %u -> %u rules in %.1f ms (%.2f us per spw_dp_rule_add)\n",
 		       rule_loads[i].total - rule_loads[i].added, rule_loads[i].total,
@@ -1247,6 +1992,24 @@ static void remove_pin_root(const char *path, int depth)
 }
 
 /*
+ * A map of the data plane by its pin: the bench reads the flow table as the data plane keeps
+ * it, and the kernel's memory figures of the maps, without going through libspillway.
+ */
+static int map_open(struct bench *b, const char *name, int *fd)
+{
+	char path[PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(b->dp), name);
+	*fd = bpf_obj_get(path);
+	if (*fd >= 0)
+		return 0;
+	err = -errno;
+	pr_warn("opening the pinned map %s failed: %s\n", path, strerror(-err));
+	return err;
+}
+
+/*
  * The data plane under a private pin root, twice: as deployed, and the same maps with the
  * programs loaded without TCP tracking. The flood guard is set as high as it goes: its code
  * runs for every insert, as deployed, but never refuses one, which would be another path.
@@ -1272,10 +2035,16 @@ static int open_dataplanes(struct bench *b, const char *pin_root)
 	b->spw = (struct prog){.name = "spillway", .fd = spw_dp_prog_fd(b->dp, SPW_PROG_XDP)};
 	b->spw_notrack = (struct prog){.name = "spillway (no TCP tracking)",
 				       .fd = spw_dp_prog_fd(b->dp_notrack, SPW_PROG_XDP)};
-	if (b->spw.fd < 0 || b->spw_notrack.fd < 0) {
-		pr_warn("the data plane has no XDP program\n");
+	b->tc_egress = (struct prog){.name = "spillway TC egress",
+				     .fd = spw_dp_prog_fd(b->dp, SPW_PROG_TC_EGRESS)};
+	if (b->spw.fd < 0 || b->spw_notrack.fd < 0 || b->tc_egress.fd < 0) {
+		pr_warn("the data plane has no XDP or no TC egress program\n");
 		return -ENOENT;
 	}
+	err = map_open(b, SPW_MAP_FLOWS, &b->flows_fd) ?: map_open(b, SPW_MAP_ACTIVE, &b->active_fd)
+			  ?: map_open(b, SPW_MAP_LATENCY, &b->latency_fd);
+	if (err)
+		return err;
 	b->empty_skel = empty_xdp__open_and_load();
 	if (!b->empty_skel) {
 		err = -errno;
@@ -1327,7 +2096,8 @@ static int parse_opt_u32(char opt, const char *text, uint32_t min, uint32_t max,
 int main(int argc, char **argv)
 {
 	static struct result res[CASE_COUNT];
-	struct bench b = {.rounds = DEF_ROUNDS};
+	static struct mem_report mem;
+	struct bench b = {.rounds = DEF_ROUNDS, .flows_fd = -1, .active_fd = -1, .latency_fd = -1};
 	uint32_t target_ms = DEF_TARGET_MS, cpu = UINT32_MAX, seed = 1;
 	const char *only = NULL;
 	/* A second signal is fatal (SA_RESETHAND): Ctrl-C twice always stops the process. */
@@ -1427,10 +2197,18 @@ int main(int argc, char **argv)
 		pr_warn("interrupted\n");
 	else if (err)
 		pr_warn("stopped at \"%s\": %s\n", cases[i].name, strerror(-err));
-	print_table(&b, res, (double)(wall_ns() - t_start) / 1e9);
+	else if (memory_measure(&b, &mem))
+		failed = true;
+	print_table(&b, res, &mem, (double)(wall_ns() - t_start) / 1e9);
 
 out:
 	/* Unpin through the handle, or by hand if that fails or the open never finished. */
+	if (b.flows_fd >= 0)
+		close(b.flows_fd);
+	if (b.active_fd >= 0)
+		close(b.active_fd);
+	if (b.latency_fd >= 0)
+		close(b.latency_fd);
 	empty_xdp__destroy(b.empty_skel);
 	if (b.dp && !spw_dp_unpin_all(b.dp))
 		pin_root[0] = 0;

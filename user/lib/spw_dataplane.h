@@ -31,7 +31,8 @@ enum spw_attach_mode {
 struct spw_dp_opts {
 	/* bpffs folder for maps and links; NULL means SPW_PIN_ROOT. Tests use their own. */
 	const char *pin_root;
-	/* Flow table entries; 0 means SPW_FLOWS_DEFAULT. Only used when the maps are created. */
+	/* Flow table entries, rounded up to a power of two; 0 means SPW_FLOWS_DEFAULT. Only
+	 * used when the maps are created: a pinned table keeps its size. */
 	uint32_t flow_capacity;
 	/* Load the programs without TCP flow tracking (no counts, caps or latency for TCP). */
 	bool no_tcp_tracking;
