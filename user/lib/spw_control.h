@@ -27,6 +27,10 @@ struct spw_law_params {
 	uint32_t shed_min_ranks;    /* smallest cut when over target: progress even near 1.0 */
 	uint64_t recover_after_ns;  /* pressure must stay low this long before raising */
 	uint32_t recover_ranks;	    /* additive raise per tick while recovering */
+	/* Added with the law's implementation (spw_control.c says why): */
+	double smooth_weight;	    /* weight of a new reading in the smoothed pressure (0.1) */
+	uint32_t confirm_ticks;	    /* readings at a level before a slight excess (below
+				     * 1 + hysteresis) is acted on (5) */
 };
 
 /* Defaults for the given floor, ceiling, hysteresis and tick. */
@@ -38,6 +42,13 @@ struct spw_law_state {
 	uint64_t low_since_ns;	 /* when pressure went below 1 - hysteresis; 0 = not low */
 	int last_direction;	 /* -1 shed, +1 recover, 0 hold */
 	uint32_t direction_changes; /* since init: oscillation diagnostics (tests, metrics) */
+	/* Added with the law's implementation: */
+	int last_move;		 /* direction of the last change (-1, +1), 0 before any; a
+				  * change against it counts in direction_changes */
+	double smoothed;	 /* mean pressure of the readings at the current level, the
+				  * first after a change left out */
+	uint32_t samples;	 /* fresh readings since the last change of level */
+	double prev_pressure;	 /* the last fresh reading */
 };
 
 /* Starts at full admission (the ceiling). */
@@ -46,7 +57,8 @@ void spw_law_init(struct spw_law_state *s, const struct spw_law_params *p);
 /*
  * One tick. pressure is spw_pressure()'s result (NAN: no fresh signal, treated as low so the
  * service recovers rather than stays shed on nothing). Returns the integer level to enforce,
- * always within [floor, ceiling].
+ * always within [floor, ceiling]. The hold band is judged on the pressure smoothed over the
+ * readings at the current level; a reading at or above 1 + hysteresis sheds at once.
  */
 uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p, double pressure,
 		      uint64_t now_ns);

@@ -43,9 +43,19 @@ struct spw_signal {
 };
 
 /*
+ * Added with the control law: the largest value / target taken as a measurement. Real
+ * overloads stay far below it (a latency 1000 times its target is 1e3); above it the number is
+ * a unit error or a corrupt report, and spw_pressure() ignores that signal like a stale one.
+ */
+#define SPW_PRESSURE_MAX 1e6
+
+/*
  * Pressure of a service: max(value / target) over signals measured within stale_after_ns of
  * now_ns. Flags each signal's staleness. Returns NAN when no signal is fresh: the controller
  * then has nothing to act on and recovers (see spw_law_step).
+ * A signal whose numbers are not a measurement (target not a positive finite number; value NaN,
+ * infinite or negative; a pool fraction above 1; a ratio above SPW_PRESSURE_MAX) is ignored and
+ * flagged stale too: the report parser rejects such values, this is the second line.
  */
 double spw_pressure(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns);
 

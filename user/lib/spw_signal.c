@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Saturation signals and pressure (spw_signal.h): pure arithmetic, no BPF calls, no I/O.
+ *
+ * Pressure is max(value / target) over the fresh signals of a service. What is not fresh, or
+ * not a measurement at all, is left out and flagged stale, so the controller never acts on a
+ * reading it cannot trust: a missing signal is neither "idle" (0) nor "overloaded" (full).
+ */
+#include <math.h>
+#include <stddef.h>
+#include "spw_signal.h"
+
+static const char *const kind_names[SPW_SIG_KIND_COUNT] = {
+    [SPW_SIG_POOL] = "pool",
+    [SPW_SIG_POOL_WAIT] = "pool_wait",
+    [SPW_SIG_QUEUE] = "queue",
+    [SPW_SIG_QUEUE_AGE] = "queue_age",
+    [SPW_SIG_ACCEPT_QUEUE] = "accept_queue",
+    [SPW_SIG_LATENCY_P99] = "latency_p99",
+    [SPW_SIG_CONNECTIONS] = "connections",
+};
+
+const char *spw_signal_kind_name(enum spw_signal_kind kind)
+{
+	if ((unsigned int)kind >= SPW_SIG_KIND_COUNT || !kind_names[kind])
+		return "unknown";
+	return kind_names[kind];
+}
+
+/*
+ * The ratio a signal contributes, or NAN when its numbers are not a measurement: a target
+ * that is not a positive finite number (config validation rejects those, but a zeroed struct
+ * must not divide by zero), a value that is NaN, infinite or negative (a capacity-0 pool
+ * reads 0/0 or N/0), or a ratio beyond SPW_PRESSURE_MAX (spw_signal.h: a unit error or a
+ * corrupt report, not an overload; the law bounds its step per tick anyway, so this decides
+ * whether the signal counts, not how hard it pushes). A pool cannot have more connections in
+ * use than it has: a fraction above 1 is an inconsistent report.
+ */
+static double signal_ratio(const struct spw_signal *sig)
+{
+	double r;
+
+	if (!isfinite(sig->target) || sig->target <= 0.0)
+		return NAN;
+	if (!isfinite(sig->value) || sig->value < 0.0)
+		return NAN;
+	if (sig->kind == SPW_SIG_POOL && sig->value > 1.0)
+		return NAN;
+	r = sig->value / sig->target;
+	if (!isfinite(r) || r > SPW_PRESSURE_MAX)
+		return NAN;
+	return r;
+}
+
+double spw_pressure(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns)
+{
+	double pressure = NAN;
+	int i;
+
+	if (!sigs || n <= 0)
+		return NAN;
+	if (n > SPW_MAX_SIGNALS)
+		n = SPW_MAX_SIGNALS; /* a service has at most that many: a larger n is garbage */
+	for (i = 0; i < n; i++) {
+		struct spw_signal *sig = &sigs[i];
+		/*
+		 * A measurement stamped after now (read between the tick's clock read and this
+		 * call) is fresh, not 2^64 ns old.
+		 */
+		uint64_t age = sig->updated_ns > now_ns ? 0 : now_ns - sig->updated_ns;
+		double r;
+
+		sig->stale = true;
+		if (!sig->updated_ns || age > stale_after_ns)
+			continue;
+		r = signal_ratio(sig);
+		if (isnan(r))
+			continue; /* ignored exactly like a stale reading */
+		sig->stale = false;
+		if (isnan(pressure) || r > pressure)
+			pressure = r;
+	}
+	return pressure;
+}
