@@ -54,6 +54,7 @@ NETNS_TESTS := $(patsubst tests/netns/%.c,$(BUILD)/tests/netns/%,$(wildcard test
 TESTS	    := $(UNIT_TESTS) $(BPF_TESTS) $(NETNS_TESTS)
 
 BENCHES	 := $(BUILD)/bench_dataplane
+BENCHES	 += $(BUILD)/bench_controller
 PROGS	 := $(BUILD)/spillwayd
 SPWD_SRCS := $(wildcard user/spillwayd/*.c)
 SPWD_OBJS := $(SPWD_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -107,6 +108,16 @@ $(BUILD)/bench_dataplane: $(BUILD)/obj/tools/bench/bench_dataplane.o \
 		$(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
+
+# The controller benchmark runs the real daemon (issue 4): reaction, tick CPU, sweep, RSS.
+.PHONY: bench-controller
+$(BUILD)/bench_controller: $(BUILD)/obj/tools/bench/bench_controller.o \
+		$(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+bench-controller: $(BUILD)/bench_controller $(BUILD)/spillwayd
+	$(Q)$(BUILD)/bench_controller --daemon $(BUILD)/spillwayd
 
 $(BUILD)/spillwayd: $(SPWD_OBJS) $(LIB)
 	$(call msg,LINK,$@)
