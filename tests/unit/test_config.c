@@ -312,7 +312,7 @@ static void test_example(void **state)
 	assert_true(k->hysteresis == 0.1);
 	assert_int_equal(k->cohort_rotation_ns, 10 * SPW_NSEC_PER_SEC);
 	assert_int_equal(k->stale_after_ns, 2 * SPW_NSEC_PER_SEC);
-	assert_int_equal(k->sweep_every_ns, SPW_NSEC_PER_SEC);
+	assert_int_equal(k->sweep_every_ns, 5 * SPW_NSEC_PER_SEC);
 	assert_int_equal(k->syn_timeout_ns, 30 * SPW_NSEC_PER_SEC);
 	assert_int_equal(k->idle_timeout_ns, 10 * SPW_NSEC_PER_MIN);
 	assert_int_equal(k->udp_timeout_ns, 60 * SPW_NSEC_PER_SEC);
@@ -363,7 +363,7 @@ static void assert_defaults(const struct spw_config *c)
 	assert_true(k->hysteresis == 0.1);
 	assert_int_equal(k->cohort_rotation_ns, 10 * SPW_NSEC_PER_SEC);
 	assert_int_equal(k->stale_after_ns, 2 * SPW_NSEC_PER_SEC);
-	assert_int_equal(k->sweep_every_ns, SPW_NSEC_PER_SEC);
+	assert_int_equal(k->sweep_every_ns, 5 * SPW_NSEC_PER_SEC);
 	assert_int_equal(k->syn_timeout_ns, 30 * SPW_NSEC_PER_SEC);
 	assert_int_equal(k->idle_timeout_ns, 600 * SPW_NSEC_PER_SEC);
 	assert_int_equal(k->udp_timeout_ns, 60 * SPW_NSEC_PER_SEC);

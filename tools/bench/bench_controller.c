@@ -37,13 +37,13 @@
  *   update, valid spw_flow values, last_us fresh so no sweep removes them), and the active
  *   counts are bumped to match (atomically, on the mmapped spw_active, as the library's sweep
  *   decrements them): the table is consistent, as if the data plane had made the flows. So
- *   the trials run beside the daemon's 1 s sweep of a full-sized table.
+ *   the trials run beside the daemon's 5 s sweep of a full-sized table.
  * - Tick CPU: the daemon's CPU time is read over a window of seconds from
  *   /proc/PID/task/TID/schedstat (the scheduler's ns, not utime+stime's 10 ms steps; those are
  *   printed too as a cross-check) and divided by the ticks it ran (the generation of service
  *   1's policy). No reports are sent during the windows: report datagrams cost per datagram,
  *   not per tick. One window per config (windows[]), switched by SIGHUP (the daemon keeps its
- *   state across a reload): sweep every 1 s (the default, its cost amortised over 10 ticks)
+ *   state across a reload): sweep every 5 s (the default, its cost amortised over 50 ticks)
  *   and sweep every 24 h (never within the window: the tick alone) have the goal; then, for
  *   information and without the sweep, each service also reads its accept queue, its latency
  *   p99, and every signal kind, so a slow signal shows by itself.
@@ -105,7 +105,7 @@
 #define IDLE_TIMEOUT_NS	   (600ULL * 1000000000ULL)
 #define UDP_TIMEOUT_NS	   (60ULL * 1000000000ULL)
 /* Sweep period of the first window (the default), and one that never comes within a run. */
-#define SWEEP_DEFAULT_S	   1
+#define SWEEP_DEFAULT_S	   5
 #define SWEEP_NEVER	   "24h"
 /* A stale flow's age: a minute past the idle timeout, so no rounding keeps it. */
 #define STALE_AGE_US	   ((IDLE_TIMEOUT_NS / 1000) + 60ULL * 1000000ULL)
@@ -215,7 +215,7 @@ static const struct {
 	enum cfg_kind cfg;
 	const char *name;
 } windows[] = {
-	{ CFG_POOL_SWEEP, "pool signals, sweep every 1 s" },
+	{ CFG_POOL_SWEEP, "pool signals, sweep every 5 s (default)" },
 	{ CFG_POOL_NO_SWEEP, "pool signals, no sweep" },
 	{ CFG_ACCEPT_QUEUE, "+ accept_queue, no sweep" },
 	{ CFG_LATENCY, "+ latency_p99, no sweep" },
@@ -343,7 +343,7 @@ static int write_config(struct bench *b, enum cfg_kind kind)
 		"report: {socket: %s}\n"
 		"state_dir: %s\n",
 		(unsigned long long)(TICK_NS / 1000000ULL),
-		kind == CFG_POOL_SWEEP ? "1s" : SWEEP_NEVER, b->sock_path, b->tmpdir);
+		kind == CFG_POOL_SWEEP ? "5s" : SWEEP_NEVER, b->sock_path, b->tmpdir);
 	if (fclose(f)) {
 		int err = -errno;
 

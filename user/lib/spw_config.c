@@ -49,7 +49,7 @@ static void set_defaults(struct spw_config *c)
 	k->hysteresis = 0.1;
 	k->cohort_rotation_ns = 10 * SPW_NSEC_PER_SEC;
 	k->stale_after_ns = 2 * SPW_NSEC_PER_SEC;
-	k->sweep_every_ns = SPW_NSEC_PER_SEC;
+	k->sweep_every_ns = 5 * SPW_NSEC_PER_SEC;
 	k->syn_timeout_ns = 30 * SPW_NSEC_PER_SEC;
 	k->idle_timeout_ns = 10 * SPW_NSEC_PER_MIN;
 	k->udp_timeout_ns = 60 * SPW_NSEC_PER_SEC;

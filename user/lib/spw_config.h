@@ -52,7 +52,7 @@ struct spw_config_controller {
 	double hysteresis;	     /* default 0.1 */
 	uint64_t cohort_rotation_ns; /* default 10s */
 	uint64_t stale_after_ns;     /* default 2s */
-	uint64_t sweep_every_ns;     /* default 1s: the flow sweep need not run every tick */
+	uint64_t sweep_every_ns;     /* default 5s: a sweep reads the whole flow table */
 	uint64_t syn_timeout_ns;     /* default 30s */
 	uint64_t idle_timeout_ns;    /* default 600s */
 	uint64_t udp_timeout_ns;     /* default 60s */

@@ -31,27 +31,37 @@ int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
 int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
 			struct spw_latency_hist *out)
 {
-	__u64 *percpu;
-	uint32_t b, idx;
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint32_t keys[SPW_LAT_BUCKETS], in, outb, count = SPW_LAT_BUCKETS, i;
+	__u64 *vals;
 	int cpu, err = 0;
 
 	if (!slot_ok(svc_id, tier))
 		return -EINVAL;
-	percpu = calloc(dp->ncpus, sizeof(*percpu));
-	if (!percpu)
+	vals = calloc((size_t)SPW_LAT_BUCKETS * dp->ncpus, sizeof(*vals));
+	if (!vals)
 		return -ENOMEM;
+	/* One batch call for the row's 32 buckets: the daemon reads every row every tick, and
+	 * one lookup per bucket made that the tick's largest cost. An array batch starts at the
+	 * index in `in` and returns consecutive entries. */
+	in = spw_latency_index(svc_id, tier, 0);
+	if (bpf_map_lookup_batch(dp->maps.latency, in ? &in : NULL, &outb, keys, vals, &count,
+				 &bopts) && errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
 	memset(out, 0, sizeof(*out));
-	for (b = 0; b < SPW_LAT_BUCKETS; b++) {
-		idx = spw_latency_index(svc_id, tier, b);
-		if (bpf_map_lookup_elem(dp->maps.latency, &idx, percpu)) {
-			err = -errno;
-			break;
-		}
+	for (i = 0; i < count && i < SPW_LAT_BUCKETS; i++) {
+		uint32_t b = keys[i] - spw_latency_index(svc_id, tier, 0);
+
+		if (b >= SPW_LAT_BUCKETS)
+			continue;
 		for (cpu = 0; cpu < dp->ncpus; cpu++)
-			out->buckets[b] += percpu[cpu];
+			out->buckets[b] += vals[(size_t)i * dp->ncpus + cpu];
 		out->count += out->buckets[b];
 	}
-	free(percpu);
+out:
+	free(vals);
 	return err;
 }
 
@@ -77,16 +87,41 @@ int spw_dp_flow_count(struct spw_dataplane *dp, uint64_t *entries, uint32_t *cap
 	return 0;
 }
 
-/* Deletes one flow and, if this delete removed it, gives its place back. */
-static int flow_remove(struct spw_dataplane *dp, const struct spw_flow_key *key,
-		       const struct spw_flow *f)
+/* Gives back the place of a flow this process removed. */
+static void give_back(struct spw_dataplane *dp, const struct spw_flow *f)
 {
-	if (bpf_map_delete_elem(dp->maps.flows, key))
-		return errno == ENOENT ? 0 : -errno;
 	if (slot_ok(f->svc_id, f->tier))
 		__atomic_fetch_sub(&dp->active[f->svc_id * SPW_MAX_TIERS + f->tier], 1,
 				   __ATOMIC_RELAXED);
-	return 1;
+}
+
+/*
+ * Deletes keys[0..n) in batch calls. A batch delete stops at the first key it cannot delete
+ * (ENOENT: the data plane ended that flow a moment ago and gave its place back itself); every
+ * key before it was removed here, so its place is given back here, exactly once. Returns how
+ * many this call removed, or -errno.
+ */
+static long remove_flows(struct spw_dataplane *dp, struct spw_flow_key *keys,
+			 const struct spw_flow *vals, uint32_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint32_t done = 0, count, i;
+	long removed = 0;
+	int ret;
+
+	while (done < n) {
+		count = n - done;
+		ret = bpf_map_delete_batch(dp->maps.flows, &keys[done], &count, &bopts);
+		if (ret && errno != ENOENT)
+			return -errno;
+		for (i = 0; i < count; i++)
+			give_back(dp, &vals[done + i]);
+		removed += count;
+		done += count;
+		if (ret)
+			done++; /* the key that was already gone */
+	}
+	return removed;
 }
 
 static uint32_t timeout_us(const struct spw_sweep_opts *o, uint8_t state)
@@ -109,10 +144,11 @@ static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o, struc
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	struct spw_flow_key *keys;
-	struct spw_flow *vals, cur;
-	uint32_t batch_in, batch_out, count, i, now_us;
+	struct spw_flow *vals;
+	uint32_t batch_in, batch_out, count, i, n, now_us;
 	bool first = true, last;
 	int err = 0, ret;
+	long removed;
 
 	memset(st, 0, sizeof(*st));
 	keys = calloc(SPW_SWEEP_BATCH, sizeof(*keys));
@@ -133,21 +169,24 @@ static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o, struc
 		}
 		last = ret != 0; /* ENOENT: this batch is the table's last */
 		now_us = spw_now_ns() / 1000;
-		for (i = 0; i < count; i++) {
-			st->scanned++;
+		/* Expired entries are packed to the front, then deleted in batch calls. A packet
+		 * that refreshed one since it was read is removed all the same: its stamp moves at
+		 * most once a second and timeouts are seconds long, so that is a flow just at its
+		 * timeout, and its later packets pass untracked. */
+		for (i = 0, n = 0; i < count; i++) {
 			if (!flow_expired(o, &vals[i], now_us))
 				continue;
-			/* Re-read: a packet may have refreshed it since the batch was taken. */
-			if (o && (bpf_map_lookup_elem(dp->maps.flows, &keys[i], &cur) ||
-				  !flow_expired(o, &cur, now_us)))
-				continue;
-			ret = flow_remove(dp, &keys[i], o ? &cur : &vals[i]);
-			if (ret < 0) {
-				err = ret;
-				goto out;
-			}
-			st->expired += ret;
+			keys[n] = keys[i];
+			vals[n] = vals[i];
+			n++;
 		}
+		st->scanned += count;
+		removed = remove_flows(dp, keys, vals, n);
+		if (removed < 0) {
+			err = removed;
+			break;
+		}
+		st->expired += removed;
 		if (last || count == 0)
 			break;
 		batch_in = batch_out;
