@@ -58,8 +58,15 @@ BENCHES	 += $(BUILD)/bench_controller
 PROGS	 := $(BUILD)/spillwayd
 SPWD_SRCS := $(wildcard user/spillwayd/*.c)
 SPWD_OBJS := $(SPWD_SRCS:%.c=$(BUILD)/obj/%.o)
+PROGS	 += $(BUILD)/spillway
+CLI_SRCS := $(wildcard user/cli/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test test-unit test-bpf test-netns bench-dataplane clean
+# make install: PREFIX and DESTDIR as usual.
+PREFIX	?= /usr/local
+DESTDIR	?=
+
+.PHONY: all deps test test-unit test-bpf test-netns bench-dataplane clean install
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -122,6 +129,64 @@ bench-controller: $(BUILD)/bench_controller $(BUILD)/spillwayd
 $(BUILD)/spillwayd: $(SPWD_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmicrohttpd -lpthread
+
+# libspillway-client (issue 5): libc only, so any app links it; static and shared. Its
+# objects are position-independent and export only the API (SPW_API).
+CLIENT_SRCS := $(wildcard user/client/*.c)
+CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/pic/%.o)
+CLIENT_SAN_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/san/%.o)
+CLIENT_LIBS := $(BUILD)/libspillway-client.a $(BUILD)/libspillway-client.so
+all: $(CLIENT_LIBS) $(BUILD)/example-http-server
+
+$(BUILD)/pic/%.o: %.c
+	$(call msg,CC-PIC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(BUILD)/libspillway-client.a: $(CLIENT_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libspillway-client.so: $(CLIENT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,libspillway-client.so -Wl,--no-undefined $^ \
+		-o $@ -lm -lpthread
+
+$(BUILD)/tests/unit/test_client: $(CLIENT_SAN_OBJS)
+
+# The example links the static client library and nothing of spillway's own.
+$(BUILD)/example-http-server: $(BUILD)/obj/tools/examples/http_server.o \
+		$(BUILD)/libspillway-client.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lm -lpthread
+
+# The CLI (issue 5); its parser is pure, so the parse tests link it alone.
+$(BUILD)/spillway: $(CLI_OBJS) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -ljansson
+$(BUILD)/obj/user/cli/%.o: CFLAGS += -Iuser/cli
+$(BUILD)/san/user/cli/%.o: TEST_CFLAGS += -Iuser/cli
+$(BUILD)/tests/unit/test_cli_parse: $(BUILD)/san/user/cli/parse.o
+# parse.o comes after the library in $^: name the library again after it.
+$(BUILD)/tests/unit/test_cli_parse: TEST_LDLIBS := $(LIB_SAN) $(TEST_LDLIBS)
+$(BUILD)/san/tests/unit/test_cli_parse.o: TEST_CFLAGS += -Iuser/cli
+
+install: $(BUILD)/spillwayd $(BUILD)/spillway
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0755 $(BUILD)/spillway $(DESTDIR)$(PREFIX)/bin/spillway
+	install -m 0755 $(BUILD)/spillwayd $(DESTDIR)$(PREFIX)/sbin/spillwayd
+	install -m 0644 man/spillway.8 man/spillwayd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 tools/completion/spillway.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/spillway
+	@# The app client library, when it is built (libspillway-client, issue 5).
+	$(Q)set -e; for f in $(wildcard $(BUILD)/libspillway-client.a $(BUILD)/libspillway-client.so*); do \
+		install -d $(DESTDIR)$(PREFIX)/lib; install -m 0644 $$f $(DESTDIR)$(PREFIX)/lib/; done
+	$(Q)set -e; for f in $(wildcard include/spillway_client.h include/spillway_state.h); do \
+		install -d $(DESTDIR)$(PREFIX)/include; install -m 0644 $$f $(DESTDIR)$(PREFIX)/include/; done
+
+# The daemon test runs the real daemon.
+$(BUILD)/tests/netns/test_daemon: | $(BUILD)/spillwayd
 
 tests: $(TESTS)
 

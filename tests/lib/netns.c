@@ -208,7 +208,7 @@ static const char *ip_path(void)
 }
 
 /* Runs `ip ARGS...` (argv without argv[0], NULL-terminated) and waits for it. */
-static int run_ip(const char *const *args)
+int spw_netns_ip(const char *const *args)
 {
 	const char *argv[24];
 	posix_spawn_file_actions_t fa;
@@ -440,15 +440,15 @@ static int end_setup(struct spw_topo_end *e)
 
 	snprintf(v4, sizeof(v4), "%s/24", e->v4_str);
 	snprintf(v6, sizeof(v6), "%s/64", e->v6_str);
-	err = run_ip(lo_up);
+	err = spw_netns_ip(lo_up);
 	if (!err)
-		err = run_ip(if_up);
+		err = spw_netns_ip(if_up);
 	if (!err)
 		err = spw_netns_tx_csum_off(e->ns, e->ifname);
 	if (!err)
-		err = run_ip(add4);
+		err = spw_netns_ip(add4);
 	if (!err)
-		err = run_ip(add6);
+		err = spw_netns_ip(add6);
 	return err;
 }
 
@@ -499,11 +499,11 @@ int spw_topo_create(struct spw_topo *t)
 				      "type",  "veth",	"peer", "name", cli->ifname,
 				      "netns", cli->ns, NULL};
 
-		err = run_ip(add_srv);
+		err = spw_netns_ip(add_srv);
 		if (!err)
-			err = run_ip(add_cli);
+			err = spw_netns_ip(add_cli);
 		if (!err)
-			err = run_ip(veth);
+			err = spw_netns_ip(veth);
 	}
 	if (!err)
 		err = end_setup(srv);

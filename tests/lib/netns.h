@@ -98,4 +98,7 @@ int spw_topo_sockaddr(const struct spw_topo *t, enum spw_topo_side side, int fam
 /* Deletes every namespace this process created and has not deleted yet. Never fails. */
 void spw_netns_cleanup_all(void);
 
+/* Runs `ip ARGS...` (NULL-terminated, without "ip" itself) and waits: 0 when it exited 0. */
+int spw_netns_ip(const char *const *args);
+
 #endif /* SPW_TEST_NETNS_H */

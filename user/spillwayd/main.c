@@ -98,10 +98,11 @@ static void keep_configured_only(struct spwd *d)
 int main(int argc, char **argv)
 {
 	static struct spwd d = {
-		.epfd = -1, .timerfd = -1, .sigfd = -1, .reportfd = -1,
+		.epfd = -1, .timerfd = -1, .sigfd = -1, .reportfd = -1, .controlfd = -1,
 		.snap = { .lock = PTHREAD_MUTEX_INITIALIZER },
 	};
 	struct spw_dp_opts dpo = {};
+	struct spw_globals g;
 	char err[SPW_ERR_MAX];
 	int ret;
 
@@ -122,12 +123,19 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pr_info("data plane ready under %s\n", spw_dp_pin_root(d.dp));
+	/* The salt epoch continues across restarts: a shed client stays shed for its epoch. */
+	if (!spw_dp_globals_get(d.dp, &g) && g.salt_rotated_ns && g.salt_rotated_ns <= spw_now_ns())
+		d.last_rotation_ns = g.salt_rotated_ns;
 	keep_configured_only(&d);
 	ret = spwd_apply(&d, d.cfg, NULL);
 	if (ret)
 		goto out;
 	spwd_services_rebuild(&d, d.cfg);
+	/* Not fatal: enforcement does not need it, and apps fail open without it. */
+	spwd_state_open(&d);
 	ret = spwd_report_open(&d);
+	if (!ret)
+		ret = spwd_control_open(&d);
 	if (!ret)
 		ret = spwd_http_start(&d);
 	if (!ret)
@@ -141,6 +149,8 @@ out:
 	spwd_http_stop(&d);
 	spwd_loop_close(&d);
 	spwd_report_close(&d);
+	spwd_control_close(&d);
+	spwd_state_close(&d);
 	spw_dp_close(d.dp);
 	spw_config_free(d.cfg);
 	return ret ? 1 : 0;
