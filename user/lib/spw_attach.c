@@ -3,7 +3,8 @@
  * Attaching to interfaces. XDP goes through a bpf_link pinned under the pin root, so the
  * program stays when the daemon exits and a new daemon swaps its program in atomically with
  * bpf_link_update (never a window without one). TC goes through clsact filters, which stay
- * until removed.
+ * until removed. Every mode also puts the TC egress program on the interface: the flow
+ * tracker reads the server's replies there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -97,9 +98,16 @@ int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mo
 		return -EINVAL;
 	switch (mode) {
 	case SPW_ATTACH_XDP:
-		return attach_xdp(dp, ifindex, false);
 	case SPW_ATTACH_XDP_GENERIC:
-		return attach_xdp(dp, ifindex, true);
+		/* XDP sees only ingress; the flow tracker also needs the server's side (SYN-ACK,
+		 * FIN/RST, responses), which only TC egress sees. */
+		err = tc_attach_one(dp, ifindex, BPF_TC_EGRESS, SPW_PROG_TC_EGRESS);
+		if (err)
+			return err;
+		err = attach_xdp(dp, ifindex, mode == SPW_ATTACH_XDP_GENERIC);
+		if (err)
+			tc_detach_one(ifindex, BPF_TC_EGRESS);
+		return err;
 	case SPW_ATTACH_TC:
 		err = tc_attach_one(dp, ifindex, BPF_TC_INGRESS, SPW_PROG_TC_INGRESS);
 		if (!err)

@@ -55,7 +55,8 @@ const char *spw_dp_pin_root(const struct spw_dataplane *dp);
 /*
  * Attach to an interface. XDP uses a bpf_link pinned as link_xdp_IFINDEX, so it outlives the
  * process; attaching again where a spillway link is pinned replaces the program in place
- * (no window without one). TC installs clsact filters on ingress and egress.
+ * (no window without one). TC installs clsact filters on ingress and egress; the XDP modes
+ * also install the TC egress filter, where the flow tracker sees the server's replies.
  */
 int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode);
 int spw_dp_detach(struct spw_dataplane *dp, int ifindex);

@@ -42,11 +42,14 @@ int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier
 	if (!vals)
 		return -ENOMEM;
 	/* One batch call for the row's 32 buckets: the daemon reads every row every tick, and
-	 * one lookup per bucket made that the tick's largest cost. An array batch starts at the
-	 * index in `in` and returns consecutive entries. */
+	 * one lookup per bucket made that the tick's largest cost. A batch resumes *after* the
+	 * key it is given (it walks with get_next_key), so the row's first index is preceded by
+	 * the one before it, or by nothing for index 0. */
 	in = spw_latency_index(svc_id, tier, 0);
-	if (bpf_map_lookup_batch(dp->maps.latency, in ? &in : NULL, &outb, keys, vals, &count,
-				 &bopts) && errno != ENOENT) {
+	in -= in ? 1 : 0;
+	if (bpf_map_lookup_batch(dp->maps.latency,
+				 spw_latency_index(svc_id, tier, 0) ? &in : NULL, &outb, keys, vals,
+				 &count, &bopts) && errno != ENOENT) {
 		err = -errno;
 		goto out;
 	}

@@ -1,0 +1,1457 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Flow tracking through BPF_PROG_RUN: every state transition of the flow table, the exact
+ * active counts, the concurrency cap, the latency histogram, the flood guard, a full table,
+ * and libspillway's sweep and clear.
+ *
+ * Client packets go through the ingress program under test (XDP or TC ingress: every test
+ * runs once with each), server packets through TC egress, which is where a host sees its own
+ * replies. Each test has a data plane of its own (fresh pin root, empty maps), so no test sees
+ * another's flows or counts. The flow table is read and, where a test needs a known timestamp,
+ * written through the pinned map itself (<pin root>/spw_flows), not through libspillway: what
+ * is checked is what the data plane keeps.
+ *
+ * Every ingress packet must move exactly one counter, the one named; egress never counts.
+ *
+ * Needs root (BPF_PROG_RUN, bpffs).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "spillway_abi.h"
+#include "spillway_latency.h"
+#include "spillway_rank.h"
+#include "spw_dataplane.h"
+#include "pktbuild.h"
+#include "spw_fixture.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Services: two TCP (so clear is seen across services) and one UDP. */
+#define SVC_TCP	  1
+#define SVC_UDP	  2
+#define SVC_TCP2  3
+#define PORT_TCP  80
+#define PORT_UDP  53
+#define PORT_TCP2 443
+
+/* Three tiers; unclassified clients land in the most sheddable one. */
+#define TIERS	     3
+#define DEFAULT_TIER 2
+/* Clients of each tier (CIDR rules below), and the IPv6 client (default tier). */
+#define CLI_T0	"10.0.0.5"
+#define CLI_T1	"10.0.1.5"
+#define CLI_T2	"198.51.100.7"
+#define CLI_V6	"2001:db8:100::7"
+#define RULE_T0 "10.0.0.0/24"
+#define RULE_T1 "10.0.1.0/24"
+
+/* Client ports: each flow of a test gets its own, counting up from here. */
+#define CPORT 40000
+
+/* A lease far longer than any test: a fail-open must never pass for an admit. */
+#define LEASE_NS (600ULL * 1000000000ULL)
+
+/* Flow table entries of most tests: far more than any test opens. */
+#define TEST_TABLE 1024
+
+/* Microseconds, as the flow table stamps them. */
+#define US_PER_S 1000000U
+
+/* Payload of a data segment: any non-zero length is a request or a response. */
+#define DATA_LEN 100
+
+/* Bytes of padding a 54-byte frame gets on the wire to reach Ethernet's 60-byte minimum. */
+#define ETH_PAD 6
+
+enum verdict { V_PASS, V_DROP, V_REJECT };
+
+/* Who sends: the client (the ingress program under test) or the server (TC egress). */
+enum dir { CLI, SRV };
+
+struct flow {
+	int family;	 /* 4 or 6 */
+	const char *cli; /* client address; the server is the family's default address */
+	uint16_t cport;
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port; /* the service's port */
+	uint32_t svc;
+	uint32_t tier; /* the tier the flow was admitted in */
+};
+
+struct fctx {
+	enum spw_prog prog; /* ingress under test */
+	struct spw_fixture fx;
+	struct spw_dataplane *dp;
+	int flows_fd;
+	uint32_t salt;
+	uint16_t next_port;
+	bool pinned_cpu; /* restore the affinity below in the teardown */
+	cpu_set_t affinity;
+};
+
+static const enum spw_prog prog_xdp = SPW_PROG_XDP;
+static const enum spw_prog prog_tc = SPW_PROG_TC_INGRESS;
+
+static const char *hook(const struct fctx *t)
+{
+	return t->prog == SPW_PROG_XDP ? "xdp" : "tc";
+}
+
+#define CHECK(t, cond, fmt, ...)                                                                   \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fail_msg("[%s] failed: %s\n    " fmt, hook(t), #cond, ##__VA_ARGS__);      \
+	} while (0)
+
+#define CHECK_OK(t, call)                                                                          \
+	do {                                                                                       \
+		int err_ = (call);                                                                 \
+		CHECK(t, err_ == 0, "%s: %s", #call, strerror(-err_));                             \
+	} while (0)
+
+static const char *reason_str(unsigned int r)
+{
+	const char *s = spw_reason_name(r);
+
+	return s ? s : "?";
+}
+
+static int verdict_code(enum spw_prog p, enum verdict v)
+{
+	static const int xdp[] = {[V_PASS] = XDP_PASS, [V_DROP] = XDP_DROP, [V_REJECT] = XDP_TX};
+	static const int tc[] = {
+	    [V_PASS] = TC_ACT_OK, [V_DROP] = TC_ACT_SHOT, [V_REJECT] = TC_ACT_REDIRECT};
+
+	return p == SPW_PROG_XDP ? xdp[v] : tc[v];
+}
+
+/* CLOCK_MONOTONIC in microseconds, truncated to 32 bits: the flow table's stamps. */
+static uint32_t now_us(void)
+{
+	return (uint32_t)(spw_now_ns() / 1000);
+}
+
+/* ---- configuration ----------------------------------------------------------------------- */
+
+static void set_policy(struct fctx *t, uint32_t svc, const uint32_t max_conns[TIERS],
+		       uint8_t action, uint16_t admit_level)
+{
+	struct spw_policy p;
+
+	spw_policy_init(&p, TIERS, DEFAULT_TIER);
+	p.lease_expires_ns = spw_now_ns() + LEASE_NS;
+	p.admit_level = admit_level;
+	for (int i = 0; i < SPW_MAX_TIERS; i++)
+		p.action[i] = action;
+	for (int i = 0; max_conns && i < TIERS; i++)
+		p.max_conns[i] = max_conns[i];
+	CHECK_OK(t, spw_dp_policy_set(t->dp, svc, &p));
+}
+
+static void add_rule(struct fctx *t, const char *cidr, uint8_t tier, uint32_t id)
+{
+	struct spw_cidr c;
+
+	CHECK(t, spw_fixture_cidr(cidr, &c) == 0, "bad CIDR %s", cidr);
+	CHECK_OK(t, spw_dp_rule_add(t->dp, &c, tier, id));
+}
+
+static void add_service(struct fctx *t, uint8_t proto, uint16_t port, uint32_t svc)
+{
+	struct spw_service_match m = {.proto = proto, .port = port};
+
+	CHECK_OK(t, spw_dp_service_add(t->dp, &m, svc));
+}
+
+static struct fctx *build_opts(void **state, const struct spw_dp_opts *opts)
+{
+	struct fctx *t = *state;
+	struct spw_globals g;
+	char path[SPW_FX_PIN_LEN + 32];
+
+	CHECK_OK(t, spw_fixture_open_opts(&t->fx, opts));
+	t->dp = t->fx.dp;
+	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(t->dp), SPW_MAP_FLOWS);
+	t->flows_fd = bpf_obj_get(path);
+	CHECK(t, t->flows_fd >= 0, "opening %s: %s", path, strerror(errno));
+	add_service(t, IPPROTO_TCP, PORT_TCP, SVC_TCP);
+	add_service(t, IPPROTO_UDP, PORT_UDP, SVC_UDP);
+	add_service(t, IPPROTO_TCP, PORT_TCP2, SVC_TCP2);
+	add_rule(t, RULE_T0, 0, 1);
+	add_rule(t, RULE_T1, 1, 2);
+	/* Everything admitted, no caps, until a test says otherwise. */
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	set_policy(t, SVC_UDP, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	set_policy(t, SVC_TCP2, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	CHECK_OK(t, spw_dp_globals_get(t->dp, &g));
+	t->salt = g.cohort_salt;
+	return t;
+}
+
+/* cmocka skips the teardown when a setup fails: the fixture is built in the test itself. */
+static struct fctx *build(void **state)
+{
+	/* Small: the kernel preallocates every entry, and each test opens its own table. */
+	const struct spw_dp_opts opts = {.flow_capacity = TEST_TABLE};
+
+	return build_opts(state, &opts);
+}
+
+static int setup(void **state)
+{
+	struct fctx *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	t->prog = *(const enum spw_prog *)*state;
+	t->flows_fd = -1;
+	t->next_port = CPORT;
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fctx *t = *state;
+	char root[SPW_FX_PIN_LEN];
+	int left;
+
+	if (!t)
+		return 0;
+	if (t->pinned_cpu)
+		sched_setaffinity(0, sizeof(t->affinity), &t->affinity);
+	if (t->flows_fd >= 0)
+		close(t->flows_fd);
+	snprintf(root, sizeof(root), "%s", t->fx.pin_root);
+	spw_fixture_close(&t->fx);
+	left = root[0] && access(root, F_OK) == 0;
+	if (left)
+		fprintf(stderr, "teardown: pin root %s is still there\n", root);
+	free(t);
+	*state = NULL;
+	return left ? -1 : 0;
+}
+
+/* ---- flows and packets ------------------------------------------------------------------- */
+
+/* A new TCP flow of the main service from cli, with a client port of its own. */
+static struct flow tcp_flow(struct fctx *t, const char *cli, uint32_t tier)
+{
+	struct flow f = {
+	    .family = strchr(cli, ':') ? 6 : 4,
+	    .cli = cli,
+	    .cport = t->next_port++,
+	    .proto = IPPROTO_TCP,
+	    .port = PORT_TCP,
+	    .svc = SVC_TCP,
+	    .tier = tier,
+	};
+	return f;
+}
+
+static struct flow udp_flow(struct fctx *t, const char *cli, uint32_t tier)
+{
+	struct flow f = tcp_flow(t, cli, tier);
+
+	f.proto = IPPROTO_UDP;
+	f.port = PORT_UDP;
+	f.svc = SVC_UDP;
+	return f;
+}
+
+static const char *srv_addr(const struct flow *f)
+{
+	return f->family == 6 ? PKT_DEF_DADDR6 : PKT_DEF_DADDR4;
+}
+
+static size_t build_pkt(struct fctx *t, const struct flow *f, enum dir d, uint8_t flags,
+			uint16_t payload, uint8_t *buf, size_t cap)
+{
+	struct pkt_spec s = {
+	    .family = f->family,
+	    .saddr = d == CLI ? f->cli : srv_addr(f),
+	    .daddr = d == CLI ? srv_addr(f) : f->cli,
+	    .proto = f->proto,
+	    .sport = d == CLI ? f->cport : f->port,
+	    .dport = d == CLI ? f->port : f->cport,
+	    .tcp_flags = flags,
+	    .seq = d == CLI ? 0x1000u : 0x9000u,
+	    .ack = flags & PKT_TCP_ACK ? 0x5000u : 0,
+	    /* A SYN as Linux sends it: the options must not confuse the payload length. */
+	    .tcp_opts_len = flags & PKT_TCP_SYN ? PKT_LINUX_SYN_OPTS : 0,
+	    .payload_len = payload,
+	};
+	size_t len = pkt_build(&s, buf, cap);
+
+	CHECK(t, len > 0, "the packet spec does not build");
+	return len;
+}
+
+/* The flow's key: the client side, addresses in the 16-byte form, ports in network order. */
+static void flow_key(struct fctx *t, const struct flow *f, struct spw_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	CHECK(t, spw_fixture_addr(f->cli, k->saddr) == 0, "bad address %s", f->cli);
+	CHECK(t, spw_fixture_addr(srv_addr(f), k->daddr) == 0, "bad address %s", srv_addr(f));
+	k->sport = htons(f->cport);
+	k->dport = htons(f->port);
+	k->proto = f->proto;
+}
+
+/* 0 and the entry, or -ENOENT. */
+static int flow_get(struct fctx *t, const struct flow *f, struct spw_flow *v)
+{
+	struct spw_flow_key k;
+
+	flow_key(t, f, &k);
+	if (bpf_map_lookup_elem(t->flows_fd, &k, v)) {
+		CHECK(t, errno == ENOENT, "flow lookup: %s", strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static struct spw_flow flow_must(struct fctx *t, const struct flow *f)
+{
+	struct spw_flow v;
+
+	CHECK(t, flow_get(t, f, &v) == 0, "flow from %s port %u is not in the table", f->cli,
+	      f->cport);
+	return v;
+}
+
+static void flow_gone(struct fctx *t, const struct flow *f)
+{
+	struct spw_flow v;
+
+	CHECK(t, flow_get(t, f, &v) == -ENOENT,
+	      "flow from %s port %u is still in the table (state %u)", f->cli, f->cport, v.state);
+}
+
+static bool flow_unchanged(struct fctx *t, const struct flow *f, const struct spw_flow *before)
+{
+	struct spw_flow v = flow_must(t, f);
+
+	return !memcmp(&v, before, sizeof(v));
+}
+
+/* Overwrites an existing entry: how a test gives a flow a known age or a pending request. */
+static void flow_put(struct fctx *t, const struct flow *f, const struct spw_flow *v)
+{
+	struct spw_flow_key k;
+
+	flow_key(t, f, &k);
+	CHECK(t, bpf_map_update_elem(t->flows_fd, &k, v, BPF_EXIST) == 0, "flow update: %s",
+	      strerror(errno));
+}
+
+static uint64_t active(struct fctx *t, uint32_t svc, uint32_t tier)
+{
+	uint64_t n;
+
+	CHECK_OK(t, spw_dp_active_read(t->dp, svc, tier, &n));
+	return n;
+}
+
+static void expect_active(struct fctx *t, uint32_t svc, uint32_t tier, uint64_t want)
+{
+	uint64_t n = active(t, svc, tier);
+
+	/* A decrement of nothing shows as a count near 2^64, printed signed to be read. */
+	CHECK(t, n == want, "active[%u][%u] = %lld, want %llu", svc, tier, (long long)n,
+	      (unsigned long long)want);
+}
+
+/* Every (service, tier) count of the test's services is 0. */
+static void expect_all_idle(struct fctx *t)
+{
+	static const uint32_t svcs[] = {SVC_TCP, SVC_UDP, SVC_TCP2};
+
+	for (size_t i = 0; i < ARRAY_SIZE(svcs); i++)
+		for (uint32_t tier = 0; tier < SPW_MAX_TIERS; tier++)
+			expect_active(t, svcs[i], tier, 0);
+}
+
+static uint64_t table_entries(struct fctx *t)
+{
+	uint64_t n;
+	uint32_t cap;
+
+	CHECK_OK(t, spw_dp_flow_count(t->dp, &n, &cap));
+	return n;
+}
+
+/* Exactly one counter moved since the mark: [svc][tier][reason], by one packet of len bytes. */
+static void expect_counted(struct fctx *t, uint32_t svc, uint32_t tier, enum spw_reason r,
+			   size_t len)
+{
+	struct spw_fx_change ch[4];
+	int n = spw_fixture_changes(&t->fx, ch, ARRAY_SIZE(ch));
+
+	CHECK(t, n >= 0, "reading counters: %s", strerror(-n));
+	for (int i = 0; i < n && i < (int)ARRAY_SIZE(ch); i++)
+		if (n != 1 || ch[i].svc != svc || ch[i].tier_slot != tier || ch[i].reason != r)
+			print_message("    counter moved: [%u][%u][%s] +%llu\n", ch[i].svc,
+				      ch[i].tier_slot, reason_str(ch[i].reason),
+				      (unsigned long long)ch[i].delta.packets);
+	CHECK(t, n == 1, "%d counters moved, want exactly [%u][%u][%s]", n, svc, tier,
+	      reason_str(r));
+	CHECK(t, ch[0].svc == svc && ch[0].tier_slot == tier && ch[0].reason == r,
+	      "counted on [%u][%u][%s], want [%u][%u][%s]", ch[0].svc, ch[0].tier_slot,
+	      reason_str(ch[0].reason), svc, tier, reason_str(r));
+	CHECK(t, ch[0].delta.packets == 1 && ch[0].delta.bytes == len, "+%llu packets +%llu bytes",
+	      (unsigned long long)ch[0].delta.packets, (unsigned long long)ch[0].delta.bytes);
+}
+
+/* Runs a frame through the ingress program: verdict and the one counter it must move. */
+static void ingress_frame(struct fctx *t, const uint8_t *pkt, size_t len, enum verdict v,
+			  uint32_t svc, uint32_t tier, enum spw_reason r)
+{
+	struct spw_run run;
+	struct pkt_view in, out;
+
+	CHECK_OK(t, spw_fixture_mark(&t->fx));
+	CHECK_OK(t, spw_fixture_run(&t->fx, t->prog, pkt, len, &run));
+	CHECK(t, run.retval == verdict_code(t->prog, v), "verdict %d, want %d", run.retval,
+	      verdict_code(t->prog, v));
+	expect_counted(t, svc, tier, r, len);
+	if (v != V_REJECT) {
+		CHECK(t, run.len == len && !memcmp(run.data, pkt, len), "packet modified");
+		return;
+	}
+	/* The admission tests check the reply byte by byte; here only that it is a reset. */
+	CHECK(t, pkt_parse(pkt, len, &in) == 0 && pkt_parse(run.data, run.len, &out) == 0,
+	      "reply does not parse");
+	CHECK(t,
+	      out.tcp_flags == (PKT_TCP_RST | PKT_TCP_ACK) && out.sport == in.dport &&
+		  out.dport == in.sport,
+	      "reply is not the client's RST (flags %#x)", out.tcp_flags);
+}
+
+/* A client packet of flow f. */
+static void cli(struct fctx *t, const struct flow *f, uint8_t flags, uint16_t payload,
+		enum verdict v, uint32_t tier, enum spw_reason r)
+{
+	uint8_t pkt[PKT_BUF_MAX];
+	size_t len = build_pkt(t, f, CLI, flags, payload, pkt, sizeof(pkt));
+
+	ingress_frame(t, pkt, len, v, f->svc, tier, r);
+}
+
+/* A server packet of flow f, through TC egress: always passed, never counted, untouched. */
+static void srv(struct fctx *t, const struct flow *f, uint8_t flags, uint16_t payload)
+{
+	uint8_t pkt[PKT_BUF_MAX];
+	size_t len = build_pkt(t, f, SRV, flags, payload, pkt, sizeof(pkt));
+	struct spw_run run;
+	int n;
+
+	CHECK_OK(t, spw_fixture_mark(&t->fx));
+	CHECK_OK(t, spw_fixture_run(&t->fx, SPW_PROG_TC_EGRESS, pkt, len, &run));
+	CHECK(t, run.retval == TC_ACT_OK, "egress verdict %d, want TC_ACT_OK", run.retval);
+	CHECK(t, run.len == len && !memcmp(run.data, pkt, len), "egress modified the packet");
+	n = spw_fixture_changes(&t->fx, NULL, 0);
+	CHECK(t, n == 0, "egress moved %d counters", n);
+}
+
+/* A bare SYN that must be admitted and tracked. */
+static void open_syn(struct fctx *t, const struct flow *f)
+{
+	cli(t, f, PKT_TCP_SYN, 0, V_PASS, f->tier, SPW_REASON_ADMITTED);
+}
+
+/* SYN, then the server's SYN-ACK: an established flow. */
+static void open_est(struct fctx *t, const struct flow *f)
+{
+	open_syn(t, f);
+	srv(t, f, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	CHECK(t, flow_must(t, f).state == SPW_FLOW_ESTABLISHED, "not established");
+}
+
+/* The established flow's client FIN, counted on its tier, ending it. */
+static void close_fin(struct fctx *t, const struct flow *f)
+{
+	cli(t, f, PKT_TCP_FIN | PKT_TCP_ACK, 0, V_PASS, f->tier, SPW_REASON_ESTABLISHED);
+	flow_gone(t, f);
+}
+
+/* Gives the flow a last activity age_us ago (and keeps the rest). */
+static void flow_age(struct fctx *t, const struct flow *f, uint32_t age_us)
+{
+	struct spw_flow v = flow_must(t, f);
+
+	v.last_us = now_us() - age_us;
+	flow_put(t, f, &v);
+}
+
+/* ---- state transitions ------------------------------------------------------------------- */
+
+/* A bare SYN of a service: decided, admitted, and an entry in SYN_SEEN with everything set. */
+static void test_syn_opens(void **state)
+{
+	struct fctx *t = build(state);
+	const struct {
+		const char *cli;
+		uint32_t tier;
+	} cases[] = {{CLI_T2, 2}, {CLI_V6, 2}, {CLI_T1, 1}, {CLI_T0, 0}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct flow f = tcp_flow(t, cases[i].cli, cases[i].tier);
+		uint8_t addr[SPW_ADDR_LEN];
+		uint32_t t0, t1;
+		struct spw_flow v;
+
+		t0 = now_us();
+		open_syn(t, &f);
+		t1 = now_us();
+		v = flow_must(t, &f);
+		CHECK(t, v.state == SPW_FLOW_SYN_SEEN, "%s: state %u, want SYN_SEEN", f.cli,
+		      v.state);
+		CHECK(t, v.svc_id == SVC_TCP && v.tier == f.tier, "%s: svc %u tier %u", f.cli,
+		      v.svc_id, v.tier);
+		CHECK_OK(t, spw_fixture_addr(f.cli, addr));
+		CHECK(t, v.cohort == spw_cohort(addr, t->salt), "%s: cohort %u, want %u", f.cli,
+		      v.cohort, spw_cohort(addr, t->salt));
+		CHECK(t, v.req_us == 0, "%s: a request pending before any data", f.cli);
+		/* Stamped with the same clock user space reads, at the moment of the SYN. */
+		CHECK(t, v.last_us - t0 <= t1 - t0, "%s: last_us %u outside [%u, %u]", f.cli,
+		      v.last_us, t0, t1);
+	}
+	/* Two tier-2 flows, one each in tiers 1 and 0: the counts are per (service, tier). */
+	expect_active(t, SVC_TCP, 2, 2);
+	expect_active(t, SVC_TCP, 1, 1);
+	expect_active(t, SVC_TCP, 0, 1);
+	CHECK(t, table_entries(t) == 4, "%llu entries, want 4",
+	      (unsigned long long)table_entries(t));
+}
+
+/* The server's SYN-ACK (TC egress) establishes the flow and restamps it; nothing else does. */
+static void test_synack_establishes(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow f = tcp_flow(t, CLI_T2, 2), g = tcp_flow(t, CLI_V6, 2);
+	struct flow unknown = tcp_flow(t, CLI_T1, 1);
+	struct spw_flow v;
+	uint32_t t0;
+
+	for (int i = 0; i < 2; i++) {
+		struct flow *x = i ? &g : &f;
+
+		open_syn(t, x);
+		/* An old stamp shows the SYN-ACK writes it. */
+		flow_age(t, x, 5 * US_PER_S);
+		t0 = now_us();
+		srv(t, x, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		v = flow_must(t, x);
+		CHECK(t, v.state == SPW_FLOW_ESTABLISHED, "%s: state %u after the SYN-ACK", x->cli,
+		      v.state);
+		CHECK(t, v.last_us - t0 <= now_us() - t0, "%s: last_us not restamped", x->cli);
+		CHECK(t, v.svc_id == SVC_TCP && v.tier == 2 && v.req_us == 0, "%s: entry changed",
+		      x->cli);
+	}
+	expect_active(t, SVC_TCP, 2, 2);
+
+	/* A retransmitted SYN-ACK changes nothing. */
+	v = flow_must(t, &f);
+	srv(t, &f, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	CHECK(t, flow_unchanged(t, &f, &v), "retransmitted SYN-ACK changed it");
+	expect_active(t, SVC_TCP, 2, 2);
+
+	/* A SYN-ACK of a flow the table does not hold creates nothing. */
+	srv(t, &unknown, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	flow_gone(t, &unknown);
+	CHECK(t, table_entries(t) == 2, "entries %llu", (unsigned long long)table_entries(t));
+	expect_active(t, SVC_TCP, 1, 0);
+}
+
+/* One way a flow ends. */
+struct close_case {
+	const char *desc;
+	int family;
+	bool established; /* SYN-ACK seen before the close */
+	enum dir who;
+	uint8_t flags;
+	uint16_t payload;
+};
+
+static const struct close_case close_cases[] = {
+    {"client FIN", 4, true, CLI, PKT_TCP_FIN | PKT_TCP_ACK, 0},
+    {"client FIN with data", 4, true, CLI, PKT_TCP_FIN | PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN},
+    {"server FIN", 4, true, SRV, PKT_TCP_FIN | PKT_TCP_ACK, 0},
+    {"server FIN with data", 4, true, SRV, PKT_TCP_FIN | PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN},
+    {"client RST", 4, true, CLI, PKT_TCP_RST, 0},
+    {"client RST+ACK", 4, true, CLI, PKT_TCP_RST | PKT_TCP_ACK, 0},
+    {"server RST+ACK", 4, true, SRV, PKT_TCP_RST | PKT_TCP_ACK, 0},
+    {"server RST", 4, true, SRV, PKT_TCP_RST, 0},
+    {"client RST before the SYN-ACK (aborted connect)", 4, false, CLI, PKT_TCP_RST, 0},
+    {"server RST+ACK to the SYN (nothing listening)", 4, false, SRV, PKT_TCP_RST | PKT_TCP_ACK, 0},
+    {"IPv6 client FIN", 6, true, CLI, PKT_TCP_FIN | PKT_TCP_ACK, 0},
+    {"IPv6 server FIN", 6, true, SRV, PKT_TCP_FIN | PKT_TCP_ACK, 0},
+    {"IPv6 client RST", 6, true, CLI, PKT_TCP_RST | PKT_TCP_ACK, 0},
+    {"IPv6 server RST", 6, true, SRV, PKT_TCP_RST | PKT_TCP_ACK, 0},
+};
+
+/* The close packet; a client's is counted established on tier (SPW_TIER_NONE: untracked). */
+static void close_pkt(struct fctx *t, const struct close_case *c, const struct flow *f,
+		      uint32_t tier)
+{
+	if (c->who == CLI)
+		cli(t, f, c->flags, c->payload, V_PASS, tier, SPW_REASON_ESTABLISHED);
+	else
+		srv(t, f, c->flags, c->payload);
+}
+
+/*
+ * FIN or RST from either side ends the flow and gives its place back, exactly once: the
+ * retransmitted FIN, the other side's FIN and a late RST find nothing and count nothing down.
+ */
+static void test_close_paths(void **state)
+{
+	struct fctx *t = build(state);
+
+	for (size_t i = 0; i < ARRAY_SIZE(close_cases); i++) {
+		const struct close_case *c = &close_cases[i];
+		struct flow f = tcp_flow(t, c->family == 6 ? CLI_V6 : CLI_T2, 2);
+
+		print_message("    case: %s\n", c->desc);
+		if (c->established)
+			open_est(t, &f);
+		else
+			open_syn(t, &f);
+		expect_active(t, SVC_TCP, 2, 1);
+
+		close_pkt(t, c, &f, f.tier);
+		flow_gone(t, &f);
+		expect_active(t, SVC_TCP, 2, 0);
+
+		/* After the end: the same packet again, then both sides' FIN and RST. */
+		close_pkt(t, c, &f, SPW_TIER_NONE);
+		cli(t, &f, PKT_TCP_FIN | PKT_TCP_ACK, 0, V_PASS, SPW_TIER_NONE,
+		    SPW_REASON_ESTABLISHED);
+		srv(t, &f, PKT_TCP_FIN | PKT_TCP_ACK, 0);
+		cli(t, &f, PKT_TCP_RST, 0, V_PASS, SPW_TIER_NONE, SPW_REASON_ESTABLISHED);
+		srv(t, &f, PKT_TCP_RST, 0);
+		flow_gone(t, &f);
+		expect_active(t, SVC_TCP, 2, 0);
+		CHECK(t, table_entries(t) == 0, "%s: %llu entries left", c->desc,
+		      (unsigned long long)table_entries(t));
+	}
+}
+
+/*
+ * A SYN whose 5-tuple is tracked is a retransmission: it passes as established on the
+ * flow's tier without a decision, so it neither counts twice nor is shed when its tier is.
+ */
+static void test_syn_retransmit(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow f = tcp_flow(t, CLI_T2, 2), e = tcp_flow(t, CLI_T2, 2);
+	struct flow n = tcp_flow(t, CLI_T2, 2);
+	struct spw_flow before;
+
+	open_syn(t, &f);
+	before = flow_must(t, &f);
+	cli(t, &f, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	CHECK(t, flow_unchanged(t, &f, &before), "entry changed");
+	expect_active(t, SVC_TCP, 2, 1);
+
+	open_est(t, &e);
+	cli(t, &e, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	CHECK(t, flow_must(t, &e).state == SPW_FLOW_ESTABLISHED, "state changed");
+	expect_active(t, SVC_TCP, 2, 2);
+
+	/* Tier 2 shed with reject (the floor keeps tier 0): its flows in progress still pass. */
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_REJECT, 0);
+	cli(t, &f, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	cli(t, &e, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	expect_active(t, SVC_TCP, 2, 2);
+	/* A new flow of the same client is decided, and shed. */
+	cli(t, &n, PKT_TCP_SYN, 0, V_REJECT, 2, SPW_REASON_SHED_LEVEL);
+	flow_gone(t, &n);
+	expect_active(t, SVC_TCP, 2, 2);
+}
+
+/*
+ * A pure ACK (no SYN/FIN/RST, no payload by the IP length) skips the table: counted without a
+ * tier, the entry untouched even when its stamp is old enough to be refreshed by anything else.
+ * A data segment, by contrast, is looked up: counted on the flow's tier, restamped, and starts
+ * a request.
+ */
+static void test_pure_ack(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow f = tcp_flow(t, CLI_T1, 1);
+	uint8_t pkt[PKT_BUF_MAX + ETH_PAD];
+	struct spw_flow before, v;
+	size_t len;
+	uint32_t t0;
+
+	open_est(t, &f);
+	flow_age(t, &f, 2 * US_PER_S); /* older than SPW_FLOW_TOUCH_US: a touch would show */
+	before = flow_must(t, &f);
+
+	cli(t, &f, PKT_TCP_ACK, 0, V_PASS, SPW_TIER_NONE, SPW_REASON_ESTABLISHED);
+	/* A window update with PSH is no data either. */
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, 0, V_PASS, SPW_TIER_NONE, SPW_REASON_ESTABLISHED);
+	/* The 54-byte ACK as it arrives from the wire: padded to 60 bytes, still no payload. */
+	len = build_pkt(t, &f, CLI, PKT_TCP_ACK, 0, pkt, PKT_BUF_MAX);
+	CHECK(t, len == 54, "a pure IPv4 ACK is %zu bytes", len);
+	memset(pkt + len, 0, ETH_PAD);
+	ingress_frame(t, pkt, len + ETH_PAD, V_PASS, SVC_TCP, SPW_TIER_NONE,
+		      SPW_REASON_ESTABLISHED);
+	/* The server's pure ACK is skipped at egress too. */
+	srv(t, &f, PKT_TCP_ACK, 0);
+	CHECK(t, flow_unchanged(t, &f, &before),
+	      "a pure ACK changed the entry (last_us %u -> %u, req_us %u -> %u)", before.last_us,
+	      flow_must(t, &f).last_us, before.req_us, flow_must(t, &f).req_us);
+
+	t0 = now_us();
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	v = flow_must(t, &f);
+	CHECK(t, v.last_us - t0 <= now_us() - t0, "data did not restamp the flow");
+	CHECK(t, v.req_us - t0 <= now_us() - t0, "data did not start a request (req_us %u)",
+	      v.req_us);
+	expect_active(t, SVC_TCP, 1, 1);
+}
+
+/* UDP: the first packet is decided and opens a flow in state UDP; later ones are established. */
+static void test_udp_first_packet(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow f = udp_flow(t, CLI_T2, 2), g = udp_flow(t, CLI_V6, 2);
+	struct flow h = udp_flow(t, CLI_T0, 0);
+	struct spw_flow v;
+
+	cli(t, &f, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ADMITTED);
+	v = flow_must(t, &f);
+	CHECK(t, v.state == SPW_FLOW_UDP && v.svc_id == SVC_UDP && v.tier == 2,
+	      "state %u svc %u tier %u", v.state, v.svc_id, v.tier);
+	expect_active(t, SVC_UDP, 2, 1);
+
+	cli(t, &f, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	cli(t, &f, 0, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	expect_active(t, SVC_UDP, 2, 1);
+	/* The server's datagrams: egress tracks TCP only, and UDP flows end by the sweep. */
+	srv(t, &f, 0, DATA_LEN);
+	CHECK(t, flow_must(t, &f).state == SPW_FLOW_UDP, "state changed");
+
+	cli(t, &g, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ADMITTED);
+	cli(t, &h, 0, DATA_LEN, V_PASS, 0, SPW_REASON_ADMITTED);
+	CHECK(t, flow_must(t, &g).state == SPW_FLOW_UDP, "IPv6 UDP flow state");
+	expect_active(t, SVC_UDP, 2, 2);
+	expect_active(t, SVC_UDP, 0, 1);
+	expect_active(t, SVC_TCP, 2, 0);
+	CHECK(t, table_entries(t) == 3, "entries %llu", (unsigned long long)table_entries(t));
+}
+
+/*
+ * Concurrency cap of 2 on tier 2: the third concurrent flow is shed with the tier's action
+ * and counted shed_cap, without an entry or a place; other tiers are not capped; once one of
+ * the two ends, the next flow is admitted.
+ */
+static void cap_case(void **state, uint8_t action)
+{
+	static const uint32_t caps[TIERS] = {0, 0, 2};
+	struct fctx *t = build(state);
+	struct flow a = tcp_flow(t, CLI_T2, 2), b = tcp_flow(t, CLI_V6, 2);
+	struct flow c = tcp_flow(t, CLI_T2, 2), z = tcp_flow(t, CLI_T0, 0);
+	enum verdict shed = action == SPW_ACTION_REJECT ? V_REJECT : V_DROP;
+
+	set_policy(t, SVC_TCP, caps, action, SPW_RANK_LIMIT);
+	open_syn(t, &a);
+	open_est(t, &b);
+	expect_active(t, SVC_TCP, 2, 2);
+
+	cli(t, &c, PKT_TCP_SYN, 0, shed, 2, SPW_REASON_SHED_CAP);
+	flow_gone(t, &c);
+	expect_active(t, SVC_TCP, 2, 2); /* the place taken to check was given back */
+	/* The client retries: still at the cap. */
+	cli(t, &c, PKT_TCP_SYN, 0, shed, 2, SPW_REASON_SHED_CAP);
+	expect_active(t, SVC_TCP, 2, 2);
+
+	/* Flows at the cap are not shed: their retransmitted SYNs pass. */
+	cli(t, &a, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	/* Tier 0 has no cap. */
+	open_syn(t, &z);
+	expect_active(t, SVC_TCP, 0, 1);
+	/* Another service's tier 2 has a count of its own. */
+	{
+		struct flow o = tcp_flow(t, CLI_T2, 2);
+
+		o.port = PORT_TCP2;
+		o.svc = SVC_TCP2;
+		open_syn(t, &o);
+		expect_active(t, SVC_TCP2, 2, 1);
+	}
+
+	/* One closes (a SYN_SEEN flow, by the server's RST): the next one is admitted. */
+	srv(t, &a, PKT_TCP_RST | PKT_TCP_ACK, 0);
+	expect_active(t, SVC_TCP, 2, 1);
+	open_syn(t, &c);
+	expect_active(t, SVC_TCP, 2, 2);
+	/* ... and the cap holds again. */
+	{
+		struct flow d = tcp_flow(t, CLI_T2, 2);
+
+		cli(t, &d, PKT_TCP_SYN, 0, shed, 2, SPW_REASON_SHED_CAP);
+		flow_gone(t, &d);
+	}
+	/* Closing an established one works the same way. */
+	close_fin(t, &b);
+	expect_active(t, SVC_TCP, 2, 1);
+	{
+		struct flow d = tcp_flow(t, CLI_T2, 2);
+
+		open_syn(t, &d);
+	}
+	expect_active(t, SVC_TCP, 2, 2);
+}
+
+static void test_cap_drop(void **state)
+{
+	cap_case(state, SPW_ACTION_DROP);
+}
+
+static void test_cap_reject(void **state)
+{
+	cap_case(state, SPW_ACTION_REJECT);
+}
+
+/* ---- latency ----------------------------------------------------------------------------- */
+
+static struct spw_latency_hist hist(struct fctx *t, uint32_t svc, uint32_t tier)
+{
+	struct spw_latency_hist h;
+
+	CHECK_OK(t, spw_dp_latency_read(t->dp, svc, tier, &h));
+	return h;
+}
+
+/*
+ * Exactly one sample was added to (svc, tier) since before, in a bucket of [lo_us, hi_us]:
+ * the true latency is known to lie there, measured around the packet.
+ */
+static uint32_t expect_one_sample(struct fctx *t, const struct spw_latency_hist *before,
+				  uint32_t svc, uint32_t tier, uint32_t lo_us, uint32_t hi_us)
+{
+	struct spw_latency_hist h = hist(t, svc, tier);
+	uint32_t got = SPW_LAT_BUCKETS;
+
+	CHECK(t, h.count == before->count + 1, "%llu samples added, want 1",
+	      (unsigned long long)(h.count - before->count));
+	for (uint32_t b = 0; b < SPW_LAT_BUCKETS; b++)
+		if (h.buckets[b] != before->buckets[b])
+			got = b;
+	CHECK(t, got >= spw_latency_bucket(lo_us) && got <= spw_latency_bucket(hi_us),
+	      "sample in bucket %u, want bucket %u (latency %u..%u us)", got,
+	      spw_latency_bucket(lo_us), lo_us, hi_us);
+	return got;
+}
+
+static void expect_no_sample(struct fctx *t, const struct spw_latency_hist *before, uint32_t svc,
+			     uint32_t tier)
+{
+	struct spw_latency_hist h = hist(t, svc, tier);
+
+	CHECK(t, !memcmp(&h, before, sizeof(h)), "%llu samples added, want none",
+	      (unsigned long long)(h.count - before->count));
+}
+
+/*
+ * The histogram bucket of a known latency: a flow's pending request is written with a stamp
+ * a known time in the past, then the server's first data segment goes through TC egress. The
+ * latency is that time plus however long the run took to start; the bucket must be the one of
+ * the known time (the check allows the next bucket only if the run itself took long enough to
+ * reach it, which the measured upper bound shows).
+ */
+static void test_latency_known_bucket(void **state)
+{
+	static const uint32_t delays_us[] = {5000, 300000, 3 * US_PER_S, 40, 1};
+	struct fctx *t = build(state);
+
+	for (size_t i = 0; i < ARRAY_SIZE(delays_us); i++) {
+		uint32_t tier = (uint32_t)i % TIERS, d = delays_us[i], b;
+		const char *cl = tier == 0 ? CLI_T0 : tier == 1 ? CLI_T1 : CLI_T2;
+		struct flow f = tcp_flow(t, cl, tier);
+		struct spw_latency_hist before;
+		uint8_t pkt[PKT_BUF_MAX];
+		struct spw_run run;
+		struct spw_flow v;
+		uint32_t req;
+		size_t len;
+
+		open_est(t, &f);
+		before = hist(t, SVC_TCP, tier);
+		len = build_pkt(t, &f, SRV, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, pkt, sizeof(pkt));
+		v = flow_must(t, &f);
+		/* Stamped right before the run: nothing slow (counter reads) in between. */
+		req = now_us() - d;
+		v.req_us = req ? req : 1; /* 0 would mean "no request": one chance in 2^32 */
+		flow_put(t, &f, &v);
+		CHECK_OK(t, spw_fixture_run(&t->fx, SPW_PROG_TC_EGRESS, pkt, len, &run));
+		CHECK(t, run.retval == TC_ACT_OK, "egress verdict %d", run.retval);
+		b = expect_one_sample(t, &before, SVC_TCP, tier, d, now_us() - v.req_us);
+		print_message("    %u us -> bucket %u [%llu, %llu) us\n", d, b,
+			      (unsigned long long)spw_latency_bucket_lower(b),
+			      (unsigned long long)spw_latency_bucket_lower(b + 1));
+		CHECK(t, flow_must(t, &f).req_us == 0, "request not cleared by the response");
+
+		/* The rest of the response is no new sample. */
+		before = hist(t, SVC_TCP, tier);
+		srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+		srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+		expect_no_sample(t, &before, SVC_TCP, tier);
+	}
+	/* Bucket 12 is [4096, 8192): the 5 ms sample of tier 0 is there whatever the run took. */
+	CHECK(t, hist(t, SVC_TCP, 0).buckets[spw_latency_bucket(5000)] == 1,
+	      "5000 us not in bucket %u", spw_latency_bucket(5000));
+	CHECK(t, hist(t, SVC_TCP, 1).buckets[spw_latency_bucket(300000)] == 1,
+	      "300000 us not in bucket %u", spw_latency_bucket(300000));
+	CHECK(t, hist(t, SVC_TCP, 2).buckets[spw_latency_bucket(3 * US_PER_S)] == 1,
+	      "3 s not in bucket %u", spw_latency_bucket(3 * US_PER_S));
+}
+
+/*
+ * The measurement as packets make it: client data starts a request (a second data segment
+ * before the answer does not restart it), the server's first data ends it; server data with
+ * no request pending, pure ACKs and the SYN-ACK are no samples.
+ */
+static void test_latency_request_response(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow f = tcp_flow(t, CLI_T1, 1);
+	struct spw_latency_hist before = hist(t, SVC_TCP, 1);
+	uint32_t req, lo;
+
+	open_est(t, &f);
+	/* Server speaks first (a banner): nothing to measure. */
+	srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_no_sample(t, &before, SVC_TCP, 1);
+
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	req = flow_must(t, &f).req_us;
+	CHECK(t, req != 0, "no request pending after client data");
+	usleep(3000);
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	CHECK(t, flow_must(t, &f).req_us == req, "second segment restarted the request");
+	/* Pure ACKs either way are no response. */
+	srv(t, &f, PKT_TCP_ACK, 0);
+	cli(t, &f, PKT_TCP_ACK, 0, V_PASS, SPW_TIER_NONE, SPW_REASON_ESTABLISHED);
+	expect_no_sample(t, &before, SVC_TCP, 1);
+	CHECK(t, flow_must(t, &f).req_us == req, "a pure ACK ended the request");
+
+	lo = now_us() - req; /* at least 3 ms: from the first segment, not the second */
+	CHECK(t, lo >= 3000, "only %u us since the request", lo);
+	srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_one_sample(t, &before, SVC_TCP, 1, lo, now_us() - req);
+	CHECK(t, flow_must(t, &f).req_us == 0, "request not cleared");
+
+	/* The next request is measured again. */
+	before = hist(t, SVC_TCP, 1);
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	req = flow_must(t, &f).req_us;
+	lo = now_us() - req;
+	srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_one_sample(t, &before, SVC_TCP, 1, lo, now_us() - req);
+	/* Only the flow's own (service, tier) histogram moved. */
+	for (uint32_t tier = 0; tier < SPW_MAX_TIERS; tier++)
+		CHECK(t, tier == 1 || hist(t, SVC_TCP, tier).count == 0, "tier %u has samples",
+		      tier);
+}
+
+/*
+ * spw_dp_latency_read() returns a row exactly as the map holds it: every bucket, 0 and 31
+ * included, summed over CPUs, and nothing of the neighbouring rows. The whole map is written
+ * through its pin with a value unique to each (index, CPU), so a row read one slot off, or a
+ * CPU left out, shows.
+ */
+static void test_latency_read_exact(void **state)
+{
+	static const uint32_t rows[][2] = {
+	    {SVC_TCP, 2}, {SVC_TCP, 0}, {0, 0}, {SPW_MAX_SERVICES - 1, SPW_MAX_TIERS - 1}};
+	struct fctx *t = build(state);
+	int ncpus = libbpf_num_possible_cpus(), fd;
+	char path[SPW_FX_PIN_LEN + 32];
+	uint64_t *vals;
+
+	CHECK(t, ncpus > 0, "CPU count");
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	CHECK(t, vals != NULL, "calloc");
+	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(t->dp), SPW_MAP_LATENCY);
+	fd = bpf_obj_get(path);
+	CHECK(t, fd >= 0, "%s: %s", path, strerror(errno));
+	for (uint32_t idx = 0; idx < SPW_LAT_ENTRIES; idx++) {
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			vals[cpu] = (uint64_t)idx * 64 + (uint64_t)cpu + 1;
+		if (bpf_map_update_elem(fd, &idx, vals, BPF_ANY)) {
+			close(fd);
+			fail_msg("writing latency slot %u: %s", idx, strerror(errno));
+		}
+	}
+	close(fd);
+	free(vals);
+
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		struct spw_latency_hist h = hist(t, rows[r][0], rows[r][1]);
+		uint64_t sum = 0;
+
+		for (uint32_t b = 0; b < SPW_LAT_BUCKETS; b++) {
+			uint64_t idx = spw_latency_index(rows[r][0], rows[r][1], b);
+			uint64_t want = idx * 64 * (uint64_t)ncpus +
+					(uint64_t)ncpus * (uint64_t)(ncpus + 1) / 2;
+
+			CHECK(t, h.buckets[b] == want, "row [%u][%u] bucket %u: %llu, want %llu",
+			      rows[r][0], rows[r][1], b, (unsigned long long)h.buckets[b],
+			      (unsigned long long)want);
+			sum += want;
+		}
+		CHECK(t, h.count == sum, "row [%u][%u]: count %llu, want %llu", rows[r][0],
+		      rows[r][1], (unsigned long long)h.count, (unsigned long long)sum);
+	}
+}
+
+/* ---- flood guard and full table ---------------------------------------------------------- */
+
+/* The flood guard's budget is per CPU: the test keeps to one CPU so it sees one budget. */
+static void pin_to_cpu(struct fctx *t, int cpu)
+{
+	cpu_set_t one;
+
+	if (!t->pinned_cpu) {
+		CHECK(t, sched_getaffinity(0, sizeof(t->affinity), &t->affinity) == 0,
+		      "sched_getaffinity: %s", strerror(errno));
+		t->pinned_cpu = true;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	CHECK(t, sched_setaffinity(0, sizeof(one), &one) == 0, "pinning to CPU %d: %s", cpu,
+	      strerror(errno));
+}
+
+/* The first two CPUs this process may run on; second is -1 when there is only one. */
+static void two_cpus(struct fctx *t, int *first, int *second)
+{
+	cpu_set_t set;
+
+	CHECK(t, sched_getaffinity(0, sizeof(set), &set) == 0, "sched_getaffinity");
+	*first = *second = -1;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &set))
+			continue;
+		if (*first < 0)
+			*first = c;
+		else if (*second < 0)
+			*second = c;
+	}
+	CHECK(t, *first >= 0, "no CPU to run on");
+}
+
+/* Flood guard burst: new entries a CPU may make at once. */
+#define GUARD_BURST 4
+/* One entry per second: nothing refills during the few milliseconds of the test. */
+#define GUARD_RATE 1
+
+/*
+ * With the insert budget spent, new flows are admitted untracked (reason flood_guard) and
+ * take no place; tracked flows stay and still end normally; a tier-0 client gets through too.
+ */
+static void test_flood_guard(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow tracked[GUARD_BURST], over = tcp_flow(t, CLI_T2, 2);
+	struct flow crit = tcp_flow(t, CLI_T0, 0), u = udp_flow(t, CLI_T2, 2);
+	int cpu0, cpu1;
+
+	two_cpus(t, &cpu0, &cpu1);
+	pin_to_cpu(t, cpu0);
+	CHECK_OK(t, spw_dp_flood_guard_set(t->dp, GUARD_RATE, GUARD_BURST));
+
+	for (int i = 0; i < GUARD_BURST; i++) {
+		tracked[i] = tcp_flow(t, CLI_T2, 2);
+		open_est(t, &tracked[i]);
+	}
+	expect_active(t, SVC_TCP, 2, GUARD_BURST);
+
+	cli(t, &over, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_FLOOD_GUARD);
+	flow_gone(t, &over);
+	cli(t, &crit, PKT_TCP_SYN, 0, V_PASS, 0, SPW_REASON_FLOOD_GUARD);
+	flow_gone(t, &crit);
+	cli(t, &u, 0, DATA_LEN, V_PASS, 2, SPW_REASON_FLOOD_GUARD);
+	flow_gone(t, &u);
+	expect_active(t, SVC_TCP, 2, GUARD_BURST);
+	expect_active(t, SVC_TCP, 0, 0);
+	expect_active(t, SVC_UDP, 2, 0);
+
+	/* The untracked flow's packets pass without a tier; its FIN counts nothing down. */
+	cli(t, &over, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, SPW_TIER_NONE,
+	    SPW_REASON_ESTABLISHED);
+	cli(t, &over, PKT_TCP_FIN | PKT_TCP_ACK, 0, V_PASS, SPW_TIER_NONE, SPW_REASON_ESTABLISHED);
+	expect_active(t, SVC_TCP, 2, GUARD_BURST);
+
+	/* The tracked flows are all still there and still end normally. */
+	for (int i = 0; i < GUARD_BURST; i++)
+		CHECK(t, flow_must(t, &tracked[i]).state == SPW_FLOW_ESTABLISHED, "flow %d", i);
+	close_fin(t, &tracked[0]);
+	expect_active(t, SVC_TCP, 2, GUARD_BURST - 1);
+	/* A close gives back a place, not an insert: the budget is still spent. */
+	{
+		struct flow again = tcp_flow(t, CLI_T2, 2);
+
+		cli(t, &again, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_FLOOD_GUARD);
+	}
+
+	/* The budget is per CPU: another CPU has its own. */
+	if (cpu1 >= 0) {
+		struct flow other = tcp_flow(t, CLI_T2, 2);
+
+		pin_to_cpu(t, cpu1);
+		open_syn(t, &other);
+		expect_active(t, SVC_TCP, 2, GUARD_BURST);
+		pin_to_cpu(t, cpu0);
+	}
+
+	/* Guard off: tracked again. */
+	CHECK_OK(t, spw_dp_flood_guard_set(t->dp, 0, 0));
+	open_syn(t, &crit);
+	expect_active(t, SVC_TCP, 0, 1);
+}
+
+/* Table entries for the full-table test: small enough to fill with a handful of SYNs. */
+#define SMALL_TABLE 4
+
+/* A full table admits new flows untracked (reason table_full); its flows are unaffected. */
+static void test_table_full(void **state)
+{
+	const struct spw_dp_opts opts = {.flow_capacity = SMALL_TABLE};
+	struct fctx *t = build_opts(state, &opts);
+	struct flow f[SMALL_TABLE], over = tcp_flow(t, CLI_T2, 2);
+	struct flow u = udp_flow(t, CLI_T0, 0);
+	uint64_t entries;
+	uint32_t cap;
+
+	CHECK_OK(t, spw_dp_flow_count(t->dp, &entries, &cap));
+	CHECK(t, cap == SMALL_TABLE && entries == 0, "capacity %u, entries %llu", cap,
+	      (unsigned long long)entries);
+	for (int i = 0; i < SMALL_TABLE; i++) {
+		f[i] = tcp_flow(t, i % 2 ? CLI_V6 : CLI_T2, 2);
+		open_est(t, &f[i]);
+	}
+	CHECK_OK(t, spw_dp_flow_count(t->dp, &entries, &cap));
+	CHECK(t, entries == SMALL_TABLE, "%llu entries", (unsigned long long)entries);
+
+	cli(t, &over, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_TABLE_FULL);
+	flow_gone(t, &over);
+	cli(t, &u, 0, DATA_LEN, V_PASS, 0, SPW_REASON_TABLE_FULL);
+	flow_gone(t, &u);
+	expect_active(t, SVC_TCP, 2, SMALL_TABLE);
+	expect_active(t, SVC_UDP, 0, 0);
+	for (int i = 0; i < SMALL_TABLE; i++)
+		CHECK(t, flow_must(t, &f[i]).state == SPW_FLOW_ESTABLISHED, "flow %d evicted", i);
+	/* The untracked flow's FIN finds nothing. */
+	cli(t, &over, PKT_TCP_FIN | PKT_TCP_ACK, 0, V_PASS, SPW_TIER_NONE, SPW_REASON_ESTABLISHED);
+	expect_active(t, SVC_TCP, 2, SMALL_TABLE);
+
+	/* A place frees up: the next new flow is tracked. */
+	close_fin(t, &f[1]);
+	expect_active(t, SVC_TCP, 2, SMALL_TABLE - 1);
+	{
+		struct flow next = tcp_flow(t, CLI_T2, 2);
+
+		open_syn(t, &next);
+	}
+	expect_active(t, SVC_TCP, 2, SMALL_TABLE);
+	CHECK(t, table_entries(t) == SMALL_TABLE, "entries %llu",
+	      (unsigned long long)table_entries(t));
+}
+
+/* ---- sweep and clear --------------------------------------------------------------------- */
+
+/* Sweep timeouts are given in nanoseconds. */
+#define MS_NS 1000000ULL
+#define S_NS  1000000000ULL
+
+static struct spw_sweep_stats sweep(struct fctx *t, uint64_t syn_ns, uint64_t idle_ns,
+				    uint64_t udp_ns)
+{
+	const struct spw_sweep_opts o = {
+	    .syn_timeout_ns = syn_ns,
+	    .idle_timeout_ns = idle_ns,
+	    .udp_timeout_ns = udp_ns,
+	};
+	struct spw_sweep_stats st;
+
+	CHECK_OK(t, spw_dp_flows_sweep(t->dp, &o, &st));
+	return st;
+}
+
+static void expect_swept(struct fctx *t, const struct spw_sweep_stats *st, uint64_t scanned,
+			 uint64_t expired)
+{
+	CHECK(t, st->scanned == scanned && st->expired == expired,
+	      "sweep scanned %llu expired %llu, want %llu and %llu",
+	      (unsigned long long)st->scanned, (unsigned long long)st->expired,
+	      (unsigned long long)scanned, (unsigned long long)expired);
+}
+
+/*
+ * Each state has its own timeout: half-open SYNs, idle established flows, UDP flows. Stamps
+ * are set 2 s in the past directly in the table, so nothing sleeps; each sweep removes exactly
+ * the state whose timeout it shortens, and gives back exactly its place.
+ */
+static void test_sweep_by_state(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow syn = tcp_flow(t, CLI_T2, 2), est = tcp_flow(t, CLI_T1, 1);
+	struct flow udp = udp_flow(t, CLI_T0, 0);
+	struct spw_sweep_stats st;
+
+	open_syn(t, &syn);
+	open_est(t, &est);
+	cli(t, &udp, 0, DATA_LEN, V_PASS, 0, SPW_REASON_ADMITTED);
+	flow_age(t, &syn, 2 * US_PER_S);
+	flow_age(t, &est, 2 * US_PER_S);
+	flow_age(t, &udp, 2 * US_PER_S);
+
+	/* Nothing is older than 10 s. */
+	st = sweep(t, 10 * S_NS, 10 * S_NS, 10 * S_NS);
+	expect_swept(t, &st, 3, 0);
+
+	st = sweep(t, 1 * S_NS, 10 * S_NS, 10 * S_NS);
+	expect_swept(t, &st, 3, 1);
+	flow_gone(t, &syn);
+	expect_active(t, SVC_TCP, 2, 0);
+	expect_active(t, SVC_TCP, 1, 1);
+
+	st = sweep(t, 1 * S_NS, 1 * S_NS, 10 * S_NS);
+	expect_swept(t, &st, 2, 1);
+	flow_gone(t, &est);
+	expect_active(t, SVC_TCP, 1, 0);
+	expect_active(t, SVC_UDP, 0, 1);
+
+	st = sweep(t, 1 * S_NS, 1 * S_NS, 1 * S_NS);
+	expect_swept(t, &st, 1, 1);
+	flow_gone(t, &udp);
+	expect_all_idle(t);
+
+	/* A swept flow's late FIN or RST, or the server's, counts nothing down twice. */
+	cli(t, &est, PKT_TCP_FIN | PKT_TCP_ACK, 0, V_PASS, SPW_TIER_NONE, SPW_REASON_ESTABLISHED);
+	srv(t, &est, PKT_TCP_FIN | PKT_TCP_ACK, 0);
+	srv(t, &syn, PKT_TCP_RST | PKT_TCP_ACK, 0);
+	expect_all_idle(t);
+	/* A swept UDP flow's next packet is a new flow, decided and counted again. */
+	cli(t, &udp, 0, DATA_LEN, V_PASS, 0, SPW_REASON_ADMITTED);
+	expect_active(t, SVC_UDP, 0, 1);
+}
+
+/*
+ * A flow refreshed by traffic is not expired, while one of the same age without traffic is.
+ * Stamps are refreshed at most once per SPW_FLOW_TOUCH_US, so the flows start 2 s old.
+ */
+static void test_sweep_refreshed_kept(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow busy = tcp_flow(t, CLI_T2, 2), idle = tcp_flow(t, CLI_T2, 2);
+	struct flow served = tcp_flow(t, CLI_T2, 2);
+	struct flow ubusy = udp_flow(t, CLI_T2, 2), uidle = udp_flow(t, CLI_T2, 2);
+	struct spw_sweep_stats st;
+
+	open_est(t, &busy);
+	open_est(t, &idle);
+	open_est(t, &served);
+	cli(t, &ubusy, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ADMITTED);
+	cli(t, &uidle, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ADMITTED);
+	flow_age(t, &busy, 2 * US_PER_S);
+	flow_age(t, &idle, 2 * US_PER_S);
+	flow_age(t, &served, 2 * US_PER_S);
+	flow_age(t, &ubusy, 2 * US_PER_S);
+	flow_age(t, &uidle, 2 * US_PER_S);
+
+	cli(t, &busy, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	srv(t, &served, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN); /* a download: server data only */
+	cli(t, &ubusy, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ESTABLISHED);
+
+	st = sweep(t, 1 * S_NS, 1 * S_NS, 1 * S_NS);
+	expect_swept(t, &st, 5, 2);
+	flow_must(t, &busy);
+	flow_must(t, &served);
+	flow_must(t, &ubusy);
+	flow_gone(t, &idle);
+	flow_gone(t, &uidle);
+	expect_active(t, SVC_TCP, 2, 2);
+	expect_active(t, SVC_UDP, 2, 1);
+}
+
+/*
+ * The stamps the data plane writes and the clock the sweep reads agree: a flow opened just now
+ * survives a 1 s timeout, and the same flow is expired once it really is idle past a short one.
+ */
+static void test_sweep_real_clock(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow syn = tcp_flow(t, CLI_T2, 2), est = tcp_flow(t, CLI_V6, 2);
+	struct flow udp = udp_flow(t, CLI_T1, 1);
+	struct spw_sweep_stats st;
+
+	open_syn(t, &syn);
+	open_est(t, &est);
+	cli(t, &udp, 0, DATA_LEN, V_PASS, 1, SPW_REASON_ADMITTED);
+	st = sweep(t, 1 * S_NS, 1 * S_NS, 1 * S_NS);
+	expect_swept(t, &st, 3, 0);
+
+	usleep(250000);
+	st = sweep(t, 100 * MS_NS, 100 * MS_NS, 100 * MS_NS);
+	expect_swept(t, &st, 3, 3);
+	expect_all_idle(t);
+	CHECK(t, table_entries(t) == 0, "entries left");
+}
+
+/* Timeouts of 0 or past what 32-bit microsecond stamps can measure are refused. */
+static void test_sweep_args(void **state)
+{
+	struct fctx *t = build(state);
+	const uint64_t max = (uint64_t)SPW_FLOW_TIMEOUT_MAX_US * 1000;
+	const struct spw_sweep_opts bad[] = {
+	    {0, S_NS, S_NS},	   {S_NS, 0, S_NS},	  {S_NS, S_NS, 0},
+	    {max + 1, S_NS, S_NS}, {S_NS, max + 1, S_NS}, {S_NS, S_NS, max + 1},
+	};
+	struct flow f = tcp_flow(t, CLI_T2, 2);
+	struct spw_sweep_stats st;
+
+	open_syn(t, &f);
+	flow_age(t, &f, 2 * US_PER_S);
+	CHECK(t, spw_dp_flows_sweep(t->dp, NULL, &st) == -EINVAL, "NULL options accepted");
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK(t, spw_dp_flows_sweep(t->dp, &bad[i], &st) == -EINVAL, "options %zu accepted",
+		      i);
+	flow_must(t, &f);
+	/* The longest allowed timeouts are accepted; NULL stats too. */
+	{
+		const struct spw_sweep_opts ok = {max, max, max};
+
+		CHECK_OK(t, spw_dp_flows_sweep(t->dp, &ok, NULL));
+	}
+	flow_must(t, &f);
+	expect_active(t, SVC_TCP, 2, 1);
+}
+
+/* Clear removes every flow of every service, tier and state, and gives every place back. */
+static void test_flows_clear(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow a = tcp_flow(t, CLI_T0, 0), b = tcp_flow(t, CLI_T1, 1);
+	struct flow c = tcp_flow(t, CLI_V6, 2), u = udp_flow(t, CLI_T2, 2);
+	struct flow o = tcp_flow(t, CLI_T2, 2);
+
+	o.port = PORT_TCP2;
+	o.svc = SVC_TCP2;
+	open_syn(t, &a);
+	open_est(t, &b);
+	open_est(t, &c);
+	open_syn(t, &o);
+	cli(t, &u, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ADMITTED);
+	CHECK(t, table_entries(t) == 5, "entries %llu", (unsigned long long)table_entries(t));
+
+	CHECK_OK(t, spw_dp_flows_clear(t->dp));
+	CHECK(t, table_entries(t) == 0, "entries %llu", (unsigned long long)table_entries(t));
+	expect_all_idle(t);
+	/* Late packets of cleared flows count nothing down. */
+	cli(t, &b, PKT_TCP_FIN | PKT_TCP_ACK, 0, V_PASS, SPW_TIER_NONE, SPW_REASON_ESTABLISHED);
+	srv(t, &c, PKT_TCP_RST, 0);
+	expect_all_idle(t);
+	/* Clearing an empty table is fine. */
+	CHECK_OK(t, spw_dp_flows_clear(t->dp));
+	/* And the table works as before. */
+	open_syn(t, &a);
+	expect_active(t, SVC_TCP, 0, 1);
+}
+
+/*
+ * The tier is decided at the first packet and kept for the flow's life: after the client's
+ * CIDR rule moves it to tier 0 (and later disappears), its flow's packets are still counted
+ * on tier 1, and its end gives back the tier-1 place, while a new flow of the same client is
+ * tier 0.
+ */
+static void test_tier_kept(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow f = tcp_flow(t, CLI_T1, 1), g = tcp_flow(t, CLI_T1, 1);
+	struct flow n = tcp_flow(t, CLI_T1, 0);
+	struct spw_cidr c;
+
+	open_est(t, &f);
+	open_est(t, &g);
+	expect_active(t, SVC_TCP, 1, 2);
+
+	add_rule(t, RULE_T1, 0, 2); /* replaces the tier-1 rule */
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	cli(t, &f, PKT_TCP_SYN, 0, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	open_syn(t, &n);
+	expect_active(t, SVC_TCP, 1, 2);
+	expect_active(t, SVC_TCP, 0, 1);
+	CHECK(t, flow_must(t, &f).tier == 1, "the flow's tier changed");
+
+	close_fin(t, &f);
+	expect_active(t, SVC_TCP, 1, 1);
+	expect_active(t, SVC_TCP, 0, 1);
+
+	/* The rule gone altogether (default tier 2): the server's FIN ends g on tier 1. */
+	CHECK_OK(t, spw_fixture_cidr(RULE_T1, &c));
+	CHECK_OK(t, spw_dp_rule_del(t->dp, &c));
+	cli(t, &g, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	srv(t, &g, PKT_TCP_FIN | PKT_TCP_ACK, 0);
+	flow_gone(t, &g);
+	expect_active(t, SVC_TCP, 1, 0);
+	expect_active(t, SVC_TCP, 2, 0);
+	expect_active(t, SVC_TCP, 0, 1);
+}
+
+#define BOTH(fn)                                                                                   \
+	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&prog_xdp),          \
+	    cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&prog_tc)
+/* Tests of TC egress and user space only: the ingress program does not matter. */
+#define ONCE(fn) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&prog_xdp)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    BOTH(test_syn_opens),
+	    BOTH(test_synack_establishes),
+	    BOTH(test_close_paths),
+	    BOTH(test_syn_retransmit),
+	    BOTH(test_pure_ack),
+	    BOTH(test_udp_first_packet),
+	    BOTH(test_cap_drop),
+	    BOTH(test_cap_reject),
+	    ONCE(test_latency_known_bucket),
+	    BOTH(test_latency_request_response),
+	    ONCE(test_latency_read_exact),
+	    BOTH(test_flood_guard),
+	    BOTH(test_table_full),
+	    BOTH(test_sweep_by_state),
+	    BOTH(test_sweep_refreshed_kept),
+	    ONCE(test_sweep_real_clock),
+	    ONCE(test_sweep_args),
+	    BOTH(test_flows_clear),
+	    BOTH(test_tier_kept),
+	};
+
+	return cmocka_run_group_tests_name("flow tracking", tests, NULL, NULL);
+}
