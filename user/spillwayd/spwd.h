@@ -10,6 +10,7 @@
 #include "spw_control.h"
 #include "spw_dataplane.h"
 #include "spw_signal.h"
+#include "spillway_state.h"
 
 /* The control state of one configured service. */
 struct spwd_service {
@@ -21,6 +22,7 @@ struct spwd_service {
 	uint32_t level;				    /* what the data plane enforces now */
 	uint32_t law_level;			    /* what the law asked for */
 	bool overridden;			    /* a manual override set the level */
+	bool dry_run;				    /* config or override: nothing shed */
 	uint32_t retry_lo_s, retry_hi_s;
 	uint32_t generation;
 	/* Latency p99 signal: histogram at the start of the current window. */
@@ -46,6 +48,7 @@ struct spwd {
 	int nsvcs;
 	/* Event loop. */
 	int epfd, timerfd, sigfd, reportfd;
+	int controlfd; /* control socket (spillway reload); -1 when not open */
 	bool stop;
 	uint64_t last_rotation_ns, last_sweep_ns;
 	uint64_t ticks;
@@ -53,6 +56,8 @@ struct spwd {
 	uint64_t bad_logged_ns, bad_suppressed; /* log rate limit for bad report lines */
 	struct spwd_snapshot snap;
 	void *http; /* struct MHD_Daemon */
+	struct spw_state_file *state;	  /* the shed-state file, mapped; NULL: not published */
+	struct spw_state_file *state_buf; /* the next state, built before it is published */
 };
 
 /* apply.c: make the data plane match cfg (services, rules, DSCP, flood guard, attach). */
@@ -75,8 +80,22 @@ void spwd_block_signals(void);
 int spwd_loop_init(struct spwd *d);
 int spwd_loop_run(struct spwd *d);
 void spwd_loop_close(struct spwd *d);
-/* Re-reads the config file; a bad file is reported and the running config kept. */
-void spwd_reload(struct spwd *d);
+/*
+ * Re-reads the config file; a bad file is reported and the running config kept. Returns 0, or
+ * a negative errno with what went wrong in err ("FILE:LINE:COL: ...") for the control socket.
+ */
+int spwd_reload(struct spwd *d, char *err, size_t errlen);
+
+/* control_sock.c: STATE_DIR/control.sock, root only: one-line commands ("reload"). */
+int spwd_control_open(struct spwd *d);
+void spwd_control_serve(struct spwd *d);
+void spwd_control_close(struct spwd *d);
+
+/* state_file.c: the shed-state file apps and the CLI read (include/spillway_state.h). */
+int spwd_state_open(struct spwd *d);
+/* Publishes every service's state; call once per tick after all services are controlled. */
+void spwd_state_publish(struct spwd *d);
+void spwd_state_close(struct spwd *d);
 
 /* http.c: /healthz and /metrics beside the loop, on its own thread. */
 int spwd_http_start(struct spwd *d);

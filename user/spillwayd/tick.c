@@ -163,6 +163,7 @@ static void control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 	if (s->level != prev)
 		pr_debug("%s: level %u -> %u (pressure %.3f%s)\n", s->cfg->name, prev, s->level,
 			 s->pressure, s->overridden ? ", manual override" : "");
+	s->dry_run = dry_run;
 	write_policy(d, s, dry_run, now);
 }
 
@@ -221,4 +222,5 @@ void spwd_tick(struct spwd *d)
 	d->snap.reports_ok = d->reports_ok;
 	d->snap.reports_bad = d->reports_bad;
 	pthread_mutex_unlock(&d->snap.lock);
+	spwd_state_publish(d);
 }

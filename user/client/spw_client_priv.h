@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* libspillway-client's insides, shared by its files. libc only: no libbpf, no libspillway. */
+#ifndef SPW_CLIENT_PRIV_H
+#define SPW_CLIENT_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include "spillway_client.h"
+#include "spillway_state.h"
+
+#define SPW_API __attribute__((visibility("default")))
+
+/* One mapping of one state file (one daemon run). */
+struct spw_map {
+	const struct spw_state_file *f;
+	dev_t dev;
+	ino_t ino;
+	uint32_t stuck_seq;   /* atomic: an odd seq that stayed odd too long (writer died) */
+	struct spw_map *next; /* retired mappings, unmapped at close */
+};
+
+struct spw_client {
+	struct spw_map *cur;	 /* read with acquire loads; NULL: no file seen yet */
+	struct spw_map *retired; /* under lock: readers may still be inside these */
+	pthread_mutex_t lock;	 /* taken only to look for a new file, never per check */
+	uint64_t next_look_ns;	 /* atomic: when a stale reader may look for a new file */
+	char state_path[4096];
+	struct sockaddr_un report_sa;
+	socklen_t report_salen;
+	int report_fd;
+};
+
+uint64_t spw_client_now_ns(void);
+/*
+ * Looks for a replaced or new state file, at most once a second over all threads. True when
+ * it mapped a new one.
+ */
+bool spw_client_look_for_file(struct spw_client *c, uint64_t now);
+
+#endif /* SPW_CLIENT_PRIV_H */
