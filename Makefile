@@ -170,8 +170,10 @@ $(BUILD)/tests/unit/test_cli_parse: $(BUILD)/san/user/cli/parse.o
 # parse.o comes after the library in $^: name the library again after it.
 $(BUILD)/tests/unit/test_cli_parse: TEST_LDLIBS := $(LIB_SAN) $(TEST_LDLIBS)
 $(BUILD)/san/tests/unit/test_cli_parse.o: TEST_CFLAGS += -Iuser/cli
+$(BUILD)/tests/netns/test_cli: TEST_LDLIBS += -ljansson
+$(BUILD)/tests/netns/test_cli: | $(BUILD)/spillwayd $(BUILD)/spillway
 
-install: $(BUILD)/spillwayd $(BUILD)/spillway
+install: $(BUILD)/spillwayd $(BUILD)/spillway $(CLIENT_LIBS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BUILD)/spillway $(DESTDIR)$(PREFIX)/bin/spillway
@@ -179,10 +181,11 @@ install: $(BUILD)/spillwayd $(BUILD)/spillway
 	install -m 0644 man/spillway.8 man/spillwayd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 tools/completion/spillway.bash \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/spillway
-	@# The app client library, when it is built (libspillway-client, issue 5).
+	@# The app client library, when it is built (libspillway-client, issue 5); the state
+	@# header (for readers of the state file) needs the ABI header it includes.
 	$(Q)set -e; for f in $(wildcard $(BUILD)/libspillway-client.a $(BUILD)/libspillway-client.so*); do \
 		install -d $(DESTDIR)$(PREFIX)/lib; install -m 0644 $$f $(DESTDIR)$(PREFIX)/lib/; done
-	$(Q)set -e; for f in $(wildcard include/spillway_client.h include/spillway_state.h); do \
+	$(Q)set -e; for f in $(wildcard include/spillway_client.h include/spillway_state.h include/spillway_abi.h); do \
 		install -d $(DESTDIR)$(PREFIX)/include; install -m 0644 $$f $(DESTDIR)$(PREFIX)/include/; done
 
 # The daemon test runs the real daemon.

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -13,7 +14,7 @@
 #include "spwd.h"
 #include "spw_log.h"
 
-enum { EV_TIMER, EV_SIGNAL, EV_REPORT };
+enum { EV_TIMER, EV_SIGNAL, EV_REPORT, EV_CONTROL };
 
 static int set_tick(struct spwd *d)
 {
@@ -71,6 +72,8 @@ int spwd_loop_init(struct spwd *d)
 		err = watch(d, d->sigfd, EV_SIGNAL);
 	if (!err && d->reportfd >= 0)
 		err = watch(d, d->reportfd, EV_REPORT);
+	if (!err && d->controlfd >= 0)
+		err = watch(d, d->controlfd, EV_CONTROL);
 	return err;
 }
 
@@ -114,40 +117,42 @@ static void keep_ids(struct spw_config *cfg, const struct spw_config *old)
 	}
 }
 
-void spwd_reload(struct spwd *d)
+int spwd_reload(struct spwd *d, char *err, size_t errlen)
 {
 	struct spw_config *cfg, *old = d->cfg;
-	char err[SPW_ERR_MAX];
 	int ret;
 
-	ret = spw_config_load(d->config_path, &cfg, err, sizeof(err));
+	ret = spw_config_load(d->config_path, &cfg, err, errlen);
 	if (ret) {
 		pr_warn("config reload failed, keeping the running config: %s\n", err);
-		return;
+		return ret;
 	}
 	keep_ids(cfg, old);
 	ret = spwd_apply(d, cfg, old);
 	if (ret) {
-		pr_warn("cannot apply the new config (%s); restoring the running one\n",
-			strerror(-ret));
+		snprintf(err, errlen, "cannot apply the new config (%s); the running one is kept",
+			 strerror(-ret));
+		pr_warn("%s\n", err);
 		spwd_apply(d, old, cfg);
 		spw_config_free(cfg);
-		return;
+		return ret;
 	}
 	spwd_services_rebuild(d, cfg);
 	d->cfg = cfg;
 	spw_config_free(old);
 	set_tick(d);
 	pr_info("config reloaded from %s: %d services\n", d->config_path, cfg->nservices);
+	return 0;
 }
 
 static void on_signal(struct spwd *d)
 {
 	struct signalfd_siginfo si;
+	char err[SPW_ERR_MAX];
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			spwd_reload(d);
+			spwd_reload(d, err, sizeof(err));
 		} else {
 			pr_info("signal %d: exiting; programs stay attached, the lease then expires\n",
 				si.ssi_signo);
@@ -182,6 +187,9 @@ int spwd_loop_run(struct spwd *d)
 				break;
 			case EV_REPORT:
 				spwd_report_drain(d);
+				break;
+			case EV_CONTROL:
+				spwd_control_serve(d);
 				break;
 			}
 		}

@@ -1,0 +1,622 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The spillway CLI against the real spillwayd (tests/lib/daemon.h) in a network namespace of
+ * its own, with real TCP connects from a client namespace:
+ *
+ *   - status --json: the tiers, interface, mode, lease and active connections the config and
+ *     the open connections imply;
+ *   - explain agrees with what the data plane did to a real connect from that address, for an
+ *     admitted and a shed case;
+ *   - policy set sheds at once and expires on time;
+ *   - rules add changes the tier of the next connection, rules del changes it back;
+ *   - report lines (sent by `spillway report`) move pressure, as status shows;
+ *   - reload through the control socket: a broken file answers its file:line:col error and
+ *     the running config stays; a good one answers "ok: 1 services";
+ *   - read commands run as nobody fail with a message naming the privilege needed.
+ *
+ * One 3-tier TCP service with reject for standard and sheddable, so a shed SYN shows at once
+ * as ECONNREFUSED. The client's IPv4 address is in the default tier (standard) unless a rule
+ * says otherwise. Sheds in these tests cover whole tiers, so no case depends on the cohort the
+ * salt puts the client in. The tests run in order and share one daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <math.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <bpf/libbpf.h>
+
+#include "daemon.h"
+#include "netns.h"
+#include "empty_xdp.skel.h"
+
+#define SVC_ID		 1
+#define SVC_PORT	 8080
+#define TICK_MS		 100
+#define LEASE_MS	 1000
+#define POOL_TARGET	 0.85
+#define READY_TIMEOUT_MS 15000
+/* A connect that is not refused or accepted by then is pending (not expected here). */
+#define CONNECT_TIMEOUT_MS 2000
+/* Connections kept open while status counts them. */
+#define HELD_CONNS 2
+/* policy set --for in the expiry test, and how late the end may be seen on a busy machine. */
+#define OVERRIDE_MS	2000
+#define EXPIRY_SLACK_MS 600
+#define PROBE_EVERY_MS	20
+#define MAX_FDS		32
+#define OUT_MAX		65536
+#define NOBODY		65534
+
+struct test_ctx {
+	struct spw_topo topo;
+	struct spw_daemon d;
+	struct empty_xdp *empty;
+	int listen_fd;
+	int fds[MAX_FDS];
+	int nfds;
+	char cli[4096]; /* build/spillway */
+	char v4_32[INET_ADDRSTRLEN + 4];
+};
+
+static struct test_ctx *ctx;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- running the CLI --------------------------------------------------------------------- */
+
+struct run {
+	int status; /* exit code, or -1 when it did not exit normally */
+	char out[OUT_MAX];
+	char err[OUT_MAX];
+};
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+}
+
+/*
+ * Runs `spillway --pin-root P --state-dir S --config C ARGS...`; uid != 0 runs it as that
+ * user (and group). Output goes to files, read back after the exit: no pipe can fill up.
+ */
+static void run_cli_as(struct test_ctx *c, uid_t uid, struct run *r, const char *const *args)
+{
+	const char *argv[32] = {c->cli,	  "--pin-root", c->d.pin_root, "--state-dir",
+				c->d.dir, "--config",	c->d.config};
+	FILE *out = tmpfile(), *err = tmpfile();
+	int n = 7, status;
+	pid_t pid;
+
+	assert_non_null(out);
+	assert_non_null(err);
+	for (; *args && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fileno(out), STDOUT_FILENO);
+		dup2(fileno(err), STDERR_FILENO);
+		if (uid && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
+			_exit(127);
+		execv(c->cli, (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	rewind(out);
+	rewind(err);
+	slurp(fileno(out), r->out, sizeof(r->out));
+	slurp(fileno(err), r->err, sizeof(r->err));
+	fclose(out);
+	fclose(err);
+}
+
+#define CLI(c, r, ...)                                                                             \
+	do {                                                                                       \
+		const char *const args_[] = {__VA_ARGS__, NULL};                                   \
+		run_cli_as(c, 0, r, args_);                                                        \
+	} while (0)
+
+/* Runs a command that must succeed; prints its output when it does not. */
+#define CLI_OK(c, r, ...)                                                                          \
+	do {                                                                                       \
+		CLI(c, r, __VA_ARGS__);                                                            \
+		if ((r)->status != 0)                                                              \
+			fail_msg("spillway exited %d\nstdout: %s\nstderr: %s", (r)->status,        \
+				 (r)->out, (r)->err);                                              \
+	} while (0)
+
+static json_t *json_of(struct run *r)
+{
+	json_error_t e;
+	json_t *j = json_loads(r->out, 0, &e);
+
+	if (!j)
+		fail_msg("not JSON (%s): %s", e.text, r->out);
+	return j;
+}
+
+static json_t *path(json_t *j, const char *key)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (!v)
+		fail_msg("no '%s' in the JSON", key);
+	return v;
+}
+
+/* ---- the topology and the daemon --------------------------------------------------------- */
+
+static int track(struct test_ctx *c, int fd)
+{
+	assert_true(fd >= 0);
+	assert_true(c->nfds < MAX_FDS);
+	c->fds[c->nfds++] = fd;
+	return fd;
+}
+
+static void close_tracked(struct test_ctx *c)
+{
+	while (c->nfds > 0)
+		close(c->fds[--c->nfds]);
+}
+
+static int empty_xdp_in_ns(void *arg)
+{
+	struct test_ctx *c = arg;
+	struct bpf_link *link;
+
+	link =
+	    bpf_program__attach_xdp(c->empty->progs.empty_xdp, c->topo.end[SPW_TOPO_CLI].ifindex);
+	if (!link)
+		return -errno;
+	c->empty->links.empty_xdp = link;
+	return 0;
+}
+
+static void make_config(struct test_ctx *c, char *buf, size_t len)
+{
+	int n = snprintf(buf, len,
+			 "# spillwayd under the CLI tests (tests/netns/test_cli.c)\n"
+			 "interfaces: [{name: %s, mode: xdp}]\n"
+			 "tiers: [critical, standard, sheddable]\n"
+			 "classify:\n"
+			 "  - {cidr: \"%s/128\", tier: critical}\n"
+			 "services:\n"
+			 "  - name: api\n"
+			 "    protocol: tcp\n"
+			 "    port: %d\n"
+			 "    default_tier: standard\n"
+			 "    shed_action: {standard: reject, sheddable: reject}\n"
+			 "    signals:\n"
+			 "      - {pool: db, target: %.2f}\n"
+			 "controller: {tick: %dms, lease: %dms, cohort_rotation: 1h, "
+			 "stale_after: 2s}\n",
+			 c->topo.end[SPW_TOPO_SRV].ifname, c->topo.end[SPW_TOPO_CLI].v6_str,
+			 SVC_PORT, POOL_TARGET, TICK_MS, LEASE_MS);
+
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+static int group_setup(void **state)
+{
+	struct test_ctx *c = calloc(1, sizeof(*c));
+	struct sockaddr_storage ss;
+	char cfg[4096], bin[4096];
+	int len, err;
+
+	if (!c)
+		return -1;
+	c->listen_fd = -1;
+	ctx = c;
+	*state = c;
+	if (spw_daemon_binary(bin, sizeof(bin)))
+		return -1;
+	snprintf(c->cli, sizeof(c->cli), "%s/spillway", dirname(bin));
+	if (access(c->cli, X_OK)) {
+		fprintf(stderr, "%s is missing: make %s\n", c->cli, "build/spillway");
+		return -1;
+	}
+	if (spw_topo_create(&c->topo))
+		return -1;
+	c->empty = empty_xdp__open_and_load();
+	if (!c->empty)
+		return -1;
+	err = spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, empty_xdp_in_ns, c);
+	if (err)
+		return -1;
+	len = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &ss);
+	c->listen_fd = spw_netns_socket(c->topo.end[SPW_TOPO_SRV].ns, AF_INET, SOCK_STREAM, 0);
+	if (len <= 0 || c->listen_fd < 0 ||
+	    bind(c->listen_fd, (struct sockaddr *)&ss, (socklen_t)len) || listen(c->listen_fd, 64))
+		return -1;
+	snprintf(c->v4_32, sizeof(c->v4_32), "%s/32", c->topo.end[SPW_TOPO_CLI].v4_str);
+	if (spw_daemon_init(&c->d, c->topo.end[SPW_TOPO_SRV].ns, false))
+		return -1;
+	make_config(c, cfg, sizeof(cfg));
+	if (spw_daemon_write_config(&c->d, cfg) || spw_daemon_start(&c->d) ||
+	    spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS))
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct test_ctx *c = *state;
+
+	if (!c)
+		return 0;
+	close_tracked(c);
+	spw_daemon_cleanup(&c->d);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	empty_xdp__destroy(c->empty);
+	spw_topo_destroy(&c->topo);
+	free(c);
+	return 0;
+}
+
+static int test_teardown(void **state)
+{
+	struct test_ctx *c = *state;
+	struct run r;
+
+	close_tracked(c);
+	/* Whatever a failed test left, the next one starts without an override or extra rule. */
+	CLI(c, &r, "policy", "clear", "api");
+	CLI(c, &r, "rules", "del", c->v4_32);
+	return 0;
+}
+
+/* ---- connects ---------------------------------------------------------------------------- */
+
+enum outcome { ADMITTED, REFUSED, PENDING };
+
+static const char *outcome_name(enum outcome o)
+{
+	return o == ADMITTED ? "admitted" : o == REFUSED ? "refused" : "pending";
+}
+
+/* A connect from the client's IPv4 address; keep: leave it open (tracked). */
+static enum outcome try_connect(struct test_ctx *c, bool keep)
+{
+	struct sockaddr_storage ss;
+	struct pollfd pfd;
+	socklen_t slen = sizeof(int);
+	int len = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &ss);
+	int fd = spw_netns_socket(c->topo.end[SPW_TOPO_CLI].ns, AF_INET, SOCK_STREAM, 0), soerr = 0;
+	enum outcome o = PENDING;
+
+	assert_true(len > 0);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) == 0) {
+		o = ADMITTED;
+	} else {
+		assert_int_equal(errno, EINPROGRESS);
+		pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+		if (poll(&pfd, 1, CONNECT_TIMEOUT_MS) == 1) {
+			assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen), 0);
+			o = soerr == 0 ? ADMITTED : soerr == ECONNREFUSED ? REFUSED : PENDING;
+		}
+	}
+	if (keep && o == ADMITTED)
+		track(c, fd);
+	else
+		close(fd);
+	return o;
+}
+
+/* explain's JSON for the client's IPv4 address. */
+static json_t *explain_client(struct test_ctx *c)
+{
+	char port[8];
+	struct run *r = malloc(sizeof(*r));
+	json_t *j;
+
+	assert_non_null(r);
+	snprintf(port, sizeof(port), "%d", SVC_PORT);
+	CLI_OK(c, r, "explain", c->topo.end[SPW_TOPO_CLI].v4_str, port, "--json");
+	j = json_of(r);
+	free(r);
+	return j;
+}
+
+/* explain's decision, then a real connect: the two must agree. Returns the outcome. */
+static enum outcome explain_then_connect(struct test_ctx *c, const char *want_decision,
+					 json_int_t want_tier)
+{
+	json_t *j = explain_client(c);
+	const char *decision = json_string_value(path(j, "decision"));
+	bool passes = json_is_true(path(j, "passes"));
+	const char *action = json_string_value(path(j, "action"));
+	enum outcome o;
+
+	assert_int_equal(json_integer_value(path(j, "service_id")), SVC_ID);
+	assert_int_equal(json_integer_value(path(j, "tier")), want_tier);
+	if (strcmp(decision, want_decision))
+		fail_msg("explain says %s, expected %s", decision, want_decision);
+	o = try_connect(c, false);
+	printf("explain: %s (%s), connect: %s\n", decision, action, outcome_name(o));
+	/* The data plane's answer: admitted passes; a shed with reject is refused at once. */
+	if (passes)
+		assert_int_equal(o, ADMITTED);
+	else if (!strcmp(action, "reject"))
+		assert_int_equal(o, REFUSED);
+	else
+		assert_int_equal(o, PENDING);
+	json_decref(j);
+	return o;
+}
+
+/* ---- the tests --------------------------------------------------------------------------- */
+
+static void test_status_json(void **state)
+{
+	struct test_ctx *c = *state;
+	struct run *r = malloc(sizeof(*r));
+	json_t *j, *svc, *tiers, *names, *ifs;
+	json_int_t lease;
+	int i;
+
+	assert_non_null(r);
+	for (i = 0; i < HELD_CONNS; i++)
+		assert_int_equal(try_connect(c, true), ADMITTED);
+	CLI_OK(c, r, "status", "--json", "--interval", "200ms");
+	j = json_of(r);
+	names = path(j, "tier_names");
+	assert_int_equal(json_array_size(names), 3);
+	assert_string_equal(json_string_value(json_array_get(names, 0)), "critical");
+	assert_string_equal(json_string_value(json_array_get(names, 2)), "sheddable");
+	ifs = path(j, "interfaces");
+	assert_int_equal(json_array_size(ifs), 1);
+	assert_string_equal(json_string_value(path(json_array_get(ifs, 0), "name")),
+			    c->topo.end[SPW_TOPO_SRV].ifname);
+	assert_string_equal(json_string_value(path(json_array_get(ifs, 0), "mode")), "xdp");
+	assert_int_equal(json_array_size(path(j, "services")), 1);
+	svc = json_array_get(path(j, "services"), 0);
+	assert_string_equal(json_string_value(path(svc, "name")), "api");
+	assert_int_equal(json_integer_value(path(svc, "id")), SVC_ID);
+	assert_string_equal(json_string_value(path(svc, "mode")), "enforce");
+	assert_false(json_is_true(path(svc, "overridden")));
+	/* No pressure reported: nothing shed, full admission. */
+	assert_int_equal(json_integer_value(path(path(svc, "shed"), "sheddable")), 0);
+	assert_int_equal(json_integer_value(path(path(svc, "shed"), "critical")), 0);
+	assert_int_equal(json_integer_value(path(svc, "level")), 3 * 32);
+	/* The lease is renewed every tick for LEASE_MS. */
+	lease = json_integer_value(path(svc, "lease_remaining_ms"));
+	printf("lease remaining %lld ms\n", (long long)lease);
+	assert_true(lease > 0 && lease <= LEASE_MS);
+	/* The held connections are standard's (the default tier), and only those. */
+	tiers = path(svc, "tiers");
+	assert_int_equal(json_array_size(tiers), 3);
+	assert_int_equal(json_integer_value(path(json_array_get(tiers, 1), "active")), HELD_CONNS);
+	assert_int_equal(json_integer_value(path(json_array_get(tiers, 0), "active")), 0);
+	assert_int_equal(json_integer_value(path(json_array_get(tiers, 2), "active")), 0);
+	assert_string_equal(json_string_value(path(json_array_get(tiers, 1), "name")), "standard");
+	json_decref(j);
+
+	/* The text form says the same in words. */
+	CLI_OK(c, r, "status", "--interval", "100ms");
+	assert_non_null(strstr(r->out, "service api (id 1): enforce"));
+	assert_non_null(strstr(r->out, "shed: sheddable 0%, standard 0%, critical 0%"));
+
+	/* top, stdout not a terminal: --count blocks, one after the other, no escape codes. */
+	CLI_OK(c, r, "top", "--count", "2", "--interval", "100ms");
+	assert_non_null(strstr(r->out, "service api"));
+	assert_non_null(strstr(strstr(r->out, "service api") + 1, "service api"));
+	assert_null(strchr(r->out, '\033'));
+	free(r);
+}
+
+static void test_explain_and_policy_expiry(void **state)
+{
+	struct test_ctx *c = *state;
+	struct run r;
+	json_t *j;
+	double set_at, admitted_at = 0;
+
+	/* Admitted: standard, by the default tier. */
+	explain_then_connect(c, "admitted", 1);
+	j = explain_client(c);
+	assert_string_equal(json_string_value(path(j, "tier_by")), "default");
+	assert_true(json_is_null(path(j, "rule_id")));
+	json_decref(j);
+
+	/* Shed: all of standard (and sheddable after it), for OVERRIDE_MS. */
+	CLI_OK(c, &r, "policy", "set", "api", "--shed", "standard", "--for", "2s");
+	set_at = now_ms();
+	assert_non_null(strstr(r.out, "level 32"));
+	/* The daemon applies the override at its next tick. */
+	sleep_ms(3 * TICK_MS);
+	explain_then_connect(c, "shed_level", 1);
+	CLI_OK(c, &r, "status", "--interval", "10ms");
+	assert_non_null(strstr(r.out, "manual override"));
+	assert_non_null(strstr(r.out, "shed: sheddable 100%, standard 100%, critical 0%"));
+
+	/* It ends by itself: connects are admitted again once OVERRIDE_MS has passed. */
+	while (now_ms() - set_at < OVERRIDE_MS + EXPIRY_SLACK_MS + 2000) {
+		if (try_connect(c, false) == ADMITTED) {
+			admitted_at = now_ms();
+			break;
+		}
+		sleep_ms(PROBE_EVERY_MS);
+	}
+	assert_true(admitted_at > 0);
+	printf("override of %d ms: admitted again after %.0f ms\n", OVERRIDE_MS,
+	       admitted_at - set_at);
+	assert_true(admitted_at - set_at >= OVERRIDE_MS - TICK_MS);
+	assert_true(admitted_at - set_at <= OVERRIDE_MS + EXPIRY_SLACK_MS);
+	explain_then_connect(c, "admitted", 1);
+}
+
+static void test_rules_change_tier(void **state)
+{
+	struct test_ctx *c = *state;
+	struct run r;
+	json_t *j;
+
+	/* Shed only sheddable; the client, standard, still connects. */
+	CLI_OK(c, &r, "policy", "set", "api", "--shed", "sheddable", "--for", "30s");
+	sleep_ms(3 * TICK_MS);
+	explain_then_connect(c, "admitted", 1);
+
+	CLI_OK(c, &r, "rules", "add", c->v4_32, "sheddable");
+	assert_non_null(strstr(r.out, "next config reload"));
+	CLI_OK(c, &r, "rules", "list", "--json");
+	j = json_of(&r);
+	assert_true(json_array_size(j) >= 2); /* the config's /128 and ours */
+	json_decref(j);
+	/* The next connection is sheddable's, and shed. */
+	explain_then_connect(c, "shed_level", 2);
+	j = explain_client(c);
+	assert_string_equal(json_string_value(path(j, "tier_by")), "rule");
+	assert_int_equal(json_integer_value(path(j, "rule_id")), 0); /* run time, not a line */
+	json_decref(j);
+
+	CLI_OK(c, &r, "rules", "del", c->v4_32);
+	explain_then_connect(c, "admitted", 1);
+	CLI_OK(c, &r, "policy", "clear", "api");
+}
+
+static void test_reload(void **state)
+{
+	struct test_ctx *c = *state;
+	char cfg[4096], want[256];
+	struct run r;
+
+	/* An unclosed flow sequence: libyaml's error, with the daemon's file:line:col. */
+	assert_int_equal(spw_daemon_write_raw(&c->d, "interfaces: []\n"
+						     "services:\n"
+						     "  port: [\n"),
+			 0);
+	CLI(c, &r, "reload");
+	printf("reload of a broken file: exit %d: %s", r.status, r.err);
+	assert_int_equal(r.status, 1);
+	snprintf(want, sizeof(want), "error: %s:", c->d.config);
+	assert_non_null(strstr(r.err, want));
+	/* file:line:col: two numbers after the path. */
+	{
+		unsigned int line, col;
+
+		assert_int_equal(sscanf(strstr(r.err, want) + strlen(want), "%u:%u:", &line, &col),
+				 2);
+		assert_true(line >= 1 && col >= 1);
+	}
+	/* The running config is kept: the service is still enforced with a fresh lease. */
+	explain_then_connect(c, "admitted", 1);
+
+	make_config(c, cfg, sizeof(cfg));
+	assert_int_equal(spw_daemon_write_config(&c->d, cfg), 0);
+	CLI_OK(c, &r, "reload");
+	assert_string_equal(r.out, "ok: 1 services\n");
+}
+
+static void test_report_moves_pressure(void **state)
+{
+	struct test_ctx *c = *state;
+	struct run *r = malloc(sizeof(*r));
+	json_t *j, *svc, *sig;
+	double pressure;
+
+	assert_non_null(r);
+	CLI_OK(c, r, "report", "pool", "db", "in_use=10", "capacity=10");
+	sleep_ms(3 * TICK_MS);
+	CLI_OK(c, r, "status", "--json", "--interval", "10ms");
+	j = json_of(r);
+	svc = json_array_get(path(j, "services"), 0);
+	pressure = json_number_value(path(svc, "pressure"));
+	printf("pressure after a full pool: %.3f\n", pressure);
+	assert_true(fabs(pressure - 1.0 / POOL_TARGET) < 0.01);
+	sig = json_array_get(path(svc, "signals"), 0);
+	assert_string_equal(json_string_value(path(sig, "kind")), "pool");
+	assert_string_equal(json_string_value(path(sig, "source")), "db");
+	assert_true(fabs(json_number_value(path(sig, "value")) - 1.0) < 0.001);
+	assert_false(json_is_true(path(sig, "stale")));
+	json_decref(j);
+
+	CLI_OK(c, r, "report", "pool", "db", "in_use=1", "capacity=10");
+	sleep_ms(3 * TICK_MS);
+	CLI_OK(c, r, "status", "--json", "--interval", "10ms");
+	j = json_of(r);
+	svc = json_array_get(path(j, "services"), 0);
+	pressure = json_number_value(path(svc, "pressure"));
+	printf("pressure after a pool at 10%%: %.3f\n", pressure);
+	assert_true(fabs(pressure - 0.1 / POOL_TARGET) < 0.01);
+	json_decref(j);
+	free(r);
+}
+
+static void test_nobody(void **state)
+{
+	static const char *const reads[][4] = {
+	    {"status", NULL},
+	    {"explain", "10.0.0.1", "8080", NULL},
+	    {"rules", "list", NULL},
+	};
+	struct test_ctx *c = *state;
+	struct run *r = malloc(sizeof(*r));
+	size_t i;
+
+	assert_non_null(r);
+	for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		run_cli_as(c, NOBODY, r, reads[i]);
+		printf("as nobody: spillway %s: exit %d: %s", reads[i][0], r->status, r->err);
+		assert_int_equal(r->status, 1);
+		assert_non_null(strstr(r->err, "CAP_BPF"));
+		assert_non_null(strstr(r->err, "root"));
+	}
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_status_json, test_teardown),
+	    cmocka_unit_test_teardown(test_explain_and_policy_expiry, test_teardown),
+	    cmocka_unit_test_teardown(test_rules_change_tier, test_teardown),
+	    cmocka_unit_test_teardown(test_reload, test_teardown),
+	    cmocka_unit_test_teardown(test_report_moves_pressure, test_teardown),
+	    cmocka_unit_test_teardown(test_nobody, test_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* spillway report, attach, detach, config check, reload, version. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include "cli_priv.h"
+#include "spw_config.h"
+
+/* How long `reload` waits for the daemon's answer: a reload re-applies every map. */
+#define RELOAD_TIMEOUT_S 10
+/* The daemon's answer: one line. */
+#define ANSWER_MAX 1024
+
+/* The config's report socket (or its default), read without failing on an absent file. */
+static void report_socket(const struct spw_cli_req *req, char *buf, size_t len)
+{
+	struct spw_config *cfg;
+	char err[SPW_ERR_MAX];
+
+	/* A config parsed from nothing carries the defaults. */
+	if ((!access(req->config, R_OK) && !spw_config_load(req->config, &cfg, err, sizeof(err))) ||
+	    !spw_config_parse("defaults", "{}", 2, &cfg, err, sizeof(err))) {
+		snprintf(buf, len, "%s", cfg->report_socket);
+		spw_config_free(cfg);
+		return;
+	}
+	snprintf(buf, len, "/run/spillway/report.sock");
+}
+
+int spw_cmd_report(const struct spw_cli_req *req)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char path[sizeof(sa.sun_path) + 1];
+	size_t len = strlen(req->report_line);
+	int fd;
+
+	report_socket(req, path, sizeof(path));
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "spillway: report socket path %s is too long\n", path);
+		return SPW_EXIT_FAIL;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, req->report_line, len, 0, (struct sockaddr *)&sa, sizeof(sa)) !=
+			  (ssize_t)len) {
+		fprintf(stderr, "spillway: cannot send the report to %s: %s%s\n", path,
+			strerror(errno),
+			errno == EACCES ? " (the socket is for root and the config's report group)"
+			: errno == ENOENT || errno == ECONNREFUSED ? " (is spillwayd running?)"
+								   : "");
+		if (fd >= 0)
+			close(fd);
+		return SPW_EXIT_FAIL;
+	}
+	close(fd);
+	printf("sent: %s\n", req->report_line);
+	return SPW_EXIT_OK;
+}
+
+int spw_cmd_attach(const struct spw_cli_req *req)
+{
+	struct spw_dataplane *dp;
+	unsigned int ifindex = if_nametoindex(req->iface);
+	int err;
+
+	if (!ifindex) {
+		fprintf(stderr, "spillway: no interface %s\n", req->iface);
+		return SPW_EXIT_FAIL;
+	}
+	if (cli_open_dp(req, &dp))
+		return SPW_EXIT_FAIL;
+	err = spw_dp_attach(dp, (int)ifindex, req->mode);
+	spw_dp_close(dp);
+	if (err) {
+		cli_dp_error(req, "cannot attach", err);
+		return SPW_EXIT_FAIL;
+	}
+	printf("attached to %s (%s)\n", req->iface, spw_cli_mode_name(req->mode));
+	return SPW_EXIT_OK;
+}
+
+/* Every interface with a pinned XDP link ("link_xdp_IFINDEX") under the pin root. */
+static int detach_pinned_links(const struct spw_cli_req *req, struct spw_dataplane *dp)
+{
+	struct dirent *de;
+	DIR *dir = opendir(req->pin_root);
+	int ifindex, err = 0, e;
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		if (sscanf(de->d_name, "link_xdp_%d", &ifindex) != 1 || ifindex <= 0)
+			continue;
+		e = spw_dp_detach(dp, ifindex);
+		if (e && !err)
+			err = e;
+	}
+	closedir(dir);
+	return err;
+}
+
+int spw_cmd_detach(const struct spw_cli_req *req)
+{
+	struct spw_state_file *st;
+	struct spw_dataplane *dp;
+	unsigned int ifindex;
+	uint32_t i;
+	int err;
+
+	if (cli_open_dp(req, &dp))
+		return SPW_EXIT_FAIL;
+	if (!req->all) {
+		ifindex = if_nametoindex(req->iface);
+		err = ifindex ? spw_dp_detach(dp, (int)ifindex) : -ENODEV;
+		spw_dp_close(dp);
+		if (err) {
+			cli_dp_error(req, "cannot detach", err);
+			return SPW_EXIT_FAIL;
+		}
+		printf("detached from %s\n", req->iface);
+		return SPW_EXIT_OK;
+	}
+	/* TC filters leave no pin behind: the interfaces the daemon attached are in its state. */
+	st = calloc(1, sizeof(*st));
+	if (st && !cli_state_read(req, st)) {
+		for (i = 0; i < st->nifaces; i++) {
+			ifindex = if_nametoindex(st->ifaces[i].name);
+			if (ifindex)
+				spw_dp_detach(dp, (int)ifindex);
+		}
+	}
+	free(st);
+	err = detach_pinned_links(req, dp);
+	if (!err)
+		err = spw_dp_unpin_all(dp);
+	spw_dp_close(dp);
+	if (err) {
+		cli_dp_error(req, "cannot remove everything", err);
+		return SPW_EXIT_FAIL;
+	}
+	printf("detached everywhere; every map and link under %s removed\n", req->pin_root);
+	return SPW_EXIT_OK;
+}
+
+int spw_cmd_config(const struct spw_cli_req *req)
+{
+	struct spw_config *cfg;
+	char err[SPW_ERR_MAX];
+
+	if (spw_config_load(req->file, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return SPW_EXIT_FAIL;
+	}
+	printf("%s: ok: %d services, %d tiers, %d rules, %d interfaces\n", req->file,
+	       cfg->nservices, cfg->ntiers, cfg->nrules, cfg->nifaces);
+	spw_config_free(cfg);
+	return SPW_EXIT_OK;
+}
+
+int spw_cmd_reload(const struct spw_cli_req *req)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = RELOAD_TIMEOUT_S};
+	char dir[PATH_MAX], answer[ANSWER_MAX];
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	cli_state_dir(req, dir, sizeof(dir));
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir,
+			     SPW_CLI_CONTROL_SOCK) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "spillway: control socket path under %s is too long\n", dir);
+		return SPW_EXIT_FAIL;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || write(fd, "reload\n", 7) != 7) {
+		fprintf(stderr, "spillway: cannot reach spillwayd at %s: %s%s\n", sa.sun_path,
+			strerror(errno),
+			errno == EACCES ? " (the control socket is root's)"
+			: errno == ENOENT || errno == ECONNREFUSED ? " (is spillwayd running?)"
+								   : "");
+		if (fd >= 0)
+			close(fd);
+		return SPW_EXIT_FAIL;
+	}
+	while (got < sizeof(answer) - 1 &&
+	       (n = read(fd, answer + got, sizeof(answer) - 1 - got)) > 0) {
+		got += (size_t)n;
+		if (memchr(answer, '\n', got))
+			break;
+	}
+	close(fd);
+	answer[got] = '\0';
+	answer[strcspn(answer, "\n")] = '\0';
+	if (!got) {
+		fprintf(stderr, "spillway: spillwayd did not answer within %d s\n",
+			RELOAD_TIMEOUT_S);
+		return SPW_EXIT_FAIL;
+	}
+	if (strncmp(answer, "ok", 2)) {
+		fprintf(stderr, "%s\n", answer);
+		return SPW_EXIT_FAIL;
+	}
+	printf("%s\n", answer);
+	return SPW_EXIT_OK;
+}
+
+int spw_cmd_version(const struct spw_cli_req *req)
+{
+	(void)req;
+	printf("spillway %s (ABI %d)\n", SPW_CLI_VERSION, SPW_ABI_VERSION);
+	return SPW_EXIT_OK;
+}
