@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <netinet/in.h>
+#include "spw_err.h"
 #include "cli.h"
 #include "spw_config.h"
 #include "spw_strnum.h"
@@ -29,16 +30,6 @@
 #define DRYRUN_DEFAULT_NS SPW_NSEC_PER_HOUR
 /* top --count: any bound is fine, it only has to stop a test. */
 #define TOP_COUNT_MAX 1000000
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-							  ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- help texts ---------------------------------------------------------------------------- */
 
@@ -166,7 +157,7 @@ int spw_cli_lookup(const char *word, const char *const *names, int n, const char
 	if (matches == 1)
 		return found;
 	if (!matches) {
-		set_err(err, errlen, "unknown %s '%s'", what, word);
+		spw_set_err(err, errlen, "unknown %s '%s'", what, word);
 		return -1;
 	}
 	used = (size_t)snprintf(err, errlen, "ambiguous %s '%s':", what, word);
@@ -195,11 +186,11 @@ static void opt_error(const char *cmd, int c, int argc, char **argv, char *err, 
 	int n = (int)strcspn(arg, "=");
 
 	if (c == ':')
-		set_err(err, errlen, "%s: option '%.*s' needs an argument", cmd, n, arg);
+		spw_set_err(err, errlen, "%s: option '%.*s' needs an argument", cmd, n, arg);
 	else if (optopt && optopt < 0x100)
-		set_err(err, errlen, "%s: unknown option '-%c'", cmd, optopt);
+		spw_set_err(err, errlen, "%s: unknown option '-%c'", cmd, optopt);
 	else
-		set_err(err, errlen, "%s: unknown option '%.*s'", cmd, n, arg);
+		spw_set_err(err, errlen, "%s: unknown option '%.*s'", cmd, n, arg);
 }
 
 /* Positional arguments after getopt, for commands that take an exact count. */
@@ -209,11 +200,11 @@ static bool positionals(const char *cmd, int argc, char **argv, int want, const 
 	int have = argc - optind;
 
 	if (have < want) {
-		set_err(err, errlen, "%s: missing %s", cmd, names[have]);
+		spw_set_err(err, errlen, "%s: missing %s", cmd, names[have]);
 		return false;
 	}
 	if (have > want) {
-		set_err(err, errlen, "%s: unexpected argument '%s'", cmd, argv[optind + want]);
+		spw_set_err(err, errlen, "%s: unexpected argument '%s'", cmd, argv[optind + want]);
 		return false;
 	}
 	return true;
@@ -225,7 +216,7 @@ static bool parse_duration(const char *cmd, const char *opt, const char *text, u
 	char why[ERR_MAX];
 
 	if (spw_parse_duration_ns(text, min, max, out, why, sizeof(why))) {
-		set_err(err, errlen, "%s: bad %s: %s", cmd, opt, why);
+		spw_set_err(err, errlen, "%s: bad %s: %s", cmd, opt, why);
 		return false;
 	}
 	return true;
@@ -291,7 +282,7 @@ static bool status_opt(struct spw_cli_req *req, const char *cmd, int c, const ch
 				      &req->interval_ns, err, errlen);
 	case 'n':
 		if (spw_parse_u32(arg, 1, TOP_COUNT_MAX, &req->count, why, sizeof(why))) {
-			set_err(err, errlen, "%s: bad --count: %s", cmd, why);
+			spw_set_err(err, errlen, "%s: bad --count: %s", cmd, why);
 			return false;
 		}
 		return true;
@@ -344,13 +335,13 @@ static bool explain_opt(struct spw_cli_req *req, const char *cmd, int c, const c
 		} else if (!strcmp(arg, "udp")) {
 			req->proto = IPPROTO_UDP;
 		} else {
-			set_err(err, errlen, "%s: bad --proto '%s' (tcp or udp)", cmd, arg);
+			spw_set_err(err, errlen, "%s: bad --proto '%s' (tcp or udp)", cmd, arg);
 			return false;
 		}
 		return true;
 	case 'l':
 		if (spw_addr_parse(arg, req->local, NULL)) {
-			set_err(err, errlen, "%s: bad --local '%s': not an IPv4 or IPv6 address",
+			spw_set_err(err, errlen, "%s: bad --local '%s': not an IPv4 or IPv6 address",
 				cmd, arg);
 			return false;
 		}
@@ -358,7 +349,7 @@ static bool explain_opt(struct spw_cli_req *req, const char *cmd, int c, const c
 		return true;
 	case 'd':
 		if (spw_parse_int(arg, 0, SPW_DSCP_VALUES - 1, &req->dscp, why, sizeof(why))) {
-			set_err(err, errlen, "%s: bad --dscp: %s", cmd, why);
+			spw_set_err(err, errlen, "%s: bad --dscp: %s", cmd, why);
 			return false;
 		}
 		return true;
@@ -389,12 +380,12 @@ static enum spw_cli_parse_result parse_explain(struct spw_cli_req *req, int argc
 		return SPW_CLI_USAGE;
 	req->addr_text = argv[optind];
 	if (spw_addr_parse(req->addr_text, req->addr, NULL)) {
-		set_err(err, errlen, "explain: bad address '%s': not an IPv4 or IPv6 address",
+		spw_set_err(err, errlen, "explain: bad address '%s': not an IPv4 or IPv6 address",
 			req->addr_text);
 		return SPW_CLI_USAGE;
 	}
 	if (spw_parse_u16(argv[optind + 1], 1, 65535, &req->port, why, sizeof(why))) {
-		set_err(err, errlen, "explain: bad port: %s", why);
+		spw_set_err(err, errlen, "explain: bad port: %s", why);
 		return SPW_CLI_USAGE;
 	}
 	return SPW_CLI_RUN;
@@ -417,7 +408,7 @@ static bool parse_cidr(const char *cmd, const char *text, struct spw_cidr *out, 
 	char why[ERR_MAX];
 
 	if (spw_cidr_parse(text, out, why, sizeof(why))) {
-		set_err(err, errlen, "%s: bad CIDR '%s': %s", cmd, text, why);
+		spw_set_err(err, errlen, "%s: bad CIDR '%s': %s", cmd, text, why);
 		return false;
 	}
 	return true;
@@ -431,7 +422,7 @@ static int subcommand(const char *cmd, int argc, char **argv, const char *const 
 	int i;
 
 	if (argc < 2) {
-		set_err(err, errlen, "%s: missing subcommand (", cmd);
+		spw_set_err(err, errlen, "%s: missing subcommand (", cmd);
 		for (i = 0; i < n; i++)
 			snprintf(err + strlen(err), errlen - strlen(err), "%s%s", i ? ", " : "",
 				 names[i]);
@@ -440,7 +431,7 @@ static int subcommand(const char *cmd, int argc, char **argv, const char *const 
 	}
 	i = spw_cli_lookup(argv[1], names, n, "subcommand", why, sizeof(why));
 	if (i < 0)
-		set_err(err, errlen, "%s: %s", cmd, why);
+		spw_set_err(err, errlen, "%s: %s", cmd, why);
 	return i;
 }
 
@@ -508,20 +499,20 @@ static bool policy_opt(struct spw_cli_req *req, const char *cmd, int c, const ch
 	switch (c) {
 	case 's':
 		if (req->policy_op != SPW_POLICY_SET) {
-			set_err(err, errlen, "%s: --shed is only for policy set", cmd);
+			spw_set_err(err, errlen, "%s: --shed is only for policy set", cmd);
 			return false;
 		}
 		colon = strchr(arg, ':');
 		req->percent = 100;
 		if (colon) {
 			if (spw_parse_u32(colon + 1, 0, 100, &req->percent, why, sizeof(why))) {
-				set_err(err, errlen, "%s: bad --shed percent: %s", cmd, why);
+				spw_set_err(err, errlen, "%s: bad --shed percent: %s", cmd, why);
 				return false;
 			}
 		}
 		n = colon ? (int)(colon - arg) : (int)strlen(arg);
 		if (!n || n >= (int)sizeof(req->tier_buf)) {
-			set_err(err, errlen, "%s: bad --shed '%s': no tier name", cmd, arg);
+			spw_set_err(err, errlen, "%s: bad --shed '%s': no tier name", cmd, arg);
 			return false;
 		}
 		snprintf(req->tier_buf, sizeof(req->tier_buf), "%.*s", n, arg);
@@ -570,17 +561,17 @@ static enum spw_cli_parse_result parse_policy(struct spw_cli_req *req, int argc,
 		if (!positionals(cmd, argc, argv, 1, svc_names, err, errlen))
 			return SPW_CLI_USAGE;
 		if (!req->tier) {
-			set_err(err, errlen, "%s: missing --shed TIER[:PERCENT]", cmd);
+			spw_set_err(err, errlen, "%s: missing --shed TIER[:PERCENT]", cmd);
 			return SPW_CLI_USAGE;
 		}
 		if (!req->for_set) {
-			set_err(err, errlen, "%s: missing --for DURATION", cmd);
+			spw_set_err(err, errlen, "%s: missing --for DURATION", cmd);
 			return SPW_CLI_USAGE;
 		}
 		break;
 	case SPW_POLICY_CLEAR:
 		if (req->for_set) {
-			set_err(err, errlen, "%s: --for is not for policy clear", cmd);
+			spw_set_err(err, errlen, "%s: --for is not for policy clear", cmd);
 			return SPW_CLI_USAGE;
 		}
 		if (!positionals(cmd, argc, argv, 1, svc_names, err, errlen))
@@ -592,7 +583,7 @@ static enum spw_cli_parse_result parse_policy(struct spw_cli_req *req, int argc,
 		if (!strcmp(argv[optind + 1], "on")) {
 			req->dry_run_on = true;
 		} else if (strcmp(argv[optind + 1], "off")) {
-			set_err(err, errlen, "%s: expected on or off, not '%s'", cmd,
+			spw_set_err(err, errlen, "%s: expected on or off, not '%s'", cmd,
 				argv[optind + 1]);
 			return SPW_CLI_USAGE;
 		}
@@ -622,7 +613,7 @@ static enum spw_cli_parse_result parse_report(struct spw_cli_req *req, int argc,
 	if (sub < 0)
 		return SPW_CLI_USAGE;
 	if (argc < 3) {
-		set_err(err, errlen, "report %s: missing NAME", subs[sub]);
+		spw_set_err(err, errlen, "report %s: missing NAME", subs[sub]);
 		return SPW_CLI_USAGE;
 	}
 	/* No getopt here: k=v words are the line itself, and names may start with '-'. */
@@ -637,14 +628,14 @@ static enum spw_cli_parse_result parse_report(struct spw_cli_req *req, int argc,
 		used += (size_t)snprintf(req->report_line + used, sizeof(req->report_line) - used,
 					 " %s", argv[i]);
 	if (used >= sizeof(req->report_line)) {
-		set_err(err, errlen, "report %s: the line is longer than %d bytes", subs[sub],
+		spw_set_err(err, errlen, "report %s: the line is longer than %d bytes", subs[sub],
 			SPW_REPORT_LINE_MAX - 1);
 		return SPW_CLI_USAGE;
 	}
 	/* The same parser as the daemon's: a line refused here would be refused there. */
 	if (spw_report_parse(req->report_line, used, &req->report_key, &req->report_val, why,
 			     sizeof(why))) {
-		set_err(err, errlen, "report %s: %s", subs[sub], why);
+		spw_set_err(err, errlen, "report %s: %s", subs[sub], why);
 		return SPW_CLI_USAGE;
 	}
 	return SPW_CLI_RUN;
@@ -666,7 +657,7 @@ static bool attach_opt(struct spw_cli_req *req, const char *cmd, int c, const ch
 				return true;
 			}
 		}
-		set_err(err, errlen, "%s: bad --mode '%s' (xdp, xdp-generic or tc)", cmd, arg);
+		spw_set_err(err, errlen, "%s: bad --mode '%s' (xdp, xdp-generic or tc)", cmd, arg);
 		return false;
 	case 'a':
 		req->all = true;
@@ -681,7 +672,7 @@ static bool attach_opt(struct spw_cli_req *req, const char *cmd, int c, const ch
 static bool parse_iface(const char *cmd, const char *name, char *err, size_t errlen)
 {
 	if (!*name || strlen(name) >= 16 || strchr(name, '/') || strchr(name, ' ')) {
-		set_err(err, errlen, "%s: bad interface name '%s'", cmd, name);
+		spw_set_err(err, errlen, "%s: bad interface name '%s'", cmd, name);
 		return false;
 	}
 	return true;
@@ -720,7 +711,7 @@ static enum spw_cli_parse_result parse_detach(struct spw_cli_req *req, int argc,
 		if (!positionals("detach", argc, argv, 0, NULL, err, errlen))
 			return SPW_CLI_USAGE;
 		if (!req->yes) {
-			set_err(err, errlen,
+			spw_set_err(err, errlen,
 				"detach: --all removes every program, map and counter: add --yes");
 			return SPW_CLI_USAGE;
 		}
@@ -826,7 +817,7 @@ static enum spw_cli_parse_result parse_help(struct spw_cli_req *req, int argc, c
 	int i;
 
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-' && strcmp(argv[1], "--help"))) {
-		set_err(err, errlen, "help: unexpected argument '%s'", argv[argc - 1]);
+		spw_set_err(err, errlen, "help: unexpected argument '%s'", argv[argc - 1]);
 		return SPW_CLI_USAGE;
 	}
 	req->help = main_help;
@@ -898,11 +889,11 @@ enum spw_cli_parse_result spw_cli_parse(int argc, char **argv, struct spw_cli_re
 		}
 	}
 	if (!*req->pin_root || !*req->state_dir || !*req->config) {
-		set_err(err, errlen, "spillway: an empty path was given to a global option");
+		spw_set_err(err, errlen, "spillway: an empty path was given to a global option");
 		return SPW_CLI_USAGE;
 	}
 	if (optind >= argc) {
-		set_err(err, errlen, "no command given (try 'spillway help')");
+		spw_set_err(err, errlen, "no command given (try 'spillway help')");
 		return SPW_CLI_USAGE;
 	}
 	i = find_command(argv[optind], err, errlen);

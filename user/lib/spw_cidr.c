@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "spw_err.h"
 #include "spillway_rank.h"
 #include "spw_cidr.h"
 
@@ -16,18 +17,6 @@
 #define ADDR_TEXT_MAX (INET6_ADDRSTRLEN - 1)
 /* Quoted user text in messages is cut here so one bad line cannot flood the log. */
 #define QUOTE_MAX 64
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-							  ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void map_v4(const struct in_addr *in, uint8_t addr[SPW_ADDR_LEN])
 {
@@ -117,13 +106,13 @@ int spw_cidr_parse(const char *text, struct spw_cidr *out, char *err, size_t err
 	bool v4;
 
 	if (!text || !*text) {
-		set_err(err, errlen, "empty address");
+		spw_set_err(err, errlen, "empty address");
 		return -EINVAL;
 	}
 	slash = strchr(text, '/');
 	alen = slash ? (size_t)(slash - text) : strlen(text);
 	if (alen == 0) {
-		set_err(err, errlen, "missing address before '/'");
+		spw_set_err(err, errlen, "missing address before '/'");
 		return -EINVAL;
 	}
 	if (addr_parse_n(text, alen, addr, &v4)) {
@@ -135,7 +124,7 @@ int spw_cidr_parse(const char *text, struct spw_cidr *out, char *err, size_t err
 		else if (strspn(text, "0123456789.") >= alen)
 			what = "an IPv4";
 
-		set_err(err, errlen, "'%.*s' is not %s address",
+		spw_set_err(err, errlen, "'%.*s' is not %s address",
 			(int)(alen > QUOTE_MAX ? QUOTE_MAX : alen), text, what);
 		return -EINVAL;
 	}
@@ -146,13 +135,13 @@ int spw_cidr_parse(const char *text, struct spw_cidr *out, char *err, size_t err
 	} else {
 		p = slash + 1;
 		if (!*p) {
-			set_err(err, errlen, "missing prefix length after '/'");
+			spw_set_err(err, errlen, "missing prefix length after '/'");
 			return -EINVAL;
 		}
 		/* Digits only: strtoul would accept "+8", " 8" and "-1" (as a huge number). */
 		for (len = 0; p[len]; len++) {
 			if (p[len] < '0' || p[len] > '9') {
-				set_err(err, errlen, "prefix length '%.*s' is not a number",
+				spw_set_err(err, errlen, "prefix length '%.*s' is not a number",
 					QUOTE_MAX, p);
 				return -EINVAL;
 			}
@@ -160,7 +149,7 @@ int spw_cidr_parse(const char *text, struct spw_cidr *out, char *err, size_t err
 				plen = plen * 10 + (unsigned int)(p[len] - '0');
 		}
 		if (plen > max) {
-			set_err(err, errlen, "prefix length %.*s is longer than an %s address (%u)",
+			spw_set_err(err, errlen, "prefix length %.*s is longer than an %s address (%u)",
 				QUOTE_MAX, p, v4 ? "IPv4" : "IPv6", max);
 			return -EINVAL;
 		}
@@ -175,7 +164,7 @@ int spw_cidr_parse(const char *text, struct spw_cidr *out, char *err, size_t err
 		memcpy(want.addr, addr, SPW_ADDR_LEN);
 		clear_host_bits(want.addr, plen);
 		spw_cidr_format(&want, buf, sizeof(buf));
-		set_err(err, errlen, "%.*s has host bits set (did you mean %s?)", QUOTE_MAX, text,
+		spw_set_err(err, errlen, "%.*s has host bits set (did you mean %s?)", QUOTE_MAX, text,
 			buf);
 		return -EINVAL;
 	}

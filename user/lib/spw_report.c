@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include "spw_err.h"
 #include "spw_report.h"
 #include "spw_strnum.h"
 
@@ -68,18 +69,6 @@ static const struct report_kind report_kinds[] = {
 /* At most this many fields per kind: the "seen" set below is a bit mask. */
 _Static_assert(ARRAY_SIZE(pool_fields) <= 32 && ARRAY_SIZE(queue_fields) <= 32,
 	       "seen mask is 32 bits");
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-							  ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* s[0..n) made safe to print: control and non-ASCII bytes become '?', long text is cut. */
 static const char *quote(char buf[QUOTE_BUF], const char *s, size_t n)
@@ -140,13 +129,13 @@ static int check_name(const struct report_kind *k, const char *name, size_t n, c
 	size_t i;
 
 	if (n >= SPW_REPORT_NAME_MAX) {
-		set_err(err, errlen, "%s name '%s' is longer than %d characters", k->word,
+		spw_set_err(err, errlen, "%s name '%s' is longer than %d characters", k->word,
 			quote(q, name, n), SPW_REPORT_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	for (i = 0; i < n; i++) {
 		if (!is_name_char(name[i])) {
-			set_err(err, errlen,
+			spw_set_err(err, errlen,
 				"%s name '%s': only letters, digits, '_', '.' and '-' are allowed",
 				k->word, quote(q, name, n));
 			return -EINVAL;
@@ -190,7 +179,7 @@ static int parse_field(const struct report_kind *k, const char *tok, size_t tokl
 
 	/* "in_use = 3" and "=3" are not fields: say what a field looks like. */
 	if (!eq || eq == tok) {
-		set_err(err, errlen, "'%s' is not a field (NAME=NUMBER)", quote(q, tok, toklen));
+		spw_set_err(err, errlen, "'%s' is not a field (NAME=NUMBER)", quote(q, tok, toklen));
 		return -EINVAL;
 	}
 	keylen = (size_t)(eq - tok);
@@ -201,18 +190,18 @@ static int parse_field(const struct report_kind *k, const char *tok, size_t tokl
 		}
 	}
 	if (!f) {
-		set_err(err, errlen, "unknown field '%s' for a %s (%s)", quote(q, tok, keylen),
+		spw_set_err(err, errlen, "unknown field '%s' for a %s (%s)", quote(q, tok, keylen),
 			k->word, k->field_list);
 		return -EINVAL;
 	}
 	if (*seen & (1U << i)) {
-		set_err(err, errlen, "%s given twice", f->name);
+		spw_set_err(err, errlen, "%s given twice", f->name);
 		return -EINVAL;
 	}
 
 	vlen = toklen - keylen - 1;
 	if (!vlen) {
-		set_err(err, errlen, "%s=: no value", f->name);
+		spw_set_err(err, errlen, "%s=: no value", f->name);
 		return -EINVAL;
 	}
 	memcpy(num, eq + 1, vlen);
@@ -220,16 +209,16 @@ static int parse_field(const struct report_kind *k, const char *tok, size_t tokl
 	/* spw_parse_u64 refuses signs, blanks, hex, fractions, nan, inf; the messages are ours. */
 	ret = spw_parse_u64(num, 0, REPORT_NUM_MAX, &v, NULL, 0);
 	if (ret == -ERANGE && num[0] == '-') {
-		set_err(err, errlen, "%s=%s: must not be negative", f->name, quote(q, num, vlen));
+		spw_set_err(err, errlen, "%s=%s: must not be negative", f->name, quote(q, num, vlen));
 		return -EINVAL;
 	}
 	if (ret == -ERANGE) {
-		set_err(err, errlen, "%s=%s: more than " REPORT_NUM_MAX_STR, f->name,
+		spw_set_err(err, errlen, "%s=%s: more than " REPORT_NUM_MAX_STR, f->name,
 			quote(q, num, vlen));
 		return -EINVAL;
 	}
 	if (ret) {
-		set_err(err, errlen, "%s=%s: not a whole number", f->name, quote(q, num, vlen));
+		spw_set_err(err, errlen, "%s=%s: not a whole number", f->name, quote(q, num, vlen));
 		return -EINVAL;
 	}
 	field_set(val, f, v);
@@ -245,12 +234,12 @@ static int check_values(const struct report_kind *k, const struct spw_report *va
 	if (k->kind == SPW_REPORT_POOL) {
 		/* A fill of in_use / 0 means nothing: neither empty nor full. */
 		if (!val->capacity) {
-			set_err(err, errlen, "capacity must be > 0");
+			spw_set_err(err, errlen, "capacity must be > 0");
 			return -EINVAL;
 		}
 		/* A pool cannot lend more than it has: the app's numbers are out of step. */
 		if (val->in_use > val->capacity) {
-			set_err(err, errlen, "in_use=%llu is more than capacity=%llu",
+			spw_set_err(err, errlen, "in_use=%llu is more than capacity=%llu",
 				(unsigned long long)val->in_use, (unsigned long long)val->capacity);
 			return -EINVAL;
 		}
@@ -270,36 +259,36 @@ int spw_report_parse(const char *line, size_t len, struct spw_report_key *key,
 	char q[QUOTE_BUF];
 	int ret;
 
-	set_err(err, errlen, "%s", "");
+	spw_set_err(err, errlen, "%s", "");
 	if (!line || !key || !val) {
-		set_err(err, errlen, "no line given");
+		spw_set_err(err, errlen, "no line given");
 		return -EINVAL;
 	}
 	if (len > SPW_REPORT_LINE_MAX) {
-		set_err(err, errlen, "line is longer than %d bytes", SPW_REPORT_LINE_MAX);
+		spw_set_err(err, errlen, "line is longer than %d bytes", SPW_REPORT_LINE_MAX);
 		return -EINVAL;
 	}
 	/* A C-string reader would stop at the NUL and act on half a line. */
 	if (memchr(line, '\0', len)) {
-		set_err(err, errlen, "line contains a NUL byte");
+		spw_set_err(err, errlen, "line contains a NUL byte");
 		return -EINVAL;
 	}
 	if (len && line[len - 1] == '\n')
 		len--;
 	if (memchr(line, '\n', len)) {
-		set_err(err, errlen, "more than one line (one report per line)");
+		spw_set_err(err, errlen, "more than one line (one report per line)");
 		return -EINVAL;
 	}
 	if (!len) {
-		set_err(err, errlen, "empty line");
+		spw_set_err(err, errlen, "empty line");
 		return -EINVAL;
 	}
 	if (is_blank(line[0])) {
-		set_err(err, errlen, "space or tab at the start of the line");
+		spw_set_err(err, errlen, "space or tab at the start of the line");
 		return -EINVAL;
 	}
 	if (is_blank(line[len - 1])) {
-		set_err(err, errlen, "space or tab at the end of the line");
+		spw_set_err(err, errlen, "space or tab at the end of the line");
 		return -EINVAL;
 	}
 
@@ -311,17 +300,17 @@ int spw_report_parse(const char *line, size_t len, struct spw_report_key *key,
 		}
 	}
 	if (!k) {
-		set_err(err, errlen, "unknown report '%s' (pool or queue)", quote(q, tok, toklen));
+		spw_set_err(err, errlen, "unknown report '%s' (pool or queue)", quote(q, tok, toklen));
 		return -EINVAL;
 	}
 
 	if (!next_token(line, len, &pos, &name, &namelen)) {
-		set_err(err, errlen, "%s: no name", k->word);
+		spw_set_err(err, errlen, "%s: no name", k->word);
 		return -EINVAL;
 	}
 	/* "pool in_use=1 ...": a field where the name should be is a forgotten name. */
 	if (memchr(name, '=', namelen)) {
-		set_err(err, errlen, "%s: no name before '%s'", k->word, quote(q, name, namelen));
+		spw_set_err(err, errlen, "%s: no name before '%s'", k->word, quote(q, name, namelen));
 		return -EINVAL;
 	}
 	ret = check_name(k, name, namelen, err, errlen);
@@ -336,7 +325,7 @@ int spw_report_parse(const char *line, size_t len, struct spw_report_key *key,
 	}
 	for (i = 0; i < k->nfields; i++) {
 		if (!k->fields[i].present && !(seen & (1U << i))) {
-			set_err(err, errlen, "%s=N is missing", k->fields[i].name);
+			spw_set_err(err, errlen, "%s=N is missing", k->fields[i].name);
 			return -EINVAL;
 		}
 	}

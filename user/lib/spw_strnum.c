@@ -12,24 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "spw_err.h"
 #include "spw_strnum.h"
 
 /* User text quoted in messages is cut here so one bad line cannot flood the log. */
 #define QUOTE_MAX 64
 /* 10^19 overflows 64 bits, so a fraction keeps at most this many digits. */
 #define FRAC_DIGITS_MAX 18
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-							  ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool is_digit(char c)
 {
@@ -53,27 +42,27 @@ int spw_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, c
 	char *end;
 
 	if (!text || !*text) {
-		set_err(err, errlen, "no number given");
+		spw_set_err(err, errlen, "no number given");
 		return -EINVAL;
 	}
 	/* "-5" is a number, just not one this type holds: say so rather than "not a number". */
 	if (text[0] == '-' && all_digits(text + 1)) {
-		set_err(err, errlen, "%.*s is out of range (%llu..%llu)", QUOTE_MAX, text,
+		spw_set_err(err, errlen, "%.*s is out of range (%llu..%llu)", QUOTE_MAX, text,
 			(unsigned long long)min, (unsigned long long)max);
 		return -ERANGE;
 	}
 	if (!is_digit(text[0])) {
-		set_err(err, errlen, "'%.*s' is not a whole number", QUOTE_MAX, text);
+		spw_set_err(err, errlen, "'%.*s' is not a whole number", QUOTE_MAX, text);
 		return -EINVAL;
 	}
 	errno = 0;
 	v = strtoull(text, &end, 10);
 	if (*end) {
-		set_err(err, errlen, "'%.*s' is not a whole number", QUOTE_MAX, text);
+		spw_set_err(err, errlen, "'%.*s' is not a whole number", QUOTE_MAX, text);
 		return -EINVAL;
 	}
 	if (errno == ERANGE || v < min || v > max) {
-		set_err(err, errlen, "%.*s is out of range (%llu..%llu)", QUOTE_MAX, text,
+		spw_set_err(err, errlen, "%.*s is out of range (%llu..%llu)", QUOTE_MAX, text,
 			(unsigned long long)min, (unsigned long long)max);
 		return -ERANGE;
 	}
@@ -88,21 +77,21 @@ int spw_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out, char
 	char *end;
 
 	if (!text || !*text) {
-		set_err(err, errlen, "no number given");
+		spw_set_err(err, errlen, "no number given");
 		return -EINVAL;
 	}
 	if (!is_digit(text[0]) && !(text[0] == '-' && is_digit(text[1]))) {
-		set_err(err, errlen, "'%.*s' is not a whole number", QUOTE_MAX, text);
+		spw_set_err(err, errlen, "'%.*s' is not a whole number", QUOTE_MAX, text);
 		return -EINVAL;
 	}
 	errno = 0;
 	v = strtoll(text, &end, 10);
 	if (*end) {
-		set_err(err, errlen, "'%.*s' is not a whole number", QUOTE_MAX, text);
+		spw_set_err(err, errlen, "'%.*s' is not a whole number", QUOTE_MAX, text);
 		return -EINVAL;
 	}
 	if (errno == ERANGE || v < min || v > max) {
-		set_err(err, errlen, "%.*s is out of range (%lld..%lld)", QUOTE_MAX, text,
+		spw_set_err(err, errlen, "%.*s is out of range (%lld..%lld)", QUOTE_MAX, text,
 			(long long)min, (long long)max);
 		return -ERANGE;
 	}
@@ -212,7 +201,7 @@ int spw_parse_duration_ns(const char *text, uint64_t min_ns, uint64_t max_ns, ui
 	unsigned int frac_digits = 0;
 
 	if (!text || !*text) {
-		set_err(err, errlen, "no duration given");
+		spw_set_err(err, errlen, "no duration given");
 		return -EINVAL;
 	}
 	if (!is_digit(*p))
@@ -230,7 +219,7 @@ int spw_parse_duration_ns(const char *text, uint64_t min_ns, uint64_t max_ns, ui
 		frac_seen = true;
 		for (; is_digit(*p); p++) {
 			if (++frac_digits > FRAC_DIGITS_MAX) {
-				set_err(err, errlen, "duration '%.*s' has too many decimal places",
+				spw_set_err(err, errlen, "duration '%.*s' has too many decimal places",
 					QUOTE_MAX, text);
 				return -EINVAL;
 			}
@@ -244,7 +233,7 @@ int spw_parse_duration_ns(const char *text, uint64_t min_ns, uint64_t max_ns, ui
 			u = &duration_units[0];
 			goto have_unit;
 		}
-		set_err(err, errlen, "duration '%.*s' has no unit (" DURATION_UNITS ")", QUOTE_MAX,
+		spw_set_err(err, errlen, "duration '%.*s' has no unit (" DURATION_UNITS ")", QUOTE_MAX,
 			text);
 		return -EINVAL;
 	}
@@ -254,20 +243,20 @@ int spw_parse_duration_ns(const char *text, uint64_t min_ns, uint64_t max_ns, ui
 		 */
 		if (strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(p))
 			goto not_duration;
-		set_err(err, errlen,
+		spw_set_err(err, errlen,
 			"duration '%.*s' has an unknown unit '%.*s' (" DURATION_UNITS ")",
 			QUOTE_MAX, text, QUOTE_MAX, p);
 		return -EINVAL;
 	}
 have_unit:
 	if ((frac * u->ns) % scale) {
-		set_err(err, errlen, "duration '%.*s' is not a whole number of nanoseconds",
+		spw_set_err(err, errlen, "duration '%.*s' is not a whole number of nanoseconds",
 			QUOTE_MAX, text);
 		return -EINVAL;
 	}
 	total = whole * u->ns + frac * u->ns / scale;
 	if (total > UINT64_MAX) {
-		set_err(err, errlen, "duration '%.*s' is too long", QUOTE_MAX, text);
+		spw_set_err(err, errlen, "duration '%.*s' is too long", QUOTE_MAX, text);
 		return -ERANGE;
 	}
 	if (total < min_ns || total > max_ns) {
@@ -275,7 +264,7 @@ have_unit:
 
 		spw_format_duration(min_ns, lo, sizeof(lo));
 		spw_format_duration(max_ns, hi, sizeof(hi));
-		set_err(err, errlen, "duration %.*s is out of range (%s..%s)", QUOTE_MAX, text, lo,
+		spw_set_err(err, errlen, "duration %.*s is out of range (%s..%s)", QUOTE_MAX, text, lo,
 			hi);
 		return -ERANGE;
 	}
@@ -283,7 +272,7 @@ have_unit:
 	return 0;
 
 not_duration:
-	set_err(err, errlen, "'%.*s' is not a duration (a number and a unit: " DURATION_UNITS ")",
+	spw_set_err(err, errlen, "'%.*s' is not a duration (a number and a unit: " DURATION_UNITS ")",
 		QUOTE_MAX, text);
 	return -EINVAL;
 }
@@ -301,7 +290,7 @@ int spw_parse_rate(const char *text, struct spw_rate *out, char *err, size_t err
 	char *end;
 
 	if (!text || !*text) {
-		set_err(err, errlen, "no rate given");
+		spw_set_err(err, errlen, "no rate given");
 		return -EINVAL;
 	}
 	if (!is_digit(text[0]))
@@ -309,7 +298,7 @@ int spw_parse_rate(const char *text, struct spw_rate *out, char *err, size_t err
 	errno = 0;
 	count = strtoull(text, &end, 10);
 	if (!*end) {
-		set_err(err, errlen, "rate '%.*s' has no period (write %.*s/s, %.*s/m or %.*s/h)",
+		spw_set_err(err, errlen, "rate '%.*s' has no period (write %.*s/s, %.*s/m or %.*s/h)",
 			QUOTE_MAX, text, QUOTE_MAX, text, QUOTE_MAX, text, QUOTE_MAX, text);
 		return -EINVAL;
 	}
@@ -317,13 +306,13 @@ int spw_parse_rate(const char *text, struct spw_rate *out, char *err, size_t err
 		goto not_rate;
 	u = find_unit(rate_periods, sizeof(rate_periods) / sizeof(rate_periods[0]), end + 1);
 	if (!u) {
-		set_err(err, errlen, "rate '%.*s' has an unknown period '%.*s' (s, m or h)",
+		spw_set_err(err, errlen, "rate '%.*s' has an unknown period '%.*s' (s, m or h)",
 			QUOTE_MAX, text, QUOTE_MAX, end + 1);
 		return -EINVAL;
 	}
 	/* Checked after the syntax, so "99999999999999999999/x" is reported for its period. */
 	if (errno == ERANGE) {
-		set_err(err, errlen, "rate '%.*s' is too large", QUOTE_MAX, text);
+		spw_set_err(err, errlen, "rate '%.*s' is too large", QUOTE_MAX, text);
 		return -ERANGE;
 	}
 	out->count = count;
@@ -331,7 +320,7 @@ int spw_parse_rate(const char *text, struct spw_rate *out, char *err, size_t err
 	return 0;
 
 not_rate:
-	set_err(err, errlen, "'%.*s' is not a rate (a whole number per s, m or h, like 500/s)",
+	spw_set_err(err, errlen, "'%.*s' is not a rate (a whole number per s, m or h, like 500/s)",
 		QUOTE_MAX, text);
 	return -EINVAL;
 }
@@ -343,19 +332,19 @@ int spw_rate_per_sec(const struct spw_rate *r, uint64_t max, uint64_t *per_sec, 
 	char period[SPW_DURATION_STRLEN];
 
 	if (!r->period_ns) {
-		set_err(err, errlen, "rate has no period");
+		spw_set_err(err, errlen, "rate has no period");
 		return -EINVAL;
 	}
 	spw_format_duration(r->period_ns, period, sizeof(period));
 	scaled = (unsigned __int128)r->count * SPW_NSEC_PER_SEC;
 	if (scaled % r->period_ns) {
-		set_err(err, errlen, "rate %llu per %s is not a whole number per second",
+		spw_set_err(err, errlen, "rate %llu per %s is not a whole number per second",
 			(unsigned long long)r->count, period);
 		return -EINVAL;
 	}
 	scaled /= r->period_ns;
 	if (scaled > max) {
-		set_err(err, errlen, "rate %llu per %s is more than %llu per second",
+		spw_set_err(err, errlen, "rate %llu per %s is more than %llu per second",
 			(unsigned long long)r->count, period, (unsigned long long)max);
 		return -ERANGE;
 	}
