@@ -112,14 +112,14 @@ $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(TESTLIB_OBJS) $(LIB_SAN)
 # packet builder.
 $(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/lib
 $(BUILD)/bench_dataplane: $(BUILD)/obj/tools/bench/bench_dataplane.o \
-		$(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
+		$(BUILD)/obj/tools/bench/bench_util.o $(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
 
 # The controller benchmark runs the real daemon (issue 4): reaction, tick CPU, sweep, RSS.
 .PHONY: bench-controller
 $(BUILD)/bench_controller: $(BUILD)/obj/tools/bench/bench_controller.o \
-		$(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
+		$(BUILD)/obj/tools/bench/bench_util.o $(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

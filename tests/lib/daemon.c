@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "daemon.h"
+#include "util.h"
 
 /* Where iproute2 keeps named namespaces (netns.c creates them there). */
 #define NETNS_DIR "/var/run/netns"
@@ -35,41 +36,6 @@
 static struct spw_daemon *open_list;
 static unsigned int daemon_counter;
 static bool exit_hook_set;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	/* Pins of bpffs and the socket of the folder alike: unlink removes them. */
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-/* rm -r, best effort. */
-static void rm_tree(const char *path)
-{
-	if (path[0])
-		nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
 
 /*
  * Pin roots and folders of test processes that died before their cleanup (kill -9, a crash):
@@ -96,7 +62,7 @@ static void sweep_dead_in(const char *parent, const char *prefix)
 		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
 		fprintf(stderr, "daemon: removing %s left by process %d, which is gone\n", path,
 			pid);
-		rm_tree(path);
+		spw_rm_tree(path);
 	}
 	closedir(dir);
 }
@@ -466,16 +432,16 @@ int spw_daemon_poll_ready(struct spw_daemon *d, uint32_t svc_id)
 
 int spw_daemon_wait_ready(struct spw_daemon *d, uint32_t svc_id, int timeout_ms)
 {
-	double deadline = now_ms() + timeout_ms;
+	double deadline = spw_now_ms() + timeout_ms;
 	int ret;
 
 	for (;;) {
 		ret = spw_daemon_poll_ready(d, svc_id);
 		if (ret)
 			return ret < 0 ? ret : 0;
-		if (now_ms() > deadline)
+		if (spw_now_ms() > deadline)
 			break;
-		sleep_ms(POLL_STEP_MS);
+		spw_sleep_ms(POLL_STEP_MS);
 	}
 	fprintf(stderr, "daemon: not ready after %d ms\n", timeout_ms);
 	spw_daemon_log_dump(d);
@@ -516,19 +482,19 @@ int spw_daemon_kill9(struct spw_daemon *d)
 
 int spw_daemon_stop(struct spw_daemon *d, int timeout_ms)
 {
-	double deadline = now_ms() + timeout_ms;
+	double deadline = spw_now_ms() + timeout_ms;
 	int err = spw_daemon_signal(d, SIGTERM);
 
 	if (err)
 		return err;
 	while (spw_daemon_alive(d)) {
-		if (now_ms() > deadline) {
+		if (spw_now_ms() > deadline) {
 			fprintf(stderr, "daemon: still running %d ms after SIGTERM; killing it\n",
 				timeout_ms);
 			spw_daemon_kill9(d);
 			return -ETIMEDOUT;
 		}
-		sleep_ms(POLL_STEP_MS);
+		spw_sleep_ms(POLL_STEP_MS);
 	}
 	if (WIFEXITED(d->status))
 		return WEXITSTATUS(d->status);
@@ -573,15 +539,15 @@ bool spw_daemon_log_has(struct spw_daemon *d, const char *needle)
 
 int spw_daemon_log_wait(struct spw_daemon *d, const char *needle, int timeout_ms)
 {
-	double deadline = now_ms() + timeout_ms;
+	double deadline = spw_now_ms() + timeout_ms;
 
 	while (!spw_daemon_log_has(d, needle)) {
-		if (now_ms() > deadline) {
+		if (spw_now_ms() > deadline) {
 			fprintf(stderr, "daemon: no \"%s\" in the log after %d ms\n", needle,
 				timeout_ms);
 			return -ETIMEDOUT;
 		}
-		sleep_ms(POLL_STEP_MS);
+		spw_sleep_ms(POLL_STEP_MS);
 	}
 	return 0;
 }
@@ -703,11 +669,11 @@ void spw_daemon_cleanup(struct spw_daemon *d)
 		spw_dp_close(d->dp);
 		d->dp = NULL;
 	}
-	rm_tree(d->pin_root);
+	spw_rm_tree(d->pin_root);
 	if (d->report_fd >= 0)
 		close(d->report_fd);
 	d->report_fd = -1;
-	rm_tree(d->dir);
+	spw_rm_tree(d->dir);
 	list_remove(d);
 	d->inited = false;
 }

@@ -14,29 +14,12 @@
 #include <bpf/bpf.h>
 
 #include "spw_fixture.h"
+#include "util.h"
 
 /* Fixtures still open, unpinned at exit when a test forgot or failed before its teardown. */
 static struct spw_fixture *open_list;
 static unsigned int pin_counter;
 static bool exit_hook_set;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	/* Pinned maps and links are files of bpffs: unlink unpins them. */
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-/* rm -r, best effort: whatever spw_dp_unpin_all left behind, or a half-made pin root. */
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Removes pin roots of test processes that died before their teardown (kill -9, abort). */
 static void sweep_dead(void)
@@ -56,7 +39,7 @@ static void sweep_dead(void)
 		if (kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
 		snprintf(path, sizeof(path), "/sys/fs/bpf/%s", e->d_name);
-		rm_tree(path);
+		spw_rm_tree(path);
 	}
 	closedir(d);
 }
@@ -136,7 +119,7 @@ void spw_fixture_close(struct spw_fixture *fx)
 		fx->dp = NULL;
 	}
 	if (fx->pin_root[0])
-		rm_tree(fx->pin_root);
+		spw_rm_tree(fx->pin_root);
 	fx->pin_root[0] = '\0';
 	free(fx->mark);
 	fx->mark = NULL;

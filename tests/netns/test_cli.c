@@ -44,6 +44,9 @@
 
 #include "daemon.h"
 #include "netns.h"
+#include "attach.h"
+#include "sockets.h"
+#include "util.h"
 #include "empty_xdp.skel.h"
 
 #define SVC_ID		 1
@@ -60,7 +63,6 @@
 #define OVERRIDE_MS	2000
 #define EXPIRY_SLACK_MS 600
 #define PROBE_EVERY_MS	20
-#define MAX_FDS		32
 #define OUT_MAX		65536
 #define NOBODY		65534
 
@@ -69,29 +71,12 @@ struct test_ctx {
 	struct spw_daemon d;
 	struct empty_xdp *empty;
 	int listen_fd;
-	int fds[MAX_FDS];
-	int nfds;
-	char cli[4096]; /* build/spillway */
+	struct spw_fds fds; /* connections kept open, closed by the teardowns */
+	char cli[4096];	    /* build/spillway */
 	char v4_32[INET_ADDRSTRLEN + 4];
 };
 
 static struct test_ctx *ctx;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* ---- running the CLI --------------------------------------------------------------------- */
 
@@ -183,35 +168,6 @@ static json_t *path(json_t *j, const char *key)
 	return v;
 }
 
-/* ---- the topology and the daemon --------------------------------------------------------- */
-
-static int track(struct test_ctx *c, int fd)
-{
-	assert_true(fd >= 0);
-	assert_true(c->nfds < MAX_FDS);
-	c->fds[c->nfds++] = fd;
-	return fd;
-}
-
-static void close_tracked(struct test_ctx *c)
-{
-	while (c->nfds > 0)
-		close(c->fds[--c->nfds]);
-}
-
-static int empty_xdp_in_ns(void *arg)
-{
-	struct test_ctx *c = arg;
-	struct bpf_link *link;
-
-	link =
-	    bpf_program__attach_xdp(c->empty->progs.empty_xdp, c->topo.end[SPW_TOPO_CLI].ifindex);
-	if (!link)
-		return -errno;
-	c->empty->links.empty_xdp = link;
-	return 0;
-}
-
 static void make_config(struct test_ctx *c, char *buf, size_t len)
 {
 	int n = snprintf(buf, len,
@@ -239,9 +195,8 @@ static void make_config(struct test_ctx *c, char *buf, size_t len)
 static int group_setup(void **state)
 {
 	struct test_ctx *c = calloc(1, sizeof(*c));
-	struct sockaddr_storage ss;
 	char cfg[4096], bin[4096];
-	int len, err;
+	int err;
 
 	if (!c)
 		return -1;
@@ -260,13 +215,12 @@ static int group_setup(void **state)
 	c->empty = empty_xdp__open_and_load();
 	if (!c->empty)
 		return -1;
-	err = spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, empty_xdp_in_ns, c);
+	err = spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
+				  &c->empty->links.empty_xdp);
 	if (err)
 		return -1;
-	len = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &ss);
-	c->listen_fd = spw_netns_socket(c->topo.end[SPW_TOPO_SRV].ns, AF_INET, SOCK_STREAM, 0);
-	if (len <= 0 || c->listen_fd < 0 ||
-	    bind(c->listen_fd, (struct sockaddr *)&ss, (socklen_t)len) || listen(c->listen_fd, 64))
+	c->listen_fd = spw_topo_listen(&c->topo, AF_INET, SOCK_STREAM, SVC_PORT, 64);
+	if (c->listen_fd < 0)
 		return -1;
 	snprintf(c->v4_32, sizeof(c->v4_32), "%s/32", c->topo.end[SPW_TOPO_CLI].v4_str);
 	if (spw_daemon_init(&c->d, c->topo.end[SPW_TOPO_SRV].ns, false))
@@ -284,7 +238,7 @@ static int group_teardown(void **state)
 
 	if (!c)
 		return 0;
-	close_tracked(c);
+	spw_fds_close_all(&c->fds);
 	spw_daemon_cleanup(&c->d);
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
@@ -299,7 +253,7 @@ static int test_teardown(void **state)
 	struct test_ctx *c = *state;
 	struct run r;
 
-	close_tracked(c);
+	spw_fds_close_all(&c->fds);
 	/* Whatever a failed test left, the next one starts without an override or extra rule. */
 	CLI(c, &r, "policy", "clear", "api");
 	CLI(c, &r, "rules", "del", c->v4_32);
@@ -319,11 +273,9 @@ static const char *outcome_name(enum outcome o)
 static enum outcome try_connect(struct test_ctx *c, bool keep)
 {
 	struct sockaddr_storage ss;
-	struct pollfd pfd;
-	socklen_t slen = sizeof(int);
 	int len = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &ss);
-	int fd = spw_netns_socket(c->topo.end[SPW_TOPO_CLI].ns, AF_INET, SOCK_STREAM, 0), soerr = 0;
-	enum outcome o = PENDING;
+	int fd = spw_netns_socket(c->topo.end[SPW_TOPO_CLI].ns, AF_INET, SOCK_STREAM, 0), r;
+	enum outcome o;
 
 	assert_true(len > 0);
 	assert_true(fd >= 0);
@@ -332,14 +284,11 @@ static enum outcome try_connect(struct test_ctx *c, bool keep)
 		o = ADMITTED;
 	} else {
 		assert_int_equal(errno, EINPROGRESS);
-		pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
-		if (poll(&pfd, 1, CONNECT_TIMEOUT_MS) == 1) {
-			assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen), 0);
-			o = soerr == 0 ? ADMITTED : soerr == ECONNREFUSED ? REFUSED : PENDING;
-		}
+		r = spw_connect_wait(fd, CONNECT_TIMEOUT_MS);
+		o = r == SPW_CONN_OK ? ADMITTED : r == -ECONNREFUSED ? REFUSED : PENDING;
 	}
 	if (keep && o == ADMITTED)
-		track(c, fd);
+		spw_fds_track(&c->fds, fd);
 	else
 		close(fd);
 	return o;
@@ -463,22 +412,22 @@ static void test_explain_and_policy_expiry(void **state)
 
 	/* Shed: all of standard (and sheddable after it), for OVERRIDE_MS. */
 	CLI_OK(c, &r, "policy", "set", "api", "--shed", "standard", "--for", "2s");
-	set_at = now_ms();
+	set_at = spw_now_ms();
 	assert_non_null(strstr(r.out, "level 32"));
 	/* The daemon applies the override at its next tick. */
-	sleep_ms(3 * TICK_MS);
+	spw_sleep_ms(3 * TICK_MS);
 	explain_then_connect(c, "shed_level", 1);
 	CLI_OK(c, &r, "status", "--interval", "10ms");
 	assert_non_null(strstr(r.out, "manual override"));
 	assert_non_null(strstr(r.out, "shed: sheddable 100%, standard 100%, critical 0%"));
 
 	/* It ends by itself: connects are admitted again once OVERRIDE_MS has passed. */
-	while (now_ms() - set_at < OVERRIDE_MS + EXPIRY_SLACK_MS + 2000) {
+	while (spw_now_ms() - set_at < OVERRIDE_MS + EXPIRY_SLACK_MS + 2000) {
 		if (try_connect(c, false) == ADMITTED) {
-			admitted_at = now_ms();
+			admitted_at = spw_now_ms();
 			break;
 		}
-		sleep_ms(PROBE_EVERY_MS);
+		spw_sleep_ms(PROBE_EVERY_MS);
 	}
 	assert_true(admitted_at > 0);
 	printf("override of %d ms: admitted again after %.0f ms\n", OVERRIDE_MS,
@@ -496,7 +445,7 @@ static void test_rules_change_tier(void **state)
 
 	/* Shed only sheddable; the client, standard, still connects. */
 	CLI_OK(c, &r, "policy", "set", "api", "--shed", "sheddable", "--for", "30s");
-	sleep_ms(3 * TICK_MS);
+	spw_sleep_ms(3 * TICK_MS);
 	explain_then_connect(c, "admitted", 1);
 
 	CLI_OK(c, &r, "rules", "add", c->v4_32, "sheddable");
@@ -559,7 +508,7 @@ static void test_report_moves_pressure(void **state)
 
 	assert_non_null(r);
 	CLI_OK(c, r, "report", "pool", "db", "in_use=10", "capacity=10");
-	sleep_ms(3 * TICK_MS);
+	spw_sleep_ms(3 * TICK_MS);
 	CLI_OK(c, r, "status", "--json", "--interval", "10ms");
 	j = json_of(r);
 	svc = json_array_get(path(j, "services"), 0);
@@ -574,7 +523,7 @@ static void test_report_moves_pressure(void **state)
 	json_decref(j);
 
 	CLI_OK(c, r, "report", "pool", "db", "in_use=1", "capacity=10");
-	sleep_ms(3 * TICK_MS);
+	spw_sleep_ms(3 * TICK_MS);
 	CLI_OK(c, r, "status", "--json", "--interval", "10ms");
 	j = json_of(r);
 	svc = json_array_get(path(j, "services"), 0);

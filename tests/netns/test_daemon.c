@@ -62,6 +62,9 @@
 #include "spw_dataplane.h"
 #include "daemon.h"
 #include "netns.h"
+#include "attach.h"
+#include "sockets.h"
+#include "util.h"
 #include "empty_xdp.skel.h"
 
 /* The service: the first (only) one in the file, so the daemon gives it id 1. */
@@ -108,25 +111,16 @@
 /* Round trips that show a connection still carries data. */
 #define ROUND_TRIPS 3
 
-/* Sockets a test opens at most; the teardown closes them, also after a failed assertion. */
-#define MAX_FDS 32
-
 /* The three clients, by tier. */
 enum who { WHO_T0, WHO_T1, WHO_T2, WHO_COUNT };
 static const char *const who_name[WHO_COUNT] = {"tier-0 client", "tier-1 client", "tier-2 probe"};
 
-enum conn_result {
-	CONN_OK = 0,
-	CONN_PENDING = 1, /* no answer at the deadline */
-};
-
 struct test_ctx {
 	struct spw_topo topo;
 	struct spw_daemon d;
-	struct empty_xdp *empty; /* on the client's veth */
-	int listen_fd[2];	 /* IPv4, IPv6, in the server namespace */
-	int fds[MAX_FDS];
-	int nfds;
+	struct empty_xdp *empty;     /* on the client's veth */
+	int listen_fd[2];	     /* IPv4, IPv6, in the server namespace */
+	struct spw_fds fds;	     /* closed by the teardown, also after a failed assertion */
 	char probe[INET_ADDRSTRLEN]; /* the tier-2 source, 10.x.y.1 */
 	uint32_t probe_cohort;
 	struct spw_law_params law; /* what the daemon computes for this config */
@@ -134,27 +128,11 @@ struct test_ctx {
 	double pump_next;
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* ---- reports: one every tick while the test waits ------------------------------------------ */
 
 static void pump(struct test_ctx *c)
 {
-	double t = now_ms();
+	double t = spw_now_ms();
 
 	if (!c->pump_line || t < c->pump_next)
 		return;
@@ -173,11 +151,11 @@ static void pump_start(struct test_ctx *c, const char *line)
 /* Sleeps ms, keeping the reports going. */
 static void wait_pumping(struct test_ctx *c, int ms)
 {
-	double end = now_ms() + ms;
+	double end = spw_now_ms() + ms;
 
-	while (now_ms() < end) {
+	while (spw_now_ms() < end) {
 		pump(c);
-		sleep_ms(1);
+		spw_sleep_ms(1);
 	}
 }
 
@@ -251,7 +229,7 @@ static int random_phase_ms(void)
 	static bool seeded;
 
 	if (!seeded) {
-		srand((unsigned int)(getpid() ^ (unsigned int)now_ms()));
+		srand((unsigned int)(getpid() ^ (unsigned int)spw_now_ms()));
 		seeded = true;
 	}
 	return rand() % TICK_MS;
@@ -295,56 +273,6 @@ static unsigned int law_shed_ticks(const struct spw_law_params *p, double high, 
 	return 0;
 }
 
-/* ---- sockets ----------------------------------------------------------------------------- */
-
-static int track(struct test_ctx *c, int fd)
-{
-	assert_true(fd >= 0);
-	assert_true(c->nfds < MAX_FDS);
-	c->fds[c->nfds++] = fd;
-	return fd;
-}
-
-static void untrack_close(struct test_ctx *c, int fd)
-{
-	for (int i = 0; i < c->nfds; i++) {
-		if (c->fds[i] == fd) {
-			c->fds[i] = c->fds[--c->nfds];
-			close(fd);
-			return;
-		}
-	}
-	fail_msg("socket %d is not tracked", fd);
-}
-
-static void set_timeouts(int fd)
-{
-	struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
-
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
-}
-
-static void set_nonblock(int fd, bool on)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	assert_true(fl >= 0);
-	assert_int_equal(fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK), 0);
-}
-
-static bool readable(int fd, int wait_ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	int n;
-
-	do {
-		n = poll(&p, 1, wait_ms);
-	} while (n < 0 && errno == EINTR);
-	assert_true(n >= 0);
-	return n > 0;
-}
-
 static int who_family(enum who w)
 {
 	return w == WHO_T0 ? AF_INET6 : AF_INET;
@@ -368,64 +296,41 @@ static void who_addrs(struct test_ctx *c, enum who w, struct sockaddr_storage *s
 }
 
 /*
- * A non-blocking connect from w's source, waited for at most wait_ms. Returns CONN_OK,
- * CONN_PENDING or the negative errno it failed with; *ms is how long that took. The socket
+ * A non-blocking connect from w's source, waited for at most wait_ms. Returns SPW_CONN_OK,
+ * SPW_CONN_PENDING or the negative errno it failed with; *ms is how long that took. The socket
  * is tracked and returned in *fd.
  */
 static int try_connect(struct test_ctx *c, enum who w, int wait_ms, double *ms, int *fd)
 {
 	struct sockaddr_storage src, dst;
-	socklen_t srclen, dstlen, elen = sizeof(int);
-	struct pollfd p;
-	int err = 0, n;
-	double t0;
+	socklen_t srclen, dstlen;
 
 	who_addrs(c, w, &src, &srclen, &dst, &dstlen);
-	*fd =
-	    track(c, spw_netns_socket(c->topo.end[SPW_TOPO_CLI].ns, who_family(w), SOCK_STREAM, 0));
+	*fd = spw_fds_track(
+	    &c->fds, spw_netns_socket(c->topo.end[SPW_TOPO_CLI].ns, who_family(w), SOCK_STREAM, 0));
 	assert_int_equal(bind(*fd, (struct sockaddr *)&src, srclen), 0);
-	set_nonblock(*fd, true);
-	t0 = now_ms();
-	if (connect(*fd, (struct sockaddr *)&dst, dstlen) && errno != EINPROGRESS) {
-		err = -errno;
-		*ms = now_ms() - t0;
-		return err;
-	}
-	p.fd = *fd;
-	p.events = POLLOUT;
-	p.revents = 0;
-	do {
-		n = poll(&p, 1, wait_ms);
-	} while (n < 0 && errno == EINTR);
-	*ms = now_ms() - t0;
-	assert_true(n >= 0);
-	if (n == 0)
-		return CONN_PENDING;
-	assert_int_equal(getsockopt(*fd, SOL_SOCKET, SO_ERROR, &err, &elen), 0);
-	if (err)
-		return -err;
-	set_nonblock(*fd, false);
-	set_timeouts(*fd);
-	return CONN_OK;
+	return spw_connect_timed(*fd, &dst, dstlen, wait_ms, IO_TIMEOUT_MS, ms);
 }
 
 static int accept_one(struct test_ctx *c, enum who w)
 {
 	int lfd = c->listen_fd[who_family(w) == AF_INET6], fd;
 
-	assert_true(readable(lfd, IO_TIMEOUT_MS));
-	fd = track(c, accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
-	set_timeouts(fd);
+	assert_true(spw_sock_readable(lfd, IO_TIMEOUT_MS));
+	fd = spw_fds_track(&c->fds, accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
+	spw_sock_timeouts(fd, IO_TIMEOUT_MS);
 	return fd;
 }
 
 static const char *result_name(int r)
 {
-	return r == CONN_OK ? "a connection" : r == CONN_PENDING ? "no answer" : strerror(-r);
+	return r == SPW_CONN_OK	       ? "a connection"
+	       : r == SPW_CONN_PENDING ? "no answer"
+				       : strerror(-r);
 }
 
 /*
- * One connection attempt, closed again: CONN_OK (the server accepted it), -ECONNREFUSED (shed
+ * One connection attempt, closed again: SPW_CONN_OK (the server accepted it), -ECONNREFUSED (shed
  * with reject), or anything else, which no case expects (the caller fails on it).
  */
 static int attempt(struct test_ctx *c, enum who w)
@@ -433,9 +338,9 @@ static int attempt(struct test_ctx *c, enum who w)
 	double ms;
 	int fd, r = try_connect(c, w, IO_TIMEOUT_MS, &ms, &fd);
 
-	if (r == CONN_OK)
-		untrack_close(c, accept_one(c, w));
-	untrack_close(c, fd);
+	if (r == SPW_CONN_OK)
+		spw_fds_close(&c->fds, accept_one(c, w));
+	spw_fds_close(&c->fds, fd);
 	return r;
 }
 
@@ -443,7 +348,7 @@ static void expect_admitted(struct test_ctx *c, enum who w, const char *when)
 {
 	int r = attempt(c, w);
 
-	if (r != CONN_OK)
+	if (r != SPW_CONN_OK)
 		fail_msg("%s: the %s got %s, expected a connection", when, who_name[w],
 			 result_name(r));
 }
@@ -462,58 +367,10 @@ static void connect_ok(struct test_ctx *c, enum who w, int *cli, int *srv)
 	double ms;
 	int r = try_connect(c, w, IO_TIMEOUT_MS, &ms, cli);
 
-	if (r != CONN_OK)
+	if (r != SPW_CONN_OK)
 		fail_msg("the %s got %s after %.0f ms, expected a connection", who_name[w],
 			 result_name(r), ms);
 	*srv = accept_one(c, w);
-}
-
-static void recv_exact(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, buf + got, len - got, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			fail_msg("recv: %s after %zu of %zu bytes", n ? strerror(errno) : "EOF",
-				 got, len);
-		got += (size_t)n;
-	}
-}
-
-static void send_all(int fd, const char *buf, size_t len)
-{
-	size_t sent = 0;
-
-	while (sent < len) {
-		ssize_t n = send(fd, buf + sent, len - sent, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			fail_msg("send: %s after %zu of %zu bytes", strerror(errno), sent, len);
-		sent += (size_t)n;
-	}
-}
-
-/* Client writes, server echoes back, n times, each message checked byte for byte. */
-static void round_trips(int cli, int srv, int n, const char *tag)
-{
-	char msg[80], buf[80];
-
-	for (int i = 0; i < n; i++) {
-		int len = snprintf(msg, sizeof(msg), "%s, round trip %d", tag, i);
-
-		send_all(cli, msg, (size_t)len);
-		recv_exact(srv, buf, (size_t)len);
-		assert_memory_equal(buf, msg, (size_t)len);
-		send_all(srv, buf, (size_t)len);
-		recv_exact(cli, buf, (size_t)len);
-		assert_memory_equal(buf, msg, (size_t)len);
-	}
 }
 
 /*
@@ -532,14 +389,14 @@ static double probe_until_refused(struct test_ctx *c, double start_ms, int give_
 
 		pump(c);
 		if (drop < 0 && level(c) < CEILING)
-			drop = now_ms() - start_ms;
+			drop = spw_now_ms() - start_ms;
 		r = attempt(c, WHO_T2);
 		if (r == -ECONNREFUSED)
 			break;
-		if (r != CONN_OK)
+		if (r != SPW_CONN_OK)
 			fail_msg("the tier-2 probe got %s while waiting to be shed",
 				 result_name(r));
-		if (now_ms() - start_ms > give_up_ms)
+		if (spw_now_ms() - start_ms > give_up_ms)
 			fail_msg("the tier-2 probe is still admitted %d ms after saturation was "
 				 "first reported (level %u)",
 				 give_up_ms, level(c));
@@ -547,47 +404,27 @@ static double probe_until_refused(struct test_ctx *c, double start_ms, int give_
 	}
 	if (first_drop_ms)
 		*first_drop_ms = drop;
-	return now_ms() - start_ms;
+	return spw_now_ms() - start_ms;
 }
 
 /* Reports every tick until the level is at or below target; ms from start_ms to then. */
 static double pump_until_level(struct test_ctx *c, double start_ms, uint32_t target)
 {
 	while (level(c) > target) {
-		if (now_ms() - start_ms > GIVE_UP_MS)
+		if (spw_now_ms() - start_ms > GIVE_UP_MS)
 			fail_msg("level still %u, not at or below %u, %d ms after saturation was "
 				 "first reported",
 				 level(c), target, GIVE_UP_MS);
 		wait_pumping(c, 1);
 	}
-	return now_ms() - start_ms;
+	return spw_now_ms() - start_ms;
 }
 
 /* ---- setup and teardown ------------------------------------------------------------------ */
 
 static int listen_on(struct test_ctx *c, int family)
 {
-	struct sockaddr_storage ss;
-	int len = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, family, SVC_PORT, &ss);
-	int fd = track(c, spw_netns_socket(c->topo.end[SPW_TOPO_SRV].ns, family, SOCK_STREAM, 0));
-
-	assert_true(len > 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&ss, (socklen_t)len), 0);
-	assert_int_equal(listen(fd, 64), 0);
-	return fd;
-}
-
-static int empty_xdp_in_ns(void *arg)
-{
-	struct test_ctx *c = arg;
-	struct bpf_link *link;
-
-	link =
-	    bpf_program__attach_xdp(c->empty->progs.empty_xdp, c->topo.end[SPW_TOPO_CLI].ifindex);
-	if (!link)
-		return -errno;
-	c->empty->links.empty_xdp = link; /* destroyed with the skeleton */
-	return 0;
+	return spw_fds_track(&c->fds, spw_topo_listen(&c->topo, family, SOCK_STREAM, SVC_PORT, 64));
 }
 
 /*
@@ -670,7 +507,8 @@ static struct test_ctx *build(void **state, const char *dry_run)
 	assert_int_equal(spw_topo_create(&c->topo), 0);
 	c->empty = empty_xdp__open_and_load();
 	assert_non_null(c->empty);
-	err = spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, empty_xdp_in_ns, c);
+	err = spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
+				  &c->empty->links.empty_xdp);
 	if (err)
 		fail_msg("empty XDP on the client veth: %s", strerror(-err));
 	c->listen_fd[0] = listen_on(c, AF_INET);
@@ -713,9 +551,7 @@ static int teardown(void **state)
 		return 0;
 	snprintf(pin_root, sizeof(pin_root), "%s", c->d.pin_root);
 	snprintf(dir, sizeof(dir), "%s", c->d.dir);
-	for (int i = 0; i < c->nfds; i++)
-		close(c->fds[i]);
-	c->nfds = 0;
+	spw_fds_close_all(&c->fds);
 	/* A daemon that died by itself during a test is a failure worth its log. */
 	if (c->d.inited && ((c->d.pid && !spw_daemon_alive(&c->d)) || getenv("SPW_TEST_LOGS")))
 		spw_daemon_log_dump(&c->d);
@@ -755,13 +591,13 @@ static bool report_get(struct test_ctx *c, const char *name, struct spw_report *
 /* Waits until the daemon has stored a report of pool name (it stores as it reads). */
 static void wait_report_stored(struct test_ctx *c, const char *name, struct spw_report *r)
 {
-	double t0 = now_ms();
+	double t0 = spw_now_ms();
 
 	while (!report_get(c, name, r)) {
-		if (now_ms() - t0 > IO_TIMEOUT_MS)
+		if (spw_now_ms() - t0 > IO_TIMEOUT_MS)
 			fail_msg("the report of pool %s was not stored within %d ms", name,
 				 IO_TIMEOUT_MS);
-		sleep_ms(1);
+		spw_sleep_ms(1);
 	}
 }
 
@@ -778,12 +614,12 @@ static double metric(struct test_ctx *c, const char *series)
 /* Polls a counter of /metrics until it reads want; fails after a few ticks, or past want. */
 static void wait_metric(struct test_ctx *c, const char *series, double want)
 {
-	double t0 = now_ms(), v;
+	double t0 = spw_now_ms(), v;
 
 	while ((v = metric(c, series)) < want) {
-		if (now_ms() - t0 > 3 * TICK_MS + IO_TIMEOUT_MS)
+		if (spw_now_ms() - t0 > 3 * TICK_MS + IO_TIMEOUT_MS)
 			break;
-		sleep_ms(TICK_MS / 10);
+		spw_sleep_ms(TICK_MS / 10);
 	}
 	/* Whole numbers well below 2^53: exact in a double. */
 	if (v != want)
@@ -893,7 +729,7 @@ static void test_shed_and_recover(void **state)
 	 */
 	phase_ms = random_phase_ms();
 	wait_pumping(c, phase_ms);
-	t0 = now_ms();
+	t0 = spw_now_ms();
 	pump_start(c, REPORT_FULL);
 	react_ms = probe_until_refused(c, t0, GIVE_UP_MS, &drop_ms);
 	printf("(a) reaction: first tier-2 SYN (cohort %u) refused %.0f ms after the first "
@@ -929,34 +765,34 @@ static void test_shed_and_recover(void **state)
 	recover_ticks = law_recovery_ticks(&c->law, 1 / atof(POOL_TARGET), 0.1 / atof(POOL_TARGET));
 	bound = (recover_ticks + 2) * TICK_MS + RECOVERY_SLACK_MS;
 	start_level = level(c);
-	t0 = now_ms();
+	t0 = spw_now_ms();
 	pump_start(c, REPORT_LOW);
 	for (;;) {
 		int r;
 
 		if (up_ms < 0 && level(c) > start_level)
-			up_ms = now_ms() - t0;
+			up_ms = spw_now_ms() - t0;
 		r = attempt(c, WHO_T2);
-		if (r == CONN_OK)
+		if (r == SPW_CONN_OK)
 			break;
 		if (r != -ECONNREFUSED)
 			fail_msg("the tier-2 probe got %s while recovering", result_name(r));
-		if (now_ms() - t0 > bound)
+		if (spw_now_ms() - t0 > bound)
 			fail_msg(
 			    "the tier-2 probe is still refused %.0f ms after the pool came back "
 			    "to 10 %% (level %u of %u; bound %.0f ms)",
-			    now_ms() - t0, level(c), CEILING, bound);
+			    spw_now_ms() - t0, level(c), CEILING, bound);
 		wait_pumping(c, RECOVERY_PROBE_MS);
 	}
-	probe_ms = now_ms() - t0;
+	probe_ms = spw_now_ms() - t0;
 	while (level(c) < CEILING) {
-		if (now_ms() - t0 > bound)
+		if (spw_now_ms() - t0 > bound)
 			fail_msg("level %u, not back to full %.0f ms after the pool came back to "
 				 "10 %%",
-				 level(c), now_ms() - t0);
+				 level(c), spw_now_ms() - t0);
 		wait_pumping(c, 1);
 	}
-	full_ms = now_ms() - t0;
+	full_ms = spw_now_ms() - t0;
 	printf("(b) recovery: law defaults recover_after %.0f ms, +%u ranks per tick, "
 	       "smoothing weight %.2f: %u ticks from the floor to full (bound %.0f ms with 2 "
 	       "ticks of delivery and %d ms slack); measured: level rising after %.0f ms, "
@@ -981,7 +817,7 @@ static void test_sighup(void **state)
 	double t0, ms;
 
 	/* Shedding under the running config, so "still enforced" can be seen. */
-	t0 = now_ms();
+	t0 = spw_now_ms();
 	pump_start(c, REPORT_FULL);
 	probe_until_refused(c, t0, GIVE_UP_MS, NULL);
 
@@ -1014,10 +850,10 @@ static void test_sighup(void **state)
 	free(log);
 
 	/* The old config keeps being enforced and renewed: a few ticks' worth of renewals. */
-	t0 = now_ms();
+	t0 = spw_now_ms();
 	p2 = p1;
 	do {
-		if (now_ms() - t0 > IO_TIMEOUT_MS)
+		if (spw_now_ms() - t0 > IO_TIMEOUT_MS)
 			fail_msg(
 			    "the lease was not renewed after the refused reload: %.0f ms later "
 			    "after %d ms",
@@ -1036,22 +872,22 @@ static void test_sighup(void **state)
 	expect_refused(c, WHO_T2, "after the refused reload");
 	printf("(c) old config kept: lease renewed by %.0f ms in %.0f ms, generation %u -> %u, "
 	       "tier 2 still refused\n",
-	       (p2.lease_expires_ns - p1.lease_expires_ns) / 1e6, now_ms() - t0, p1.generation,
+	       (p2.lease_expires_ns - p1.lease_expires_ns) / 1e6, spw_now_ms() - t0, p1.generation,
 	       p2.generation);
 
 	/* A fixed file: dry run on, one more rule. Both must take effect. */
 	make_config(c, cfg, sizeof(cfg), "true", "  - {cidr: 203.0.113.0/24, tier: standard}\n");
 	assert_int_equal(spw_daemon_write_config(&c->d, cfg), 0);
 	spw_daemon_log_mark(&c->d);
-	t0 = now_ms();
+	t0 = spw_now_ms();
 	assert_int_equal(spw_daemon_signal(&c->d, SIGHUP), 0);
 	while (!(policy(c).flags & SPW_POLICY_DRY_RUN)) {
-		if (now_ms() - t0 > IO_TIMEOUT_MS)
+		if (spw_now_ms() - t0 > IO_TIMEOUT_MS)
 			fail_msg("dry_run of the reloaded file is not in the policy after %d ms",
 				 IO_TIMEOUT_MS);
 		wait_pumping(c, 1);
 	}
-	ms = now_ms() - t0;
+	ms = spw_now_ms() - t0;
 	assert_false(spw_daemon_log_has(&c->d, "reload failed"));
 	assert_int_equal(spw_addr_parse("203.0.113.9", addr, NULL), 0);
 	assert_int_equal(spw_dp_rule_lookup(c->d.dp, addr, &rule), 0);
@@ -1094,19 +930,19 @@ static void test_kill_and_restart(void **state)
 
 	/* A connection admitted before anything happens, kept open through it all. */
 	connect_ok(c, WHO_T2, &cli, &srv);
-	round_trips(cli, srv, ROUND_TRIPS, "before the overload");
+	spw_round_trips(cli, srv, ROUND_TRIPS, "before the overload");
 
-	t0 = now_ms();
+	t0 = spw_now_ms();
 	pump_start(c, REPORT_FULL);
 	probe_until_refused(c, t0, GIVE_UP_MS, NULL);
-	round_trips(cli, srv, ROUND_TRIPS, "while its tier is shed");
+	spw_round_trips(cli, srv, ROUND_TRIPS, "while its tier is shed");
 	prog_before = xdp_prog(c);
 	assert_int_not_equal(prog_before, 0);
 	assert_int_equal(spw_dp_globals_get(c->d.dp, &g1), 0);
 
 	/* (d) */
 	assert_int_equal(spw_daemon_kill9(&c->d), 0);
-	t_kill = now_ms();
+	t_kill = spw_now_ms();
 	c->pump_line = NULL; /* nobody listens */
 	/* No writer is left: this is the last lease. Until it expires, the last policy holds. */
 	p = policy(c);
@@ -1115,10 +951,10 @@ static void test_kill_and_restart(void **state)
 	/* Measured after the refusal: it happened with at least this much of the lease left. */
 	left_ms = ((double)lease_ns - (double)spw_now_ns()) / 1e6;
 	assert_true(left_ms > 0);
-	round_trips(cli, srv, ROUND_TRIPS, "after kill -9");
+	spw_round_trips(cli, srv, ROUND_TRIPS, "after kill -9");
 	assert_int_equal(xdp_prog(c), prog_before);
 	while (spw_now_ns() < lease_ns + LEASE_MARGIN_MS * 1000000ULL)
-		sleep_ms(1);
+		spw_sleep_ms(1);
 	for (int w = 0; w < WHO_COUNT; w++)
 		fo[w] = count(c, w, SPW_REASON_FAIL_OPEN);
 	shed2 = count(c, 2, SPW_REASON_SHED_LEVEL);
@@ -1127,16 +963,16 @@ static void test_kill_and_restart(void **state)
 	for (int w = 0; w < WHO_COUNT; w++)
 		assert_int_equal(count(c, w, SPW_REASON_FAIL_OPEN) - fo[w], 1);
 	assert_int_equal(count(c, 2, SPW_REASON_SHED_LEVEL), shed2);
-	round_trips(cli, srv, ROUND_TRIPS, "past the lease");
+	spw_round_trips(cli, srv, ROUND_TRIPS, "past the lease");
 	assert_int_equal(xdp_prog(c), prog_before);
 	printf("(d) kill -9: tier 2 still refused with %.0f ms of the lease left; every tier "
 	       "admitted as fail_open %.0f ms after the kill\n",
-	       left_ms, now_ms() - t_kill);
+	       left_ms, spw_now_ms() - t_kill);
 
 	/* (e) Restart; XDP is checked all along, as often as the loop turns. */
 	before = counters(c);
 	assert_int_equal(spw_daemon_start(&c->d), 0);
-	t0 = now_ms();
+	t0 = spw_now_ms();
 	for (;;) {
 		uint32_t id = xdp_prog(c);
 
@@ -1144,17 +980,17 @@ static void test_kill_and_restart(void **state)
 		if (!id) {
 			free(before);
 			fail_msg("no XDP program on %s %.1f ms into the restart",
-				 c->topo.end[SPW_TOPO_SRV].ifname, now_ms() - t0);
+				 c->topo.end[SPW_TOPO_SRV].ifname, spw_now_ms() - t0);
 		}
 		ready = spw_daemon_poll_ready(&c->d, SVC_ID);
-		if (ready < 0 || (!ready && now_ms() - t0 > READY_TIMEOUT_MS)) {
+		if (ready < 0 || (!ready && spw_now_ms() - t0 > READY_TIMEOUT_MS)) {
 			free(before);
 			fail_msg("the restarted daemon is not ready (%s)",
 				 ready < 0 ? strerror(-ready) : "timeout");
 		}
 		if (ready)
 			break;
-		sleep_ms(1);
+		spw_sleep_ms(1);
 	}
 	prog_after = xdp_prog(c);
 	after = counters(c);
@@ -1179,7 +1015,7 @@ static void test_kill_and_restart(void **state)
 	printf(
 	    "(e) restart ready in %.0f ms, XDP attached in all %u samples (program %u -> %u); "
 	    "%d counters kept (tier-2 shed_level %llu, fail_open %llu)\n",
-	    now_ms() - t0, samples, prog_before, prog_after, kept,
+	    spw_now_ms() - t0, samples, prog_before, prog_after, kept,
 	    (unsigned long long)after[spw_counter_index(SVC_ID, 2, SPW_REASON_SHED_LEVEL)].packets,
 	    (unsigned long long)after[spw_counter_index(SVC_ID, 2, SPW_REASON_FAIL_OPEN)].packets);
 	free(before);
@@ -1188,7 +1024,7 @@ static void test_kill_and_restart(void **state)
 	assert_true(count(c, 2, SPW_REASON_SHED_LEVEL) >= shed2 && shed2 > 0);
 
 	/* The connection from before the overload, the kill and the restart still works. */
-	round_trips(cli, srv, ROUND_TRIPS, "after the restart");
+	spw_round_trips(cli, srv, ROUND_TRIPS, "after the restart");
 	/* The lease is renewed: a new flow is decided again, not failed open. */
 	adm0 = count(c, 0, SPW_REASON_ADMITTED);
 	fo[0] = count(c, 0, SPW_REASON_FAIL_OPEN);

@@ -39,6 +39,9 @@
 #include "spillway_rank.h"
 #include "spw_dataplane.h"
 #include "netns.h"
+#include "attach.h"
+#include "sockets.h"
+#include "util.h"
 #include "spw_fixture.h"
 #include "empty_xdp.skel.h"
 
@@ -69,9 +72,6 @@
 /* Round trips that show an admitted connection carries data. */
 #define ECHO_ROUNDS 3
 
-/* Sockets a test opened; the teardown closes them, also after a failed assertion. */
-#define MAX_FDS 32
-
 struct test_ctx {
 	enum spw_attach_mode mode;
 	struct spw_topo topo;
@@ -81,9 +81,8 @@ struct test_ctx {
 	bool attached;
 	struct empty_xdp *empty; /* on the client's veth, XDP mode only */
 	uint32_t salt;
-	int fds[MAX_FDS];
-	int nfds;
-	int tcp_listen[2]; /* [0] IPv4, [1] IPv6, in the server namespace */
+	struct spw_fds fds; /* closed by the teardown, also after a failed assertion */
+	int tcp_listen[2];  /* [0] IPv4, [1] IPv6, in the server namespace */
 	int udp_server[2];
 };
 
@@ -100,42 +99,9 @@ static const char *fam_name(int family)
 	return family == AF_INET6 ? "IPv6" : "IPv4";
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Keeps fd for the teardown to close. */
-static int track(struct test_ctx *c, int fd)
-{
-	assert_true(fd >= 0);
-	assert_true(c->nfds < MAX_FDS);
-	c->fds[c->nfds++] = fd;
-	return fd;
-}
-
-/*
- * Closes a tracked socket before the teardown: a connect still pending keeps retransmitting its
- * SYN, which must not be decided under the next step's policy.
- */
-static void untrack_close(struct test_ctx *c, int fd)
-{
-	for (int i = 0; i < c->nfds; i++) {
-		if (c->fds[i] == fd) {
-			c->fds[i] = c->fds[--c->nfds];
-			close(fd);
-			return;
-		}
-	}
-	fail_msg("socket %d is not tracked", fd);
-}
-
 static int sock_in(struct test_ctx *c, enum spw_topo_side side, int family, int type)
 {
-	return track(c, spw_netns_socket(c->topo.end[side].ns, family, type, 0));
+	return spw_fds_track(&c->fds, spw_netns_socket(c->topo.end[side].ns, family, type, 0));
 }
 
 static socklen_t addr_of(struct test_ctx *c, enum spw_topo_side side, int family, uint16_t port,
@@ -145,53 +111,6 @@ static socklen_t addr_of(struct test_ctx *c, enum spw_topo_side side, int family
 
 	assert_true(len > 0);
 	return (socklen_t)len;
-}
-
-static void set_timeouts(int fd)
-{
-	struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
-
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
-}
-
-static void set_nonblock(int fd, bool on)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	assert_true(fl >= 0);
-	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
-	assert_int_equal(fcntl(fd, F_SETFL, fl), 0);
-}
-
-/* ---- the data plane ---------------------------------------------------------------------- */
-
-static int attach_in_ns(void *arg)
-{
-	struct test_ctx *c = arg;
-
-	/* Netlink resolves the ifindex in the calling thread's namespace: this one. */
-	return spw_dp_attach(c->dp, c->topo.end[SPW_TOPO_SRV].ifindex, c->mode);
-}
-
-static int detach_in_ns(void *arg)
-{
-	struct test_ctx *c = arg;
-
-	return spw_dp_detach(c->dp, c->topo.end[SPW_TOPO_SRV].ifindex);
-}
-
-static int empty_xdp_in_ns(void *arg)
-{
-	struct test_ctx *c = arg;
-	struct bpf_link *link;
-
-	link =
-	    bpf_program__attach_xdp(c->empty->progs.empty_xdp, c->topo.end[SPW_TOPO_CLI].ifindex);
-	if (!link)
-		return -errno;
-	c->empty->links.empty_xdp = link; /* destroyed with the skeleton */
-	return 0;
 }
 
 /* The client's address in the data plane's 16-byte form. */
@@ -258,132 +177,35 @@ static uint64_t moved(struct test_ctx *c, uint32_t svc, enum spw_reason r)
 
 /* ---- sockets ----------------------------------------------------------------------------- */
 
-enum conn_result {
-	CONN_OK = 0,
-	CONN_PENDING = 1, /* still no answer at the deadline: SYNs dropped */
-};
-
 /*
  * A non-blocking connect from the client namespace, waited for at most wait_ms. Returns
- * CONN_OK, CONN_PENDING or the negative errno the connection failed with; *ms is how long the
- * outcome took. The socket is tracked and returned in *fd.
+ * SPW_CONN_OK, SPW_CONN_PENDING or the negative errno the connection failed with; *ms is how
+ * long the outcome took. The socket is tracked and returned in *fd.
  */
 static int try_connect(struct test_ctx *c, int family, int type, uint16_t port, int wait_ms,
 		       double *ms, int *fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = addr_of(c, SPW_TOPO_SRV, family, port, &ss);
-	struct pollfd p;
-	socklen_t elen = sizeof(int);
-	int err = 0, n;
-	double t0;
 
 	*fd = sock_in(c, SPW_TOPO_CLI, family, type);
-	set_nonblock(*fd, true);
-	t0 = now_ms();
-	if (connect(*fd, (struct sockaddr *)&ss, len) == 0) {
-		/* UDP: nothing is sent, the socket is just bound to the peer. */
-		*ms = now_ms() - t0;
-		goto connected;
-	}
-	if (errno != EINPROGRESS) {
-		err = -errno;
-		*ms = now_ms() - t0;
-		return err;
-	}
-	p.fd = *fd;
-	p.events = POLLOUT;
-	p.revents = 0;
-	do {
-		n = poll(&p, 1, wait_ms);
-	} while (n < 0 && errno == EINTR);
-	*ms = now_ms() - t0;
-	assert_true(n >= 0);
-	if (n == 0)
-		return CONN_PENDING;
-	assert_int_equal(getsockopt(*fd, SOL_SOCKET, SO_ERROR, &err, &elen), 0);
-	if (err)
-		return -err;
-connected:
-	set_nonblock(*fd, false);
-	set_timeouts(*fd);
-	return CONN_OK;
-}
-
-static bool readable(int fd, int wait_ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	int n;
-
-	do {
-		n = poll(&p, 1, wait_ms);
-	} while (n < 0 && errno == EINTR);
-	assert_true(n >= 0);
-	return n > 0;
+	return spw_connect_timed(*fd, &ss, len, wait_ms, IO_TIMEOUT_MS, ms);
 }
 
 static int accept_one(struct test_ctx *c, int family)
 {
 	int lfd = c->tcp_listen[fam_idx(family)], fd;
 
-	assert_true(readable(lfd, IO_TIMEOUT_MS));
-	fd = track(c, accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
-	set_timeouts(fd);
+	assert_true(spw_sock_readable(lfd, IO_TIMEOUT_MS));
+	fd = spw_fds_track(&c->fds, accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
+	spw_sock_timeouts(fd, IO_TIMEOUT_MS);
 	return fd;
 }
 
 /* Nothing completed the handshake: the server never saw the connection. */
 static void assert_no_pending_accept(struct test_ctx *c, int family)
 {
-	assert_false(readable(c->tcp_listen[fam_idx(family)], 0));
-}
-
-static void recv_exact(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, buf + got, len - got, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			fail_msg("recv: %s after %zu of %zu bytes", n ? strerror(errno) : "EOF",
-				 got, len);
-		got += (size_t)n;
-	}
-}
-
-static void send_all(int fd, const char *buf, size_t len)
-{
-	size_t sent = 0;
-
-	while (sent < len) {
-		ssize_t n = send(fd, buf + sent, len - sent, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			fail_msg("send: %s after %zu of %zu bytes", strerror(errno), sent, len);
-		sent += (size_t)n;
-	}
-}
-
-/* Client writes, server echoes back, n times; each message is checked byte for byte. */
-static void round_trips(int cli, int srv, int n, const char *tag)
-{
-	char msg[64], buf[64];
-
-	for (int i = 0; i < n; i++) {
-		int len = snprintf(msg, sizeof(msg), "%s round trip %d", tag, i);
-
-		send_all(cli, msg, (size_t)len);
-		recv_exact(srv, buf, (size_t)len);
-		assert_memory_equal(buf, msg, (size_t)len);
-		send_all(srv, buf, (size_t)len);
-		recv_exact(cli, buf, (size_t)len);
-		assert_memory_equal(buf, msg, (size_t)len);
-	}
+	assert_false(spw_sock_readable(c->tcp_listen[fam_idx(family)], 0));
 }
 
 /* Connects, expecting success at once, and returns the client and accepted server sockets. */
@@ -392,9 +214,9 @@ static void connect_ok(struct test_ctx *c, int family, int *cli, int *srv)
 	double ms;
 	int ret = try_connect(c, family, SOCK_STREAM, TCP_PORT, IO_TIMEOUT_MS, &ms, cli);
 
-	if (ret != CONN_OK)
+	if (ret != SPW_CONN_OK)
 		fail_msg("%s connect: expected success, got %s after %.0f ms", fam_name(family),
-			 ret == CONN_PENDING ? "no answer" : strerror(-ret), ms);
+			 ret == SPW_CONN_PENDING ? "no answer" : strerror(-ret), ms);
 	*srv = accept_one(c, family);
 }
 
@@ -402,14 +224,7 @@ static void connect_ok(struct test_ctx *c, int family, int *cli, int *srv)
 
 static int listen_on(struct test_ctx *c, int family, int type, uint16_t port)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = addr_of(c, SPW_TOPO_SRV, family, port, &ss);
-	int fd = sock_in(c, SPW_TOPO_SRV, family, type);
-
-	assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
-	if (type == SOCK_STREAM)
-		assert_int_equal(listen(fd, 16), 0);
-	return fd;
+	return spw_fds_track(&c->fds, spw_topo_listen(&c->topo, family, type, port, 16));
 }
 
 static void add_client_rule(struct test_ctx *c, int family, uint32_t rule_id)
@@ -456,7 +271,7 @@ static struct test_ctx *build(void **state)
 	set_policy(c, SVC_TCP, SPW_RANK_LIMIT, SPW_ACTION_DROP, 0);
 	set_policy(c, SVC_UDP, SPW_RANK_LIMIT, SPW_ACTION_DROP, 0);
 
-	err = spw_netns_run(c->topo.end[SPW_TOPO_SRV].ns, attach_in_ns, c);
+	err = spw_topo_attach(&c->topo, c->dp, c->mode);
 	if (err)
 		fail_msg("attach to %s in %s: %s", c->topo.end[SPW_TOPO_SRV].ifname,
 			 c->topo.end[SPW_TOPO_SRV].ns, strerror(-err));
@@ -465,7 +280,8 @@ static struct test_ctx *build(void **state)
 	if (c->mode != SPW_ATTACH_TC) {
 		c->empty = empty_xdp__open_and_load();
 		assert_non_null(c->empty);
-		err = spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, empty_xdp_in_ns, c);
+		err = spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
+					  &c->empty->links.empty_xdp);
 		if (err)
 			fail_msg("empty XDP on the client veth: %s", strerror(-err));
 	}
@@ -493,13 +309,11 @@ static int setup(void **state)
 /* Runs also after a failed assertion in a test; every step tolerates a half-built context. */
 static void teardown_ctx(struct test_ctx *c)
 {
-	for (int i = 0; i < c->nfds; i++)
-		close(c->fds[i]);
-	c->nfds = 0;
+	spw_fds_close_all(&c->fds);
 	empty_xdp__destroy(c->empty);
 	c->empty = NULL;
 	if (c->attached) {
-		int err = spw_netns_run(c->topo.end[SPW_TOPO_SRV].ns, detach_in_ns, c);
+		int err = spw_topo_detach(&c->topo, c->dp);
 
 		/* Not fatal: deleting the namespace takes the veth and its hooks anyway. */
 		if (err)
@@ -550,7 +364,7 @@ static void test_admitted_connect(void **state)
 		admit_client(c, SVC_TCP, family);
 		mark(c);
 		connect_ok(c, family, &cli, &srv);
-		round_trips(cli, srv, ECHO_ROUNDS, fam_name(family));
+		spw_round_trips(cli, srv, ECHO_ROUNDS, fam_name(family));
 		/* One SYN, one decision; nothing shed, and the rest of the flow is no new flow. */
 		assert_int_equal(moved(c, SVC_TCP, SPW_REASON_ADMITTED), 1);
 		assert_int_equal(moved(c, SVC_TCP, SPW_REASON_SHED_LEVEL), 0);
@@ -575,11 +389,11 @@ static void test_shed_drop_times_out(void **state)
 		shed_client(c, SVC_TCP, family, SPW_ACTION_DROP, 0);
 		mark(c);
 		ret = try_connect(c, family, SOCK_STREAM, TCP_PORT, DROP_WAIT_MS, &ms, &fd);
-		if (ret != CONN_PENDING)
+		if (ret != SPW_CONN_PENDING)
 			fail_msg("%s connect while shed (drop): expected no answer, got %s after "
 				 "%.0f ms",
 				 fam_name(family), ret ? strerror(-ret) : "a connection", ms);
-		untrack_close(c, fd);
+		spw_fds_close(&c->fds, fd);
 		assert_no_pending_accept(c, family);
 		/* At least the first SYN; its retransmission at 1 s was not let through either. */
 		assert_true(moved(c, SVC_TCP, SPW_REASON_SHED_LEVEL) >= 1);
@@ -598,9 +412,9 @@ static void expect_refused(struct test_ctx *c, int family, int type, uint16_t po
 	if (ret != -expect_errno)
 		fail_msg("%s connect while shed (reject): expected %s, got %s after %.0f ms",
 			 fam_name(family), strerror(expect_errno),
-			 ret == CONN_PENDING ? "no answer"
-			 : ret == CONN_OK    ? "a connection"
-					     : strerror(-ret),
+			 ret == SPW_CONN_PENDING ? "no answer"
+			 : ret == SPW_CONN_OK	 ? "a connection"
+						 : strerror(-ret),
 			 ms);
 	if (ms >= REJECT_MAX_MS)
 		fail_msg("%s reject took %.0f ms (limit %d)", fam_name(family), ms, REJECT_MAX_MS);
@@ -642,13 +456,13 @@ static void test_established_survives_shed(void **state)
 
 		set_policy(c, SVC_TCP, SPW_RANK_LIMIT, SPW_ACTION_REJECT, 0);
 		connect_ok(c, family, &cli, &srv);
-		round_trips(cli, srv, 2, "before");
+		spw_round_trips(cli, srv, 2, "before");
 
 		/* 0: the floor alone decides, which keeps tier 0 and sheds the rest. */
 		set_policy(c, SVC_TCP, 0, SPW_ACTION_REJECT, 0);
 		mark(c);
 		expect_refused(c, family, SOCK_STREAM, TCP_PORT, ECONNREFUSED);
-		round_trips(cli, srv, ROUND_TRIPS, "after");
+		spw_round_trips(cli, srv, ROUND_TRIPS, "after");
 		assert_int_equal(moved(c, SVC_TCP, SPW_REASON_SHED_LEVEL), 1);
 		/* Each client data segment of the round trips passed as established, in tier 2. */
 		assert_true(moved(c, SVC_TCP, SPW_REASON_ESTABLISHED) >= ROUND_TRIPS);
@@ -666,7 +480,7 @@ static void test_dry_run(void **state)
 		shed_client(c, SVC_TCP, family, SPW_ACTION_REJECT, SPW_POLICY_DRY_RUN);
 		mark(c);
 		connect_ok(c, family, &cli, &srv);
-		round_trips(cli, srv, ECHO_ROUNDS, "dry run");
+		spw_round_trips(cli, srv, ECHO_ROUNDS, "dry run");
 		assert_int_equal(moved(c, SVC_TCP, SPW_REASON_WOULD_SHED), 1);
 		assert_int_equal(moved(c, SVC_TCP, SPW_REASON_SHED_LEVEL), 0);
 		assert_int_equal(moved(c, SVC_TCP, SPW_REASON_ADMITTED), 0);
@@ -693,24 +507,24 @@ static void udp_reject_both_families(struct test_ctx *c)
 		/* Admitted first: the path works, so an error below can only be the reject. */
 		admit_client(c, SVC_UDP, family);
 		assert_int_equal(try_connect(c, family, SOCK_DGRAM, UDP_PORT, 0, &ms, &fd),
-				 CONN_OK);
-		send_all(fd, msg, sizeof(msg));
-		assert_true(readable(srv, IO_TIMEOUT_MS));
+				 SPW_CONN_OK);
+		spw_send_all(fd, msg, sizeof(msg));
+		assert_true(spw_sock_readable(srv, IO_TIMEOUT_MS));
 		assert_int_equal(recv(srv, buf, sizeof(buf), 0), sizeof(msg));
 
 		/* A new socket is a new source port, so a new flow that must be decided. */
 		shed_client(c, SVC_UDP, family, SPW_ACTION_REJECT, 0);
 		mark(c);
 		assert_int_equal(try_connect(c, family, SOCK_DGRAM, UDP_PORT, 0, &ms, &fd),
-				 CONN_OK);
-		t0 = now_ms();
-		send_all(fd, msg, sizeof(msg));
-		set_nonblock(fd, true);
+				 SPW_CONN_OK);
+		t0 = spw_now_ms();
+		spw_send_all(fd, msg, sizeof(msg));
+		spw_sock_nonblock(fd, true);
 		/* The error shows as POLLERR; no wait result to check, recv() says what came. */
-		(void)readable(fd, DROP_WAIT_MS);
+		(void)spw_sock_readable(fd, DROP_WAIT_MS);
 		n = recv(fd, buf, sizeof(buf), 0);
 		err = n < 0 ? errno : 0;
-		ms = now_ms() - t0;
+		ms = spw_now_ms() - t0;
 		if (n >= 0 || err != expect)
 			fail_msg("%s UDP while shed (reject): expected %s, got %s after %.0f ms",
 				 fam_name(family), strerror(expect),
@@ -718,7 +532,7 @@ static void udp_reject_both_families(struct test_ctx *c)
 		if (ms >= REJECT_MAX_MS)
 			fail_msg("%s UDP reject took %.0f ms (limit %d)", fam_name(family), ms,
 				 REJECT_MAX_MS);
-		assert_false(readable(srv, 0));
+		assert_false(spw_sock_readable(srv, 0));
 		assert_int_equal(moved(c, SVC_UDP, SPW_REASON_SHED_LEVEL), 1);
 		assert_int_equal(moved(c, SVC_UDP, SPW_REASON_REJECT_FAILED), 0);
 	}
@@ -743,7 +557,7 @@ static void test_tc_admit_reject(void **state)
 		admit_client(c, SVC_TCP, family);
 		mark(c);
 		connect_ok(c, family, &cli, &srv);
-		round_trips(cli, srv, ECHO_ROUNDS, "tc");
+		spw_round_trips(cli, srv, ECHO_ROUNDS, "tc");
 		assert_int_equal(moved(c, SVC_TCP, SPW_REASON_ADMITTED), 1);
 	}
 	reject_both_families(c);

@@ -58,6 +58,9 @@
 #include "spillway_latency.h"
 #include "spw_dataplane.h"
 #include "netns.h"
+#include "attach.h"
+#include "sockets.h"
+#include "util.h"
 #include "pktbuild.h"
 #include "spw_fixture.h"
 #include "empty_xdp.skel.h"
@@ -128,22 +131,6 @@ static const char *mode_name(const struct nctx *c)
 static uint32_t tier_of(int family)
 {
 	return family == AF_INET6 ? TIER_V6 : TIER_V4;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }
 
 /* ---- sockets ----------------------------------------------------------------------------- */
@@ -220,20 +207,9 @@ static int connect_start(struct nctx *c, int family, uint16_t *port)
 /* Waits for a started connect: 0, the negative errno it failed with, or -ETIMEDOUT. */
 static int connect_wait(int fd, int wait_ms)
 {
-	struct pollfd p = {.fd = fd, .events = POLLOUT};
-	socklen_t len = sizeof(int);
-	int err = 0, n;
+	int r = spw_connect_wait(fd, wait_ms);
 
-	do {
-		n = poll(&p, 1, wait_ms);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return -ETIMEDOUT;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
-		return -errno;
-	return -err;
+	return r == SPW_CONN_PENDING ? -ETIMEDOUT : r;
 }
 
 /* Accepts one connection from either listener, waiting up to wait_ms; -1 when none came. */
@@ -307,35 +283,6 @@ static void recv_exact(struct nctx *c, int fd, char *buf, size_t len)
 	}
 }
 
-/* ---- the data plane ---------------------------------------------------------------------- */
-
-static int attach_in_ns(void *arg)
-{
-	struct nctx *c = arg;
-
-	return spw_dp_attach(c->dp, c->topo.end[SPW_TOPO_SRV].ifindex, c->mode);
-}
-
-static int detach_in_ns(void *arg)
-{
-	struct nctx *c = arg;
-
-	return spw_dp_detach(c->dp, c->topo.end[SPW_TOPO_SRV].ifindex);
-}
-
-static int empty_xdp_in_ns(void *arg)
-{
-	struct nctx *c = arg;
-	struct bpf_link *link;
-
-	link =
-	    bpf_program__attach_xdp(c->empty->progs.empty_xdp, c->topo.end[SPW_TOPO_CLI].ifindex);
-	if (!link)
-		return -errno;
-	c->empty->links.empty_xdp = link;
-	return 0;
-}
-
 static void set_policy(struct nctx *c, const uint32_t max_conns[SPW_MAX_TIERS])
 {
 	struct spw_policy p;
@@ -399,14 +346,15 @@ static struct nctx *build(void **state, uint32_t capacity, uint8_t tier_v6)
 	client_rule(c, AF_INET6, tier_v6, 2);
 	set_policy(c, NULL);
 
-	err = spw_netns_run(c->topo.end[SPW_TOPO_SRV].ns, attach_in_ns, c);
+	err = spw_topo_attach(&c->topo, c->dp, c->mode);
 	CHECK(c, err == 0, "attach to %s: %s", c->topo.end[SPW_TOPO_SRV].ifname, strerror(-err));
 	c->attached = true;
 	if (c->mode != SPW_ATTACH_TC) {
 		/* XDP_TX (reject) into a veth only arrives if the peer runs XDP too. */
 		c->empty = empty_xdp__open_and_load();
 		CHECK(c, c->empty != NULL, "empty XDP program");
-		err = spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, empty_xdp_in_ns, c);
+		err = spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
+					  &c->empty->links.empty_xdp);
 		CHECK(c, err == 0, "empty XDP on the client veth: %s", strerror(-err));
 	}
 	c->lfd[0] = listen_on(c, AF_INET);
@@ -445,7 +393,7 @@ static int teardown(void **state)
 		close(c->flows_fd);
 	empty_xdp__destroy(c->empty);
 	if (c->attached)
-		spw_netns_run(c->topo.end[SPW_TOPO_SRV].ns, detach_in_ns, c);
+		spw_topo_detach(&c->topo, c->dp);
 	snprintf(pin_root, sizeof(pin_root), "%s", c->fx.pin_root);
 	if (c->fx_open)
 		spw_fixture_close(&c->fx);
@@ -477,7 +425,7 @@ static uint64_t active(struct nctx *c, uint32_t tier)
 static bool counts_reach(struct nctx *c, const uint64_t want[SPW_MAX_TIERS],
 			 uint64_t got[SPW_MAX_TIERS])
 {
-	double deadline = now_ms() + SETTLE_MS;
+	double deadline = spw_now_ms() + SETTLE_MS;
 	bool same;
 
 	do {
@@ -488,8 +436,8 @@ static bool counts_reach(struct nctx *c, const uint64_t want[SPW_MAX_TIERS],
 		}
 		if (same)
 			return true;
-		sleep_ms(1);
-	} while (now_ms() < deadline);
+		spw_sleep_ms(1);
+	} while (spw_now_ms() < deadline);
 	return false;
 }
 
@@ -611,14 +559,14 @@ struct conn {
 /* Accepts until every connection of the batch that must reach the server has its socket. */
 static void accept_batch(struct nctx *c, struct conn *b, int n)
 {
-	double deadline = now_ms() + IO_TIMEOUT_MS;
+	double deadline = spw_now_ms() + IO_TIMEOUT_MS;
 	int missing = 0;
 
 	for (int i = 0; i < n; i++)
 		missing += b[i].end != END_ABORT_ACCEPT && b[i].end != END_ABORT_SYN;
 	while (missing > 0) {
 		uint16_t port;
-		int fd = accept_any(c, (int)(deadline - now_ms()), &port), i;
+		int fd = accept_any(c, (int)(deadline - spw_now_ms()), &port), i;
 
 		CHECK(c, fd >= 0, "%d connections never reached accept()", missing);
 		for (i = 0; i < n; i++)
@@ -692,7 +640,7 @@ static void counts_case(struct nctx *c)
 	uint64_t want[SPW_MAX_TIERS] = {0}, got[SPW_MAX_TIERS], admitted = 0, by_state[4];
 	uint64_t idle_total = 0, ended[END_MODES] = {0};
 	struct spw_sweep_stats st;
-	double t0 = now_ms();
+	double t0 = spw_now_ms();
 
 	CHECK_OK(c, spw_fixture_mark(&c->fx));
 	for (int base = 0; base < CONNS; base += BATCH) {
@@ -743,8 +691,8 @@ static void counts_case(struct nctx *c)
 			batch_fail(c, b, BATCH, "after the second close of a batch", want, got);
 	}
 	admitted = moved(c, TIER_V4, SPW_REASON_ADMITTED) + moved(c, TIER_V6, SPW_REASON_ADMITTED);
-	print_message("    %d connections in %.0f ms; %llu idle left open\n", CONNS, now_ms() - t0,
-		      (unsigned long long)idle_total);
+	print_message("    %d connections in %.0f ms; %llu idle left open\n", CONNS,
+		      spw_now_ms() - t0, (unsigned long long)idle_total);
 	for (int m = 0; m < END_MODES; m++)
 		print_message("      %-22s %llu\n", end_names[m], (unsigned long long)ended[m]);
 
@@ -758,7 +706,7 @@ static void counts_case(struct nctx *c)
 		      "tier %u: a flow went untracked or shed", t);
 
 	/* Late packets (retransmitted FINs, TIME_WAIT ACKs) have had time: still exact. */
-	sleep_ms(IDLE_MS + 200);
+	spw_sleep_ms(IDLE_MS + 200);
 	wait_counts(c, want, "before the sweep");
 	entries_by_state(c, by_state);
 	print_message("    table before the sweep: %llu SYN_SEEN, %llu ESTABLISHED\n",
@@ -785,9 +733,9 @@ static void counts_case(struct nctx *c)
 		close_fd(c, &conns[i].cli, false);
 		close_fd(c, &conns[i].srv, false);
 	}
-	sleep_ms(200);
+	spw_sleep_ms(200);
 	wait_counts(c, want, "after closing the swept connections");
-	print_message("    total %.0f ms\n", now_ms() - t0);
+	print_message("    total %.0f ms\n", spw_now_ms() - t0);
 }
 
 /*
@@ -806,12 +754,12 @@ static void test_counts_return_to_zero(void **state)
 
 static int connect_now(struct nctx *c, int family, uint16_t *port, int *fd, double *ms)
 {
-	double t0 = now_ms();
+	double t0 = spw_now_ms();
 	int err;
 
 	*fd = connect_start(c, family, port);
 	err = connect_wait(*fd, IO_TIMEOUT_MS);
-	*ms = now_ms() - t0;
+	*ms = spw_now_ms() - t0;
 	return err;
 }
 
@@ -908,7 +856,7 @@ static void serve_with_delay(struct nctx *c, const struct conn *x, unsigned int 
 	for (int i = 0; i < REQUESTS; i++) {
 		send_all(c, x->cli, req, sizeof(req));
 		recv_exact(c, x->srv, buf, sizeof(req));
-		sleep_ms(delay_ms);
+		spw_sleep_ms(delay_ms);
 		send_all(c, x->srv, resp, sizeof(resp));
 		recv_exact(c, x->cli, buf, sizeof(resp));
 		CHECK(c, !memcmp(buf, resp, sizeof(resp)), "response garbled");
@@ -1112,7 +1060,7 @@ static void test_syn_flood(void **state)
 
 	CHECK_OK(c, spw_fixture_mark(&c->fx));
 	flood_open(c, &f);
-	t0 = now_ms();
+	t0 = spw_now_ms();
 	for (int slice = 0; f.sent < FLOOD_FRAMES; slice++) {
 		double due = t0 + (slice + 1) * FLOOD_SLICE_MS;
 		uint64_t per = FLOOD_FRAMES * FLOOD_SLICE_MS / FLOOD_MS;
@@ -1120,27 +1068,27 @@ static void test_syn_flood(void **state)
 		if (per > FLOOD_FRAMES - f.sent)
 			per = FLOOD_FRAMES - f.sent;
 		flood_send(c, &f, (int)per);
-		if (crit.cli < 0 && crit_ms < 0 && now_ms() - t0 >= CRIT_AT_MS) {
-			crit_t0 = now_ms();
+		if (crit.cli < 0 && crit_ms < 0 && spw_now_ms() - t0 >= CRIT_AT_MS) {
+			crit_t0 = spw_now_ms();
 			crit.cli = connect_start(c, AF_INET6, &crit_port);
 		}
 		if (crit.cli >= 0 && crit_ms < 0) {
 			crit_err = connect_wait(crit.cli, 0);
 			if (crit_err == 0)
-				crit_ms = now_ms() - crit_t0;
+				crit_ms = spw_now_ms() - crit_t0;
 		}
-		if (now_ms() < due)
-			sleep_ms((unsigned int)(due - now_ms()));
+		if (spw_now_ms() < due)
+			spw_sleep_ms((unsigned int)(due - spw_now_ms()));
 	}
 	print_message("    flood: %llu SYNs in %.0f ms; tier-0 connect %s after %.0f ms\n",
-		      (unsigned long long)f.sent, now_ms() - t0,
+		      (unsigned long long)f.sent, spw_now_ms() - t0,
 		      crit_ms >= 0 ? "succeeded" : "still pending", crit_ms);
 	CHECK(c, crit.cli >= 0 && crit_ms >= 0,
 	      "the tier-0 connect did not succeed during the flood: %s", strerror(-crit_err));
 	crit.srv = accept_any(c, IO_TIMEOUT_MS, &peer);
 	CHECK(c, crit.srv >= 0 && peer == crit_port, "tier-0 connection not accepted");
 
-	sleep_ms(100); /* the last frames through the veth */
+	spw_sleep_ms(100); /* the last frames through the veth */
 	guarded = moved(c, DEFAULT_TIER, SPW_REASON_FLOOD_GUARD);
 	tracked = moved(c, DEFAULT_TIER, SPW_REASON_ADMITTED);
 	full = moved(c, DEFAULT_TIER, SPW_REASON_TABLE_FULL);
@@ -1191,9 +1139,9 @@ static void test_syn_flood(void **state)
 	CHECK_OK(c, spw_fixture_mark(&c->fx));
 	for (int i = 0; i < FILL_FRAMES / FILL_CHUNK; i++) {
 		flood_send(c, &f, FILL_CHUNK);
-		sleep_ms(2); /* lets the receiving veth's backlog drain */
+		spw_sleep_ms(2); /* lets the receiving veth's backlog drain */
 	}
-	sleep_ms(100);
+	spw_sleep_ms(100);
 	entries = table_entries(c);
 	full = moved(c, DEFAULT_TIER, SPW_REASON_TABLE_FULL);
 	print_message("    fill: %d SYNs, %llu tracked, %llu table_full; %llu entries of %d\n",
@@ -1218,7 +1166,7 @@ static void test_syn_flood(void **state)
 	}
 
 	/* The flood's half-open entries go with the SYN timeout; the 500 stay. */
-	sleep_ms(1100);
+	spw_sleep_ms(1100);
 	sweep(c, 1000, 60000);
 	CHECK(c, active(c, DEFAULT_TIER) == 0, "tier 2 count %lld after the sweep",
 	      (long long)active(c, DEFAULT_TIER));

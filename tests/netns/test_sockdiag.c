@@ -32,6 +32,8 @@
 #include <cmocka.h>
 
 #include "netns.h"
+#include "sockets.h"
+#include "util.h"
 #include "spw_sockdiag.h"
 
 #define PORT	   8080
@@ -39,8 +41,6 @@
 #define BACKLOG	   8
 
 /* Sockets one test opens at most: listeners, clients and accepted connections. */
-#define MAX_FDS 64
-
 /*
  * connect() on loopback returns once the SYN-ACK is in; the final ACK that moves the connection
  * into the accept queue may still be in the softirq backlog. Counts are polled this long.
@@ -54,37 +54,14 @@
 
 struct test_ctx {
 	struct spw_topo topo;
-	const char *ns; /* the server side's namespace: the only one used */
-	int fds[MAX_FDS];
-	int nfds;
+	const char *ns;	    /* the server side's namespace: the only one used */
+	struct spw_fds fds; /* closed by the teardown */
 };
 
 struct read_args {
 	uint16_t port;
 	struct spw_accept_queue q;
 };
-
-/* ---- helpers ----------------------------------------------------------------------------- */
-
-static int track(struct test_ctx *c, int fd)
-{
-	assert_true(fd >= 0);
-	assert_true(c->nfds < MAX_FDS);
-	c->fds[c->nfds++] = fd;
-	return fd;
-}
-
-static void untrack_close(struct test_ctx *c, int fd)
-{
-	for (int i = 0; i < c->nfds; i++) {
-		if (c->fds[i] == fd) {
-			c->fds[i] = c->fds[--c->nfds];
-			close(fd);
-			return;
-		}
-	}
-	fail_msg("socket %d is not tracked", fd);
-}
 
 /* Runs inside the namespace: no assertion here, spw_netns_run must return normally. */
 static int read_in_ns(void *arg)
@@ -110,13 +87,6 @@ static struct spw_accept_queue read_queue(struct test_ctx *c, uint16_t port)
 	return a.q;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* Reads until queued reaches want or the time is up; returns the last reading. */
 static struct spw_accept_queue wait_queued(struct test_ctx *c, uint16_t port, uint32_t want)
 {
@@ -124,7 +94,7 @@ static struct spw_accept_queue wait_queued(struct test_ctx *c, uint16_t port, ui
 
 	for (int waited = 0; q.queued != want && waited < SETTLE_TIMEOUT_MS;
 	     waited += POLL_STEP_MS) {
-		sleep_ms(POLL_STEP_MS);
+		spw_sleep_ms(POLL_STEP_MS);
 		q = read_queue(c, port);
 	}
 	return q;
@@ -160,21 +130,13 @@ static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *ss
 	return sizeof(*sin6);
 }
 
-static void set_timeouts(int fd)
-{
-	struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
-
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
-}
-
 /* A TCP listener in the namespace; any address (:: dual-stack when v6only is 0) or loopback. */
 static int listener(struct test_ctx *c, int family, uint16_t port, int backlog, bool any,
 		    int v6only, bool reuseport)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = loopback(family, port, &ss);
-	int fd = track(c, spw_netns_socket(c->ns, family, SOCK_STREAM, 0));
+	int fd = spw_fds_track(&c->fds, spw_netns_socket(c->ns, family, SOCK_STREAM, 0));
 	int one = 1;
 
 	if (any && family == AF_INET)
@@ -188,7 +150,7 @@ static int listener(struct test_ctx *c, int family, uint16_t port, int backlog, 
 		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
 	assert_int_equal(listen(fd, backlog), 0);
-	set_timeouts(fd);
+	spw_sock_timeouts(fd, IO_TIMEOUT_MS);
 	return fd;
 }
 
@@ -199,9 +161,9 @@ static void connect_clients(struct test_ctx *c, int family, uint16_t port, int n
 	socklen_t len = loopback(family, port, &ss);
 
 	for (int i = 0; i < n; i++) {
-		int fd = track(c, spw_netns_socket(c->ns, family, SOCK_STREAM, 0));
+		int fd = spw_fds_track(&c->fds, spw_netns_socket(c->ns, family, SOCK_STREAM, 0));
 
-		set_timeouts(fd);
+		spw_sock_timeouts(fd, IO_TIMEOUT_MS);
 		if (connect(fd, (struct sockaddr *)&ss, len) < 0)
 			fail_msg("client %d to port %u: %s", i, port, strerror(errno));
 	}
@@ -221,7 +183,7 @@ static int accept_all(struct test_ctx *c, int fd)
 			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
 			break;
 		}
-		track(c, cfd);
+		spw_fds_track(&c->fds, cfd);
 		n++;
 	}
 	assert_int_equal(fcntl(fd, F_SETFL, flags), 0);
@@ -261,8 +223,7 @@ static int teardown(void **state)
 
 	if (!c)
 		return 0;
-	for (int i = 0; i < c->nfds; i++)
-		close(c->fds[i]);
+	spw_fds_close_all(&c->fds);
 	spw_topo_destroy(&c->topo);
 	left = spw_netns_exists(c->topo.end[SPW_TOPO_SRV].ns) ||
 	       spw_netns_exists(c->topo.end[SPW_TOPO_CLI].ns);
@@ -346,11 +307,11 @@ static void test_no_listener(void **state)
 	q = read_queue(c, PORT);
 	expect_queue(&q, 0, 0, 0, 0.0);
 
-	fd = track(c, spw_netns_socket(c->ns, AF_INET, SOCK_STREAM, 0));
+	fd = spw_fds_track(&c->fds, spw_netns_socket(c->ns, AF_INET, SOCK_STREAM, 0));
 	assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
 	q = read_queue(c, PORT);
 	expect_queue(&q, 0, 0, 0, 0.0);
-	untrack_close(c, fd);
+	spw_fds_close(&c->fds, fd);
 
 	/* Listen, connect, accept, stop listening: the accepted connection stays on PORT. */
 	lfd = listener(c, AF_INET, PORT, BACKLOG, false, 0, false);
@@ -358,7 +319,7 @@ static void test_no_listener(void **state)
 	q = wait_queued(c, PORT, 1);
 	expect_queue(&q, 1, 1, BACKLOG, 1.0 / 8.0);
 	assert_int_equal(accept_all(c, lfd), 1);
-	untrack_close(c, lfd);
+	spw_fds_close(&c->fds, lfd);
 	q = read_queue(c, PORT);
 	expect_queue(&q, 0, 0, 0, 0.0);
 }
@@ -396,14 +357,15 @@ static void test_overfull(void **state)
 	q = wait_queued(c, PORT, BACKLOG + 1);
 	expect_queue(&q, 1, BACKLOG + 1, BACKLOG, 9.0 / 8.0);
 
-	fd = track(c, spw_netns_socket(c->ns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+	fd = spw_fds_track(&c->fds,
+			   spw_netns_socket(c->ns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
 	assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), -1);
 	assert_int_equal(errno, EINPROGRESS);
-	sleep_ms(NOT_ADMITTED_WAIT_MS);
+	spw_sleep_ms(NOT_ADMITTED_WAIT_MS);
 	q = read_queue(c, PORT);
 	expect_queue(&q, 1, BACKLOG + 1, BACKLOG, 9.0 / 8.0);
 	/* Its SYN would be retransmitted into the next test's timing otherwise. */
-	untrack_close(c, fd);
+	spw_fds_close(&c->fds, fd);
 }
 
 /*

@@ -88,6 +88,7 @@
 #include "spw_log.h"
 #include "spw_strnum.h"
 #include "pktbuild.h"
+#include "bench_util.h"
 
 /* Services the daemon controls: TCP ports BENCH_PORT_BASE.., one pool signal each. */
 #define BENCH_SERVICES	20
@@ -148,27 +149,6 @@
 
 /* Lines of the daemon's log shown when it fails. */
 #define LOG_TAIL_LINES 20
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static uint64_t clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
 
 static void sleep_ns(uint64_t ns)
 {
@@ -452,9 +432,9 @@ static void daemon_stop(struct bench *b)
 	if (b->pid <= 0)
 		return;
 	kill(b->pid, SIGTERM);
-	deadline = mono_ns() + 3000000000ULL;
+	deadline = bench_mono_ns() + 3000000000ULL;
 	while (waitpid(b->pid, &status, WNOHANG) != b->pid) {
-		if (mono_ns() > deadline) {
+		if (bench_mono_ns() > deadline) {
 			pr_warn("spillwayd ignored SIGTERM; killing it\n");
 			kill(b->pid, SIGKILL);
 			waitpid(b->pid, &status, 0);
@@ -483,7 +463,7 @@ static unsigned int log_count(struct bench *b, const char *needle)
 static int wait_log(struct bench *b, const char *needle, unsigned int count,
 		    const char *fail_needle, uint64_t timeout_ns)
 {
-	uint64_t deadline = mono_ns() + timeout_ns;
+	uint64_t deadline = bench_mono_ns() + timeout_ns;
 
 	while (log_count(b, needle) < count) {
 		if (stop_requested)
@@ -495,7 +475,7 @@ static int wait_log(struct bench *b, const char *needle, unsigned int count,
 			log_tail(b);
 			return -EPROTO;
 		}
-		if (mono_ns() > deadline) {
+		if (bench_mono_ns() > deadline) {
 			pr_warn("spillwayd did not log \"%s\" in time\n", needle);
 			log_tail(b);
 			return -ETIMEDOUT;
@@ -519,56 +499,6 @@ static int daemon_reload(struct bench *b, enum cfg_kind kind)
 	b->reloads++;
 	return wait_log(b, "config reloaded", b->reloads, "config reload failed",
 			RELOAD_TIMEOUT_NS);
-}
-
-/* Unlinks everything in the pin root and removes it: no pinned state outlives the run. */
-static void unpin_root(struct bench *b)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *dir;
-
-	if (!b->pin_root[0])
-		return;
-	if (b->dp && !spw_dp_unpin_all(b->dp))
-		return;
-	dir = opendir(b->pin_root);
-	if (!dir)
-		return;
-	while ((de = readdir(dir))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", b->pin_root, de->d_name) <
-		    (int)sizeof(path))
-			unlink(path);
-	}
-	closedir(dir);
-	if (rmdir(b->pin_root) && errno != ENOENT)
-		pr_warn("cannot remove %s: %s\n", b->pin_root, strerror(errno));
-}
-
-/* The config, log and socket, and whatever the daemon left in its state folder (this one). */
-static void remove_tmpdir(struct bench *b)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *dir;
-
-	if (!b->tmpdir[0])
-		return;
-	dir = opendir(b->tmpdir);
-	if (dir) {
-		while ((de = readdir(dir))) {
-			if (de->d_name[0] == '.')
-				continue;
-			if (snprintf(path, sizeof(path), "%s/%s", b->tmpdir, de->d_name) <
-			    (int)sizeof(path))
-				unlink(path);
-		}
-		closedir(dir);
-	}
-	if (rmdir(b->tmpdir))
-		pr_warn("cannot remove %s: %s\n", b->tmpdir, strerror(errno));
 }
 
 /* ---- the daemon's state, from /proc and the maps ------------------------------------------ */
@@ -622,7 +552,7 @@ static int read_cpu(struct bench *b, struct cpu_sample *s)
 	if (err)
 		return err;
 	s->generation = pol.generation;
-	s->at_ns = mono_ns();
+	s->at_ns = bench_mono_ns();
 	return 0;
 }
 
@@ -776,11 +706,11 @@ static int flows_insert(struct bench *b)
 		v->cohort = spw_cohort(k->saddr, g.cohort_salt);
 		v->state = SPW_FLOW_ESTABLISHED;
 	}
-	t0 = mono_ns();
+	t0 = bench_mono_ns();
 	err = flows_update(b, b->keys, b->vals, b->nflows);
 	if (err)
 		return err;
-	b->insert_ms = (double)(mono_ns() - t0) / 1e6;
+	b->insert_ms = (double)(bench_mono_ns() - t0) / 1e6;
 	active_add(b, b->vals, b->nflows);
 	return 0;
 }
@@ -921,7 +851,7 @@ static int idle_until(struct bench *b, uint64_t until)
 	uint64_t now;
 	int err;
 
-	while ((now = mono_ns()) < until) {
+	while ((now = bench_mono_ns()) < until) {
 		if (stop_requested)
 			return -EINTR;
 		err = reports_refresh(b, now);
@@ -940,7 +870,7 @@ static int run_trial(struct bench *b, int svc, struct trial *t)
 	int err;
 
 	/* A random phase against the daemon's timer. */
-	err = idle_until(b, mono_ns() + rng_next() % TICK_NS);
+	err = idle_until(b, bench_mono_ns() + rng_next() % TICK_NS);
 	if (err)
 		return err;
 	shed0 = shed_count(b, svc);
@@ -949,7 +879,7 @@ static int run_trial(struct bench *b, int svc, struct trial *t)
 		return err;
 
 	b->pool_pct[svc] = POOL_FULL;
-	t0 = mono_ns();
+	t0 = bench_mono_ns();
 	err = report_send(b, svc);
 	if (err)
 		return err;
@@ -959,7 +889,7 @@ static int run_trial(struct bench *b, int svc, struct trial *t)
 		err = syn_run(b, svc, &verdict);
 		if (err)
 			return err;
-		now = mono_ns();
+		now = bench_mono_ns();
 		if (verdict == XDP_DROP) {
 			t->ms = (double)(now - t0) / 1e6;
 			break;
@@ -1029,12 +959,12 @@ static int phase_reaction(struct bench *b)
 		b->pool_pct[k] = POOL_LOW;
 	b->reporting = true;
 	b->next_report_ns = 0;
-	err = reports_refresh(b, mono_ns());
+	err = reports_refresh(b, bench_mono_ns());
 	if (err)
 		return err;
 
 	for (i = 0; i < b->trials; i++) {
-		waited_since = mono_ns();
+		waited_since = bench_mono_ns();
 		for (;;) {
 			svc = -1;
 			for (k = 0; k < BENCH_SERVICES && svc < 0; k++) {
@@ -1048,12 +978,12 @@ static int phase_reaction(struct bench *b)
 				break;
 			if (!daemon_alive(b))
 				return -ESRCH;
-			if (mono_ns() - waited_since > READY_TIMEOUT_NS) {
+			if (bench_mono_ns() - waited_since > READY_TIMEOUT_NS) {
 				pr_warn("no service recovered to full admission within %llu s\n",
 					(unsigned long long)(READY_TIMEOUT_NS / 1000000000ULL));
 				return -ETIMEDOUT;
 			}
-			err = idle_until(b, mono_ns() + 5000000ULL);
+			err = idle_until(b, bench_mono_ns() + 5000000ULL);
 			if (err)
 				return err;
 		}
@@ -1076,14 +1006,14 @@ static int measure_window(struct bench *b, struct window *w)
 	int err;
 
 	/* Let a reload's own work pass before the window opens. */
-	err = idle_until(b, mono_ns() + SETTLE_TICKS * TICK_NS);
+	err = idle_until(b, bench_mono_ns() + SETTLE_TICKS * TICK_NS);
 	if (err)
 		return err;
 	err = read_cpu(b, &s0);
 	if (err)
 		return err;
 	end = s0.at_ns + (uint64_t)b->window_s * 1000000000ULL;
-	while (mono_ns() < end) {
+	while (bench_mono_ns() < end) {
 		if (stop_requested)
 			return -EINTR;
 		if (!daemon_alive(b))
@@ -1140,25 +1070,12 @@ static int phase_tick_cpu(struct bench *b)
 
 /* ---- the sweep ---------------------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* p-th percentile by nearest rank: the smallest value with at least p of them at or below. */
 static double percentile(double *v, int n, double p)
 {
 	int k;
 
-	qsort(v, n, sizeof(*v), cmp_double);
+	qsort(v, n, sizeof(*v), bench_cmp_double);
 	k = (int)ceil(p * n);
 	if (k < 1)
 		k = 1;
@@ -1175,11 +1092,11 @@ static int sweep_once(struct bench *b, double *wall_ms, double *cpu_ms, struct s
 	uint64_t w0, c0;
 	int err;
 
-	w0 = mono_ns();
-	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	w0 = bench_mono_ns();
+	c0 = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	err = spw_dp_flows_sweep(b->dp, &o, st);
-	*cpu_ms = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e6;
-	*wall_ms = (double)(mono_ns() - w0) / 1e6;
+	*cpu_ms = (double)(bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e6;
+	*wall_ms = (double)(bench_mono_ns() - w0) / 1e6;
 	if (err)
 		pr_warn("the sweep failed: %s\n", strerror(-err));
 	return err;
@@ -1187,10 +1104,10 @@ static int sweep_once(struct bench *b, double *wall_ms, double *cpu_ms, struct s
 
 static void sweep_fig_set(struct sweep_fig *f, double *wall, double *cpu, int n)
 {
-	f->wall_ms = median(wall, n); /* sorts wall */
+	f->wall_ms = bench_median_sort(wall, n); /* sorts wall */
 	f->wall_min = wall[0];
 	f->wall_max = wall[n - 1];
-	f->cpu_ms = median(cpu, n);
+	f->cpu_ms = bench_median_sort(cpu, n);
 	f->done = true;
 }
 
@@ -1313,9 +1230,9 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 	}
 	snprintf(goal, sizeof(goal), "<= %.0f ticks", GOAL_REACTION_TICKS);
 	if (n) {
-		med = median(ms, n);
+		med = bench_median_sort(ms, n);
 		p99 = percentile(ms, n, 0.99);
-		tmed = median(ticks, n);
+		tmed = bench_median_sort(ticks, n);
 		tp99 = percentile(ticks, n, 0.99);
 		snprintf(name, sizeof(name), "reaction, report -> first shed SYN, median (%u)", n);
 		snprintf(text, sizeof(text), "%.1f ms = %.2f ticks (%.0f)", med, med / tick_ms,
@@ -1479,7 +1396,7 @@ static int setup(struct bench *b)
 	snprintf(b->log_path, sizeof(b->log_path), "%s/spillwayd.log", b->tmpdir);
 	/* Unique per run: pid and time. */
 	snprintf(b->pin_root, sizeof(b->pin_root), "/sys/fs/bpf/spw-cbench-%d-%llx", (int)getpid(),
-		 (unsigned long long)clock_ns(CLOCK_REALTIME));
+		 (unsigned long long)bench_clock_ns(CLOCK_REALTIME));
 
 	err = write_config(b, CFG_POOL_SWEEP);
 	if (err)
@@ -1558,8 +1475,8 @@ int main(int argc, char **argv)
 		.trials = DEF_TRIALS, .nflows = DEF_FLOWS, .window_s = DEF_WINDOW_S,
 		.pid = -1, .flows_fd = -1, .active_fd = -1, .report_fd = -1,
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
-	uint64_t t_start = mono_ns();
+	struct sigaction sa = { .sa_handler = bench_on_signal };
+	uint64_t t_start = bench_mono_ns();
 	int c, err = 0;
 	bool failed = false;
 
@@ -1608,7 +1525,7 @@ int main(int argc, char **argv)
 	b.res = calloc(b.trials, sizeof(*b.res));
 	if (!b.res)
 		return 1;
-	rng_state = clock_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+	rng_state = bench_clock_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
 	spw_log_install_libbpf();
 
 	/* No SA_RESTART: a signal cuts sleeps short, then cleanup runs. */
@@ -1634,7 +1551,7 @@ int main(int argc, char **argv)
 		pr_warn("the benchmark stopped: %s\n", strerror(-err));
 	failed = err != 0;
 	if (b.ntrials_done)
-		print_table(&b, (double)(mono_ns() - t_start) / 1e9);
+		print_table(&b, (double)(bench_mono_ns() - t_start) / 1e9);
 
 	/* Cleanup, whatever happened: the daemon, the pins, the temp folder. */
 	daemon_stop(&b);
@@ -1646,9 +1563,12 @@ int main(int argc, char **argv)
 		close(b.active_fd);
 	if (b.flows_fd >= 0)
 		close(b.flows_fd);
-	unpin_root(&b);
+	/* Unpin through the handle; by hand what that leaves: no pinned state outlives the run. */
+	if (!b.dp || spw_dp_unpin_all(b.dp))
+		bench_remove_tree(b.pin_root);
 	spw_dp_close(b.dp);
-	remove_tmpdir(&b);
+	/* The config, log and socket, and whatever the daemon left in its state folder. */
+	bench_remove_tree(b.tmpdir);
 	free(b.keys);
 	free(b.vals);
 	free(b.res);

@@ -88,6 +88,7 @@
 #include "spw_strnum.h"
 #include "empty_xdp.skel.h"
 #include "pktbuild.h"
+#include "bench_util.h"
 
 /* The one service the bench configures: TCP port 8080, service id 1, three tiers. */
 #define BENCH_SVC_ID	  1
@@ -128,29 +129,8 @@
 #define RULES_100K 100000
 #define RULES_MAX  RULES_100K
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static uint64_t clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* The clock figures are taken with (see top); rule loads and the total are wall time. */
 static clockid_t bench_clock = CLOCK_THREAD_CPUTIME_ID;
-
-static uint64_t wall_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
 
 /* xorshift64*: reproducible rules and addresses for a given seed, no libc state. */
 static uint64_t rng_state;
@@ -309,20 +289,12 @@ static const char *verdict_name(uint32_t v)
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static double median(const double *v, unsigned int n)
 {
 	double s[MAX_ROUNDS > TINY_CALLS ? MAX_ROUNDS : TINY_CALLS];
 
 	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	return bench_median_sort(s, n);
 }
 
 static struct prog *case_prog(struct bench *b, const struct bench_case *c)
@@ -342,9 +314,9 @@ static int test_run(struct prog *pg, const struct bench_pkt *p, uint32_t repeat,
 	uint64_t t0, t1;
 	int err;
 
-	t0 = clock_ns(bench_clock);
+	t0 = bench_clock_ns(bench_clock);
 	err = bpf_prog_test_run_opts(pg->fd, &opts);
-	t1 = clock_ns(bench_clock);
+	t1 = bench_clock_ns(bench_clock);
 	if (err) {
 		if (err == -EINTR && stop_requested)
 			return err;
@@ -709,7 +681,7 @@ static int rules_ensure(struct bench *b, unsigned int want)
 
 	if (want <= from)
 		return 0;
-	t0 = wall_ns();
+	t0 = bench_mono_ns();
 	for (i = from; i < want; i++) {
 		if (stop_requested)
 			return -EINTR;
@@ -722,7 +694,7 @@ static int rules_ensure(struct bench *b, unsigned int want)
 			return err;
 		}
 	}
-	ms = (double)(wall_ns() - t0) / 1e6;
+	ms = (double)(bench_mono_ns() - t0) / 1e6;
 	b->rules_loaded = want;
 	pr_info("%u rules loaded (%u new in %.1f ms, %.2f us per rule)\n", want, want - from, ms,
 		ms * 1000 / (want - from));
@@ -1929,69 +1901,6 @@ static void print_table(const struct bench *b, const struct result *res,
 /* ---- setup and teardown ---- */
 
 /*
- * Pins to one CPU (XDP test runs execute on the caller's CPU). The last allowed CPU by
- * default: CPU 0 usually takes more of the interrupts and housekeeping.
- */
-static int pin_cpu(int want, int *cpu)
-{
-	cpu_set_t set;
-	int i;
-
-	if (want < 0) {
-		if (sched_getaffinity(0, sizeof(set), &set)) {
-			int err = -errno;
-
-			pr_warn("reading the CPU affinity failed: %s\n", strerror(-err));
-			return err;
-		}
-		for (i = CPU_SETSIZE - 1; i >= 0 && !CPU_ISSET(i, &set); i--)
-			;
-		want = i;
-	}
-	if (want < 0 || want >= CPU_SETSIZE)
-		return -EINVAL;
-	CPU_ZERO(&set);
-	CPU_SET(want, &set);
-	if (sched_setaffinity(0, sizeof(set), &set)) {
-		int err = -errno;
-
-		pr_warn("pinning to CPU %d failed: %s\n", want, strerror(-err));
-		return err;
-	}
-	*cpu = want;
-	return 0;
-}
-
-/*
- * Backstop for a failed open or unpin: removes whatever is under the private pin root
- * (pinned maps and links are files on bpffs; unlinking them unpins), then the folder.
- */
-static void remove_pin_root(const char *path, int depth)
-{
-	struct dirent *de;
-	DIR *d;
-
-	d = opendir(path);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char sub[PATH_MAX];
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
-			continue;
-		if (de->d_type == DT_DIR && depth < 3)
-			remove_pin_root(sub, depth + 1);
-		else if (unlink(sub))
-			pr_warn("could not remove %s: %s\n", sub, strerror(errno));
-	}
-	closedir(d);
-	if (rmdir(path) && errno != ENOENT)
-		pr_warn("could not remove %s: %s\n", path, strerror(errno));
-}
-
-/*
  * A map of the data plane by its pin: the bench reads the flow table as the data plane keeps
  * it, and the kernel's memory figures of the maps, without going through libspillway.
  */
@@ -2101,8 +2010,8 @@ int main(int argc, char **argv)
 	uint32_t target_ms = DEF_TARGET_MS, cpu = UINT32_MAX, seed = 1;
 	const char *only = NULL;
 	/* A second signal is fatal (SA_RESETHAND): Ctrl-C twice always stops the process. */
-	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
-	uint64_t t_start = wall_ns();
+	struct sigaction sa = {.sa_handler = bench_on_signal, .sa_flags = SA_RESETHAND};
+	uint64_t t_start = bench_mono_ns();
 	char pin_root[PATH_MAX] = "";
 	bool failed = false;
 	unsigned int i;
@@ -2155,7 +2064,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	if (pin_cpu(cpu == UINT32_MAX ? -1 : (int)cpu, &b.cpu))
+	if (bench_pin_cpu(cpu == UINT32_MAX ? -1 : (int)cpu, &b.cpu))
 		return 1;
 	pr_info("pinned to CPU %d\n", b.cpu);
 
@@ -2172,7 +2081,7 @@ int main(int argc, char **argv)
 
 	/* A pin root of its own: the bench never touches a running spillway's maps. */
 	snprintf(pin_root, sizeof(pin_root), "/sys/fs/bpf/spw-bench-%d-%llx", (int)getpid(),
-		 (unsigned long long)wall_ns());
+		 (unsigned long long)bench_mono_ns());
 	err = open_dataplanes(&b, pin_root);
 	if (err)
 		goto out;
@@ -2199,7 +2108,7 @@ int main(int argc, char **argv)
 		pr_warn("stopped at \"%s\": %s\n", cases[i].name, strerror(-err));
 	else if (memory_measure(&b, &mem))
 		failed = true;
-	print_table(&b, res, &mem, (double)(wall_ns() - t_start) / 1e9);
+	print_table(&b, res, &mem, (double)(bench_mono_ns() - t_start) / 1e9);
 
 out:
 	/* Unpin through the handle, or by hand if that fails or the open never finished. */
@@ -2212,8 +2121,7 @@ out:
 	empty_xdp__destroy(b.empty_skel);
 	if (b.dp && !spw_dp_unpin_all(b.dp))
 		pin_root[0] = 0;
-	if (pin_root[0])
-		remove_pin_root(pin_root, 0);
+	bench_remove_tree(pin_root);
 	spw_dp_close(b.dp_notrack);
 	spw_dp_close(b.dp);
 	free(b.cnt_before);

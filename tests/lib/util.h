@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Small things every test layer needs: a monotonic clock in ms, sleeping, rm -r. */
+#ifndef SPW_TEST_UTIL_H
+#define SPW_TEST_UTIL_H
+
+/* CLOCK_MONOTONIC in ms, fractional. */
+double spw_now_ms(void);
+/* Sleeps ms, resuming after signals. */
+void spw_sleep_ms(unsigned int ms);
+/*
+ * rm -r, best effort, never fails: pins of bpffs and sockets alike go with unlink. Fine on an
+ * empty string (does nothing) and on a path that does not exist.
+ */
+void spw_rm_tree(const char *path);
+
+#endif /* SPW_TEST_UTIL_H */
