@@ -128,7 +128,7 @@ bench-controller: $(BUILD)/bench_controller $(BUILD)/spillwayd
 
 $(BUILD)/spillwayd: $(SPWD_OBJS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmicrohttpd -lpthread
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmicrohttpd -ljansson -lpthread
 
 # libspillway-client (issue 5): libc only, so any app links it; static and shared. Its
 # objects are position-independent and export only the API (SPW_API).
@@ -190,6 +190,12 @@ install: $(BUILD)/spillwayd $(BUILD)/spillway $(CLIENT_LIBS)
 
 # The daemon test runs the real daemon.
 $(BUILD)/tests/netns/test_daemon: | $(BUILD)/spillwayd
+# The exporter's scrape test (issue 6) runs it too, and parses /v1/state.
+$(BUILD)/tests/netns/test_metrics_scrape: | $(BUILD)/spillwayd
+$(BUILD)/tests/netns/test_metrics_scrape: TEST_LDLIBS += -ljansson
+# The Prometheus test (issue 6) runs the daemon, promtool and prometheus; reads JSON.
+$(BUILD)/tests/netns/test_prometheus: TEST_LDLIBS += -ljansson
+$(BUILD)/tests/netns/test_prometheus: | $(BUILD)/spillwayd
 
 tests: $(TESTS)
 

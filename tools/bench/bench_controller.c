@@ -9,8 +9,9 @@
  * Method, and why:
  * - The real daemon (build/spillwayd) runs as a child with a config this program writes into a
  *   mkdtemp folder: 20 TCP services (ports 8001..8020), each with its own pool signal at target
- *   0.85, default tier "sheddable", no interface (interfaces: []), metrics off, the report
- *   socket and state folder in the temp folder, and a pin root of its own under /sys/fs/bpf.
+ *   0.85, default tier "sheddable", no interface (interfaces: []), the exporter on a free
+ *   loopback port (the scrape figure, last, reloads to 8 services), the report socket and
+ *   state folder in the temp folder, and a pin root of its own under /sys/fs/bpf.
  *   No network namespace: the daemon needs none when nothing is attached, and `ip netns exec`
  *   would remount /sys and hide its bpffs from us. The child gets its own process group (a
  *   Ctrl-C reaches only us, and we stop it in order) and SIGKILL when we die. Whatever
@@ -188,7 +189,14 @@ enum cfg_kind {
 	CFG_ACCEPT_QUEUE,  /* + accept_queue on each service (NETLINK_SOCK_DIAG) */
 	CFG_LATENCY,	   /* + latency_p99 on each service (per-CPU histogram reads) */
 	CFG_ALL_SIGNALS,   /* + accept_queue, latency_p99 and connections on each */
+	CFG_SCRAPE,	   /* SCRAPE_SERVICES services only, for the scrape figure (issue 6) */
 };
+
+/* Scrape figure (issue 6): /metrics with this many services of 3 tiers, this many GETs. */
+#define SCRAPE_SERVICES 8
+#define SCRAPE_RUNS	200
+/* Body buffer: 8 services x 3 tiers format to some 100 KiB. */
+#define SCRAPE_BUF (4U << 20)
 
 /* The tick-CPU windows, in the order they run; the first two have the goal. */
 static const struct {
@@ -278,6 +286,13 @@ struct bench {
 	double derived_sweep_ms;
 	struct sweep_fig sweep_none, sweep_half;
 	uint64_t rss_kib, hwm_kib;
+
+	/* Scrape (issue 6): the exporter on a free loopback port, medians of SCRAPE_RUNS GETs. */
+	char metrics_listen[32]; /* "127.0.0.1:PORT"; "off" when no port could be found */
+	uint16_t metrics_port;
+	bool scrape_done;
+	double scrape_med_ms, scrape_p99_ms;
+	size_t scrape_bytes;
 };
 
 /* ---- the daemon ------------------------------------------------------------------------ */
@@ -298,7 +313,7 @@ static int write_config(struct bench *b, enum cfg_kind kind)
 		   "interfaces: []\n"
 		   "tiers: [critical, standard, sheddable]\n"
 		   "services:\n");
-	for (i = 0; i < BENCH_SERVICES; i++) {
+	for (i = 0; i < (kind == CFG_SCRAPE ? SCRAPE_SERVICES : BENCH_SERVICES); i++) {
 		fprintf(f,
 			"  - name: svc%02d\n"
 			"    port: %d\n"
@@ -319,11 +334,12 @@ static int write_config(struct bench *b, enum cfg_kind kind)
 		"controller:\n"
 		"  tick: %llums\n"
 		"  sweep_every: %s\n"
-		"metrics: {listen: \"off\"}\n"
+		"metrics: {listen: \"%s\"}\n"
 		"report: {socket: %s}\n"
 		"state_dir: %s\n",
 		(unsigned long long)(TICK_NS / 1000000ULL),
-		kind == CFG_POOL_SWEEP ? "5s" : SWEEP_NEVER, b->sock_path, b->tmpdir);
+		kind == CFG_POOL_SWEEP ? "5s" : SWEEP_NEVER,
+		b->metrics_listen[0] ? b->metrics_listen : "off", b->sock_path, b->tmpdir);
 	if (fclose(f)) {
 		int err = -errno;
 
@@ -1039,6 +1055,8 @@ static int measure_window(struct bench *b, struct window *w)
 	return 0;
 }
 
+static double percentile(double *v, int n, double p);
+
 static int phase_tick_cpu(struct bench *b)
 {
 	unsigned int i;
@@ -1066,6 +1084,110 @@ static int phase_tick_cpu(struct bench *b)
 			      (double)(SWEEP_DEFAULT_S * 1000000000ULL / TICK_NS);
 	/* The sweep figures need the daemon's own sweep off. */
 	return daemon_reload(b, CFG_POOL_NO_SWEEP);
+}
+
+/* ---- the scrape (issue 6) ---------------------------------------------------------------- */
+
+/*
+ * A free loopback port for the exporter: bound to port 0, read back, closed. The daemon binds
+ * it a moment later; another process taking it in between makes the daemon fail to start,
+ * which the run reports.
+ */
+static void pick_metrics_port(struct bench *b)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		b->metrics_port = ntohs(sa.sin_port);
+		snprintf(b->metrics_listen, sizeof(b->metrics_listen), "127.0.0.1:%u",
+			 b->metrics_port);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* One GET /metrics over HTTP/1.0 (the server closes: end of file is end of body). */
+static int scrape_once(struct bench *b, char *buf, size_t len, size_t *got)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(b->metrics_port) };
+	static const char req[] = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1) {
+		err = -errno;
+		goto out;
+	}
+	*got = 0;
+	while (*got < len - 1 && (n = recv(fd, buf + *got, len - 1 - *got, 0)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		*got += (size_t)n;
+	}
+	buf[*got] = '\0';
+	if (strncmp(buf, "HTTP/1.", 7) || !strstr(buf, " 200 "))
+		err = -EPROTO;
+out:
+	close(fd);
+	return err;
+}
+
+/*
+ * Scrape time: SCRAPE_RUNS sequential GETs of /metrics, connect to last byte, with
+ * SCRAPE_SERVICES services of 3 tiers (a reload drops the others). What the tick pays for the
+ * exporter (the snapshot it fills) is in the tick-CPU figures above, which run with it.
+ */
+static int phase_scrape(struct bench *b)
+{
+	double ms[SCRAPE_RUNS];
+	char *buf;
+	uint64_t t0;
+	size_t got = 0;
+	int i, err;
+
+	if (!b->metrics_port) {
+		pr_warn("scrape: no free loopback port for the exporter, no figure\n");
+		return 0;
+	}
+	err = daemon_reload(b, CFG_SCRAPE);
+	if (err)
+		return err;
+	/* Latency and reports are refreshed once a second: let the snapshot hold them. */
+	sleep_ns(1500000000ULL);
+	buf = malloc(SCRAPE_BUF);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < SCRAPE_RUNS && !stop_requested; i++) {
+		t0 = bench_mono_ns();
+		err = scrape_once(b, buf, SCRAPE_BUF, &got);
+		if (err) {
+			pr_warn("scrape of 127.0.0.1:%u failed: %s\n", b->metrics_port,
+				strerror(-err));
+			free(buf);
+			return err;
+		}
+		ms[i] = (double)(bench_mono_ns() - t0) / 1e6;
+	}
+	free(buf);
+	if (i < SCRAPE_RUNS)
+		return -EINTR;
+	b->scrape_p99_ms = percentile(ms, SCRAPE_RUNS, 0.99);
+	b->scrape_med_ms = bench_median_sort(ms, SCRAPE_RUNS);
+	b->scrape_bytes = got;
+	b->scrape_done = true;
+	return 0;
 }
 
 /* ---- the sweep ---------------------------------------------------------------------------- */
@@ -1311,6 +1433,11 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 			       b->win[i].name, (unsigned long long)b->win[i].ticks,
 			       b->win[i].seconds, b->win[i].ms_per_tick_stat);
 	}
+	if (b->scrape_done)
+		printf("  scrape: %d services x 3 tiers, %d GETs of /metrics in a row, %zu bytes "
+		       "each; median %.3f ms, p99 %.3f ms\n",
+		       SCRAPE_SERVICES, SCRAPE_RUNS, b->scrape_bytes, b->scrape_med_ms,
+		       b->scrape_p99_ms);
 	if (b->insert_ms > 0)
 		printf("  inserting %u flows (batch update): %.1f ms\n", b->nflows, b->insert_ms);
 	if (b->sweep_none.done)
@@ -1534,6 +1661,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	pick_metrics_port(&b);
 	err = setup(&b);
 	if (!err)
 		err = phase_reaction(&b);
@@ -1543,6 +1671,8 @@ int main(int argc, char **argv)
 		pr_info("sweep: %d runs each over %u flows\n", SWEEP_RUNS, b.nflows);
 		err = phase_sweep(&b);
 	}
+	if (!err)
+		err = phase_scrape(&b);
 	if (!err && !daemon_alive(&b))
 		err = -ESRCH;
 	if (stop_requested)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The HTTP side, on libmicrohttpd's own thread so a slow scrape never delays a tick:
- * /healthz answers 200 while the last tick is recent, 503 otherwise. /metrics is filled in by
- * the exporter (observability issue); until then it serves the daemon's own health figures.
+ * /healthz answers 200 while the last tick is recent, 503 otherwise; /metrics (Prometheus text)
+ * and /v1/state (JSON) come from the snapshot the tick publishes (metrics.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +33,30 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
 	return ret;
 }
 
+/*
+ * /metrics and /v1/state format a copy of the snapshot the last tick published, so the lock is
+ * held for a memcpy and the formatting (the expensive part) runs beside the loop.
+ */
+static enum MHD_Result serve_snapshot(struct MHD_Connection *conn, struct spwd *d, bool json)
+{
+	struct spw_metrics_snapshot *s = spwd_metrics_copy(d);
+	char *body = NULL;
+	size_t len;
+
+	if (!s)
+		return respond(conn, 503, "text/plain", strdup("no snapshot yet\n"));
+	spwd_metrics_fill_counters(d, s);
+	if (json)
+		body = spwd_state_json(s);
+	else if (spw_metrics_format(s, &body, &len))
+		body = NULL;
+	free(s);
+	if (!body)
+		return respond(conn, 500, "text/plain", strdup("out of memory\n"));
+	return respond(conn, 200, json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8",
+		       body);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_len, void **req)
@@ -59,20 +83,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return MHD_NO;
 		return respond(conn, healthy ? 200 : 503, "text/plain", body);
 	}
-	if (!strcmp(url, "/metrics")) {
-		if (asprintf(&body,
-			     "# HELP spillway_controller_ticks_total Control ticks run.\n"
-			     "# TYPE spillway_controller_ticks_total counter\n"
-			     "spillway_controller_ticks_total %llu\n"
-			     "# HELP spillway_reports_total App report lines, by outcome.\n"
-			     "# TYPE spillway_reports_total counter\n"
-			     "spillway_reports_total{outcome=\"accepted\"} %llu\n"
-			     "spillway_reports_total{outcome=\"rejected\"} %llu\n",
-			     (unsigned long long)s.ticks, (unsigned long long)s.reports_ok,
-			     (unsigned long long)s.reports_bad) < 0)
-			return MHD_NO;
-		return respond(conn, 200, "text/plain; version=0.0.4", body);
-	}
+	if (!strcmp(url, "/metrics"))
+		return serve_snapshot(conn, d, false);
+	if (!strcmp(url, "/v1/state"))
+		return serve_snapshot(conn, d, true);
 	return respond(conn, 404, "text/plain", strdup("not found\n"));
 }
 
@@ -128,7 +142,7 @@ int spwd_http_start(struct spwd *d)
 		pr_warn("cannot serve metrics on %s\n", d->cfg->metrics_listen);
 		return -EADDRINUSE;
 	}
-	pr_info("serving /metrics and /healthz on %s\n", d->cfg->metrics_listen);
+	pr_info("serving /metrics, /v1/state and /healthz on %s\n", d->cfg->metrics_listen);
 	return 0;
 }
 

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 {
 	static struct spwd d = {
 		.epfd = -1, .timerfd = -1, .sigfd = -1, .reportfd = -1, .controlfd = -1,
-		.snap = { .lock = PTHREAD_MUTEX_INITIALIZER },
+		.snap = { .lock = PTHREAD_MUTEX_INITIALIZER }, .reports_fd = -1,
 	};
 	struct spw_dp_opts dpo = {};
 	struct spw_globals g;
@@ -133,7 +133,9 @@ int main(int argc, char **argv)
 	spwd_services_rebuild(&d, d.cfg);
 	/* Not fatal: enforcement does not need it, and apps fail open without it. */
 	spwd_state_open(&d);
-	ret = spwd_report_open(&d);
+	ret = spwd_metrics_init(&d, SPWD_VERSION);
+	if (!ret)
+		ret = spwd_report_open(&d);
 	if (!ret)
 		ret = spwd_control_open(&d);
 	if (!ret)
@@ -151,6 +153,7 @@ out:
 	spwd_report_close(&d);
 	spwd_control_close(&d);
 	spwd_state_close(&d);
+	spwd_metrics_close(&d);
 	spw_dp_close(d.dp);
 	spw_config_free(d.cfg);
 	return ret ? 1 : 0;

@@ -9,6 +9,7 @@
 #include "spw_config.h"
 #include "spw_control.h"
 #include "spw_dataplane.h"
+#include "spw_metrics.h"
 #include "spw_signal.h"
 #include "spillway_state.h"
 
@@ -55,6 +56,14 @@ struct spwd {
 	uint64_t reports_ok, reports_bad;
 	uint64_t bad_logged_ns, bad_suppressed; /* log rate limit for bad report lines */
 	struct spwd_snapshot snap;
+	/* Exporter (metrics.c): built by the tick, published under snap.lock. */
+	struct spw_metrics_snapshot *mbuild, *mpub;
+	uint64_t mslow_ns; /* when latency and reports were last refreshed */
+	/* The HTTP thread's own (MHD serves on one thread): counters read at scrape time. */
+	struct spw_count *mcounters;  /* SPW_COUNTER_ENTRIES: the last read */
+	struct spw_count *mrate_base; /* an older read, at least a second older, for rates */
+	uint64_t mcounters_ns, mrate_ns;
+	int reports_fd;		      /* the pinned spw_reports map; -1 when not open */
 	void *http; /* struct MHD_Daemon */
 	struct spw_state_file *state;	  /* the shed-state file, mapped; NULL: not published */
 	struct spw_state_file *state_buf; /* the next state, built before it is published */
@@ -97,7 +106,19 @@ int spwd_state_open(struct spwd *d);
 void spwd_state_publish(struct spwd *d);
 void spwd_state_close(struct spwd *d);
 
-/* http.c: /healthz and /metrics beside the loop, on its own thread. */
+/* metrics.c: the exporter's snapshot, filled at the end of each tick. */
+int spwd_metrics_init(struct spwd *d, const char *version);
+void spwd_metrics_close(struct spwd *d);
+/* now: the tick's start, so the tick's own duration is observed too. */
+void spwd_metrics_collect(struct spwd *d, uint64_t now);
+/* HTTP thread: reads the counters into s (a copy), with /v1/state's rates. */
+void spwd_metrics_fill_counters(struct spwd *d, struct spw_metrics_snapshot *s);
+/* A malloc'ed copy of the last published snapshot, now_ns set; NULL when none or no memory. */
+struct spw_metrics_snapshot *spwd_metrics_copy(struct spwd *d);
+/* /v1/state's JSON text (malloc'ed; NULL on error): `spillway status --json`'s fields. */
+char *spwd_state_json(const struct spw_metrics_snapshot *s);
+
+/* http.c: /healthz, /metrics and /v1/state beside the loop, on its own thread. */
 int spwd_http_start(struct spwd *d);
 void spwd_http_stop(struct spwd *d);
 

@@ -223,4 +223,5 @@ void spwd_tick(struct spwd *d)
 	d->snap.reports_bad = d->reports_bad;
 	pthread_mutex_unlock(&d->snap.lock);
 	spwd_state_publish(d);
+	spwd_metrics_collect(d, now);
 }
