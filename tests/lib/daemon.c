@@ -31,7 +31,8 @@
 /* One exporter request may take this long; a daemon that does not answer is not ready. */
 #define HTTP_TIMEOUT_MS 1000
 /* An exporter answer read whole: /metrics of a few services fits many times over. */
-#define HTTP_BUF_LEN 65536
+/* Room for a whole scrape: 8 services x 3 tiers is about 150 KB. */
+#define HTTP_BUF_LEN (1024 * 1024)
 
 static struct spw_daemon *open_list;
 static unsigned int daemon_counter;

@@ -44,8 +44,9 @@
  *   printed too as a cross-check) and divided by the ticks it ran (the generation of service
  *   1's policy). No reports are sent during the windows: report datagrams cost per datagram,
  *   not per tick. One window per config (windows[]), switched by SIGHUP (the daemon keeps its
- *   state across a reload): sweep every 5 s (the default, its cost amortised over 50 ticks)
- *   and sweep every 24 h (never within the window: the tick alone) have the goal; then, for
+ *   state across a reload): the tick alone (sweep every 24 h: never within the window) has the
+ *   goal, since the issue has the sweep "reported apart" with its own goal; the default sweep
+ *   every 5 s, its cost amortised over 50 ticks, is shown beside it; then, for
  *   information and without the sweep, each service also reads its accept queue, its latency
  *   p99, and every signal kind, so a slow signal shows by itself.
  * - Sweep: spw_dp_flows_sweep() called here on the daemon's table (the daemon's own sweep is
@@ -198,7 +199,7 @@ enum cfg_kind {
 /* Body buffer: 8 services x 3 tiers format to some 100 KiB. */
 #define SCRAPE_BUF (4U << 20)
 
-/* The tick-CPU windows, in the order they run; the first two have the goal. */
+/* The tick-CPU windows, in the order they run; the second (the tick alone) has the goal. */
 static const struct {
 	enum cfg_kind cfg;
 	const char *name;
@@ -1371,10 +1372,11 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 	snprintf(goal, sizeof(goal), "<= %.0f ms", GOAL_TICK_CPU_MS);
 	for (i = 0; i < NWINDOWS; i++) {
 		const struct window *w = &b->win[i];
-		bool has_goal = i == WIN_SWEEP || i == WIN_NO_SWEEP;
+		/* The sweep has its own goal below (issue 4: "reported apart"). */
+		bool has_goal = i == WIN_NO_SWEEP;
 
-		snprintf(name, sizeof(name), "%s%s", has_goal ? "tick CPU, " : "  info: ",
-			 windows[i].name);
+		snprintf(name, sizeof(name), "%s%s",
+			 has_goal || i == WIN_SWEEP ? "tick CPU, " : "  info: ", windows[i].name);
 		snprintf(text, sizeof(text), "%.3f ms", w->ms_per_tick);
 		if (has_goal)
 			over += print_row(name, w->done ? text : "", goal,

@@ -279,6 +279,15 @@ static void fmt_tiers(FILE *f, const struct spw_metrics_snapshot *s)
 			fputc('}', f);
 			num(f, (double)shed_cohorts(&s->svcs[i], t) / SPW_COHORTS);
 		}
+	/* Tier names are configurable: alerts find "the critical tier" by index, not by name. */
+	head(f, "spillway_tier_info", "gauge",
+	     "Index of each configured tier (0 is the critical tier, shed last); always 1.");
+	for (i = 0; i < s->nservices; i++)
+		for (t = 0; t < nt; t++) {
+			open_st(f, "spillway_tier_info", s->svcs[i].name, tier_name(s, t));
+			fprintf(f, ",index=\"%u\"}", t);
+			unum(f, 1);
+		}
 }
 
 /* One gauge per service from a field of it. */
