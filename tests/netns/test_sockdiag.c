@@ -259,6 +259,46 @@ static void test_fill_ipv4(void **state)
 	expect_queue(&q, 1, 3, 4, 3.0 / 4.0);
 }
 
+struct read_many_args {
+	uint16_t ports[3];
+	struct spw_accept_queue q[3];
+};
+
+static int read_many_in_ns(void *arg)
+{
+	struct read_many_args *a = arg;
+
+	return spw_accept_queue_read_ports(a->ports, 3, a->q);
+}
+
+/*
+ * The daemon reads every service's queue in one dump per family: each port gets exactly what
+ * a read of that port alone gives, and a port nobody listens on gets nothing.
+ */
+static void test_many_ports_one_dump(void **state)
+{
+	struct test_ctx *c = build(state);
+	struct read_many_args a = { .ports = { PORT, OTHER_PORT, OTHER_PORT + 1 } };
+	struct spw_accept_queue one;
+	int i;
+
+	listener(c, AF_INET, PORT, BACKLOG, false, 0, false);
+	listener(c, AF_INET6, OTHER_PORT, 4, false, 1, false);
+	connect_clients(c, AF_INET, PORT, 5);
+	connect_clients(c, AF_INET6, OTHER_PORT, 3);
+	wait_queued(c, PORT, 5);
+	wait_queued(c, OTHER_PORT, 3);
+	memset(a.q, 0x5a, sizeof(a.q));
+	assert_int_equal(spw_netns_run(c->ns, read_many_in_ns, &a), 0);
+	for (i = 0; i < 3; i++) {
+		one = read_queue(c, a.ports[i]);
+		expect_queue(&a.q[i], one.sockets, one.queued, one.backlog, one.fill);
+	}
+	expect_queue(&a.q[0], 1, 5, BACKLOG, 5.0 / 8.0);
+	expect_queue(&a.q[1], 1, 3, 4, 3.0 / 4.0);
+	expect_queue(&a.q[2], 0, 0, 0, 0.0);
+}
+
 /*
  * An IPv6 listener next to an IPv4 one on the same port: both counted, queues and limits
  * summed, the fill that of the fuller one (3/8 > 2/16).
@@ -418,6 +458,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_overfull, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reuseport_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_backlog_zero, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_ports_one_dump, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -81,10 +82,11 @@ static int send_req(int fd, uint8_t family, uint16_t port, uint32_t seq)
 }
 
 /*
- * Reads the dump answering request seq until NLMSG_DONE, adding the port's listeners to out.
- * Returns 0 or -errno (the kernel's own error when it refused the request).
+ * Reads the dump answering request seq until NLMSG_DONE, adding each listener on ports[i] to
+ * out[i]. Returns 0 or -errno (the kernel's own error when it refused the request).
  */
-static int recv_dump(int fd, uint16_t port, uint32_t seq, struct spw_accept_queue *out)
+static int recv_dump(int fd, const uint16_t *ports, int n_ports, uint32_t seq,
+		     struct spw_accept_queue *out)
 {
 	/* Aligned for the nlmsghdr and inet_diag_msg casts below. */
 	union {
@@ -148,9 +150,11 @@ static int recv_dump(int fd, uint16_t port, uint32_t seq, struct spw_accept_queu
 			    h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
 				const struct inet_diag_msg *m = NLMSG_DATA(h);
 
-				if (m->idiag_state == TCP_LISTEN &&
-				    m->id.idiag_sport == htons(port))
-					account(out, m);
+				int p;
+
+				for (p = 0; p < n_ports && m->idiag_state == TCP_LISTEN; p++)
+					if (m->id.idiag_sport == htons(ports[p]))
+						account(&out[p], m);
 			}
 		}
 		if (len)
@@ -158,19 +162,23 @@ static int recv_dump(int fd, uint16_t port, uint32_t seq, struct spw_accept_queu
 	}
 }
 
-int spw_accept_queue_read(uint16_t port, struct spw_accept_queue *out)
+int spw_accept_queue_read_ports(const uint16_t *ports, int n, struct spw_accept_queue *out)
 {
 	static const uint8_t families[] = {AF_INET, AF_INET6};
-	struct spw_accept_queue acc;
+	struct spw_accept_queue *acc;
 	int fd, err = 0;
 	size_t i;
 
-	if (!out)
+	if (!ports || !out || n <= 0)
 		return -EINVAL;
-	memset(&acc, 0, sizeof(acc));
+	acc = calloc((size_t)n, sizeof(*acc));
+	if (!acc)
+		return -ENOMEM;
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
 
 	for (i = 0; i < sizeof(families) / sizeof(families[0]) && !err; i++) {
 		/* A fresh socket per call: the sequence number only tells its two dumps apart. */
@@ -178,18 +186,26 @@ int spw_accept_queue_read(uint16_t port, struct spw_accept_queue *out)
 
 		/*
 		 * A dual-stack AF_INET6 listener that also takes IPv4 is reported once, in the IPv6
-		 * dump: the kernel filters each dump by the socket's family.
+		 * dump: the kernel filters each dump by the socket's family. One port: the kernel
+		 * filters by it; several: one dump of every listener (port 0), split here, which
+		 * costs one dump per family per tick instead of one per service.
 		 */
-		err = send_req(fd, families[i], port, seq);
+		err = send_req(fd, families[i], n == 1 ? ports[0] : 0, seq);
 		if (!err)
-			err = recv_dump(fd, port, seq, &acc);
+			err = recv_dump(fd, ports, n, seq, acc);
 		/* No IPv6 diag handler (no IPv6 in this kernel): no IPv6 listener either. */
 		if (err == -ENOENT && families[i] == AF_INET6)
 			err = 0;
 	}
 	close(fd);
-	if (err)
-		return err;
-	*out = acc;
-	return 0;
+	if (!err)
+		memcpy(out, acc, (size_t)n * sizeof(*acc));
+out:
+	free(acc);
+	return err;
+}
+
+int spw_accept_queue_read(uint16_t port, struct spw_accept_queue *out)
+{
+	return spw_accept_queue_read_ports(&port, 1, out);
 }

@@ -21,5 +21,7 @@ struct spw_accept_queue {
  * 0 with sockets == 0 when nothing listens; -errno when the netlink query fails.
  */
 int spw_accept_queue_read(uint16_t port, struct spw_accept_queue *out);
+/* The same for n ports at once (out[i] for ports[i]): one dump per family for all of them. */
+int spw_accept_queue_read_ports(const uint16_t *ports, int n, struct spw_accept_queue *out);
 
 #endif /* SPW_SOCKDIAG_H */

@@ -11,6 +11,7 @@
 #include "spw_dataplane.h"
 #include "spw_metrics.h"
 #include "spw_signal.h"
+#include "spw_sockdiag.h"
 #include "spillway_state.h"
 
 /* The control state of one configured service. */
@@ -26,6 +27,9 @@ struct spwd_service {
 	bool dry_run;				    /* config or override: nothing shed */
 	uint32_t retry_lo_s, retry_hi_s;
 	uint32_t generation;
+	/* Accept-queue signal: this tick's reading, taken for all services at once. */
+	struct spw_accept_queue aq;
+	bool aq_read;
 	/* Latency p99 signal: histogram at the start of the current window. */
 	struct spw_latency_hist lat_base;
 	uint64_t lat_base_ns;
