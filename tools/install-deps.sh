@@ -10,13 +10,13 @@ set -euo pipefail
 packages=(
 	# Build: BPF objects and skeletons, libspillway, the daemon and CLI.
 	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev pkg-config make gcc
-	libyaml-dev libmicrohttpd-dev libjansson-dev libxdp-dev
+	libyaml-dev libmicrohttpd-dev libjansson-dev libxdp-dev libpq-dev
 	# Tests: cmocka, sanitizers under clang too, network namespaces and veth checks.
 	libcmocka-dev libclang-rt-14-dev xdp-tools iproute2 ethtool tcpdump valgrind
 	# Static analysis.
 	clang-tidy cppcheck
 	# Demo: a real database pool to saturate, metrics scraping, plots, clients.
-	prometheus postgresql netcat-openbsd socat curl
+	prometheus postgresql netcat-openbsd socat curl jq
 	# gnuplot-nox first: listed alone, "gnuplot" would pull in the Qt front end.
 	gnuplot-nox gnuplot
 )

@@ -1,0 +1,654 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The overload demo (issue 7): a real PostgreSQL behind a real HTTP service, pushed to three
+# times its capacity, once without spillway and once with it.
+#
+#   sudo tools/demo/run.sh          (or: sudo make demo, which installs and builds first)
+#
+# Topology, all in network namespaces of this run's own (nothing in the caller's namespace):
+#
+#   spw-demo-PID-t0  cl-t0 198.18.10.2 ---- sw-t0 198.18.10.1 \
+#   spw-demo-PID-t1  cl-t1 198.18.11.2 ---- sw-t1 198.18.11.1  >  spw-demo-PID-srv
+#   spw-demo-PID-t2  cl-t2 198.18.12.2 ---- sw-t2 198.18.12.1 /    demo-backend :8080
+#                                                                  PostgreSQL (unix socket)
+#                                                                  spillwayd (XDP on sw-t*)
+#
+# Tier t's clients send from 198.19.(16t+k).1, k < SOURCES (one /24 each: the data plane
+# sheds by /24 cohort, so a tier with several prefixes is shed a part at a time). The
+# client veths carry the empty XDP program: the RSTs spillway sends back with XDP_TX for
+# rejected SYNs only arrive on a veth whose peer has an XDP program (CONVENTIONS, veth quirks).
+#
+# Steps: measure the capacity C (open loop, stepped, no spillway), the idle p99 at both DB
+# speeds, then each run (off: no daemon, no XDP; on: spillwayd) goes through the phases
+#   warm 0.5C | overload 3C | slowdb 3C with the DB 3x slower | recover 0.5C
+# with the tier mix 10/30/60 %, PHASE_S seconds each, one open-loop load generator per source.
+# Results: build/e2e/summary.json, a side-by-side table, build/e2e/demo.png.
+#
+# Environment (defaults in brackets):
+#   PHASE_S [20]  seconds per phase        ZERO_INTEGRATION [0]  1: the backend does not report;
+#   RUNS ["off on"]                        spillway uses accept-queue and latency signals only
+#   C  capacity in requests/s [measured]   POOL [20] DB connections   QUERY_MS [50]
+#   WORKERS [24]  BACKLOG [256]  POOL_WAIT_MS [25] target of the pool wait signal  SOURCES [4] prefixes for tiers 1 and 2 (tier 0 has one)
+#   OUT [build/e2e]  BUILD [build]  QUIET [0] 1: no live table
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$(cd "$ROOT" && mkdir -p "${BUILD:-build}" && cd "${BUILD:-build}" && pwd)
+OUT=${OUT:-$BUILD/e2e}
+PHASE_S=${PHASE_S:-20}
+ZERO_INTEGRATION=${ZERO_INTEGRATION:-0}
+RUNS=${RUNS:-off on}
+POOL=${POOL:-20}
+QUERY_MS=${QUERY_MS:-50}
+WORKERS=${WORKERS:-24}
+BACKLOG=${BACKLOG:-256}
+POOL_WAIT_MS=${POOL_WAIT_MS:-25}
+SOURCES=${SOURCES:-4}
+QUIET=${QUIET:-0}
+PORT=8080
+TIERS=3
+MIX=(10 30 60)              # % of the load per tier
+PHASES=(warm overload slowdb recover)
+PHASE_X=(0.5 3 3 0.5)       # load as a multiple of C
+TIER_NAMES=(critical standard sheddable)
+
+ID=$$
+NS_SRV=spw-demo-$ID-srv
+NS_CLI=(spw-demo-$ID-t0 spw-demo-$ID-t1 spw-demo-$ID-t2)
+PIN=/sys/fs/bpf/spw-demo-$ID
+TMP=
+PG_DATA=
+PIDS=()
+BACKEND_PID=
+DAEMON_PID=
+
+log() { printf '[demo %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---- cleanup: always runs, never fails --------------------------------------------------------
+
+cleanup() {
+	local rc=$? p ns
+	set +e
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
+		runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 10 stop \
+			>/dev/null 2>&1
+	fi
+	for ns in "$NS_SRV" "${NS_CLI[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$PIN" 2>/dev/null
+	if [ -n "$TMP" ]; then
+		if [ "${KEEP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP" 2>/dev/null; fi
+	fi
+	[ $rc -ne 0 ] && log "exit status $rc (cleaned up)"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Leftovers of runs that were killed with SIGKILL: their owner pid is gone.
+reap_stale() {
+	local ns pid d
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^spw-demo-[0-9]*-' || true); do
+		pid=${ns#spw-demo-}
+		pid=${pid%%-*}
+		kill -0 "$pid" 2>/dev/null || ip netns del "$ns" 2>/dev/null || true
+	done
+	for d in /tmp/spw-demo.*; do
+		[ -f "$d/owner" ] || continue
+		pid=$(cat "$d/owner")
+		kill -0 "$pid" 2>/dev/null && continue
+		[ -f "$d/pg/data/postmaster.pid" ] &&
+			kill -KILL "$(head -1 "$d/pg/data/postmaster.pid")" 2>/dev/null
+		rm -rf "$d"
+	done
+	for d in /sys/fs/bpf/spw-demo-*; do
+		[ -d "$d" ] || continue
+		pid=${d#/sys/fs/bpf/spw-demo-}
+		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
+	done
+	return 0
+}
+
+# ---- checks -------------------------------------------------------------------------------
+
+[ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP, PostgreSQL as user postgres): sudo $0"
+for b in spillwayd spillway loadgen demo-backend bpf/empty_xdp.bpf.o; do
+	[ -e "$BUILD/$b" ] || die "$BUILD/$b is missing: run 'make all $BUILD/loadgen $BUILD/demo-backend'"
+done
+for c in jq gnuplot nsenter ip socat runuser; do
+	command -v "$c" >/dev/null || die "$c is missing: run 'sudo make deps'"
+done
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$PG_BIN/initdb" ] || die "PostgreSQL is not installed (sudo make deps)"
+getent passwd postgres >/dev/null || die "no user postgres (the postgresql package creates it)"
+
+reap_stale
+TMP=$(mktemp -d /tmp/spw-demo.XXXXXX)
+chmod 755 "$TMP"
+echo $ID >"$TMP/owner"
+mkdir -p "$OUT"
+
+nsx() { # NS CMD...: run in a namespace's network only (bpffs and /sys stay ours)
+	local ns=$1
+	shift
+	nsenter --net="/var/run/netns/$ns" -- "$@"
+}
+
+# ---- topology -----------------------------------------------------------------------------
+
+srv_addr() { echo "198.18.$((10 + $1)).1"; }
+src_count() { if [ "$1" -eq 0 ]; then echo 1; else echo "$SOURCES"; fi; }
+src_addr() { echo "198.19.$((16 * $1 + $2)).1"; }
+
+setup_topology() {
+	local t k
+	ip netns add "$NS_SRV"
+	ip -n "$NS_SRV" link set lo up
+	nsx "$NS_SRV" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096
+	for t in 0 1 2; do
+		ip netns add "${NS_CLI[t]}"
+		ip -n "${NS_CLI[t]}" link set lo up
+		ip link add "sw-t$t" netns "$NS_SRV" type veth peer name "cl-t$t" netns "${NS_CLI[t]}"
+		ip -n "$NS_SRV" addr add "$(srv_addr $t)/24" dev "sw-t$t"
+		ip -n "${NS_CLI[t]}" addr add "198.18.$((10 + t)).2/24" dev "cl-t$t"
+		for ((k = 0; k < $(src_count $t); k++)); do
+			ip -n "${NS_CLI[t]}" addr add "$(src_addr $t $k)/32" dev "cl-t$t"
+		done
+		ip -n "$NS_SRV" link set "sw-t$t" up
+		ip -n "${NS_CLI[t]}" link set "cl-t$t" up
+		ip -n "${NS_CLI[t]}" route add default via "$(srv_addr $t)"
+		ip -n "$NS_SRV" route add "198.19.$((16 * t)).0/20" via "198.18.$((10 + t)).2"
+		# Many short connections from few addresses: wide port range, reuse TIME_WAIT.
+		nsx "${NS_CLI[t]}" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
+			net.ipv4.tcp_tw_reuse=1
+		ip -n "${NS_CLI[t]}" link set dev "cl-t$t" xdpdrv obj "$BUILD/bpf/empty_xdp.bpf.o" sec xdp
+	done
+}
+
+# ---- PostgreSQL and the backend -----------------------------------------------------------
+
+start_postgres() {
+	mkdir -p "$TMP/pg"
+	chown postgres "$TMP/pg"
+	PG_DATA=$TMP/pg/data
+	runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres \
+		>"$TMP/pg/initdb.log" 2>&1 || { cat "$TMP/pg/initdb.log" >&2; die "initdb failed"; }
+	nsx "$NS_SRV" runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$TMP/pg/server.log" \
+		-w -t 30 -o "-c listen_addresses='' -c unix_socket_directories=$TMP/pg \
+		-c max_connections=$((POOL + 20)) -c shared_buffers=32MB -c fsync=off \
+		-c synchronous_commit=off" start >/dev/null ||
+		{ cat "$TMP/pg/server.log" >&2; die "PostgreSQL did not start"; }
+	log "PostgreSQL $(basename "$(dirname "$PG_BIN")") up in $NS_SRV (socket $TMP/pg)"
+}
+
+start_backend() { # REPORT_SOCKET
+	local sock=$1 extra=() i
+	mkdir -p "$TMP/state"
+	if [ "$ZERO_INTEGRATION" = 1 ]; then
+		extra=(--no-report)
+	else
+		extra=(--report-socket "$sock")
+	fi
+	nsenter --net="/var/run/netns/$NS_SRV" -- "$BUILD/demo-backend" --listen "0.0.0.0:$PORT" --workers "$WORKERS" \
+		--db-pool "$POOL" --db "host=$TMP/pg dbname=postgres user=postgres" \
+		--query-ms "$QUERY_MS" --service backend --state-dir "$TMP/state" \
+		--backlog "$BACKLOG" --tier-map "198.19.0.0/20=0,198.19.16.0/20=1,198.19.32.0/20=2" \
+		"${extra[@]}" >>"$TMP/backend.log" 2>&1 &
+	BACKEND_PID=$!
+	PIDS+=("$BACKEND_PID")
+	for ((i = 0; i < 100; i++)); do
+		if nsx "${NS_CLI[0]}" curl -s -o /dev/null --max-time 1 \
+			"http://$(srv_addr 0):$PORT/health"; then
+			return 0
+		fi
+		kill -0 "$BACKEND_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$TMP/backend.log" >&2
+	die "the backend did not come up"
+}
+
+stop_pid() { # PID
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# ---- spillwayd ------------------------------------------------------------------------------
+
+write_config() { # FILE
+	local t k sigs
+	if [ "$ZERO_INTEGRATION" = 1 ]; then
+		sigs="      - {accept_queue: 0.5}
+      - {latency_p99: $((QUERY_MS * 3))ms}"
+	else
+		# The pool's fill cannot show a queue beyond 100 %: its wait time does.
+		sigs="      - {pool: db, target: 0.85}
+      - {pool_wait: db, target: ${POOL_WAIT_MS}ms}"
+	fi
+	{
+		echo "# spillway demo, written by tools/demo/run.sh"
+		echo "interfaces:"
+		for t in 0 1 2; do echo "  - {name: sw-t$t, mode: xdp}"; done
+		echo "tiers: [${TIER_NAMES[0]}, ${TIER_NAMES[1]}, ${TIER_NAMES[2]}]"
+		echo "classify:"
+		for t in 0 1 2; do
+			echo "  - {cidr: 198.19.$((16 * t)).0/20, tier: ${TIER_NAMES[t]}}"
+		done
+		cat <<EOF
+services:
+  - name: backend
+    port: $PORT
+    default_tier: ${TIER_NAMES[2]}
+    shed_action: {${TIER_NAMES[1]}: reject, ${TIER_NAMES[2]}: reject}
+    signals:
+$sigs
+controller:
+  tick: 100ms
+  lease: 3s
+metrics:
+  listen: "off"
+report:
+  socket: $TMP/report.sock
+state_dir: $TMP/state
+EOF
+	} >"$1"
+}
+
+spw() { "$BUILD/spillway" --pin-root "$PIN" --state-dir "$TMP/state" "$@"; }
+
+start_daemon() {
+	local i
+	write_config "$TMP/spillway.yaml"
+	"$BUILD/spillway" config check "$TMP/spillway.yaml" >/dev/null ||
+		die "the generated config does not validate: $TMP/spillway.yaml"
+	nsenter --net="/var/run/netns/$NS_SRV" -- "$BUILD/spillwayd" -c "$TMP/spillway.yaml" --pin-root "$PIN" \
+		>>"$TMP/spillwayd.log" 2>&1 &
+	DAEMON_PID=$!
+	PIDS+=("$DAEMON_PID")
+	for ((i = 0; i < 150; i++)); do
+		if spw status --json --interval 100ms 2>/dev/null | jq -e '.services[0].level' \
+			>/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$TMP/spillwayd.log" >&2
+	die "spillwayd did not come up"
+}
+
+stop_daemon() {
+	stop_pid "$DAEMON_PID"
+	DAEMON_PID=
+	# The daemon never detaches on exit (DESIGN 4): take the program off and the pins away.
+	nsx "$NS_SRV" "$BUILD/spillway" --pin-root "$PIN" detach --all --yes >/dev/null 2>&1 || true
+	rm -rf "$PIN"
+}
+
+# ---- load ----------------------------------------------------------------------------------
+
+# Starts the generators of one phase: tier t gets RATE * MIX[t] %, split over its sources.
+# Files: DIR/NAME-tT-kK.json (result) and .live (per-second lines).
+start_load() { # DIR NAME TOTAL_RATE DURATION_S
+	local dir=$1 name=$2 total=$3 dur=$4 t k n r
+	for t in 0 1 2; do
+		n=$(src_count $t)
+		r=$(awk -v a="$total" -v m="${MIX[t]}" -v n="$n" 'BEGIN { printf "%.2f", a * m / 100 / n }')
+		for ((k = 0; k < n; k++)); do
+			nsenter --net="/var/run/netns/${NS_CLI[t]}" -- "$BUILD/loadgen" --target "$(srv_addr $t):$PORT" --rate "$r" \
+				--duration "$dur" --source "$(src_addr $t $k)" --tier "$t" --path /work \
+				--connect-timeout-ms 1000 --timeout-ms 3000 --json "$dir/$name-t$t-k$k.json" \
+				--live >"$dir/$name-t$t-k$k.live" 2>&1 &
+			LOAD_PIDS+=($!)
+			PIDS+=($!)
+		done
+	done
+}
+
+wait_load() {
+	local p rc=0
+	for p in "${LOAD_PIDS[@]}"; do wait "$p" || rc=1; done
+	LOAD_PIDS=()
+	return $rc
+}
+
+# ---- capacity and idle latency -------------------------------------------------------------
+
+# Open-loop steps from 0.6x to 1.4x the pool's theoretical rate (POOL / QUERY_MS), 3 s each
+# (2 s for short phases), from tier 0's address with nothing shedding. A step below capacity
+# keeps its latency near the idle one; above it, the backlog grows for the whole step. Goodput
+# alone would mislead (a short burst is absorbed by the queues and completes later), so C is
+# the best goodput of a step with success >= 99 % and p99 <= 3x the idle p99.
+measure_capacity() {
+	local theo step_s x r good succ p99 best=0 f
+	theo=$(awk -v p="$POOL" -v q="$QUERY_MS" 'BEGIN { printf "%d", p * 1000 / q }')
+	step_s=3
+	[ "$PHASE_S" -lt 15 ] && step_s=2
+	mkdir -p "$TMP/cap"
+	for x in 0.6 0.7 0.8 0.85 0.9 0.95 1.0 1.05 1.1 1.2 1.4; do
+		r=$(awk -v t="$theo" -v x="$x" 'BEGIN { printf "%.1f", t * x }')
+		f=$TMP/cap/step-$x.json
+		nsx "${NS_CLI[0]}" "$BUILD/loadgen" --target "$(srv_addr 0):$PORT" --rate "$r" \
+			--duration "$step_s" --source "$(src_addr 0 0)" --tier 0 --path /work \
+			--connect-timeout-ms 1000 --timeout-ms 3000 --json "$f" >/dev/null 2>&1 || true
+		[ -s "$f" ] || die "loadgen wrote no result in the capacity step at $r/s"
+		read -r good succ p99 < <(jq -r '"\(.ok / .duration_s) \(if .offered > 0 then .ok / .offered else 0 end) \(.p99_ms // 1e9)"' "$f")
+		log "capacity step: offered $r/s -> goodput $(printf %.1f "$good")/s, success $(awk -v s="$succ" 'BEGIN{printf "%.1f", s*100}') %, p99 $(printf %.1f "$p99") ms"
+		if awk -v s="$succ" -v p="$p99" -v i="$IDLE_N99" 'BEGIN { exit !(s >= 0.99 && p <= 3 * i) }'; then
+			best=$(awk -v a="$best" -v b="$good" 'BEGIN { print (b > a ? b : a) }')
+		else
+			break # past the knee
+		fi
+		sleep 1
+	done
+	C=$(awk -v b="$best" 'BEGIN { printf "%d", b }')
+	[ "$C" -gt 0 ] || die "no capacity step stayed below 3x the idle p99: see $TMP/backend.log"
+}
+
+# Idle p50/p99 of one request, at the DB's current speed: `loadgen --measure-idle N`.
+measure_idle() { # NAME
+	local f=$TMP/idle-$1.txt
+	nsx "${NS_CLI[0]}" "$BUILD/loadgen" --target "$(srv_addr 0):$PORT" --source "$(src_addr 0 0)" \
+		--path /work --measure-idle "${IDLE_N:-100}" >"$f" 2>&1 ||
+		{ cat "$f" >&2; die "loadgen --measure-idle failed"; }
+	parse_idle "$f"
+}
+
+# Prints "P50 P99" from the idle measurement's output, whatever its layout (JSON or text).
+parse_idle() {
+	local f=$1 p50 p99
+	if jq -e . "$f" >/dev/null 2>&1; then
+		p50=$(jq -r '.p50_ms // .idle_p50_ms // empty' "$f" | tail -1)
+		p99=$(jq -r '.p99_ms // .idle_p99_ms // empty' "$f" | tail -1)
+	else
+		p50=$(grep -oiE 'p50[^0-9]*[0-9.]+' "$f" | tail -1 | grep -oE '[0-9.]+$')
+		p99=$(grep -oiE 'p99[^0-9]*[0-9.]+' "$f" | tail -1 | grep -oE '[0-9.]+$')
+	fi
+	[ -n "$p50" ] && [ -n "$p99" ] || { cat "$f" >&2; die "cannot read the idle p50/p99 in $f"; }
+	echo "$p50 $p99"
+}
+
+# ---- sampling: admit level and pool saturation, once a second ------------------------------
+
+# On: from `spillway status --json`. Off: no daemon, so the backend's reports go to a socat
+# listener on the same socket and the last one is read.
+sampler() { # FILE T0_EPOCH MODE
+	local f=$1 t0=$2 mode=$3 now line
+	set +e +o pipefail
+	while :; do
+		now=$(date +%s.%N)
+		if [ "$mode" = on ]; then
+			line=$(spw status --json --interval 500ms 2>/dev/null | jq -c --arg t "$now" --arg t0 "$t0" '
+				.services[0] as $s |
+				{t: (($t|tonumber) - ($t0|tonumber)), level: $s.level, ceiling: $s.ceiling,
+				 pressure: $s.pressure,
+				 pool: ([$s.signals[] | select(.kind == "pool") | .value][0]),
+				 signals: [$s.signals[] | {kind, value, stale}]}' 2>/dev/null) || line=
+		else
+			line=$(tail -c 2000 "$TMP/reports.log" 2>/dev/null |
+				grep -oE 'in_use=[0-9]+ capacity=[0-9]+' | tail -1 |
+				awk -v t="$now" -v t0="$t0" '{ split($1, a, "="); split($2, b, "=");
+					printf "{\"t\":%.3f,\"level\":null,\"pool\":%s}\n", t - t0,
+					(b[2] > 0 ? a[2] / b[2] : "null") }')
+			sleep 0.5
+		fi
+		[ -n "$line" ] && echo "$line" >>"$f"
+		sleep 0.5
+	done
+}
+
+# ---- live table ----------------------------------------------------------------------------
+
+# Every second, per tier: the newest line of each generator's --live output (completions in
+# that wall-clock second), added up over the tier's sources (p99: the largest); with the
+# admit level and pool saturation of the newest sample.
+live_table() { # DIR SAMPLES
+	local dir=$1 samples=$2 ph extra t n=0
+	set +e +o pipefail
+	while :; do
+		sleep 1
+		ph=$(cat "$dir/current_phase" 2>/dev/null || echo -)
+		if [ $((n % 10)) -eq 0 ]; then
+			printf '%-9s %4s %8s %7s %8s %8s %8s %8s   %s\n' phase tier offered/s ok/s \
+				refused timeouts 5xx p99_ms "admit level, pool saturation" >&2
+		fi
+		n=$((n + 1))
+		extra=$(tail -1 "$samples" 2>/dev/null | jq -r '"level \(.level // "-"), pool \(if .pool then (.pool * 100 | floor | tostring) + " %" else "-" end)"' 2>/dev/null || true)
+		for t in 0 1 2; do
+			for f in "$dir/$ph-t$t"-k*.live; do
+				[ -f "$f" ] && grep '^tier=' "$f" | tail -1
+			done | awk -v ph="$ph" -v t="$t" -v x="$([ $t -eq 0 ] && echo "$extra")" '
+				{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+				  o += v["offered"]; ok += v["ok"]; r += v["refused"]; to += v["timeouts"];
+				  e += v["5xx"]; if (v["p99_ms"] > p) p = v["p99_ms"]; seen = 1 }
+				END { if (seen) printf "%-9s %4d %8d %7d %8d %8d %8d %8.1f   %s\n",
+					ph, t, o, ok, r, to, e, p, x }' >&2
+		done
+	done
+}
+
+# ---- one run ---------------------------------------------------------------------------------
+
+run_once() { # off|on
+	local mode=$1 dir
+	dir=$TMP/run-$mode
+	local i x rate t0 sp lt ph
+	mkdir -p "$dir"
+	log "run '$mode': ${PHASES[*]} at ${PHASE_X[*]} x C = $C/s, ${PHASE_S} s each"
+	rm -f "$TMP/report.sock"
+	if [ "$mode" = on ]; then
+		start_daemon
+	elif [ "$ZERO_INTEGRATION" != 1 ]; then
+		# No daemon: a listener keeps the backend's reports for the pool saturation column.
+		socat -u "UNIX-RECV:$TMP/report.sock" "OPEN:$TMP/reports.log,creat,append" &
+		PIDS+=($!)
+		sp=$!
+		sleep 0.2
+	fi
+	start_backend "$TMP/report.sock"
+	sleep 1
+	t0=$(date +%s.%N)
+	echo "$t0" >"$dir/t0"
+	: >"$dir/samples.jsonl"
+	sampler "$dir/samples.jsonl" "$t0" "$mode" &
+	local sampler_pid=$!
+	PIDS+=("$sampler_pid")
+	local live_pid=
+	if [ "$QUIET" != 1 ]; then
+		live_table "$dir" "$dir/samples.jsonl" &
+		live_pid=$!
+		PIDS+=("$live_pid")
+	fi
+	LOAD_PIDS=()
+	for i in 0 1 2 3; do
+		ph=${PHASES[i]}
+		rate=$(awk -v c="$C" -v x="${PHASE_X[i]}" 'BEGIN { printf "%.1f", c * x }')
+		case $ph in
+		slowdb) kill -USR1 "$BACKEND_PID" ;;
+		recover) kill -USR2 "$BACKEND_PID" ;;
+		esac
+		echo "$ph" >"$dir/current_phase"
+		date +%s.%N >"$dir/start-$ph"
+		[ "$QUIET" = 1 ] || log "phase $ph: $rate req/s"
+		# The next phase starts on schedule while this one's last requests finish.
+		start_load "$dir" "$ph" "$rate" "$PHASE_S"
+		sleep "$PHASE_S"
+	done
+	wait_load || log "a load generator exited non-zero (see $dir/*.live)"
+	sleep 1
+	kill "$sampler_pid" ${live_pid:+"$live_pid"} 2>/dev/null || true
+	wait "$sampler_pid" ${live_pid:+"$live_pid"} 2>/dev/null || true
+	stop_pid "$BACKEND_PID"
+	BACKEND_PID=
+	if [ "$mode" = on ]; then
+		stop_daemon
+	elif [ -n "${sp:-}" ]; then
+		stop_pid "$sp"
+	fi
+	collect_run "$mode"
+}
+
+# ---- results ----------------------------------------------------------------------------------
+
+# Per run: phases -> tiers, the sources of a tier added up. p50 is the offered-weighted mean
+# of the sources' p50s and p99 their largest p99 (tier 0 has one source: exact). per_second
+# is summed by second, t counted from the start of the phase. Also the timeline for the plot.
+collect_run() { # MODE
+	local mode=$1 dir
+	dir=$TMP/run-$mode
+	local t0 i ph st off
+	t0=$(cat "$dir/t0")
+	for i in 0 1 2 3; do
+		ph=${PHASES[i]}
+		st=$(cat "$dir/start-$ph")
+		off=$(awk -v a="$st" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+		for t in 0 1 2; do
+			jq -s --argjson off "$off" '{
+				offered: (map(.offered) | add), ok: (map(.ok) | add),
+				refused: (map(.refused) | add), timeouts: (map(.timeouts) | add),
+				http_5xx: (map(.http_5xx) | add), errors: (map(.errors) | add),
+				behind: (map(.behind) | add), max_lag_ms: (map(.max_lag_ms) | max),
+				rate: (map(.rate) | add), duration_s: (.[0].duration_s),
+				p50_ms: ((map((.p50_ms // 0) * .ok) | add) / ([(map(.ok) | add), 1] | max)),
+				p99_ms: (map(.p99_ms) | max), sources: length, start_s: $off,
+				per_second: ([.[].per_second[]] | group_by(.t) | map({t: .[0].t,
+					offered: (map(.offered) | add), ok: (map(.ok) | add),
+					refused: (map(.refused) | add), timeouts: (map(.timeouts) | add),
+					http_5xx: (map(.http_5xx) | add), p99_ms: (map(.p99_ms // 0) | max)}))
+			} | .success = (if .offered > 0 then .ok / .offered else null end)' \
+				"$dir/$ph-t$t"-k*.json >"$dir/$ph-t$t.json" ||
+				die "cannot read the load generator's results for $mode/$ph/tier $t"
+		done
+		jq -n --arg ph "$ph" '{($ph): [inputs]}' "$dir/$ph"-t[012].json >"$dir/phase-$ph.json"
+	done
+	jq -s 'add' "$dir"/phase-*.json | jq --slurpfile s "$dir/samples.jsonl" \
+		'{phases: ., samples: $s}' >"$dir/run.json"
+}
+
+write_summary() {
+	local runs=() m
+	for m in $RUNS; do runs+=("$TMP/run-$m/run.json"); done
+	jq -n --argjson c "$C" --argjson ps "$PHASE_S" --arg zi "$ZERO_INTEGRATION" \
+		--argjson i50 "$IDLE_N50" --argjson i99 "$IDLE_N99" \
+		--argjson s50 "$IDLE_S50" --argjson s99 "$IDLE_S99" \
+		--arg runs "$RUNS" --argjson pool "$POOL" --argjson q "$QUERY_MS" '
+		($runs | split(" ") | map(select(length > 0))) as $names |
+		[inputs] as $r |
+		{capacity_rps: $c, phase_s: $ps, zero_integration: ($zi == "1"),
+		 pool: $pool, query_ms: $q, tier_mix_percent: [10, 30, 60],
+		 phases: ["warm", "overload", "slowdb", "recover"], load_x_capacity: [0.5, 3, 3, 0.5],
+		 idle: {normal: {p50_ms: $i50, p99_ms: $i99}, slow: {p50_ms: $s50, p99_ms: $s99}},
+		 runs: ([range(0; $names | length)] | map({key: $names[.], value: $r[.]}) |
+			from_entries)}' "${runs[@]}" >"$OUT/summary.json"
+}
+
+side_by_side() {
+	local s=$OUT/summary.json
+	echo
+	echo "Capacity C = $C req/s (pool $POOL x ${QUERY_MS} ms). Idle p50/p99: normal DB $IDLE_N50/$IDLE_N99 ms, slow DB $IDLE_S50/$IDLE_S99 ms."
+	echo "Success = ok / offered; p99 in ms over the phase. Tier 0 critical, 1 standard, 2 sheddable."
+	jq -r --arg runs "$RUNS" '
+		. as $S | ($runs | split(" ") | map(select(length > 0))) as $names |
+		($names | map("| \(.) off") ) as $h |
+		"phase      tier  " + ($names | map("| \(. + ":" | .[0:5]) offered     ok  refused timeout  succ%   p50   p99 ") | join("")),
+		(["warm", "overload", "slowdb", "recover"][] as $ph | range(0; 3) as $t |
+		 "\($ph | .[0:9] | . + "         " | .[0:9])  \($t)     " + ($names | map(
+			$S.runs[.].phases[$ph][$t] as $x |
+			"| \(" " * 5) \($x.offered | tostring | (" " * (7 - length)) + .) \($x.ok | tostring | (" " * (6 - length)) + .) \($x.refused | tostring | (" " * (8 - length)) + .) \($x.timeouts | tostring | (" " * (7 - length)) + .) \((($x.success // 0) * 1000 | round / 10) | tostring | (" " * (6 - length)) + .) \(($x.p50_ms // 0) | round | tostring | (" " * (5 - length)) + .) \(($x.p99_ms // 0) | round | tostring | (" " * (5 - length)) + .) ") | join("")))' "$s"
+}
+
+plot() {
+	local m dir png=$OUT/demo.png gp=$TMP/plot.gp t i
+	for m in $RUNS; do
+		dir=$TMP/run-$m
+		# Timeline per tier: t (s from run start), goodput, p99.
+		for t in 0 1 2; do
+			for i in 0 1 2 3; do
+				jq -r '.start_s as $o | .per_second[] | "\($o + .t) \(.ok) \(.p99_ms)"' \
+					"$dir/${PHASES[i]}-t$t.json"
+			done | sort -n >"$dir/tier$t.dat"
+		done
+		jq -r '"\(.t) \(.pool // "NaN") \(.level // "NaN")"' "$dir/samples.jsonl" \
+			>"$dir/samples.dat" 2>/dev/null || : >"$dir/samples.dat"
+		[ -s "$dir/samples.dat" ] || echo "0 NaN NaN" >"$dir/samples.dat"
+	done
+	local nruns
+	nruns=$(echo $RUNS | wc -w)
+	{
+		echo "set terminal pngcairo size $((700 * nruns)),1100 font 'sans,9'"
+		echo "set output '$png'"
+		echo "set multiplot layout 4,$nruns title 'spillway overload demo: C = $C req/s, phases of $PHASE_S s: warm 0.5C | overload 3C | slow DB 3C | recover 0.5C'"
+		echo "set grid; set key top left; set xlabel 'seconds'"
+		for i in 1 2 3; do echo "set arrow from $((PHASE_S * i)),graph 0 to $((PHASE_S * i)),graph 1 nohead dt 2 lc rgb 'gray'"; done
+		for m in $RUNS; do
+			echo "set title 'spillway $m: goodput per tier (req/s)'; set ylabel 'ok/s'; unset logscale y"
+			echo "plot '$TMP/run-$m/tier0.dat' u 1:2 w l lw 2 t 'tier 0', '$TMP/run-$m/tier1.dat' u 1:2 w l lw 2 t 'tier 1', '$TMP/run-$m/tier2.dat' u 1:2 w l lw 2 t 'tier 2'"
+		done
+		for m in $RUNS; do
+			echo "set title 'spillway $m: p99 latency per tier (ms, log)'; set ylabel 'ms'; set logscale y"
+			echo "plot '$TMP/run-$m/tier0.dat' u 1:(\$3>0?\$3:NaN) w l lw 2 t 'tier 0', '$TMP/run-$m/tier1.dat' u 1:(\$3>0?\$3:NaN) w l lw 2 t 'tier 1', '$TMP/run-$m/tier2.dat' u 1:(\$3>0?\$3:NaN) w l lw 2 t 'tier 2'"
+		done
+		echo "unset logscale y"
+		for m in $RUNS; do
+			echo "set title 'spillway $m: DB pool saturation (backend reports)'; set ylabel 'in use / capacity'; set yrange [0:1.05]"
+			echo "plot '$TMP/run-$m/samples.dat' u 1:2 w l lw 2 t 'pool', 0.85 w l dt 2 t 'target'"
+		done
+		echo "set autoscale y"
+		for m in $RUNS; do
+			echo "set title 'spillway $m: admit level (96 = all admitted, 32 = tier 0 only)'; set ylabel 'level'; set yrange [0:100]"
+			echo "plot '$TMP/run-$m/samples.dat' u 1:3 w steps lw 2 t 'level'"
+		done
+		echo "unset multiplot"
+	} >"$gp"
+	if gnuplot "$gp" 2>"$TMP/gnuplot.err"; then
+		echo "Plot: $png"
+	else
+		log "gnuplot failed: $(cat "$TMP/gnuplot.err")"
+	fi
+}
+
+# ---- main ----------------------------------------------------------------------------------------
+
+main() {
+	local started=$SECONDS
+	setup_topology
+	start_postgres
+	# Capacity and idle figures with a plain backend, nothing shedding.
+	rm -f "$TMP/report.sock"
+	start_backend "$TMP/report.sock"
+	local idle
+	idle=$(measure_idle normal)
+	read -r IDLE_N50 IDLE_N99 <<<"$idle"
+	kill -USR1 "$BACKEND_PID"
+	sleep 0.5
+	idle=$(measure_idle slow)
+	read -r IDLE_S50 IDLE_S99 <<<"$idle"
+	kill -USR2 "$BACKEND_PID"
+	log "idle p50/p99: normal DB $IDLE_N50/$IDLE_N99 ms, slow DB $IDLE_S50/$IDLE_S99 ms"
+	if [ -z "${C:-}" ]; then
+		log "measuring the capacity C (open loop, stepped, spillway off)"
+		measure_capacity
+	fi
+	log "capacity C = $C req/s"
+	stop_pid "$BACKEND_PID"
+	BACKEND_PID=
+	local m
+	for m in $RUNS; do
+		run_once "$m"
+		sleep 2
+	done
+	write_summary
+	side_by_side
+	plot
+	echo "Summary: $OUT/summary.json ($((SECONDS - started)) s)"
+}
+
+main "$@"
