@@ -17,8 +17,9 @@
  * variant honest.
  *
  * spillway integration, through libspillway-client:
- *   - every 50 ms: `pool db in_use=<connections held> capacity=<db-pool>
- *     waiting=<workers waiting for one> wait_ms=<longest wait for a connection in the last
+ *   - every 50 ms: `pool db in_use=<connections held, time-weighted mean over the period>
+ *     capacity=<db-pool> waiting=<workers waiting for one, mean over the period>
+ *     wait_ms=<longest wait for a connection in the last
  *     period, current waiters' wait so far included>` (max rather than p99: at the demo's
  *     rates a period holds a few dozen waits, where p99 is the max anyway);
  *   - on a kept-alive connection, each request after the first checks the shed state of its
@@ -92,6 +93,13 @@ static struct {
 	unsigned int waiting;
 	uint64_t *wait_since; /* per worker: when it started waiting, 0 when not */
 	uint64_t max_wait_ns; /* longest completed wait since the last report */
+	/*
+	 * Time integrals of in_use and waiting since the last report (connection-ns,
+	 * waiter-ns), advanced at every change of either under db_lock: the report carries
+	 * their time-weighted means over its period (see reporter_main).
+	 */
+	uint64_t in_use_ns, waiting_ns;
+	uint64_t acc_since; /* when the integrals were last advanced */
 
 	/* Each worker's current connection, so SIGTERM can end keep-alive reads. */
 	pthread_mutex_t fd_lock;
@@ -217,23 +225,37 @@ static bool parse_tier_map(const char *arg)
 	return B.nrules > 0;
 }
 
+/* Under db_lock, before in_use or waiting changes: adds their value since acc_since. */
+static void pool_advance(uint64_t now)
+{
+	if (now > B.acc_since) {
+		B.in_use_ns += (uint64_t)(B.db_pool - B.nfree) * (now - B.acc_since);
+		B.waiting_ns += (uint64_t)B.waiting * (now - B.acc_since);
+		B.acc_since = now;
+	}
+}
+
 /* A free DB connection, waiting for one; its index. */
 static unsigned int db_take(unsigned int worker)
 {
-	uint64_t t0 = demo_now_ns(), waited;
+	uint64_t t0 = demo_now_ns(), waited, now;
 	unsigned int i;
 
 	pthread_mutex_lock(&B.db_lock);
 	if (!B.nfree) {
+		pool_advance(demo_now_ns());
 		B.waiting++;
 		B.wait_since[worker] = t0;
 		while (!B.nfree)
 			pthread_cond_wait(&B.db_free, &B.db_lock);
+		pool_advance(demo_now_ns());
 		B.waiting--;
 		B.wait_since[worker] = 0;
 	}
+	now = demo_now_ns();
+	pool_advance(now);
 	i = B.free_idx[--B.nfree];
-	waited = demo_now_ns() - t0;
+	waited = now - t0;
 	if (waited > B.max_wait_ns)
 		B.max_wait_ns = waited;
 	pthread_mutex_unlock(&B.db_lock);
@@ -243,6 +265,7 @@ static unsigned int db_take(unsigned int worker)
 static void db_give(unsigned int i)
 {
 	pthread_mutex_lock(&B.db_lock);
+	pool_advance(demo_now_ns());
 	B.free_idx[B.nfree++] = i;
 	pthread_cond_signal(&B.db_free);
 	pthread_mutex_unlock(&B.db_lock);
@@ -433,18 +456,43 @@ static void *worker_main(void *arg)
 static void *reporter_main(void *arg)
 {
 	struct timespec period = {.tv_nsec = REPORT_EVERY_NS};
-	uint64_t now, wait_ns, in_use, waiting;
+	uint64_t now, wait_ns, in_use, waiting, span, start;
 	bool warned = false;
 	unsigned int w;
 	int err;
 
 	(void)arg;
+	pthread_mutex_lock(&B.db_lock);
+	start = B.acc_since = demo_now_ns();
+	B.in_use_ns = B.waiting_ns = 0;
+	pthread_mutex_unlock(&B.db_lock);
 	while (!atomic_load(&B.stopping)) {
 		nanosleep(&period, NULL);
 		now = demo_now_ns();
 		pthread_mutex_lock(&B.db_lock);
-		in_use = B.db_pool - B.nfree;
-		waiting = B.waiting;
+		/*
+		 * in_use and waiting: their time-weighted means over the period, rounded, not
+		 * the values at this instant. A snapshot samples one moment of a pool whose
+		 * occupancy swings with every arrival: at half the capacity, with Poisson
+		 * arrivals, the pool is briefly full now and then, and a snapshot taken then
+		 * reads 100 % although the pool served everything without a wait; the controller
+		 * would shed on that noise. The mean over the period is the pool's utilisation
+		 * (Little: arrival rate x hold time), which is what the pool target (a fill
+		 * fraction) is about, and it stays at 100 % under a real overload. The wait is
+		 * different: wait_ms stays the period's longest wait (current waiters included),
+		 * because a queue that forms is what must show at once, and a mean would dilute
+		 * a few long waits among many zero ones.
+		 */
+		pool_advance(now);
+		span = now - start;
+		if (!span)
+			span = 1;
+		in_use = (B.in_use_ns + span / 2) / span;
+		if (in_use > B.db_pool)
+			in_use = B.db_pool;
+		waiting = (B.waiting_ns + span / 2) / span;
+		B.in_use_ns = B.waiting_ns = 0;
+		start = now;
 		wait_ns = B.max_wait_ns;
 		/* A waiter stuck for the whole period must show, not only finished waits. */
 		for (w = 0; w < B.workers; w++)
