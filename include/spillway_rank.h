@@ -61,4 +61,25 @@ static inline __u32 spw_effective_level(const struct spw_policy *p)
 	return p->admit_level > p->floor_level ? p->admit_level : p->floor_level;
 }
 
+/*
+ * Cohorts of `tier` a policy sheds (0..SPW_COHORTS): its ranks at or above the effective
+ * level. Written once for the daemon's state file, the exporter and the CLI.
+ */
+static inline __u32 spw_tier_shed_cohorts(__u32 level, __u32 floor, __u32 tier)
+{
+	__u32 eff = level > floor ? level : floor, base = tier * SPW_COHORTS;
+
+	if (eff <= base)
+		return SPW_COHORTS;
+	if (eff - base >= SPW_COHORTS)
+		return 0;
+	return SPW_COHORTS - (eff - base);
+}
+
+/* The same as a rounded percentage, as status and /v1/state show it. */
+static inline __u32 spw_shed_percent(__u32 cohorts)
+{
+	return (cohorts * 100 + SPW_COHORTS / 2) / SPW_COHORTS;
+}
+
 #endif /* SPILLWAY_RANK_H */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "spillway_rank.h"
 #include "cli_priv.h"
 #include "spw_strnum.h"
 
@@ -42,23 +43,6 @@ static double per_sec(const struct spw_count *a, const struct spw_count *b, uint
 		      double secs)
 {
 	return (double)(b[idx].packets - a[idx].packets) / secs;
-}
-
-/* Cohorts of tier t the level sheds: the data plane admits rank < max(level, floor). */
-static uint32_t shed_cohorts(const struct spw_state_service *s, uint32_t t)
-{
-	uint32_t level = s->level > s->floor ? s->level : s->floor, top = (t + 1) * SPW_COHORTS;
-
-	if (level >= top)
-		return 0;
-	if (level <= t * SPW_COHORTS)
-		return SPW_COHORTS;
-	return top - level;
-}
-
-static uint32_t shed_percent(uint32_t cohorts)
-{
-	return (cohorts * 100 + SPW_COHORTS / 2) / SPW_COHORTS;
 }
 
 static void build_view(struct spw_dataplane *dp, const struct spw_state_service *s,
@@ -91,7 +75,7 @@ static void build_view(struct spw_dataplane *dp, const struct spw_state_service 
 			spw_latency_quantile(&h, 0.99, &us);
 			tv->p99_ms = us / 1e3;
 		}
-		tv->shed_cohorts = shed_cohorts(s, t);
+		tv->shed_cohorts = spw_tier_shed_cohorts(s->level, s->floor, t);
 	}
 	if (!spw_dp_policy_get(dp, s->id, &p)) {
 		v->has_policy = true;
@@ -145,10 +129,10 @@ static json_t *view_json(const struct spw_state_file *st, const struct svc_view 
 		size_t nlen = strnlen(name, SPW_STATE_NAME_MAX);
 
 		json_object_set_new(shed, name[0] ? name : "?",
-				    json_integer(shed_percent(tv->shed_cohorts)));
+				    json_integer(spw_shed_percent(tv->shed_cohorts)));
 		json_object_set_new(j, "name", json_stringn(name, nlen));
 		json_object_set_new(j, "shed_percent",
-				    json_integer(shed_percent(tv->shed_cohorts)));
+				    json_integer(spw_shed_percent(tv->shed_cohorts)));
 		json_object_set_new(j, "shed_cohorts", json_integer(tv->shed_cohorts));
 		json_object_set_new(j, "admitted_per_s", json_real(tv->admitted_ps));
 		json_object_set_new(j, "shed_per_s", json_real(tv->shed_ps));
@@ -225,7 +209,7 @@ static void status_text(FILE *f, const struct spw_state_file *st, const struct s
 		fprintf(f, "  shed: ");
 		for (t = n; t-- > 0;)
 			fprintf(f, "%.*s %u%%%s", SPW_STATE_NAME_MAX, st->tiers[t],
-				shed_percent(v->tiers[t].shed_cohorts), t ? ", " : "\n");
+				spw_shed_percent(v->tiers[t].shed_cohorts), t ? ", " : "\n");
 		fprintf(f, "  pressure ");
 		print_milli(f, s->pressure_milli);
 		fprintf(f, "\n");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "spillway_rank.h"
 #include "spillway_latency.h"
 #include "spw_metrics.h"
 
@@ -245,18 +246,6 @@ static void fmt_latency(FILE *f, const struct spw_metrics_snapshot *s)
 	}
 }
 
-/* Cohorts of tier t the level sheds: the data plane admits rank < max(level, floor). */
-static uint32_t shed_cohorts(const struct spw_metrics_service *v, uint32_t t)
-{
-	uint32_t level = v->level > v->floor ? v->level : v->floor, top = (t + 1) * SPW_COHORTS;
-
-	if (level >= top)
-		return 0;
-	if (level <= t * SPW_COHORTS)
-		return SPW_COHORTS;
-	return top - level;
-}
-
 static void fmt_tiers(FILE *f, const struct spw_metrics_snapshot *s)
 {
 	uint32_t nt = ntiers_of(s), t;
@@ -277,7 +266,8 @@ static void fmt_tiers(FILE *f, const struct spw_metrics_snapshot *s)
 		for (t = 0; t < nt; t++) {
 			open_st(f, "spillway_tier_shed_ratio", s->svcs[i].name, tier_name(s, t));
 			fputc('}', f);
-			num(f, (double)shed_cohorts(&s->svcs[i], t) / SPW_COHORTS);
+			num(f, (double)spw_tier_shed_cohorts(s->svcs[i].level, s->svcs[i].floor, t) /
+				       SPW_COHORTS);
 		}
 	/* Tier names are configurable: alerts find "the critical tier" by index, not by name. */
 	head(f, "spillway_tier_info", "gauge",

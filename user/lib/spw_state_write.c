@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include "spillway_rank.h"
 #include "spw_state_write.h"
 
 int spw_state_file_create(const char *dir, struct spw_state_file **map)
@@ -81,14 +82,6 @@ void spw_state_write(struct spw_state_file *map, const struct spw_state_file *sr
 
 uint16_t spw_state_admitted_permille(uint32_t level, uint32_t floor, uint32_t tier)
 {
-	uint32_t eff = level > floor ? level : floor;
-	uint32_t base = tier * SPW_COHORTS;
-	uint32_t n;
-
-	if (eff <= base)
-		return 0;
-	n = eff - base;
-	if (n > SPW_COHORTS)
-		n = SPW_COHORTS;
-	return (uint16_t)(n * 1000 / SPW_COHORTS);
+	return (uint16_t)((SPW_COHORTS - spw_tier_shed_cohorts(level, floor, tier)) * 1000 /
+			  SPW_COHORTS);
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <jansson.h>
+#include "spillway_rank.h"
 #include "spwd.h"
 #include "spw_log.h"
 #include "spw_metrics.h"
@@ -273,22 +274,6 @@ static json_t *real_or_null(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
-static uint32_t shed_cohorts(const struct spw_metrics_service *v, uint32_t t)
-{
-	uint32_t level = v->level > v->floor ? v->level : v->floor, top = (t + 1) * SPW_COHORTS;
-
-	if (level >= top)
-		return 0;
-	if (level <= t * SPW_COHORTS)
-		return SPW_COHORTS;
-	return top - level;
-}
-
-static uint32_t shed_percent(uint32_t cohorts)
-{
-	return (cohorts * 100 + SPW_COHORTS / 2) / SPW_COHORTS;
-}
-
 static json_t *service_json(const struct spw_metrics_snapshot *s,
 			    const struct spw_metrics_service *v)
 {
@@ -320,14 +305,14 @@ static json_t *service_json(const struct spw_metrics_snapshot *s,
 	json_object_set_new(o, "signals", sigs);
 	for (t = 0; t < nt; t++) {
 		const struct spw_metrics_tier *tv = &v->tiers[t];
-		uint32_t sc = shed_cohorts(v, t);
+		uint32_t sc = spw_tier_shed_cohorts(v->level, v->floor, t);
 		bool has_lat = !spw_latency_quantile(&tv->lat, 0.5, &us);
 		json_t *j = json_object();
 
 		json_object_set_new(shed, s->tiers[t][0] ? s->tiers[t] : "?",
-				    json_integer(shed_percent(sc)));
+				    json_integer(spw_shed_percent(sc)));
 		json_object_set_new(j, "name", json_string(s->tiers[t]));
-		json_object_set_new(j, "shed_percent", json_integer(shed_percent(sc)));
+		json_object_set_new(j, "shed_percent", json_integer(spw_shed_percent(sc)));
 		json_object_set_new(j, "shed_cohorts", json_integer(sc));
 		json_object_set_new(j, "admitted_per_s", json_real(tv->admitted_ps));
 		json_object_set_new(j, "shed_per_s", json_real(tv->shed_ps));
