@@ -91,7 +91,8 @@ static __always_inline enum spw_verdict spw_udp(spw_ctx_t *ctx, const struct spw
 	spw_flow_key_of(pkt, saddr, daddr, &key);
 	flow = bpf_map_lookup_elem(&spw_flows, &key);
 	if (flow) {
-		spw_flow_touch(flow, spw_us(bpf_ktime_get_ns()));
+		/* The idle stamp needs no better than a tick: the coarse clock costs half. */
+		spw_flow_touch(flow, spw_us(bpf_ktime_get_coarse_ns()));
 		spw_count(svc, flow->tier & (SPW_MAX_TIERS - 1), SPW_REASON_ESTABLISHED, pkt->len);
 		return SPW_VERDICT_PASS;
 	}
