@@ -534,6 +534,37 @@ static void test_report_moves_pressure(void **state)
 	free(r);
 }
 
+/* Copies the executable src into dir as "spillway" (mode 0755); its path into out. */
+static int copy_file(const char *src, const char *dir, char *out, size_t outlen)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, fd, err = 0;
+
+	snprintf(out, outlen, "%s/spillway", dir);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (fd < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n) {
+			err = -EIO;
+			break;
+		}
+	if (n < 0)
+		err = -errno;
+	close(in);
+	if (fchmod(fd, 0755) && !err)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 static void test_nobody(void **state)
 {
 	static const char *const reads[][4] = {
@@ -543,9 +574,19 @@ static void test_nobody(void **state)
 	};
 	struct test_ctx *c = *state;
 	struct run *r = malloc(sizeof(*r));
+	char own[sizeof(c->cli)], dir[] = "/tmp/spw-cli-XXXXXX";
 	size_t i;
 
 	assert_non_null(r);
+	/*
+	 * nobody must be able to reach the binary: a checkout under a private folder (CI clones
+	 * into a mktemp -d, mode 0700) would make exec fail with 127 before the CLI says anything.
+	 * Run a copy from a world-searchable folder instead.
+	 */
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(own, sizeof(own), "%s", c->cli);
+	assert_int_equal(copy_file(own, dir, c->cli, sizeof(c->cli)), 0);
 	for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
 		run_cli_as(c, NOBODY, r, reads[i]);
 		printf("as nobody: spillway %s: exit %d: %s", reads[i][0], r->status, r->err);
@@ -553,6 +594,8 @@ static void test_nobody(void **state)
 		assert_non_null(strstr(r->err, "CAP_BPF"));
 		assert_non_null(strstr(r->err, "root"));
 	}
+	snprintf(c->cli, sizeof(c->cli), "%s", own);
+	spw_rm_tree(dir);
 	free(r);
 }
 
