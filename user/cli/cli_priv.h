@@ -3,15 +3,18 @@
 #ifndef SPW_CLI_PRIV_H
 #define SPW_CLI_PRIV_H
 
+#include <stdbool.h>
 #include "cli.h"
 #include "spillway_state.h"
 
 /*
  * Opens the data plane pinned under req->pin_root. Refuses (with a message) when nothing is
  * pinned there, rather than creating maps as spw_dp_open() would for a daemon, and names the
- * privilege when the caller lacks it. Returns 0 or SPW_EXIT_FAIL.
+ * privilege when the caller lacks it. programs: load the BPF programs too (attach needs them;
+ * about a second of verifier CPU); otherwise only the pinned maps are opened (milliseconds).
+ * Returns 0 or SPW_EXIT_FAIL.
  */
-int cli_open_dp(const struct spw_cli_req *req, struct spw_dataplane **dp);
+int cli_open_dp(const struct spw_cli_req *req, struct spw_dataplane **dp, bool programs);
 
 /* The daemon's state folder: --state-dir, else the config's state_dir, else the default. */
 void cli_state_dir(const struct spw_cli_req *req, char *buf, size_t len);

@@ -182,7 +182,7 @@ int spw_cmd_explain(const struct spw_cli_req *req)
 	char by[96];
 	int err;
 
-	if (cli_open_dp(req, &dp))
+	if (cli_open_dp(req, &dp, false))
 		return SPW_EXIT_FAIL;
 	err = decide(req, dp, &e);
 	spw_dp_close(dp);

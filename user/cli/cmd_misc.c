@@ -74,7 +74,7 @@ int spw_cmd_attach(const struct spw_cli_req *req)
 		fprintf(stderr, "spillway: no interface %s\n", req->iface);
 		return SPW_EXIT_FAIL;
 	}
-	if (cli_open_dp(req, &dp))
+	if (cli_open_dp(req, &dp, true))
 		return SPW_EXIT_FAIL;
 	err = spw_dp_attach(dp, (int)ifindex, req->mode);
 	spw_dp_close(dp);
@@ -114,7 +114,7 @@ int spw_cmd_detach(const struct spw_cli_req *req)
 	uint32_t i;
 	int err;
 
-	if (cli_open_dp(req, &dp))
+	if (cli_open_dp(req, &dp, false))
 		return SPW_EXIT_FAIL;
 	if (!req->all) {
 		ifindex = if_nametoindex(req->iface);

@@ -35,7 +35,7 @@ int spw_cmd_policy(const struct spw_cli_req *req)
 	bool has_cur;
 	int tier, err, ret = SPW_EXIT_FAIL;
 
-	if (cli_open_dp(req, &dp))
+	if (cli_open_dp(req, &dp, false))
 		return SPW_EXIT_FAIL;
 	st = calloc(1, sizeof(*st));
 	if (!st || cli_state_read(req, st) || cli_service_id(st, req->service, &id, &svc))

@@ -104,12 +104,12 @@ int spw_cmd_rules(const struct spw_cli_req *req)
 		struct spw_dataplane *probe;
 
 		/* Same privilege and presence checks as every other read. */
-		if (cli_open_dp(req, &probe))
+		if (cli_open_dp(req, &probe, false))
 			return SPW_EXIT_FAIL;
 		spw_dp_close(probe);
 		return rules_list(req);
 	}
-	if (cli_open_dp(req, &dp))
+	if (cli_open_dp(req, &dp, false))
 		return SPW_EXIT_FAIL;
 	st = calloc(1, sizeof(*st));
 	if (!st)

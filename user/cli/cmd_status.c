@@ -369,7 +369,7 @@ int spw_cmd_status(const struct spw_cli_req *req)
 	bool go;
 	int ret;
 
-	if (cli_open_dp(req, &dp))
+	if (cli_open_dp(req, &dp, false))
 		return SPW_EXIT_FAIL;
 	ret = one_round(req, dp, false, &go, false);
 	spw_dp_close(dp);
@@ -385,7 +385,7 @@ int spw_cmd_top(const struct spw_cli_req *req)
 	uint32_t n = 0;
 	int ret = SPW_EXIT_OK;
 
-	if (cli_open_dp(req, &dp))
+	if (cli_open_dp(req, &dp, false))
 		return SPW_EXIT_FAIL;
 	/* No SA_RESTART: poll() must return at Ctrl-C so the terminal is restored at once. */
 	sigaction(SIGINT, &sa, NULL);

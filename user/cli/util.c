@@ -39,7 +39,7 @@ int cli_pinned_map(const struct spw_cli_req *req, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
-int cli_open_dp(const struct spw_cli_req *req, struct spw_dataplane **dp)
+int cli_open_dp(const struct spw_cli_req *req, struct spw_dataplane **dp, bool programs)
 {
 	struct spw_dp_opts o = {.pin_root = req->pin_root};
 	char path[PATH_MAX];
@@ -64,7 +64,8 @@ int cli_open_dp(const struct spw_cli_req *req, struct spw_dataplane **dp)
 		return SPW_EXIT_FAIL;
 	}
 	close(fd);
-	err = spw_dp_open(dp, &o);
+	/* Only attach needs the programs; loading them costs the verifier's second of CPU. */
+	err = programs ? spw_dp_open(dp, &o) : spw_dp_open_pinned(dp, req->pin_root);
 	if (err) {
 		cli_dp_error(req, "cannot open the data plane", err);
 		return SPW_EXIT_FAIL;

@@ -96,6 +96,8 @@ int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mo
 
 	if (ifindex <= 0)
 		return -EINVAL;
+	if (spw_dp_prog_fd(dp, SPW_PROG_XDP) < 0)
+		return -ENOENT; /* opened with spw_dp_open_pinned(): no program to attach */
 	switch (mode) {
 	case SPW_ATTACH_XDP:
 	case SPW_ATTACH_XDP_GENERIC:

@@ -75,7 +75,7 @@ static void collect_map_fds(struct spw_dataplane *dp)
 }
 
 /* The sweep decrements active counts with atomics on the map's memory, as the kernel does. */
-static int map_active(struct spw_dataplane *dp)
+int spw_dp_map_active(struct spw_dataplane *dp)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	size_t len = SPW_ACTIVE_ENTRIES * sizeof(__u64);
@@ -138,6 +138,35 @@ static int make_pin_root(const char *root)
 	return 0;
 }
 
+int spw_dp_alloc(struct spw_dataplane **out, const char *root)
+{
+	struct spw_dataplane *dp;
+	int err;
+
+	*out = NULL;
+	if (strlen(root) >= sizeof(dp->pin_root))
+		return -ENAMETOOLONG;
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	strcpy(dp->pin_root, root);
+	dp->ncpus = libbpf_num_possible_cpus();
+	if (dp->ncpus <= 0) {
+		err = dp->ncpus ? dp->ncpus : -EINVAL;
+		goto fail;
+	}
+	dp->percpu_buf = calloc(dp->ncpus, sizeof(*dp->percpu_buf));
+	if (!dp->percpu_buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*out = dp;
+	return 0;
+fail:
+	free(dp);
+	return err;
+}
+
 int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
@@ -155,20 +184,9 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 	err = make_pin_root(root);
 	if (err)
 		return err;
-	dp = calloc(1, sizeof(*dp));
-	if (!dp)
-		return -ENOMEM;
-	strcpy(dp->pin_root, root);
-	dp->ncpus = libbpf_num_possible_cpus();
-	if (dp->ncpus <= 0) {
-		err = dp->ncpus ? dp->ncpus : -EINVAL;
-		goto cleanup;
-	}
-	dp->percpu_buf = calloc(dp->ncpus, sizeof(*dp->percpu_buf));
-	if (!dp->percpu_buf) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
+	err = spw_dp_alloc(&dp, root);
+	if (err)
+		return err;
 	/* The kernel sizes a hash's bucket array to the next power of two: any other size pays
 	 * for buckets it cannot fill (136 bytes a flow instead of 120 at 2^17 + 1). */
 	flows = round_pow2(flows);
@@ -203,7 +221,7 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 		goto cleanup;
 	}
 	collect_map_fds(dp);
-	err = map_active(dp);
+	err = spw_dp_map_active(dp);
 	if (err)
 		goto cleanup;
 	err = init_fresh_maps(dp);
@@ -223,6 +241,7 @@ void spw_dp_close(struct spw_dataplane *dp)
 		return;
 	if (dp->active)
 		munmap(dp->active, dp->active_len);
+	spw_dp_close_pinned_fds(dp);
 	spillway_tc__destroy(dp->tc);
 	spillway_xdp__destroy(dp->xdp);
 	free(dp->percpu_buf);
@@ -256,6 +275,8 @@ int spw_dp_unpin_all(struct spw_dataplane *dp)
 
 int spw_dp_prog_fd(const struct spw_dataplane *dp, enum spw_prog prog)
 {
+	if (dp->pinned_only)
+		return -ENOENT; /* spw_dp_open_pinned() loads no program */
 	switch (prog) {
 	case SPW_PROG_XDP:
 		return bpf_program__fd(dp->xdp->progs.spw_xdp_ingress);

@@ -44,6 +44,14 @@ struct spw_dp_opts {
  * counter, policy and flow). Nothing is attached.
  */
 int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts);
+/*
+ * The maps of a running install only, by their pins under pin_root (NULL: SPW_PIN_ROOT):
+ * nothing is created, mounted or loaded, so it costs milliseconds where spw_dp_open() costs
+ * the verifier's second. Every map read and write works; spw_dp_prog_fd() and so
+ * spw_dp_attach() do not (-ENOENT). -ENOENT when a map is not pinned, -EPROTO when the pinned
+ * maps are of another ABI version.
+ */
+int spw_dp_open_pinned(struct spw_dataplane **out, const char *pin_root);
 /* Frees user-space state; pinned maps and attached programs stay. NULL is fine. */
 void spw_dp_close(struct spw_dataplane *dp);
 /* Unpins every map and link under the pin root and removes the folder (detach-all). */

@@ -4,6 +4,7 @@
 #define SPW_DATAPLANE_PRIV_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include "spw_dataplane.h"
 
 /* Longest pin root: leaves room in a PATH_MAX buffer for any file name under it. */
@@ -40,6 +41,14 @@ struct spw_dataplane {
 	__u64 *active;			/* spw_active, mmapped: atomic decrements from user space */
 	size_t active_len;
 	char pin_root[SPW_PIN_ROOT_MAX];
+	bool pinned_only; /* spw_dp_open_pinned(): the map fds are ours, no programs loaded */
 };
+
+/* A zeroed data plane with its pin root and per-CPU read buffer; nothing opened yet. */
+int spw_dp_alloc(struct spw_dataplane **out, const char *root);
+/* mmaps spw_active (dp->maps.active must be open). */
+int spw_dp_map_active(struct spw_dataplane *dp);
+/* Closes the map fds of a spw_dp_open_pinned() data plane; nothing otherwise. */
+void spw_dp_close_pinned_fds(struct spw_dataplane *dp);
 
 #endif /* SPW_DATAPLANE_PRIV_H */
