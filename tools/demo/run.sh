@@ -277,13 +277,20 @@ EOF
 
 spw() { "$BUILD/spillway" --pin-root "$PIN" --state-dir "$TMP/state" "$@"; }
 
+stamp_lines() {
+	local l
+	while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done
+}
+
 start_daemon() {
 	local i
 	write_config "$TMP/spillway.yaml"
 	"$BUILD/spillway" config check "$TMP/spillway.yaml" >/dev/null ||
 		die "the generated config does not validate: $TMP/spillway.yaml"
-	nsenter --net="/var/run/netns/$NS_SRV" -- "$BUILD/spillwayd" -c "$TMP/spillway.yaml" --pin-root "$PIN" \
-		>>"$TMP/spillwayd.log" 2>&1 &
+	# -v: every admit-level change is logged with the signal that moved it; each line gets
+	# the wall clock (seconds since the epoch, as the run's t0) and the log is kept in OUT.
+	nsenter --net="/var/run/netns/$NS_SRV" -- "$BUILD/spillwayd" -v -c "$TMP/spillway.yaml" \
+		--pin-root "$PIN" > >(stamp_lines >>"$TMP/spillwayd.log") 2>&1 &
 	DAEMON_PID=$!
 	PIDS+=("$DAEMON_PID")
 	for ((i = 0; i < 150; i++)); do
@@ -659,6 +666,7 @@ main() {
 		sleep 2
 	done
 	write_summary
+	[ -f "$TMP/spillwayd.log" ] && cp "$TMP/spillwayd.log" "$OUT/spillwayd.log"
 	side_by_side
 	plot
 	echo "Summary: $OUT/summary.json ($((SECONDS - started)) s)"

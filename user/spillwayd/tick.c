@@ -136,6 +136,32 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
 		pr_warn("cannot write the policy of %s: %s\n", c->name, strerror(-err));
 }
 
+/*
+ * Which signal moved the level, with its reading: "why did it shed?" is the first question an
+ * operator asks, and the pressure alone does not say which of a service's signals it was.
+ */
+static void log_level_change(const struct spwd_service *s, uint32_t prev)
+{
+	const struct spw_signal *top = NULL;
+	int i;
+
+	for (i = 0; i < s->cfg->nsignals; i++) {
+		const struct spw_signal *sig = &s->signals[i];
+
+		if (!sig->stale &&
+		    (!top || sig->value / sig->target > top->value / top->target))
+			top = sig;
+	}
+	if (s->overridden)
+		pr_debug("%s: level %u -> %u (manual override)\n", s->cfg->name, prev, s->level);
+	else if (top)
+		pr_debug("%s: level %u -> %u (pressure %.3f: %s%s%s %.3f, target %.3f)\n",
+			 s->cfg->name, prev, s->level, s->pressure, spw_signal_kind_name(top->kind),
+			 top->source[0] ? " " : "", top->source, top->value, top->target);
+	else
+		pr_debug("%s: level %u -> %u (no fresh signal)\n", s->cfg->name, prev, s->level);
+}
+
 static void control_service(struct spwd *d, struct spwd_service *s, uint64_t now)
 {
 	struct spw_override o;
@@ -158,8 +184,7 @@ static void control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 	}
 	spw_retry_hint(s->level, prev, &s->law_params, &s->retry_lo_s, &s->retry_hi_s);
 	if (s->level != prev)
-		pr_debug("%s: level %u -> %u (pressure %.3f%s)\n", s->cfg->name, prev, s->level,
-			 s->pressure, s->overridden ? ", manual override" : "");
+		log_level_change(s, prev);
 	s->dry_run = dry_run;
 	write_policy(d, s, dry_run, now);
 }
