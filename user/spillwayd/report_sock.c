@@ -94,6 +94,7 @@ int spwd_report_line(struct spwd *d, const char *line, size_t len)
 	}
 	if (!ret) {
 		d->reports_ok++;
+		spwd_report_arrived(d, (enum spw_report_kind)key.kind, key.name);
 		return 0;
 	}
 	d->reports_bad++;

@@ -33,6 +33,8 @@ struct spwd_service {
 	/* Latency p99 signal: histogram at the start of the current window. */
 	struct spw_latency_hist lat_base;
 	uint64_t lat_base_ns;
+	/* Newest measurement the law has stepped on: a reading is never counted twice. */
+	uint64_t law_read_ns;
 };
 
 /* What the exporter thread may read: copied under the lock at the end of each tick. */
@@ -80,6 +82,11 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg);
 
 /* tick.c: one control tick. */
 void spwd_tick(struct spwd *d);
+/*
+ * A report (kind, name) was just stored: services that read it step at once when it shows a
+ * clear overload, instead of at the next tick (see control_service in tick.c).
+ */
+void spwd_report_arrived(struct spwd *d, enum spw_report_kind kind, const char *name);
 
 /* report_sock.c: the app report socket. */
 int spwd_report_open(struct spwd *d);

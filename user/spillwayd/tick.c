@@ -162,19 +162,61 @@ static void log_level_change(const struct spwd_service *s, uint32_t prev)
 		pr_debug("%s: level %u -> %u (no fresh signal)\n", s->cfg->name, prev, s->level);
 }
 
-static void control_service(struct spwd *d, struct spwd_service *s, uint64_t now)
+/* Signals an app reports (the rest the daemon measures itself, once per tick). */
+static bool reported_kind(enum spw_signal_kind kind)
 {
-	struct spw_override o;
-	uint32_t prev = s->level;
-	bool dry_run = s->cfg->dry_run;
+	return kind == SPW_SIG_POOL || kind == SPW_SIG_POOL_WAIT || kind == SPW_SIG_QUEUE ||
+	       kind == SPW_SIG_QUEUE_AGE;
+}
+
+/* The newest measurement among the signals spw_pressure() counted as fresh. */
+static uint64_t newest_reading(const struct spwd_service *s)
+{
+	uint64_t newest = 0;
 	int i;
 
 	for (i = 0; i < s->cfg->nsignals; i++)
-		measure(d, s, &s->signals[i], now);
+		if (!s->signals[i].stale && s->signals[i].updated_ns > newest)
+			newest = s->signals[i].updated_ns;
+	return newest;
+}
+
+/*
+ * Measures, steps the law and writes the policy; true when the enforced level changed.
+ * urgent: called as a report arrives, between ticks: only reported signals are read again,
+ * and the law steps only for a clear overload (pressure >= 1 + hysteresis), the one case
+ * where waiting for the tick costs: at 3x capacity every 100 ms of delay queues 200 ms of
+ * work in front of tier 0. Anything less waits for the tick, where the law's smoothing and
+ * confirmation run at their designed pace.
+ */
+static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now, bool urgent)
+{
+	struct spw_override o;
+	uint32_t prev = s->level;
+	bool dry_run = s->cfg->dry_run, seen;
+	uint64_t newest;
+	int i;
+
+	for (i = 0; i < s->cfg->nsignals; i++)
+		if (!urgent || reported_kind(s->signals[i].kind))
+			measure(d, s, &s->signals[i], now);
 	s->pressure = spw_pressure(s->signals, s->cfg->nsignals, now,
 				   d->cfg->controller.stale_after_ns);
+	/*
+	 * A step consumes its readings: one the law has already stepped on (an urgent step
+	 * took it, and no report came since) is not counted again, or one report would count
+	 * as two readings of a persisting overload and draw a second, confirmed cut.
+	 */
+	newest = newest_reading(s);
+	seen = !isnan(s->pressure) && newest <= s->law_read_ns;
+	if (urgent && (seen || !(s->pressure >= 1.0 + s->law_params.hysteresis)))
+		return false;
 	/* The law keeps running under an override, so handing back control is smooth. */
-	s->law_level = spw_law_step(&s->law, &s->law_params, s->pressure, now);
+	if (!seen) {
+		s->law_level = spw_law_step(&s->law, &s->law_params, s->pressure, now);
+		if (!isnan(s->pressure))
+			s->law_read_ns = newest;
+	}
 	s->level = s->law_level;
 	s->overridden = false;
 	if (!spw_dp_override_get(d->dp, s->cfg->id, &o) && o.expires_ns > now) {
@@ -187,6 +229,38 @@ static void control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 		log_level_change(s, prev);
 	s->dry_run = dry_run;
 	write_policy(d, s, dry_run, now);
+	return s->level != prev;
+}
+
+/* Whether a signal of s reads the report (kind, name). */
+static bool uses_report(const struct spwd_service *s, enum spw_report_kind kind, const char *name)
+{
+	int i;
+
+	for (i = 0; i < s->cfg->nsignals; i++) {
+		enum spw_signal_kind k = s->signals[i].kind;
+		bool pool = k == SPW_SIG_POOL || k == SPW_SIG_POOL_WAIT;
+		bool queue = k == SPW_SIG_QUEUE || k == SPW_SIG_QUEUE_AGE;
+
+		if (((kind == SPW_REPORT_POOL && pool) || (kind == SPW_REPORT_QUEUE && queue)) &&
+		    !strncmp(s->signals[i].source, name, sizeof(s->signals[i].source)))
+			return true;
+	}
+	return false;
+}
+
+void spwd_report_arrived(struct spwd *d, enum spw_report_kind kind, const char *name)
+{
+	uint64_t now = spw_now_ns();
+	bool changed = false;
+	int i;
+
+	for (i = 0; i < d->nsvcs; i++)
+		if (uses_report(&d->svcs[i], kind, name))
+			changed |= control_service(d, &d->svcs[i], now, true);
+	/* Apps read the shed state from the file: they must hear of the cut now too. */
+	if (changed)
+		spwd_state_publish(d);
 }
 
 static void rotate_salt(struct spwd *d, uint64_t now)
@@ -267,7 +341,7 @@ void spwd_tick(struct spwd *d)
 
 	read_accept_queues(d);
 	for (i = 0; i < d->nsvcs; i++)
-		control_service(d, &d->svcs[i], now);
+		control_service(d, &d->svcs[i], now, false);
 	rotate_salt(d, now);
 	sweep_flows(d, now);
 	d->ticks++;
