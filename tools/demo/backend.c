@@ -26,6 +26,14 @@
  *     tier and is answered 503 with Retry-After while the tier is shed. The first request is
  *     not checked: the data plane admitted the connection's SYN moments ago, and checking it
  *     again would turn the data plane's refusals into 503s.
+ *   - a request that finds no DB connection free checks its tier before it waits, and again
+ *     when it gets one after waiting: while the data plane sheds a share of the tier, the
+ *     request is refused (503, Retry-After) with that same probability instead of queueing.
+ *     The data plane only refuses new connections; the requests it admitted before its first
+ *     cut are already queued in front of tier 0 (at 3x capacity, 100 ms of reaction queue
+ *     200 ms of work), and serving them keeps tier 0 waiting long after admission fell
+ *     under capacity. Drawing against the admitted share (not refusing the whole tier)
+ *     keeps a partly admitted tier's success near what the data plane gives it.
  *
  * A request's tier: the --tier-map entry with the longest prefix matching the client's
  * address (the same rule the data plane applies to the SYN), else the request's X-Tier
@@ -235,14 +243,51 @@ static void pool_advance(uint64_t now)
 	}
 }
 
-/* A free DB connection, waiting for one; its index. */
-static unsigned int db_take(unsigned int worker)
+/*
+ * Whether a request of tier that would queue for the pool is refused now: with the
+ * probability the data plane refuses new flows of the tier (see the header). An mmap read, no
+ * syscall; fails open (never refused) when the daemon is down or does not know us.
+ */
+static bool queued_request_shed(unsigned int tier, uint32_t *retry_s)
+{
+	static __thread unsigned int seed; /* per worker thread: rand_r needs no lock */
+	struct spw_shed_state st;
+
+	if (!B.c || B.shed_check == SHED_OFF)
+		return false;
+	spw_client_shed_state(B.c, B.service, tier, &st);
+	if (!seed)
+		seed = (unsigned int)demo_now_ns() | 1;
+	if (!st.shed || (unsigned int)rand_r(&seed) % 1000 < st.admitted_permille)
+		return false;
+	*retry_s = st.retry_after_s ? st.retry_after_s : 1;
+	return true;
+}
+
+/* Under db_lock: hands connection i to the next waiter. */
+static void db_put_locked(unsigned int i)
+{
+	pool_advance(demo_now_ns());
+	B.free_idx[B.nfree++] = i;
+	pthread_cond_signal(&B.db_free);
+}
+
+/*
+ * A free DB connection, waiting for one; its index, or -1 when the request is shed instead
+ * (queued_request_shed(), checked before waiting and again after; *retry_s set).
+ */
+static int db_take(unsigned int worker, unsigned int tier, uint32_t *retry_s)
 {
 	uint64_t t0 = demo_now_ns(), waited, now;
+	bool waited_for_one = false;
 	unsigned int i;
 
 	pthread_mutex_lock(&B.db_lock);
 	if (!B.nfree) {
+		if (queued_request_shed(tier, retry_s)) {
+			pthread_mutex_unlock(&B.db_lock);
+			return -1;
+		}
 		pool_advance(demo_now_ns());
 		B.waiting++;
 		B.wait_since[worker] = t0;
@@ -251,6 +296,7 @@ static unsigned int db_take(unsigned int worker)
 		pool_advance(demo_now_ns());
 		B.waiting--;
 		B.wait_since[worker] = 0;
+		waited_for_one = true;
 	}
 	now = demo_now_ns();
 	pool_advance(now);
@@ -258,28 +304,38 @@ static unsigned int db_take(unsigned int worker)
 	waited = now - t0;
 	if (waited > B.max_wait_ns)
 		B.max_wait_ns = waited;
+	/* The level may have fallen while it waited: the connection goes to the next waiter. */
+	if (waited_for_one && queued_request_shed(tier, retry_s)) {
+		db_put_locked(i);
+		pthread_mutex_unlock(&B.db_lock);
+		return -1;
+	}
 	pthread_mutex_unlock(&B.db_lock);
-	return i;
+	return (int)i;
 }
 
 static void db_give(unsigned int i)
 {
 	pthread_mutex_lock(&B.db_lock);
-	pool_advance(demo_now_ns());
-	B.free_idx[B.nfree++] = i;
-	pthread_cond_signal(&B.db_free);
+	db_put_locked(i);
 	pthread_mutex_unlock(&B.db_lock);
 }
 
-/* The unit of work: hold a DB connection for the query's time. false on a DB error. */
-static bool do_work(unsigned int worker)
+enum work_result { WORK_OK, WORK_DB_ERROR, WORK_SHED };
+
+/* The unit of work: hold a DB connection for the query's time, unless shed while queued. */
+static enum work_result do_work(unsigned int worker, unsigned int tier, uint32_t *retry_s)
 {
 	static atomic_bool warned;
 	char sql[64];
-	unsigned int i = db_take(worker);
-	PGconn *conn = B.conns[i];
+	int i = db_take(worker, tier, retry_s);
+	PGconn *conn;
 	PGresult *res;
 	bool ok;
+
+	if (i < 0)
+		return WORK_SHED;
+	conn = B.conns[i];
 
 	snprintf(sql, sizeof(sql), "SELECT pg_sleep(%.6f)",
 		 (double)B.query_ms * atomic_load(&B.factor) / 1000.0);
@@ -292,8 +348,8 @@ static bool do_work(unsigned int worker)
 	/* A dropped DB connection is re-made here, so one restart does not lose a pool slot. */
 	if (PQstatus(conn) == CONNECTION_BAD)
 		PQreset(conn);
-	db_give(i);
-	return ok;
+	db_give((unsigned int)i);
+	return ok ? WORK_OK : WORK_DB_ERROR;
 }
 
 /* The tier of this request: the address rule, else X-Tier, else the default. */
@@ -324,6 +380,15 @@ static bool header_has(const char *head, const char *name, const char *value)
 	return v && len == strlen(value) && !strncasecmp(v, value, len);
 }
 
+/* 503 with Retry-After for a request of a shed tier; false when the connection must end. */
+static bool reply_shed(int fd, uint32_t retry_s, bool keep_alive)
+{
+	atomic_fetch_add(&B.shed, 1);
+	return reply(fd, 503, "Service Unavailable", "overloaded, retry later\n", retry_s,
+		     keep_alive) &&
+	       keep_alive;
+}
+
 /*
  * One request whose head is buf[0..head_len), nth on its connection (0 = first). false when
  * the connection must end after it.
@@ -334,6 +399,7 @@ static bool handle(int fd, char *buf, size_t head_len, unsigned long nth, int ad
 	char method[16], path[256], version[16];
 	struct spw_shed_state st;
 	bool keep_alive, check;
+	uint32_t retry_s = 1;
 	unsigned int tier;
 	const char *v;
 	size_t len;
@@ -369,20 +435,20 @@ static bool handle(int fd, char *buf, size_t head_len, unsigned long nth, int ad
 	/* An mmap read, no syscall; fails open when the daemon is down or does not know us. */
 	if (check) {
 		spw_client_shed_state(B.c, B.service, tier, &st);
-		if (st.shed) {
-			atomic_fetch_add(&B.shed, 1);
-			return reply(fd, 503, "Service Unavailable", "overloaded, retry later\n",
-				     st.retry_after_s ? st.retry_after_s : 1, keep_alive) &&
-			       keep_alive;
-		}
+		if (st.shed)
+			return reply_shed(fd, st.retry_after_s ? st.retry_after_s : 1, keep_alive);
 	}
-	if (!do_work(worker)) {
+	switch (do_work(worker, tier, &retry_s)) {
+	case WORK_SHED:
+		return reply_shed(fd, retry_s, keep_alive);
+	case WORK_DB_ERROR:
 		atomic_fetch_add(&B.db_errors, 1);
 		return reply(fd, 500, "Internal Server Error", "database error\n", 0, keep_alive) &&
 		       keep_alive;
+	default:
+		atomic_fetch_add(&B.ok, 1);
+		return reply(fd, 200, "OK", "done\n", 0, keep_alive) && keep_alive;
 	}
-	atomic_fetch_add(&B.ok, 1);
-	return reply(fd, 200, "OK", "done\n", 0, keep_alive) && keep_alive;
 }
 
 static void serve(int fd, int addr_tier, unsigned int worker)
@@ -555,7 +621,8 @@ static void usage(FILE *f)
 	    "  --state-dir DIR         spillway's state folder (default %s)\n"
 	    "  --no-report             send no pool reports\n"
 	    "  --shed-check MODE       keepalive (default): requests after the first on a\n"
-	    "                          connection; all: every request; off: never\n"
+	    "                          connection, and requests that would wait for the pool;\n"
+	    "                          all: every request; off: never\n"
 	    "  --tier-map CIDR=T,...   client networks to tiers (longest prefix wins)\n"
 	    "  --default-tier N        tier without a map match or X-Tier header (default 0)\n"
 	    "  --backlog B             listen backlog (default 128)\n"

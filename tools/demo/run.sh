@@ -205,7 +205,7 @@ start_backend() { # REPORT_SOCKET
 	local sock=$1 extra=() i
 	mkdir -p "$TMP/state"
 	if [ "$ZERO_INTEGRATION" = 1 ]; then
-		extra=(--no-report)
+		extra=(--no-report --shed-check off)
 	else
 		extra=(--report-socket "$sock")
 	fi
