@@ -4,7 +4,8 @@
  * a client and an operator see it.
  *
  *   (a) a pool reported 100 % saturated makes tier-2 SYNs shed within 2 ticks, while tier 0
- *       still connects;
+ *       still connects; the level falls as the report arrives (well under a tick), and a
+ *       tick without a new report does not count the stored one again;
  *   (b) reports back at 10 % restore admission within what the control law's recovery takes;
  *   (c) SIGHUP with a broken file: the error names file:line:column, the old config keeps
  *       being enforced and renewed; a fixed file with SIGHUP is then applied;

@@ -606,7 +606,8 @@ plot() {
 		echo "set terminal pngcairo size $((700 * nruns)),1100 font 'sans,9'"
 		echo "set output '$png'"
 		echo "set multiplot layout 4,$nruns title 'spillway overload demo: C = $C req/s, phases of $PHASE_S s: warm 0.5C | overload 3C | slow DB 3C | recover 0.5C'"
-		echo "set grid; set key top left; set xlabel 'seconds'"
+		# One time axis for every panel: the sampler's last sample may land past the end.
+		echo "set grid; set key top left; set xlabel 'seconds'; set xrange [0:$((PHASE_S * 4))]"
 		for i in 1 2 3; do echo "set arrow from $((PHASE_S * i)),graph 0 to $((PHASE_S * i)),graph 1 nohead dt 2 lc rgb 'gray'"; done
 		for m in $RUNS; do
 			echo "set title 'spillway $m: goodput per tier (req/s)'; set ylabel 'ok/s'; unset logscale y"
@@ -672,4 +673,6 @@ main() {
 	echo "Summary: $OUT/summary.json ($((SECONDS - started)) s)"
 }
 
-main "$@"
+# On one line with the call: bash reads a script as it runs it, and a script edited during a
+# run (a checkout, a rebuild) must not have its new tail executed after main returns.
+main "$@"; exit $?
