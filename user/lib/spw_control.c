@@ -4,8 +4,10 @@
  * calls, no I/O, no clock reads (the caller passes now), so it is tested against a simulated
  * server (tests/unit/test_control.c, tests/lib/sim_server.*) without privileges.
  *
- * Once per tick, with p the pressure (the largest value/target of the fresh signals) and
- * s the smoothed pressure (the mean of the readings taken at the current level, see below):
+ * Once per reading (every tick; spillwayd also steps as a report showing a clear overload
+ * arrives, and never twice on one reading), with p the pressure (the largest value/target of
+ * the fresh signals) and s the smoothed pressure (the mean of the readings taken at the
+ * current level, see below):
  *
  *   p >= 1 + h                   clear overload: shed at once, by the excess p - 1
  *   1 < p < 1 + h                slight excess: shed by min(p, s) - 1 once s > 1 over at least

@@ -261,6 +261,7 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
 			s->generation = o->generation;
 			s->lat_base = o->lat_base;
 			s->lat_base_ns = o->lat_base_ns;
+			s->law_read_ns = o->law_read_ns;
 			keep_measurements(s, o);
 			break;
 		}
