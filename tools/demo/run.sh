@@ -90,7 +90,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
-		runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 10 stop \
+		from_root runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 10 stop \
 			>/dev/null 2>&1
 	fi
 	for ns in "$NS_SRV" "${NS_CLI[@]}"; do ip netns del "$ns" 2>/dev/null; done
@@ -148,6 +148,11 @@ chmod 755 "$TMP"
 echo $ID >"$TMP/owner"
 mkdir -p "$OUT"
 
+from_root() { # CMD...: run from /: the postgres user may not enter the caller's folder (a
+	# checkout in a private mktemp folder), and its tools complain when they cannot
+	(cd / && "$@")
+}
+
 nsx() { # NS CMD...: run in a namespace's network only (bpffs and /sys stay ours)
 	local ns=$1
 	shift
@@ -191,9 +196,9 @@ start_postgres() {
 	mkdir -p "$TMP/pg"
 	chown postgres "$TMP/pg"
 	PG_DATA=$TMP/pg/data
-	runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres \
+	from_root runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres \
 		>"$TMP/pg/initdb.log" 2>&1 || { cat "$TMP/pg/initdb.log" >&2; die "initdb failed"; }
-	nsx "$NS_SRV" runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$TMP/pg/server.log" \
+	from_root nsx "$NS_SRV" runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$TMP/pg/server.log" \
 		-w -t 30 -o "-c listen_addresses='' -c unix_socket_directories=$TMP/pg \
 		-c max_connections=$((POOL + 20)) -c shared_buffers=32MB -c fsync=off \
 		-c synchronous_commit=off" start >/dev/null ||
