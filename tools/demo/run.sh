@@ -15,7 +15,8 @@
 #                                                                  spillwayd (XDP on sw-t*)
 #
 # Tier t's clients send from 198.19.(16t+k).1, k < SOURCES (one /24 each: the data plane
-# sheds by /24 cohort, so a tier with several prefixes is shed a part at a time). The
+# sheds by /24 cohort, so a tier with several prefixes is shed a part at a time; with 4 of
+# them a tier moved in steps of a quarter and its goodput jumped from second to second). The
 # client veths carry the empty XDP program: the RSTs spillway sends back with XDP_TX for
 # rejected SYNs only arrive on a veth whose peer has an XDP program (CONVENTIONS, veth quirks).
 #
@@ -29,7 +30,7 @@
 #   PHASE_S [20]  seconds per phase        ZERO_INTEGRATION [0]  1: the backend does not report;
 #   RUNS ["off on"]                        spillway uses accept-queue and latency signals only
 #   C  capacity in requests/s [measured]   POOL [20] DB connections   QUERY_MS [50]
-#   WORKERS [64]  BACKLOG [256]  POOL_WAIT_MS [QUERY_MS] target of the pool wait signal  SOURCES [4] prefixes for tiers 1 and 2 (tier 0 has one)
+#   WORKERS [64]  BACKLOG [256]  POOL_WAIT_MS [QUERY_MS] target of the pool wait signal  SOURCES [16, at most 16] prefixes for tiers 1 and 2 (tier 0 has one)
 #   OUT [build/e2e]  BUILD [build]  QUIET [0] 1: no live table
 set -euo pipefail
 
@@ -57,7 +58,9 @@ BACKLOG=${BACKLOG:-256}
 # query (the old 25 ms) is within reach of a momentary full pool, and a reading of 1.1x the
 # target sheds at once.
 POOL_WAIT_MS=${POOL_WAIT_MS:-$QUERY_MS}
-SOURCES=${SOURCES:-4}
+SOURCES=${SOURCES:-16}
+# Each tier's sources are /24s of its /20 (the backend's tier map): 16 at most.
+case $SOURCES in [1-9] | 1[0-6]) ;; *) echo "SOURCES must be 1 to 16, not '$SOURCES'" >&2; exit 2 ;; esac
 QUIET=${QUIET:-0}
 PORT=8080
 TIERS=3
@@ -320,21 +323,21 @@ stop_daemon() {
 
 # ---- load ----------------------------------------------------------------------------------
 
-# Starts the generators of one phase: tier t gets RATE * MIX[t] %, split over its sources.
-# Files: DIR/NAME-tT-kK.json (result) and .live (per-second lines).
+# Starts the generators of one phase, one per tier: tier t gets RATE * MIX[t] %, its
+# connections taking the tier's sources in turn. Files: DIR/NAME-tT-gen.json (result) and
+# .live (per-second lines).
 start_load() { # DIR NAME TOTAL_RATE DURATION_S
-	local dir=$1 name=$2 total=$3 dur=$4 t k n r
+	local dir=$1 name=$2 total=$3 dur=$4 t k r srcs
 	for t in 0 1 2; do
-		n=$(src_count $t)
-		r=$(awk -v a="$total" -v m="${MIX[t]}" -v n="$n" 'BEGIN { printf "%.2f", a * m / 100 / n }')
-		for ((k = 0; k < n; k++)); do
-			nsenter --net="/var/run/netns/${NS_CLI[t]}" -- "$BUILD/loadgen" --target "$(srv_addr $t):$PORT" --rate "$r" \
-				--duration "$dur" --source "$(src_addr $t $k)" --tier "$t" --path /work \
-				--connect-timeout-ms 1000 --timeout-ms 3000 --json "$dir/$name-t$t-k$k.json" \
-				--live >"$dir/$name-t$t-k$k.live" 2>&1 &
-			LOAD_PIDS+=($!)
-			PIDS+=($!)
-		done
+		r=$(awk -v a="$total" -v m="${MIX[t]}" 'BEGIN { printf "%.2f", a * m / 100 }')
+		srcs=()
+		for ((k = 0; k < $(src_count $t); k++)); do srcs+=(--source "$(src_addr $t $k)"); done
+		nsenter --net="/var/run/netns/${NS_CLI[t]}" -- "$BUILD/loadgen" --target "$(srv_addr $t):$PORT" --rate "$r" \
+			--duration "$dur" "${srcs[@]}" --tier "$t" --path /work \
+			--connect-timeout-ms 1000 --timeout-ms 3000 --json "$dir/$name-t$t-gen.json" \
+			--live >"$dir/$name-t$t-gen.live" 2>&1 &
+		LOAD_PIDS+=($!)
+		PIDS+=($!)
 	done
 }
 
@@ -448,7 +451,7 @@ live_table() { # DIR SAMPLES
 		n=$((n + 1))
 		extra=$(tail -1 "$samples" 2>/dev/null | jq -r '"level \(.level // "-"), pool \(if .pool then (.pool * 100 | floor | tostring) + " %" else "-" end)"' 2>/dev/null || true)
 		for t in 0 1 2; do
-			for f in "$dir/$ph-t$t"-k*.live; do
+			for f in "$dir/$ph-t$t"-gen.live; do
 				[ -f "$f" ] && grep '^tier=' "$f" | tail -1
 			done | awk -v ph="$ph" -v t="$t" -v x="$([ $t -eq 0 ] && echo "$extra")" '
 				{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -543,13 +546,13 @@ collect_run() { # MODE
 				behind: (map(.behind) | add), max_lag_ms: (map(.max_lag_ms) | max),
 				rate: (map(.rate) | add), duration_s: (.[0].duration_s),
 				p50_ms: ((map((.p50_ms // 0) * .ok) | add) / ([(map(.ok) | add), 1] | max)),
-				p99_ms: (map(.p99_ms) | max), sources: length, start_s: $off,
+				p99_ms: (map(.p99_ms) | max), sources: (map(.sources) | add), start_s: $off,
 				per_second: ([.[].per_second[]] | group_by(.t) | map({t: .[0].t,
 					offered: (map(.offered) | add), ok: (map(.ok) | add),
 					refused: (map(.refused) | add), timeouts: (map(.timeouts) | add),
 					http_5xx: (map(.http_5xx) | add), p99_ms: (map(.p99_ms // 0) | max)}))
 			} | .success = (if .offered > 0 then .ok / .offered else null end)' \
-				"$dir/$ph-t$t"-k*.json >"$dir/$ph-t$t.json" ||
+				"$dir/$ph-t$t"-gen.json >"$dir/$ph-t$t.json" ||
 				die "cannot read the load generator's results for $mode/$ph/tier $t"
 		done
 		jq -n --arg ph "$ph" '{($ph): [inputs]}' "$dir/$ph"-t[012].json >"$dir/phase-$ph.json"

@@ -97,11 +97,14 @@ struct req_list {
 	struct req *head, *tail;
 };
 
+/* --source given this many times at most. */
+#define SOURCES_MAX 64
+
 static struct {
 	/* options */
-	struct sockaddr_storage target, source;
-	socklen_t target_len, source_len;
-	bool have_source;
+	struct sockaddr_storage target, sources[SOURCES_MAX];
+	socklen_t target_len, source_len[SOURCES_MAX];
+	unsigned int nsources, next_source; /* connections take the sources in turn */
 	const char *target_str;
 	double rate;
 	unsigned long duration_s;
@@ -167,12 +170,16 @@ static uint64_t rng_next(void)
  */
 static uint64_t default_seed(void)
 {
-	const unsigned char *b = (const unsigned char *)&g.source;
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	unsigned int k;
 	size_t i;
 
-	for (i = 0; g.have_source && i < g.source_len; i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
+	for (k = 0; k < g.nsources; k++) {
+		const unsigned char *b = (const unsigned char *)&g.sources[k];
+
+		for (i = 0; i < g.source_len[k]; i++)
+			h = (h ^ b[i]) * 1099511628211ULL;
+	}
 	return h ^ (1 + g.tier);
 }
 
@@ -354,14 +361,16 @@ static void start_request(uint64_t sched_ns, uint64_t now)
 	}
 	/* The request is one small write: send it at once, not after a delayed-ACK wait. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (g.have_source) {
+	if (g.nsources) {
+		unsigned int k = g.next_source++ % g.nsources;
+
 		/*
 		 * Without this, bind() reserves a source port for every socket whatever its
 		 * destination, capping us at the size of the ephemeral range in flight; with it
 		 * the port is chosen at connect(), per destination.
 		 */
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&g.source, g.source_len)) {
+		if (bind(fd, (struct sockaddr *)&g.sources[k], g.source_len[k])) {
 			err = errno;
 			close(fd);
 			fail_early(sched_ns, err);
@@ -700,6 +709,7 @@ static json_t *summary_json(void)
 	json_object_set_new(o, "p50_ms", ms_or_null(hist_pct_ms(&g.total.lat, 0.50)));
 	json_object_set_new(o, "p99_ms", ms_or_null(hist_pct_ms(&g.total.lat, 0.99)));
 	json_object_set_new(o, "target", json_string(g.target_str));
+	json_object_set_new(o, "sources", json_integer((json_int_t)g.nsources));
 	json_object_set_new(o, "connect_timeouts", json_integer((json_int_t)g.connect_timeouts));
 	json_object_set_new(o, "response_timeouts", json_integer((json_int_t)g.response_timeouts));
 	kinds = json_object();
@@ -738,7 +748,8 @@ static void usage(FILE *f)
 		"  --target IP:PORT          server (IPv4, or [IPv6]:PORT)\n"
 		"  --rate R                  mean requests per second (Poisson arrivals)\n"
 		"  --duration S              seconds of arrivals; in-flight requests then finish\n"
-		"  --source IP               bind every connection to this source address\n"
+		"  --source IP               bind connections to this source address; given\n"
+		"                            several times (up to 64), connections take them in turn\n"
 		"  --tier N                  label of the output; also sent as X-Tier: N\n"
 		"  --path P                  request path (default /work)\n"
 		"  --connect-timeout-ms MS   connect timeout (default 1000)\n"
@@ -770,6 +781,7 @@ int main(int argc, char **argv)
 	};
 	struct sigaction sa = {.sa_handler = on_stop};
 	bool have_target = false, have_rate = false, have_duration = false, seeded = false;
+	unsigned int i;
 	unsigned long v;
 	struct rlimit rl;
 	json_t *summary;
@@ -795,9 +807,14 @@ int main(int argc, char **argv)
 			have_duration = true;
 			break;
 		case 's':
-			if (!demo_parse_ip(optarg, &g.source, &g.source_len))
+			if (g.nsources == SOURCES_MAX) {
+				fprintf(stderr, "loadgen: at most %d --source\n", SOURCES_MAX);
+				return 2;
+			}
+			if (!demo_parse_ip(optarg, &g.sources[g.nsources],
+					   &g.source_len[g.nsources]))
 				goto bad;
-			g.have_source = true;
+			g.nsources++;
 			break;
 		case 't':
 			if (!demo_parse_ulong(optarg, 0, 255, &g.tier))
@@ -846,9 +863,11 @@ int main(int argc, char **argv)
 		goto usage;
 	if (!g.idle_n && (!have_rate || !have_duration))
 		goto usage;
-	if (g.have_source && g.source.ss_family != g.target.ss_family) {
-		fprintf(stderr, "loadgen: --source and --target are of different families\n");
-		return 2;
+	for (i = 0; i < g.nsources; i++) {
+		if (g.sources[i].ss_family != g.target.ss_family) {
+			fprintf(stderr, "loadgen: --source and --target are of different families\n");
+			return 2;
+		}
 	}
 	g.rng = seeded ? g.seed : default_seed();
 
