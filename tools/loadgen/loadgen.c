@@ -205,18 +205,45 @@ static unsigned int hist_index(uint64_t us)
 	       (unsigned int)((us >> (k - SUB_BITS)) & (SUB_COUNT - 1));
 }
 
+/* Bucket i covers [*lo, *lo + *width) microseconds. */
+static void hist_bounds(unsigned int i, uint64_t *lo, uint64_t *width)
+{
+	unsigned int k;
+
+	if (i < SUB_COUNT) {
+		*lo = i;
+		*width = 1;
+		return;
+	}
+	k = i / SUB_COUNT + SUB_BITS - 1;
+	*width = 1ULL << (k - SUB_BITS);
+	*lo = (SUB_COUNT + i % SUB_COUNT) * *width;
+}
+
 /* The middle of bucket i, in microseconds. */
 static double hist_value(unsigned int i)
 {
-	unsigned int k, sub;
-	double width;
+	uint64_t lo, width;
 
-	if (i < SUB_COUNT)
-		return i + 0.5;
-	k = i / SUB_COUNT + SUB_BITS - 1;
-	sub = i % SUB_COUNT;
-	width = (double)(1ULL << (k - SUB_BITS));
-	return (SUB_COUNT + sub) * width + width / 2;
+	hist_bounds(i, &lo, &width);
+	return (double)lo + (double)width / 2;
+}
+
+/* The non-empty buckets as [from_us, to_us, count] (to exclusive), lowest first. */
+static json_t *hist_json(const struct hist *h)
+{
+	json_t *a = json_array();
+	uint64_t lo, width;
+	unsigned int i;
+
+	for (i = 0; a && i < HIST_BUCKETS; i++) {
+		if (!h->b[i])
+			continue;
+		hist_bounds(i, &lo, &width);
+		json_array_append_new(a, json_pack("[I, I, I]", (json_int_t)lo,
+						   (json_int_t)(lo + width), (json_int_t)h->b[i]));
+	}
+	return a;
 }
 
 static void hist_add(struct hist *h, uint64_t ns)
@@ -708,6 +735,8 @@ static json_t *summary_json(void)
 		return NULL;
 	json_object_set_new(o, "p50_ms", ms_or_null(hist_pct_ms(&g.total.lat, 0.50)));
 	json_object_set_new(o, "p99_ms", ms_or_null(hist_pct_ms(&g.total.lat, 0.99)));
+	/* The whole latency distribution of the ok requests, for any other percentile. */
+	json_object_set_new(o, "latency_hist_us", hist_json(&g.total.lat));
 	json_object_set_new(o, "target", json_string(g.target_str));
 	json_object_set_new(o, "sources", json_integer((json_int_t)g.nsources));
 	json_object_set_new(o, "connect_timeouts", json_integer((json_int_t)g.connect_timeouts));
