@@ -798,6 +798,63 @@ static void test_limits(void **state)
 	free(text);
 }
 
+/* spw_config_advise(): what it says, collected. */
+struct advice {
+	int n;
+	char last[SPW_ERR_MAX];
+};
+
+static void collect(void *ctx, const char *line)
+{
+	struct advice *a = ctx;
+
+	a->n++;
+	snprintf(a->last, sizeof(a->last), "%s", line);
+}
+
+static int advice_for(const char *signals, const char *controller, struct advice *a)
+{
+	char text[1024];
+	struct spw_config *c;
+	int n;
+
+	snprintf(text, sizeof(text),
+		 "services:\n  - name: api\n    port: 8080\n    signals:\n%s%s", signals,
+		 controller);
+	c = parse_ok(text);
+	memset(a, 0, sizeof(*a));
+	n = spw_config_advise(c, collect, a);
+	spw_config_free(c);
+	assert_int_equal(n, a->n);
+	return n;
+}
+
+static void test_advice(void **state)
+{
+	struct advice a;
+
+	(void)state;
+	/* A full pool at target 0.95 reads 1.05: under 1 + 0.1, a slight excess. */
+	assert_int_equal(advice_for("      - {pool: db, target: 0.95}\n", "", &a), 1);
+	assert_string_equal(a.last,
+			    "t.yaml: service api: pool db target 0.95 is above 1 / (1 + "
+			    "hysteresis) = 0.909: when full it reads only 1.05 times the target, a "
+			    "slight excess, so the first cut waits for several readings instead of "
+			    "coming at once");
+	/* The usual target is fine; at hysteresis 0.2 the line moves to 0.833 and it is not. */
+	assert_int_equal(advice_for("      - {pool: db, target: 0.85}\n", "", &a), 0);
+	assert_int_equal(advice_for("      - {pool: db, target: 0.85}\n",
+				    "controller: {hysteresis: 0.2}\n", &a),
+			 1);
+	/* Other fill fractions too; time and count signals have no ceiling, so no advice. */
+	assert_int_equal(advice_for("      - {accept_queue: 0.95}\n"
+				    "      - {pool_wait: db, target: 10ms}\n"
+				    "      - {latency_p99: 200ms}\n",
+				    "", &a),
+			 1);
+	assert_non_null(strstr(a.last, "service api: accept_queue target 0.95"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -805,7 +862,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),	cmocka_unit_test(test_good_strings),
 	    cmocka_unit_test(test_bad_strings), cmocka_unit_test(test_io_errors),
 	    cmocka_unit_test(test_err_buffer),	cmocka_unit_test(test_many_rules),
-	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_limits),	cmocka_unit_test(test_advice),
 	};
 
 	return cmocka_run_group_tests(tests, find_dirs, NULL);

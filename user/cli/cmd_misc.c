@@ -149,6 +149,13 @@ int spw_cmd_detach(const struct spw_cli_req *req)
 	return SPW_EXIT_OK;
 }
 
+/* Advice does not fail the check: the file is valid and would apply as it is. */
+static void print_advice(void *ctx, const char *advice)
+{
+	(void)ctx;
+	fprintf(stderr, "warning: %s\n", advice);
+}
+
 int spw_cmd_config(const struct spw_cli_req *req)
 {
 	struct spw_config *cfg;
@@ -160,6 +167,7 @@ int spw_cmd_config(const struct spw_cli_req *req)
 	}
 	printf("%s: ok: %d services, %d tiers, %d rules, %d interfaces\n", req->file,
 	       cfg->nservices, cfg->ntiers, cfg->nrules, cfg->nifaces);
+	spw_config_advise(cfg, print_advice, NULL);
 	spw_config_free(cfg);
 	return SPW_EXIT_OK;
 }

@@ -90,6 +90,14 @@ int spw_config_parse(const char *name, const char *text, size_t len, struct spw_
 		     char *err, size_t errlen);
 void spw_config_free(struct spw_config *c);
 
+/*
+ * Advice on a loaded config: valid settings that do not do what they seem to (a fill target
+ * above 1 / (1 + hysteresis)). Calls say once per piece of advice, a line "path: service
+ * NAME: ..." without a newline; returns how many there were.
+ */
+typedef void (*spw_advice_fn)(void *ctx, const char *advice);
+int spw_config_advise(const struct spw_config *c, spw_advice_fn say, void *ctx);
+
 /* Tier index of a configured tier name, -1 when unknown. */
 int spw_config_tier(const struct spw_config *c, const char *name);
 

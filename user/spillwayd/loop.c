@@ -117,6 +117,17 @@ static void keep_ids(struct spw_config *cfg, const struct spw_config *old)
 	}
 }
 
+static void log_advice(void *ctx, const char *advice)
+{
+	(void)ctx;
+	pr_warn("%s\n", advice);
+}
+
+void spwd_log_advice(const struct spw_config *cfg)
+{
+	spw_config_advise(cfg, log_advice, NULL);
+}
+
 int spwd_reload(struct spwd *d, char *err, size_t errlen)
 {
 	struct spw_config *cfg, *old = d->cfg;
@@ -138,6 +149,7 @@ int spwd_reload(struct spwd *d, char *err, size_t errlen)
 		return ret;
 	}
 	spwd_services_rebuild(d, cfg);
+	spwd_log_advice(cfg);
 	d->cfg = cfg;
 	spw_config_free(old);
 	set_tick(d);

@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 		pr_warn("%s\n", err);
 		return 1;
 	}
+	spwd_log_advice(d.cfg);
 	dpo.pin_root = d.pin_root;
 	dpo.flow_capacity = d.cfg->flow_capacity;
 	ret = spw_dp_open(&d.dp, &dpo);

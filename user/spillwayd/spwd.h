@@ -82,6 +82,8 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg);
 
 /* tick.c: one control tick. */
 void spwd_tick(struct spwd *d);
+/* Logs spw_config_advise()'s advice on cfg as warnings (at start and on each reload). */
+void spwd_log_advice(const struct spw_config *cfg);
 /*
  * A report (kind, name) was just stored: services that read it step at once when it shows a
  * clear overload, instead of at the next tick (see control_service in tick.c).
