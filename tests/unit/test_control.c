@@ -951,13 +951,14 @@ static void test_law_bound_per_tick(void **state)
 	/* gain * excess * range is far above the bound: the cut is 25 % of the level. */
 	assert_int_equal(spw_law_step(&s, &p, 1000.0, T(1)), 72);
 	assert_near(s.level, 72, 1e-9);
-	/* Read again right after the cut, still over and not falling: confirmed, no bound. */
-	assert_int_equal(spw_law_step(&s, &p, 1000.0, T(2)), 32);
+	/* Read again right after the cut, still over and not falling: confirmed, half of it. */
+	assert_int_equal(spw_law_step(&s, &p, 1000.0, T(2)), 36);
+	assert_int_equal(spw_law_step(&s, &p, 1000.0, T(3)), 32); /* 18 > what is left */
 	/*
 	 * Confirmed means the very next reading: 2.0 cuts to 72 (bounded: 24 < 0.7 * 1 * 64),
 	 * 1.5 falls by more than the cut-working margin and is held, and 3.0 after the hold
 	 * is a lone reading again: bounded (18 of 0.7 * 2 * 40 = 56). 3.0 once more right
-	 * after that cut is confirmed: 0.7 * 2 * 22 = 30.8 takes it to the floor.
+	 * after that cut is confirmed: min(0.7 * 2 * 22, 0.5 * 54) = 27 takes it to the floor.
 	 */
 	law3(&p, &s);
 	assert_int_equal(spw_law_step(&s, &p, 2.0, T(1)), 72);

@@ -17,7 +17,7 @@
  *
  *   shed:    level -= clamp(shed_gain * excess * (level - floor),
  *                           min shed_min_ranks, max shed_max_fraction * level)
- *            (no max for a clear overload read again right after a cut: it is confirmed)
+ *            (max twice that for a clear overload read again right after a cut: confirmed)
  *   recover: level += recover_ranks per tick, for as long as it stays low
  *
  * with h the hysteresis, and the level clamped to [floor, ceiling]. The cut is multiplicative
@@ -86,15 +86,16 @@
 /*
  * shed_max_fraction 0.25: a signal far above target (latency at 10x its target) would
  * otherwise cut most of the range in one tick on what may be one outlier. A quarter of the
- * level per tick still halves admission in under 3 ticks (300 ms). The bound holds for the
- * first cut only: the reading after it, when still clearly over and not falling, is not an
- * outlier, and the cut is then in proportion to the excess. A wait or queue signal grows the
- * longer admission stays over capacity (at 3x capacity the queue gains 200 ms of work every
- * 100 ms), and with the bound held it took 4 ticks to reach tier 0 alone in the demo, while
- * the queue built ahead of tier 0 grew to 300 ms; the pool saturation signal (at most 1.18)
- * never reaches the bound, so it is unaffected.
+ * level per tick still halves admission in under 3 ticks (300 ms). The reading right after
+ * a cut, when still clearly over and not falling, is not an outlier: it confirms the
+ * overload, and its cut may be twice as large (CONFIRMED_BOUND_FACTOR, half the level). A
+ * wait or queue signal grows the longer admission stays over capacity (at 3x capacity the
+ * queue gains 200 ms of work every 100 ms); with a quarter per step it took 4 steps to reach
+ * tier 0 alone in the demo while the queue ahead of tier 0 grew to 300 ms, with half it takes
+ * 2. The pool saturation signal (at most 1.18) never reaches either bound.
  */
 #define DEFAULT_SHED_MAX_FRACTION 0.25
+#define CONFIRMED_BOUND_FACTOR	  2.0
 /*
  * shed_min_ranks 1: near p = 1 the proportional cut is a fraction of a rank; one cohort per
  * confirmed excess guarantees progress against a persistent slight overload.
@@ -179,16 +180,17 @@ static uint32_t enforced(double level)
 }
 
 /*
- * The level after a cut for an excess pressure of `excess` (> 0); bounded: at most
- * shed_max_fraction of the level (see DEFAULT_SHED_MAX_FRACTION for when it is not).
+ * The level after a cut for an excess pressure of `excess` (> 0): at most shed_max_fraction
+ * of the level, or CONFIRMED_BOUND_FACTOR times that for a confirmed overload (see
+ * DEFAULT_SHED_MAX_FRACTION).
  */
 static double shed(const struct spw_law_params *p, double level, double lo, double excess,
-		   bool bounded)
+		   bool confirmed)
 {
 	double cut = p->shed_gain * excess * (level - lo);
-	double bound = p->shed_max_fraction * level;
+	double bound = p->shed_max_fraction * level * (confirmed ? CONFIRMED_BOUND_FACTOR : 1.0);
 
-	if (bounded && cut > bound)
+	if (cut > bound)
 		cut = bound;
 	if (cut < p->shed_min_ranks)
 		cut = p->shed_min_ranks;
@@ -244,21 +246,21 @@ uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p, d
 	    !(s->last_direction < 0 && s->samples == 1 &&
 	      pressure - 1.0 < CUT_WORKING * (s->prev_pressure - 1.0))) {
 		/*
-		 * Clear overload (and not a cut still taking effect): shed now. The per-tick
-		 * bound is for a lone reading; the first one after a cut, still clearly over
-		 * and not falling, confirms the overload and is cut in proportion.
+		 * Clear overload (and not a cut still taking effect): shed now. The first
+		 * reading after a cut, still clearly over and not falling, confirms the
+		 * overload: its cut may be twice the bound of a lone reading.
 		 */
 		bool confirmed = s->last_direction < 0 && s->samples == 1;
 
 		s->low_since_ns = 0;
-		level = shed(p, level, lo, pressure - 1.0, !confirmed);
+		level = shed(p, level, lo, pressure - 1.0, confirmed);
 	} else if (fresh && pressure > 1.0) {
 		/* Slight excess: shed once the level's smoothed pressure agrees. */
 		double excess = (pressure < judged ? pressure : judged) - 1.0;
 
 		s->low_since_ns = 0;
 		if (s->samples > p->confirm_ticks && excess > 0.0)
-			level = shed(p, level, lo, excess, true);
+			level = shed(p, level, lo, excess, false);
 	} else if (!fresh || judged < 1.0 - h) {
 		/* Low, or nothing to go by: recover once that has lasted recover_after_ns. */
 		if (!s->low_since_ns)
