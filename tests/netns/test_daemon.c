@@ -458,6 +458,8 @@ static void make_config(struct test_ctx *c, char *buf, size_t len, const char *d
 			 "    dry_run: %s\n"
 			 "    signals:\n"
 			 "      - {pool: db, target: " POOL_TARGET "}\n"
+			 /* Read every tick, always lower: the pool report sets the pressure. */
+			 "      - {accept_queue: 0.5}\n"
 			 "controller: {tick: %dms, lease: %dms, hysteresis: %.1f, "
 			 "cohort_rotation: 1h, stale_after: 2s}\n",
 			 c->topo.end[SPW_TOPO_SRV].ifname, c->topo.end[SPW_TOPO_CLI].v6_str,
@@ -762,7 +764,8 @@ static void test_shed_and_recover(void **state)
 	expect_admitted(c, WHO_T0, "right after the first shed");
 	/*
 	 * One report is one reading: without a new one, the ticks that follow do not count the
-	 * stored report again (each would be a further cut of a pinned pool).
+	 * stored report again (each would be a further cut of a pinned pool), although the
+	 * accept-queue signal is read anew every tick.
 	 */
 	pump_start(c, NULL);
 	start_level = level(c);

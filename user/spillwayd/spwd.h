@@ -33,7 +33,7 @@ struct spwd_service {
 	/* Latency p99 signal: histogram at the start of the current window. */
 	struct spw_latency_hist lat_base;
 	uint64_t lat_base_ns;
-	/* Newest measurement the law has stepped on: a reading is never counted twice. */
+	/* Newest deciding reading the law has stepped on: an excess is never counted twice. */
 	uint64_t law_read_ns;
 };
 

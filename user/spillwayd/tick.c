@@ -140,7 +140,8 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
  * Which signal moved the level, with its reading: "why did it shed?" is the first question an
  * operator asks, and the pressure alone does not say which of a service's signals it was.
  */
-static void log_level_change(const struct spwd_service *s, uint32_t prev)
+/* The fresh signal that sets the pressure (the largest value / target), NULL when none is. */
+static const struct spw_signal *deciding_signal(const struct spwd_service *s)
 {
 	const struct spw_signal *top = NULL;
 	int i;
@@ -152,6 +153,13 @@ static void log_level_change(const struct spwd_service *s, uint32_t prev)
 		    (!top || sig->value / sig->target > top->value / top->target))
 			top = sig;
 	}
+	return top;
+}
+
+static void log_level_change(const struct spwd_service *s, uint32_t prev)
+{
+	const struct spw_signal *top = deciding_signal(s);
+
 	if (s->overridden)
 		pr_debug("%s: level %u -> %u (manual override)\n", s->cfg->name, prev, s->level);
 	else if (top)
@@ -169,18 +177,6 @@ static bool reported_kind(enum spw_signal_kind kind)
 	       kind == SPW_SIG_QUEUE_AGE;
 }
 
-/* The newest measurement among the signals spw_pressure() counted as fresh. */
-static uint64_t newest_reading(const struct spwd_service *s)
-{
-	uint64_t newest = 0;
-	int i;
-
-	for (i = 0; i < s->cfg->nsignals; i++)
-		if (!s->signals[i].stale && s->signals[i].updated_ns > newest)
-			newest = s->signals[i].updated_ns;
-	return newest;
-}
-
 /*
  * Measures, steps the law and writes the policy; true when the enforced level changed.
  * urgent: called as a report arrives, between ticks: only reported signals are read again,
@@ -191,10 +187,10 @@ static uint64_t newest_reading(const struct spwd_service *s)
  */
 static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now, bool urgent)
 {
+	const struct spw_signal *top;
 	struct spw_override o;
 	uint32_t prev = s->level;
 	bool dry_run = s->cfg->dry_run, seen;
-	uint64_t newest;
 	int i;
 
 	for (i = 0; i < s->cfg->nsignals; i++)
@@ -203,19 +199,22 @@ static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 	s->pressure = spw_pressure(s->signals, s->cfg->nsignals, now,
 				   d->cfg->controller.stale_after_ns);
 	/*
-	 * A step consumes its readings: one the law has already stepped on (an urgent step
-	 * took it, and no report came since) is not counted again, or one report would count
-	 * as two readings of a persisting overload and draw a second, confirmed cut.
+	 * A cut consumes the reading that drew it: while the signal that sets the pressure has
+	 * nothing newer than what the law last stepped on (an urgent step took the report, no
+	 * report came since, and the other signals read lower), an excess is not counted again,
+	 * or one report would count as two readings of a persisting overload and draw a second,
+	 * confirmed cut. Below target the law steps every tick as ever, so recovery keeps its
+	 * pace however seldom an app reports.
 	 */
-	newest = newest_reading(s);
-	seen = !isnan(s->pressure) && newest <= s->law_read_ns;
+	top = deciding_signal(s);
+	seen = top && s->pressure >= 1.0 && top->updated_ns <= s->law_read_ns;
 	if (urgent && (seen || !(s->pressure >= 1.0 + s->law_params.hysteresis)))
 		return false;
 	/* The law keeps running under an override, so handing back control is smooth. */
 	if (!seen) {
 		s->law_level = spw_law_step(&s->law, &s->law_params, s->pressure, now);
-		if (!isnan(s->pressure))
-			s->law_read_ns = newest;
+		if (top && top->updated_ns > s->law_read_ns)
+			s->law_read_ns = top->updated_ns;
 	}
 	s->level = s->law_level;
 	s->overridden = false;
