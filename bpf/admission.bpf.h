@@ -54,8 +54,11 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 	}
 	cohort = spw_cohort_of(saddr);
 	reason = spw_decide(svc, tier, cohort, pol, now);
-	if (reason == SPW_REASON_ADMITTED && key)
+	if (reason == SPW_REASON_ADMITTED && key) {
 		reason = spw_flow_open(key, svc, tier, cohort, state, pol, now);
+		if (reason == SPW_REASON_SHED_CAP)
+			spw_bucket_give(svc, tier, pol);
+	}
 	if (reason == SPW_REASON_ADMITTED || reason == SPW_REASON_TABLE_FULL ||
 	    reason == SPW_REASON_FLOOD_GUARD) {
 		/* Not tracking a flow is never a reason to refuse it. */

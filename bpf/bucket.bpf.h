@@ -9,6 +9,20 @@
 
 #include "spillway_abi.h"
 
+/* A bucket's depth in units: burst tokens, 0 meaning one second's worth. */
+static __always_inline __u64 spw_bucket_depth(__u64 rate, __u64 burst)
+{
+	return (burst ? burst : rate) * SPW_BUCKET_UNIT;
+}
+
+/* Puts one token back, never above the depth. */
+static __always_inline void spw_bucket_put(__u64 *units, __u64 rate, __u64 burst)
+{
+	__u64 cap = spw_bucket_depth(rate, burst);
+
+	*units = *units + SPW_BUCKET_UNIT < cap ? *units + SPW_BUCKET_UNIT : cap;
+}
+
 /*
  * Refills *units at rate tokens per second since *last_ns, up to burst tokens (0: one
  * second's worth), then takes one token. A bucket never used (last_ns 0) starts full.
@@ -17,7 +31,7 @@
 static __always_inline int spw_bucket_refill_take(__u64 *units, __u64 *last_ns, __u64 rate,
 						  __u64 burst, __u64 now)
 {
-	__u64 cap = (burst ? burst : rate) * SPW_BUCKET_UNIT;
+	__u64 cap = spw_bucket_depth(rate, burst);
 	__u64 have, elapsed;
 	int ok;
 

@@ -37,6 +37,29 @@ static __always_inline int spw_bucket_take(__u32 svc, __u32 tier, const struct s
 	return ok;
 }
 
+/*
+ * Gives back the token spw_bucket_take() took for a flow that was shed after all (the
+ * concurrency cap): the rate limits flows admitted, so a refused one must not spend it.
+ */
+static __always_inline void spw_bucket_give(__u32 svc, __u32 tier, const struct spw_policy *pol)
+{
+	__u32 idx = spw_bucket_index(svc, tier);
+	struct spw_bucket *b;
+	__u64 rate;
+
+	if (tier >= SPW_MAX_TIERS)
+		return;
+	rate = pol->rate_per_sec[tier];
+	if (!rate)
+		return;
+	b = bpf_map_lookup_elem(&spw_buckets, &idx);
+	if (!b)
+		return;
+	bpf_spin_lock(&b->lock);
+	spw_bucket_put(&b->units, rate, pol->burst[tier]);
+	bpf_spin_unlock(&b->lock);
+}
+
 /* SPW_REASON_ADMITTED, SPW_REASON_SHED_LEVEL or SPW_REASON_SHED_RATE. */
 static __always_inline __u32 spw_decide(__u32 svc, __u32 tier, __u32 cohort,
 					const struct spw_policy *pol, __u64 now)

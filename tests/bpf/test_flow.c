@@ -825,6 +825,42 @@ static void cap_case(void **state, uint8_t action)
 	expect_active(t, SVC_TCP, 2, 2);
 }
 
+/*
+ * A rate limit and a cap on the same tier: the token a flow took is given back when the cap
+ * then sheds it, so the rate counts flows admitted, not attempts. Tier 2: cap 1, 1 flow/s
+ * with a burst of 2 (the test runs in milliseconds: the refill adds a few thousandths of a
+ * token). Without the give-back the third SYN finds the bucket empty and is shed_rate.
+ */
+static void test_cap_returns_token(void **state)
+{
+	static const uint32_t caps[TIERS] = {0, 0, 1};
+	struct fctx *t = build(state);
+	struct flow a = tcp_flow(t, CLI_T2, 2), b = tcp_flow(t, CLI_T2, 2), c = tcp_flow(t, CLI_T2, 2);
+	struct spw_policy p;
+	struct spw_bucket bk;
+
+	set_policy(t, SVC_TCP, caps, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	p.rate_per_sec[2] = 1;
+	p.burst[2] = 2;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+
+	open_syn(t, &a); /* 2 tokens -> 1, the one place taken */
+	cli(t, &b, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_CAP);
+	CHECK_OK(t, spw_dp_bucket_get(t->dp, SVC_TCP, 2, &bk));
+	CHECK(t, bk.units >= SPW_BUCKET_UNIT && bk.units < 2 * SPW_BUCKET_UNIT,
+	      "after a cap shed the bucket holds %llu units, want the 1 token it had",
+	      (unsigned long long)bk.units);
+	/* Again and again: at the cap, never at the rate. */
+	cli(t, &b, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_CAP);
+	cli(t, &c, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_CAP);
+	/* The place frees: the kept token admits the next flow. */
+	srv(t, &a, PKT_TCP_RST | PKT_TCP_ACK, 0);
+	open_syn(t, &b);
+	/* Now the bucket is empty: the rate sheds, before the cap is even looked at. */
+	cli(t, &c, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_RATE);
+}
+
 static void test_cap_drop(void **state)
 {
 	cap_case(state, SPW_ACTION_DROP);
@@ -1440,6 +1476,7 @@ int main(void)
 	    BOTH(test_udp_first_packet),
 	    BOTH(test_cap_drop),
 	    BOTH(test_cap_reject),
+	    BOTH(test_cap_returns_token),
 	    ONCE(test_latency_known_bucket),
 	    BOTH(test_latency_request_response),
 	    ONCE(test_latency_read_exact),
