@@ -11,24 +11,35 @@
 #include "bucket.bpf.h"
 
 /*
- * Takes one token from (svc, tier)'s bucket if it has one. The bucket is global, not per CPU:
- * a per-CPU split would let a rate of 10/s admit 10/s per core. Refill and take happen under
- * the bucket's spin lock; no helper may be called inside it.
+ * The new-flow bucket of (svc, tier), NULL when the tier has no rate limit; *rate its rate.
+ * The bucket is global, not per CPU: a per-CPU split would let a rate of 10/s admit 10/s
+ * per core.
+ */
+static __always_inline struct spw_bucket *spw_bucket_of(__u32 svc, __u32 tier,
+							 const struct spw_policy *pol, __u64 *rate)
+{
+	__u32 idx = spw_bucket_index(svc, tier);
+
+	if (tier >= SPW_MAX_TIERS)
+		return NULL;
+	*rate = pol->rate_per_sec[tier];
+	if (!*rate)
+		return NULL;
+	return bpf_map_lookup_elem(&spw_buckets, &idx);
+}
+
+/*
+ * Takes one token from (svc, tier)'s bucket if it has one (1 also when there is no limit).
+ * Refill and take happen under the bucket's spin lock; no helper may be called inside it.
  */
 static __always_inline int spw_bucket_take(__u32 svc, __u32 tier, const struct spw_policy *pol,
 					   __u64 now)
 {
-	__u32 idx = spw_bucket_index(svc, tier);
 	struct spw_bucket *b;
 	__u64 rate;
 	int ok;
 
-	if (tier >= SPW_MAX_TIERS)
-		return 1;
-	rate = pol->rate_per_sec[tier];
-	if (!rate)
-		return 1;
-	b = bpf_map_lookup_elem(&spw_buckets, &idx);
+	b = spw_bucket_of(svc, tier, pol, &rate);
 	if (!b)
 		return 1;
 	bpf_spin_lock(&b->lock);
@@ -43,16 +54,10 @@ static __always_inline int spw_bucket_take(__u32 svc, __u32 tier, const struct s
  */
 static __always_inline void spw_bucket_give(__u32 svc, __u32 tier, const struct spw_policy *pol)
 {
-	__u32 idx = spw_bucket_index(svc, tier);
 	struct spw_bucket *b;
 	__u64 rate;
 
-	if (tier >= SPW_MAX_TIERS)
-		return;
-	rate = pol->rate_per_sec[tier];
-	if (!rate)
-		return;
-	b = bpf_map_lookup_elem(&spw_buckets, &idx);
+	b = spw_bucket_of(svc, tier, pol, &rate);
 	if (!b)
 		return;
 	bpf_spin_lock(&b->lock);

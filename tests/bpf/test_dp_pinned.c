@@ -107,11 +107,10 @@ static void test_pinned_reads_counters(void **state)
 	assert_int_equal(spw_dp_policy_set(fx->dp, SVC_ID, &p), 0);
 	assert_int_equal(spw_dp_open_pinned(&ro, fx->pin_root), 0);
 	assert_int_equal(spw_dp_counter_read(ro, SVC_ID, 0, SPW_REASON_ADMITTED, &before), 0);
-	len = pkt_build(&spec, pkt, sizeof(pkt));
-	assert_true(len > 0);
 	for (i = 0; i < 7; i++) {
 		spec.sport = (uint16_t)(40000 + i);
 		len = pkt_build(&spec, pkt, sizeof(pkt));
+		assert_true(len > 0);
 		assert_int_equal(spw_fixture_run(fx, SPW_PROG_XDP, pkt, len, &run), 0);
 		assert_int_equal(run.retval, XDP_PASS);
 	}

@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,25 +54,68 @@ static uint32_t round_pow2(uint32_t n)
 	return p;
 }
 
-static void collect_map_fds(struct spw_dataplane *dp)
-{
-	struct spillway_xdp *s = dp->xdp;
+/* Every map by its pinned name, and where its fd goes: the one list of them. */
+static const struct {
+	const char *name;
+	size_t off; /* of its fd in struct spw_dp_maps */
+} dp_maps[] = {
+    {SPW_MAP_PORTS, offsetof(struct spw_dp_maps, ports)},
+    {SPW_MAP_SVC_ADDRS, offsetof(struct spw_dp_maps, svc_addrs)},
+    {SPW_MAP_POLICIES, offsetof(struct spw_dp_maps, policies)},
+    {SPW_MAP_RULES, offsetof(struct spw_dp_maps, rules)},
+    {SPW_MAP_TRUSTED, offsetof(struct spw_dp_maps, trusted)},
+    {SPW_MAP_DSCP, offsetof(struct spw_dp_maps, dscp)},
+    {SPW_MAP_GLOBALS, offsetof(struct spw_dp_maps, globals)},
+    {SPW_MAP_BUCKETS, offsetof(struct spw_dp_maps, buckets)},
+    {SPW_MAP_COUNTERS, offsetof(struct spw_dp_maps, counters)},
+    {SPW_MAP_FLOWS, offsetof(struct spw_dp_maps, flows)},
+    {SPW_MAP_ACTIVE, offsetof(struct spw_dp_maps, active)},
+    {SPW_MAP_LATENCY, offsetof(struct spw_dp_maps, latency)},
+    {SPW_MAP_GUARD, offsetof(struct spw_dp_maps, guard)},
+    {SPW_MAP_REPORTS, offsetof(struct spw_dp_maps, reports)},
+    {SPW_MAP_OVERRIDES, offsetof(struct spw_dp_maps, overrides)},
+};
 
-	dp->maps.ports = bpf_map__fd(s->maps.spw_ports);
-	dp->maps.svc_addrs = bpf_map__fd(s->maps.spw_svc_addrs);
-	dp->maps.policies = bpf_map__fd(s->maps.spw_policies);
-	dp->maps.rules = bpf_map__fd(s->maps.spw_rules);
-	dp->maps.trusted = bpf_map__fd(s->maps.spw_trusted);
-	dp->maps.dscp = bpf_map__fd(s->maps.spw_dscp);
-	dp->maps.globals = bpf_map__fd(s->maps.spw_globals);
-	dp->maps.buckets = bpf_map__fd(s->maps.spw_buckets);
-	dp->maps.counters = bpf_map__fd(s->maps.spw_counters);
-	dp->maps.flows = bpf_map__fd(s->maps.spw_flows);
-	dp->maps.active = bpf_map__fd(s->maps.spw_active);
-	dp->maps.latency = bpf_map__fd(s->maps.spw_latency);
-	dp->maps.guard = bpf_map__fd(s->maps.spw_insert_guard);
-	dp->maps.reports = bpf_map__fd(s->maps.spw_reports);
-	dp->maps.overrides = bpf_map__fd(s->maps.spw_overrides);
+static int *map_fd_slot(struct spw_dataplane *dp, size_t i)
+{
+	return (int *)((char *)&dp->maps + dp_maps[i].off);
+}
+
+int spw_dp_maps_fill(struct spw_dataplane *dp, spw_dp_map_fd_fn fd_of, void *ctx)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(dp_maps) / sizeof(dp_maps[0]); i++) {
+		fd = fd_of(dp_maps[i].name, ctx);
+		if (fd < 0)
+			return fd;
+		*map_fd_slot(dp, i) = fd;
+	}
+	return 0;
+}
+
+void spw_dp_close_pinned_fds(struct spw_dataplane *dp)
+{
+	size_t i;
+
+	if (!dp->pinned_only)
+		return;
+	for (i = 0; i < sizeof(dp_maps) / sizeof(dp_maps[0]); i++) {
+		int *fd = map_fd_slot(dp, i);
+
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+}
+
+/* The skeleton's own fd of a map: the XDP object holds every map (TC shares them by pin). */
+static int skeleton_map_fd(const char *name, void *obj)
+{
+	int fd = bpf_object__find_map_fd_by_name(obj, name);
+
+	return fd < 0 ? -ENOENT : fd;
 }
 
 /* The sweep decrements active counts with atomics on the map's memory, as the kernel does. */
@@ -141,6 +185,7 @@ static int make_pin_root(const char *root)
 int spw_dp_alloc(struct spw_dataplane **out, const char *root)
 {
 	struct spw_dataplane *dp;
+	size_t i;
 	int err;
 
 	*out = NULL;
@@ -150,6 +195,8 @@ int spw_dp_alloc(struct spw_dataplane **out, const char *root)
 	if (!dp)
 		return -ENOMEM;
 	strcpy(dp->pin_root, root);
+	for (i = 0; i < sizeof(dp_maps) / sizeof(dp_maps[0]); i++)
+		*map_fd_slot(dp, i) = -1;
 	dp->ncpus = libbpf_num_possible_cpus();
 	if (dp->ncpus <= 0) {
 		err = dp->ncpus ? dp->ncpus : -EINVAL;
@@ -220,7 +267,9 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 		pr_warn("cannot load the TC programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	collect_map_fds(dp);
+	err = spw_dp_maps_fill(dp, skeleton_map_fd, dp->xdp->obj);
+	if (err)
+		goto cleanup;
 	err = spw_dp_map_active(dp);
 	if (err)
 		goto cleanup;

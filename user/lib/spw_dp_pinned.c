@@ -9,7 +9,6 @@
  * on the load its own CLI caused.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,45 +18,15 @@
 #include "spw_dataplane_priv.h"
 #include "spw_log.h"
 
-static const struct {
-	const char *name;
-	size_t off; /* of its fd in struct spw_dp_maps */
-} pinned_maps[] = {
-    {SPW_MAP_PORTS, offsetof(struct spw_dp_maps, ports)},
-    {SPW_MAP_SVC_ADDRS, offsetof(struct spw_dp_maps, svc_addrs)},
-    {SPW_MAP_POLICIES, offsetof(struct spw_dp_maps, policies)},
-    {SPW_MAP_RULES, offsetof(struct spw_dp_maps, rules)},
-    {SPW_MAP_TRUSTED, offsetof(struct spw_dp_maps, trusted)},
-    {SPW_MAP_DSCP, offsetof(struct spw_dp_maps, dscp)},
-    {SPW_MAP_GLOBALS, offsetof(struct spw_dp_maps, globals)},
-    {SPW_MAP_BUCKETS, offsetof(struct spw_dp_maps, buckets)},
-    {SPW_MAP_COUNTERS, offsetof(struct spw_dp_maps, counters)},
-    {SPW_MAP_FLOWS, offsetof(struct spw_dp_maps, flows)},
-    {SPW_MAP_ACTIVE, offsetof(struct spw_dp_maps, active)},
-    {SPW_MAP_LATENCY, offsetof(struct spw_dp_maps, latency)},
-    {SPW_MAP_GUARD, offsetof(struct spw_dp_maps, guard)},
-    {SPW_MAP_REPORTS, offsetof(struct spw_dp_maps, reports)},
-    {SPW_MAP_OVERRIDES, offsetof(struct spw_dp_maps, overrides)},
-};
-
-static int *map_fd_slot(struct spw_dataplane *dp, size_t i)
+/* A map's fd by its pin under the root (ctx). */
+static int pinned_map_fd(const char *name, void *root)
 {
-	return (int *)((char *)&dp->maps + pinned_maps[i].off);
-}
+	char path[PATH_MAX];
+	int fd;
 
-void spw_dp_close_pinned_fds(struct spw_dataplane *dp)
-{
-	size_t i;
-
-	if (!dp->pinned_only)
-		return;
-	for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
-		int *fd = map_fd_slot(dp, i);
-
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
-	}
+	snprintf(path, sizeof(path), "%s/%s", (const char *)root, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
 }
 
 int spw_dp_open_pinned(struct spw_dataplane **out, const char *pin_root)
@@ -65,8 +34,6 @@ int spw_dp_open_pinned(struct spw_dataplane **out, const char *pin_root)
 	const char *root = pin_root ? pin_root : SPW_PIN_ROOT;
 	struct spw_dataplane *dp;
 	struct spw_globals g;
-	char path[PATH_MAX];
-	size_t i;
 	int err;
 
 	*out = NULL;
@@ -74,16 +41,9 @@ int spw_dp_open_pinned(struct spw_dataplane **out, const char *pin_root)
 	if (err)
 		return err;
 	dp->pinned_only = true;
-	for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++)
-		*map_fd_slot(dp, i) = -1;
-	for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", root, pinned_maps[i].name);
-		*map_fd_slot(dp, i) = bpf_obj_get(path);
-		if (*map_fd_slot(dp, i) < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-	}
+	err = spw_dp_maps_fill(dp, pinned_map_fd, dp->pin_root);
+	if (err)
+		goto cleanup;
 	err = spw_dp_map_active(dp);
 	if (err)
 		goto cleanup;

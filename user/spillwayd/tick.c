@@ -170,11 +170,22 @@ static void log_level_change(const struct spwd_service *s, uint32_t prev)
 		pr_debug("%s: level %u -> %u (no fresh signal)\n", s->cfg->name, prev, s->level);
 }
 
-/* Signals an app reports (the rest the daemon measures itself, once per tick). */
-static bool reported_kind(enum spw_signal_kind kind)
+/*
+ * The report kind a signal reads, or -1 for the signals the daemon measures itself (once per
+ * tick).
+ */
+static int report_kind_of(enum spw_signal_kind kind)
 {
-	return kind == SPW_SIG_POOL || kind == SPW_SIG_POOL_WAIT || kind == SPW_SIG_QUEUE ||
-	       kind == SPW_SIG_QUEUE_AGE;
+	switch (kind) {
+	case SPW_SIG_POOL:
+	case SPW_SIG_POOL_WAIT:
+		return SPW_REPORT_POOL;
+	case SPW_SIG_QUEUE:
+	case SPW_SIG_QUEUE_AGE:
+		return SPW_REPORT_QUEUE;
+	default:
+		return -1;
+	}
 }
 
 /*
@@ -194,7 +205,7 @@ static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 	int i;
 
 	for (i = 0; i < s->cfg->nsignals; i++)
-		if (!urgent || reported_kind(s->signals[i].kind))
+		if (!urgent || report_kind_of(s->signals[i].kind) >= 0)
 			measure(d, s, &s->signals[i], now);
 	s->pressure = spw_pressure(s->signals, s->cfg->nsignals, now,
 				   d->cfg->controller.stale_after_ns);
@@ -236,15 +247,10 @@ static bool uses_report(const struct spwd_service *s, enum spw_report_kind kind,
 {
 	int i;
 
-	for (i = 0; i < s->cfg->nsignals; i++) {
-		enum spw_signal_kind k = s->signals[i].kind;
-		bool pool = k == SPW_SIG_POOL || k == SPW_SIG_POOL_WAIT;
-		bool queue = k == SPW_SIG_QUEUE || k == SPW_SIG_QUEUE_AGE;
-
-		if (((kind == SPW_REPORT_POOL && pool) || (kind == SPW_REPORT_QUEUE && queue)) &&
+	for (i = 0; i < s->cfg->nsignals; i++)
+		if (report_kind_of(s->signals[i].kind) == (int)kind &&
 		    !strncmp(s->signals[i].source, name, sizeof(s->signals[i].source)))
 			return true;
-	}
 	return false;
 }
 
