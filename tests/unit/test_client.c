@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libspillway-client against the daemon's own writer (spw_state_write.c): 4 reader threads
- * check the shed state while a writer publishes 1,000 states, each derived from one counter so
- * that a mix of two states (a torn read) is an impossible combination; reports return at once
- * with the documented error when nobody listens; a stale daemon means nothing is shed; a
- * restarted daemon's new file is found.
+ * check the shed state while a writer publishes 1,000 states, each derived from one counter
+ * (tests/lib/state_pattern.h) so that a mix of two states (a torn read) is an impossible
+ * combination; reports return at once with the documented error when nobody listens; a stale
+ * daemon means nothing is shed; a restarted daemon's new file is found.
  */
 #include <errno.h>
 #include <math.h>
@@ -23,12 +23,12 @@
 #include <cmocka.h>
 #include "spillway_client.h"
 #include "spw_state_write.h"
+#include "state_pattern.h"
 
 #define PUBLISHES 1000
 #define READERS	  4
-/* Tiers of the test service: ranks 0..95, full admission at 96. */
-#define TIERS	3
-#define CEILING (TIERS * SPW_COHORTS)
+#define TIERS	SPW_STATE_PATTERN_TIERS
+#define CEILING SPW_STATE_PATTERN_CEILING
 /* A report call "returns at once" when it takes less than this. */
 #define AT_ONCE_NS 10000000ULL
 
@@ -72,43 +72,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-/*
- * State number k: service "web" sits at index k % 5 among fillers (so its lookup races with
- * names moving), level k % 97 (0..96), pressure 7k milli, retry [k, k + 10] s. Every field a
- * reader sees names k, so fields from two publishes disagree.
- */
-static void make_state(struct spw_state_file *b, uint32_t k, uint64_t updated_ns, uint8_t flags)
-{
-	uint32_t idx = k % 5, i, t;
-	struct spw_state_service *s;
-
-	memset(b, 0, sizeof(*b));
-	b->nservices = idx + 2;
-	for (i = 0; i < b->nservices; i++) {
-		s = &b->services[i];
-		snprintf(s->name, sizeof(s->name), i == idx ? "web" : "filler%u", i);
-		s->id = i + 1;
-		s->level = (uint16_t)(k % (CEILING + 1));
-		s->floor = 0;
-		s->ceiling = CEILING;
-		s->tier_count = TIERS;
-		s->flags = flags | (s->level < CEILING ? SPW_STATE_SHEDDING : 0);
-		s->pressure_milli = 7 * (int64_t)k;
-		s->retry_after_lo_s = k;
-		s->retry_after_hi_s = k + 10;
-		for (t = 0; t < TIERS; t++)
-			s->admitted_permille[t] = spw_state_admitted_permille(s->level, 0, t);
-		s->lease_expires_ns = updated_ns + 3000000000ULL;
-	}
-	b->tick_ms = 100;
-	b->ntiers = TIERS;
-	b->daemon_pid = k;
-	b->updated_ns = updated_ns;
-}
-
 static void publish(struct fixture *f, uint32_t k, uint64_t updated_ns, uint8_t flags)
 {
-	make_state(&f->buf, k, updated_ns, flags);
+	spw_state_pattern(&f->buf, k, updated_ns, flags);
 	spw_state_write(f->map, &f->buf);
 }
 
@@ -141,7 +107,7 @@ struct reader {
 static void judge(struct reader *r, const struct spw_shed_state *o,
 		  const struct spw_service_state *ss)
 {
-	uint32_t k = o->retry_lo_s, level = k % (CEILING + 1);
+	uint32_t k = o->retry_lo_s, level = spw_state_pattern_level(k);
 	uint16_t adm = spw_state_admitted_permille(level, 0, r->tier);
 	bool ok = o->retry_hi_s == k + 10 && fabs(o->pressure * 1000.0 - 7.0 * k) < 0.5 &&
 		  o->admitted_permille == adm && o->shed == (adm < 1000) && !o->stale &&

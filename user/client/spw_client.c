@@ -16,9 +16,6 @@
 #include <sys/stat.h>
 #include "spw_client_priv.h"
 
-/* A stale reader looks for a new file at most this often, over all threads of a client. */
-#define SPW_CLIENT_LOOK_EVERY_NS 1000000000ULL
-
 uint64_t spw_client_now_ns(void)
 {
 	struct timespec ts;

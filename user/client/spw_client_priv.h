@@ -14,6 +14,26 @@
 
 #define SPW_API __attribute__((visibility("default")))
 
+/*
+ * The library's limits and timings. The Python and Go clients are generated from these too
+ * (clients/constants.c), so they fail open and give up at the same points.
+ */
+/* The daemon's limits (user/lib/spw_report.h): checked here so a bad name fails at the app. */
+#define SPW_CLIENT_NAME_MAX SPW_REPORT_NAME_MAX
+#define SPW_CLIENT_LINE_MAX 512
+/* A stale reader looks for a new file at most this often, over all threads of a client. */
+#define SPW_CLIENT_LOOK_EVERY_NS 1000000000ULL
+/*
+ * A publish copies ~43 KB: microseconds. A reader that finds it mid-write spins this many
+ * times, then yields (the writer may be preempted on this CPU), and gives up after
+ * SPW_CLIENT_READ_BUDGET_NS: then the daemon died inside a publish (seq stuck odd), and the
+ * check fails open. Later checks see the same stuck seq and fail open at once.
+ */
+#define SPW_CLIENT_READ_SPINS	  128
+#define SPW_CLIENT_READ_BUDGET_NS 10000000ULL
+/* Used when a file says 0 ms ticks (never from a sane daemon): the config's default. */
+#define SPW_CLIENT_DEFAULT_TICK_MS 100
+
 /* One mapping of one state file (one daemon run). */
 struct spw_map {
 	const struct spw_state_file *f;

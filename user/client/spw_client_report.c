@@ -10,10 +10,6 @@
 #include <string.h>
 #include "spw_client_priv.h"
 
-/* The daemon's limits (user/lib/spw_report.h): checked here so a bad name fails at the app. */
-#define SPW_CLIENT_NAME_MAX 32
-#define SPW_CLIENT_LINE_MAX 512
-
 static bool valid_name(const char *name)
 {
 	size_t i, n = name ? strlen(name) : 0;

@@ -11,17 +11,6 @@
 #include <string.h>
 #include "spw_client_priv.h"
 
-/*
- * A publish copies ~43 KB: microseconds. A reader that finds it mid-write spins this many
- * times, then yields (the writer may be preempted on this CPU), and gives up after
- * SPW_CLIENT_READ_BUDGET_NS: then the daemon died inside a publish (seq stuck odd), and the
- * check fails open. Later checks see the same stuck seq and fail open at once.
- */
-#define SPW_CLIENT_READ_SPINS	  128
-#define SPW_CLIENT_READ_BUDGET_NS 10000000ULL
-/* Used when a file says 0 ms ticks (never from a sane daemon): the config's default. */
-#define SPW_CLIENT_DEFAULT_TICK_MS 100
-
 /* What one check needs, copied consistently. The service's signals are left out. */
 struct view {
 	uint64_t updated_ns;
