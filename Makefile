@@ -160,6 +160,31 @@ $(BUILD)/example-http-server: $(BUILD)/obj/tools/examples/http_server.o \
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lm -lpthread
 
+# The Python and Go clients (clients/python, clients/go). Their constants are generated from
+# the C headers by clients/constants.c and committed, so pip and go need no C compiler;
+# `make client-constants` writes them again and tests/unit/test_client_constants says when
+# they are out of date. The suites run through cmocka wrappers (tests/lib/extsuite.h):
+# Debian's python3, and Debian's go offline (GOPROXY=off; caches under build/go).
+PYTHON	?= /usr/bin/python3
+GO	?= go
+CLIENT_SUITE_CFLAGS := -DSPW_SRC_ROOT='"$(CURDIR)"' -DSPW_BUILD_DIR='"$(abspath $(BUILD))"' \
+	-DSPW_PYTHON='"$(PYTHON)"' -DSPW_GO='"$(GO)"'
+all: $(BUILD)/gen-client-constants
+$(BUILD)/gen-client-constants: $(BUILD)/obj/clients/constants.o $(BUILD)/obj/clients/gen_constants.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+.PHONY: client-constants
+client-constants: $(BUILD)/gen-client-constants
+	$(Q)$< --python >clients/python/spillway/_layout.py
+	$(Q)$< --go >clients/go/layout.go
+$(BUILD)/tests/unit/test_client_constants: $(BUILD)/san/clients/constants.o
+$(BUILD)/san/tests/unit/test_client_constants.o $(BUILD)/san/tests/unit/test_client_python.o \
+	$(BUILD)/san/tests/unit/test_client_go.o $(BUILD)/san/tests/netns/test_client_langs.o: \
+	TEST_CFLAGS += $(CLIENT_SUITE_CFLAGS)
+$(BUILD)/tests/unit/test_client_python $(BUILD)/tests/unit/test_client_go: \
+	| $(BUILD)/tests/clients/state_writer
+$(BUILD)/tests/netns/test_client_langs: | $(BUILD)/spillwayd $(BUILD)/tests/clients/state_writer
+
 # The overload demo's programs (issue 7): the open-loop load generator and the demo backend
 # (HTTP server over a libpq pool, reporting through the static client library). They share
 # tools/demo/demo_util.h.
