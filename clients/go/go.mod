@@ -1,0 +1,3 @@
+module spillway.dev/client
+
+go 1.19
