@@ -27,8 +27,8 @@ struct suite {
 	const char *group;
 	struct result *results;
 	size_t n, cap;
-	int status;	 /* wait status */
-	int run_err;	 /* errno when it could not run */
+	int status;	/* wait status */
+	int run_err;	/* errno when it could not run */
 	char what[256]; /* the command, for messages */
 };
 
@@ -163,8 +163,8 @@ int spw_ext_suite_run(const char *group, const char *cwd, char *const argv[])
 					       .test_func = one_result,
 					       .initial_state = &s.results[i]};
 	snprintf(ran_name, sizeof(ran_name), "%s: the suite ran", group);
-	tests[s.n] = (struct CMUnitTest){.name = ran_name, .test_func = suite_ran,
-					 .initial_state = &s};
+	tests[s.n] =
+	    (struct CMUnitTest){.name = ran_name, .test_func = suite_ran, .initial_state = &s};
 	failed = _cmocka_run_group_tests(group, tests, s.n + 1, NULL, NULL);
 	free(tests);
 	free(s.results);

@@ -24,8 +24,8 @@
 #include "extsuite.h"
 #include "netns.h"
 
-#define SVC_ID		 1
-#define SVC_PORT	 8080
+#define SVC_ID	 1
+#define SVC_PORT 8080
 /* The shortest tick the config allows: 1,000 publishes in about 10 s. */
 #define TICK_MS		 10
 #define READY_TIMEOUT_MS 15000
@@ -67,8 +67,8 @@ static int start_daemon(void)
 int main(void)
 {
 	char *python[] = {SPW_PYTHON, "tests/run.py", "netns_*.py", NULL};
-	char *go[] = {SPW_GO, "test", "-v", "-count=1", "-tags", "netns", "-run", "^TestRealDaemon", ".",
-		      NULL};
+	char *go[] = {SPW_GO, "test", "-v", "-count=1", "-tags", "netns", "-run", "^TestRealDaemon",
+		      ".",    NULL};
 	char pid[16], tick[16];
 	int failed = 0;
 
@@ -87,8 +87,8 @@ int main(void)
 	setenv("SPW_TEST_TICK_MS", tick, 1);
 	setenv("SPW_STATE_WRITER", SPW_BUILD_DIR "/tests/clients/state_writer", 1);
 	setenv("PYTHONPYCACHEPREFIX", SPW_BUILD_DIR "/python/pycache", 1);
-	failed += spw_ext_suite_run("python client, real daemon", SPW_SRC_ROOT "/clients/python",
-				    python);
+	failed +=
+	    spw_ext_suite_run("python client, real daemon", SPW_SRC_ROOT "/clients/python", python);
 	setenv("GOPROXY", "off", 1);
 	setenv("GOFLAGS", "-mod=mod", 1);
 	setenv("GOTOOLCHAIN", "local", 1);
