@@ -27,9 +27,13 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -Iinclude -Ibpf \
 	-I/usr/include/$(ARCH)-linux-gnu -MMD -MP
 
 CFLAGS	?= -O2 -g
+# libspillway's folders (user/lib/*/). All but dataplane/ make the pure library: no libbpf.
+LIB_PURE_DIRS := util abi config control export
+LIB_DIRS := $(LIB_PURE_DIRS) dataplane
 CFLAGS	+= -std=gnu11 -fno-strict-aliasing -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
-	-Iinclude -Iuser/lib -I$(BUILD)/bpf -MMD -MP -D_GNU_SOURCE
-LDLIBS	:= -lbpf -lelf -lz -lyaml -lm
+	-Iinclude $(addprefix -Iuser/lib/,$(LIB_DIRS)) -I$(BUILD)/bpf -MMD -MP -D_GNU_SOURCE
+PURE_LDLIBS := -lyaml -lm
+LDLIBS	:= -lbpf -lelf -lz $(PURE_LDLIBS)
 # Tests also run under AddressSanitizer and UBSan.
 SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_CFLAGS := $(CFLAGS) -Itests/lib $(SAN)
@@ -39,11 +43,16 @@ BPF_OBJS := $(BUILD)/bpf/spillway_xdp.bpf.o $(BUILD)/bpf/spillway_tc.bpf.o \
 	$(BUILD)/bpf/empty_xdp.bpf.o
 SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)
 
-LIB_SRCS := $(wildcard user/lib/*.c)
+# libspillway.a: the pure library's objects and dataplane/'s (libbpf).
+LIB_PURE_SRCS := $(foreach d,$(LIB_PURE_DIRS),$(wildcard user/lib/$(d)/*.c))
+LIB_DP_SRCS := $(wildcard user/lib/dataplane/*.c)
+LIB_SRCS := $(LIB_PURE_SRCS) $(LIB_DP_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+LIB_PURE_SAN_OBJS := $(LIB_PURE_SRCS:%.c=$(BUILD)/san/%.o)
 LIB	 := $(BUILD)/libspillway.a
 LIB_SAN	 := $(BUILD)/libspillway-san.a
+LIB_PURE_SAN := $(BUILD)/libspillway-pure-san.a
 
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/san/%.o)
@@ -103,10 +112,25 @@ $(LIB_SAN): $(LIB_SAN_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(LIB_PURE_SAN): $(LIB_PURE_SAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(TESTLIB_OBJS) $(LIB_SAN)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $^ -o $@ $(TEST_LDLIBS)
+
+# The unit tests link the whole pure library and no libbpf: a BPF call in util/, abi/,
+# config/, control/ or export/ is a link error of every unit test. They use no tests/lib
+# helper that needs the data plane (sim_server.c only).
+UNIT_TESTLIB_OBJS := $(BUILD)/san/tests/lib/sim_server.o
+$(UNIT_TESTS): $(BUILD)/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(UNIT_TESTLIB_OBJS) $(LIB_PURE_SAN)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) $(filter-out $(LIB_PURE_SAN),$^) \
+		-Wl,--whole-archive $(LIB_PURE_SAN) -Wl,--no-whole-archive -o $@ $(UNIT_LDLIBS)
+UNIT_LDLIBS = $(PURE_LDLIBS) -lcmocka -lpthread
 
 # The benchmark is built without sanitizers: it measures. It crafts packets with the tests'
 # packet builder.
@@ -209,8 +233,6 @@ $(BUILD)/spillway: $(CLI_OBJS) $(LIB)
 $(BUILD)/obj/user/cli/%.o: CFLAGS += -Iuser/cli
 $(BUILD)/san/user/cli/%.o: TEST_CFLAGS += -Iuser/cli
 $(BUILD)/tests/unit/test_cli_parse: $(BUILD)/san/user/cli/parse.o
-# parse.o comes after the library in $^: name the library again after it.
-$(BUILD)/tests/unit/test_cli_parse: TEST_LDLIBS := $(LIB_SAN) $(TEST_LDLIBS)
 $(BUILD)/san/tests/unit/test_cli_parse.o: TEST_CFLAGS += -Iuser/cli
 $(BUILD)/tests/netns/test_cli: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/netns/test_cli: | $(BUILD)/spillwayd $(BUILD)/spillway

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "spillway_latency.h"
-#include "spw_dataplane.h"
+#include "spw_types.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The exporter's formatter (user/lib/spw_metrics.c) from a hand-built snapshot, without BPF:
+ * The exporter's formatter (user/lib/export/spw_metrics.c) from a hand-built snapshot, without BPF:
  * exact lines of a few families, label escaping, NaN, cumulative histogram buckets with +Inf,
  * and that output stays bounded (zero rows of unconfigured traffic are left out).
  * `promtool check metrics` on a real scrape is in tests/netns/test_metrics_scrape.c.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The exporter's input, collected in the tick: the tick already owns the map reads and the
- * per-service state, so it fills a snapshot (user/lib/spw_metrics.h) and publishes it with one
+ * per-service state, so it fills a snapshot (export/spw_metrics.h) and publishes it with one
  * memcpy under the lock. The HTTP thread copies it out and formats without the lock, so a slow
  * or frequent scraper costs the control loop nothing beyond that copy.
  *

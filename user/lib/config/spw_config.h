@@ -13,7 +13,7 @@
 #include <net/if.h>
 #include "spillway_abi.h"
 #include "spw_cidr.h"
-#include "spw_dataplane.h"
+#include "spw_types.h"
 #include "spw_signal.h"
 
 #define SPW_CONFIG_DEFAULT_PATH "/etc/spillway/spillway.yaml"

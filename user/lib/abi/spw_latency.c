@@ -2,7 +2,7 @@
 /* Percentiles from the data plane's log2 latency histogram (pure: unit-tested without BPF). */
 #include <errno.h>
 #include "spillway_latency.h"
-#include "spw_dataplane.h"
+#include "spw_types.h"
 
 int spw_latency_quantile(const struct spw_latency_hist *h, double q, double *us)
 {

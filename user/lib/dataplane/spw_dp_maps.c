@@ -148,15 +148,6 @@ int spw_dp_service_lookup(struct spw_dataplane *dp, uint8_t proto, uint16_t port
 	return 0;
 }
 
-void spw_policy_init(struct spw_policy *p, uint8_t tier_count, uint8_t default_tier)
-{
-	memset(p, 0, sizeof(*p));
-	p->admit_level = SPW_RANK_LIMIT;
-	p->floor_level = SPW_COHORTS;
-	p->tier_count = tier_count;
-	p->default_tier = default_tier;
-}
-
 static int policy_valid(const struct spw_policy *p)
 {
 	int t;

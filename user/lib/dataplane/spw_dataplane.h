@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * libspillway's data-plane access: load, pin, attach, and typed reads and writes of every map.
- * This file and spw_dataplane*.c are the only user-space code that knows the map layouts.
- * Every function returns 0 or a negative errno.
+ * This header and user/lib/dataplane/ are the only user-space code that knows the map layouts
+ * and the only code that calls libbpf. Every function returns 0 or a negative errno.
  */
 #ifndef SPW_DATAPLANE_H
 #define SPW_DATAPLANE_H
@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "spillway_abi.h"
 #include "spw_cidr.h"
+#include "spw_types.h"
 
 struct spw_dataplane;
 
@@ -20,12 +21,6 @@ enum spw_prog {
 	SPW_PROG_TC_INGRESS, /* TC ingress: fallback where XDP is not wanted */
 	SPW_PROG_TC_EGRESS,  /* TC egress: server replies (flow tracking) */
 	SPW_PROG_COUNT
-};
-
-enum spw_attach_mode {
-	SPW_ATTACH_XDP,		/* native XDP (driver mode) */
-	SPW_ATTACH_XDP_GENERIC, /* skb-mode XDP: works everywhere, slower */
-	SPW_ATTACH_TC,		/* clsact ingress + egress */
 };
 
 struct spw_dp_opts {
@@ -72,14 +67,6 @@ int spw_dp_detach(struct spw_dataplane *dp, int ifindex);
 /* Ensures bpffs is mounted at /sys/fs/bpf (mounts it when not). */
 int spw_bpffs_ensure(void);
 
-/* A service: (protocol, port, optional local address) -> id. */
-struct spw_service_match {
-	uint8_t proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t port;	   /* host order */
-	bool has_addr;	   /* bound to one local address */
-	uint8_t addr[SPW_ADDR_LEN];
-};
-
 int spw_dp_service_add(struct spw_dataplane *dp, const struct spw_service_match *m, uint32_t svc_id);
 int spw_dp_service_del(struct spw_dataplane *dp, const struct spw_service_match *m);
 /* Service id that owns traffic to (proto, port, local addr), 0 when none: as the data plane. */
@@ -98,8 +85,6 @@ int spw_dp_services_prune(struct spw_dataplane *dp, const struct spw_service_mat
 int spw_dp_policy_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_policy *p);
 int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_policy *p);
 int spw_dp_policy_del(struct spw_dataplane *dp, uint32_t svc_id);
-/* A policy with defaults: everything admitted, tier 0 protected, lease already expired. */
-void spw_policy_init(struct spw_policy *p, uint8_t tier_count, uint8_t default_tier);
 
 /* Source CIDR -> tier rules. Adding an existing prefix replaces its tier. */
 int spw_dp_rule_add(struct spw_dataplane *dp, const struct spw_cidr *c, uint8_t tier, uint32_t rule_id);
@@ -120,11 +105,6 @@ int spw_dp_globals_set(struct spw_dataplane *dp, const struct spw_globals *g);
 int spw_dp_bucket_get(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, struct spw_bucket *b);
 int spw_dp_bucket_set(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, const struct spw_bucket *b);
 
-/* A counter summed over all CPUs. */
-struct spw_count {
-	uint64_t packets;
-	uint64_t bytes;
-};
 int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot,
 			enum spw_reason reason, struct spw_count *out);
 /* Every counter at once: out has SPW_COUNTER_ENTRIES entries, indexed by spw_counter_index. */
@@ -133,11 +113,6 @@ int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out);
 /* Active flows of (service, tier): exact, maintained by the data plane and the sweep. */
 int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, uint64_t *out);
 
-/* The response-latency histogram of (service, tier), summed over CPUs. */
-struct spw_latency_hist {
-	uint64_t buckets[SPW_LAT_BUCKETS]; /* see include/spillway_latency.h for the bounds */
-	uint64_t count;			   /* sum of the buckets */
-};
 int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
 			struct spw_latency_hist *out);
 
@@ -170,30 +145,23 @@ int spw_dp_flows_clear(struct spw_dataplane *dp);
  */
 int spw_dp_flood_guard_set(struct spw_dataplane *dp, uint32_t rate, uint32_t burst);
 
-/*
- * Latency at quantile q (0 < q <= 1) in microseconds, interpolated linearly inside the log2
- * bucket that holds it. -ENODATA when the histogram is empty. Pure: no BPF calls.
- */
-int spw_latency_quantile(const struct spw_latency_hist *h, double q, double *us);
-
 /* App reports of pools and queues (pinned, so the CLI and sidecars see them too). */
 int spw_dp_report_set(struct spw_dataplane *dp, const struct spw_report_key *key,
 		      const struct spw_report *val);
 /* -ENOENT when nothing was reported under that (kind, name). */
 int spw_dp_report_get(struct spw_dataplane *dp, const struct spw_report_key *key,
 		      struct spw_report *val);
-/* A key for (kind, name); -EINVAL when the name is empty or too long. */
-int spw_report_key_make(struct spw_report_key *key, enum spw_report_kind kind, const char *name);
 
 /* Manual level overrides (`spillway policy set`); the daemon enforces them until expiry. */
 int spw_dp_override_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_override *o);
 int spw_dp_override_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_override *o);
 int spw_dp_override_del(struct spw_dataplane *dp, uint32_t svc_id);
 
-/* Metric label of a reason ("shed_level"), or NULL when out of range. */
-const char *spw_reason_name(unsigned int reason);
-
-/* CLOCK_MONOTONIC in ns: the clock of leases and bucket timestamps. */
-uint64_t spw_now_ns(void);
+/*
+ * Routes libbpf's messages into this logger one level lower: libbpf's warnings are often
+ * expected (probing features, an absent pinned map that is then created), so they show as info;
+ * its info shows as debug, and its debug (verifier logs) only at SPW_LOG_VERBOSE.
+ */
+void spw_log_install_libbpf(void);
 
 #endif /* SPW_DATAPLANE_H */

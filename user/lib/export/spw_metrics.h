@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "spillway_abi.h"
-#include "spw_dataplane.h"
+#include "spw_types.h"
 #include "spw_signal.h"
 
 /* spillway_controller_tick_duration_seconds upper bounds: 100 us .. 100 ms (goal: 1 ms). */

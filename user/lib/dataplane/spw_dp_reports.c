@@ -5,20 +5,6 @@
 #include <bpf/bpf.h>
 #include "spw_dataplane_priv.h"
 
-int spw_report_key_make(struct spw_report_key *key, enum spw_report_kind kind, const char *name)
-{
-	size_t len = strlen(name);
-
-	if (!len || len >= SPW_REPORT_NAME_MAX ||
-	    (kind != SPW_REPORT_POOL && kind != SPW_REPORT_QUEUE))
-		return -EINVAL;
-	/* Zeroed whole: hash keys compare every byte, padding included. */
-	memset(key, 0, sizeof(*key));
-	key->kind = kind;
-	memcpy(key->name, name, len);
-	return 0;
-}
-
 int spw_dp_report_set(struct spw_dataplane *dp, const struct spw_report_key *key,
 		      const struct spw_report *val)
 {

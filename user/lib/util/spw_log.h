@@ -40,11 +40,4 @@ void spw_vlog(enum spw_log_level level, const char *fmt, va_list ap)
 #define pr_info(fmt, ...)  spw_log(SPW_LOG_INFO, fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...) spw_log(SPW_LOG_DEBUG, fmt, ##__VA_ARGS__)
 
-/*
- * Routes libbpf's messages into this logger one level lower: libbpf's warnings are often
- * expected (probing features, an absent pinned map that is then created), so they show as info;
- * its info shows as debug, and its debug (verifier logs) only at SPW_LOG_VERBOSE.
- */
-void spw_log_install_libbpf(void);
-
 #endif /* SPW_LOG_H */

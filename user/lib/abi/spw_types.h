@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The user-space side of the ABI that needs no BPF call: the values the data plane's reads
+ * return, how a service and an attach are named, and the pure helpers over them. Config,
+ * control and export code include this, never spw_dataplane.h: they are built into the pure
+ * library (no libbpf), so a BPF call there is a link error.
+ */
+#ifndef SPW_TYPES_H
+#define SPW_TYPES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "spillway_abi.h"
+
+enum spw_attach_mode {
+	SPW_ATTACH_XDP,		/* native XDP (driver mode) */
+	SPW_ATTACH_XDP_GENERIC, /* skb-mode XDP: works everywhere, slower */
+	SPW_ATTACH_TC,		/* clsact ingress + egress */
+};
+
+/* A service: (protocol, port, optional local address) -> id. */
+struct spw_service_match {
+	uint8_t proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;	   /* host order */
+	bool has_addr;	   /* bound to one local address */
+	uint8_t addr[SPW_ADDR_LEN];
+};
+
+/* A counter summed over all CPUs. */
+struct spw_count {
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+/* The response-latency histogram of (service, tier), summed over CPUs. */
+struct spw_latency_hist {
+	uint64_t buckets[SPW_LAT_BUCKETS]; /* see include/spillway_latency.h for the bounds */
+	uint64_t count;			   /* sum of the buckets */
+};
+
+/*
+ * Latency at quantile q (0 < q <= 1) in microseconds, interpolated linearly inside the log2
+ * bucket that holds it. -ENODATA when the histogram is empty. Pure: no BPF calls.
+ */
+int spw_latency_quantile(const struct spw_latency_hist *h, double q, double *us);
+
+/* A policy with defaults: everything admitted, tier 0 protected, lease already expired. */
+void spw_policy_init(struct spw_policy *p, uint8_t tier_count, uint8_t default_tier);
+
+/* A key for (kind, name); -EINVAL when the name is empty or too long. */
+int spw_report_key_make(struct spw_report_key *key, enum spw_report_kind kind, const char *name);
+
+/* Metric label of a reason ("shed_level"), or NULL when out of range. */
+const char *spw_reason_name(unsigned int reason);
+
+/* CLOCK_MONOTONIC in ns: the clock of leases and bucket timestamps. */
+uint64_t spw_now_ns(void);
+
+#endif /* SPW_TYPES_H */
