@@ -123,8 +123,8 @@ $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(TESTLIB_OBJS) $(LIB_SAN)
 
 # The unit tests link the whole pure library and no libbpf: a BPF call in util/, abi/,
 # config/, control/ or export/ is a link error of every unit test. They use no tests/lib
-# helper that needs the data plane (sim_server.c only).
-UNIT_TESTLIB_OBJS := $(BUILD)/san/tests/lib/sim_server.o
+# helper that needs the data plane (sim_server.c, util.c only).
+UNIT_TESTLIB_OBJS := $(BUILD)/san/tests/lib/sim_server.o $(BUILD)/san/tests/lib/util.o
 $(UNIT_TESTS): $(BUILD)/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(UNIT_TESTLIB_OBJS) $(LIB_PURE_SAN)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
@@ -234,6 +234,9 @@ $(BUILD)/obj/user/cli/%.o: CFLAGS += -Iuser/cli
 $(BUILD)/san/user/cli/%.o: TEST_CFLAGS += -Iuser/cli
 $(BUILD)/tests/unit/test_cli_parse: $(BUILD)/san/user/cli/parse.o
 $(BUILD)/san/tests/unit/test_cli_parse.o: TEST_CFLAGS += -Iuser/cli
+# The CLI's lists against its help, completion and man page, read from the source tree.
+$(BUILD)/tests/unit/test_cli_docs: $(BUILD)/san/user/cli/parse.o
+$(BUILD)/san/tests/unit/test_cli_docs.o: TEST_CFLAGS += -Iuser/cli -DSPW_SRC_ROOT='"$(CURDIR)"'
 $(BUILD)/tests/netns/test_cli: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/netns/test_cli: | $(BUILD)/spillwayd $(BUILD)/spillway
 
@@ -249,7 +252,7 @@ install: $(BUILD)/spillwayd $(BUILD)/spillway $(CLIENT_LIBS)
 	@# header (for readers of the state file) needs the ABI header it includes.
 	$(Q)set -e; for f in $(wildcard $(BUILD)/libspillway-client.a $(BUILD)/libspillway-client.so*); do \
 		install -d $(DESTDIR)$(PREFIX)/lib; install -m 0644 $$f $(DESTDIR)$(PREFIX)/lib/; done
-	$(Q)set -e; for f in $(wildcard include/spillway_client.h include/spillway_state.h include/spillway_abi.h); do \
+	$(Q)set -e; for f in $(wildcard include/spillway_client.h include/spillway_names.h include/spillway_state.h include/spillway_abi.h); do \
 		install -d $(DESTDIR)$(PREFIX)/include; install -m 0644 $$f $(DESTDIR)$(PREFIX)/include/; done
 
 # The daemon test runs the real daemon.

@@ -53,7 +53,7 @@ static __always_inline int spw_guard_take(__u64 now)
 
 	if (!g || !g->insert_rate)
 		return 1;
-	guard = bpf_map_lookup_elem(&spw_insert_guard, &zero);
+	guard = bpf_map_lookup_elem(&spw_guard, &zero);
 	if (!guard)
 		return 1;
 	/* Per CPU and run with preemption off: no lock needed. */

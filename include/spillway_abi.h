@@ -51,23 +51,6 @@
 /* Where the maps and links are pinned unless the caller names another root. */
 #define SPW_PIN_ROOT "/sys/fs/bpf/spillway"
 
-/* Map names: each map is pinned under the root by exactly this name. */
-#define SPW_MAP_PORTS	  "spw_ports"
-#define SPW_MAP_SVC_ADDRS "spw_svc_addrs"
-#define SPW_MAP_POLICIES  "spw_policies"
-#define SPW_MAP_RULES	  "spw_rules"
-#define SPW_MAP_TRUSTED	  "spw_trusted"
-#define SPW_MAP_DSCP	  "spw_dscp"
-#define SPW_MAP_GLOBALS	  "spw_globals"
-#define SPW_MAP_BUCKETS	  "spw_buckets"
-#define SPW_MAP_COUNTERS  "spw_counters"
-#define SPW_MAP_FLOWS	  "spw_flows"
-#define SPW_MAP_ACTIVE	  "spw_active"
-#define SPW_MAP_LATENCY	  "spw_latency"
-#define SPW_MAP_GUARD	  "spw_insert_guard"
-#define SPW_MAP_REPORTS	  "spw_reports"
-#define SPW_MAP_OVERRIDES "spw_overrides"
-
 /*
  * Why a packet went the way it went. The values index the counters and their names label
  * the metrics, so the list is written once and expanded for both (X-macro).

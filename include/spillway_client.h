@@ -23,13 +23,14 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "spillway_names.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define SPW_CLIENT_STATE_DIR	 "/run/spillway"
-#define SPW_CLIENT_REPORT_SOCKET "/run/spillway/report.sock"
+#define SPW_CLIENT_STATE_DIR	 SPW_STATE_DIR
+#define SPW_CLIENT_REPORT_SOCKET SPW_REPORT_SOCKET
 /* The daemon is stale after this many of its ticks without a publish. */
 #define SPW_CLIENT_STALE_TICKS 3
 

@@ -189,7 +189,7 @@ static struct fctx *build_opts(void **state, const struct spw_dp_opts *opts)
 
 	CHECK_OK(t, spw_fixture_open_opts(&t->fx, opts));
 	t->dp = t->fx.dp;
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(t->dp), SPW_MAP_FLOWS);
+	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(t->dp), SPW_MAP_NAME(flows));
 	t->flows_fd = bpf_obj_get(path);
 	CHECK(t, t->flows_fd >= 0, "opening %s: %s", path, strerror(errno));
 	add_service(t, IPPROTO_TCP, PORT_TCP, SVC_TCP);
@@ -1031,7 +1031,7 @@ static void test_latency_read_exact(void **state)
 	CHECK(t, ncpus > 0, "CPU count");
 	vals = calloc((size_t)ncpus, sizeof(*vals));
 	CHECK(t, vals != NULL, "calloc");
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(t->dp), SPW_MAP_LATENCY);
+	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(t->dp), SPW_MAP_NAME(latency));
 	fd = bpf_obj_get(path);
 	CHECK(t, fd >= 0, "%s: %s", path, strerror(errno));
 	for (uint32_t idx = 0; idx < SPW_LAT_ENTRIES; idx++) {

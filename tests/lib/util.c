@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,4 +42,31 @@ void spw_rm_tree(const char *path)
 {
 	if (path[0])
 		nftw(path, rm_entry, RM_TREE_FDS, FTW_DEPTH | FTW_PHYS);
+}
+
+char *spw_read_file(const char *path, long *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+		goto out;
+	buf = malloc((size_t)n + 1);
+	if (!buf)
+		goto out;
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+		errno = EIO;
+		goto out;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+out:
+	fclose(f);
+	return buf;
 }

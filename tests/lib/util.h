@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Small things every test layer needs: a monotonic clock in ms, sleeping, rm -r. */
+/* Small things every test layer needs: a monotonic clock in ms, sleeping, rm -r, a file. */
 #ifndef SPW_TEST_UTIL_H
 #define SPW_TEST_UTIL_H
 
@@ -12,5 +12,10 @@ void spw_sleep_ms(unsigned int ms);
  * empty string (does nothing) and on a path that does not exist.
  */
 void spw_rm_tree(const char *path);
+/*
+ * The whole file at path, NUL-terminated, in a malloc'ed buffer (its length in *len when len is
+ * not NULL); NULL with errno set when it cannot be read.
+ */
+char *spw_read_file(const char *path, long *len);
 
 #endif /* SPW_TEST_UTIL_H */

@@ -337,7 +337,7 @@ static struct nctx *build(void **state, uint32_t capacity, uint8_t tier_v6)
 	CHECK_OK(c, spw_fixture_open_opts(&c->fx, &opts));
 	c->fx_open = true;
 	c->dp = c->fx.dp;
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(c->dp), SPW_MAP_FLOWS);
+	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(c->dp), SPW_MAP_NAME(flows));
 	c->flows_fd = bpf_obj_get(path);
 	CHECK(c, c->flows_fd >= 0, "%s: %s", path, strerror(errno));
 

@@ -102,12 +102,12 @@ static void test_constants(void **state)
 	assert_int_equal(SPW_PORT_SLOTS, 2 * 65536);
 	/* Token bucket: the largest refill (capped elapsed x largest rate) fits in 64 bits. */
 	assert_true((unsigned __int128)SPW_BUCKET_MAX_ELAPSED_NS * SPW_RATE_MAX <= UINT64_MAX);
-	/* Every map name carries the project prefix and fits BPF_OBJ_NAME_LEN (16 with NUL). */
+	/* Every map name (all of SPW_MAPS) carries the project prefix and fits BPF_OBJ_NAME_LEN (16 with NUL). */
 	{
 		static const char *const names[] = {
-		    SPW_MAP_PORTS,    SPW_MAP_SVC_ADDRS, SPW_MAP_POLICIES, SPW_MAP_RULES,
-		    SPW_MAP_TRUSTED,  SPW_MAP_DSCP,	 SPW_MAP_GLOBALS,  SPW_MAP_BUCKETS,
-		    SPW_MAP_COUNTERS, SPW_MAP_FLOWS,
+#define MAP_NAME(name, type, max, flags, key, value) SPW_MAP_NAME(name),
+		    SPW_MAPS(MAP_NAME)
+#undef MAP_NAME
 		};
 		size_t i;
 

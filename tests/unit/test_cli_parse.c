@@ -212,7 +212,7 @@ static void test_globals_and_prefixes(void **state)
 	ok("status", &req);
 	assert_int_equal(req.cmd, SPW_CMD_STATUS);
 	assert_string_equal(req.pin_root, SPW_PIN_ROOT);
-	assert_string_equal(req.state_dir, SPW_CLI_STATE_DIR);
+	assert_string_equal(req.state_dir, SPW_STATE_DIR);
 	assert_false(req.state_dir_set);
 	assert_int_equal(req.interval_ns, SPW_NSEC_PER_SEC);
 	ok("--pin-root /sys/fs/bpf/x --state-dir /tmp/s --config /tmp/c.yaml -v st --json "

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include "spw_config.h"
 #include "spw_strnum.h"
+#include "util.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* The issue asks for at least this many bad files. */
@@ -169,20 +170,11 @@ static uint32_t line_of(const char *text, const char *needle)
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long len;
+	long len = 0;
+	char *buf = spw_read_file(path, &len);
 
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	assert_true(len > 0);
-	rewind(f);
-	buf = malloc((size_t)len + 1);
 	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-	buf[len] = '\0';
-	fclose(f);
+	assert_true(len > 0);
 	return buf;
 }
 

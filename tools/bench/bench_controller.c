@@ -1549,10 +1549,10 @@ static int setup(struct bench *b)
 		return err;
 	}
 	b->prog_fd = spw_dp_prog_fd(b->dp, SPW_PROG_XDP);
-	b->flows_fd = open_pinned(b, SPW_MAP_FLOWS);
+	b->flows_fd = open_pinned(b, SPW_MAP_NAME(flows));
 	if (b->flows_fd < 0)
 		return b->flows_fd;
-	b->active_fd = open_pinned(b, SPW_MAP_ACTIVE);
+	b->active_fd = open_pinned(b, SPW_MAP_NAME(active));
 	if (b->active_fd < 0)
 		return b->active_fd;
 	b->active_len = SPW_ACTIVE_ENTRIES * sizeof(__u64);

@@ -1656,9 +1656,9 @@ static int memory_measure(struct bench *b, struct mem_report *mr)
 	memset(mr, 0, sizeof(*mr));
 	mr->tried = true;
 	mr->ncpus = libbpf_num_possible_cpus();
-	err = map_mem_of(b->flows_fd, SPW_MAP_FLOWS, &mr->flows)
-		  ?: map_mem_of(b->active_fd, SPW_MAP_ACTIVE, &mr->active)
-		  ?: map_mem_of(b->latency_fd, SPW_MAP_LATENCY, &mr->latency);
+	err = map_mem_of(b->flows_fd, SPW_MAP_NAME(flows), &mr->flows)
+		  ?: map_mem_of(b->active_fd, SPW_MAP_NAME(active), &mr->active)
+		  ?: map_mem_of(b->latency_fd, SPW_MAP_NAME(latency), &mr->latency);
 	if (err)
 		return err;
 	snprintf(mr->fdinfo, sizeof(mr->fdinfo), "/proc/self/fdinfo/%d", b->flows_fd);
@@ -1714,7 +1714,7 @@ static int memory_print(const struct mem_report *mr)
 	char text[64];
 
 	printf("\n-- issue 3 goal: memory per tracked flow, %s (%s, preallocated, %u entries)\n",
-	       SPW_MAP_FLOWS, map_type_name(fi->type), fi->max_entries);
+	       SPW_MAP_NAME(flows), map_type_name(fi->type), fi->max_entries);
 	printf("  %-40s %s\n", "", "from");
 	snprintf(text, sizeof(text), "key %u B + value %u B", fi->key_size, fi->value_size);
 	printf("  %-40s %s\n", text, "bpf_map_info of the pinned map");
@@ -1747,11 +1747,11 @@ static int memory_print(const struct mem_report *mr)
 	snprintf(text, sizeof(text), "goal <=%d B per flow (measured)", FLOW_BYTES_GOAL);
 	printf("  %-40s %s\n", text, over ? "OVER" : "ok");
 	printf("  fixed cost, not per flow (memlock from fdinfo):\n");
-	snprintf(text, sizeof(text), "%s: %llu B", SPW_MAP_ACTIVE,
+	snprintf(text, sizeof(text), "%s: %llu B", SPW_MAP_NAME(active),
 		 (unsigned long long)mr->active.memlock);
 	printf("    %-38s %s, %u x %u B%s\n", text, map_type_name(ai->type), ai->max_entries,
 	       ai->value_size, ai->map_flags & BPF_F_MMAPABLE ? ", mmapable (page-rounded)" : "");
-	snprintf(text, sizeof(text), "%s: %llu B", SPW_MAP_LATENCY,
+	snprintf(text, sizeof(text), "%s: %llu B", SPW_MAP_NAME(latency),
 		 (unsigned long long)mr->latency.memlock);
 	printf("    %-38s %s, %u x %u B x %d possible CPUs\n", text, map_type_name(li->type),
 	       li->max_entries, li->value_size, mr->ncpus);
@@ -1950,8 +1950,8 @@ static int open_dataplanes(struct bench *b, const char *pin_root)
 		pr_warn("the data plane has no XDP or no TC egress program\n");
 		return -ENOENT;
 	}
-	err = map_open(b, SPW_MAP_FLOWS, &b->flows_fd) ?: map_open(b, SPW_MAP_ACTIVE, &b->active_fd)
-			  ?: map_open(b, SPW_MAP_LATENCY, &b->latency_fd);
+	err = map_open(b, SPW_MAP_NAME(flows), &b->flows_fd) ?: map_open(b, SPW_MAP_NAME(active), &b->active_fd)
+			  ?: map_open(b, SPW_MAP_NAME(latency), &b->latency_fd);
 	if (err)
 		return err;
 	b->empty_skel = empty_xdp__open_and_load();

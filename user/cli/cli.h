@@ -15,14 +15,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "spillway_abi.h"
+#include "spillway_cli.h"
+#include "spillway_names.h"
 #include "spw_cidr.h"
 #include "spw_dataplane.h"
 #include "spw_report.h"
 
-#define SPW_CLI_VERSION "0.1.0"
-/* Where spillwayd keeps the shed-state file and its control socket unless configured. */
-#define SPW_CLI_STATE_DIR    "/run/spillway"
-#define SPW_CLI_CONTROL_SOCK "control.sock"
 
 /* Exit codes (the man page lists them). */
 enum { SPW_EXIT_OK = 0, SPW_EXIT_FAIL = 1, SPW_EXIT_USAGE = 2 };
@@ -35,18 +33,9 @@ enum spw_cli_parse_result {
 };
 
 enum spw_cli_cmd_id {
-	SPW_CMD_STATUS,
-	SPW_CMD_TOP,
-	SPW_CMD_EXPLAIN,
-	SPW_CMD_RULES,
-	SPW_CMD_POLICY,
-	SPW_CMD_REPORT,
-	SPW_CMD_ATTACH,
-	SPW_CMD_DETACH,
-	SPW_CMD_CONFIG,
-	SPW_CMD_RELOAD,
-	SPW_CMD_VERSION,
-	SPW_CMD_HELP,
+#define SPW_CLI_CMD_ENUM(id, name, exec) SPW_CMD_##id,
+	SPW_CLI_COMMANDS(SPW_CLI_CMD_ENUM)
+#undef SPW_CLI_CMD_ENUM
 	SPW_CMD_COUNT
 };
 
@@ -62,7 +51,7 @@ struct spw_cli_req {
 	const char *help; /* SPW_CLI_HELP: the text to print */
 	/* Global options. */
 	const char *pin_root;  /* --pin-root, default SPW_PIN_ROOT */
-	const char *state_dir; /* --state-dir, default SPW_CLI_STATE_DIR */
+	const char *state_dir; /* --state-dir, default SPW_STATE_DIR */
 	const char *config;    /* --config, default SPW_CONFIG_DEFAULT_PATH */
 	bool state_dir_set, config_set;
 	int verbose;
@@ -123,8 +112,6 @@ const char *spw_cli_main_help(void);
 int spw_cli_lookup(const char *word, const char *const *names, int n, const char *what, char *err,
 		   size_t errlen);
 
-/* Attach mode names as the config spells them ("xdp", "xdp-generic", "tc"). */
-const char *spw_cli_mode_name(unsigned int mode);
 
 /* Command implementations (one file per family). Each returns an exit code. */
 int spw_cmd_status(const struct spw_cli_req *req);

@@ -54,14 +54,14 @@ static bool dscp_tier(const struct spw_cli_req *req, uint32_t *tier)
 	uint8_t mapped, one;
 	int fd, ok;
 
-	fd = cli_pinned_map(req, SPW_MAP_DSCP);
+	fd = cli_pinned_map(req, SPW_MAP_NAME(dscp));
 	if (fd < 0)
 		return false;
 	ok = !bpf_map_lookup_elem(fd, &dscp, &mapped) && mapped != SPW_DSCP_UNMAPPED;
 	close(fd);
 	if (!ok)
 		return false;
-	fd = cli_pinned_map(req, SPW_MAP_TRUSTED);
+	fd = cli_pinned_map(req, SPW_MAP_NAME(trusted));
 	if (fd < 0)
 		return false;
 	memcpy(key.addr, req->addr, SPW_ADDR_LEN);

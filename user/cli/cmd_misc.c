@@ -31,7 +31,7 @@ static void report_socket(const struct spw_cli_req *req, char *buf, size_t len)
 		spw_config_free(cfg);
 		return;
 	}
-	snprintf(buf, len, "/run/spillway/report.sock");
+	snprintf(buf, len, "%s", SPW_REPORT_SOCKET);
 }
 
 int spw_cmd_report(const struct spw_cli_req *req)
@@ -82,7 +82,7 @@ int spw_cmd_attach(const struct spw_cli_req *req)
 		cli_dp_error(req, "cannot attach", err);
 		return SPW_EXIT_FAIL;
 	}
-	printf("attached to %s (%s)\n", req->iface, spw_cli_mode_name(req->mode));
+	printf("attached to %s (%s)\n", req->iface, spw_attach_mode_name(req->mode));
 	return SPW_EXIT_OK;
 }
 
@@ -183,7 +183,7 @@ int spw_cmd_reload(const struct spw_cli_req *req)
 
 	cli_state_dir(req, dir, sizeof(dir));
 	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir,
-			     SPW_CLI_CONTROL_SOCK) >= sizeof(sa.sun_path)) {
+			     SPW_CONTROL_SOCK_NAME) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "spillway: control socket path under %s is too long\n", dir);
 		return SPW_EXIT_FAIL;
 	}
@@ -224,6 +224,6 @@ int spw_cmd_reload(const struct spw_cli_req *req)
 int spw_cmd_version(const struct spw_cli_req *req)
 {
 	(void)req;
-	printf("spillway %s (ABI %d)\n", SPW_CLI_VERSION, SPW_ABI_VERSION);
+	printf("spillway %s (ABI %d)\n", SPW_VERSION, SPW_ABI_VERSION);
 	return SPW_EXIT_OK;
 }

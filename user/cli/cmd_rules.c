@@ -38,7 +38,7 @@ static int rules_list(const struct spw_cli_req *req)
 	bool have;
 	int fd, n = 0, err = 0;
 
-	fd = cli_pinned_map(req, SPW_MAP_RULES);
+	fd = cli_pinned_map(req, SPW_MAP_NAME(rules));
 	if (fd < 0 || !st) {
 		if (fd == -ENOENT)
 			fprintf(stderr, "spillway: no data plane pinned under %s\n", req->pin_root);

@@ -173,7 +173,7 @@ static json_t *status_json(const struct spw_state_file *st, const struct svc_vie
 
 		json_object_set_new(
 		    j, "name", json_stringn(st->ifaces[i].name, strnlen(st->ifaces[i].name, 16)));
-		json_object_set_new(j, "mode", json_string(spw_cli_mode_name(st->ifaces[i].mode)));
+		json_object_set_new(j, "mode", json_string(spw_attach_mode_name(st->ifaces[i].mode)));
 		json_array_append_new(ifs, j);
 	}
 	json_object_set_new(root, "interfaces", ifs);
@@ -254,7 +254,7 @@ static void status_text(FILE *f, const struct spw_state_file *st, const struct s
 	fprintf(f, "interfaces:");
 	for (i = 0; i < st->nifaces; i++)
 		fprintf(f, " %.*s (%s)", 16, st->ifaces[i].name,
-			spw_cli_mode_name(st->ifaces[i].mode));
+			spw_attach_mode_name(st->ifaces[i].mode));
 	fprintf(f, "%s\n", st->nifaces ? "" : " none");
 }
 

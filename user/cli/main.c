@@ -9,14 +9,11 @@
 
 typedef int (*exec_fn)(const struct spw_cli_req *req);
 
-/* Indexed like parse.c's command table. help never runs: its parse always answers. */
+/* help never runs: its parse always answers. */
 static const exec_fn execs[SPW_CMD_COUNT] = {
-    [SPW_CMD_STATUS] = spw_cmd_status,	 [SPW_CMD_TOP] = spw_cmd_top,
-    [SPW_CMD_EXPLAIN] = spw_cmd_explain, [SPW_CMD_RULES] = spw_cmd_rules,
-    [SPW_CMD_POLICY] = spw_cmd_policy,	 [SPW_CMD_REPORT] = spw_cmd_report,
-    [SPW_CMD_ATTACH] = spw_cmd_attach,	 [SPW_CMD_DETACH] = spw_cmd_detach,
-    [SPW_CMD_CONFIG] = spw_cmd_config,	 [SPW_CMD_RELOAD] = spw_cmd_reload,
-    [SPW_CMD_VERSION] = spw_cmd_version,
+#define CLI_EXEC(id, name, exec) [SPW_CMD_##id] = exec,
+    SPW_CLI_COMMANDS(CLI_EXEC)
+#undef CLI_EXEC
 };
 
 int main(int argc, char **argv)

@@ -53,7 +53,7 @@ static const char main_help[] =
     "Global options:\n"
     "  --pin-root DIR    bpffs folder of the maps (default " SPW_PIN_ROOT ")\n"
     "  --state-dir DIR   spillwayd's state folder (default: the config's state_dir,\n"
-    "                    else " SPW_CLI_STATE_DIR ")\n"
+    "                    else " SPW_STATE_DIR ")\n"
     "  --config FILE     spillwayd's config (default " SPW_CONFIG_DEFAULT_PATH ")\n"
     "  -v, --verbose     more detail\n"
     "  -h, --help        this text\n"
@@ -127,7 +127,7 @@ static const char config_help[] = "usage: spillway config check FILE\n"
 static const char reload_help[] =
     "usage: spillway reload\n"
     "\n"
-    "Asks spillwayd (its control socket STATE_DIR/" SPW_CLI_CONTROL_SOCK
+    "Asks spillwayd (its control socket STATE_DIR/" SPW_CONTROL_SOCK_NAME
     ") to reload its config and\n"
     "prints its answer: \"ok: N services\" or the file:line:col error (the running config is\n"
     "then kept).\n";
@@ -167,13 +167,6 @@ int spw_cli_lookup(const char *word, const char *const *names, int n, const char
 						 matches++ ? "," : "", names[i]);
 	}
 	return -2;
-}
-
-const char *spw_cli_mode_name(unsigned int mode)
-{
-	static const char *const names[] = {"xdp", "xdp-generic", "tc"};
-
-	return mode < 3 ? names[mode] : "?";
 }
 
 /*
@@ -646,18 +639,14 @@ static enum spw_cli_parse_result parse_report(struct spw_cli_req *req, int argc,
 static bool attach_opt(struct spw_cli_req *req, const char *cmd, int c, const char *arg, char *err,
 		       size_t errlen)
 {
-	static const char *const modes[] = {"xdp", "xdp-generic", "tc"};
-	int i;
+	char modes[64];
 
 	switch (c) {
 	case 'm':
-		for (i = 0; i < 3; i++) {
-			if (!strcmp(arg, modes[i])) {
-				req->mode = (enum spw_attach_mode)i;
-				return true;
-			}
-		}
-		spw_set_err(err, errlen, "%s: bad --mode '%s' (xdp, xdp-generic or tc)", cmd, arg);
+		if (!spw_attach_mode_parse(arg, &req->mode))
+			return true;
+		spw_attach_modes_text(modes, sizeof(modes));
+		spw_set_err(err, errlen, "%s: bad --mode '%s' (%s)", cmd, arg, modes);
 		return false;
 	case 'a':
 		req->all = true;
@@ -787,18 +776,9 @@ static const struct {
 	parse_fn parse;
 	const char *help;
 } commands[SPW_CMD_COUNT] = {
-    [SPW_CMD_STATUS] = {"status", parse_status, status_help},
-    [SPW_CMD_TOP] = {"top", parse_top, top_help},
-    [SPW_CMD_EXPLAIN] = {"explain", parse_explain, explain_help},
-    [SPW_CMD_RULES] = {"rules", parse_rules, rules_help},
-    [SPW_CMD_POLICY] = {"policy", parse_policy, policy_help},
-    [SPW_CMD_REPORT] = {"report", parse_report, report_help},
-    [SPW_CMD_ATTACH] = {"attach", parse_attach, attach_help},
-    [SPW_CMD_DETACH] = {"detach", parse_detach, detach_help},
-    [SPW_CMD_CONFIG] = {"config", parse_config, config_help},
-    [SPW_CMD_RELOAD] = {"reload", parse_reload, reload_help},
-    [SPW_CMD_VERSION] = {"version", parse_version, version_help},
-    [SPW_CMD_HELP] = {"help", parse_help, help_help},
+#define CLI_COMMAND(id, name, exec) [SPW_CMD_##id] = {#name, parse_##name, name##_help},
+    SPW_CLI_COMMANDS(CLI_COMMAND)
+#undef CLI_COMMAND
 };
 
 static int find_command(const char *word, char *err, size_t errlen)
@@ -855,7 +835,7 @@ enum spw_cli_parse_result spw_cli_parse(int argc, char **argv, struct spw_cli_re
 
 	memset(req, 0, sizeof(*req));
 	req->pin_root = SPW_PIN_ROOT;
-	req->state_dir = SPW_CLI_STATE_DIR;
+	req->state_dir = SPW_STATE_DIR;
 	req->config = SPW_CONFIG_DEFAULT_PATH;
 	req->interval_ns = SPW_NSEC_PER_SEC;
 	req->dscp = -1;

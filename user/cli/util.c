@@ -50,7 +50,7 @@ int cli_open_dp(const struct spw_cli_req *req, struct spw_dataplane **dp, bool p
 	 * names the real problem, and when nothing is pinned, spw_dp_open() would create a fresh
 	 * set of maps nobody enforces, which is never what a CLI user means.
 	 */
-	snprintf(path, sizeof(path), "%s/%s", req->pin_root, SPW_MAP_POLICIES);
+	snprintf(path, sizeof(path), "%s/%s", req->pin_root, SPW_MAP_NAME(policies));
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		err = -errno;

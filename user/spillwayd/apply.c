@@ -105,7 +105,7 @@ static int apply_prefixes(struct spwd *d, const struct spw_config *cfg)
 	keys = calloc(n ? n : 1, sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
-	fd = lpm_fd(d, SPW_MAP_RULES);
+	fd = lpm_fd(d, SPW_MAP_NAME(rules));
 	if (fd < 0) {
 		err = -errno;
 		goto out;
@@ -121,7 +121,7 @@ static int apply_prefixes(struct spwd *d, const struct spw_config *cfg)
 		pr_warn("cannot load the CIDR rules: %s\n", strerror(-err));
 		goto out;
 	}
-	fd = lpm_fd(d, SPW_MAP_TRUSTED);
+	fd = lpm_fd(d, SPW_MAP_NAME(trusted));
 	if (fd < 0) {
 		err = -errno;
 		goto out;
@@ -190,8 +190,7 @@ static int apply_ifaces(struct spwd *d, const struct spw_config *cfg, const stru
 		if (err)
 			return err;
 		pr_info("attached to %s (%s)\n", cfg->ifaces[i].name,
-			cfg->ifaces[i].mode == SPW_ATTACH_TC ? "tc" :
-			cfg->ifaces[i].mode == SPW_ATTACH_XDP_GENERIC ? "xdp-generic" : "xdp");
+			spw_attach_mode_name(cfg->ifaces[i].mode));
 	}
 	return 0;
 }

@@ -20,7 +20,6 @@
 #include "spwd.h"
 #include "spw_log.h"
 
-#define CONTROL_SOCK "control.sock"
 /* Longest command line accepted. */
 #define CONTROL_LINE_MAX 256
 /* A client that connects and then stalls holds the loop at most this long. */
@@ -35,7 +34,7 @@ int spwd_control_open(struct spwd *d)
 	int fd, err;
 
 	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", d->cfg->state_dir,
-			     CONTROL_SOCK) >= sizeof(sa.sun_path)) {
+			     SPW_CONTROL_SOCK_NAME) >= sizeof(sa.sun_path)) {
 		pr_warn("control socket path under %s is too long\n", d->cfg->state_dir);
 		return -ENAMETOOLONG;
 	}

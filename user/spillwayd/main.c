@@ -14,7 +14,6 @@
 #include "spwd.h"
 #include "spw_log.h"
 
-#define SPWD_VERSION "0.1.0"
 
 static void usage(FILE *f)
 {
@@ -59,7 +58,7 @@ static int parse_args(struct spwd *d, int argc, char **argv)
 			level = SPW_LOG_WARN;
 			break;
 		case 'V':
-			printf("spillwayd %s\n", SPWD_VERSION);
+			printf("spillwayd %s\n", SPW_VERSION);
 			exit(0);
 		case 'h':
 			usage(stdout);
@@ -134,7 +133,7 @@ int main(int argc, char **argv)
 	spwd_services_rebuild(&d, d.cfg);
 	/* Not fatal: enforcement does not need it, and apps fail open without it. */
 	spwd_state_open(&d);
-	ret = spwd_metrics_init(&d, SPWD_VERSION);
+	ret = spwd_metrics_init(&d, SPW_VERSION);
 	if (!ret)
 		ret = spwd_report_open(&d);
 	if (!ret)

@@ -48,14 +48,14 @@ int spwd_metrics_init(struct spwd *d, const char *version)
 	snprintf(d->mbuild->version, sizeof(d->mbuild->version), "%s", version);
 	d->mpub->nservices = 0;
 	/* The capacity from the map's info: spw_dp_flow_count() would walk the whole table. */
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(d->dp), SPW_MAP_FLOWS);
+	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(d->dp), SPW_MAP_NAME(flows));
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
 			d->mbuild->flow_capacity = info.max_entries;
 		close(fd);
 	}
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(d->dp), SPW_MAP_REPORTS);
+	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(d->dp), SPW_MAP_NAME(reports));
 	d->reports_fd = bpf_obj_get(path);
 	if (d->reports_fd < 0)
 		pr_warn("cannot open %s: pool and queue metrics are off\n", path);
@@ -341,7 +341,6 @@ static json_t *service_json(const struct spw_metrics_snapshot *s,
 
 char *spwd_state_json(const struct spw_metrics_snapshot *s)
 {
-	static const char *const modes[] = {"xdp", "xdp-generic", "tc"};
 	json_t *root = json_object(), *svcs = json_array(), *ifs = json_array(),
 	       *tiers = json_array();
 	char *text;
@@ -361,7 +360,7 @@ char *spwd_state_json(const struct spw_metrics_snapshot *s)
 		int m = s->ifaces[i].mode;
 
 		json_object_set_new(j, "name", json_string(s->ifaces[i].name));
-		json_object_set_new(j, "mode", json_string(m >= 0 && m < 3 ? modes[m] : "?"));
+		json_object_set_new(j, "mode", json_string(spw_attach_mode_name((unsigned int)m)));
 		json_array_append_new(ifs, j);
 	}
 	json_object_set_new(root, "interfaces", ifs);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The pure helpers over the ABI (spw_types.h): reason names, defaults, keys, the clock. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "spw_types.h"
@@ -48,4 +49,40 @@ int spw_report_key_make(struct spw_report_key *key, enum spw_report_kind kind, c
 	key->kind = kind;
 	memcpy(key->name, name, len);
 	return 0;
+}
+
+static const char *const attach_mode_names[SPW_ATTACH_MODE_COUNT] = {
+#define SPW_ATTACH_MODE_NAME(id, name) [SPW_ATTACH_##id] = name,
+	SPW_ATTACH_MODES(SPW_ATTACH_MODE_NAME)
+#undef SPW_ATTACH_MODE_NAME
+};
+
+const char *spw_attach_mode_name(unsigned int mode)
+{
+	return mode < SPW_ATTACH_MODE_COUNT ? attach_mode_names[mode] : "?";
+}
+
+int spw_attach_mode_parse(const char *name, enum spw_attach_mode *mode)
+{
+	unsigned int i;
+
+	for (i = 0; i < SPW_ATTACH_MODE_COUNT; i++) {
+		if (!strcmp(name, attach_mode_names[i])) {
+			*mode = (enum spw_attach_mode)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+void spw_attach_modes_text(char *buf, size_t len)
+{
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < SPW_ATTACH_MODE_COUNT && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 !i ? "" : i + 1 < SPW_ATTACH_MODE_COUNT ? ", " : " or ",
+					 attach_mode_names[i]);
 }

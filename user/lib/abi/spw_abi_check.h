@@ -13,7 +13,7 @@
 #define SPW_ABI_CHECK_H
 
 #include <stddef.h>
-#include "spillway_abi.h"
+#include "spillway_maps.h"
 
 #define SPW_ABI_SIZE(type, size)                                                                   \
 	_Static_assert(sizeof(type) == (size), #type " is not " #size " bytes")

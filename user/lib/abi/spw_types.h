@@ -9,14 +9,24 @@
 #define SPW_TYPES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "spillway_abi.h"
+#include "spillway_names.h"
 
 enum spw_attach_mode {
-	SPW_ATTACH_XDP,		/* native XDP (driver mode) */
-	SPW_ATTACH_XDP_GENERIC, /* skb-mode XDP: works everywhere, slower */
-	SPW_ATTACH_TC,		/* clsact ingress + egress */
+#define SPW_ATTACH_MODE_ENUM(id, name) SPW_ATTACH_##id,
+	SPW_ATTACH_MODES(SPW_ATTACH_MODE_ENUM)
+#undef SPW_ATTACH_MODE_ENUM
+	SPW_ATTACH_MODE_COUNT
 };
+
+/* A mode's name ("xdp-generic"), "?" when out of range. */
+const char *spw_attach_mode_name(unsigned int mode);
+/* The mode named name; -EINVAL when none is. */
+int spw_attach_mode_parse(const char *name, enum spw_attach_mode *mode);
+/* The names for a message: "xdp, xdp-generic or tc". */
+void spw_attach_modes_text(char *buf, size_t len);
 
 /* A service: (protocol, port, optional local address) -> id. */
 struct spw_service_match {

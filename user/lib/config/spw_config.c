@@ -30,8 +30,8 @@
 /* Defaults (spw_config.h). */
 #define DEFAULT_INSERT_RATE 20000
 #define DEFAULT_LISTEN	    "127.0.0.1:9478"
-#define DEFAULT_STATE_DIR   "/run/spillway"
-#define DEFAULT_SOCKET	    DEFAULT_STATE_DIR "/report.sock"
+#define DEFAULT_STATE_DIR   SPW_STATE_DIR
+#define DEFAULT_SOCKET	    SPW_REPORT_SOCKET
 
 static const char *const default_tiers[] = {"critical", "standard", "sheddable"};
 

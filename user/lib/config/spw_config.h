@@ -16,7 +16,6 @@
 #include "spw_types.h"
 #include "spw_signal.h"
 
-#define SPW_CONFIG_DEFAULT_PATH "/etc/spillway/spillway.yaml"
 #define SPW_MAX_IFACES		16
 #define SPW_ERR_MAX		512
 

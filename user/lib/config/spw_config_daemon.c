@@ -69,15 +69,12 @@ static int iface_mode(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, voi
 	err = cfg_scalar(x, "mode", val, &t);
 	if (err)
 		return err;
-	if (!strcmp(t, "xdp"))
-		a->ifc->mode = SPW_ATTACH_XDP;
-	else if (!strcmp(t, "xdp-generic"))
-		a->ifc->mode = SPW_ATTACH_XDP_GENERIC;
-	else if (!strcmp(t, "tc"))
-		a->ifc->mode = SPW_ATTACH_TC;
-	else
-		return cfg_err(x, val, "mode: unknown mode '%.*s' (xdp, xdp-generic or tc)",
-			       CFG_QUOTE_MAX, t);
+	if (spw_attach_mode_parse(t, &a->ifc->mode)) {
+		char modes[64];
+
+		spw_attach_modes_text(modes, sizeof(modes));
+		return cfg_err(x, val, "mode: unknown mode '%.*s' (%s)", CFG_QUOTE_MAX, t, modes);
+	}
 	return 0;
 }
 

@@ -32,7 +32,7 @@ static uint32_t pinned_flow_capacity(const char *root, uint32_t wanted)
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", root, SPW_MAP_FLOWS);
+	snprintf(path, sizeof(path), "%s/%s", root, SPW_MAP_NAME(flows));
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return wanted;
@@ -54,26 +54,15 @@ static uint32_t round_pow2(uint32_t n)
 	return p;
 }
 
-/* Every map by its pinned name, and where its fd goes: the one list of them. */
+/* Every map of SPW_MAPS by its pinned name, and where its fd goes. */
 static const struct {
 	const char *name;
 	size_t off; /* of its fd in struct spw_dp_maps */
 } dp_maps[] = {
-    {SPW_MAP_PORTS, offsetof(struct spw_dp_maps, ports)},
-    {SPW_MAP_SVC_ADDRS, offsetof(struct spw_dp_maps, svc_addrs)},
-    {SPW_MAP_POLICIES, offsetof(struct spw_dp_maps, policies)},
-    {SPW_MAP_RULES, offsetof(struct spw_dp_maps, rules)},
-    {SPW_MAP_TRUSTED, offsetof(struct spw_dp_maps, trusted)},
-    {SPW_MAP_DSCP, offsetof(struct spw_dp_maps, dscp)},
-    {SPW_MAP_GLOBALS, offsetof(struct spw_dp_maps, globals)},
-    {SPW_MAP_BUCKETS, offsetof(struct spw_dp_maps, buckets)},
-    {SPW_MAP_COUNTERS, offsetof(struct spw_dp_maps, counters)},
-    {SPW_MAP_FLOWS, offsetof(struct spw_dp_maps, flows)},
-    {SPW_MAP_ACTIVE, offsetof(struct spw_dp_maps, active)},
-    {SPW_MAP_LATENCY, offsetof(struct spw_dp_maps, latency)},
-    {SPW_MAP_GUARD, offsetof(struct spw_dp_maps, guard)},
-    {SPW_MAP_REPORTS, offsetof(struct spw_dp_maps, reports)},
-    {SPW_MAP_OVERRIDES, offsetof(struct spw_dp_maps, overrides)},
+#define SPW_DP_MAP_ENTRY(name, type, max, flags, key, value)                                       \
+	{SPW_MAP_NAME(name), offsetof(struct spw_dp_maps, name)},
+    SPW_MAPS(SPW_DP_MAP_ENTRY)
+#undef SPW_DP_MAP_ENTRY
 };
 
 static int *map_fd_slot(struct spw_dataplane *dp, size_t i)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "spillway_abi.h"
+#include "spillway_maps.h"
 #include "spw_cidr.h"
 #include "spw_types.h"
 

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include "spillway_maps.h"
 #include "spw_dataplane.h"
 
 /* Longest pin root: leaves room in a PATH_MAX buffer for any file name under it. */
@@ -13,23 +14,11 @@
 struct spillway_xdp;
 struct spillway_tc;
 
-/* The maps, by role; the fds belong to the XDP skeleton (the TC one shares them by pin). */
+/* One fd per map of SPW_MAPS; they belong to the XDP skeleton (the TC one shares them by pin). */
 struct spw_dp_maps {
-	int ports;
-	int svc_addrs;
-	int policies;
-	int rules;
-	int trusted;
-	int dscp;
-	int globals;
-	int buckets;
-	int counters;
-	int flows;
-	int active;
-	int latency;
-	int guard;
-	int reports;
-	int overrides;
+#define SPW_DP_MAP_FD(name, type, max, flags, key, value) int name;
+	SPW_MAPS(SPW_DP_MAP_FD)
+#undef SPW_DP_MAP_FD
 };
 
 struct spw_dataplane {

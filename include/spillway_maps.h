@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every map of the data plane, once: bpf/maps.bpf.h defines them from this list, user space
+ * keeps one fd per entry (struct spw_dp_maps), opens them by pin and checks at open that the
+ * loaded object's key and value sizes are the ones below, and the ABI test walks it.
+ *
+ * X(name, type, max_entries, map_flags, key, value): the BPF identifier and the pinned name
+ * are spw_<name>; type is BPF_MAP_TYPE_<type>. Keys, values and sizes come from
+ * spillway_abi.h.
+ */
+#ifndef SPILLWAY_MAPS_H
+#define SPILLWAY_MAPS_H
+
+#include "spillway_abi.h"
+
+#define SPW_MAPS(X)                                                                                \
+	/* (protocol, port) -> service for any local address; an array: the one lookup            \
+	 * non-service traffic pays. */                                                            \
+	X(ports, ARRAY, SPW_PORT_SLOTS, 0, __u32, struct spw_port)                                 \
+	/* (protocol, port, local address) -> service, for services bound to one address. */       \
+	X(svc_addrs, HASH, SPW_MAX_SVC_ADDRS, 0, struct spw_svc_addr_key, __u32)                   \
+	/* service -> policy; no prealloc, so an update swaps whole records under RCU (atomic). */ \
+	X(policies, HASH, SPW_MAX_SERVICES, BPF_F_NO_PREALLOC, __u32, struct spw_policy)           \
+	/* source prefix -> tier (IPv4 mapped into IPv6); LPM tries require no prealloc. */        \
+	X(rules, LPM_TRIE, SPW_MAX_RULES, BPF_F_NO_PREALLOC, struct spw_lpm_key, struct spw_rule)  \
+	/* source prefixes whose DSCP marks are trusted to pick a tier. */                         \
+	X(trusted, LPM_TRIE, SPW_MAX_TRUSTED, BPF_F_NO_PREALLOC, struct spw_lpm_key, __u8)         \
+	/* DSCP -> tier, SPW_DSCP_UNMAPPED when the mark names no tier. */                         \
+	X(dscp, ARRAY, SPW_DSCP_VALUES, 0, __u32, __u8)                                            \
+	/* run-time knobs the daemon rotates (cohort salt); one entry. */                          \
+	X(globals, ARRAY, 1, 0, __u32, struct spw_globals)                                         \
+	/* (service, tier) -> new-flow token bucket; shared by all CPUs, so spin-locked. */        \
+	X(buckets, ARRAY, SPW_MAX_SERVICES * SPW_MAX_TIERS, 0, __u32, struct spw_bucket)           \
+	/* [service][tier slot][reason] -> packets, bytes; per CPU, no atomics on the hot path. */ \
+	X(counters, PERCPU_ARRAY, SPW_COUNTER_ENTRIES, 0, __u32, struct spw_counter)               \
+	/* client 5-tuple -> admitted flow; user space may resize it before the first load. */     \
+	X(flows, HASH, SPW_FLOWS_DEFAULT, 0, struct spw_flow_key, struct spw_flow)                 \
+	/* (service, tier) -> active flows; mmapable so the sweep's decrements are atomic too. */  \
+	X(active, ARRAY, SPW_ACTIVE_ENTRIES, BPF_F_MMAPABLE, __u32, __u64)                         \
+	/* [service][tier][log2 us] -> responses; per CPU, summed by readers. */                   \
+	X(latency, PERCPU_ARRAY, SPW_LAT_ENTRIES, 0, __u32, __u64)                                 \
+	/* per-CPU budget of new flow entries: a SYN flood cannot take the whole table at once. */ \
+	X(guard, PERCPU_ARRAY, 1, 0, __u32, struct spw_insert_guard)                               \
+	/* (kind, name) -> last app report; read by the daemon and CLI, no program uses it. */     \
+	X(reports, HASH, SPW_MAX_REPORTS, 0, struct spw_report_key, struct spw_report)             \
+	/* service -> manual level override with expiry; read by the daemon each tick. */          \
+	X(overrides, HASH, SPW_MAX_SERVICES, 0, __u32, struct spw_override)
+
+/* The pinned name of map `name` of SPW_MAPS: SPW_MAP_NAME(flows) is "spw_flows". */
+#define SPW_MAP_NAME(name) "spw_" #name
+
+#endif /* SPILLWAY_MAPS_H */

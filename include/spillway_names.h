@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * spillway's names, once: the version, the default paths the daemon, the CLI and the client
+ * library agree on, and the attach modes as the config and the CLI spell them.
+ */
+#ifndef SPILLWAY_NAMES_H
+#define SPILLWAY_NAMES_H
+
+#define SPW_VERSION "0.1.0"
+
+/* spillwayd's config unless -c names another. */
+#define SPW_CONFIG_DEFAULT_PATH "/etc/spillway/spillway.yaml"
+/* The state folder (config state_dir): the shed-state file and the control socket. */
+#define SPW_STATE_DIR "/run/spillway"
+/* The control socket's name in the state folder: root-only one-line commands ("reload"). */
+#define SPW_CONTROL_SOCK_NAME "control.sock"
+/* The report socket apps write to (config report.socket). */
+#define SPW_REPORT_SOCKET SPW_STATE_DIR "/report.sock"
+
+/*
+ * Attach modes: X(id, name), in enum spw_attach_mode's order. The names are the config's
+ * `mode:` values and the CLI's `--mode` arguments.
+ */
+#define SPW_ATTACH_MODES(X)                                                                        \
+	X(XDP, "xdp")		      /* native XDP (driver mode) */                               \
+	X(XDP_GENERIC, "xdp-generic") /* skb-mode XDP: works everywhere, slower */                 \
+	X(TC, "tc")		      /* clsact ingress + egress */
+
+#endif /* SPILLWAY_NAMES_H */
