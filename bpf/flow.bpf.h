@@ -39,7 +39,7 @@ static __always_inline void spw_flow_key_of(const struct spw_pkt *pkt, const __u
 
 static __always_inline __u64 *spw_active_of(__u32 svc, __u32 tier)
 {
-	__u32 idx = svc * SPW_MAX_TIERS + tier;
+	__u32 idx = spw_active_index(svc, tier);
 
 	return bpf_map_lookup_elem(&spw_active, &idx);
 }

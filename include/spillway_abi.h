@@ -250,6 +250,11 @@ struct spw_flow {
 /* Active flows per (service, tier): exact counts, shared atomics (the caps need them global). */
 #define SPW_ACTIVE_ENTRIES (SPW_MAX_SERVICES * SPW_MAX_TIERS)
 
+static inline __u32 spw_active_index(__u32 svc, __u32 tier)
+{
+	return svc * SPW_MAX_TIERS + tier;
+}
+
 /*
  * Response latency: a log2 histogram per (service, tier) in microseconds. Bucket 0 holds
  * [0, 2) us, bucket b >= 1 holds [2^b, 2^(b+1)) us; the last one everything above.

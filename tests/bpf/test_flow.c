@@ -32,7 +32,6 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "spillway_abi.h"
@@ -100,7 +99,6 @@ struct fctx {
 	enum spw_prog prog; /* ingress under test */
 	struct spw_fixture fx;
 	struct spw_dataplane *dp;
-	int flows_fd;
 	uint32_t salt;
 	uint16_t next_port;
 	bool pinned_cpu; /* restore the affinity below in the teardown */
@@ -185,13 +183,9 @@ static struct fctx *build_opts(void **state, const struct spw_dp_opts *opts)
 {
 	struct fctx *t = *state;
 	struct spw_globals g;
-	char path[SPW_FX_PIN_LEN + 32];
 
 	CHECK_OK(t, spw_fixture_open_opts(&t->fx, opts));
 	t->dp = t->fx.dp;
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(t->dp), SPW_MAP_NAME(flows));
-	t->flows_fd = bpf_obj_get(path);
-	CHECK(t, t->flows_fd >= 0, "opening %s: %s", path, strerror(errno));
 	add_service(t, IPPROTO_TCP, PORT_TCP, SVC_TCP);
 	add_service(t, IPPROTO_UDP, PORT_UDP, SVC_UDP);
 	add_service(t, IPPROTO_TCP, PORT_TCP2, SVC_TCP2);
@@ -222,7 +216,6 @@ static int setup(void **state)
 	if (!t)
 		return -1;
 	t->prog = *(const enum spw_prog *)*state;
-	t->flows_fd = -1;
 	t->next_port = CPORT;
 	*state = t;
 	return 0;
@@ -238,8 +231,6 @@ static int teardown(void **state)
 		return 0;
 	if (t->pinned_cpu)
 		sched_setaffinity(0, sizeof(t->affinity), &t->affinity);
-	if (t->flows_fd >= 0)
-		close(t->flows_fd);
 	snprintf(root, sizeof(root), "%s", t->fx.pin_root);
 	spw_fixture_close(&t->fx);
 	left = root[0] && access(root, F_OK) == 0;
@@ -321,9 +312,12 @@ static int flow_get(struct fctx *t, const struct flow *f, struct spw_flow *v)
 {
 	struct spw_flow_key k;
 
+	int err;
+
 	flow_key(t, f, &k);
-	if (bpf_map_lookup_elem(t->flows_fd, &k, v)) {
-		CHECK(t, errno == ENOENT, "flow lookup: %s", strerror(errno));
+	err = spw_dp_flow_get(t->dp, &k, v);
+	if (err) {
+		CHECK(t, err == -ENOENT, "flow lookup: %s", strerror(-err));
 		return -ENOENT;
 	}
 	return 0;
@@ -358,9 +352,11 @@ static void flow_put(struct fctx *t, const struct flow *f, const struct spw_flow
 {
 	struct spw_flow_key k;
 
+	int err;
+
 	flow_key(t, f, &k);
-	CHECK(t, bpf_map_update_elem(t->flows_fd, &k, v, BPF_EXIST) == 0, "flow update: %s",
-	      strerror(errno));
+	err = spw_dp_flow_replace(t->dp, &k, v);
+	CHECK(t, err == 0, "flow update: %s", strerror(-err));
 }
 
 static uint64_t active(struct fctx *t, uint32_t svc, uint32_t tier)
@@ -1024,25 +1020,19 @@ static void test_latency_read_exact(void **state)
 	static const uint32_t rows[][2] = {
 	    {SVC_TCP, 2}, {SVC_TCP, 0}, {0, 0}, {SPW_MAX_SERVICES - 1, SPW_MAX_TIERS - 1}};
 	struct fctx *t = build(state);
-	int ncpus = libbpf_num_possible_cpus(), fd;
-	char path[SPW_FX_PIN_LEN + 32];
+	int ncpus = libbpf_num_possible_cpus(), err;
 	uint64_t *vals;
 
 	CHECK(t, ncpus > 0, "CPU count");
 	vals = calloc((size_t)ncpus, sizeof(*vals));
 	CHECK(t, vals != NULL, "calloc");
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(t->dp), SPW_MAP_NAME(latency));
-	fd = bpf_obj_get(path);
-	CHECK(t, fd >= 0, "%s: %s", path, strerror(errno));
 	for (uint32_t idx = 0; idx < SPW_LAT_ENTRIES; idx++) {
 		for (int cpu = 0; cpu < ncpus; cpu++)
 			vals[cpu] = (uint64_t)idx * 64 + (uint64_t)cpu + 1;
-		if (bpf_map_update_elem(fd, &idx, vals, BPF_ANY)) {
-			close(fd);
-			fail_msg("writing latency slot %u: %s", idx, strerror(errno));
-		}
+		err = spw_dp_latency_write(t->dp, idx, vals);
+		if (err)
+			fail_msg("writing latency slot %u: %s", idx, strerror(-err));
 	}
-	close(fd);
 	free(vals);
 
 	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {

@@ -55,7 +55,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "spillway_rank.h"

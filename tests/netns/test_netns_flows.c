@@ -51,7 +51,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <cmocka.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "spillway_abi.h"
@@ -102,7 +101,6 @@ struct nctx {
 	struct spw_dataplane *dp;
 	bool attached;
 	struct empty_xdp *empty; /* on the client's veth, XDP mode only */
-	int flows_fd;
 	int lfd[2]; /* listening sockets, [0] IPv4, [1] IPv6 */
 	uint16_t next_port;
 	bool open_fd[MAX_FD]; /* sockets the teardown closes */
@@ -330,16 +328,12 @@ static struct nctx *build(void **state, uint32_t capacity, uint8_t tier_v6)
 	struct nctx *c = *state;
 	const struct spw_dp_opts opts = {.flow_capacity = capacity};
 	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = TCP_PORT};
-	char path[SPW_FX_PIN_LEN + 32];
 	int err;
 
 	CHECK_OK(c, spw_topo_create(&c->topo));
 	CHECK_OK(c, spw_fixture_open_opts(&c->fx, &opts));
 	c->fx_open = true;
 	c->dp = c->fx.dp;
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(c->dp), SPW_MAP_NAME(flows));
-	c->flows_fd = bpf_obj_get(path);
-	CHECK(c, c->flows_fd >= 0, "%s: %s", path, strerror(errno));
 
 	CHECK_OK(c, spw_dp_service_add(c->dp, &m, SVC_TCP));
 	client_rule(c, AF_INET, TIER_V4, 1);
@@ -369,7 +363,6 @@ static int setup(void **state)
 	if (!c)
 		return -1;
 	c->mode = *(const enum spw_attach_mode *)*state;
-	c->flows_fd = -1;
 	c->lfd[0] = c->lfd[1] = -1;
 	c->next_port = CPORT_BASE;
 	*state = c;
@@ -389,8 +382,6 @@ static int teardown(void **state)
 	for (int fd = 0; fd < MAX_FD; fd++)
 		if (c->open_fd[fd])
 			close(fd);
-	if (c->flows_fd >= 0)
-		close(c->flows_fd);
 	empty_xdp__destroy(c->empty);
 	if (c->attached)
 		spw_topo_detach(&c->topo, c->dp);
@@ -469,20 +460,18 @@ static uint64_t table_entries(struct nctx *c)
 	return n;
 }
 
-/* Entries of the table by state, read-only (an update during a key walk can loop it). */
+static int count_state(const struct spw_flow_key *k, const struct spw_flow *v, void *by_state)
+{
+	(void)k;
+	((uint64_t *)by_state)[v->state < 4 ? v->state : 0]++;
+	return 0;
+}
+
+/* Entries of the table by state. */
 static void entries_by_state(struct nctx *c, uint64_t by_state[4])
 {
-	struct spw_flow_key k, next;
-	struct spw_flow v;
-	void *prev = NULL;
-
 	memset(by_state, 0, 4 * sizeof(*by_state));
-	while (!bpf_map_get_next_key(c->flows_fd, prev, &next)) {
-		if (!bpf_map_lookup_elem(c->flows_fd, &next, &v))
-			by_state[v.state < 4 ? v.state : 0]++;
-		k = next;
-		prev = &k;
-	}
+	spw_dp_flows_foreach(c->dp, count_state, by_state);
 }
 
 /* The flow entry of a client connection (client port cport), or -ENOENT. */
@@ -498,7 +487,7 @@ static int flow_of(struct nctx *c, int family, uint16_t cport, struct spw_flow *
 	k.sport = htons(cport);
 	k.dport = htons(TCP_PORT);
 	k.proto = IPPROTO_TCP;
-	return bpf_map_lookup_elem(c->flows_fd, &k, v) ? -errno : 0;
+	return spw_dp_flow_get(c->dp, &k, v);
 }
 
 /* Packets counted for (tier, reason) since the fixture's mark. */

@@ -4,6 +4,7 @@
  * offset moves; this adds what _Static_assert cannot say: no implicit padding anywhere, and
  * the reason names that label the metrics.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "spw_abi_check.h"
+#include "spw_types.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -118,12 +120,28 @@ static void test_constants(void **state)
 	}
 }
 
+/* The open-time check of the kernel's map layouts: every map of the list, by its own sizes. */
+static void test_map_layout_check(void **state)
+{
+	(void)state;
+#define CHECK_LAYOUT(name, type, max, flags, key, value)                                           \
+	assert_int_equal(spw_map_layout_check(SPW_MAP_NAME(name), sizeof(key), sizeof(value)), 0); \
+	assert_int_equal(                                                                          \
+	    spw_map_layout_check(SPW_MAP_NAME(name), sizeof(key), sizeof(value) + 8), -EPROTO);  \
+	assert_int_equal(                                                                          \
+	    spw_map_layout_check(SPW_MAP_NAME(name), sizeof(key) + 4, sizeof(value)), -EPROTO);
+	SPW_MAPS(CHECK_LAYOUT)
+#undef CHECK_LAYOUT
+	assert_int_equal(spw_map_layout_check("spw_nomap", 4, 4), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_no_implicit_padding),
 	    cmocka_unit_test(test_reasons),
 	    cmocka_unit_test(test_constants),
+	    cmocka_unit_test(test_map_layout_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

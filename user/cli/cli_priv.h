@@ -31,7 +31,4 @@ int cli_tier_index(const struct spw_state_file *st, const char *name);
 /* Prints "spillway: what: strerror" naming the privilege for EPERM/EACCES. */
 void cli_dp_error(const struct spw_cli_req *req, const char *what, int err);
 
-/* Directly opened pinned map (for reads libspillway has no accessor for): fd or -errno. */
-int cli_pinned_map(const struct spw_cli_req *req, const char *name);
-
 #endif /* SPW_CLI_PRIV_H */

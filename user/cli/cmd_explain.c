@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
-#include <bpf/bpf.h>
 #include <jansson.h>
 #include "cli_priv.h"
 #include "spillway_rank.h"
@@ -47,29 +46,16 @@ static bool bucket_has_token(const struct spw_bucket *b, uint64_t rate, uint64_t
 }
 
 /* DSCP tier of a trusted source, as classify.bpf.h: the mark maps and the source is trusted. */
-static bool dscp_tier(const struct spw_cli_req *req, uint32_t *tier)
+static bool dscp_tier(const struct spw_cli_req *req, struct spw_dataplane *dp, uint32_t *tier)
 {
-	struct spw_lpm_key key = {.prefixlen = SPW_ADDR_LEN * 8};
-	uint32_t dscp = (uint32_t)req->dscp;
-	uint8_t mapped, one;
-	int fd, ok;
+	uint8_t mapped;
 
-	fd = cli_pinned_map(req, SPW_MAP_NAME(dscp));
-	if (fd < 0)
+	if (spw_dp_dscp_get(dp, (uint8_t)req->dscp, &mapped) || mapped == SPW_DSCP_UNMAPPED)
 		return false;
-	ok = !bpf_map_lookup_elem(fd, &dscp, &mapped) && mapped != SPW_DSCP_UNMAPPED;
-	close(fd);
-	if (!ok)
+	if (spw_dp_trusted_lookup(dp, req->addr))
 		return false;
-	fd = cli_pinned_map(req, SPW_MAP_NAME(trusted));
-	if (fd < 0)
-		return false;
-	memcpy(key.addr, req->addr, SPW_ADDR_LEN);
-	ok = !bpf_map_lookup_elem(fd, &key, &one);
-	close(fd);
-	if (ok)
-		*tier = mapped;
-	return ok;
+	*tier = mapped;
+	return true;
 }
 
 static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struct explain *e)
@@ -113,7 +99,7 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 		e->tier = rule.tier;
 		e->tier_by = "rule";
 		e->rule_id = rule.rule_id;
-	} else if (req->dscp >= 0 && dscp_tier(req, &e->tier)) {
+	} else if (req->dscp >= 0 && dscp_tier(req, dp, &e->tier)) {
 		e->tier_by = "dscp";
 	}
 	count = e->pol.tier_count;

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include <jansson.h>
 #include "cli_priv.h"
 #include "spillway_rank.h"
@@ -26,70 +25,62 @@ static const char *tier_name(const struct spw_state_file *st, bool have, uint32_
 	return buf;
 }
 
-/* libspillway has no iterator over the rules: walk the pinned trie (a read-only walk). */
-static int rules_list(const struct spw_cli_req *req)
-{
-	struct spw_lpm_key key, next, *prev = NULL;
-	struct spw_state_file *st = calloc(1, sizeof(*st));
-	json_t *arr = json_array();
-	struct spw_rule rule;
-	struct spw_cidr c;
-	char cidr[SPW_CIDR_STRLEN], tier[SPW_STATE_NAME_MAX + 1];
+struct rules_list {
+	const struct spw_cli_req *req;
+	const struct spw_state_file *st;
 	bool have;
-	int fd, n = 0, err = 0;
+	json_t *arr;
+	int n;
+};
 
-	fd = cli_pinned_map(req, SPW_MAP_NAME(rules));
-	if (fd < 0 || !st) {
-		if (fd == -ENOENT)
-			fprintf(stderr, "spillway: no data plane pinned under %s\n", req->pin_root);
+static int list_one(const struct spw_cidr *c, const struct spw_rule *rule, void *ctx)
+{
+	struct rules_list *l = ctx;
+	char cidr[SPW_CIDR_STRLEN], tier[SPW_STATE_NAME_MAX + 1];
+
+	spw_cidr_format(c, cidr, sizeof(cidr));
+	tier_name(l->st, l->have, rule->tier, tier, sizeof(tier));
+	if (l->req->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "cidr", json_string(cidr));
+		json_object_set_new(o, "tier", json_string(tier));
+		json_object_set_new(o, "tier_index", json_integer(rule->tier));
+		json_object_set_new(o, "config_line",
+				    rule->rule_id ? json_integer(rule->rule_id) : json_null());
+		json_object_set_new(o, "runtime", json_boolean(!rule->rule_id));
+		json_array_append_new(l->arr, o);
+	} else {
+		if (rule->rule_id)
+			printf("%-43s %-12s config line %u\n", cidr, tier, rule->rule_id);
 		else
-			cli_dp_error(req, "cannot open the rules", fd < 0 ? fd : -ENOMEM);
-		free(st);
-		json_decref(arr);
+			printf("%-43s %-12s run time\n", cidr, tier);
+	}
+	l->n++;
+	return 0;
+}
+
+static int rules_list(const struct spw_cli_req *req, struct spw_dataplane *dp)
+{
+	struct spw_state_file *st = calloc(1, sizeof(*st));
+	struct rules_list l = {.req = req, .st = st, .arr = json_array()};
+	int err;
+
+	if (!st) {
+		cli_dp_error(req, "cannot open the rules", -ENOMEM);
+		json_decref(l.arr);
 		return SPW_EXIT_FAIL;
 	}
 	/* Tier names are a nicety here: without the state file the numbers still say it. */
-	have = !cli_state_read(req, st);
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &rule))
-			continue; /* removed while we walked */
-		memset(&c, 0, sizeof(c));
-		memcpy(c.addr, key.addr, SPW_ADDR_LEN);
-		c.prefixlen = (uint8_t)key.prefixlen;
-		c.is_v4 = key.prefixlen >= SPW_V4_MAPPED_PREFIX && spw_addr_is_v4(key.addr);
-		spw_cidr_format(&c, cidr, sizeof(cidr));
-		tier_name(st, have, rule.tier, tier, sizeof(tier));
-		if (req->json) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "cidr", json_string(cidr));
-			json_object_set_new(o, "tier", json_string(tier));
-			json_object_set_new(o, "tier_index", json_integer(rule.tier));
-			json_object_set_new(o, "config_line",
-					    rule.rule_id ? json_integer(rule.rule_id)
-							 : json_null());
-			json_object_set_new(o, "runtime", json_boolean(!rule.rule_id));
-			json_array_append_new(arr, o);
-		} else {
-			if (rule.rule_id)
-				printf("%-43s %-12s config line %u\n", cidr, tier, rule.rule_id);
-			else
-				printf("%-43s %-12s run time\n", cidr, tier);
-		}
-		n++;
-	}
-	if (errno != ENOENT && errno)
-		err = -errno;
-	close(fd);
+	l.have = !cli_state_read(req, st);
+	err = spw_dp_rules_foreach(dp, list_one, &l);
 	if (req->json) {
-		json_dumpf(arr, stdout, JSON_INDENT(2));
+		json_dumpf(l.arr, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
-	} else if (!n) {
+	} else if (!l.n) {
 		printf("no rules\n");
 	}
-	json_decref(arr);
+	json_decref(l.arr);
 	free(st);
 	return err ? SPW_EXIT_FAIL : SPW_EXIT_OK;
 }
@@ -100,17 +91,13 @@ int spw_cmd_rules(const struct spw_cli_req *req)
 	struct spw_dataplane *dp;
 	int tier = 0, err, ret = SPW_EXIT_FAIL;
 
-	if (req->rules_op == SPW_RULES_LIST) {
-		struct spw_dataplane *probe;
-
-		/* Same privilege and presence checks as every other read. */
-		if (cli_open_dp(req, &probe, false))
-			return SPW_EXIT_FAIL;
-		spw_dp_close(probe);
-		return rules_list(req);
-	}
 	if (cli_open_dp(req, &dp, false))
 		return SPW_EXIT_FAIL;
+	if (req->rules_op == SPW_RULES_LIST) {
+		ret = rules_list(req, dp);
+		spw_dp_close(dp);
+		return ret;
+	}
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		goto out;

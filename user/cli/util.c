@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The CLI's execution helpers: opening the pinned maps, reading the shed-state file, names. */
+/* The CLI's execution helpers: opening the data plane, reading the shed-state file, names. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,7 +10,6 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <bpf/bpf.h>
 #include "cli_priv.h"
 #include "spw_config.h"
 #include "spw_strnum.h"
@@ -29,31 +28,18 @@ void cli_dp_error(const struct spw_cli_req *req, const char *what, int err)
 		fprintf(stderr, "spillway: %s: %s\n", what, strerror(-err));
 }
 
-int cli_pinned_map(const struct spw_cli_req *req, const char *name)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", req->pin_root, name);
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
-}
-
 int cli_open_dp(const struct spw_cli_req *req, struct spw_dataplane **dp, bool programs)
 {
 	struct spw_dp_opts o = {.pin_root = req->pin_root};
-	char path[PATH_MAX];
-	int fd, err;
+	int err;
 
 	/*
 	 * Probe one pinned map first: without privileges that fails with EPERM/EACCES, which
 	 * names the real problem, and when nothing is pinned, spw_dp_open() would create a fresh
 	 * set of maps nobody enforces, which is never what a CLI user means.
 	 */
-	snprintf(path, sizeof(path), "%s/%s", req->pin_root, SPW_MAP_NAME(policies));
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		err = -errno;
+	err = spw_dp_pinned_probe(req->pin_root);
+	if (err) {
 		if (err == -ENOENT)
 			fprintf(stderr,
 				"spillway: no data plane pinned under %s (is spillwayd running? "
@@ -63,7 +49,6 @@ int cli_open_dp(const struct spw_cli_req *req, struct spw_dataplane **dp, bool p
 			cli_dp_error(req, "cannot open the pinned maps", err);
 		return SPW_EXIT_FAIL;
 	}
-	close(fd);
 	/* Only attach needs the programs; loading them costs the verifier's second of CPU. */
 	err = programs ? spw_dp_open(dp, &o) : spw_dp_open_pinned(dp, req->pin_root);
 	if (err) {

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
-#include <bpf/bpf.h>
 #include "spwd.h"
 #include "spw_log.h"
 
@@ -58,62 +57,17 @@ static int apply_services(struct spwd *d, const struct spw_config *cfg,
 	return 0;
 }
 
-/* Makes an LPM map hold exactly the wanted prefixes (tiers set by the caller afterwards). */
-static int prune_lpm(int fd, const struct spw_lpm_key *want, int nwant)
-{
-	struct spw_lpm_key key, next;
-	void *prev = NULL;
-	int i, n = 0;
-	struct spw_lpm_key stale[256];
-	bool found;
-
-	/* Deleting while walking restarts the walk; collect a batch of stale keys, then delete. */
-	for (;;) {
-		n = 0;
-		prev = NULL;
-		while (n < (int)(sizeof(stale) / sizeof(stale[0])) &&
-		       !bpf_map_get_next_key(fd, prev, &next)) {
-			found = false;
-			for (i = 0; i < nwant && !found; i++)
-				found = !memcmp(&want[i], &next, sizeof(next));
-			if (!found)
-				stale[n++] = next;
-			key = next;
-			prev = &key;
-		}
-		if (!n)
-			return 0;
-		for (i = 0; i < n; i++)
-			if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
-				return -errno;
-	}
-}
-
-static int lpm_fd(struct spwd *d, const char *name)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(d->dp), name);
-	return bpf_obj_get(path);
-}
-
 static int apply_prefixes(struct spwd *d, const struct spw_config *cfg)
 {
 	struct spw_lpm_key *keys;
-	int i, fd, err = 0, n = cfg->nrules > cfg->ntrusted ? cfg->nrules : cfg->ntrusted;
+	int i, err = 0, n = cfg->nrules > cfg->ntrusted ? cfg->nrules : cfg->ntrusted;
 
 	keys = calloc(n ? n : 1, sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
-	fd = lpm_fd(d, SPW_MAP_NAME(rules));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
 	for (i = 0; i < cfg->nrules; i++)
 		spw_cidr_to_key(&cfg->rules[i].cidr, &keys[i]);
-	err = prune_lpm(fd, keys, cfg->nrules);
-	close(fd);
+	err = spw_dp_rules_prune(d->dp, keys, cfg->nrules);
 	for (i = 0; !err && i < cfg->nrules; i++)
 		err = spw_dp_rule_add(d->dp, &cfg->rules[i].cidr, cfg->rules[i].tier,
 				      cfg->rules[i].line);
@@ -121,15 +75,9 @@ static int apply_prefixes(struct spwd *d, const struct spw_config *cfg)
 		pr_warn("cannot load the CIDR rules: %s\n", strerror(-err));
 		goto out;
 	}
-	fd = lpm_fd(d, SPW_MAP_NAME(trusted));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
 	for (i = 0; i < cfg->ntrusted; i++)
 		spw_cidr_to_key(&cfg->trusted[i], &keys[i]);
-	err = prune_lpm(fd, keys, cfg->ntrusted);
-	close(fd);
+	err = spw_dp_trusted_prune(d->dp, keys, cfg->ntrusted);
 	for (i = 0; !err && i < cfg->ntrusted; i++)
 		err = spw_dp_trusted_add(d->dp, &cfg->trusted[i]);
 	if (err)

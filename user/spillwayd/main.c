@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 {
 	static struct spwd d = {
 		.epfd = -1, .timerfd = -1, .sigfd = -1, .reportfd = -1, .controlfd = -1,
-		.snap = { .lock = PTHREAD_MUTEX_INITIALIZER }, .reports_fd = -1,
+		.snap = { .lock = PTHREAD_MUTEX_INITIALIZER },
 	};
 	struct spw_dp_opts dpo = {};
 	struct spw_globals g;

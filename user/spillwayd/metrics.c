@@ -19,7 +19,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include <jansson.h>
 #include "spillway_rank.h"
 #include "spwd.h"
@@ -31,34 +30,21 @@
 
 int spwd_metrics_init(struct spwd *d, const char *version)
 {
-	char path[512];
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
-	int fd;
+	uint32_t capacity;
 
 	d->mbuild = calloc(1, sizeof(*d->mbuild));
 	d->mpub = calloc(1, sizeof(*d->mpub));
 	d->mcounters = calloc(SPW_COUNTER_ENTRIES, sizeof(*d->mcounters));
 	d->mrate_base = calloc(SPW_COUNTER_ENTRIES, sizeof(*d->mrate_base));
-	d->reports_fd = -1;
 	if (!d->mbuild || !d->mpub || !d->mcounters || !d->mrate_base) {
 		spwd_metrics_close(d);
 		return -ENOMEM;
 	}
 	snprintf(d->mbuild->version, sizeof(d->mbuild->version), "%s", version);
 	d->mpub->nservices = 0;
-	/* The capacity from the map's info: spw_dp_flow_count() would walk the whole table. */
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(d->dp), SPW_MAP_NAME(flows));
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-			d->mbuild->flow_capacity = info.max_entries;
-		close(fd);
-	}
-	snprintf(path, sizeof(path), "%s/%s", spw_dp_pin_root(d->dp), SPW_MAP_NAME(reports));
-	d->reports_fd = bpf_obj_get(path);
-	if (d->reports_fd < 0)
-		pr_warn("cannot open %s: pool and queue metrics are off\n", path);
+	/* spw_dp_flow_count() would walk the whole table. */
+	if (!spw_dp_flow_capacity(d->dp, &capacity))
+		d->mbuild->flow_capacity = capacity;
 	return 0;
 }
 
@@ -70,33 +56,26 @@ void spwd_metrics_close(struct spwd *d)
 	free(d->mrate_base);
 	d->mbuild = d->mpub = NULL;
 	d->mcounters = d->mrate_base = NULL;
-	if (d->reports_fd >= 0)
-		close(d->reports_fd);
-	d->reports_fd = -1;
+}
+
+static int collect_report(const struct spw_report_key *key, const struct spw_report *val,
+			  void *ctx)
+{
+	struct spw_metrics_snapshot *b = ctx;
+	struct spw_metrics_report *m = &b->reports[b->nreports++];
+
+	m->r = *val;
+	m->kind = key->kind;
+	memcpy(m->name, key->name, SPW_REPORT_NAME_MAX);
+	m->name[SPW_REPORT_NAME_MAX] = '\0';
+	return b->nreports >= SPW_MAX_REPORTS;
 }
 
 /* Every pool and queue in spw_reports, as reported (at most SPW_MAX_REPORTS: the map's size). */
 static void collect_reports(struct spwd *d, struct spw_metrics_snapshot *b)
 {
-	struct spw_report_key key, next;
-	void *prev = NULL;
-	int n = 0;
-
-	if (d->reports_fd < 0)
-		return;
-	while (n < SPW_MAX_REPORTS && !bpf_map_get_next_key(d->reports_fd, prev, &next)) {
-		struct spw_metrics_report *m = &b->reports[n];
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(d->reports_fd, &key, &m->r))
-			continue; /* removed meanwhile */
-		m->kind = key.kind;
-		memcpy(m->name, key.name, SPW_REPORT_NAME_MAX);
-		m->name[SPW_REPORT_NAME_MAX] = '\0';
-		n++;
-	}
-	b->nreports = n;
+	b->nreports = 0;
+	spw_dp_reports_foreach(d->dp, collect_report, b);
 }
 
 static double rate(const struct spw_count *now, const struct spw_count *base, uint32_t idx,

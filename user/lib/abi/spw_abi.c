@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "spillway_maps.h"
 #include "spw_types.h"
 
 static const char *const reason_names[SPW_REASON_COUNT] = {
@@ -85,4 +86,28 @@ void spw_attach_modes_text(char *buf, size_t len)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s",
 					 !i ? "" : i + 1 < SPW_ATTACH_MODE_COUNT ? ", " : " or ",
 					 attach_mode_names[i]);
+}
+
+static const struct {
+	const char *name;
+	uint32_t key_size, value_size;
+} map_layouts[] = {
+#define SPW_MAP_LAYOUT(name, type, max, flags, key, value)                                         \
+	{SPW_MAP_NAME(name), sizeof(key), sizeof(value)},
+	SPW_MAPS(SPW_MAP_LAYOUT)
+#undef SPW_MAP_LAYOUT
+};
+
+int spw_map_layout_check(const char *name, uint32_t key_size, uint32_t value_size)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(map_layouts) / sizeof(map_layouts[0]); i++) {
+		if (strcmp(name, map_layouts[i].name))
+			continue;
+		return key_size == map_layouts[i].key_size && value_size == map_layouts[i].value_size
+			       ? 0
+			       : -EPROTO;
+	}
+	return -ENOENT;
 }

@@ -60,6 +60,13 @@ void spw_policy_init(struct spw_policy *p, uint8_t tier_count, uint8_t default_t
 /* A key for (kind, name); -EINVAL when the name is empty or too long. */
 int spw_report_key_make(struct spw_report_key *key, enum spw_report_kind kind, const char *name);
 
+/*
+ * Is a map of SPW_MAPS laid out as this build expects? key_size and value_size as the kernel
+ * reports them (bpf_map_info; per CPU maps: one CPU's value). 0, -ENOENT when name is no map of
+ * the list, -EPROTO when a size differs: reading it with these structs would corrupt it.
+ */
+int spw_map_layout_check(const char *name, uint32_t key_size, uint32_t value_size);
+
 /* Metric label of a reason ("shed_level"), or NULL when out of range. */
 const char *spw_reason_name(unsigned int reason);
 

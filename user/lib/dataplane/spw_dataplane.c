@@ -70,16 +70,39 @@ static int *map_fd_slot(struct spw_dataplane *dp, size_t i)
 	return (int *)((char *)&dp->maps + dp_maps[i].off);
 }
 
+/*
+ * The layout the kernel holds for a map against the ABI structs: the BPF object is built by
+ * clang for another target, and a pinned map may come from another build; a size that differs
+ * would have every read and write of it corrupt memory, so the open fails instead.
+ */
+static int check_layout(const char *name, int fd)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	int err;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	err = spw_map_layout_check(name, info.key_size, info.value_size);
+	if (err)
+		pr_warn("map %s has %u-byte keys and %u-byte values, not the layout of this build\n",
+			name, info.key_size, info.value_size);
+	return err;
+}
+
 int spw_dp_maps_fill(struct spw_dataplane *dp, spw_dp_map_fd_fn fd_of, void *ctx)
 {
 	size_t i;
-	int fd;
+	int fd, err;
 
 	for (i = 0; i < sizeof(dp_maps) / sizeof(dp_maps[0]); i++) {
 		fd = fd_of(dp_maps[i].name, ctx);
 		if (fd < 0)
 			return fd;
 		*map_fd_slot(dp, i) = fd;
+		err = check_layout(dp_maps[i].name, fd);
+		if (err)
+			return err;
 	}
 	return 0;
 }

@@ -48,6 +48,12 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts);
  * maps are of another ABI version.
  */
 int spw_dp_open_pinned(struct spw_dataplane **out, const char *pin_root);
+/*
+ * Is a data plane pinned under pin_root (NULL: SPW_PIN_ROOT), and may this process open it?
+ * 0, -ENOENT when nothing is pinned there, -EPERM or -EACCES without the privileges. Opens
+ * nothing else, so a caller can tell those apart before it opens or creates anything.
+ */
+int spw_dp_pinned_probe(const char *pin_root);
 /* Frees user-space state; pinned maps and attached programs stay. NULL is fine. */
 void spw_dp_close(struct spw_dataplane *dp);
 /* Unpins every map and link under the pin root and removes the folder (detach-all). */
@@ -93,11 +99,26 @@ int spw_dp_rule_del(struct spw_dataplane *dp, const struct spw_cidr *c);
 /* Longest-prefix match, as the data plane does; -ENOENT when no rule covers addr. */
 int spw_dp_rule_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN], struct spw_rule *r);
 
+/* Every rule, in the trie's order; fn returning non-zero stops the walk and is returned. */
+typedef int (*spw_dp_rule_fn)(const struct spw_cidr *c, const struct spw_rule *r, void *ctx);
+int spw_dp_rules_foreach(struct spw_dataplane *dp, spw_dp_rule_fn fn, void *ctx);
+
 /* Sources whose DSCP marks are trusted. */
 int spw_dp_trusted_add(struct spw_dataplane *dp, const struct spw_cidr *c);
 int spw_dp_trusted_del(struct spw_dataplane *dp, const struct spw_cidr *c);
+/* 0 when a trusted prefix covers addr (longest-prefix match), -ENOENT when none does. */
+int spw_dp_trusted_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN]);
 /* DSCP -> tier; tier SPW_DSCP_UNMAPPED removes the mapping. */
 int spw_dp_dscp_set(struct spw_dataplane *dp, uint8_t dscp, uint8_t tier);
+/* The tier DSCP maps to, SPW_DSCP_UNMAPPED when none. */
+int spw_dp_dscp_get(struct spw_dataplane *dp, uint8_t dscp, uint8_t *tier);
+
+/*
+ * Remove every rule (trusted prefix) whose key is not in keep[0..n): what a reload must do
+ * before it adds the file's. Kept prefixes are not touched, so their traffic keeps its tier.
+ */
+int spw_dp_rules_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n);
+int spw_dp_trusted_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n);
 
 int spw_dp_globals_get(struct spw_dataplane *dp, struct spw_globals *g);
 int spw_dp_globals_set(struct spw_dataplane *dp, const struct spw_globals *g);
@@ -119,6 +140,23 @@ int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier
 
 /* Flow table entries now, and the table's capacity. */
 int spw_dp_flow_count(struct spw_dataplane *dp, uint64_t *entries, uint32_t *capacity);
+/* The table's capacity alone, without the walk spw_dp_flow_count() makes. */
+int spw_dp_flow_capacity(struct spw_dataplane *dp, uint32_t *capacity);
+/* One flow's entry; -ENOENT when the table has none for key. */
+int spw_dp_flow_get(struct spw_dataplane *dp, const struct spw_flow_key *key, struct spw_flow *f);
+/* Overwrites an existing entry (tests give a flow a known age); -ENOENT when there is none. */
+int spw_dp_flow_replace(struct spw_dataplane *dp, const struct spw_flow_key *key,
+			const struct spw_flow *f);
+/*
+ * Every flow, read-only (an update during a key walk can loop it); fn returning non-zero stops
+ * the walk and is returned. An entry removed while walking is passed over.
+ */
+typedef int (*spw_dp_flow_fn)(const struct spw_flow_key *key, const struct spw_flow *f, void *ctx);
+int spw_dp_flows_foreach(struct spw_dataplane *dp, spw_dp_flow_fn fn, void *ctx);
+/* Writes one latency slot's per-CPU values (spw_dp_ncpus() of them): tests of the reader. */
+int spw_dp_latency_write(struct spw_dataplane *dp, uint32_t idx, const uint64_t *per_cpu);
+/* Possible CPUs: per-CPU values come in this many. */
+int spw_dp_ncpus(const struct spw_dataplane *dp);
 
 /* Idle timeouts of the sweep, by flow state; each at most SPW_FLOW_TIMEOUT_MAX_US. */
 struct spw_sweep_opts {
@@ -152,6 +190,10 @@ int spw_dp_report_set(struct spw_dataplane *dp, const struct spw_report_key *key
 /* -ENOENT when nothing was reported under that (kind, name). */
 int spw_dp_report_get(struct spw_dataplane *dp, const struct spw_report_key *key,
 		      struct spw_report *val);
+/* Every report; fn returning non-zero stops the walk and is returned. */
+typedef int (*spw_dp_report_fn)(const struct spw_report_key *key, const struct spw_report *val,
+				void *ctx);
+int spw_dp_reports_foreach(struct spw_dataplane *dp, spw_dp_report_fn fn, void *ctx);
 
 /* Manual level overrides (`spillway policy set`); the daemon enforces them until expiry. */
 int spw_dp_override_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_override *o);

@@ -39,7 +39,10 @@ int spw_dp_alloc(struct spw_dataplane **out, const char *root);
 int spw_dp_map_active(struct spw_dataplane *dp);
 /* A map's fd by its pinned name, or a negative errno. */
 typedef int (*spw_dp_map_fd_fn)(const char *name, void *ctx);
-/* Fills dp->maps from fd_of, map by map; the first error stops it. */
+/*
+ * Fills dp->maps from fd_of, map by map, checking each map's key and value sizes against the
+ * ABI structs (-EPROTO when one differs); the first error stops it.
+ */
 int spw_dp_maps_fill(struct spw_dataplane *dp, spw_dp_map_fd_fn fd_of, void *ctx);
 /* Closes the map fds of a spw_dp_open_pinned() data plane; nothing otherwise. */
 void spw_dp_close_pinned_fds(struct spw_dataplane *dp);

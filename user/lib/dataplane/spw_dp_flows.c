@@ -24,7 +24,7 @@ int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
 {
 	if (!slot_ok(svc_id, tier))
 		return -EINVAL;
-	*out = __atomic_load_n(&dp->active[svc_id * SPW_MAX_TIERS + tier], __ATOMIC_RELAXED);
+	*out = __atomic_load_n(&dp->active[spw_active_index(svc_id, tier)], __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -90,11 +90,64 @@ int spw_dp_flow_count(struct spw_dataplane *dp, uint64_t *entries, uint32_t *cap
 	return 0;
 }
 
+int spw_dp_flow_capacity(struct spw_dataplane *dp, uint32_t *capacity)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(dp->maps.flows, &info, &len))
+		return -errno;
+	*capacity = info.max_entries;
+	return 0;
+}
+
+int spw_dp_flow_get(struct spw_dataplane *dp, const struct spw_flow_key *key, struct spw_flow *f)
+{
+	return bpf_map_lookup_elem(dp->maps.flows, key, f) ? -errno : 0;
+}
+
+int spw_dp_flow_replace(struct spw_dataplane *dp, const struct spw_flow_key *key,
+			const struct spw_flow *f)
+{
+	return bpf_map_update_elem(dp->maps.flows, key, f, BPF_EXIST) ? -errno : 0;
+}
+
+int spw_dp_flows_foreach(struct spw_dataplane *dp, spw_dp_flow_fn fn, void *ctx)
+{
+	struct spw_flow_key k, next;
+	struct spw_flow v;
+	void *prev = NULL;
+	int ret;
+
+	while (!bpf_map_get_next_key(dp->maps.flows, prev, &next)) {
+		if (!bpf_map_lookup_elem(dp->maps.flows, &next, &v)) {
+			ret = fn(&next, &v, ctx);
+			if (ret)
+				return ret;
+		}
+		k = next;
+		prev = &k;
+	}
+	return 0;
+}
+
+int spw_dp_latency_write(struct spw_dataplane *dp, uint32_t idx, const uint64_t *per_cpu)
+{
+	if (idx >= SPW_LAT_ENTRIES)
+		return -EINVAL;
+	return bpf_map_update_elem(dp->maps.latency, &idx, per_cpu, BPF_ANY) ? -errno : 0;
+}
+
+int spw_dp_ncpus(const struct spw_dataplane *dp)
+{
+	return dp->ncpus;
+}
+
 /* Gives back the place of a flow this process removed. */
 static void give_back(struct spw_dataplane *dp, const struct spw_flow *f)
 {
 	if (slot_ok(f->svc_id, f->tier))
-		__atomic_fetch_sub(&dp->active[f->svc_id * SPW_MAX_TIERS + f->tier], 1,
+		__atomic_fetch_sub(&dp->active[spw_active_index(f->svc_id, f->tier)], 1,
 				   __ATOMIC_RELAXED);
 }
 

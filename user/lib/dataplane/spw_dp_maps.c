@@ -8,6 +8,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
+#include "spillway_rank.h"
 #include "spw_dataplane_priv.h"
 
 static int map_update(int fd, const void *key, const void *value, __u64 flags)
@@ -240,6 +241,88 @@ int spw_dp_dscp_set(struct spw_dataplane *dp, uint8_t dscp, uint8_t tier)
 	if (dscp >= SPW_DSCP_VALUES || (tier >= SPW_MAX_TIERS && tier != SPW_DSCP_UNMAPPED))
 		return -EINVAL;
 	return map_update(dp->maps.dscp, &key, &tier, BPF_ANY);
+}
+
+int spw_dp_dscp_get(struct spw_dataplane *dp, uint8_t dscp, uint8_t *tier)
+{
+	uint32_t key = dscp;
+
+	if (dscp >= SPW_DSCP_VALUES)
+		return -EINVAL;
+	return map_lookup(dp->maps.dscp, &key, tier);
+}
+
+int spw_dp_trusted_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN])
+{
+	struct spw_lpm_key key = { .prefixlen = SPW_ADDR_LEN * 8 };
+	uint8_t yes;
+
+	memcpy(key.addr, addr, SPW_ADDR_LEN);
+	return map_lookup(dp->maps.trusted, &key, &yes);
+}
+
+int spw_dp_rules_foreach(struct spw_dataplane *dp, spw_dp_rule_fn fn, void *ctx)
+{
+	struct spw_lpm_key key, next, *prev = NULL;
+	struct spw_rule rule;
+	struct spw_cidr c;
+	int ret;
+
+	while (!bpf_map_get_next_key(dp->maps.rules, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->maps.rules, &key, &rule))
+			continue; /* removed while we walked */
+		memset(&c, 0, sizeof(c));
+		memcpy(c.addr, key.addr, SPW_ADDR_LEN);
+		c.prefixlen = (uint8_t)key.prefixlen;
+		c.is_v4 = key.prefixlen >= SPW_V4_MAPPED_PREFIX && spw_addr_is_v4(key.addr);
+		ret = fn(&c, &rule, ctx);
+		if (ret)
+			return ret;
+	}
+	return errno == ENOENT || !errno ? 0 : -errno;
+}
+
+/* Makes an LPM map hold only the wanted prefixes (tiers set by the caller afterwards). */
+static int prune_lpm(int fd, const struct spw_lpm_key *want, int nwant)
+{
+	struct spw_lpm_key key, next;
+	void *prev = NULL;
+	int i, n = 0;
+	struct spw_lpm_key stale[256];
+	bool found;
+
+	/* Deleting while walking restarts the walk; collect a batch of stale keys, then delete. */
+	for (;;) {
+		n = 0;
+		prev = NULL;
+		while (n < (int)(sizeof(stale) / sizeof(stale[0])) &&
+		       !bpf_map_get_next_key(fd, prev, &next)) {
+			found = false;
+			for (i = 0; i < nwant && !found; i++)
+				found = !memcmp(&want[i], &next, sizeof(next));
+			if (!found)
+				stale[n++] = next;
+			key = next;
+			prev = &key;
+		}
+		if (!n)
+			return 0;
+		for (i = 0; i < n; i++)
+			if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
+				return -errno;
+	}
+}
+
+int spw_dp_rules_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n)
+{
+	return prune_lpm(dp->maps.rules, keep, n);
+}
+
+int spw_dp_trusted_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n)
+{
+	return prune_lpm(dp->maps.trusted, keep, n);
 }
 
 int spw_dp_globals_get(struct spw_dataplane *dp, struct spw_globals *g)

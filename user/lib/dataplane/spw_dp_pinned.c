@@ -29,6 +29,16 @@ static int pinned_map_fd(const char *name, void *root)
 	return fd < 0 ? -errno : fd;
 }
 
+int spw_dp_pinned_probe(const char *pin_root)
+{
+	int fd = pinned_map_fd(SPW_MAP_NAME(policies), (void *)(pin_root ? pin_root : SPW_PIN_ROOT));
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
 int spw_dp_open_pinned(struct spw_dataplane **out, const char *pin_root)
 {
 	const char *root = pin_root ? pin_root : SPW_PIN_ROOT;

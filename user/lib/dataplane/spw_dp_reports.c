@@ -42,3 +42,22 @@ int spw_dp_override_del(struct spw_dataplane *dp, uint32_t svc_id)
 		return -EINVAL;
 	return bpf_map_delete_elem(dp->maps.overrides, &svc_id) ? -errno : 0;
 }
+
+int spw_dp_reports_foreach(struct spw_dataplane *dp, spw_dp_report_fn fn, void *ctx)
+{
+	struct spw_report_key key, next;
+	struct spw_report val;
+	void *prev = NULL;
+	int ret;
+
+	while (!bpf_map_get_next_key(dp->maps.reports, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->maps.reports, &key, &val))
+			continue; /* removed meanwhile */
+		ret = fn(&key, &val, ctx);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
