@@ -75,7 +75,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 PREFIX	?= /usr/local
 DESTDIR	?=
 
-.PHONY: all deps test test-unit test-bpf test-netns bench-dataplane clean install
+.PHONY: all deps test tests test-unit test-bpf test-netns bench-dataplane clean install
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -134,16 +134,22 @@ UNIT_LDLIBS = $(PURE_LDLIBS) -lcmocka -lpthread
 
 # The benchmark is built without sanitizers: it measures. It crafts packets with the tests'
 # packet builder.
-$(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/lib
-$(BUILD)/bench_dataplane: $(BUILD)/obj/tools/bench/bench_dataplane.o \
-		$(BUILD)/obj/tools/bench/bench_util.o $(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
+$(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/lib -Itools/bench
+# Each benchmark is a folder of parts, one per figure, over the tests' packet builder and
+# checks (tests/lib/pktbuild.c, dpcheck.c).
+BENCH_SHARED_OBJS := $(BUILD)/obj/tools/bench/bench_util.o $(BUILD)/obj/tests/lib/pktbuild.o \
+	$(BUILD)/obj/tests/lib/dpcheck.o
+BENCH_DP_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/bench/dataplane/*.c))
+$(BUILD)/bench_dataplane: $(BENCH_DP_OBJS) $(BENCH_SHARED_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
 
-# The controller benchmark runs the real daemon (issue 4): reaction, tick CPU, sweep, RSS.
+# The controller benchmark runs the real daemon: reaction, tick CPU, sweep, RSS, scrape.
 .PHONY: bench-controller
-$(BUILD)/bench_controller: $(BUILD)/obj/tools/bench/bench_controller.o \
-		$(BUILD)/obj/tools/bench/bench_util.o $(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
+# It runs the daemon as the netns tests do (tests/lib/daemon.c, netns.c).
+BENCH_CTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/bench/controller/*.c))
+$(BUILD)/bench_controller: $(BENCH_CTL_OBJS) $(BENCH_SHARED_OBJS) $(BUILD)/obj/tests/lib/daemon.o \
+		$(BUILD)/obj/tests/lib/netns.o $(BUILD)/obj/tests/lib/util.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -154,7 +160,7 @@ $(BUILD)/spillwayd: $(SPWD_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmicrohttpd -ljansson -lpthread
 
-# libspillway-client (issue 5): libc only, so any app links it; static and shared. Its
+# libspillway-client: libc only, so any app links it; static and shared. Its
 # objects are position-independent and export only the API (SPW_API).
 CLIENT_SRCS := $(wildcard user/client/*.c)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/pic/%.o)
@@ -209,7 +215,7 @@ $(BUILD)/tests/unit/test_client_python $(BUILD)/tests/unit/test_client_go: \
 	| $(BUILD)/tests/clients/state_writer
 $(BUILD)/tests/netns/test_client_langs: | $(BUILD)/spillwayd $(BUILD)/tests/clients/state_writer
 
-# The overload demo's programs (issue 7): the open-loop load generator and the demo backend
+# The overload demo's programs: the open-loop load generator and the demo backend
 # (HTTP server over a libpq pool, reporting through the static client library). They share
 # tools/demo/demo_util.h.
 DEMO_PROGS := $(BUILD)/loadgen $(BUILD)/demo-backend
@@ -226,7 +232,7 @@ $(BUILD)/demo-backend: $(BUILD)/obj/tools/demo/backend.o $(BUILD)/libspillway-cl
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lpq -lpthread -lm
 
-# The CLI (issue 5); its parser is pure, so the parse tests link it alone.
+# The CLI; its parser is pure, so the parse tests link it alone.
 $(BUILD)/spillway: $(CLI_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -ljansson
@@ -248,19 +254,22 @@ install: $(BUILD)/spillwayd $(BUILD)/spillway $(CLIENT_LIBS)
 	install -m 0644 man/spillway.8 man/spillwayd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 tools/completion/spillway.bash \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/spillway
-	@# The app client library, when it is built (libspillway-client, issue 5); the state
+	@# The app client library, when it is built (libspillway-client); the state
 	@# header (for readers of the state file) needs the ABI header it includes.
 	$(Q)set -e; for f in $(wildcard $(BUILD)/libspillway-client.a $(BUILD)/libspillway-client.so*); do \
 		install -d $(DESTDIR)$(PREFIX)/lib; install -m 0644 $$f $(DESTDIR)$(PREFIX)/lib/; done
 	$(Q)set -e; for f in $(wildcard include/spillway_client.h include/spillway_names.h include/spillway_state.h include/spillway_abi.h); do \
 		install -d $(DESTDIR)$(PREFIX)/include; install -m 0644 $$f $(DESTDIR)$(PREFIX)/include/; done
 
+# The flow-tracking scenarios share their context and helpers (tests/netns/flows.c).
+$(filter $(BUILD)/tests/netns/test_flows_%,$(NETNS_TESTS)): $(BUILD)/san/tests/netns/flows.o
+
 # The daemon test runs the real daemon.
 $(BUILD)/tests/netns/test_daemon: | $(BUILD)/spillwayd
-# The exporter's scrape test (issue 6) runs it too, and parses /v1/state.
+# The exporter's scrape test runs it too, and parses /v1/state.
 $(BUILD)/tests/netns/test_metrics_scrape: | $(BUILD)/spillwayd
 $(BUILD)/tests/netns/test_metrics_scrape: TEST_LDLIBS += -ljansson
-# The Prometheus test (issue 6) runs the daemon, promtool and prometheus; reads JSON.
+# The Prometheus test runs the daemon, promtool and prometheus; reads JSON.
 $(BUILD)/tests/netns/test_prometheus: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/netns/test_prometheus: | $(BUILD)/spillwayd
 
@@ -272,7 +281,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)bash tests/run-tests.sh $(BUILD)
 
-# The overload demo (issue 7): installs what is missing, builds, runs tools/demo/run.sh
+# The overload demo: installs what is missing, builds, runs tools/demo/run.sh
 # (spillway off, then on; summary in build/e2e/, plot build/e2e/demo.png). Needs root.
 # `make demo ZERO_INTEGRATION=1`: the backend reports nothing, spillway uses accept-queue and
 # latency signals only. PHASE_S=N shortens the phases (default 20 s).
@@ -283,7 +292,7 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/loadgen $(BUILD)/demo-backend
 	$(Q)ZERO_INTEGRATION=$(ZERO_INTEGRATION) BUILD=$(BUILD) bash tools/demo/run.sh
 
-# The overload demo as an end-to-end test (issue 7, tests/netns/test_e2e.c): runs
+# The overload demo as an end-to-end test (tests/netns/test_e2e.c): runs
 # tools/demo/run.sh with the demo's programs and the daemon, asserts on build/e2e/summary.json.
 $(BUILD)/tests/netns/test_e2e: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/netns/test_e2e: | $(BUILD)/spillwayd $(BUILD)/spillway $(DEMO_PROGS)

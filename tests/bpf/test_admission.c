@@ -26,6 +26,7 @@
 #include "spillway_abi.h"
 #include "spillway_rank.h"
 #include "spw_dataplane.h"
+#include "dpcheck.h"
 #include "pktbuild.h"
 #include "spw_fixture.h"
 
@@ -56,8 +57,6 @@
 
 /* Clients far away: a reply that kept the client's TTL (23) instead of a fresh one shows. */
 #define CLIENT_TTL 23
-/* A reply's TTL / hop limit must be a fresh one, at least the common default. */
-#define REPLY_TTL_MIN 64
 
 /* Cohort salt written before every case, so cohorts are computed, not assumed. */
 #define SALT 0x5eed1234u
@@ -835,68 +834,13 @@ static void apply_buckets(struct tctx *t)
 /* ------------------------------------------------------------------------------------- */
 /* Output checks                                                                          */
 
-static void check_reply_l2l3(struct tctx *t, const struct pkt_view *in, const struct pkt_view *r,
-			     uint8_t l4_proto)
-{
-	size_t alen = in->family == 4 ? 4 : 16;
-
-	CHECK(t, !memcmp(r->dmac, in->smac, 6) && !memcmp(r->smac, in->dmac, 6),
-	      "MAC addresses not swapped");
-	CHECK(t, r->vlan_count == in->vlan_count, "%u tags, sent %u", r->vlan_count,
-	      in->vlan_count);
-	for (unsigned int i = 0; i < in->vlan_count; i++)
-		CHECK(t,
-		      r->vlans[i].tpid == in->vlans[i].tpid && r->vlans[i].tci == in->vlans[i].tci,
-		      "tag %u is %04x/%04x, sent %04x/%04x", i, r->vlans[i].tpid, r->vlans[i].tci,
-		      in->vlans[i].tpid, in->vlans[i].tci);
-	CHECK(t, r->family == in->family, "reply is IPv%d to IPv%d", r->family, in->family);
-	CHECK(t, !memcmp(r->saddr, in->daddr, alen) && !memcmp(r->daddr, in->saddr, alen),
-	      "IP addresses not swapped");
-	CHECK(t, r->ttl >= REPLY_TTL_MIN, "TTL/hop limit %u: not a fresh one", r->ttl);
-	CHECK(t, r->l4_proto == l4_proto, "L4 protocol %u, want %u", r->l4_proto, l4_proto);
-	if (r->family == 4) {
-		CHECK(t, r->ihl == 5, "ihl %u: IP options not removed", r->ihl);
-		CHECK(t, r->tot_len == r->len - r->l3_off, "tot_len %u for %zu bytes", r->tot_len,
-		      r->len - r->l3_off);
-		CHECK(t, !r->frag_offset && !r->frag_more, "reply is a fragment");
-	} else {
-		CHECK(t, r->ext_count == 0 && r->nexthdr == l4_proto,
-		      "next header %u, %u extension headers left", r->nexthdr, r->ext_count);
-		CHECK(t, r->ip6_plen == r->len - r->l3_off - 40, "payload length %u for %zu bytes",
-		      r->ip6_plen, r->len - r->l3_off - 40);
-	}
-}
-
 static void check_rst(struct tctx *t, const uint8_t *in_pkt, size_t in_len,
 		      const struct spw_run *run)
 {
-	struct pkt_view in, r;
-	uint32_t ack_plain, ack_data;
+	char why[256];
 
-	CHECK(t, pkt_parse(in_pkt, in_len, &in) == 0, "test packet does not parse");
-	CHECK(t, pkt_parse(run->data, run->len, &r) == 0, "RST does not parse (%u bytes)",
-	      run->len);
-	check_reply_l2l3(t, &in, &r, IPPROTO_TCP);
-	CHECK(t, r.len == in.l3_off + (in.family == 4 ? 20u : 40u) + 20u,
-	      "RST is %zu bytes: not trimmed to headers", r.len);
-	if (r.family == 4)
-		CHECK(t, pkt_ipv4_csum_ok(run->data, run->len), "IPv4 header checksum wrong");
-	CHECK(t, r.sport == in.dport && r.dport == in.sport, "ports %u->%u not swapped", r.sport,
-	      r.dport);
-	CHECK(t, r.tcp_flags == (PKT_TCP_RST | PKT_TCP_ACK), "flags %#x, want RST|ACK",
-	      r.tcp_flags);
-	CHECK(t, r.seq == 0, "seq %u, want 0 (the SYN had no ACK)", r.seq);
-	/*
-	 * RFC 793 acks the SYN plus its data; a client in SYN-SENT accepts any ack in
-	 * (ISS, SND.NXT], so the SYN alone (seq + 1) is as good.
-	 */
-	ack_plain = in.seq + 1;
-	ack_data = in.seq + 1 + (uint32_t)in.payload_len;
-	CHECK(t, r.ack == ack_plain || r.ack == ack_data, "ack %u, want %u (seq + 1)", r.ack,
-	      ack_plain);
-	CHECK(t, r.doff == 5, "doff %u: options not trimmed", r.doff);
-	CHECK(t, r.urg == 0, "urgent pointer %u", r.urg);
-	CHECK(t, pkt_l4_csum_ok(run->data, run->len), "TCP checksum wrong");
+	CHECK(t, spw_check_rst(in_pkt, in_len, run->data, run->len, why, sizeof(why)) == 0, "%s",
+	      why);
 }
 
 static void check_icmp(struct tctx *t, const uint8_t *in_pkt, size_t in_len,
@@ -904,11 +848,16 @@ static void check_icmp(struct tctx *t, const uint8_t *in_pkt, size_t in_len,
 {
 	struct pkt_view in, r;
 	size_t quote, in_ip_len;
+	char why[256];
 
 	CHECK(t, pkt_parse(in_pkt, in_len, &in) == 0, "test packet does not parse");
 	CHECK(t, pkt_parse(run->data, run->len, &r) == 0, "ICMP reply does not parse (%u bytes)",
 	      run->len);
-	check_reply_l2l3(t, &in, &r, in.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	CHECK(t,
+	      spw_check_reply_l2l3(in_pkt, in_len, run->data, run->len,
+				   in.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, why,
+				   sizeof(why)) == 0,
+	      "%s", why);
 	quote = r.payload_len;
 	in_ip_len = in.l4_off + in.l4_len - in.l3_off;
 	if (r.family == 4) {
@@ -1247,7 +1196,7 @@ static void test_checksum_vectors(void **state)
 	assert_false(pkt_l4_csum_ok(pkt, len));
 }
 
-/* The table is what the issue asks for: enough cases, each described, none twice. */
+/* The table covers the data plane: enough cases, each described, none twice. */
 static void test_table(void **state)
 {
 	size_t tc = 0;

@@ -38,6 +38,7 @@
 #include "spillway_latency.h"
 #include "spillway_rank.h"
 #include "spw_dataplane.h"
+#include "dpcheck.h"
 #include "pktbuild.h"
 #include "spw_fixture.h"
 
@@ -359,21 +360,11 @@ static void flow_put(struct fctx *t, const struct flow *f, const struct spw_flow
 	CHECK(t, err == 0, "flow update: %s", strerror(-err));
 }
 
-static uint64_t active(struct fctx *t, uint32_t svc, uint32_t tier)
-{
-	uint64_t n;
-
-	CHECK_OK(t, spw_dp_active_read(t->dp, svc, tier, &n));
-	return n;
-}
-
 static void expect_active(struct fctx *t, uint32_t svc, uint32_t tier, uint64_t want)
 {
-	uint64_t n = active(t, svc, tier);
+	char why[128];
 
-	/* A decrement of nothing shows as a count near 2^64, printed signed to be read. */
-	CHECK(t, n == want, "active[%u][%u] = %lld, want %llu", svc, tier, (long long)n,
-	      (unsigned long long)want);
+	CHECK(t, spw_check_active(t->dp, svc, tier, want, why, sizeof(why)) == 0, "%s", why);
 }
 
 /* Every (service, tier) count of the test's services is 0. */

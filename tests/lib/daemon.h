@@ -62,6 +62,7 @@ struct spw_daemon {
 	long mark;			     /* log offset of spw_daemon_log_mark() */
 	int report_fd;			     /* the test's end: an unbound unix datagram socket */
 	struct spw_dataplane *dp; /* the daemon's maps, opened by the test once they exist */
+	bool quiet; /* start it without -v: the benchmark times it as deployed */
 	bool inited;
 	struct spw_daemon *next_open; /* the exit backstop's list */
 };
@@ -90,7 +91,10 @@ int spw_daemon_write_raw(struct spw_daemon *d, const char *text);
  */
 int spw_daemon_binary(char *buf, size_t len);
 
-/* Starts `spillwayd -c CONFIG --pin-root PIN_ROOT -v` in the namespace, output to the log. */
+/*
+ * Starts `spillwayd -c CONFIG --pin-root PIN_ROOT -v` in the namespace (without -v when
+ * d->quiet), output to the log.
+ */
 int spw_daemon_start(struct spw_daemon *d);
 
 /*

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The real spillwayd against real sockets: what issue 4 promises about the daemon, checked as
+ * The real spillwayd against real sockets: what the daemon promises, checked as
  * a client and an operator see it.
  *
  *   (a) a pool reported 100 % saturated makes tier-2 SYNs shed within 2 ticks, while tier 0
@@ -17,7 +17,7 @@
  * Topology (tests/lib/netns.h): a server namespace, where spillwayd runs (tests/lib/daemon.h)
  * and attaches XDP in native mode to the server's veth, and a client namespace whose veth
  * carries the empty XDP program, without which the RSTs that reject sends back with XDP_TX
- * never arrive (CONVENTIONS, veth quirks). One 3-tier TCP service with reject for tiers 1 and
+ * never arrive (a veth drops XDP frames its peer has no XDP program for). One 3-tier TCP service with reject for tiers 1 and
  * 2, so a shed SYN shows at once as ECONNREFUSED. Three clients, told apart by the source:
  *
  *   tier 0  the client's IPv6 address, by a /128 rule;

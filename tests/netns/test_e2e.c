@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The end-to-end proof of issue 7: the overload demo (tools/demo/run.sh), and its promises
+ * The end-to-end proof of the overload demo (tools/demo/run.sh), and its promises
  * checked on the summary it writes (build/e2e/summary.json).
  *
  * The scenario: a real PostgreSQL, the demo backend with a pool of DB connections, three
@@ -56,7 +56,7 @@
 #define IDLE_N 60
 #define TIERS  3
 
-/* The issue's thresholds. */
+/* The demo's promises, as thresholds. */
 #define T0_SUCCESS_MIN	  0.99
 #define T0_P99_IDLE_X	  3.0
 #define RECOVER_AFTER_S	  5

@@ -14,7 +14,7 @@
  *
  * Each test builds and deletes its own topology and its own pin root. XDP runs in native mode
  * on the server's veth; the client's veth carries the empty XDP program, without which frames
- * sent back with XDP_TX never arrive (CONVENTIONS, veth quirks). TX checksum offload is off on
+ * sent back with XDP_TX never arrive (a veth drops XDP frames its peer has no XDP program for). TX checksum offload is off on
  * both veths (netns.c), so no packet the data plane sees or rewrites carries a partial checksum
  * that only the sending stack would have completed.
  */
@@ -42,6 +42,7 @@
 #include "attach.h"
 #include "sockets.h"
 #include "util.h"
+#include "nfx.h"
 #include "spw_fixture.h"
 #include "empty_xdp.skel.h"
 
@@ -73,13 +74,7 @@
 #define ECHO_ROUNDS 3
 
 struct test_ctx {
-	enum spw_attach_mode mode;
-	struct spw_topo topo;
-	struct spw_fixture fx;
-	bool fx_open;
-	struct spw_dataplane *dp;
-	bool attached;
-	struct empty_xdp *empty; /* on the client's veth, XDP mode only */
+	struct spw_nfx nfx;
 	uint32_t salt;
 	struct spw_fds fds; /* closed by the teardown, also after a failed assertion */
 	int tcp_listen[2];  /* [0] IPv4, [1] IPv6, in the server namespace */
@@ -101,13 +96,13 @@ static const char *fam_name(int family)
 
 static int sock_in(struct test_ctx *c, enum spw_topo_side side, int family, int type)
 {
-	return spw_fds_track(&c->fds, spw_netns_socket(c->topo.end[side].ns, family, type, 0));
+	return spw_fds_track(&c->fds, spw_nfx_socket(&c->nfx, side, family, type));
 }
 
 static socklen_t addr_of(struct test_ctx *c, enum spw_topo_side side, int family, uint16_t port,
 			 struct sockaddr_storage *ss)
 {
-	int len = spw_topo_sockaddr(&c->topo, side, family, port, ss);
+	int len = spw_nfx_addr(&c->nfx, side, family, port, ss);
 
 	assert_true(len > 0);
 	return (socklen_t)len;
@@ -116,12 +111,7 @@ static socklen_t addr_of(struct test_ctx *c, enum spw_topo_side side, int family
 /* The client's address in the data plane's 16-byte form. */
 static void client_addr16(struct test_ctx *c, int family, uint8_t addr[SPW_ADDR_LEN])
 {
-	const struct spw_topo_end *e = &c->topo.end[SPW_TOPO_CLI];
-	bool is_v4;
-
-	assert_int_equal(spw_addr_parse(family == AF_INET ? e->v4_str : e->v6_str, addr, &is_v4),
-			 0);
-	assert_int_equal(is_v4, family == AF_INET);
+	assert_int_equal(spw_nfx_client_addr16(&c->nfx, family, addr), 0);
 }
 
 /* The rank the data plane must give this client: tier 2, the cohort of its /24 or /64. */
@@ -145,7 +135,7 @@ static void set_policy(struct test_ctx *c, uint32_t svc, uint16_t admit_level, u
 	p.flags = flags;
 	for (int t = 0; t < SPW_MAX_TIERS; t++)
 		p.action[t] = action;
-	assert_int_equal(spw_dp_policy_set(c->dp, svc, &p), 0);
+	assert_int_equal(spw_dp_policy_set(c->nfx.dp, svc, &p), 0);
 }
 
 /* The lowest level that still admits the client: its own rank is the cut-off. */
@@ -163,7 +153,7 @@ static void shed_client(struct test_ctx *c, uint32_t svc, int family, uint8_t ac
 /* Counters are compared against the fixture's mark, taken before each step. */
 static void mark(struct test_ctx *c)
 {
-	assert_int_equal(spw_fixture_mark(&c->fx), 0);
+	assert_int_equal(spw_fixture_mark(&c->nfx.fx), 0);
 }
 
 /* Packets counted for (svc, client tier, reason) since the mark. */
@@ -171,7 +161,7 @@ static uint64_t moved(struct test_ctx *c, uint32_t svc, enum spw_reason r)
 {
 	struct spw_count d;
 
-	assert_int_equal(spw_fixture_delta(&c->fx, svc, CLIENT_TIER, r, &d), 0);
+	assert_int_equal(spw_fixture_delta(&c->nfx.fx, svc, CLIENT_TIER, r, &d), 0);
 	return d.packets;
 }
 
@@ -224,25 +214,17 @@ static void connect_ok(struct test_ctx *c, int family, int *cli, int *srv)
 
 static int listen_on(struct test_ctx *c, int family, int type, uint16_t port)
 {
-	return spw_fds_track(&c->fds, spw_topo_listen(&c->topo, family, type, port, 16));
+	return spw_fds_track(&c->fds, spw_topo_listen(&c->nfx.topo, family, type, port, 16));
 }
 
 static void add_client_rule(struct test_ctx *c, int family, uint32_t rule_id)
 {
-	const struct spw_topo_end *e = &c->topo.end[SPW_TOPO_CLI];
-	struct spw_cidr cidr;
-	char err[128];
-
-	assert_int_equal(
-	    spw_cidr_parse(family == AF_INET ? e->v4_str : e->v6_str, &cidr, err, sizeof(err)), 0);
-	assert_int_equal(spw_dp_rule_add(c->dp, &cidr, CLIENT_TIER, rule_id), 0);
+	assert_int_equal(spw_nfx_client_rule(&c->nfx, family, CLIENT_TIER, rule_id), 0);
 }
 
 static void add_service(struct test_ctx *c, uint8_t proto, uint16_t port, uint32_t svc)
 {
-	struct spw_service_match m = {.proto = proto, .port = port};
-
-	assert_int_equal(spw_dp_service_add(c->dp, &m, svc), 0);
+	assert_int_equal(spw_nfx_service(&c->nfx, proto, port, svc), 0);
 }
 
 /*
@@ -254,37 +236,20 @@ static struct test_ctx *build(void **state)
 {
 	struct test_ctx *c = *state;
 	struct spw_globals g;
-	int err;
 
-	assert_int_equal(spw_topo_create(&c->topo), 0);
-	assert_int_equal(spw_fixture_open(&c->fx), 0);
-	c->fx_open = true;
-	c->dp = c->fx.dp;
+	assert_int_equal(spw_nfx_open(&c->nfx, c->nfx.mode, NULL), 0);
 
 	add_service(c, IPPROTO_TCP, TCP_PORT, SVC_TCP);
 	add_service(c, IPPROTO_UDP, UDP_PORT, SVC_UDP);
 	add_client_rule(c, AF_INET, 1);
 	add_client_rule(c, AF_INET6, 2);
-	assert_int_equal(spw_dp_globals_get(c->dp, &g), 0);
+	assert_int_equal(spw_dp_globals_get(c->nfx.dp, &g), 0);
 	c->salt = g.cohort_salt;
 	/* Everything admitted until a test says otherwise. */
 	set_policy(c, SVC_TCP, SPW_RANK_LIMIT, SPW_ACTION_DROP, 0);
 	set_policy(c, SVC_UDP, SPW_RANK_LIMIT, SPW_ACTION_DROP, 0);
 
-	err = spw_topo_attach(&c->topo, c->dp, c->mode);
-	if (err)
-		fail_msg("attach to %s in %s: %s", c->topo.end[SPW_TOPO_SRV].ifname,
-			 c->topo.end[SPW_TOPO_SRV].ns, strerror(-err));
-	c->attached = true;
-
-	if (c->mode != SPW_ATTACH_TC) {
-		c->empty = empty_xdp__open_and_load();
-		assert_non_null(c->empty);
-		err = spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
-					  &c->empty->links.empty_xdp);
-		if (err)
-			fail_msg("empty XDP on the client veth: %s", strerror(-err));
-	}
+	assert_int_equal(spw_nfx_attach(&c->nfx), 0);
 
 	for (int f = 0; f < 2; f++) {
 		int family = f ? AF_INET6 : AF_INET;
@@ -301,54 +266,24 @@ static int setup(void **state)
 
 	if (!c)
 		return -1;
-	c->mode = *(const enum spw_attach_mode *)*state;
+	c->nfx.mode = *(const enum spw_attach_mode *)*state;
 	*state = c;
 	return 0;
 }
 
-/* Runs also after a failed assertion in a test; every step tolerates a half-built context. */
-static void teardown_ctx(struct test_ctx *c)
-{
-	spw_fds_close_all(&c->fds);
-	empty_xdp__destroy(c->empty);
-	c->empty = NULL;
-	if (c->attached) {
-		int err = spw_topo_detach(&c->topo, c->dp);
-
-		/* Not fatal: deleting the namespace takes the veth and its hooks anyway. */
-		if (err)
-			fprintf(stderr, "teardown: detach: %s\n", strerror(-err));
-	}
-	c->attached = false;
-	if (c->fx_open)
-		spw_fixture_close(&c->fx);
-	c->fx_open = false;
-	spw_topo_destroy(&c->topo);
-}
-
-/* Also checks what the run must not leave behind: namespaces, pinned maps and links. */
+/* Runs also after a failed assertion; also checks no namespace or pin is left behind. */
 static int teardown(void **state)
 {
 	struct test_ctx *c = *state;
-	char pin_root[SPW_FX_PIN_LEN];
-	bool ns_left, pins_left;
-	struct stat st;
+	int left;
 
 	if (!c)
 		return 0;
-	snprintf(pin_root, sizeof(pin_root), "%s", c->fx.pin_root);
-	teardown_ctx(c);
-	ns_left = spw_netns_exists(c->topo.end[SPW_TOPO_SRV].ns) ||
-		  spw_netns_exists(c->topo.end[SPW_TOPO_CLI].ns);
-	pins_left = pin_root[0] && stat(pin_root, &st) == 0;
-	if (ns_left)
-		fprintf(stderr, "teardown: namespace %s or %s is still there\n",
-			c->topo.end[SPW_TOPO_SRV].ns, c->topo.end[SPW_TOPO_CLI].ns);
-	if (pins_left)
-		fprintf(stderr, "teardown: pin root %s is still there\n", pin_root);
+	spw_fds_close_all(&c->fds);
+	left = spw_nfx_close(&c->nfx);
 	free(c);
 	*state = NULL;
-	return ns_left || pins_left ? -1 : 0;
+	return left;
 }
 
 /* ---- the cases --------------------------------------------------------------------------- */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The exporter, the dashboard and the alert rules (issue 6), checked with the ecosystem's own
+ * The exporter, the dashboard and the alert rules, checked with the ecosystem's own
  * tools instead of a parser of ours:
  *
  *   (a) promtool check rules tools/prometheus/alerts.yml and promtool test rules
@@ -20,7 +20,7 @@
  * listening on 127.0.0.1:PROM_PORT: the equivalent of `nsenter --net=/var/run/netns/NS
  * prometheus ...`, done with setns() between fork and exec. Neither uses `ip netns exec`, whose
  * private /sys would hide the daemon's pins. The client namespace's veth carries the empty XDP
- * program so the RSTs of rejected SYNs arrive (CONVENTIONS, veth quirks). One 3-tier TCP
+ * program so the RSTs of rejected SYNs arrive (a veth drops XDP frames its peer has no XDP program for). One 3-tier TCP
  * service; clients told apart by source address:
  *
  *   critical   the client's IPv6 address, by a /128 rule;

@@ -107,6 +107,16 @@ int spw_dp_maps_fill(struct spw_dataplane *dp, spw_dp_map_fd_fn fd_of, void *ctx
 	return 0;
 }
 
+int spw_dp_map_fd(const struct spw_dataplane *dp, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(dp_maps) / sizeof(dp_maps[0]); i++)
+		if (!strcmp(dp_maps[i].name, name))
+			return *(const int *)((const char *)&dp->maps + dp_maps[i].off);
+	return -ENOENT;
+}
+
 void spw_dp_close_pinned_fds(struct spw_dataplane *dp)
 {
 	size_t i;

@@ -153,6 +153,15 @@ int spw_dp_flow_replace(struct spw_dataplane *dp, const struct spw_flow_key *key
  */
 typedef int (*spw_dp_flow_fn)(const struct spw_flow_key *key, const struct spw_flow *f, void *ctx);
 int spw_dp_flows_foreach(struct spw_dataplane *dp, spw_dp_flow_fn fn, void *ctx);
+/*
+ * Writes n flow entries in batches (new or existing); the active counts are not touched. For
+ * benchmarks that need a full table without traffic.
+ */
+int spw_dp_flows_write(struct spw_dataplane *dp, const struct spw_flow_key *keys,
+		       const struct spw_flow *vals, uint32_t n);
+/* Inserts n new flows as the data plane would have made them: written, each counted active. */
+int spw_dp_flows_insert(struct spw_dataplane *dp, const struct spw_flow_key *keys,
+			const struct spw_flow *vals, uint32_t n);
 /* Writes one latency slot's per-CPU values (spw_dp_ncpus() of them): tests of the reader. */
 int spw_dp_latency_write(struct spw_dataplane *dp, uint32_t idx, const uint64_t *per_cpu);
 /* Possible CPUs: per-CPU values come in this many. */
@@ -206,5 +215,17 @@ int spw_dp_override_del(struct spw_dataplane *dp, uint32_t svc_id);
  * its info shows as debug, and its debug (verifier logs) only at SPW_LOG_VERBOSE.
  */
 void spw_log_install_libbpf(void);
+
+/* A map as the kernel holds it, and the memory it charges for it: the benchmark's input. */
+struct spw_dp_map_mem {
+	uint32_t type; /* enum bpf_map_type */
+	uint32_t map_flags, key_size, value_size, max_entries;
+	uint64_t memlock; /* bytes: the "memlock:" line of the map's fdinfo, as bpftool shows */
+	char fdinfo[64];  /* where memlock came from */
+};
+/* The map of SPW_MAPS called name (SPW_MAP_NAME(flows)); -ENOENT when there is none. */
+int spw_dp_map_mem(struct spw_dataplane *dp, const char *name, struct spw_dp_map_mem *m);
+/* The memlock of a scratch map laid out like `like` with n entries, created and closed again. */
+int spw_dp_scratch_memlock(const struct spw_dp_map_mem *like, uint32_t n, uint64_t *memlock);
 
 #endif /* SPW_DATAPLANE_H */

@@ -44,6 +44,8 @@ typedef int (*spw_dp_map_fd_fn)(const char *name, void *ctx);
  * ABI structs (-EPROTO when one differs); the first error stops it.
  */
 int spw_dp_maps_fill(struct spw_dataplane *dp, spw_dp_map_fd_fn fd_of, void *ctx);
+/* The fd of the map of SPW_MAPS called name, or -ENOENT. */
+int spw_dp_map_fd(const struct spw_dataplane *dp, const char *name);
 /* Closes the map fds of a spw_dp_open_pinned() data plane; nothing otherwise. */
 void spw_dp_close_pinned_fds(struct spw_dataplane *dp);
 

@@ -131,6 +131,42 @@ int spw_dp_flows_foreach(struct spw_dataplane *dp, spw_dp_flow_fn fn, void *ctx)
 	return 0;
 }
 
+/* Entries written per batch syscall by spw_dp_flows_write(). */
+#define SPW_WRITE_BATCH 8192
+
+int spw_dp_flows_write(struct spw_dataplane *dp, const struct spw_flow_key *keys,
+		       const struct spw_flow *vals, uint32_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	uint32_t done = 0, count;
+
+	while (done < n) {
+		count = n - done < SPW_WRITE_BATCH ? n - done : SPW_WRITE_BATCH;
+		if (bpf_map_update_batch(dp->maps.flows, keys + done, vals + done, &count, &opts))
+			return -errno;
+		done += count;
+	}
+	return 0;
+}
+
+int spw_dp_flows_insert(struct spw_dataplane *dp, const struct spw_flow_key *keys,
+			const struct spw_flow *vals, uint32_t n)
+{
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < n; i++)
+		if (!slot_ok(vals[i].svc_id, vals[i].tier))
+			return -EINVAL;
+	err = spw_dp_flows_write(dp, keys, vals, n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++)
+		__atomic_fetch_add(&dp->active[spw_active_index(vals[i].svc_id, vals[i].tier)], 1,
+				   __ATOMIC_RELAXED);
+	return 0;
+}
+
 int spw_dp_latency_write(struct spw_dataplane *dp, uint32_t idx, const uint64_t *per_cpu)
 {
 	if (idx >= SPW_LAT_ENTRIES)
