@@ -56,11 +56,6 @@ static __always_inline int ctx_set_len(spw_ctx_t *ctx, __u32 len)
 	return bpf_skb_change_tail(ctx, len, 0);
 }
 
-enum {
-	CTX_PASS = TC_ACT_OK,
-	CTX_DROP = TC_ACT_SHOT,
-};
-
 /* From ingress, out of the same device's egress: TC's equivalent of XDP_TX. */
 static __always_inline int ctx_bounce(spw_ctx_t *ctx)
 {

@@ -54,11 +54,6 @@ static __always_inline int ctx_set_len(spw_ctx_t *ctx, __u32 len)
 	return bpf_xdp_adjust_tail(ctx, (int)len - (int)ctx_len(ctx));
 }
 
-enum {
-	CTX_PASS = XDP_PASS,
-	CTX_DROP = XDP_DROP,
-};
-
 /* Send the rewritten frame back out of the interface it came in on. */
 static __always_inline int ctx_bounce(spw_ctx_t *ctx)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Per-CPU counters: one increment per packet, no atomics (CONVENTIONS 8). */
+/* Per-CPU counters: one increment per packet, no atomics on the hot path. */
 #ifndef SPW_STATS_BPF_H
 #define SPW_STATS_BPF_H
 

@@ -15,7 +15,7 @@
 /* Bumped whenever a map key or value layout changes; stored in spw_globals. */
 #define SPW_ABI_VERSION 1
 
-/* Priority classes: 0 is critical, N-1 the most sheddable. DESIGN.md caps N at 8. */
+/* Priority classes: 0 is critical, N-1 the most sheddable; a policy has room for 8. */
 #define SPW_MAX_TIERS 8
 /* Counters keep one extra tier slot for packets that were never classified. */
 #define SPW_TIER_SLOTS (SPW_MAX_TIERS + 1)

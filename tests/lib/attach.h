@@ -18,7 +18,7 @@ int spw_topo_detach(const struct spw_topo *t, struct spw_dataplane *dp);
 /*
  * An XDP program on side's veth; *link gets the link (store it in the skeleton's links to have
  * it destroyed with the skeleton). The trivial XDP_PASS on the client's veth is what lets
- * XDP_TX from the server's arrive (see CONVENTIONS, veth quirks).
+ * XDP_TX from the server's arrive: a veth drops XDP frames its peer has no XDP program for.
  */
 int spw_topo_attach_xdp(const struct spw_topo *t, enum spw_topo_side side,
 			const struct bpf_program *prog, struct bpf_link **link);

@@ -28,7 +28,7 @@
 #include "util.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-/* The issue asks for at least this many bad files. */
+/* At least this many bad files: every kind of error has one. */
 #define MIN_BAD_FILES 30
 #define EXPECT_PREFIX "# expect: "
 

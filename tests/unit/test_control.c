@@ -52,7 +52,7 @@ static double absd(double x)
 #define NSEC_PER_SEC  1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
 
-/* The daemon's defaults (issue 4): tick, hysteresis, stale_after. */
+/* The daemon's defaults: tick, hysteresis, stale_after. */
 #define TICK_NS	       (100 * NSEC_PER_MSEC)
 #define HYSTERESIS     0.1
 #define STALE_AFTER_NS (2 * NSEC_PER_SEC)
@@ -70,7 +70,7 @@ static double absd(double x)
 #define CEILING	    (TIERS * 32) /* 96: everything admitted */
 static const double tier_mix[TIERS] = {0.10, 0.30, 0.60};
 
-/* Pass criteria of issue 4. */
+/* Pass criteria. */
 #define BAND_LO		  0.9 /* pressure within +-10 % of target */
 #define BAND_HI		  1.1
 #define WINDOW_TICKS	  10 /* 1 s windows */

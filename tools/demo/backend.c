@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * demo-backend: the service the overload demo saturates (issue 7). An HTTP/1.1 server with a
+ * demo-backend: the service the overload demo saturates. An HTTP/1.1 server with a
  * fixed pool of worker threads in front of a fixed pool of PostgreSQL connections (libpq):
  *
  *   GET /work    takes a DB connection (waiting while none is free), runs

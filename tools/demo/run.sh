@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# The overload demo (issue 7): a real PostgreSQL behind a real HTTP service, pushed to three
+# The overload demo: a real PostgreSQL behind a real HTTP service, pushed to three
 # times its capacity, once without spillway and once with it.
 #
 #   sudo tools/demo/run.sh          (or: sudo make demo, which installs and builds first)
@@ -18,7 +18,7 @@
 # sheds by /24 cohort, so a tier with several prefixes is shed a part at a time; with 4 of
 # them a tier moved in steps of a quarter and its goodput jumped from second to second). The
 # client veths carry the empty XDP program: the RSTs spillway sends back with XDP_TX for
-# rejected SYNs only arrive on a veth whose peer has an XDP program (CONVENTIONS, veth quirks).
+# rejected SYNs only arrive on a veth whose peer has an XDP program (a veth drops XDP frames its peer has no XDP program for).
 #
 # Steps: measure the capacity C (open loop, stepped, no spillway), the idle p99 at both DB
 # speeds, then each run (off: no daemon, no XDP; on: spillwayd) goes through the phases

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * loadgen: an open-loop HTTP load generator for one tier of the overload demo (issue 7).
+ * loadgen: an open-loop HTTP load generator for one tier of the overload demo.
  *
  * Open loop: requests start at Poisson arrival times drawn from a seeded PRNG, whatever the
  * server does, so an overloaded server sees the load grow instead of the clients politely

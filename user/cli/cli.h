@@ -4,7 +4,7 @@
  *
  * Every command line is first parsed into a struct spw_cli_req by spw_cli_parse() (parse.c),
  * which is pure: no BPF calls, no files, no sockets, so tests/unit/test_cli_parse.c checks every
- * message without privileges (CONVENTIONS 6). Only then does main.c run the command's exec
+ * message without privileges. Only then does main.c run the command's exec
  * function, which reads the pinned maps, the shed-state file or the daemon's sockets.
  */
 #ifndef SPW_CLI_H

@@ -27,7 +27,7 @@ struct spw_law_params {
 	uint32_t shed_min_ranks;    /* smallest cut when over target: progress even near 1.0 */
 	uint64_t recover_after_ns;  /* pressure must stay low this long before raising */
 	uint32_t recover_ranks;	    /* additive raise per tick while recovering */
-	/* Added with the law's implementation (spw_control.c says why): */
+	/* spw_control.c says why: */
 	double smooth_weight;	    /* weight of a new reading in the smoothed pressure (0.1) */
 	uint32_t confirm_ticks;	    /* readings at a level before a slight excess (below
 				     * 1 + hysteresis) is acted on (5) */
@@ -42,7 +42,6 @@ struct spw_law_state {
 	uint64_t low_since_ns;	 /* when pressure went below 1 - hysteresis; 0 = not low */
 	int last_direction;	 /* -1 shed, +1 recover, 0 hold */
 	uint32_t direction_changes; /* since init: oscillation diagnostics (tests, metrics) */
-	/* Added with the law's implementation: */
 	int last_move;		 /* direction of the last change (-1, +1), 0 before any; a
 				  * change against it counts in direction_changes */
 	double smoothed;	 /* mean pressure of the readings at the current level, the

@@ -43,7 +43,7 @@ struct spw_signal {
 };
 
 /*
- * Added with the control law: the largest value / target taken as a measurement. Real
+ * The largest value / target taken as a measurement. Real
  * overloads stay far below it (a latency 1000 times its target is 1e3); above it the number is
  * a unit error or a corrupt report, and spw_pressure() ignores that signal like a stale one.
  */
