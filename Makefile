@@ -4,7 +4,8 @@
 #
 #   make               BPF objects, skeletons, libspillway, programs
 #   make deps          install the Debian packages everything needs (tools/install-deps.sh)
-#   sudo make test     every test layer: unit, bpf, netns (tests/run-tests.sh)
+#   sudo make test     every test layer: lint, unit, bpf, netns (tests/run-tests.sh)
+#   make check-format  the C sources against .clang-format (`make format` rewrites them)
 #   make bench-dataplane   BPF_PROG_RUN benchmark, ratios to an empty XDP program
 
 BUILD	?= build
@@ -75,7 +76,8 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 PREFIX	?= /usr/local
 DESTDIR	?=
 
-.PHONY: all deps test tests test-unit test-bpf test-netns bench-dataplane clean install
+.PHONY: all deps test tests test-unit test-bpf test-netns bench-dataplane clean install \
+	check-format format lint
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -302,6 +304,20 @@ $(BUILD)/san/tests/netns/test_e2e.o: TEST_CFLAGS += -DSPW_SRC_ROOT='"$(CURDIR)"'
 .PHONY: e2e
 e2e: all $(BUILD)/tests/netns/test_e2e
 	$(Q)$(BUILD)/tests/netns/test_e2e
+
+# Layout: every C source and header git tracks (every one below the source folders outside a
+# checkout) as .clang-format lays it out. `make format` rewrites them so; `make lint` is the
+# test runner's lint layer, which `make test` runs first and counts like the others.
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	find bpf include user tests tools -name '*.[ch]')
+check-format:
+	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
+	@echo "check-format: $(words $(FORMAT_SRCS)) files laid out as .clang-format says"
+format:
+	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+lint:
+	$(Q)bash tests/run-tests.sh $(BUILD) lint
 
 test-unit: $(UNIT_TESTS)
 	$(Q)bash tests/run-tests.sh $(BUILD) unit

@@ -3,9 +3,10 @@
 #
 # Runs the test binaries of each layer and adds up their cmocka results.
 #
-#   tests/run-tests.sh BUILD_DIR [unit|bpf|netns]...
+#   tests/run-tests.sh BUILD_DIR [lint|unit|bpf|netns]...
 #
-# Layers run in the order given (default: unit, bpf, netns). Every executable in
+# Layers run in the order given (default: lint, unit, bpf, netns). lint is one test: `make
+# check-format` (the C sources against .clang-format), passed when it exits 0. Every executable in
 # BUILD_DIR/tests/LAYER/ runs with a timeout, its output shown as it comes. Counts come from
 # cmocka's summary lines; a binary that crashes, times out, exits non-zero without reporting a
 # failure, or prints no summary counts as one failed test, and so does a test source with no
@@ -17,7 +18,7 @@
 set -uo pipefail
 
 usage() {
-	echo "usage: $0 BUILD_DIR [unit|bpf|netns]..." >&2
+	echo "usage: $0 BUILD_DIR [lint|unit|bpf|netns]..." >&2
 	exit 2
 }
 
@@ -30,11 +31,11 @@ if [ ! -d "$build" ]; then
 fi
 
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(unit bpf netns)
+[ ${#layers[@]} -gt 0 ] || layers=(lint unit bpf netns)
 for layer in "${layers[@]}"; do
 	case $layer in
-	unit | bpf | netns) ;;
-	*) echo "error: unknown test layer '$layer' (unit, bpf or netns)" >&2; usage ;;
+	lint | unit | bpf | netns) ;;
+	*) echo "error: unknown test layer '$layer' (lint, unit, bpf or netns)" >&2; usage ;;
 	esac
 done
 
@@ -107,6 +108,20 @@ run_one() { # LAYER BINARY
 	fi
 }
 
+# The lint layer: one test per check, passed when the check exits 0.
+run_lint() {
+	echo "=== lint"
+	echo "==> lint/check-format"
+	# The first lines of clang-format's complaints say where; all of them would be thousands.
+	make -C "$src_root/.." -s --no-print-directory check-format 2>&1 | head -n 40
+	if [ "${PIPESTATUS[0]}" -eq 0 ]; then
+		echo "PASS: lint/check-format"
+		passed=$((passed + 1))
+	else
+		fail "lint/check-format" "sources not laid out as .clang-format says (make format fixes them)"
+	fi
+}
+
 run_layer() { # LAYER
 	local layer=$1 dir=$build/tests/$1 src base bins=()
 
@@ -137,7 +152,11 @@ run_layer() { # LAYER
 }
 
 for layer in "${layers[@]}"; do
-	run_layer "$layer"
+	if [ "$layer" = lint ]; then
+		run_lint
+	else
+		run_layer "$layer"
+	fi
 done
 
 echo
