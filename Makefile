@@ -124,9 +124,10 @@ $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(TESTLIB_OBJS) $(LIB_SAN)
 	$(Q)$(CC) $(TEST_CFLAGS) $^ -o $@ $(TEST_LDLIBS)
 
 # The unit tests link the whole pure library and no libbpf: a BPF call in util/, abi/,
-# config/, control/ or export/ is a link error of every unit test. They use no tests/lib
-# helper that needs the data plane (sim_server.c, util.c only).
-UNIT_TESTLIB_OBJS := $(BUILD)/san/tests/lib/sim_server.o $(BUILD)/san/tests/lib/util.o
+# config/, control/ or export/ is a link error of every unit test. They get the tests/lib
+# helpers that do not need the data plane.
+TESTLIB_DP := attach daemon dpcheck nfx spw_fixture
+UNIT_TESTLIB_OBJS := $(filter-out $(TESTLIB_DP:%=$(BUILD)/san/tests/lib/%.o),$(TESTLIB_OBJS))
 $(UNIT_TESTS): $(BUILD)/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(UNIT_TESTLIB_OBJS) $(LIB_PURE_SAN)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
