@@ -450,6 +450,12 @@ int spw_daemon_wait_ready(struct spw_daemon *d, uint32_t svc_id, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
+int spw_daemon_launch(struct spw_daemon *d, const char *yaml, uint32_t svc_id, int timeout_ms)
+{
+	return spw_daemon_write_config(d, yaml) ?: spw_daemon_start(d)
+						 ?: spw_daemon_wait_ready(d, svc_id, timeout_ms);
+}
+
 int spw_daemon_signal(struct spw_daemon *d, int sig)
 {
 	if (!d->pid)

@@ -107,6 +107,11 @@ int spw_daemon_poll_ready(struct spw_daemon *d, uint32_t svc_id);
 /* Polls the above until ready or timeout_ms passed (-ETIMEDOUT, the log printed). */
 int spw_daemon_wait_ready(struct spw_daemon *d, uint32_t svc_id, int timeout_ms);
 
+/*
+ * The three steps of most tests at once: writes yaml as the config (spw_daemon_write_config),
+ * starts the daemon and waits until it is ready for svc_id (spw_daemon_wait_ready).
+ */
+int spw_daemon_launch(struct spw_daemon *d, const char *yaml, uint32_t svc_id, int timeout_ms);
 /* Is the current run still alive? Reaps it (status in d->status) when it has exited. */
 bool spw_daemon_alive(struct spw_daemon *d);
 int spw_daemon_signal(struct spw_daemon *d, int sig);

@@ -226,8 +226,7 @@ static int group_setup(void **state)
 	if (spw_daemon_init(&c->d, c->topo.end[SPW_TOPO_SRV].ns, false))
 		return -1;
 	make_config(c, cfg, sizeof(cfg));
-	if (spw_daemon_write_config(&c->d, cfg) || spw_daemon_start(&c->d) ||
-	    spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS))
+	if (spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS))
 		return -1;
 	return 0;
 }

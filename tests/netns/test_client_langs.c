@@ -58,8 +58,7 @@ static int start_daemon(void)
 		 "      - {pool: db, target: 0.85}\n"
 		 "controller: {tick: %dms, lease: 1s, cohort_rotation: 1h, stale_after: 200ms}\n",
 		 topo.end[SPW_TOPO_SRV].ifname, SVC_PORT, TICK_MS);
-	if (spw_daemon_write_config(&d, cfg) || spw_daemon_start(&d) ||
-	    spw_daemon_wait_ready(&d, SVC_ID, READY_TIMEOUT_MS))
+	if (spw_daemon_launch(&d, cfg, SVC_ID, READY_TIMEOUT_MS))
 		return -1;
 	return 0;
 }

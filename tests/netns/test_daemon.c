@@ -524,9 +524,7 @@ static struct test_ctx *build(void **state, const char *dry_run)
 
 	assert_int_equal(spw_daemon_init(&c->d, c->topo.end[SPW_TOPO_SRV].ns, true), 0);
 	make_config(c, cfg, sizeof(cfg), dry_run, "");
-	assert_int_equal(spw_daemon_write_config(&c->d, cfg), 0);
-	assert_int_equal(spw_daemon_start(&c->d), 0);
-	assert_int_equal(spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS), 0);
+	assert_int_equal(spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS), 0);
 
 	/* The daemon's numbering, as the data plane sees it. */
 	assert_int_equal(service_id(c), SVC_ID);

@@ -98,8 +98,7 @@ static int group_setup(void **state)
 		 "      - {queue_age: jobs, target: 500ms}\n"
 		 "controller: {tick: %dms, lease: 1s, cohort_rotation: 1h, stale_after: 2s}\n",
 		 c->topo.end[SPW_TOPO_SRV].ifname, SVC_PORT, TICK_MS);
-	if (spw_daemon_write_config(&c->d, cfg) || spw_daemon_start(&c->d) ||
-	    spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS))
+	if (spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS))
 		return -1;
 	return 0;
 }

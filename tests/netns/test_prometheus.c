@@ -777,9 +777,7 @@ static void build(struct test_ctx *c)
 		     c->topo.end[SPW_TOPO_SRV].ifname, c->topo.end[SPW_TOPO_CLI].v6_str, SVC_PORT,
 		     TICK_MS);
 	assert_true(n > 0 && (size_t)n < sizeof(cfg));
-	assert_int_equal(spw_daemon_write_config(&c->d, cfg), 0);
-	assert_int_equal(spw_daemon_start(&c->d), 0);
-	assert_int_equal(spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS), 0);
+	assert_int_equal(spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS), 0);
 
 	prom_start(c);
 }

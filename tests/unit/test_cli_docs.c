@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The CLI's command list (include/spillway_cli.h) and the attach modes
+ * The CLI's command list (include/spillway_cli.h), the attach modes and the version
  * (include/spillway_names.h) against what a user reads: the help text, the bash completion
  * (tools/completion/spillway.bash) and the man page (man/spillway.8). A command or mode added
  * to a list and forgotten in one of them fails here.
@@ -152,6 +152,27 @@ static void test_man_page_names_every_command_and_mode(void **state)
 	free(man);
 }
 
+/* Both man pages' title lines carry the version the programs print (SPW_VERSION). */
+static void test_man_pages_name_the_version(void **state)
+{
+	static const char *const pages[] = {"man/spillway.8", "man/spillwayd.8"};
+	char want[64];
+
+	(void)state;
+	snprintf(want, sizeof(want), "\"spillway %s\"", SPW_VERSION);
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		char *page = read_source(pages[i]), *th = strstr(page, "\n.TH ");
+		char *eol = th ? strchr(th + 1, '\n') : NULL;
+
+		if (!th || !eol)
+			fail_msg("%s has no .TH line", pages[i]);
+		*eol = '\0';
+		if (!strstr(th, want))
+			fail_msg("%s: %s does not name %s", pages[i], th + 1, want);
+		free(page);
+	}
+}
+
 static void test_attach_help_names_every_mode(void **state)
 {
 	char *argv[] = {"spillway", "attach", "--help", NULL};
@@ -176,6 +197,7 @@ int main(void)
 	    cmocka_unit_test(test_completion_names_every_command_and_mode),
 	    cmocka_unit_test(test_man_page_names_every_command_and_mode),
 	    cmocka_unit_test(test_attach_help_names_every_mode),
+	    cmocka_unit_test(test_man_pages_name_the_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
