@@ -17,8 +17,9 @@
  * Topology (tests/lib/netns.h): a server namespace, where spillwayd runs (tests/lib/daemon.h)
  * and attaches XDP in native mode to the server's veth, and a client namespace whose veth
  * carries the empty XDP program, without which the RSTs that reject sends back with XDP_TX
- * never arrive (a veth drops XDP frames its peer has no XDP program for). One 3-tier TCP service with reject for tiers 1 and
- * 2, so a shed SYN shows at once as ECONNREFUSED. Three clients, told apart by the source:
+ * never arrive (a veth drops XDP frames its peer has no XDP program for). One 3-tier TCP service
+ * with reject for tiers 1 and 2, so a shed SYN shows at once as ECONNREFUSED. Three clients, told
+ * apart by the source:
  *
  *   tier 0  the client's IPv6 address, by a /128 rule;
  *   tier 1  the client's IPv4 address, by the service's default tier (no rule matches it);
@@ -768,8 +769,8 @@ static void test_shed_and_recover(void **state)
 	start_level = level(c);
 	spw_sleep_ms(3 * TICK_MS);
 	if (level(c) != start_level)
-		fail_msg("the level went from %u to %u over 3 ticks without a new report", start_level,
-			 level(c));
+		fail_msg("the level went from %u to %u over 3 ticks without a new report",
+			 start_level, level(c));
 	pump_start(c, REPORT_FULL);
 
 	tier2_ms = pump_until_level(c, t0, TIER2_SHED);

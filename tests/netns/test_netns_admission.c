@@ -14,9 +14,9 @@
  *
  * Each test builds and deletes its own topology and its own pin root. XDP runs in native mode
  * on the server's veth; the client's veth carries the empty XDP program, without which frames
- * sent back with XDP_TX never arrive (a veth drops XDP frames its peer has no XDP program for). TX checksum offload is off on
- * both veths (netns.c), so no packet the data plane sees or rewrites carries a partial checksum
- * that only the sending stack would have completed.
+ * sent back with XDP_TX never arrive (a veth drops XDP frames its peer has no XDP program for). TX
+ * checksum offload is off on both veths (netns.c), so no packet the data plane sees or rewrites
+ * carries a partial checksum that only the sending stack would have completed.
  */
 #include <errno.h>
 #include <fcntl.h>

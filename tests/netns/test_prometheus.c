@@ -20,8 +20,8 @@
  * listening on 127.0.0.1:PROM_PORT: the equivalent of `nsenter --net=/var/run/netns/NS
  * prometheus ...`, done with setns() between fork and exec. Neither uses `ip netns exec`, whose
  * private /sys would hide the daemon's pins. The client namespace's veth carries the empty XDP
- * program so the RSTs of rejected SYNs arrive (a veth drops XDP frames its peer has no XDP program for). One 3-tier TCP
- * service; clients told apart by source address:
+ * program so the RSTs of rejected SYNs arrive (a veth drops XDP frames its peer has no XDP program
+ * for). One 3-tier TCP service; clients told apart by source address:
  *
  *   critical   the client's IPv6 address, by a /128 rule;
  *   standard   the client's IPv4 address, the service's default tier;

@@ -44,7 +44,8 @@ static void test_no_implicit_padding(void **state)
 		FSZ(struct spw_policy, tier_count) + FSZ(struct spw_policy, flags) +
 		FSZ(struct spw_policy, reserved0) + FSZ(struct spw_policy, action) +
 		FSZ(struct spw_policy, rate_per_sec) + FSZ(struct spw_policy, burst) +
-		FSZ(struct spw_policy, max_conns) + FSZ(struct spw_policy, generation) + FSZ(struct spw_policy, reserved1),
+		FSZ(struct spw_policy, max_conns) + FSZ(struct spw_policy, generation) +
+		FSZ(struct spw_policy, reserved1),
 	    sizeof(struct spw_policy));
 	assert_int_equal(
 	    FSZ(struct spw_globals, cohort_salt) + FSZ(struct spw_globals, abi_version) +
@@ -104,7 +105,8 @@ static void test_constants(void **state)
 	assert_int_equal(SPW_PORT_SLOTS, 2 * 65536);
 	/* Token bucket: the largest refill (capped elapsed x largest rate) fits in 64 bits. */
 	assert_true((unsigned __int128)SPW_BUCKET_MAX_ELAPSED_NS * SPW_RATE_MAX <= UINT64_MAX);
-	/* Every map name (all of SPW_MAPS) carries the project prefix and fits BPF_OBJ_NAME_LEN (16 with NUL). */
+	/* Every map name (all of SPW_MAPS) carries the project prefix and fits BPF_OBJ_NAME_LEN (16
+	 * with NUL). */
 	{
 		static const char *const names[] = {
 #define MAP_NAME(name, type, max, flags, key, value) SPW_MAP_NAME(name),
@@ -126,10 +128,10 @@ static void test_map_layout_check(void **state)
 	(void)state;
 #define CHECK_LAYOUT(name, type, max, flags, key, value)                                           \
 	assert_int_equal(spw_map_layout_check(SPW_MAP_NAME(name), sizeof(key), sizeof(value)), 0); \
-	assert_int_equal(                                                                          \
-	    spw_map_layout_check(SPW_MAP_NAME(name), sizeof(key), sizeof(value) + 8), -EPROTO);  \
-	assert_int_equal(                                                                          \
-	    spw_map_layout_check(SPW_MAP_NAME(name), sizeof(key) + 4, sizeof(value)), -EPROTO);
+	assert_int_equal(spw_map_layout_check(SPW_MAP_NAME(name), sizeof(key), sizeof(value) + 8), \
+			 -EPROTO);                                                                 \
+	assert_int_equal(spw_map_layout_check(SPW_MAP_NAME(name), sizeof(key) + 4, sizeof(value)), \
+			 -EPROTO);
 	SPW_MAPS(CHECK_LAYOUT)
 #undef CHECK_LAYOUT
 	assert_int_equal(spw_map_layout_check("spw_nomap", 4, 4), -ENOENT);

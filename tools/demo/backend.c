@@ -550,16 +550,16 @@ static void *reporter_main(void *arg)
 		pthread_mutex_lock(&B.db_lock);
 		/*
 		 * in_use and waiting: time-weighted means (in_use over the last IN_USE_PERIODS
-		 * periods, waiting over this one), rounded, not the values at this instant. A snapshot samples one moment of a pool whose
-		 * occupancy swings with every arrival: at half the capacity, with Poisson
-		 * arrivals, the pool is briefly full now and then, and a snapshot taken then
-		 * reads 100 % although the pool served everything without a wait; the controller
-		 * would shed on that noise. The mean over the period is the pool's utilisation
-		 * (Little: arrival rate x hold time), which is what the pool target (a fill
-		 * fraction) is about, and it stays at 100 % under a real overload. The wait is
-		 * different: wait_ms stays the period's longest wait (current waiters included),
-		 * because a queue that forms is what must show at once, and a mean would dilute
-		 * a few long waits among many zero ones.
+		 * periods, waiting over this one), rounded, not the values at this instant. A
+		 * snapshot samples one moment of a pool whose occupancy swings with every arrival:
+		 * at half the capacity, with Poisson arrivals, the pool is briefly full now and
+		 * then, and a snapshot taken then reads 100 % although the pool served everything
+		 * without a wait; the controller would shed on that noise. The mean over the period
+		 * is the pool's utilisation (Little: arrival rate x hold time), which is what the
+		 * pool target (a fill fraction) is about, and it stays at 100 % under a real
+		 * overload. The wait is different: wait_ms stays the period's longest wait (current
+		 * waiters included), because a queue that forms is what must show at once, and a
+		 * mean would dilute a few long waits among many zero ones.
 		 */
 		pool_advance(now);
 		span = now - start;

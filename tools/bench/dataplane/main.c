@@ -58,7 +58,7 @@ static const char *const star_note[] = {
 
 static const char *const goals_title[] = {
     [GOALS_DATAPLANE] = "data-plane goals, with TCP tracking off (the goals predate it);\n"
-		"   its rows without a goal run as deployed, tracking on",
+			"   its rows without a goal run as deployed, tracking on",
     [GOALS_FLOWS] = "flow-tracking goals, TCP tracking on",
 };
 
@@ -165,8 +165,8 @@ static void print_table(const struct bench *b, const struct result *res,
 	if (mr->done)
 		over += (unsigned int)memory_print(mr);
 	else if (mr->tried)
-		printf(
-		    "\n-- flow-tracking goal: memory per tracked flow: NO FIGURE (see the warnings)\n");
+		printf("\n-- flow-tracking goal: memory per tracked flow: NO FIGURE (see the "
+		       "warnings)\n");
 	printf("\n");
 	for (i = 0; i < rule_load_count; i++)
 		printf("rule load: %u -> %u rules in %.1f ms (%.2f us per spw_dp_rule_add)\n",
