@@ -48,7 +48,8 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 	tier = spw_tier_of(pkt, saddr, pol);
 	now = bpf_ktime_get_ns();
 	if (now >= pol->lease_expires_ns) {
-		/* The controller stopped renewing: a dead controller never leaves a host shedding. */
+		/* The controller stopped renewing: a dead controller never leaves a host shedding.
+		 */
 		spw_count(svc, tier, SPW_REASON_FAIL_OPEN, pkt->len);
 		return SPW_VERDICT_PASS;
 	}
@@ -147,10 +148,10 @@ static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
 	pkt.len = ctx_len(ctx);
 	ret = spw_parse(ctx_data(ctx), ctx_data_end(ctx), &pkt);
 	if (ret != SPW_PARSE_OK) {
-		__u32 reason = ret == SPW_PARSE_OTHER_L4 ? SPW_REASON_NOT_SERVICE :
-			       ret == SPW_PARSE_FRAGMENT ? SPW_REASON_FRAGMENT :
-			       ret == SPW_PARSE_NOT_IP	 ? SPW_REASON_NOT_IP :
-							   SPW_REASON_MALFORMED;
+		__u32 reason = ret == SPW_PARSE_OTHER_L4   ? SPW_REASON_NOT_SERVICE
+			       : ret == SPW_PARSE_FRAGMENT ? SPW_REASON_FRAGMENT
+			       : ret == SPW_PARSE_NOT_IP   ? SPW_REASON_NOT_IP
+							   : SPW_REASON_MALFORMED;
 
 		spw_count(SPW_SVC_NONE, SPW_TIER_NONE, reason, pkt.len);
 		return SPW_VERDICT_PASS;

@@ -24,7 +24,7 @@ static __always_inline __u32 spw_service_of(const struct spw_pkt *pkt)
 		return SPW_SVC_NONE;
 	svc = port->svc_id;
 	if (port->flags & SPW_PORT_ADDR_BOUND) {
-		struct spw_svc_addr_key key = { .proto = pkt->proto, .port = pkt->dport };
+		struct spw_svc_addr_key key = {.proto = pkt->proto, .port = pkt->dport};
 		__u8 saddr[SPW_ADDR_LEN];
 		__u32 *bound;
 
@@ -47,7 +47,7 @@ static __always_inline __u32 spw_service_of(const struct spw_pkt *pkt)
 static __always_inline __u32 spw_tier_of(const struct spw_pkt *pkt, const __u8 *saddr,
 					 const struct spw_policy *pol)
 {
-	struct spw_lpm_key key = { .prefixlen = SPW_ADDR_LEN * 8 };
+	struct spw_lpm_key key = {.prefixlen = SPW_ADDR_LEN * 8};
 	struct spw_rule *rule;
 	__u32 tier = pol->default_tier;
 	__u32 dscp = pkt->dscp;
@@ -61,7 +61,8 @@ static __always_inline __u32 spw_tier_of(const struct spw_pkt *pkt, const __u8 *
 		/* The DSCP table is an array lookup; the trust trie only when the mark maps. */
 		__u8 *mapped = bpf_map_lookup_elem(&spw_dscp, &dscp);
 
-		if (mapped && *mapped != SPW_DSCP_UNMAPPED && bpf_map_lookup_elem(&spw_trusted, &key))
+		if (mapped && *mapped != SPW_DSCP_UNMAPPED &&
+		    bpf_map_lookup_elem(&spw_trusted, &key))
 			tier = *mapped;
 	}
 	if (count == 0 || count > SPW_MAX_TIERS)

@@ -29,7 +29,7 @@ static __always_inline __s64 spw_csum_add(void *data, void *data_end, __u32 off,
 
 	if (len > SPW_CSUM_MAX_BYTES || off > SPW_CSUM_MAX_OFF)
 		return -1;
-	/* Unrolled, clang merges the bounds checks into one the verifier cannot follow. */
+		/* Unrolled, clang merges the bounds checks into one the verifier cannot follow. */
 #pragma clang loop unroll(disable)
 	for (i = 0; i < SPW_CSUM_MAX_BYTES / 2; i++) {
 		__u32 o = off + i * 2;

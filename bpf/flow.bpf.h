@@ -72,11 +72,11 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 	__u32 cap = pol->max_conns[tier & (SPW_MAX_TIERS - 1)];
 	__u64 *active = spw_active_of(svc, tier);
 	struct spw_flow flow = {
-		.last_us = spw_us(now),
-		.svc_id = svc,
-		.tier = tier,
-		.cohort = cohort,
-		.state = state,
+	    .last_us = spw_us(now),
+	    .svc_id = svc,
+	    .tier = tier,
+	    .cohort = cohort,
+	    .state = state,
 	};
 	__u64 before;
 	long err;

@@ -11,7 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include "spillway_maps.h"
 
-#define SPW_MAP_DEFINE(_name, _type, _max, _flags, _key, _value)                                  \
+#define SPW_MAP_DEFINE(_name, _type, _max, _flags, _key, _value)                                   \
 	struct {                                                                                   \
 		__uint(type, BPF_MAP_TYPE_##_type);                                                \
 		__uint(max_entries, _max);                                                         \

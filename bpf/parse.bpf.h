@@ -23,11 +23,11 @@
 #define SPW_IP_MF     0x2000
 #define SPW_IP_OFFSET 0x1fff
 /* Some kernels' UAPI lacks NEXTHDR_*; these are the IANA numbers. */
-#define SPW_NH_HOP    0
-#define SPW_NH_ROUTING 43
+#define SPW_NH_HOP	0
+#define SPW_NH_ROUTING	43
 #define SPW_NH_FRAGMENT 44
-#define SPW_NH_AUTH   51
-#define SPW_NH_DEST   60
+#define SPW_NH_AUTH	51
+#define SPW_NH_DEST	60
 
 #define SPW_TCP_FIN 0x01
 #define SPW_TCP_SYN 0x02
@@ -49,16 +49,16 @@ struct spw_vlan_hdr {
 
 /* What the rest of the pipeline needs from a packet. Addresses are filled on demand. */
 struct spw_pkt {
-	void *l3;	  /* IP header, valid until the packet is modified */
-	__u32 len;	  /* bytes as received, for the byte counters */
-	__u16 l3_off;	  /* offset of the IP header: Ethernet plus VLAN tags */
-	__u16 l4_off;	  /* offset of the TCP/UDP header */
+	void *l3;     /* IP header, valid until the packet is modified */
+	__u32 len;    /* bytes as received, for the byte counters */
+	__u16 l3_off; /* offset of the IP header: Ethernet plus VLAN tags */
+	__u16 l4_off; /* offset of the TCP/UDP header */
 	__be16 sport;
 	__be16 dport;
-	__u32 tcp_seq;	  /* host order */
-	__u32 ip_end;	  /* offset where the IP datagram ends by its length field; 0: unknown */
+	__u32 tcp_seq;	   /* host order */
+	__u32 ip_end;	   /* offset where the IP datagram ends by its length field; 0: unknown */
 	__u32 payload_len; /* TCP payload bytes (by the IP length: Ethernet padding is not data) */
-	__u8 proto;	  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 is_v4;
 	__u8 dscp;
 	__u8 tcp_flags;
@@ -149,9 +149,9 @@ static __always_inline int spw_parse_ipv6(struct spw_cursor *c, struct spw_pkt *
 	pkt->l3 = ip6;
 	pkt->is_v4 = 0;
 	/* payload_len 0 is a jumbogram or a GSO super-packet: its length is the frame's. */
-	pkt->ip_end = ip6->payload_len ?
-			      (void *)ip6 - c->start + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) :
-			      0;
+	pkt->ip_end = ip6->payload_len
+			  ? (void *)ip6 - c->start + sizeof(*ip6) + bpf_ntohs(ip6->payload_len)
+			  : 0;
 	/* Traffic class straddles the first two bytes; DSCP is its upper six bits. */
 	pkt->dscp = ((ip6->priority << 4) | (ip6->flow_lbl[0] >> 4)) >> 2;
 	nh = ip6->nexthdr;
@@ -171,7 +171,8 @@ static __always_inline int spw_parse_ipv6(struct spw_cursor *c, struct spw_pkt *
 				return SPW_PARSE_FRAGMENT;
 		} else {
 			/* AH counts 4-byte units minus 2; the others 8-byte units minus 1. */
-			__u32 len = nh == SPW_NH_AUTH ? ((__u32)ext[1] + 2) * 4 : ((__u32)ext[1] + 1) * 8;
+			__u32 len =
+			    nh == SPW_NH_AUTH ? ((__u32)ext[1] + 2) * 4 : ((__u32)ext[1] + 1) * 8;
 
 			c->pos = ext;
 			if (!cursor_take(c, len))
@@ -179,8 +180,8 @@ static __always_inline int spw_parse_ipv6(struct spw_cursor *c, struct spw_pkt *
 		}
 		nh = ext[0];
 	}
-	if (nh == SPW_NH_HOP || nh == SPW_NH_ROUTING || nh == SPW_NH_FRAGMENT || nh == SPW_NH_AUTH ||
-	    nh == SPW_NH_DEST)
+	if (nh == SPW_NH_HOP || nh == SPW_NH_ROUTING || nh == SPW_NH_FRAGMENT ||
+	    nh == SPW_NH_AUTH || nh == SPW_NH_DEST)
 		return SPW_PARSE_MALFORMED;
 	pkt->proto = nh;
 	return SPW_PARSE_OK;
@@ -228,7 +229,7 @@ static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pk
 
 static __always_inline int spw_parse(void *data, void *data_end, struct spw_pkt *pkt)
 {
-	struct spw_cursor c = { .start = data, .pos = data, .end = data_end };
+	struct spw_cursor c = {.start = data, .pos = data, .end = data_end};
 	__be16 proto;
 	int ret;
 

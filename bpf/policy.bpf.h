@@ -16,7 +16,7 @@
  * per core.
  */
 static __always_inline struct spw_bucket *spw_bucket_of(__u32 svc, __u32 tier,
-							 const struct spw_policy *pol, __u64 *rate)
+							const struct spw_policy *pol, __u64 *rate)
 {
 	__u32 idx = spw_bucket_index(svc, tier);
 

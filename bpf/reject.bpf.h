@@ -28,7 +28,7 @@
  * loop short. IPv4 always quotes the whole IP header plus 8 bytes (RFC 792), at most 68.
  */
 #define SPW_ICMP6_QUOTE_MAX 240
-#define SPW_DF 0x4000
+#define SPW_DF		    0x4000
 
 /*
  * The L2 length (14, 18 or 22) as the verifier can bound it. clang knows the value is small
@@ -239,9 +239,9 @@ static __always_inline int spw_reject_udp(spw_ctx_t *ctx, const struct spw_reply
 	data_end = ctx_data_end(ctx);
 	if (spw_move_l2(data, data_end, grow, l3) || spw_swap_macs(data, data_end))
 		return -1;
-	sum = spw_write_ip(data, data_end, l3, pkt->is_v4,
-			   pkt->is_v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, SPW_ICMP_HLEN + quote, daddr,
-			   saddr);
+	sum =
+	    spw_write_ip(data, data_end, l3, pkt->is_v4, pkt->is_v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6,
+			 SPW_ICMP_HLEN + quote, daddr, saddr);
 	if (sum < 0)
 		return -1;
 	ic = data + spw_l3_bounded(l3) + iplen;

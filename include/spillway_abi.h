@@ -30,7 +30,7 @@
 #define SPW_SVC_NONE	 0
 
 /* Port table: one slot per (protocol, port); TCP ports first, then UDP. */
-#define SPW_PORT_SLOTS (2 * 65536)
+#define SPW_PORT_SLOTS	  (2 * 65536)
 #define SPW_PORT_SLOT_TCP 0
 #define SPW_PORT_SLOT_UDP 65536
 
@@ -55,27 +55,27 @@
  * Why a packet went the way it went. The values index the counters and their names label
  * the metrics, so the list is written once and expanded for both (X-macro).
  */
-#define SPW_REASONS(X)                                                                      \
-	X(NOT_SERVICE, "not_service")   /* not addressed to a configured service */        \
-	X(ESTABLISHED, "established")   /* packet of a flow already admitted */            \
-	X(ADMITTED, "admitted")         /* new flow, admitted */                           \
-	X(SHED_LEVEL, "shed_level")     /* new flow, rank at or above the admit level */   \
-	X(SHED_CAP, "shed_cap")         /* new flow, tier at its concurrency cap */        \
-	X(SHED_RATE, "shed_rate")       /* new flow, tier's token bucket empty */          \
-	X(WOULD_SHED, "would_shed")     /* dry run: would have been shed, passed */        \
-	X(FAIL_OPEN, "fail_open")       /* policy lease expired or missing: passed */      \
-	X(MALFORMED, "malformed")       /* not understood: passed untouched */             \
-	X(FRAGMENT, "fragment")         /* non-first IP fragment: no ports, passed */      \
-	X(TABLE_FULL, "table_full")     /* flow table full: admitted untracked */          \
-	X(NOT_IP, "not_ip")             /* neither IPv4 nor IPv6 (ARP, LLDP...): passed */ \
-	X(FLOOD_GUARD, "flood_guard")   /* insert rate-guarded: admitted untracked */      \
+#define SPW_REASONS(X)                                                                             \
+	X(NOT_SERVICE, "not_service")	  /* not addressed to a configured service */              \
+	X(ESTABLISHED, "established")	  /* packet of a flow already admitted */                  \
+	X(ADMITTED, "admitted")		  /* new flow, admitted */                                 \
+	X(SHED_LEVEL, "shed_level")	  /* new flow, rank at or above the admit level */         \
+	X(SHED_CAP, "shed_cap")		  /* new flow, tier at its concurrency cap */              \
+	X(SHED_RATE, "shed_rate")	  /* new flow, tier's token bucket empty */                \
+	X(WOULD_SHED, "would_shed")	  /* dry run: would have been shed, passed */              \
+	X(FAIL_OPEN, "fail_open")	  /* policy lease expired or missing: passed */            \
+	X(MALFORMED, "malformed")	  /* not understood: passed untouched */                   \
+	X(FRAGMENT, "fragment")		  /* non-first IP fragment: no ports, passed */            \
+	X(TABLE_FULL, "table_full")	  /* flow table full: admitted untracked */                \
+	X(NOT_IP, "not_ip")		  /* neither IPv4 nor IPv6 (ARP, LLDP...): passed */       \
+	X(FLOOD_GUARD, "flood_guard")	  /* insert rate-guarded: admitted untracked */            \
 	X(REJECT_FAILED, "reject_failed") /* shed, reject reply not buildable: dropped */
 
 enum spw_reason {
 #define SPW_REASON_ENUM(name, str) SPW_REASON_##name,
 	SPW_REASONS(SPW_REASON_ENUM)
 #undef SPW_REASON_ENUM
-	SPW_REASON_COUNT
+	    SPW_REASON_COUNT
 };
 
 /* Reason slots per (service, tier) counter row: room to add reasons without a relayout. */
@@ -120,8 +120,8 @@ enum spw_policy_flags {
  * Addresses are kept in one 16-byte form: IPv6 as is, IPv4 as IPv4-mapped IPv6
  * (::ffff:a.b.c.d), so one LPM trie and one flow key serve both families.
  */
-#define SPW_ADDR_LEN	      16
-#define SPW_V4_MAPPED_PREFIX  96 /* an IPv4 /n is the mapped /96+n */
+#define SPW_ADDR_LEN	     16
+#define SPW_V4_MAPPED_PREFIX 96 /* an IPv4 /n is the mapped /96+n */
 
 /* spw_ports value: which service owns a (protocol, port) for any local address. */
 struct spw_port {
@@ -168,21 +168,21 @@ struct spw_policy {
 	__u8 tier_count;	/* tiers in use (1..8); classified tiers are clamped below it */
 	__u8 flags;		/* enum spw_policy_flags */
 	__u8 reserved0;
-	__u8 action[SPW_MAX_TIERS];	     /* enum spw_action, per tier */
+	__u8 action[SPW_MAX_TIERS];	   /* enum spw_action, per tier */
 	__u32 rate_per_sec[SPW_MAX_TIERS]; /* new flows per second per tier; 0 = no limit */
-	__u32 burst[SPW_MAX_TIERS];	     /* bucket depth in flows; 0 means one second's worth */
-	__u32 max_conns[SPW_MAX_TIERS];    /* active flows per tier; 0 = no cap */
-	__u32 generation;		     /* bumped by each writer update, for diagnostics */
+	__u32 burst[SPW_MAX_TIERS];	   /* bucket depth in flows; 0 means one second's worth */
+	__u32 max_conns[SPW_MAX_TIERS];	   /* active flows per tier; 0 = no cap */
+	__u32 generation;		   /* bumped by each writer update, for diagnostics */
 	__u32 reserved1[3];
 };
 
 /* spw_globals value (single entry): knobs the daemon rotates at run time. */
 struct spw_globals {
-	__u32 cohort_salt;	/* mixed into the cohort hash; rotated every epoch */
-	__u32 abi_version;	/* SPW_ABI_VERSION of whoever initialised the maps */
-	__u64 salt_rotated_ns;	/* CLOCK_MONOTONIC of the last rotation */
-	__u32 insert_rate;	/* flood guard: new flow entries per second per CPU; 0 = no limit */
-	__u32 insert_burst;	/* flood guard bucket depth; 0 means one second's worth */
+	__u32 cohort_salt;     /* mixed into the cohort hash; rotated every epoch */
+	__u32 abi_version;     /* SPW_ABI_VERSION of whoever initialised the maps */
+	__u64 salt_rotated_ns; /* CLOCK_MONOTONIC of the last rotation */
+	__u32 insert_rate;     /* flood guard: new flow entries per second per CPU; 0 = no limit */
+	__u32 insert_burst;    /* flood guard bucket depth; 0 means one second's worth */
 	__u64 reserved;
 };
 
@@ -200,8 +200,8 @@ struct spw_globals {
 struct spw_bucket {
 	struct bpf_spin_lock lock; /* the bucket is shared by all CPUs: refill+take is one step */
 	__u32 pad;
-	__u64 units;		   /* tokens * SPW_BUCKET_UNIT */
-	__u64 last_ns;		   /* CLOCK_MONOTONIC of the last refill; 0 = full */
+	__u64 units;   /* tokens * SPW_BUCKET_UNIT */
+	__u64 last_ns; /* CLOCK_MONOTONIC of the last refill; 0 = full */
 };
 
 static inline __u32 spw_bucket_index(__u32 svc, __u32 tier)
@@ -278,7 +278,7 @@ struct spw_insert_guard {
  * send to its socket, the CLI reads it, and a privileged sidecar may write it directly.
  * No BPF program reads it; it lives here so every reader agrees on the layout.
  */
-#define SPW_MAX_REPORTS 256
+#define SPW_MAX_REPORTS	    256
 #define SPW_REPORT_NAME_MAX 32
 
 enum spw_report_kind {

@@ -14,7 +14,7 @@
 #include "spillway_abi.h"
 
 #define SPW_MAPS(X)                                                                                \
-	/* (protocol, port) -> service for any local address; an array: the one lookup            \
+	/* (protocol, port) -> service for any local address; an array: the one lookup             \
 	 * non-service traffic pays. */                                                            \
 	X(ports, ARRAY, SPW_PORT_SLOTS, 0, __u32, struct spw_port)                                 \
 	/* (protocol, port, local address) -> service, for services bound to one address. */       \
@@ -30,7 +30,7 @@
 	/* run-time knobs the daemon rotates (cohort salt); one entry. */                          \
 	X(globals, ARRAY, 1, 0, __u32, struct spw_globals)                                         \
 	/* (service, tier) -> new-flow token bucket; shared by all CPUs, so spin-locked. */        \
-	X(buckets, ARRAY, SPW_MAX_SERVICES * SPW_MAX_TIERS, 0, __u32, struct spw_bucket)           \
+	X(buckets, ARRAY, SPW_MAX_SERVICES *SPW_MAX_TIERS, 0, __u32, struct spw_bucket)            \
 	/* [service][tier slot][reason] -> packets, bytes; per CPU, no atomics on the hot path. */ \
 	X(counters, PERCPU_ARRAY, SPW_COUNTER_ENTRIES, 0, __u32, struct spw_counter)               \
 	/* client 5-tuple -> admitted flow; user space may resize it before the first load. */     \

@@ -16,15 +16,15 @@
 #include <linux/types.h>
 #include "spillway_abi.h"
 
-#define SPW_STATE_MAGIC	    0x53575053U /* "SPWS" little-endian */
-#define SPW_STATE_VERSION   1
-#define SPW_STATE_FILE	    "state"
-#define SPW_STATE_NAME_MAX  32
-#define SPW_STATE_SIGNALS   8
-#define SPW_STATE_SERVICES  (SPW_MAX_SERVICES - 1)
+#define SPW_STATE_MAGIC	   0x53575053U /* "SPWS" little-endian */
+#define SPW_STATE_VERSION  1
+#define SPW_STATE_FILE	   "state"
+#define SPW_STATE_NAME_MAX 32
+#define SPW_STATE_SIGNALS  8
+#define SPW_STATE_SERVICES (SPW_MAX_SERVICES - 1)
 
 /* Pressure and values are in thousandths; this marks "no value" (no fresh signal). */
-#define SPW_STATE_NO_VALUE  (-1LL)
+#define SPW_STATE_NO_VALUE (-1LL)
 
 enum spw_state_service_flags {
 	SPW_STATE_SHEDDING = 1 << 0,   /* some tier is not fully admitted */
@@ -33,9 +33,9 @@ enum spw_state_service_flags {
 };
 
 struct spw_state_signal {
-	char kind[16];			/* "pool", "accept_queue", ... (spw_signal_kind_name) */
-	char source[SPW_STATE_NAME_MAX];	/* pool or queue name; empty otherwise */
-	__s64 value_milli;		/* SPW_STATE_NO_VALUE when never measured */
+	char kind[16];			 /* "pool", "accept_queue", ... (spw_signal_kind_name) */
+	char source[SPW_STATE_NAME_MAX]; /* pool or queue name; empty otherwise */
+	__s64 value_milli;		 /* SPW_STATE_NO_VALUE when never measured */
 	__s64 target_milli;
 	__u8 stale;
 	__u8 pad[7];
@@ -44,16 +44,16 @@ struct spw_state_signal {
 struct spw_state_service {
 	char name[SPW_STATE_NAME_MAX];
 	__u32 id;
-	__u16 level;			/* admit level enforced now */
+	__u16 level; /* admit level enforced now */
 	__u16 floor;
-	__u16 ceiling;			/* tier_count * SPW_COHORTS: full admission */
+	__u16 ceiling; /* tier_count * SPW_COHORTS: full admission */
 	__u8 tier_count;
-	__u8 flags;			/* enum spw_state_service_flags */
-	__s64 pressure_milli;		/* SPW_STATE_NO_VALUE when no signal is fresh */
-	__u32 retry_after_lo_s;		/* Retry-After range for refused clients; 0 when */
-	__u32 retry_after_hi_s;		/*   nothing is shed */
+	__u8 flags;				/* enum spw_state_service_flags */
+	__s64 pressure_milli;			/* SPW_STATE_NO_VALUE when no signal is fresh */
+	__u32 retry_after_lo_s;			/* Retry-After range for refused clients; 0 when */
+	__u32 retry_after_hi_s;			/*   nothing is shed */
 	__u16 admitted_permille[SPW_MAX_TIERS]; /* share of each tier's cohorts admitted */
-	__u64 lease_expires_ns;		/* CLOCK_MONOTONIC */
+	__u64 lease_expires_ns;			/* CLOCK_MONOTONIC */
 	__u32 nsignals;
 	__u32 pad;
 	struct spw_state_signal signals[SPW_STATE_SIGNALS];
@@ -61,8 +61,8 @@ struct spw_state_service {
 
 /* An interface spillway is attached to, as configured. */
 struct spw_state_iface {
-	char name[16];			/* IFNAMSIZ */
-	__u8 mode;			/* 0 xdp, 1 xdp-generic, 2 tc (enum spw_attach_mode) */
+	char name[16]; /* IFNAMSIZ */
+	__u8 mode;     /* 0 xdp, 1 xdp-generic, 2 tc (enum spw_attach_mode) */
 	__u8 pad[7];
 };
 
@@ -71,9 +71,9 @@ struct spw_state_iface {
 struct spw_state_file {
 	__u32 magic;
 	__u32 version;
-	__u32 seq;			/* seqlock, see above */
+	__u32 seq; /* seqlock, see above */
 	__u32 nservices;
-	__u64 updated_ns;		/* CLOCK_MONOTONIC of the last publish */
+	__u64 updated_ns; /* CLOCK_MONOTONIC of the last publish */
 	__u32 daemon_pid;
 	__u32 tick_ms;
 	__u32 ntiers;

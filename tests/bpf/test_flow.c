@@ -822,7 +822,8 @@ static void test_cap_returns_token(void **state)
 {
 	static const uint32_t caps[TIERS] = {0, 0, 1};
 	struct fctx *t = build(state);
-	struct flow a = tcp_flow(t, CLI_T2, 2), b = tcp_flow(t, CLI_T2, 2), c = tcp_flow(t, CLI_T2, 2);
+	struct flow a = tcp_flow(t, CLI_T2, 2), b = tcp_flow(t, CLI_T2, 2),
+		    c = tcp_flow(t, CLI_T2, 2);
 	struct spw_policy p;
 	struct spw_bucket bk;
 

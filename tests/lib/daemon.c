@@ -294,8 +294,8 @@ int spw_daemon_start(struct spw_daemon *d)
 		goto out;
 	}
 	if (pid == 0) {
-		const char *argv[] = {bin, "-c", d->config, "--pin-root", d->pin_root,
-				      d->quiet ? NULL : "-v", NULL};
+		const char *argv[] = {
+		    bin, "-c", d->config, "--pin-root", d->pin_root, d->quiet ? NULL : "-v", NULL};
 		sigset_t none;
 
 		/* A daemon outliving a crashed test would keep a namespace's veth shedding. */

@@ -62,7 +62,7 @@ struct spw_daemon {
 	long mark;			     /* log offset of spw_daemon_log_mark() */
 	int report_fd;			     /* the test's end: an unbound unix datagram socket */
 	struct spw_dataplane *dp; /* the daemon's maps, opened by the test once they exist */
-	bool quiet; /* start it without -v: the benchmark times it as deployed */
+	bool quiet;		  /* start it without -v: the benchmark times it as deployed */
 	bool inited;
 	struct spw_daemon *next_open; /* the exit backstop's list */
 };

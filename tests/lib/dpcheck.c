@@ -55,13 +55,12 @@ static int l2l3(const struct pkt_view *in, const struct pkt_view *r, uint8_t l4_
 
 	REQUIRE(!memcmp(r->dmac, in->smac, 6) && !memcmp(r->smac, in->dmac, 6),
 		"MAC addresses not swapped");
-	REQUIRE(r->vlan_count == in->vlan_count, "%u tags, sent %u", r->vlan_count,
-		in->vlan_count);
+	REQUIRE(r->vlan_count == in->vlan_count, "%u tags, sent %u", r->vlan_count, in->vlan_count);
 	for (unsigned int i = 0; i < in->vlan_count; i++)
 		REQUIRE(r->vlans[i].tpid == in->vlans[i].tpid &&
 			    r->vlans[i].tci == in->vlans[i].tci,
-			"tag %u is %04x/%04x, sent %04x/%04x", i, r->vlans[i].tpid,
-			r->vlans[i].tci, in->vlans[i].tpid, in->vlans[i].tci);
+			"tag %u is %04x/%04x, sent %04x/%04x", i, r->vlans[i].tpid, r->vlans[i].tci,
+			in->vlans[i].tpid, in->vlans[i].tci);
 	REQUIRE(r->family == in->family, "reply is IPv%d to IPv%d", r->family, in->family);
 	REQUIRE(!memcmp(r->saddr, in->daddr, alen) && !memcmp(r->daddr, in->saddr, alen),
 		"IP addresses not swapped");
@@ -107,8 +106,7 @@ int spw_check_rst(const uint8_t *in_pkt, size_t in_len, const uint8_t *reply, si
 		REQUIRE(pkt_ipv4_csum_ok(reply, reply_len), "IPv4 header checksum wrong");
 	REQUIRE(r.sport == in.dport && r.dport == in.sport, "ports %u->%u not swapped", r.sport,
 		r.dport);
-	REQUIRE(r.tcp_flags == (PKT_TCP_RST | PKT_TCP_ACK), "flags %#x, want RST|ACK",
-		r.tcp_flags);
+	REQUIRE(r.tcp_flags == (PKT_TCP_RST | PKT_TCP_ACK), "flags %#x, want RST|ACK", r.tcp_flags);
 	REQUIRE(r.seq == 0, "seq %u, want 0 (the SYN had no ACK)", r.seq);
 	/*
 	 * RFC 793 acks the SYN plus its data; a client in SYN-SENT accepts any ack in

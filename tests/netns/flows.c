@@ -50,7 +50,7 @@ void set_nonblock(struct nctx *c, int fd, bool on)
 }
 
 socklen_t addr_of(struct nctx *c, enum spw_topo_side side, int family, uint16_t port,
-			 struct sockaddr_storage *ss)
+		  struct sockaddr_storage *ss)
 {
 	int len = spw_nfx_addr(&c->nfx, side, family, port, ss);
 
@@ -256,8 +256,7 @@ uint64_t active(struct nctx *c, uint32_t tier)
 }
 
 /* Waits until every tier's count is want[tier], at most SETTLE_MS; got is what it saw last. */
-bool counts_reach(struct nctx *c, const uint64_t want[SPW_MAX_TIERS],
-			 uint64_t got[SPW_MAX_TIERS])
+bool counts_reach(struct nctx *c, const uint64_t want[SPW_MAX_TIERS], uint64_t got[SPW_MAX_TIERS])
 {
 	double deadline = spw_now_ms() + SETTLE_MS;
 	bool same;
@@ -277,7 +276,7 @@ bool counts_reach(struct nctx *c, const uint64_t want[SPW_MAX_TIERS],
 
 /* Fails with both sets of counts, and why when the caller knows more (extra, may be ""). */
 void counts_fail(struct nctx *c, const char *when, const uint64_t want[SPW_MAX_TIERS],
-			const uint64_t got[SPW_MAX_TIERS], const char *extra)
+		 const uint64_t got[SPW_MAX_TIERS], const char *extra)
 {
 	/* Signed: a count decremented below 0 reads as -1, not 18446744073709551615. */
 	fail_msg("[%s] %s: active counts per tier 0/1/2 are %lld/%lld/%lld, want %llu/%llu/%llu%s",

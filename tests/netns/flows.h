@@ -130,9 +130,8 @@ void close_fd(struct nctx *c, int *fd, bool rst);
 int connect_start(struct nctx *c, int family, uint16_t *port);
 int connect_wait(int fd, int wait_ms);
 void counts_fail(struct nctx *c, const char *when, const uint64_t want[SPW_MAX_TIERS],
-			const uint64_t got[SPW_MAX_TIERS], const char *extra);
-bool counts_reach(struct nctx *c, const uint64_t want[SPW_MAX_TIERS],
-			 uint64_t got[SPW_MAX_TIERS]);
+		 const uint64_t got[SPW_MAX_TIERS], const char *extra);
+bool counts_reach(struct nctx *c, const uint64_t want[SPW_MAX_TIERS], uint64_t got[SPW_MAX_TIERS]);
 void entries_by_state(struct nctx *c, uint64_t by_state[4]);
 int flow_of(struct nctx *c, int family, uint16_t cport, struct spw_flow *v);
 uint64_t moved(struct nctx *c, uint32_t tier, enum spw_reason r);
@@ -146,7 +145,7 @@ int track(struct nctx *c, int fd);
 void close_fd(struct nctx *c, int *fd, bool rst);
 void set_nonblock(struct nctx *c, int fd, bool on);
 socklen_t addr_of(struct nctx *c, enum spw_topo_side side, int family, uint16_t port,
-			 struct sockaddr_storage *ss);
+		  struct sockaddr_storage *ss);
 uint16_t port_of(const struct sockaddr_storage *ss);
 int connect_start(struct nctx *c, int family, uint16_t *port);
 int connect_wait(int fd, int wait_ms);
@@ -160,10 +159,9 @@ struct nctx *build(void **state, uint32_t capacity, uint8_t tier_v6);
 int setup(void **state);
 int teardown(void **state);
 uint64_t active(struct nctx *c, uint32_t tier);
-bool counts_reach(struct nctx *c, const uint64_t want[SPW_MAX_TIERS],
-			 uint64_t got[SPW_MAX_TIERS]);
+bool counts_reach(struct nctx *c, const uint64_t want[SPW_MAX_TIERS], uint64_t got[SPW_MAX_TIERS]);
 void counts_fail(struct nctx *c, const char *when, const uint64_t want[SPW_MAX_TIERS],
-			const uint64_t got[SPW_MAX_TIERS], const char *extra);
+		 const uint64_t got[SPW_MAX_TIERS], const char *extra);
 void wait_counts(struct nctx *c, const uint64_t want[SPW_MAX_TIERS], const char *when);
 uint64_t table_entries(struct nctx *c);
 int count_state(const struct spw_flow_key *k, const struct spw_flow *v, void *by_state);

@@ -114,9 +114,8 @@ static json_t *load_summary(const char *out)
 static json_t *cell(json_t *s, const char *run, const char *phase, int tier)
 {
 	json_t *t = json_array_get(
-	    json_object_get(json_object_get(json_object_get(json_object_get(s, "runs"), run),
-					    "phases"),
-			    phase),
+	    json_object_get(
+		json_object_get(json_object_get(json_object_get(s, "runs"), run), "phases"), phase),
 	    (size_t)tier);
 
 	if (!t)
@@ -225,23 +224,25 @@ static void test_e2e_integrated(void **state)
 
 	for (p = 0; p < 2; p++) {
 		const char *ph = phases[1 + p];
-		json_t *c0 = cell(s, "on", ph, 0), *c1 = cell(s, "on", ph, 1), *c2 = cell(s, "on", ph, 2);
+		json_t *c0 = cell(s, "on", ph, 0), *c1 = cell(s, "on", ph, 1),
+		       *c2 = cell(s, "on", ph, 2);
 		double lim = T0_P99_IDLE_X * idle_p99(s, speed[p]);
 
-		failed += e2e_check(success(c0) >= T0_SUCCESS_MIN, "%s: tier-0 success %.2f %% >= 99 %%",
-				ph, 100 * success(c0));
+		failed += e2e_check(success(c0) >= T0_SUCCESS_MIN,
+				    "%s: tier-0 success %.2f %% >= 99 %%", ph, 100 * success(c0));
 		failed += e2e_check(num(c0, "p99_ms") >= 0 && num(c0, "p99_ms") <= lim,
-				"%s: tier-0 p99 %.1f ms <= 3 x idle p99 (%s DB) = %.1f ms", ph,
-				num(c0, "p99_ms"), speed[p], lim);
+				    "%s: tier-0 p99 %.1f ms <= 3 x idle p99 (%s DB) = %.1f ms", ph,
+				    num(c0, "p99_ms"), speed[p], lim);
 		failed += e2e_check(success(c1) >= success(c2),
-				"%s: tier-1 success %.2f %% >= tier-2 success %.2f %%", ph,
-				100 * success(c1), 100 * success(c2));
+				    "%s: tier-1 success %.2f %% >= tier-2 success %.2f %%", ph,
+				    100 * success(c1), 100 * success(c2));
 	}
 	for (t = 0; t < TIERS; t++) {
 		s0 = success_from(cell(s, "on", "recover", t), RECOVER_AFTER_S, &off);
-		failed += e2e_check(off > 0 && s0 >= RECOVER_SUCC_MIN,
-				"recover: tier-%d success from %d s on %.2f %% >= 99 %% (%.0f requests)",
-				t, RECOVER_AFTER_S, 100 * s0, off);
+		failed += e2e_check(
+		    off > 0 && s0 >= RECOVER_SUCC_MIN,
+		    "recover: tier-%d success from %d s on %.2f %% >= 99 %% (%.0f requests)", t,
+		    RECOVER_AFTER_S, 100 * s0, off);
 	}
 	json_decref(s);
 	fflush(stdout);
@@ -260,8 +261,8 @@ static void test_e2e_zero_integration(void **state)
 	print_summary(s);
 	c0 = cell(s, "on", "overload", 0);
 	failed = e2e_check(success(c0) >= ZI_T0_SUCCESS_MIN,
-		       "zero integration, overload: tier-0 success %.2f %% >= 97 %%",
-		       100 * success(c0));
+			   "zero integration, overload: tier-0 success %.2f %% >= 97 %%",
+			   100 * success(c0));
 	json_decref(s);
 	fflush(stdout);
 	assert_int_equal(failed, 0);

@@ -10,8 +10,6 @@
 /* The cap of test (2): small, so the test opens few connections. */
 #define CAP 5
 
-
-
 static void expect_refused(struct nctx *c, int family)
 {
 	uint16_t port, peer;

@@ -10,12 +10,10 @@
 
 /* ---- (1) every way a connection ends ----------------------------------------------------- */
 
-
 static const char *const end_names[END_MODES] = {
     "client FIN",	   "server FIN",	   "client RST", "server RST",
     "abort before accept", "abort during connect", "idle",
 };
-
 
 /* Connections opened and ended, a batch at a time. */
 #define CONNS 2000
@@ -23,7 +21,6 @@ static const char *const end_names[END_MODES] = {
 #define IDLE_MS 1000
 /* Long enough that nothing half-open is left to a SYN timeout in TC mode. */
 #define SYN_LONG_MS 60000
-
 
 /*
  * Why a batch's counts are off: its ended connections that are still in the table, by way of

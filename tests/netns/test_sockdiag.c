@@ -278,7 +278,7 @@ static int read_many_in_ns(void *arg)
 static void test_many_ports_one_dump(void **state)
 {
 	struct test_ctx *c = build(state);
-	struct read_many_args a = { .ports = { PORT, OTHER_PORT, OTHER_PORT + 1 } };
+	struct read_many_args a = {.ports = {PORT, OTHER_PORT, OTHER_PORT + 1}};
 	struct spw_accept_queue one;
 	int i;
 

@@ -22,7 +22,7 @@
 
 static const char *const command_names[] = {
 #define CMD_NAME(id, name, exec) #name,
-	SPW_CLI_COMMANDS(CMD_NAME)
+    SPW_CLI_COMMANDS(CMD_NAME)
 #undef CMD_NAME
 };
 #define NCOMMANDS (sizeof(command_names) / sizeof(command_names[0]))

@@ -27,8 +27,8 @@
 
 #define PUBLISHES 1000
 #define READERS	  4
-#define TIERS	SPW_STATE_PATTERN_TIERS
-#define CEILING SPW_STATE_PATTERN_CEILING
+#define TIERS	  SPW_STATE_PATTERN_TIERS
+#define CEILING	  SPW_STATE_PATTERN_CEILING
 /* A report call "returns at once" when it takes less than this. */
 #define AT_ONCE_NS 10000000ULL
 

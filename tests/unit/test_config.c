@@ -810,9 +810,8 @@ static int advice_for(const char *signals, const char *controller, struct advice
 	struct spw_config *c;
 	int n;
 
-	snprintf(text, sizeof(text),
-		 "services:\n  - name: api\n    port: 8080\n    signals:\n%s%s", signals,
-		 controller);
+	snprintf(text, sizeof(text), "services:\n  - name: api\n    port: 8080\n    signals:\n%s%s",
+		 signals, controller);
 	c = parse_ok(text);
 	memset(a, 0, sizeof(*a));
 	n = spw_config_advise(c, collect, a);
@@ -835,9 +834,9 @@ static void test_advice(void **state)
 			    "coming at once");
 	/* The usual target is fine; at hysteresis 0.2 the line moves to 0.833 and it is not. */
 	assert_int_equal(advice_for("      - {pool: db, target: 0.85}\n", "", &a), 0);
-	assert_int_equal(advice_for("      - {pool: db, target: 0.85}\n",
-				    "controller: {hysteresis: 0.2}\n", &a),
-			 1);
+	assert_int_equal(
+	    advice_for("      - {pool: db, target: 0.85}\n", "controller: {hysteresis: 0.2}\n", &a),
+	    1);
 	/* Other fill fractions too; time and count signals have no ceiling, so no advice. */
 	assert_int_equal(advice_for("      - {accept_queue: 0.95}\n"
 				    "      - {pool_wait: db, target: 10ms}\n"

@@ -771,23 +771,24 @@ static json_t *summary_json(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: loadgen --target IP:PORT --rate R --duration S [--source IP] [options]\n"
-		"       loadgen --target IP:PORT --measure-idle N [--source IP] [options]\n"
-		"  --target IP:PORT          server (IPv4, or [IPv6]:PORT)\n"
-		"  --rate R                  mean requests per second (Poisson arrivals)\n"
-		"  --duration S              seconds of arrivals; in-flight requests then finish\n"
-		"  --source IP               bind connections to this source address; given\n"
-		"                            several times (up to 64), connections take them in turn\n"
-		"  --tier N                  label of the output; also sent as X-Tier: N\n"
-		"  --path P                  request path (default /work)\n"
-		"  --connect-timeout-ms MS   connect timeout (default 1000)\n"
-		"  --timeout-ms MS           response timeout, from connect to the last byte\n"
-		"                            (default 3000)\n"
-		"  --seed N                  PRNG seed (default: from the tier and --source)\n"
-		"  --json FILE               write the summary as JSON ('-': stdout)\n"
-		"  --live                    one line per second on stderr\n"
-		"  --measure-idle N          N requests one after another; prints p50/p99\n");
+	fprintf(
+	    f,
+	    "usage: loadgen --target IP:PORT --rate R --duration S [--source IP] [options]\n"
+	    "       loadgen --target IP:PORT --measure-idle N [--source IP] [options]\n"
+	    "  --target IP:PORT          server (IPv4, or [IPv6]:PORT)\n"
+	    "  --rate R                  mean requests per second (Poisson arrivals)\n"
+	    "  --duration S              seconds of arrivals; in-flight requests then finish\n"
+	    "  --source IP               bind connections to this source address; given\n"
+	    "                            several times (up to 64), connections take them in turn\n"
+	    "  --tier N                  label of the output; also sent as X-Tier: N\n"
+	    "  --path P                  request path (default /work)\n"
+	    "  --connect-timeout-ms MS   connect timeout (default 1000)\n"
+	    "  --timeout-ms MS           response timeout, from connect to the last byte\n"
+	    "                            (default 3000)\n"
+	    "  --seed N                  PRNG seed (default: from the tier and --source)\n"
+	    "  --json FILE               write the summary as JSON ('-': stdout)\n"
+	    "  --live                    one line per second on stderr\n"
+	    "  --measure-idle N          N requests one after another; prints p50/p99\n");
 }
 
 int main(int argc, char **argv)
@@ -894,7 +895,8 @@ int main(int argc, char **argv)
 		goto usage;
 	for (i = 0; i < g.nsources; i++) {
 		if (g.sources[i].ss_family != g.target.ss_family) {
-			fprintf(stderr, "loadgen: --source and --target are of different families\n");
+			fprintf(stderr,
+				"loadgen: --source and --target are of different families\n");
 			return 2;
 		}
 	}

@@ -21,7 +21,6 @@
 #include "spw_dataplane.h"
 #include "spw_report.h"
 
-
 /* Exit codes (the man page lists them). */
 enum { SPW_EXIT_OK = 0, SPW_EXIT_FAIL = 1, SPW_EXIT_USAGE = 2 };
 
@@ -36,7 +35,7 @@ enum spw_cli_cmd_id {
 #define SPW_CLI_CMD_ENUM(id, name, exec) SPW_CMD_##id,
 	SPW_CLI_COMMANDS(SPW_CLI_CMD_ENUM)
 #undef SPW_CLI_CMD_ENUM
-	SPW_CMD_COUNT
+	    SPW_CMD_COUNT
 };
 
 enum spw_cli_rules_op { SPW_RULES_LIST, SPW_RULES_ADD, SPW_RULES_DEL };
@@ -111,7 +110,6 @@ const char *spw_cli_main_help(void);
  */
 int spw_cli_lookup(const char *word, const char *const *names, int n, const char *what, char *err,
 		   size_t errlen);
-
 
 /* Command implementations (one file per family). Each returns an exit code. */
 int spw_cmd_status(const struct spw_cli_req *req);

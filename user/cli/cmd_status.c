@@ -173,7 +173,8 @@ static json_t *status_json(const struct spw_state_file *st, const struct svc_vie
 
 		json_object_set_new(
 		    j, "name", json_stringn(st->ifaces[i].name, strnlen(st->ifaces[i].name, 16)));
-		json_object_set_new(j, "mode", json_string(spw_attach_mode_name(st->ifaces[i].mode)));
+		json_object_set_new(j, "mode",
+				    json_string(spw_attach_mode_name(st->ifaces[i].mode)));
 		json_array_append_new(ifs, j);
 	}
 	json_object_set_new(root, "interfaces", ifs);

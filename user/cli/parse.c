@@ -334,8 +334,8 @@ static bool explain_opt(struct spw_cli_req *req, const char *cmd, int c, const c
 		return true;
 	case 'l':
 		if (spw_addr_parse(arg, req->local, NULL)) {
-			spw_set_err(err, errlen, "%s: bad --local '%s': not an IPv4 or IPv6 address",
-				cmd, arg);
+			spw_set_err(err, errlen,
+				    "%s: bad --local '%s': not an IPv4 or IPv6 address", cmd, arg);
 			return false;
 		}
 		req->has_local = true;
@@ -374,7 +374,7 @@ static enum spw_cli_parse_result parse_explain(struct spw_cli_req *req, int argc
 	req->addr_text = argv[optind];
 	if (spw_addr_parse(req->addr_text, req->addr, NULL)) {
 		spw_set_err(err, errlen, "explain: bad address '%s': not an IPv4 or IPv6 address",
-			req->addr_text);
+			    req->addr_text);
 		return SPW_CLI_USAGE;
 	}
 	if (spw_parse_u16(argv[optind + 1], 1, 65535, &req->port, why, sizeof(why))) {
@@ -577,7 +577,7 @@ static enum spw_cli_parse_result parse_policy(struct spw_cli_req *req, int argc,
 			req->dry_run_on = true;
 		} else if (strcmp(argv[optind + 1], "off")) {
 			spw_set_err(err, errlen, "%s: expected on or off, not '%s'", cmd,
-				argv[optind + 1]);
+				    argv[optind + 1]);
 			return SPW_CLI_USAGE;
 		}
 		if (!req->for_set)
@@ -622,7 +622,7 @@ static enum spw_cli_parse_result parse_report(struct spw_cli_req *req, int argc,
 					 " %s", argv[i]);
 	if (used >= sizeof(req->report_line)) {
 		spw_set_err(err, errlen, "report %s: the line is longer than %d bytes", subs[sub],
-			SPW_REPORT_LINE_MAX - 1);
+			    SPW_REPORT_LINE_MAX - 1);
 		return SPW_CLI_USAGE;
 	}
 	/* The same parser as the daemon's: a line refused here would be refused there. */
@@ -700,8 +700,9 @@ static enum spw_cli_parse_result parse_detach(struct spw_cli_req *req, int argc,
 		if (!positionals("detach", argc, argv, 0, NULL, err, errlen))
 			return SPW_CLI_USAGE;
 		if (!req->yes) {
-			spw_set_err(err, errlen,
-				"detach: --all removes every program, map and counter: add --yes");
+			spw_set_err(
+			    err, errlen,
+			    "detach: --all removes every program, map and counter: add --yes");
 			return SPW_CLI_USAGE;
 		}
 		return SPW_CLI_RUN;

@@ -18,7 +18,8 @@
  * The library's limits and timings. The Python and Go clients are generated from these too
  * (clients/constants.c), so they fail open and give up at the same points.
  */
-/* The daemon's limits (user/lib/control/spw_report.h): checked here so a bad name fails at the app. */
+/* The daemon's limits (user/lib/control/spw_report.h): checked here so a bad name fails at the app.
+ */
 #define SPW_CLIENT_NAME_MAX SPW_REPORT_NAME_MAX
 #define SPW_CLIENT_LINE_MAX 512
 /* A stale reader looks for a new file at most this often, over all threads of a client. */

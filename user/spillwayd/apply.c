@@ -13,8 +13,7 @@
 #include "spwd.h"
 #include "spw_log.h"
 
-static const struct spw_config_service *find_service(const struct spw_config *cfg,
-						     const char *name)
+static const struct spw_config_service *find_service(const struct spw_config *cfg, const char *name)
 {
 	int i;
 
@@ -168,7 +167,8 @@ static void keep_measurements(struct spwd_service *s, const struct spwd_service 
 		for (j = 0; j < old->cfg->nsignals; j++) {
 			const struct spw_signal *o = &old->signals[j];
 
-			if (o->kind == s->signals[i].kind && !strcmp(o->source, s->signals[i].source)) {
+			if (o->kind == s->signals[i].kind &&
+			    !strcmp(o->source, s->signals[i].source)) {
 				s->signals[i].value = o->value;
 				s->signals[i].updated_ns = o->updated_ns;
 				break;

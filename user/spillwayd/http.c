@@ -16,11 +16,11 @@
 /* Healthy while the last tick is at most this many ticks old. */
 #define SPWD_HEALTHY_TICKS 3
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
-			       const char *type, char *body)
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status, const char *type,
+			       char *body)
 {
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	    MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
 	if (!r) {
@@ -53,7 +53,8 @@ static enum MHD_Result serve_snapshot(struct MHD_Connection *conn, struct spwd *
 	free(s);
 	if (!body)
 		return respond(conn, 500, "text/plain", strdup("out of memory\n"));
-	return respond(conn, 200, json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8",
+	return respond(conn, 200,
+		       json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8",
 		       body);
 }
 

@@ -20,8 +20,8 @@ static int set_tick(struct spwd *d)
 {
 	uint64_t ns = d->cfg->controller.tick_ns;
 	struct itimerspec its = {
-		.it_interval = { .tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL },
-		.it_value = { .tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL },
+	    .it_interval = {.tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL},
+	    .it_value = {.tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL},
 	};
 
 	return timerfd_settime(d->timerfd, 0, &its, NULL) ? -errno : 0;
@@ -29,7 +29,7 @@ static int set_tick(struct spwd *d)
 
 static int watch(struct spwd *d, int fd, uint64_t tag)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
 
 	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
@@ -94,7 +94,7 @@ void spwd_loop_close(struct spwd *d)
  */
 static void keep_ids(struct spw_config *cfg, const struct spw_config *old)
 {
-	bool used[SPW_MAX_SERVICES] = { [SPW_SVC_NONE] = true };
+	bool used[SPW_MAX_SERVICES] = {[SPW_SVC_NONE] = true};
 	uint32_t next = 1;
 	int i, j;
 
@@ -166,8 +166,9 @@ static void on_signal(struct spwd *d)
 		if (si.ssi_signo == SIGHUP) {
 			spwd_reload(d, err, sizeof(err));
 		} else {
-			pr_info("signal %d: exiting; programs stay attached, the lease then expires\n",
-				si.ssi_signo);
+			pr_info(
+			    "signal %d: exiting; programs stay attached, the lease then expires\n",
+			    si.ssi_signo);
 			d->stop = true;
 		}
 	}

@@ -14,31 +14,33 @@
 #include "spwd.h"
 #include "spw_log.h"
 
-
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: spillwayd [--config FILE] [--pin-root DIR] [-v] [-q]\n"
-		   "\n"
-		   "  -c, --config FILE    configuration (default " SPW_CONFIG_DEFAULT_PATH ")\n"
-		   "      --pin-root DIR   bpffs folder of maps and links (default " SPW_PIN_ROOT
-		   ")\n"
-		   "                       another root runs a separate instance (tests)\n"
-		   "  -v, --verbose        more detail (twice: libbpf's too)\n"
-		   "  -q, --quiet          warnings only\n"
-		   "  -V, --version        print the version\n"
-		   "  -h, --help           this text\n"
-		   "\n"
-		   "Signals: SIGHUP reloads the config (a bad file is reported and the running\n"
-		   "config kept); SIGTERM/SIGINT exit and leave the programs attached.\n");
+	fprintf(f,
+		"usage: spillwayd [--config FILE] [--pin-root DIR] [-v] [-q]\n"
+		"\n"
+		"  -c, --config FILE    configuration (default " SPW_CONFIG_DEFAULT_PATH ")\n"
+		"      --pin-root DIR   bpffs folder of maps and links (default " SPW_PIN_ROOT ")\n"
+		"                       another root runs a separate instance (tests)\n"
+		"  -v, --verbose        more detail (twice: libbpf's too)\n"
+		"  -q, --quiet          warnings only\n"
+		"  -V, --version        print the version\n"
+		"  -h, --help           this text\n"
+		"\n"
+		"Signals: SIGHUP reloads the config (a bad file is reported and the running\n"
+		"config kept); SIGTERM/SIGINT exit and leave the programs attached.\n");
 }
 
 static int parse_args(struct spwd *d, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "pin-root", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },	    { "quiet", no_argument, NULL, 'q' },
-		{ "version", no_argument, NULL, 'V' },	    { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"pin-root", required_argument, NULL, 'p'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int level = SPW_LOG_INFO, c;
 
@@ -97,8 +99,12 @@ static void keep_configured_only(struct spwd *d)
 int main(int argc, char **argv)
 {
 	static struct spwd d = {
-		.epfd = -1, .timerfd = -1, .sigfd = -1, .reportfd = -1, .controlfd = -1,
-		.snap = { .lock = PTHREAD_MUTEX_INITIALIZER },
+	    .epfd = -1,
+	    .timerfd = -1,
+	    .sigfd = -1,
+	    .reportfd = -1,
+	    .controlfd = -1,
+	    .snap = {.lock = PTHREAD_MUTEX_INITIALIZER},
 	};
 	struct spw_dp_opts dpo = {};
 	struct spw_globals g;

@@ -58,8 +58,7 @@ void spwd_metrics_close(struct spwd *d)
 	d->mcounters = d->mrate_base = NULL;
 }
 
-static int collect_report(const struct spw_report_key *key, const struct spw_report *val,
-			  void *ctx)
+static int collect_report(const struct spw_report_key *key, const struct spw_report *val, void *ctx)
 {
 	struct spw_metrics_snapshot *b = ctx;
 	struct spw_metrics_report *m = &b->reports[b->nreports++];

@@ -32,7 +32,7 @@ static int make_parent(const char *path)
 int spwd_report_open(struct spwd *d)
 {
 	const char *path = d->cfg->report_socket;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct group *gr;
 	int fd, err;
 

@@ -69,7 +69,7 @@ struct spwd {
 	struct spw_count *mcounters;  /* SPW_COUNTER_ENTRIES: the last read */
 	struct spw_count *mrate_base; /* an older read, at least a second older, for rates */
 	uint64_t mcounters_ns, mrate_ns;
-	void *http; /* struct MHD_Daemon */
+	void *http;			  /* struct MHD_Daemon */
 	struct spw_state_file *state;	  /* the shed-state file, mapped; NULL: not published */
 	struct spw_state_file *state_buf; /* the next state, built before it is published */
 };

@@ -39,9 +39,9 @@ static bool latency_p99_ms(struct spwd *d, struct spwd_service *s, uint64_t now,
 	}
 	for (b = 0; b < SPW_LAT_BUCKETS; b++) {
 		/* A reset map (after detach) must not give negative counts. */
-		delta.buckets[b] = now_h.buckets[b] >= s->lat_base.buckets[b] ?
-					   now_h.buckets[b] - s->lat_base.buckets[b] :
-					   now_h.buckets[b];
+		delta.buckets[b] = now_h.buckets[b] >= s->lat_base.buckets[b]
+				       ? now_h.buckets[b] - s->lat_base.buckets[b]
+				       : now_h.buckets[b];
 		delta.count += delta.buckets[b];
 	}
 	if (!s->lat_base_ns || now - s->lat_base_ns >= SPWD_LATENCY_WINDOW_NS) {
@@ -149,8 +149,7 @@ static const struct spw_signal *deciding_signal(const struct spwd_service *s)
 	for (i = 0; i < s->cfg->nsignals; i++) {
 		const struct spw_signal *sig = &s->signals[i];
 
-		if (!sig->stale &&
-		    (!top || sig->value / sig->target > top->value / top->target))
+		if (!sig->stale && (!top || sig->value / sig->target > top->value / top->target))
 			top = sig;
 	}
 	return top;
@@ -207,8 +206,8 @@ static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 	for (i = 0; i < s->cfg->nsignals; i++)
 		if (!urgent || report_kind_of(s->signals[i].kind) >= 0)
 			measure(d, s, &s->signals[i], now);
-	s->pressure = spw_pressure(s->signals, s->cfg->nsignals, now,
-				   d->cfg->controller.stale_after_ns);
+	s->pressure =
+	    spw_pressure(s->signals, s->cfg->nsignals, now, d->cfg->controller.stale_after_ns);
 	/*
 	 * A cut consumes the reading that drew it: while the signal that sets the pressure has
 	 * nothing newer than what the law last stepped on (an urgent step took the report, no
@@ -288,9 +287,9 @@ static void sweep_flows(struct spwd *d, uint64_t now)
 {
 	const struct spw_config_controller *c = &d->cfg->controller;
 	struct spw_sweep_opts o = {
-		.syn_timeout_ns = c->syn_timeout_ns,
-		.idle_timeout_ns = c->idle_timeout_ns,
-		.udp_timeout_ns = c->udp_timeout_ns,
+	    .syn_timeout_ns = c->syn_timeout_ns,
+	    .idle_timeout_ns = c->idle_timeout_ns,
+	    .udp_timeout_ns = c->udp_timeout_ns,
 	};
 	struct spw_sweep_stats st;
 	int err;

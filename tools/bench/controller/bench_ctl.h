@@ -24,15 +24,15 @@
 #define BENCH_TOP_COHORT (SPW_COHORTS - 1)
 
 /* The daemon's tick (its default) and the timeouts of its sweep (their defaults). */
-#define TICK_NS		   (100ULL * 1000000ULL)
-#define SYN_TIMEOUT_NS	   (30ULL * 1000000000ULL)
-#define IDLE_TIMEOUT_NS	   (600ULL * 1000000000ULL)
-#define UDP_TIMEOUT_NS	   (60ULL * 1000000000ULL)
+#define TICK_NS		(100ULL * 1000000ULL)
+#define SYN_TIMEOUT_NS	(30ULL * 1000000000ULL)
+#define IDLE_TIMEOUT_NS (600ULL * 1000000000ULL)
+#define UDP_TIMEOUT_NS	(60ULL * 1000000000ULL)
 /* Sweep period of the first window (the default), and one that never comes within a run. */
-#define SWEEP_DEFAULT_S	   5
-#define SWEEP_NEVER	   "24h"
+#define SWEEP_DEFAULT_S 5
+#define SWEEP_NEVER	"24h"
 /* A stale flow's age: a minute past the idle timeout, so no rounding keeps it. */
-#define STALE_AGE_US	   ((IDLE_TIMEOUT_NS / 1000) + 60ULL * 1000000ULL)
+#define STALE_AGE_US ((IDLE_TIMEOUT_NS / 1000) + 60ULL * 1000000ULL)
 
 /* Pool reports: capacity, and in_use for a saturated and for a quiet service. */
 #define POOL_CAPACITY 100
@@ -47,14 +47,14 @@
 #define GOAL_RSS_MIB	    32.0
 
 /* Defaults of the options, and their bounds. */
-#define DEF_TRIALS	100
-#define MAX_TRIALS	1000
-#define DEF_FLOWS	100000
-#define MIN_FLOWS	1000
-#define MAX_FLOWS	200000 /* the table holds SPW_FLOWS_DEFAULT (262144): room for the rest */
-#define DEF_WINDOW_S	10
-#define MAX_WINDOW_S	120
-#define SWEEP_RUNS	5
+#define DEF_TRIALS   100
+#define MAX_TRIALS   1000
+#define DEF_FLOWS    100000
+#define MIN_FLOWS    1000
+#define MAX_FLOWS    200000 /* the table holds SPW_FLOWS_DEFAULT (262144): room for the rest */
+#define DEF_WINDOW_S 10
+#define MAX_WINDOW_S 120
+#define SWEEP_RUNS   5
 
 /* A trial gives up after this many ticks without a shed SYN (recorded as a miss). */
 #define TRIAL_TIMEOUT_TICKS 30
@@ -170,8 +170,8 @@ uint64_t active_sum(struct bench *b);
 bool daemon_alive(struct bench *b);
 int daemon_reload(struct bench *b, enum cfg_kind kind);
 int flows_fill(struct bench *b);
-int flows_write(struct bench *b, const struct spw_flow_key *keys,
-		       const struct spw_flow *vals, uint32_t n, bool insert);
+int flows_write(struct bench *b, const struct spw_flow_key *keys, const struct spw_flow *vals,
+		uint32_t n, bool insert);
 int idle_until(struct bench *b, uint64_t until);
 double percentile(double *v, int n, double p);
 int phase_tick_cpu(struct bench *b);

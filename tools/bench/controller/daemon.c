@@ -40,7 +40,7 @@
 
 void sleep_ns(uint64_t ns)
 {
-	struct timespec ts = { .tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL };
+	struct timespec ts = {.tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL};
 
 	nanosleep(&ts, NULL); /* a signal cuts it short: callers check stop_requested */
 }
@@ -68,7 +68,6 @@ void v4_mapped(uint32_t ip, uint8_t out[SPW_ADDR_LEN])
 	out[14] = ip >> 8;
 	out[15] = ip;
 }
-
 
 /* ---- the daemon ------------------------------------------------------------------------ */
 
@@ -184,7 +183,8 @@ int read_cpu(struct bench *b, struct cpu_sample *s)
 	while ((de = readdir(dir))) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int)b->d.pid, de->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int)b->d.pid,
+			 de->d_name);
 		f = fopen(path, "r");
 		if (!f)
 			continue; /* a thread that just ended */
@@ -205,8 +205,8 @@ int read_cpu(struct bench *b, struct cpu_sample *s)
 	buf[n] = 0;
 	/* Fields after the command name, which may hold spaces: state is field 3, utime 14. */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -EIO;
 	s->clk_ticks = ut + st;
 

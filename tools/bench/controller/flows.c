@@ -53,8 +53,8 @@ uint64_t active_sum(struct bench *b)
 	return sum;
 }
 
-int flows_write(struct bench *b, const struct spw_flow_key *keys,
-		       const struct spw_flow *vals, uint32_t n, bool insert)
+int flows_write(struct bench *b, const struct spw_flow_key *keys, const struct spw_flow *vals,
+		uint32_t n, bool insert)
 {
 	int err = insert ? spw_dp_flows_insert(b->dp, keys, vals, n)
 			 : spw_dp_flows_write(b->dp, keys, vals, n);

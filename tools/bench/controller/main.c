@@ -46,11 +46,10 @@
 
 /* ---- the table ---------------------------------------------------------------------------- */
 
-static unsigned int print_row(const char *name, const char *measured, const char *goal,
-			      int verdict)
+static unsigned int print_row(const char *name, const char *measured, const char *goal, int verdict)
 {
 	/* verdict: 1 met, 0 missed, -1 information (no goal), -2 no figure */
-	static const char *const words[] = { "NO FIGURE", "-", "OVER", "ok" };
+	static const char *const words[] = {"NO FIGURE", "-", "OVER", "ok"};
 
 	printf("%-50s %-26s %-12s %s\n", name, measured, goal, words[verdict + 2]);
 	return verdict == 0;
@@ -91,7 +90,8 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 		print_row(name, text, "", -1);
 		snprintf(text, sizeof(text), "%.1f ms = %.2f ticks (%.0f)", p99, p99 / tick_ms,
 			 tp99);
-		over += print_row("reaction, p99", text, goal, p99 <= GOAL_REACTION_TICKS * tick_ms);
+		over +=
+		    print_row("reaction, p99", text, goal, p99 <= GOAL_REACTION_TICKS * tick_ms);
 	} else {
 		over += print_row("reaction, report -> first shed SYN", "", goal, -2);
 	}
@@ -190,21 +190,22 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: bench_controller [-d SPILLWAYD] [-n TRIALS] [-f FLOWS] [-w SECONDS] [-v]\n"
-		"\n"
-		"  -d, --daemon PATH    spillwayd to run (default: spillwayd beside this program)\n"
-		"  -n, --trials N       reaction trials (default %d, at most %d)\n"
-		"  -f, --flows N        flows in the table for the CPU and sweep figures\n"
-		"                       (default %d, %d..%d, even)\n"
-		"  -w, --window S       seconds per tick-CPU window (default %d); five windows\n"
-		"  -v, --verbose        the daemon logs at debug level (its log is removed after)\n"
-		"  -h, --help           this text\n"
-		"\n"
-		"Runs as root: it starts the daemon on a pin root of its own under /sys/fs/bpf and\n"
-		"removes everything when it ends, Ctrl-C included. A missed goal prints OVER and\n"
-		"exits 0; a figure that could not be measured exits 1.\n",
-		DEF_TRIALS, MAX_TRIALS, DEF_FLOWS, MIN_FLOWS, MAX_FLOWS, DEF_WINDOW_S);
+	fprintf(
+	    f,
+	    "usage: bench_controller [-d SPILLWAYD] [-n TRIALS] [-f FLOWS] [-w SECONDS] [-v]\n"
+	    "\n"
+	    "  -d, --daemon PATH    spillwayd to run (default: spillwayd beside this program)\n"
+	    "  -n, --trials N       reaction trials (default %d, at most %d)\n"
+	    "  -f, --flows N        flows in the table for the CPU and sweep figures\n"
+	    "                       (default %d, %d..%d, even)\n"
+	    "  -w, --window S       seconds per tick-CPU window (default %d); five windows\n"
+	    "  -v, --verbose        the daemon logs at debug level (its log is removed after)\n"
+	    "  -h, --help           this text\n"
+	    "\n"
+	    "Runs as root: it starts the daemon on a pin root of its own under /sys/fs/bpf and\n"
+	    "removes everything when it ends, Ctrl-C included. A missed goal prints OVER and\n"
+	    "exits 0; a figure that could not be measured exits 1.\n",
+	    DEF_TRIALS, MAX_TRIALS, DEF_FLOWS, MIN_FLOWS, MAX_FLOWS, DEF_WINDOW_S);
 }
 
 static int opt_u32(const char *name, const char *text, uint32_t min, uint32_t max, uint32_t *out)
@@ -289,15 +290,20 @@ static int setup(struct bench *b)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "daemon", required_argument, NULL, 'd' }, { "trials", required_argument, NULL, 'n' },
-		{ "flows", required_argument, NULL, 'f' },  { "window", required_argument, NULL, 'w' },
-		{ "verbose", no_argument, NULL, 'v' },	    { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"daemon", required_argument, NULL, 'd'},
+	    {"trials", required_argument, NULL, 'n'},
+	    {"flows", required_argument, NULL, 'f'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct bench b = {
-		.trials = DEF_TRIALS, .nflows = DEF_FLOWS, .window_s = DEF_WINDOW_S,
+	    .trials = DEF_TRIALS,
+	    .nflows = DEF_FLOWS,
+	    .window_s = DEF_WINDOW_S,
 	};
-	struct sigaction sa = { .sa_handler = bench_on_signal };
+	struct sigaction sa = {.sa_handler = bench_on_signal};
 	uint64_t t_start = bench_mono_ns();
 	int c, err = 0;
 	bool failed = false;

@@ -65,10 +65,10 @@ static int syn_run(struct bench *b, int svc, uint32_t *verdict)
 	char saddr[INET_ADDRSTRLEN];
 	struct spw_globals g;
 	struct pkt_spec spec = {
-		.family = 4,
-		.dport = BENCH_PORT_BASE + svc,
-		.tcp_flags = PKT_TCP_SYN,
-		.tcp_opts_len = PKT_LINUX_SYN_OPTS,
+	    .family = 4,
+	    .dport = BENCH_PORT_BASE + svc,
+	    .tcp_flags = PKT_TCP_SYN,
+	    .tcp_opts_len = PKT_LINUX_SYN_OPTS,
 	};
 	uint32_t ip;
 	size_t len;
@@ -91,8 +91,8 @@ static int syn_run(struct bench *b, int svc, uint32_t *verdict)
 	spec.sport = 1024 + (uint16_t)(b->syn_seq % 64000);
 	spec.seq = (uint32_t)rng_next();
 	b->syn_seq++;
-	snprintf(saddr, sizeof(saddr), "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
-		 (ip >> 8) & 0xff, ip & 0xff);
+	snprintf(saddr, sizeof(saddr), "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+		 ip & 0xff);
 	spec.saddr = saddr;
 	len = pkt_build(&spec, pkt, sizeof(pkt));
 	if (!len) {
@@ -143,8 +143,7 @@ static uint64_t shed_count(struct bench *b, int svc)
 {
 	struct spw_count c = {};
 
-	if (spw_dp_counter_read(b->dp, b->svc_id[svc], BENCH_SHED_TIER, SPW_REASON_SHED_LEVEL,
-				&c))
+	if (spw_dp_counter_read(b->dp, b->svc_id[svc], BENCH_SHED_TIER, SPW_REASON_SHED_LEVEL, &c))
 		return UINT64_MAX;
 	return c.packets;
 }
@@ -235,8 +234,9 @@ static int run_trial(struct bench *b, int svc, struct trial *t)
 	if (isfinite(t->ms)) {
 		shed1 = shed_count(b, svc);
 		if (shed0 == UINT64_MAX || shed1 != shed0 + 1) {
-			pr_warn("svc%02d: the dropped SYN was not counted as shed_level of tier %d\n",
-				svc + 1, BENCH_SHED_TIER);
+			pr_warn(
+			    "svc%02d: the dropped SYN was not counted as shed_level of tier %d\n",
+			    svc + 1, BENCH_SHED_TIER);
 			return -EPROTO;
 		}
 		/* Shed by this trial's report, not by a level left from before it. */

@@ -55,9 +55,9 @@ double percentile(double *v, int n, double p)
 static int sweep_once(struct bench *b, double *wall_ms, double *cpu_ms, struct spw_sweep_stats *st)
 {
 	const struct spw_sweep_opts o = {
-		.syn_timeout_ns = SYN_TIMEOUT_NS,
-		.idle_timeout_ns = IDLE_TIMEOUT_NS,
-		.udp_timeout_ns = UDP_TIMEOUT_NS,
+	    .syn_timeout_ns = SYN_TIMEOUT_NS,
+	    .idle_timeout_ns = IDLE_TIMEOUT_NS,
+	    .udp_timeout_ns = UDP_TIMEOUT_NS,
 	};
 	uint64_t w0, c0;
 	int err;

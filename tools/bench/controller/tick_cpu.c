@@ -40,11 +40,11 @@
 
 /* The tick-CPU windows, in the order they run; the second (the tick alone) has the goal. */
 const struct window_def windows[NWINDOWS] = {
-	{ CFG_POOL_SWEEP, "pool signals, sweep every 5 s (default)" },
-	{ CFG_POOL_NO_SWEEP, "pool signals, no sweep" },
-	{ CFG_ACCEPT_QUEUE, "+ accept_queue, no sweep" },
-	{ CFG_LATENCY, "+ latency_p99, no sweep" },
-	{ CFG_ALL_SIGNALS, "every signal kind, no sweep" },
+    {CFG_POOL_SWEEP, "pool signals, sweep every 5 s (default)"},
+    {CFG_POOL_NO_SWEEP, "pool signals, no sweep"},
+    {CFG_ACCEPT_QUEUE, "+ accept_queue, no sweep"},
+    {CFG_LATENCY, "+ latency_p99, no sweep"},
+    {CFG_ALL_SIGNALS, "every signal kind, no sweep"},
 };
 
 /* ---- tick CPU ----------------------------------------------------------------------------- */
@@ -83,13 +83,12 @@ static int measure_window(struct bench *b, struct window *w)
 	}
 	w->ms_per_tick = (double)(s1.sched_ns - s0.sched_ns) / 1e6 / (double)w->ticks;
 	w->ms_per_tick_stat =
-		(double)(s1.clk_ticks - s0.clk_ticks) * 1000.0 / (double)hz / (double)w->ticks;
+	    (double)(s1.clk_ticks - s0.clk_ticks) * 1000.0 / (double)hz / (double)w->ticks;
 	w->done = true;
 	pr_info("%s: %llu ticks in %.1f s, %.3f ms CPU per tick\n", w->name,
 		(unsigned long long)w->ticks, w->seconds, w->ms_per_tick);
 	return 0;
 }
-
 
 int phase_tick_cpu(struct bench *b)
 {

@@ -54,7 +54,6 @@
 #define RULES_100K 100000
 #define RULES_MAX  RULES_100K
 
-
 /* The clock figures are taken with: the thread's CPU time, or wall time with -w. */
 extern clockid_t bench_clock;
 
@@ -124,7 +123,7 @@ enum run_mode {
 /* Whose goals a row answers to; the table has a section each. */
 enum bench_goals {
 	GOALS_DATAPLANE, /* the data plane; its goals predate flow tracking */
-	GOALS_FLOWS, /* flow tracking */
+	GOALS_FLOWS,	 /* flow tracking */
 };
 
 /* When a verify hook runs. */
@@ -207,8 +206,7 @@ extern const unsigned int case_count;
 int build_pkt(struct bench_pkt *p);
 int flows_empty(struct bench *b);
 struct prog *case_prog(struct bench *b, const struct bench_case *c);
-int expect_verdict(const struct prog *pg, const struct bench_case *c, uint32_t got,
-			  uint32_t want);
+int expect_verdict(const struct prog *pg, const struct bench_case *c, uint32_t got, uint32_t want);
 double median(const double *v, unsigned int n);
 int memory_measure(struct bench *b, struct mem_report *mr);
 int memory_print(const struct mem_report *mr);
@@ -219,6 +217,6 @@ int rules_ensure(struct bench *b, unsigned int want);
 int rules_generate(struct bench *b, unsigned int n, uint32_t seed);
 int run_case(struct bench *b, const struct bench_case *c, struct result *res);
 int test_run(struct prog *pg, const struct bench_pkt *p, uint32_t repeat, uint8_t *out,
-		    uint32_t *out_len, uint64_t *took_ns, uint32_t *retval, uint32_t *duration);
+	     uint32_t *out_len, uint64_t *took_ns, uint32_t *retval, uint32_t *duration);
 
 #endif /* SPW_BENCH_DP_H */

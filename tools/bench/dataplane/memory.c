@@ -159,8 +159,9 @@ int memory_print(const struct mem_report *mr)
 	bool over = mr->measured > FLOW_BYTES_GOAL;
 	char text[64];
 
-	printf("\n-- flow-tracking goal: memory per tracked flow, %s (%s, preallocated, %u entries)\n",
-	       SPW_MAP_NAME(flows), map_type_name(fi->type), fi->max_entries);
+	printf(
+	    "\n-- flow-tracking goal: memory per tracked flow, %s (%s, preallocated, %u entries)\n",
+	    SPW_MAP_NAME(flows), map_type_name(fi->type), fi->max_entries);
 	printf("  %-40s %s\n", "", "from");
 	snprintf(text, sizeof(text), "key %u B + value %u B", fi->key_size, fi->value_size);
 	printf("  %-40s %s\n", text, "bpf_map_info of the pinned map");

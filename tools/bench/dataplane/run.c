@@ -70,7 +70,7 @@ struct prog *case_prog(struct bench *b, const struct bench_case *c)
  * always run with the same arguments, so copy-in and copy-out are part of both figures alike.
  */
 int test_run(struct prog *pg, const struct bench_pkt *p, uint32_t repeat, uint8_t *out,
-		    uint32_t *out_len, uint64_t *took_ns, uint32_t *retval, uint32_t *duration)
+	     uint32_t *out_len, uint64_t *took_ns, uint32_t *retval, uint32_t *duration)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p->data, .data_size_in = p->len,
 		    .data_out = out, .data_size_out = out ? PKT_BUF_MAX : 0, .repeat = repeat);
@@ -99,8 +99,7 @@ int test_run(struct prog *pg, const struct bench_pkt *p, uint32_t repeat, uint8_
 }
 
 /* Runs at the expected verdict, or the figure would be for another path. */
-int expect_verdict(const struct prog *pg, const struct bench_case *c, uint32_t got,
-			  uint32_t want)
+int expect_verdict(const struct prog *pg, const struct bench_case *c, uint32_t got, uint32_t want)
 {
 	if (got == want)
 		return 0;
@@ -139,7 +138,6 @@ static int round_repeat(struct prog *pg, const struct bench_case *c, const struc
 	*ns = ((double)took - median(tiny, TINY_CALLS)) / (double)(repeat - TINY_REPEAT);
 	return 0;
 }
-
 
 /*
  * Empties the flow table, and checks it is empty: a flow left over from the previous round
@@ -335,7 +333,6 @@ static int counters_expect(struct bench *b, const struct bench_case *c, uint64_t
 		(unsigned long long)other);
 	return -EPROTO;
 }
-
 
 /* ---- running a case ---- */
 

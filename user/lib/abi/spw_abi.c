@@ -9,7 +9,7 @@
 
 static const char *const reason_names[SPW_REASON_COUNT] = {
 #define SPW_REASON_NAME(name, str) [SPW_REASON_##name] = str,
-	SPW_REASONS(SPW_REASON_NAME)
+    SPW_REASONS(SPW_REASON_NAME)
 #undef SPW_REASON_NAME
 };
 
@@ -54,7 +54,7 @@ int spw_report_key_make(struct spw_report_key *key, enum spw_report_kind kind, c
 
 static const char *const attach_mode_names[SPW_ATTACH_MODE_COUNT] = {
 #define SPW_ATTACH_MODE_NAME(id, name) [SPW_ATTACH_##id] = name,
-	SPW_ATTACH_MODES(SPW_ATTACH_MODE_NAME)
+    SPW_ATTACH_MODES(SPW_ATTACH_MODE_NAME)
 #undef SPW_ATTACH_MODE_NAME
 };
 
@@ -84,7 +84,9 @@ void spw_attach_modes_text(char *buf, size_t len)
 	buf[0] = '\0';
 	for (i = 0; i < SPW_ATTACH_MODE_COUNT && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s",
-					 !i ? "" : i + 1 < SPW_ATTACH_MODE_COUNT ? ", " : " or ",
+					 !i				 ? ""
+					 : i + 1 < SPW_ATTACH_MODE_COUNT ? ", "
+									 : " or ",
 					 attach_mode_names[i]);
 }
 
@@ -94,7 +96,7 @@ static const struct {
 } map_layouts[] = {
 #define SPW_MAP_LAYOUT(name, type, max, flags, key, value)                                         \
 	{SPW_MAP_NAME(name), sizeof(key), sizeof(value)},
-	SPW_MAPS(SPW_MAP_LAYOUT)
+    SPW_MAPS(SPW_MAP_LAYOUT)
 #undef SPW_MAP_LAYOUT
 };
 
@@ -105,9 +107,10 @@ int spw_map_layout_check(const char *name, uint32_t key_size, uint32_t value_siz
 	for (i = 0; i < sizeof(map_layouts) / sizeof(map_layouts[0]); i++) {
 		if (strcmp(name, map_layouts[i].name))
 			continue;
-		return key_size == map_layouts[i].key_size && value_size == map_layouts[i].value_size
-			       ? 0
-			       : -EPROTO;
+		return key_size == map_layouts[i].key_size &&
+			       value_size == map_layouts[i].value_size
+			   ? 0
+			   : -EPROTO;
 	}
 	return -ENOENT;
 }

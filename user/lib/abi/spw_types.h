@@ -18,7 +18,7 @@ enum spw_attach_mode {
 #define SPW_ATTACH_MODE_ENUM(id, name) SPW_ATTACH_##id,
 	SPW_ATTACH_MODES(SPW_ATTACH_MODE_ENUM)
 #undef SPW_ATTACH_MODE_ENUM
-	SPW_ATTACH_MODE_COUNT
+	    SPW_ATTACH_MODE_COUNT
 };
 
 /* A mode's name ("xdp-generic"), "?" when out of range. */
@@ -30,9 +30,9 @@ void spw_attach_modes_text(char *buf, size_t len);
 
 /* A service: (protocol, port, optional local address) -> id. */
 struct spw_service_match {
-	uint8_t proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t port;	   /* host order */
-	bool has_addr;	   /* bound to one local address */
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port; /* host order */
+	bool has_addr; /* bound to one local address */
 	uint8_t addr[SPW_ADDR_LEN];
 };
 

@@ -16,8 +16,8 @@
 #include "spw_types.h"
 #include "spw_signal.h"
 
-#define SPW_MAX_IFACES		16
-#define SPW_ERR_MAX		512
+#define SPW_MAX_IFACES 16
+#define SPW_ERR_MAX    512
 
 struct spw_config_iface {
 	char name[IF_NAMESIZE];
@@ -71,12 +71,12 @@ struct spw_config {
 	struct spw_config_service services[SPW_MAX_SERVICES - 1];
 	int nservices;
 	struct spw_config_controller controller;
-	uint32_t flow_capacity;		 /* flows: {capacity: N}, default SPW_FLOWS_DEFAULT */
-	uint32_t flood_insert_rate;	 /* flows: {insert_rate: 20000/s} per CPU; 0 = off */
-	char metrics_listen[64];	 /* "127.0.0.1:9478" */
-	char report_socket[108];	 /* sun_path: /run/spillway/report.sock */
-	char report_group[64];		 /* empty: root's group */
-	char state_dir[256];		 /* /run/spillway: shed-state file, control socket */
+	uint32_t flow_capacity;	    /* flows: {capacity: N}, default SPW_FLOWS_DEFAULT */
+	uint32_t flood_insert_rate; /* flows: {insert_rate: 20000/s} per CPU; 0 = off */
+	char metrics_listen[64];    /* "127.0.0.1:9478" */
+	char report_socket[108];    /* sun_path: /run/spillway/report.sock */
+	char report_group[64];	    /* empty: root's group */
+	char state_dir[256];	    /* /run/spillway: shed-state file, control socket */
 };
 
 /*

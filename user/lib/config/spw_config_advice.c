@@ -33,14 +33,15 @@ int spw_config_advise(const struct spw_config *c, spw_advice_fn say, void *ctx)
 
 			if (!bounded_fraction(sig->kind) || !(sig->target > full_line))
 				continue;
-			snprintf(line, sizeof(line),
-				 "%.256s: service %s: %s%s%s target %.3g is above 1 / (1 + "
-				 "hysteresis) = %.3g: when full it reads only %.3g times the target, "
-				 "a slight excess, so the first cut waits for several readings "
-				 "instead of coming at once",
-				 c->path, s->name, spw_signal_kind_name(sig->kind),
-				 sig->source[0] ? " " : "", sig->source, sig->target, full_line,
-				 1.0 / sig->target);
+			snprintf(
+			    line, sizeof(line),
+			    "%.256s: service %s: %s%s%s target %.3g is above 1 / (1 + "
+			    "hysteresis) = %.3g: when full it reads only %.3g times the target, "
+			    "a slight excess, so the first cut waits for several readings "
+			    "instead of coming at once",
+			    c->path, s->name, spw_signal_kind_name(sig->kind),
+			    sig->source[0] ? " " : "", sig->source, sig->target, full_line,
+			    1.0 / sig->target);
 			say(ctx, line);
 			n++;
 		}

@@ -130,14 +130,15 @@ static int check_name(const struct report_kind *k, const char *name, size_t n, c
 
 	if (n >= SPW_REPORT_NAME_MAX) {
 		spw_set_err(err, errlen, "%s name '%s' is longer than %d characters", k->word,
-			quote(q, name, n), SPW_REPORT_NAME_MAX - 1);
+			    quote(q, name, n), SPW_REPORT_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	for (i = 0; i < n; i++) {
 		if (!is_name_char(name[i])) {
-			spw_set_err(err, errlen,
-				"%s name '%s': only letters, digits, '_', '.' and '-' are allowed",
-				k->word, quote(q, name, n));
+			spw_set_err(
+			    err, errlen,
+			    "%s name '%s': only letters, digits, '_', '.' and '-' are allowed",
+			    k->word, quote(q, name, n));
 			return -EINVAL;
 		}
 	}
@@ -179,7 +180,8 @@ static int parse_field(const struct report_kind *k, const char *tok, size_t tokl
 
 	/* "in_use = 3" and "=3" are not fields: say what a field looks like. */
 	if (!eq || eq == tok) {
-		spw_set_err(err, errlen, "'%s' is not a field (NAME=NUMBER)", quote(q, tok, toklen));
+		spw_set_err(err, errlen, "'%s' is not a field (NAME=NUMBER)",
+			    quote(q, tok, toklen));
 		return -EINVAL;
 	}
 	keylen = (size_t)(eq - tok);
@@ -191,7 +193,7 @@ static int parse_field(const struct report_kind *k, const char *tok, size_t tokl
 	}
 	if (!f) {
 		spw_set_err(err, errlen, "unknown field '%s' for a %s (%s)", quote(q, tok, keylen),
-			k->word, k->field_list);
+			    k->word, k->field_list);
 		return -EINVAL;
 	}
 	if (*seen & (1U << i)) {
@@ -209,12 +211,13 @@ static int parse_field(const struct report_kind *k, const char *tok, size_t tokl
 	/* spw_parse_u64 refuses signs, blanks, hex, fractions, nan, inf; the messages are ours. */
 	ret = spw_parse_u64(num, 0, REPORT_NUM_MAX, &v, NULL, 0);
 	if (ret == -ERANGE && num[0] == '-') {
-		spw_set_err(err, errlen, "%s=%s: must not be negative", f->name, quote(q, num, vlen));
+		spw_set_err(err, errlen, "%s=%s: must not be negative", f->name,
+			    quote(q, num, vlen));
 		return -EINVAL;
 	}
 	if (ret == -ERANGE) {
 		spw_set_err(err, errlen, "%s=%s: more than " REPORT_NUM_MAX_STR, f->name,
-			quote(q, num, vlen));
+			    quote(q, num, vlen));
 		return -EINVAL;
 	}
 	if (ret) {
@@ -240,7 +243,8 @@ static int check_values(const struct report_kind *k, const struct spw_report *va
 		/* A pool cannot lend more than it has: the app's numbers are out of step. */
 		if (val->in_use > val->capacity) {
 			spw_set_err(err, errlen, "in_use=%llu is more than capacity=%llu",
-				(unsigned long long)val->in_use, (unsigned long long)val->capacity);
+				    (unsigned long long)val->in_use,
+				    (unsigned long long)val->capacity);
 			return -EINVAL;
 		}
 	}
@@ -300,7 +304,8 @@ int spw_report_parse(const char *line, size_t len, struct spw_report_key *key,
 		}
 	}
 	if (!k) {
-		spw_set_err(err, errlen, "unknown report '%s' (pool or queue)", quote(q, tok, toklen));
+		spw_set_err(err, errlen, "unknown report '%s' (pool or queue)",
+			    quote(q, tok, toklen));
 		return -EINVAL;
 	}
 
@@ -310,7 +315,8 @@ int spw_report_parse(const char *line, size_t len, struct spw_report_key *key,
 	}
 	/* "pool in_use=1 ...": a field where the name should be is a forgotten name. */
 	if (memchr(name, '=', namelen)) {
-		spw_set_err(err, errlen, "%s: no name before '%s'", k->word, quote(q, name, namelen));
+		spw_set_err(err, errlen, "%s: no name before '%s'", k->word,
+			    quote(q, name, namelen));
 		return -EINVAL;
 	}
 	ret = check_name(k, name, namelen, err, errlen);

@@ -19,13 +19,13 @@
 #define SPW_MAX_SIGNALS 8
 
 enum spw_signal_kind {
-	SPW_SIG_POOL,	       /* pool NAME: in_use / capacity, target a fraction (0.85) */
-	SPW_SIG_POOL_WAIT,     /* pool NAME: wait_ms, target in ms (50) */
-	SPW_SIG_QUEUE,	       /* queue NAME: depth / limit, target a fraction */
-	SPW_SIG_QUEUE_AGE,     /* queue NAME: age_ms, target in ms */
-	SPW_SIG_ACCEPT_QUEUE,  /* the service's listen sockets: backlog fill, target a fraction */
-	SPW_SIG_LATENCY_P99,   /* the data plane's response latency p99, target in ms */
-	SPW_SIG_CONNECTIONS,   /* active connections of the service (all tiers), target a count */
+	SPW_SIG_POOL,	      /* pool NAME: in_use / capacity, target a fraction (0.85) */
+	SPW_SIG_POOL_WAIT,    /* pool NAME: wait_ms, target in ms (50) */
+	SPW_SIG_QUEUE,	      /* queue NAME: depth / limit, target a fraction */
+	SPW_SIG_QUEUE_AGE,    /* queue NAME: age_ms, target in ms */
+	SPW_SIG_ACCEPT_QUEUE, /* the service's listen sockets: backlog fill, target a fraction */
+	SPW_SIG_LATENCY_P99,  /* the data plane's response latency p99, target in ms */
+	SPW_SIG_CONNECTIONS,  /* active connections of the service (all tiers), target a count */
 	SPW_SIG_KIND_COUNT
 };
 

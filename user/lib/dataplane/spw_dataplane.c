@@ -85,8 +85,9 @@ static int check_layout(const char *name, int fd)
 		return -errno;
 	err = spw_map_layout_check(name, info.key_size, info.value_size);
 	if (err)
-		pr_warn("map %s has %u-byte keys and %u-byte values, not the layout of this build\n",
-			name, info.key_size, info.value_size);
+		pr_warn(
+		    "map %s has %u-byte keys and %u-byte values, not the layout of this build\n",
+		    name, info.key_size, info.value_size);
 	return err;
 }
 
@@ -147,8 +148,8 @@ int spw_dp_map_active(struct spw_dataplane *dp)
 	size_t len = SPW_ACTIVE_ENTRIES * sizeof(__u64);
 
 	dp->active_len = (len + page - 1) / page * page;
-	dp->active = mmap(NULL, dp->active_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			  dp->maps.active, 0);
+	dp->active =
+	    mmap(NULL, dp->active_len, PROT_READ | PROT_WRITE, MAP_SHARED, dp->maps.active, 0);
 	if (dp->active == MAP_FAILED) {
 		int err = -errno;
 

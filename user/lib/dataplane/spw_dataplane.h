@@ -74,7 +74,8 @@ int spw_dp_detach(struct spw_dataplane *dp, int ifindex);
 /* Ensures bpffs is mounted at /sys/fs/bpf (mounts it when not). */
 int spw_bpffs_ensure(void);
 
-int spw_dp_service_add(struct spw_dataplane *dp, const struct spw_service_match *m, uint32_t svc_id);
+int spw_dp_service_add(struct spw_dataplane *dp, const struct spw_service_match *m,
+		       uint32_t svc_id);
 int spw_dp_service_del(struct spw_dataplane *dp, const struct spw_service_match *m);
 /* Service id that owns traffic to (proto, port, local addr), 0 when none: as the data plane. */
 int spw_dp_service_lookup(struct spw_dataplane *dp, uint8_t proto, uint16_t port,
@@ -94,10 +95,12 @@ int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_poli
 int spw_dp_policy_del(struct spw_dataplane *dp, uint32_t svc_id);
 
 /* Source CIDR -> tier rules. Adding an existing prefix replaces its tier. */
-int spw_dp_rule_add(struct spw_dataplane *dp, const struct spw_cidr *c, uint8_t tier, uint32_t rule_id);
+int spw_dp_rule_add(struct spw_dataplane *dp, const struct spw_cidr *c, uint8_t tier,
+		    uint32_t rule_id);
 int spw_dp_rule_del(struct spw_dataplane *dp, const struct spw_cidr *c);
 /* Longest-prefix match, as the data plane does; -ENOENT when no rule covers addr. */
-int spw_dp_rule_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN], struct spw_rule *r);
+int spw_dp_rule_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN],
+		       struct spw_rule *r);
 
 /* Every rule, in the trie's order; fn returning non-zero stops the walk and is returned. */
 typedef int (*spw_dp_rule_fn)(const struct spw_cidr *c, const struct spw_rule *r, void *ctx);
@@ -124,8 +127,10 @@ int spw_dp_globals_get(struct spw_dataplane *dp, struct spw_globals *g);
 int spw_dp_globals_set(struct spw_dataplane *dp, const struct spw_globals *g);
 
 /* Token bucket state of (service, tier): for tests and diagnostics. */
-int spw_dp_bucket_get(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, struct spw_bucket *b);
-int spw_dp_bucket_set(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, const struct spw_bucket *b);
+int spw_dp_bucket_get(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
+		      struct spw_bucket *b);
+int spw_dp_bucket_set(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
+		      const struct spw_bucket *b);
 
 int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot,
 			enum spw_reason reason, struct spw_count *out);

@@ -25,7 +25,7 @@ struct spw_dataplane {
 	struct spillway_xdp *xdp;
 	struct spillway_tc *tc;
 	struct spw_dp_maps maps;
-	int ncpus;			  /* possible CPUs: per-CPU values come in this many */
+	int ncpus;			/* possible CPUs: per-CPU values come in this many */
 	struct spw_counter *percpu_buf; /* one counter entry's per-CPU values */
 	__u64 *active;			/* spw_active, mmapped: atomic decrements from user space */
 	size_t active_len;

@@ -47,9 +47,9 @@ int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier
 	 * the one before it, or by nothing for index 0. */
 	in = spw_latency_index(svc_id, tier, 0);
 	in -= in ? 1 : 0;
-	if (bpf_map_lookup_batch(dp->maps.latency,
-				 spw_latency_index(svc_id, tier, 0) ? &in : NULL, &outb, keys, vals,
-				 &count, &bopts) && errno != ENOENT) {
+	if (bpf_map_lookup_batch(dp->maps.latency, spw_latency_index(svc_id, tier, 0) ? &in : NULL,
+				 &outb, keys, vals, &count, &bopts) &&
+	    errno != ENOENT) {
 		err = -errno;
 		goto out;
 	}
@@ -218,9 +218,9 @@ static long remove_flows(struct spw_dataplane *dp, struct spw_flow_key *keys,
 
 static uint32_t timeout_us(const struct spw_sweep_opts *o, uint8_t state)
 {
-	uint64_t ns = state == SPW_FLOW_SYN_SEEN ? o->syn_timeout_ns :
-		      state == SPW_FLOW_UDP	 ? o->udp_timeout_ns :
-						   o->idle_timeout_ns;
+	uint64_t ns = state == SPW_FLOW_SYN_SEEN ? o->syn_timeout_ns
+		      : state == SPW_FLOW_UDP	 ? o->udp_timeout_ns
+						 : o->idle_timeout_ns;
 
 	return ns / 1000;
 }
@@ -232,7 +232,8 @@ static bool flow_expired(const struct spw_sweep_opts *o, const struct spw_flow *
 }
 
 /* Walks the table in batches; o NULL removes everything. */
-static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o, struct spw_sweep_stats *st)
+static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o,
+		 struct spw_sweep_stats *st)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	struct spw_flow_key *keys;

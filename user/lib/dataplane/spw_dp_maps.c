@@ -126,7 +126,7 @@ int spw_dp_service_del(struct spw_dataplane *dp, const struct spw_service_match 
 int spw_dp_service_lookup(struct spw_dataplane *dp, uint8_t proto, uint16_t port,
 			  const uint8_t addr[SPW_ADDR_LEN], uint32_t *svc_id)
 {
-	struct spw_service_match m = { .proto = proto, .port = port, .has_addr = true };
+	struct spw_service_match m = {.proto = proto, .port = port, .has_addr = true};
 	struct spw_svc_addr_key key;
 	struct spw_port p;
 	uint32_t slot, bound;
@@ -188,9 +188,10 @@ int spw_dp_policy_del(struct spw_dataplane *dp, uint32_t svc_id)
 	return map_delete(dp->maps.policies, &svc_id);
 }
 
-int spw_dp_rule_add(struct spw_dataplane *dp, const struct spw_cidr *c, uint8_t tier, uint32_t rule_id)
+int spw_dp_rule_add(struct spw_dataplane *dp, const struct spw_cidr *c, uint8_t tier,
+		    uint32_t rule_id)
 {
-	struct spw_rule rule = { .tier = tier, .rule_id = rule_id };
+	struct spw_rule rule = {.tier = tier, .rule_id = rule_id};
 	struct spw_lpm_key key;
 
 	if (tier >= SPW_MAX_TIERS || c->prefixlen > SPW_ADDR_LEN * 8)
@@ -207,9 +208,10 @@ int spw_dp_rule_del(struct spw_dataplane *dp, const struct spw_cidr *c)
 	return map_delete(dp->maps.rules, &key);
 }
 
-int spw_dp_rule_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN], struct spw_rule *r)
+int spw_dp_rule_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN],
+		       struct spw_rule *r)
 {
-	struct spw_lpm_key key = { .prefixlen = SPW_ADDR_LEN * 8 };
+	struct spw_lpm_key key = {.prefixlen = SPW_ADDR_LEN * 8};
 
 	memcpy(key.addr, addr, SPW_ADDR_LEN);
 	return map_lookup(dp->maps.rules, &key, r);
@@ -254,7 +256,7 @@ int spw_dp_dscp_get(struct spw_dataplane *dp, uint8_t dscp, uint8_t *tier)
 
 int spw_dp_trusted_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN])
 {
-	struct spw_lpm_key key = { .prefixlen = SPW_ADDR_LEN * 8 };
+	struct spw_lpm_key key = {.prefixlen = SPW_ADDR_LEN * 8};
 	uint8_t yes;
 
 	memcpy(key.addr, addr, SPW_ADDR_LEN);
@@ -347,7 +349,8 @@ static int bucket_key(uint32_t svc_id, uint32_t tier, uint32_t *key)
 	return 0;
 }
 
-int spw_dp_bucket_get(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, struct spw_bucket *b)
+int spw_dp_bucket_get(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
+		      struct spw_bucket *b)
 {
 	uint32_t key;
 
@@ -357,7 +360,8 @@ int spw_dp_bucket_get(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, 
 	return bpf_map_lookup_elem_flags(dp->maps.buckets, &key, b, BPF_F_LOCK) ? -errno : 0;
 }
 
-int spw_dp_bucket_set(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, const struct spw_bucket *b)
+int spw_dp_bucket_set(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
+		      const struct spw_bucket *b)
 {
 	uint32_t key;
 

@@ -31,7 +31,8 @@ static int pinned_map_fd(const char *name, void *root)
 
 int spw_dp_pinned_probe(const char *pin_root)
 {
-	int fd = pinned_map_fd(SPW_MAP_NAME(policies), (void *)(pin_root ? pin_root : SPW_PIN_ROOT));
+	int fd =
+	    pinned_map_fd(SPW_MAP_NAME(policies), (void *)(pin_root ? pin_root : SPW_PIN_ROOT));
 
 	if (fd < 0)
 		return fd;

@@ -51,7 +51,8 @@ static bool addr_kept(const struct spw_svc_addr_key *k, uint32_t id,
 	int i;
 
 	for (i = 0; i < n; i++)
-		if (keep[i].has_addr && keep[i].proto == k->proto && htons(keep[i].port) == k->port &&
+		if (keep[i].has_addr && keep[i].proto == k->proto &&
+		    htons(keep[i].port) == k->port &&
 		    !memcmp(keep[i].addr, k->addr, SPW_ADDR_LEN) && ids[i] == id)
 			return true;
 	return false;

@@ -266,8 +266,9 @@ static void fmt_tiers(FILE *f, const struct spw_metrics_snapshot *s)
 		for (t = 0; t < nt; t++) {
 			open_st(f, "spillway_tier_shed_ratio", s->svcs[i].name, tier_name(s, t));
 			fputc('}', f);
-			num(f, (double)spw_tier_shed_cohorts(s->svcs[i].level, s->svcs[i].floor, t) /
-				       SPW_COHORTS);
+			num(f,
+			    (double)spw_tier_shed_cohorts(s->svcs[i].level, s->svcs[i].floor, t) /
+				SPW_COHORTS);
 		}
 	/* Tier names are configurable: alerts find "the critical tier" by index, not by name. */
 	head(f, "spillway_tier_info", "gauge",

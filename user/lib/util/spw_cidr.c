@@ -125,7 +125,7 @@ int spw_cidr_parse(const char *text, struct spw_cidr *out, char *err, size_t err
 			what = "an IPv4";
 
 		spw_set_err(err, errlen, "'%.*s' is not %s address",
-			(int)(alen > QUOTE_MAX ? QUOTE_MAX : alen), text, what);
+			    (int)(alen > QUOTE_MAX ? QUOTE_MAX : alen), text, what);
 		return -EINVAL;
 	}
 	max = v4 ? 32 : 128;
@@ -142,15 +142,16 @@ int spw_cidr_parse(const char *text, struct spw_cidr *out, char *err, size_t err
 		for (len = 0; p[len]; len++) {
 			if (p[len] < '0' || p[len] > '9') {
 				spw_set_err(err, errlen, "prefix length '%.*s' is not a number",
-					QUOTE_MAX, p);
+					    QUOTE_MAX, p);
 				return -EINVAL;
 			}
 			if (plen <= 128) /* saturate: anything past 128 is too long already */
 				plen = plen * 10 + (unsigned int)(p[len] - '0');
 		}
 		if (plen > max) {
-			spw_set_err(err, errlen, "prefix length %.*s is longer than an %s address (%u)",
-				QUOTE_MAX, p, v4 ? "IPv4" : "IPv6", max);
+			spw_set_err(err, errlen,
+				    "prefix length %.*s is longer than an %s address (%u)",
+				    QUOTE_MAX, p, v4 ? "IPv4" : "IPv6", max);
 			return -EINVAL;
 		}
 	}
@@ -164,8 +165,8 @@ int spw_cidr_parse(const char *text, struct spw_cidr *out, char *err, size_t err
 		memcpy(want.addr, addr, SPW_ADDR_LEN);
 		clear_host_bits(want.addr, plen);
 		spw_cidr_format(&want, buf, sizeof(buf));
-		spw_set_err(err, errlen, "%.*s has host bits set (did you mean %s?)", QUOTE_MAX, text,
-			buf);
+		spw_set_err(err, errlen, "%.*s has host bits set (did you mean %s?)", QUOTE_MAX,
+			    text, buf);
 		return -EINVAL;
 	}
 

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-__attribute__((format(printf, 3, 4))) void spw_set_err(char *err, size_t errlen,
-							 const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void spw_set_err(char *err, size_t errlen, const char *fmt,
+						       ...);
 
 #endif /* SPW_ERR_H */

@@ -48,7 +48,7 @@ int spw_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, c
 	/* "-5" is a number, just not one this type holds: say so rather than "not a number". */
 	if (text[0] == '-' && all_digits(text + 1)) {
 		spw_set_err(err, errlen, "%.*s is out of range (%llu..%llu)", QUOTE_MAX, text,
-			(unsigned long long)min, (unsigned long long)max);
+			    (unsigned long long)min, (unsigned long long)max);
 		return -ERANGE;
 	}
 	if (!is_digit(text[0])) {
@@ -63,7 +63,7 @@ int spw_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, c
 	}
 	if (errno == ERANGE || v < min || v > max) {
 		spw_set_err(err, errlen, "%.*s is out of range (%llu..%llu)", QUOTE_MAX, text,
-			(unsigned long long)min, (unsigned long long)max);
+			    (unsigned long long)min, (unsigned long long)max);
 		return -ERANGE;
 	}
 	*out = v;
@@ -92,7 +92,7 @@ int spw_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out, char
 	}
 	if (errno == ERANGE || v < min || v > max) {
 		spw_set_err(err, errlen, "%.*s is out of range (%lld..%lld)", QUOTE_MAX, text,
-			(long long)min, (long long)max);
+			    (long long)min, (long long)max);
 		return -ERANGE;
 	}
 	*out = v;
@@ -219,8 +219,9 @@ int spw_parse_duration_ns(const char *text, uint64_t min_ns, uint64_t max_ns, ui
 		frac_seen = true;
 		for (; is_digit(*p); p++) {
 			if (++frac_digits > FRAC_DIGITS_MAX) {
-				spw_set_err(err, errlen, "duration '%.*s' has too many decimal places",
-					QUOTE_MAX, text);
+				spw_set_err(err, errlen,
+					    "duration '%.*s' has too many decimal places",
+					    QUOTE_MAX, text);
 				return -EINVAL;
 			}
 			frac = frac * 10 + (unsigned int)(*p - '0');
@@ -233,8 +234,8 @@ int spw_parse_duration_ns(const char *text, uint64_t min_ns, uint64_t max_ns, ui
 			u = &duration_units[0];
 			goto have_unit;
 		}
-		spw_set_err(err, errlen, "duration '%.*s' has no unit (" DURATION_UNITS ")", QUOTE_MAX,
-			text);
+		spw_set_err(err, errlen, "duration '%.*s' has no unit (" DURATION_UNITS ")",
+			    QUOTE_MAX, text);
 		return -EINVAL;
 	}
 	u = find_unit(duration_units, sizeof(duration_units) / sizeof(duration_units[0]), p);
@@ -244,14 +245,14 @@ int spw_parse_duration_ns(const char *text, uint64_t min_ns, uint64_t max_ns, ui
 		if (strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(p))
 			goto not_duration;
 		spw_set_err(err, errlen,
-			"duration '%.*s' has an unknown unit '%.*s' (" DURATION_UNITS ")",
-			QUOTE_MAX, text, QUOTE_MAX, p);
+			    "duration '%.*s' has an unknown unit '%.*s' (" DURATION_UNITS ")",
+			    QUOTE_MAX, text, QUOTE_MAX, p);
 		return -EINVAL;
 	}
 have_unit:
 	if ((frac * u->ns) % scale) {
 		spw_set_err(err, errlen, "duration '%.*s' is not a whole number of nanoseconds",
-			QUOTE_MAX, text);
+			    QUOTE_MAX, text);
 		return -EINVAL;
 	}
 	total = whole * u->ns + frac * u->ns / scale;
@@ -264,16 +265,17 @@ have_unit:
 
 		spw_format_duration(min_ns, lo, sizeof(lo));
 		spw_format_duration(max_ns, hi, sizeof(hi));
-		spw_set_err(err, errlen, "duration %.*s is out of range (%s..%s)", QUOTE_MAX, text, lo,
-			hi);
+		spw_set_err(err, errlen, "duration %.*s is out of range (%s..%s)", QUOTE_MAX, text,
+			    lo, hi);
 		return -ERANGE;
 	}
 	*out_ns = (uint64_t)total;
 	return 0;
 
 not_duration:
-	spw_set_err(err, errlen, "'%.*s' is not a duration (a number and a unit: " DURATION_UNITS ")",
-		QUOTE_MAX, text);
+	spw_set_err(err, errlen,
+		    "'%.*s' is not a duration (a number and a unit: " DURATION_UNITS ")", QUOTE_MAX,
+		    text);
 	return -EINVAL;
 }
 
@@ -298,8 +300,9 @@ int spw_parse_rate(const char *text, struct spw_rate *out, char *err, size_t err
 	errno = 0;
 	count = strtoull(text, &end, 10);
 	if (!*end) {
-		spw_set_err(err, errlen, "rate '%.*s' has no period (write %.*s/s, %.*s/m or %.*s/h)",
-			QUOTE_MAX, text, QUOTE_MAX, text, QUOTE_MAX, text, QUOTE_MAX, text);
+		spw_set_err(err, errlen,
+			    "rate '%.*s' has no period (write %.*s/s, %.*s/m or %.*s/h)", QUOTE_MAX,
+			    text, QUOTE_MAX, text, QUOTE_MAX, text, QUOTE_MAX, text);
 		return -EINVAL;
 	}
 	if (*end != '/')
@@ -307,7 +310,7 @@ int spw_parse_rate(const char *text, struct spw_rate *out, char *err, size_t err
 	u = find_unit(rate_periods, sizeof(rate_periods) / sizeof(rate_periods[0]), end + 1);
 	if (!u) {
 		spw_set_err(err, errlen, "rate '%.*s' has an unknown period '%.*s' (s, m or h)",
-			QUOTE_MAX, text, QUOTE_MAX, end + 1);
+			    QUOTE_MAX, text, QUOTE_MAX, end + 1);
 		return -EINVAL;
 	}
 	/* Checked after the syntax, so "99999999999999999999/x" is reported for its period. */
@@ -321,7 +324,7 @@ int spw_parse_rate(const char *text, struct spw_rate *out, char *err, size_t err
 
 not_rate:
 	spw_set_err(err, errlen, "'%.*s' is not a rate (a whole number per s, m or h, like 500/s)",
-		QUOTE_MAX, text);
+		    QUOTE_MAX, text);
 	return -EINVAL;
 }
 
@@ -339,13 +342,13 @@ int spw_rate_per_sec(const struct spw_rate *r, uint64_t max, uint64_t *per_sec, 
 	scaled = (unsigned __int128)r->count * SPW_NSEC_PER_SEC;
 	if (scaled % r->period_ns) {
 		spw_set_err(err, errlen, "rate %llu per %s is not a whole number per second",
-			(unsigned long long)r->count, period);
+			    (unsigned long long)r->count, period);
 		return -EINVAL;
 	}
 	scaled /= r->period_ns;
 	if (scaled > max) {
 		spw_set_err(err, errlen, "rate %llu per %s is more than %llu per second",
-			(unsigned long long)r->count, period, (unsigned long long)max);
+			    (unsigned long long)r->count, period, (unsigned long long)max);
 		return -ERANGE;
 	}
 	*per_sec = (uint64_t)scaled;
