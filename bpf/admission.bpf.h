@@ -54,10 +54,10 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		return SPW_VERDICT_PASS;
 	}
 	cohort = spw_cohort_of(saddr);
-	reason = spw_decide(svc, tier, cohort, pol, now);
+	reason = spw_decide(svc, tier, cohort, saddr, pol, now);
 	if (reason == SPW_REASON_ADMITTED && key) {
 		reason = spw_flow_open(key, svc, tier, cohort, state, pol, now);
-		if (reason == SPW_REASON_SHED_CAP)
+		if (reason == SPW_REASON_SHED_CAP || reason == SPW_REASON_SHED_RESERVE)
 			spw_bucket_give(svc, tier, pol);
 	}
 	if (reason == SPW_REASON_ADMITTED || reason == SPW_REASON_TABLE_FULL ||

@@ -72,12 +72,17 @@ static __always_inline __u32 spw_tier_of(const struct spw_pkt *pkt, const __u8 *
 	return tier;
 }
 
-static __always_inline __u32 spw_cohort_of(const __u8 *saddr)
+static __always_inline __u32 spw_salt(void)
 {
 	__u32 zero = 0;
 	struct spw_globals *g = bpf_map_lookup_elem(&spw_globals, &zero);
 
-	return spw_cohort(saddr, g ? g->cohort_salt : 0);
+	return g ? g->cohort_salt : 0;
+}
+
+static __always_inline __u32 spw_cohort_of(const __u8 *saddr)
+{
+	return spw_cohort(saddr, spw_salt());
 }
 
 #endif /* SPW_CLASSIFY_BPF_H */

@@ -5,7 +5,8 @@
  *
  * Every increment of an active count is paired with exactly one decrement: the count goes up
  * when an entry is inserted, and down by whoever's delete of that entry succeeds (a FIN or RST
- * here, the idle sweep in user space); a delete that finds nothing decrements nothing.
+ * here, the idle sweep in user space); a delete that finds nothing decrements nothing. A flow
+ * is counted twice, in its tier's slot and in the service's total (SPW_ACTIVE_TOTAL).
  */
 #ifndef SPW_FLOW_BPF_H
 #define SPW_FLOW_BPF_H
@@ -61,16 +62,25 @@ static __always_inline int spw_guard_take(__u64 now)
 				      g->insert_burst, now);
 }
 
+/* Gives back the places spw_flow_open() took: the tier's and the service total's. */
+static __always_inline void spw_active_put(__u64 *active, __u64 *total)
+{
+	__sync_fetch_and_add(active, -1);
+	__sync_fetch_and_add(total, -1);
+}
+
 /*
- * Opens a flow of an admitted client: takes a place under the tier's cap, then inserts.
- * Returns ADMITTED, SHED_CAP (shed it), or FLOOD_GUARD / TABLE_FULL (admitted untracked).
+ * Opens a flow of an admitted client: takes a place under the tier's cap and one in the
+ * service's total outside the reserve of the tiers above, then inserts. Returns ADMITTED,
+ * SHED_CAP or SHED_RESERVE (shed it), or FLOOD_GUARD / TABLE_FULL (admitted untracked).
  */
 static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32 svc, __u32 tier,
 					   __u32 cohort, __u8 state, const struct spw_policy *pol,
 					   __u64 now)
 {
 	__u32 cap = pol->max_conns[tier & (SPW_MAX_TIERS - 1)];
-	__u64 *active = spw_active_of(svc, tier);
+	__u32 below = pol->admit_below[tier & (SPW_MAX_TIERS - 1)];
+	__u64 *active = spw_active_of(svc, tier), *total = spw_active_of(svc, SPW_ACTIVE_TOTAL);
 	struct spw_flow flow = {
 	    .last_us = spw_us(now),
 	    .svc_id = svc,
@@ -78,24 +88,29 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 	    .cohort = cohort,
 	    .state = state,
 	};
-	__u64 before;
+	__u64 before, in_service;
 	long err;
 
-	if (!active)
+	if (!active || !total)
 		return SPW_REASON_ADMITTED;
-	/* Take the place first, then check: two CPUs can never both take the last one. */
+	/* Take the places first, then check: two CPUs can never both take the last one. */
 	before = __sync_fetch_and_add(active, 1);
+	in_service = __sync_fetch_and_add(total, 1);
 	if (cap && before >= cap) {
-		__sync_fetch_and_add(active, -1);
+		spw_active_put(active, total);
 		return SPW_REASON_SHED_CAP;
 	}
+	if ((pol->flags & SPW_POLICY_RESERVE) && in_service >= below) {
+		spw_active_put(active, total);
+		return SPW_REASON_SHED_RESERVE;
+	}
 	if (!spw_guard_take(now)) {
-		__sync_fetch_and_add(active, -1);
+		spw_active_put(active, total);
 		return SPW_REASON_FLOOD_GUARD;
 	}
 	err = bpf_map_update_elem(&spw_flows, key, &flow, BPF_NOEXIST);
 	if (err) {
-		__sync_fetch_and_add(active, -1);
+		spw_active_put(active, total);
 		/* -EEXIST: another CPU opened the same flow a moment earlier: it is tracked. */
 		return err == -EEXIST ? SPW_REASON_ADMITTED : SPW_REASON_TABLE_FULL;
 	}
@@ -107,13 +122,14 @@ static __always_inline void spw_flow_close(const struct spw_flow_key *key, const
 {
 	/* Copied first: a deleted element of a preallocated table can be reused at once. */
 	__u32 svc = f->svc_id, tier = f->tier;
-	__u64 *active;
+	__u64 *active, *total;
 
 	if (bpf_map_delete_elem(&spw_flows, key))
 		return;
 	active = spw_active_of(svc, tier);
-	if (active)
-		__sync_fetch_and_add(active, -1);
+	total = spw_active_of(svc, SPW_ACTIVE_TOTAL);
+	if (active && total)
+		spw_active_put(active, total);
 }
 
 /* Refreshes last_us for the idle sweep, writing at most once per SPW_FLOW_TOUCH_US. */

@@ -8,6 +8,7 @@
 
 #include "maps.bpf.h"
 #include "spillway_rank.h"
+#include "classify.bpf.h"
 #include "bucket.bpf.h"
 
 /*
@@ -65,11 +66,18 @@ static __always_inline void spw_bucket_give(__u32 svc, __u32 tier, const struct 
 	bpf_spin_unlock(&b->lock);
 }
 
-/* SPW_REASON_ADMITTED, SPW_REASON_SHED_LEVEL or SPW_REASON_SHED_RATE. */
-static __always_inline __u32 spw_decide(__u32 svc, __u32 tier, __u32 cohort,
+/*
+ * SPW_REASON_ADMITTED, SPW_REASON_SHED_LEVEL or SPW_REASON_SHED_RATE. The host slot is hashed
+ * only for the one rank that is admitted in part: every other flow is decided by its rank.
+ */
+static __always_inline __u32 spw_decide(__u32 svc, __u32 tier, __u32 cohort, const __u8 *saddr,
 					const struct spw_policy *pol, __u64 now)
 {
-	if (spw_rank(tier, cohort) >= spw_effective_level(pol))
+	__u32 rank = spw_rank(tier, cohort), slot = SPW_PARTIAL_ONE;
+
+	if (rank == spw_effective_level(pol) && pol->partial)
+		slot = spw_host_slot(saddr, spw_salt());
+	if (!spw_level_admits(pol, rank, slot))
 		return SPW_REASON_SHED_LEVEL;
 	if (!spw_bucket_take(svc, tier, pol, now))
 		return SPW_REASON_SHED_RATE;

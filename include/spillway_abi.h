@@ -13,7 +13,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
 /* Bumped whenever a map key or value layout changes; stored in spw_globals. */
-#define SPW_ABI_VERSION 1
+#define SPW_ABI_VERSION 2
 
 /* Priority classes: 0 is critical, N-1 the most sheddable; a policy has room for 8. */
 #define SPW_MAX_TIERS 8
@@ -22,6 +22,12 @@
 #define SPW_TIER_NONE  SPW_MAX_TIERS
 /* Cohorts per tier: the unit in which a tier is shed and rotated. */
 #define SPW_COHORTS 32
+/*
+ * The cohort at the admit level is admitted in part: a host whose slot (a hash of its whole
+ * address, 0..SPW_PARTIAL_ONE-1) is below the policy's partial share. So the level has a
+ * fraction, and a boundary cohort's load is not all or nothing.
+ */
+#define SPW_PARTIAL_ONE 256
 /* Largest admit level: every rank of every tier is below it, so everything is admitted. */
 #define SPW_RANK_LIMIT (SPW_MAX_TIERS * SPW_COHORTS)
 
@@ -69,7 +75,8 @@
 	X(TABLE_FULL, "table_full")	  /* flow table full: admitted untracked */                \
 	X(NOT_IP, "not_ip")		  /* neither IPv4 nor IPv6 (ARP, LLDP...): passed */       \
 	X(FLOOD_GUARD, "flood_guard")	  /* insert rate-guarded: admitted untracked */            \
-	X(REJECT_FAILED, "reject_failed") /* shed, reject reply not buildable: dropped */
+	X(REJECT_FAILED, "reject_failed") /* shed, reject reply not buildable: dropped */          \
+	X(SHED_RESERVE, "shed_reserve")	  /* new flow, slots left are reserved for tiers above */
 
 enum spw_reason {
 #define SPW_REASON_ENUM(name, str) SPW_REASON_##name,
@@ -114,6 +121,7 @@ enum spw_port_flags {
 enum spw_policy_flags {
 	/* Decide and count as would_shed, but let every packet pass. */
 	SPW_POLICY_DRY_RUN = 1 << 0,
+	SPW_POLICY_RESERVE = 1 << 1, /* admit_below bounds every tier (0: none of it admitted) */
 };
 
 /*
@@ -161,18 +169,22 @@ struct spw_rule {
  * old one after an RCU grace period, so a reader sees the old record or the new, never a mix.
  */
 struct spw_policy {
-	__u64 lease_expires_ns; /* CLOCK_MONOTONIC; at or past it the policy fails open */
-	__u16 admit_level;	/* a new flow is admitted iff rank < max(admit, floor) */
-	__u16 floor_level;	/* SPW_COHORTS protects all of tier 0 whatever the level */
-	__u8 default_tier;	/* tier when no CIDR rule or trusted DSCP decides */
-	__u8 tier_count;	/* tiers in use (1..8); classified tiers are clamped below it */
-	__u8 flags;		/* enum spw_policy_flags */
-	__u8 reserved0;
-	__u8 action[SPW_MAX_TIERS];	   /* enum spw_action, per tier */
+	__u64 lease_expires_ns;	    /* CLOCK_MONOTONIC; at or past it the policy fails open */
+	__u16 admit_level;	    /* a new flow is admitted iff rank < max(admit, floor) */
+	__u16 floor_level;	    /* SPW_COHORTS protects all of tier 0 whatever the level */
+	__u8 default_tier;	    /* tier when no CIDR rule or trusted DSCP decides */
+	__u8 tier_count;	    /* tiers in use (1..8); classified tiers are clamped below it */
+	__u8 flags;		    /* enum spw_policy_flags */
+	__u8 partial;		    /* hosts of the rank at the admit level admitted, of 256 */
+	__u8 action[SPW_MAX_TIERS]; /* enum spw_action, per tier */
 	__u32 rate_per_sec[SPW_MAX_TIERS]; /* new flows per second per tier; 0 = no limit */
 	__u32 burst[SPW_MAX_TIERS];	   /* bucket depth in flows; 0 means one second's worth */
 	__u32 max_conns[SPW_MAX_TIERS];	   /* active flows per tier; 0 = no cap */
-	__u32 generation;		   /* bumped by each writer update, for diagnostics */
+	/* With SPW_POLICY_RESERVE, a new flow of tier k is admitted only while the service's
+	 * active flows are below admit_below[k]: the slots above are the reserve of the tiers
+	 * before k. */
+	__u32 admit_below[SPW_MAX_TIERS];
+	__u32 generation; /* bumped by each writer update, for diagnostics */
 	__u32 reserved1[3];
 };
 
@@ -247,12 +259,16 @@ struct spw_flow {
 /* Longest idle/half-open timeout the 32-bit microsecond stamps can measure, with margin. */
 #define SPW_FLOW_TIMEOUT_MAX_US (30U * 60U * 1000000U)
 
-/* Active flows per (service, tier): exact counts, shared atomics (the caps need them global). */
-#define SPW_ACTIVE_ENTRIES (SPW_MAX_SERVICES * SPW_MAX_TIERS)
+/*
+ * Active flows per (service, tier slot): exact counts, shared atomics (the caps need them
+ * global). Slot SPW_ACTIVE_TOTAL holds the service's total, which the reservation checks.
+ */
+#define SPW_ACTIVE_TOTAL   SPW_TIER_NONE
+#define SPW_ACTIVE_ENTRIES (SPW_MAX_SERVICES * SPW_TIER_SLOTS)
 
-static inline __u32 spw_active_index(__u32 svc, __u32 tier)
+static inline __u32 spw_active_index(__u32 svc, __u32 tier_slot)
 {
-	return svc * SPW_MAX_TIERS + tier;
+	return svc * SPW_TIER_SLOTS + tier_slot;
 }
 
 /*
@@ -321,6 +337,20 @@ struct spw_override {
 	__u16 level;	  /* admit level to enforce */
 	__u8 dry_run;	  /* 1: dry-run on, 0: as configured */
 	__u8 pad[5];
+};
+
+/* Longest service name, terminator included (the config's names are shorter). */
+#define SPW_SERVICE_NAME_LEN 32
+
+/*
+ * spw_services value, keyed by service id: which configured service holds the id and what its
+ * controller had learned, so a restarted daemon gives every service its id back (counters,
+ * caps and active counts are keyed by id) and resumes where it was. name[0] == 0: free.
+ */
+struct spw_service_rec {
+	char name[SPW_SERVICE_NAME_LEN];
+	__u64 capacity_mfps; /* learned capacity in new flows per 1000 s; 0 = not learned */
+	__u64 saved_ns;	     /* CLOCK_MONOTONIC when it was written */
 };
 
 #endif /* SPILLWAY_ABI_H */

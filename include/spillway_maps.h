@@ -44,7 +44,9 @@
 	/* (kind, name) -> last app report; read by the daemon and CLI, no program uses it. */     \
 	X(reports, HASH, SPW_MAX_REPORTS, 0, struct spw_report_key, struct spw_report)             \
 	/* service -> manual level override with expiry; read by the daemon each tick. */          \
-	X(overrides, HASH, SPW_MAX_SERVICES, 0, __u32, struct spw_override)
+	X(overrides, HASH, SPW_MAX_SERVICES, 0, __u32, struct spw_override)                        \
+	/* service id -> the service's name and learned capacity, across daemon restarts. */       \
+	X(services, ARRAY, SPW_MAX_SERVICES, 0, __u32, struct spw_service_rec)
 
 /* The pinned name of map `name` of SPW_MAPS: SPW_MAP_NAME(flows) is "spw_flows". */
 #define SPW_MAP_NAME(name) "spw_" #name

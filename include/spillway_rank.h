@@ -50,6 +50,22 @@ static inline __u32 spw_cohort(const __u8 *addr, __u32 salt)
 	return spw_mix32(spw_mix32(w0 ^ salt) ^ w1) % SPW_COHORTS;
 }
 
+/*
+ * Host slot of a client (0..SPW_PARTIAL_ONE-1): what admits part of the cohort at the admit
+ * level. Finer than the cohort (an IPv4 host, an IPv6 /64: the unit one client holds), seeded
+ * apart from it so the slots split every cohort evenly, and salted: a slot is no standing
+ * privilege either.
+ */
+static inline __u32 spw_host_slot(const __u8 *addr, __u32 salt)
+{
+	__u32 seed = salt ^ 0x9e3779b9U;
+
+	if (spw_addr_is_v4(addr))
+		return spw_mix32(spw_be32_at(addr + 12) ^ seed) % SPW_PARTIAL_ONE;
+	return spw_mix32(spw_mix32(spw_be32_at(addr) ^ seed) ^ spw_be32_at(addr + 4)) %
+	       SPW_PARTIAL_ONE;
+}
+
 static inline __u32 spw_rank(__u32 tier, __u32 cohort)
 {
 	return tier * SPW_COHORTS + cohort;
@@ -59,6 +75,20 @@ static inline __u32 spw_rank(__u32 tier, __u32 cohort)
 static inline __u32 spw_effective_level(const struct spw_policy *p)
 {
 	return p->admit_level > p->floor_level ? p->admit_level : p->floor_level;
+}
+
+/*
+ * Whether a client of rank `rank` (host slot `slot`) passes the level of a policy: below the
+ * effective level, or at the admit level with its slot inside the partial share. The floor
+ * has no partial rank: it protects whole cohorts.
+ */
+static inline int spw_level_admits(const struct spw_policy *p, __u32 rank, __u32 slot)
+{
+	__u32 eff = spw_effective_level(p);
+
+	if (rank < eff)
+		return 1;
+	return rank == eff && p->admit_level >= p->floor_level && slot < p->partial;
 }
 
 /*

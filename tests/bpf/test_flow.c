@@ -372,8 +372,9 @@ static void expect_all_idle(struct fctx *t)
 {
 	static const uint32_t svcs[] = {SVC_TCP, SVC_UDP, SVC_TCP2};
 
+	/* SPW_ACTIVE_TOTAL included: every place given back is given back in the total too. */
 	for (size_t i = 0; i < ARRAY_SIZE(svcs); i++)
-		for (uint32_t tier = 0; tier < SPW_MAX_TIERS; tier++)
+		for (uint32_t tier = 0; tier < SPW_TIER_SLOTS; tier++)
 			expect_active(t, svcs[i], tier, 0);
 }
 
@@ -1441,6 +1442,147 @@ static void test_tier_kept(void **state)
 	expect_active(t, SVC_TCP, 0, 1);
 }
 
+/* A policy of SVC_TCP with the reservation on: tier k admitted while the total is below[k]. */
+static void set_reserve(struct fctx *t, const uint32_t below[TIERS], uint8_t action)
+{
+	struct spw_policy p;
+
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	p.flags |= SPW_POLICY_RESERVE;
+	for (int i = 0; i < TIERS; i++) {
+		p.admit_below[i] = below[i];
+		p.action[i] = action;
+	}
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+}
+
+/*
+ * Reservation: a service with 4 connections, 1 kept for tier 0 and 1 more for tiers 0-1. A
+ * tier-2 storm takes 2 and is then shed_reserve (the place it took to check given back, in
+ * its tier and in the total); tier 1 gets the third; tier 0 the fourth and beyond (its bound
+ * is the server's). A close frees a place for the tier whose bound it drops under.
+ */
+static void reserve_case(void **state, uint8_t action)
+{
+	static const uint32_t below[TIERS] = {UINT32_MAX, 3, 2};
+	struct fctx *t = build(state);
+	enum verdict shed = action == SPW_ACTION_REJECT ? V_REJECT : V_DROP;
+	struct flow a = tcp_flow(t, CLI_T2, 2), b = tcp_flow(t, CLI_V6, 2);
+	struct flow c = tcp_flow(t, CLI_T2, 2), d = tcp_flow(t, CLI_T1, 1);
+	struct flow e = tcp_flow(t, CLI_T1, 1), z = tcp_flow(t, CLI_T0, 0);
+	struct flow z2 = tcp_flow(t, CLI_T0, 0);
+
+	set_policy(t, SVC_TCP, NULL, action, SPW_RANK_LIMIT);
+	set_reserve(t, below, action);
+	open_syn(t, &a);
+	open_est(t, &b);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 2);
+	cli(t, &c, PKT_TCP_SYN, 0, shed, 2, SPW_REASON_SHED_RESERVE);
+	flow_gone(t, &c);
+	expect_active(t, SVC_TCP, 2, 2);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 2);
+	/* Flows already admitted are never refused: a retransmitted SYN passes. */
+	cli(t, &a, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	open_syn(t, &d);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 3);
+	cli(t, &e, PKT_TCP_SYN, 0, shed, 1, SPW_REASON_SHED_RESERVE);
+	open_syn(t, &z);
+	open_syn(t, &z2);
+	expect_active(t, SVC_TCP, 0, 2);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 5);
+	/* Another service is not bound by this one's total. */
+	{
+		struct flow o = tcp_flow(t, CLI_T2, 2);
+
+		o.port = PORT_TCP2;
+		o.svc = SVC_TCP2;
+		open_syn(t, &o);
+		expect_active(t, SVC_TCP2, SPW_ACTIVE_TOTAL, 1);
+	}
+	/* Tier 0's two close: 3 left, tier 1 still at its bound, tier 2 further. */
+	close_fin(t, &z);
+	srv(t, &z2, PKT_TCP_RST | PKT_TCP_ACK, 0);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 3);
+	cli(t, &e, PKT_TCP_SYN, 0, shed, 1, SPW_REASON_SHED_RESERVE);
+	/* One of tier 2's closes: tier 1 fits under 3 again, tier 2 not under 2. */
+	close_fin(t, &b);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 2);
+	cli(t, &c, PKT_TCP_SYN, 0, shed, 2, SPW_REASON_SHED_RESERVE);
+	open_syn(t, &e);
+	expect_active(t, SVC_TCP, 1, 2);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 3);
+}
+
+static void test_reserve_drop(void **state)
+{
+	reserve_case(state, SPW_ACTION_DROP);
+}
+
+static void test_reserve_reject(void **state)
+{
+	reserve_case(state, SPW_ACTION_REJECT);
+}
+
+/* Without SPW_POLICY_RESERVE the bounds are not read: zeros there shed nothing. */
+static void test_reserve_off(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow a = tcp_flow(t, CLI_T2, 2);
+	struct spw_policy p;
+
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	memset(p.admit_below, 0, sizeof(p.admit_below));
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	open_syn(t, &a);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 1);
+}
+
+/*
+ * The partial share: a client whose rank is the admit level is admitted iff its host slot is
+ * below the policy's partial; below the level always, above never. The floor has no partial.
+ */
+static void test_partial_rank(void **state)
+{
+	struct fctx *t = build(state);
+	uint8_t addr[SPW_ADDR_LEN];
+	uint32_t rank, slot;
+	struct spw_policy p;
+	struct flow f;
+
+	CHECK_OK(t, spw_fixture_addr(CLI_T2, addr));
+	rank = spw_rank(2, spw_cohort(addr, t->salt));
+	slot = spw_host_slot(addr, t->salt);
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, (uint16_t)rank);
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	/* Its slot just outside the share: shed. */
+	p.partial = (uint8_t)slot;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	f = tcp_flow(t, CLI_T2, 2);
+	cli(t, &f, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	/* Just inside: admitted (a slot of 255 cannot be: the share is at most 255/256). */
+	if (slot < 255) {
+		p.partial = (uint8_t)(slot + 1);
+		CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+		f = tcp_flow(t, CLI_T2, 2);
+		open_syn(t, &f);
+	}
+	/* One rank lower: the partial share applies to the level's rank only. */
+	p.admit_level = (uint16_t)(rank - 1);
+	p.partial = 255;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	f = tcp_flow(t, CLI_T2, 2);
+	cli(t, &f, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	/* The floor wins over a lower admit level, and whole: no partial rank above it. */
+	CHECK_OK(t, spw_fixture_addr(CLI_T1, addr));
+	p.floor_level = (uint16_t)spw_rank(1, spw_cohort(addr, t->salt));
+	p.admit_level = 0;
+	p.partial = 255;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	f = tcp_flow(t, CLI_T1, 1);
+	cli(t, &f, PKT_TCP_SYN, 0, V_DROP, 1, SPW_REASON_SHED_LEVEL);
+}
+
 #define BOTH(fn)                                                                                   \
 	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&prog_xdp),          \
 	    cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&prog_tc)
@@ -1470,6 +1612,10 @@ int main(void)
 	    ONCE(test_sweep_args),
 	    BOTH(test_flows_clear),
 	    BOTH(test_tier_kept),
+	    BOTH(test_reserve_drop),
+	    BOTH(test_reserve_reject),
+	    ONCE(test_reserve_off),
+	    BOTH(test_partial_rank),
 	};
 
 	return cmocka_run_group_tests_name("flow tracking", tests, NULL, NULL);

@@ -42,10 +42,10 @@ static void test_no_implicit_padding(void **state)
 	    FSZ(struct spw_policy, lease_expires_ns) + FSZ(struct spw_policy, admit_level) +
 		FSZ(struct spw_policy, floor_level) + FSZ(struct spw_policy, default_tier) +
 		FSZ(struct spw_policy, tier_count) + FSZ(struct spw_policy, flags) +
-		FSZ(struct spw_policy, reserved0) + FSZ(struct spw_policy, action) +
+		FSZ(struct spw_policy, partial) + FSZ(struct spw_policy, action) +
 		FSZ(struct spw_policy, rate_per_sec) + FSZ(struct spw_policy, burst) +
-		FSZ(struct spw_policy, max_conns) + FSZ(struct spw_policy, generation) +
-		FSZ(struct spw_policy, reserved1),
+		FSZ(struct spw_policy, max_conns) + FSZ(struct spw_policy, admit_below) +
+		FSZ(struct spw_policy, generation) + FSZ(struct spw_policy, reserved1),
 	    sizeof(struct spw_policy));
 	assert_int_equal(
 	    FSZ(struct spw_globals, cohort_salt) + FSZ(struct spw_globals, abi_version) +
@@ -75,7 +75,7 @@ static void test_reasons(void **state)
 	static const char *const want[] = {
 	    "not_service", "established", "admitted",	 "shed_level",	  "shed_cap",
 	    "shed_rate",   "would_shed",  "fail_open",	 "malformed",	  "fragment",
-	    "table_full",  "not_ip",	  "flood_guard", "reject_failed",
+	    "table_full",  "not_ip",	  "flood_guard", "reject_failed", "shed_reserve",
 	};
 	static const char *const got[] = {
 #define REASON_NAME(name, str) [SPW_REASON_##name] = str,

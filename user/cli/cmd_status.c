@@ -20,10 +20,6 @@
 #include "cli_priv.h"
 #include "spw_strnum.h"
 
-/* Reasons that mean "shed" in the shed/s column: the client was refused. */
-static const enum spw_reason shed_reasons[] = {SPW_REASON_SHED_LEVEL, SPW_REASON_SHED_CAP,
-					       SPW_REASON_SHED_RATE, SPW_REASON_REJECT_FAILED};
-
 struct tier_view {
 	double admitted_ps, shed_ps, would_shed_ps, fail_open_ps;
 	uint64_t active;
@@ -61,9 +57,9 @@ static void build_view(struct spw_dataplane *dp, const struct spw_state_service 
 
 		tv->admitted_ps =
 		    per_sec(a, b, spw_counter_index(s->id, t, SPW_REASON_ADMITTED), secs);
-		for (r = 0; r < sizeof(shed_reasons) / sizeof(shed_reasons[0]); r++)
-			tv->shed_ps +=
-			    per_sec(a, b, spw_counter_index(s->id, t, shed_reasons[r]), secs);
+		for (r = 0; r < SPW_REASON_COUNT; r++)
+			if (spw_reason_refuses(r))
+				tv->shed_ps += per_sec(a, b, spw_counter_index(s->id, t, r), secs);
 		tv->would_shed_ps =
 		    per_sec(a, b, spw_counter_index(s->id, t, SPW_REASON_WOULD_SHED), secs);
 		tv->fail_open_ps =

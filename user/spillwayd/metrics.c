@@ -132,13 +132,13 @@ static void tier_rates(struct spw_metrics_service *o, uint32_t t, const struct s
 		       const struct spw_count *base, double secs)
 {
 	struct spw_metrics_tier *ot = &o->tiers[t];
-	uint32_t id = o->id;
+	uint32_t id = o->id, r;
 
 	ot->admitted_ps = rate(c, base, spw_counter_index(id, t, SPW_REASON_ADMITTED), secs);
-	ot->shed_ps = rate(c, base, spw_counter_index(id, t, SPW_REASON_SHED_LEVEL), secs) +
-		      rate(c, base, spw_counter_index(id, t, SPW_REASON_SHED_CAP), secs) +
-		      rate(c, base, spw_counter_index(id, t, SPW_REASON_SHED_RATE), secs) +
-		      rate(c, base, spw_counter_index(id, t, SPW_REASON_REJECT_FAILED), secs);
+	ot->shed_ps = 0;
+	for (r = 0; r < SPW_REASON_COUNT; r++)
+		if (spw_reason_refuses(r))
+			ot->shed_ps += rate(c, base, spw_counter_index(id, t, r), secs);
 	ot->would_shed_ps = rate(c, base, spw_counter_index(id, t, SPW_REASON_WOULD_SHED), secs);
 	ot->fail_open_ps = rate(c, base, spw_counter_index(id, t, SPW_REASON_FAIL_OPEN), secs);
 }

@@ -20,6 +20,20 @@ const char *spw_reason_name(unsigned int reason)
 	return reason < SPW_REASON_COUNT ? reason_names[reason] : NULL;
 }
 
+bool spw_reason_refuses(unsigned int reason)
+{
+	switch (reason) {
+	case SPW_REASON_SHED_LEVEL:
+	case SPW_REASON_SHED_CAP:
+	case SPW_REASON_SHED_RATE:
+	case SPW_REASON_SHED_RESERVE:
+	case SPW_REASON_REJECT_FAILED:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* bpf_ktime_get_ns() is CLOCK_MONOTONIC: leases and bucket stamps are on this clock. */
 uint64_t spw_now_ns(void)
 {

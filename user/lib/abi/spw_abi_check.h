@@ -38,19 +38,24 @@ SPW_ABI_SIZE(struct spw_rule, 8);
 SPW_ABI_OFF(struct spw_rule, tier, 0);
 SPW_ABI_OFF(struct spw_rule, rule_id, 4);
 
-SPW_ABI_SIZE(struct spw_policy, 136);
+SPW_ABI_SIZE(struct spw_policy, 168);
 SPW_ABI_OFF(struct spw_policy, lease_expires_ns, 0);
 SPW_ABI_OFF(struct spw_policy, admit_level, 8);
 SPW_ABI_OFF(struct spw_policy, floor_level, 10);
 SPW_ABI_OFF(struct spw_policy, default_tier, 12);
 SPW_ABI_OFF(struct spw_policy, tier_count, 13);
 SPW_ABI_OFF(struct spw_policy, flags, 14);
+SPW_ABI_OFF(struct spw_policy, partial, 15);
 SPW_ABI_OFF(struct spw_policy, action, 16);
 SPW_ABI_OFF(struct spw_policy, rate_per_sec, 24);
 SPW_ABI_OFF(struct spw_policy, burst, 56);
 SPW_ABI_OFF(struct spw_policy, max_conns, 88);
-SPW_ABI_OFF(struct spw_policy, generation, 120);
-SPW_ABI_OFF(struct spw_policy, reserved1, 124);
+SPW_ABI_OFF(struct spw_policy, admit_below, 120);
+SPW_ABI_OFF(struct spw_policy, generation, 152);
+SPW_ABI_OFF(struct spw_policy, reserved1, 156);
+
+SPW_ABI_SIZE(struct spw_service_rec, 48);
+SPW_ABI_OFF(struct spw_service_rec, capacity_mfps, 32);
 
 SPW_ABI_SIZE(struct spw_globals, 32);
 SPW_ABI_OFF(struct spw_globals, cohort_salt, 0);

@@ -69,6 +69,8 @@ int spw_map_layout_check(const char *name, uint32_t key_size, uint32_t value_siz
 
 /* Metric label of a reason ("shed_level"), or NULL when out of range. */
 const char *spw_reason_name(unsigned int reason);
+/* True for the reasons that refused a new flow: the shed/s of status and /v1/state. */
+bool spw_reason_refuses(unsigned int reason);
 
 /* CLOCK_MONOTONIC in ns: the clock of leases and bucket timestamps. */
 uint64_t spw_now_ns(void);

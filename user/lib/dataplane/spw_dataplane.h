@@ -92,6 +92,10 @@ int spw_dp_services_prune(struct spw_dataplane *dp, const struct spw_service_mat
 /* Atomic replacement of a service's whole policy (see struct spw_policy). */
 int spw_dp_policy_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_policy *p);
 int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_policy *p);
+/* The pinned record of a service id (spw_services): its name and learned capacity. */
+int spw_dp_service_rec_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_service_rec *r);
+int spw_dp_service_rec_set(struct spw_dataplane *dp, uint32_t svc_id,
+			   const struct spw_service_rec *r);
 int spw_dp_policy_del(struct spw_dataplane *dp, uint32_t svc_id);
 
 /* Source CIDR -> tier rules. Adding an existing prefix replaces its tier. */
@@ -134,11 +138,20 @@ int spw_dp_bucket_set(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
 
 int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot,
 			enum spw_reason reason, struct spw_count *out);
+/*
+ * The counters of one service: out has SPW_TIER_SLOTS * SPW_REASON_SLOTS entries, indexed by
+ * tier_slot * SPW_REASON_SLOTS + reason. One syscall: the controller reads it every tick.
+ */
+int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, struct spw_count *out);
 /* Every counter at once: out has SPW_COUNTER_ENTRIES entries, indexed by spw_counter_index. */
 int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out);
 
-/* Active flows of (service, tier): exact, maintained by the data plane and the sweep. */
-int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, uint64_t *out);
+/*
+ * Active flows of (service, tier slot): exact, maintained by the data plane and the sweep.
+ * Slot SPW_ACTIVE_TOTAL is the service's total, which the reservation bounds.
+ */
+int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot,
+		       uint64_t *out);
 
 int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
 			struct spw_latency_hist *out);

@@ -20,11 +20,20 @@ static bool slot_ok(uint32_t svc_id, uint32_t tier)
 	return svc_id < SPW_MAX_SERVICES && tier < SPW_MAX_TIERS;
 }
 
-int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, uint64_t *out)
+/* A flow's places, as the data plane counts them: its tier's and its service's total. */
+static void count_flow(struct spw_dataplane *dp, const struct spw_flow *f, int64_t delta)
 {
-	if (!slot_ok(svc_id, tier))
+	__atomic_fetch_add(&dp->active[spw_active_index(f->svc_id, f->tier)], (uint64_t)delta,
+			   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&dp->active[spw_active_index(f->svc_id, SPW_ACTIVE_TOTAL)],
+			   (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
+int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot, uint64_t *out)
+{
+	if (svc_id >= SPW_MAX_SERVICES || tier_slot >= SPW_TIER_SLOTS)
 		return -EINVAL;
-	*out = __atomic_load_n(&dp->active[spw_active_index(svc_id, tier)], __ATOMIC_RELAXED);
+	*out = __atomic_load_n(&dp->active[spw_active_index(svc_id, tier_slot)], __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -162,8 +171,7 @@ int spw_dp_flows_insert(struct spw_dataplane *dp, const struct spw_flow_key *key
 	if (err)
 		return err;
 	for (i = 0; i < n; i++)
-		__atomic_fetch_add(&dp->active[spw_active_index(vals[i].svc_id, vals[i].tier)], 1,
-				   __ATOMIC_RELAXED);
+		count_flow(dp, &vals[i], 1);
 	return 0;
 }
 
@@ -183,8 +191,7 @@ int spw_dp_ncpus(const struct spw_dataplane *dp)
 static void give_back(struct spw_dataplane *dp, const struct spw_flow *f)
 {
 	if (slot_ok(f->svc_id, f->tier))
-		__atomic_fetch_sub(&dp->active[spw_active_index(f->svc_id, f->tier)], 1,
-				   __ATOMIC_RELAXED);
+		count_flow(dp, f, -1);
 }
 
 /*

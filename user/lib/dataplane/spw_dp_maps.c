@@ -155,7 +155,8 @@ static int policy_valid(const struct spw_policy *p)
 
 	if (p->tier_count < 1 || p->tier_count > SPW_MAX_TIERS ||
 	    p->default_tier >= p->tier_count || p->admit_level > SPW_RANK_LIMIT ||
-	    p->floor_level > SPW_RANK_LIMIT || (p->flags & ~SPW_POLICY_DRY_RUN))
+	    p->floor_level > SPW_RANK_LIMIT ||
+	    (p->flags & ~(SPW_POLICY_DRY_RUN | SPW_POLICY_RESERVE)))
 		return -EINVAL;
 	for (t = 0; t < SPW_MAX_TIERS; t++) {
 		if (p->action[t] != SPW_ACTION_DROP && p->action[t] != SPW_ACTION_REJECT)

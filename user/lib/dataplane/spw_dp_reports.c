@@ -36,6 +36,21 @@ int spw_dp_override_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_ov
 	return bpf_map_lookup_elem(dp->maps.overrides, &svc_id, o) ? -errno : 0;
 }
 
+int spw_dp_service_rec_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_service_rec *r)
+{
+	if (!svc_ok(svc_id))
+		return -EINVAL;
+	return bpf_map_lookup_elem(dp->maps.services, &svc_id, r) ? -errno : 0;
+}
+
+int spw_dp_service_rec_set(struct spw_dataplane *dp, uint32_t svc_id,
+			   const struct spw_service_rec *r)
+{
+	if (!svc_ok(svc_id))
+		return -EINVAL;
+	return bpf_map_update_elem(dp->maps.services, &svc_id, r, BPF_ANY) ? -errno : 0;
+}
+
 int spw_dp_override_del(struct spw_dataplane *dp, uint32_t svc_id)
 {
 	if (!svc_ok(svc_id))
