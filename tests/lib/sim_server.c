@@ -39,6 +39,7 @@ struct sim_server {
 	struct sim_config cfg;
 	uint64_t step;
 	uint32_t level;
+	uint32_t partial; /* share of the cohort at the level admitted, in 1/256 */
 	double capacity;
 	uint32_t svc_steps; /* service time in steps: M / C rounded, at least 1 */
 
@@ -61,6 +62,7 @@ struct sim_server {
 	uint32_t cohort_left;
 
 	struct sim_counts total[SIM_MAX_TIERS];
+	uint64_t busy_total, wait_total;
 	uint64_t *lat; /* [tier][SIM_LAT_BINS], latency in steps, requests that started */
 
 	/* Current window. */
@@ -242,6 +244,12 @@ void sim_destroy(struct sim_server *s)
 void sim_set_level(struct sim_server *s, uint32_t level)
 {
 	s->level = level;
+	s->partial = 0;
+}
+
+void sim_set_partial(struct sim_server *s, uint32_t partial)
+{
+	s->partial = partial > 256 ? 256 : partial;
 }
 
 uint32_t sim_level(const struct sim_server *s)
@@ -350,13 +358,22 @@ static void sim_step(struct sim_server *s)
 		n = sim_poisson(s, t);
 		if (!n)
 			continue;
-		/* Ranks of tier t are t*32 .. t*32+31: the first `open` cohorts are admitted. */
+		/*
+		 * Ranks of tier t are t*32 .. t*32+31: the first `open` cohorts are admitted, and
+		 * of the cohort at the level, the hosts whose slot is below the partial share.
+		 */
 		open = (int64_t)s->level - (int64_t)t * SIM_COHORTS;
-		if (open >= SIM_COHORTS)
+		if (open >= SIM_COHORTS) {
 			admitted = n;
-		else if (open > 0)
-			for (k = 0; k < n; k++)
-				admitted += sim_cohort(s) < (uint32_t)open;
+		} else if (open >= 0) {
+			for (k = 0; k < n; k++) {
+				uint32_t c = sim_cohort(s);
+
+				admitted +=
+				    c < (uint32_t)open ||
+				    (c == (uint32_t)open && (sim_rand(s) & 0xff) < s->partial);
+			}
+		}
 		s->total[t].offered += n;
 		s->w_tier[t].offered += n;
 		s->total[t].shed += n - admitted;
@@ -380,6 +397,8 @@ static void sim_step(struct sim_server *s)
 	}
 	s->w_busy_sum += s->in_use;
 	s->w_wait_sum += s->waiting;
+	s->busy_total += s->in_use;
+	s->wait_total += s->waiting;
 	if (s->waiting > s->w_wait_max)
 		s->w_wait_max = s->waiting;
 	s->step++;
@@ -438,6 +457,23 @@ void sim_totals(const struct sim_server *s, uint32_t tier, struct sim_counts *ou
 	memset(out, 0, sizeof(*out));
 	if (tier < s->cfg.tiers)
 		*out = s->total[tier];
+}
+
+void sim_integrals(const struct sim_server *s, uint64_t *busy, uint64_t *waiting)
+{
+	*busy = s->busy_total;
+	*waiting = s->wait_total;
+}
+
+void sim_occupancy(const struct sim_server *s, uint32_t *in_use, uint32_t *waiting)
+{
+	*in_use = s->in_use;
+	*waiting = s->waiting;
+}
+
+uint32_t sim_pool_size(const struct sim_server *s)
+{
+	return s->cfg.pool_size;
 }
 
 double sim_latency_ms(const struct sim_server *s, uint32_t tier, double q)

@@ -67,6 +67,8 @@ void sim_destroy(struct sim_server *s);
 /* The data plane's admit level for new connections; from the next step on. */
 void sim_set_level(struct sim_server *s, uint32_t level);
 uint32_t sim_level(const struct sim_server *s);
+/* The share of the cohort at the level that is admitted too, in 1/256 (0 after set_level). */
+void sim_set_partial(struct sim_server *s, uint32_t partial);
 /* Arrival rate of one tier, per second. */
 void sim_set_rate(struct sim_server *s, uint32_t tier, double per_sec);
 /* Capacity C (the pool slows down or speeds up): requests that start from now on take M/C. */
@@ -82,6 +84,15 @@ void sim_window_take(struct sim_server *s, struct sim_window *w);
 
 /* Totals since creation, per tier. */
 void sim_totals(const struct sim_server *s, uint32_t tier, struct sim_counts *out);
+/*
+ * Sums since creation of connections in use and of waiters, step by step: the difference of
+ * two readings divided by the steps between them is the mean over that time.
+ */
+void sim_integrals(const struct sim_server *s, uint64_t *busy, uint64_t *waiting);
+/* Connections in use and waiters now. */
+void sim_occupancy(const struct sim_server *s, uint32_t *in_use, uint32_t *waiting);
+/* The pool's size (M). */
+uint32_t sim_pool_size(const struct sim_server *s);
 /* Quantile q (0..1) of the latency (wait + service) of a tier's requests, ms; 0 if none. */
 double sim_latency_ms(const struct sim_server *s, uint32_t tier, double q);
 

@@ -58,6 +58,8 @@ static const struct report_case cases[] = {
      POOL("A.b-c_9", .in_use = NUM_MAX, .capacity = NUM_MAX)},
     {"pool " NAME31 " in_use=1 capacity=1", 0, NULL, POOL(NAME31, .in_use = 1, .capacity = 1)},
     {"pool x in_use=007 capacity=10", 0, NULL, POOL("x", .in_use = 7, .capacity = 10)},
+    /* Over-full, as pg_stat_activity counts it: a measurement of a pool past full. */
+    {"pool pg in_use=23 capacity=21", 0, NULL, POOL("pg", .in_use = 23, .capacity = 21)},
     {"pool db in_use=1 capacity=2 waiting=0 wait_ms=0", 0, NULL,
      POOL("db", .in_use = 1, .capacity = 2, .present = W | WM)},
     /* Good queues; a queue deeper than its limit is what the signal is there to see. */
@@ -137,7 +139,7 @@ static const struct report_case cases[] = {
 
     /* Values that do not make sense together. */
     {"pool db in_use=0 capacity=0", 0, BAD("capacity must be > 0")},
-    {"pool db in_use=11 capacity=10", 0, BAD("in_use=11 is more than capacity=10")},
+    {"pool db in_use=1 capacity=0 waiting=4", 0, BAD("capacity must be > 0")},
 };
 
 /* The line with control bytes escaped, for the progress output. */
@@ -443,8 +445,6 @@ static void test_format_refuses(void **state)
 	key = good_key, val = good_val, key.pad[1] = 1;
 	REFUSED(-EINVAL);
 	key = good_key, val = good_val, val.capacity = 0, val.in_use = 0;
-	REFUSED(-EINVAL);
-	key = good_key, val = good_val, val.in_use = 3;
 	REFUSED(-EINVAL);
 	key = good_key, val = good_val, val.capacity = NUM_MAX + 1;
 	REFUSED(-EINVAL);

@@ -1,57 +1,50 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The control law (spw_control.h): pressure in, admit level out. Pure arithmetic: no BPF
- * calls, no I/O, no clock reads (the caller passes now), so it is tested against a simulated
- * server (tests/unit/test_control.c, tests/lib/sim_server.*) without privileges.
+ * The control law (spw_control.h): readings and demand in, admit level out. Pure arithmetic:
+ * no BPF calls, no I/O, no clock reads (the caller passes now), so it is tested against a
+ * simulated server (tests/unit/test_control*.c, tests/lib/sim_server.*) without privileges.
  *
- * Once per reading (every tick; spillwayd also steps as a report showing a clear overload
- * arrives, and never twice on one reading), with p the pressure (the largest value/target of
- * the fresh signals) and s the smoothed pressure (the mean of the readings taken at the
- * current level, see below):
+ * Two estimates make the law aim instead of walk:
  *
- *   p >= 1 + h                   clear overload: shed at once, by the excess p - 1
- *   1 < p < 1 + h                slight excess: shed by min(p, s) - 1 once s > 1 over at least
- *                                confirm_ticks readings at this level; hold until then
- *   s in [1 - h, 1], p <= 1      hold: the band where a settled service sits
- *   s < 1 - h, or p is NAN       low: once low for recover_after_ns in a row, recover
+ *   demand[t]  new flows per second tier t offers at full admission, from the data plane's
+ *              counts. A tier partly shed offers passed / open-share (the flows its open
+ *              cohorts let through, scaled: cohorts split a tier uniformly, and refused
+ *              clients' retries do not inflate it); a tier shed all but a few cohorts offers
+ *              what was counted, retries included. So rate_at(level), the flows a level
+ *              admits, is a sum over tiers, and its inverse gives the level of any rate.
+ *   capacity   new flows per second the service admits at pressure 1: the admitted rate
+ *              divided by the pressure of the signals that grow in proportion to the load (a
+ *              pool's fill: Little's law), learned from readings that are neither saturated
+ *              nor taken while a change of level was still working through.
  *
- *   shed:    level -= clamp(shed_gain * excess * (level - floor),
- *                           min shed_min_ranks, max shed_max_fraction * level)
- *            (max twice that for a clear overload read again right after a cut: confirmed)
- *   recover: level += recover_ranks per tick, for as long as it stays low
+ * Each new reading, with p its pressure and h the hysteresis:
  *
- * with h the hysteresis, and the level clamped to [floor, ceiling]. The cut is multiplicative
- * (a fraction of the range still admitted above the floor) and grows with the excess, so a
- * deep overload is cut in a few ticks and a slight one a cohort at a time; recovery is
- * additive and starts only after a sustained lull. Shedding more than needed for a while
- * costs some refused connections; shedding too little costs the service, so the law is quick
- * to shed and slow to give back.
+ *   saturated or p >= 1 + h   clear overload: cut to min(capacity x aim, what the reading
+ *                             implies, rate / p, bounded by max_cut of the rate); with no
+ *                             capacity estimate, what the reading implies alone
+ *   1 < p < 1 + h             slight excess: once it has lasted confirm_ns, cut to rate x
+ *                             aim / p, at least one rank
+ *   p in [1 - h, 1]           hold: the band where a settled service sits
+ *   p < 1 - h                 low: once it has lasted recover_after_ns, rise to where the
+ *                             demand fits the capacity (full admission when all of it does)
+ *   nothing fresh             after drift_after_ns, drift up drift_ranks a tick
  *
- * Why the slight excess waits for evidence. A reading is noisy: an app's pool in use over a
- * 100 ms tick carries the Poisson noise of the arrivals, 2-4 % of the reading at 10-20k
- * requests/s, more on smaller services. One cohort is worth a few percent of pressure too
- * (one rank of a tier carrying 60 % of 2C moves pressure by 4 %), so a level whose true
- * pressure is 0.95 reads above 1 every few ticks. A law acting on single readings walks down
- * through the band on noise alone, falls out of its bottom, recovers, and starts again: the
- * slow oscillation the tests forbid. Averaging about half a second of readings at the level
- * separates a level that is over from one that is merely noisy; a reading more than the band
- * width above target is not noise, and is acted on at once, so reaction to a real overload
- * costs nothing.
+ * The level never rises on a reading over target, never moves twice on one reading, and
+ * steps at most once per tick however often reports come, so the gain does not grow with the
+ * report rate. Readings taken within settle_ns of a change show the level before it (the
+ * pool still holds requests admitted before; a reporter averages over its period): they cut
+ * again only when they are clear and still rising, and teach nothing about capacity.
  *
- * Why the smoothed pressure restarts at every change, leaving out the first reading: readings
- * taken at another level say nothing about this one, and the first reading after a change
- * straddles both (requests still in service, the queue still draining). For the same reason
- * a first reading after a cut that is above 1 + h but clearly lower than the one before is not
- * acted on: the cut is working and the next reading tells how far (without this the pool's
- * backlog, which keeps it busy for a while after admission fell under capacity, draws one cut
- * too many and lands the level under the band). A backlog that takes several ticks to drain
- * still does; only a signal of the backlog itself (pool waiters) could tell it apart from an
- * overload that is still there.
+ * Saturated signals. A pool at 100 % (or over-full, as PostgreSQL's pg_stat_activity counts
+ * reserved and starting backends) hides how far past capacity the load is, so its ratio says
+ * little; being saturated says "clear overload" whatever the ratio. The cut then relies on the
+ * capacity estimate; a second saturated reading at a level the estimate said would fit proves
+ * the estimate too high (the database slowed down), and it is lowered to the admitted rate
+ * over 1 + h.
  *
- * NAN (no fresh signal: all stale or invalid) counts as low: spillway must not keep shedding
- * on nothing, so a service whose signals went silent drifts back to full admission at the
- * recovery pace, not at once. A pressure that is negative, infinite or above
- * SPW_PRESSURE_MAX is not a measurement (spw_pressure() never returns one) and counts as NAN.
+ * NAN pressure (nothing fresh: all stale or invalid) is not low and not high: spillway must
+ * not keep shedding on nothing, so the service drifts back to full admission at the drift
+ * pace, not at once.
  *
  * The level is kept fractional so that cuts smaller than a rank accumulate; the enforced level
  * is its integer part (a partial cohort counts as shed).
@@ -61,89 +54,114 @@
 #include <stddef.h>
 #include <string.h>
 #include "spw_control.h"
-#include "spw_signal.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 
 /*
- * The defaults were chosen against the simulated server of tests/unit/test_control.c (C =
- * 20,000 requests/s, a pool of 200 with 200 waiters, 3 tiers at 10/30/60 %, 100 ms ticks,
- * pool saturation at target 0.85, hysteresis 0.1), then checked over 300 seeds per scenario
- * and on noisier (C = 10,000) and deeper-queued variants; the test prints the figures.
+ * The defaults were chosen against the simulated server of tests/unit/test_control.c (3 tiers
+ * at 10/30/60 %, 100 ms ticks, pool fill target 0.85 or 0.95, hysteresis 0.1, reporters every
+ * 50 ms to 1 s with jitter), over many seeds per scenario; the tests print the figures.
  *
- * shed_gain 0.7: a pool saturation signal cannot read above 1 / target (1.18 at 0.85)
- * however deep the overload, so while the pool is pinned at 100 % each tick cuts
- * 0.18 * 0.7 = 12 % of the range above the floor: 3x capacity is brought under in about 9
- * ticks, and the last cut taken while still pinned lands at most 12 % of the range below the
- * saturation edge, inside the band for the usual tier mixes. Once the pool is no longer pinned
- * the reading is proportional to the excess and 0.7 removes a little less than the excess,
- * approaching the band from above rather than jumping past it. 1.0 settled the 3x step 0.4 s
- * sooner, but its last pinned cut from full admission at 2C landed under the band (0.90) in
- * nearly every run, and a cohort too low after the capacity halved in a third of them; 0.5
- * was 0.3 s slower on the 3x step.
+ * aim 1 - h/3 (0.967 at h = 0.1): where a cut or a recovery aims the pressure. Inside the
+ * band [1 - h, 1] with room on both sides: the reading noise of a pool of 20 averaged over
+ * 100 ms is a few percent, so from 0.967 noise rarely leaves the band either way, and the pool
+ * sits within 5 % of its target.
  */
-#define DEFAULT_SHED_GAIN 0.7
+#define DEFAULT_AIM_SHARE_OF_H (1.0 / 3.0)
 /*
- * shed_max_fraction 0.25: a signal far above target (latency at 10x its target) would
- * otherwise cut most of the range in one tick on what may be one outlier. A quarter of the
- * level per tick still halves admission in under 3 ticks (300 ms). The reading right after
- * a cut, when still clearly over and not falling, is not an outlier: it confirms the
- * overload, and its cut may be twice as large (CONFIRMED_BOUND_FACTOR, half the level). A
- * wait or queue signal grows the longer admission stays over capacity (at 3x capacity the
- * queue gains 200 ms of work every 100 ms); with a quarter per step it took 4 steps to reach
- * tier 0 alone in the demo while the queue ahead of tier 0 grew to 300 ms, with half it takes
- * 2. The pool saturation signal (at most 1.18) never reaches either bound.
+ * settle_ns 2 ticks: a pool reading shows requests admitted one service time and one report
+ * period earlier (50 ms queries and a 200 ms mean in the demo); 200 ms after a change the
+ * readings are mostly of the new level.
  */
-#define DEFAULT_SHED_MAX_FRACTION 0.25
-#define CONFIRMED_BOUND_FACTOR	  2.0
+#define DEFAULT_SETTLE_TICKS 2
 /*
- * shed_min_ranks 1: near p = 1 the proportional cut is a fraction of a rank; one cohort per
- * confirmed excess guarantees progress against a persistent slight overload.
+ * confirm_ns 500 ms: a slight excess (below 1 + h) is noise or a real few percent; half a
+ * second of it is a trend. Timed, not counted, so a reporter at 200/s and one at 1/s are held
+ * to the same evidence (the latter acts on its first reading after 500 ms).
  */
-#define DEFAULT_SHED_MIN_RANKS 1
+#define DEFAULT_CONFIRM_NS (500 * 1000000ULL)
 /*
- * recover_after_ns 1 s (at least 3 ticks): ten 100 ms ticks of a low smoothed pressure is a
- * trend, not a lull between bursts, and short enough that recovery, which follows, completes
- * within a few seconds of the load going away (2.7 s from 2C to 0.5C in the tests).
+ * smooth_ns 200 ms: the band, a slight excess and a low reading are judged on readings
+ * averaged over this long (by time, not by count, so 200 readings a second weigh what one
+ * reading of 100 ms does). Clear overloads are judged on each reading: they cannot wait.
  */
-#define DEFAULT_RECOVER_AFTER_NS    (1 * NSEC_PER_SEC)
-#define DEFAULT_RECOVER_AFTER_TICKS 3
+#define DEFAULT_SMOOTH_NS (200 * 1000000ULL)
 /*
- * recover_ranks: one rank per tick for every tier above the floor, so a climb from the floor
- * to full admission takes 32 ticks (3.2 s at 100 ms) whatever the tier count. With 3 tiers
- * that is 2 ranks a tick, which for most load mixes moves pressure by less than the band's
- * width, so a climb stops in the band instead of jumping over it.
+ * recover_after_ns 200 ms: a low reading that is not a leftover of a change; one tick after
+ * settle_ns has passed. Recovery then jumps to where demand fits the capacity, so after an
+ * overload every tier is back within a few hundred ms of the queue draining.
  */
-#define DEFAULT_RECOVER_STEPS 32
+#define DEFAULT_RECOVER_AFTER_NS (200 * 1000000ULL)
 /*
- * smooth_weight 0.1: the smoothed pressure is a plain mean of the readings at the level for
- * the first 10, then an exponential one over about the last second (weight 0.1 per tick):
- * its noise is a quarter of a single reading's, so a level whose true pressure sits one
- * cohort under target essentially never reads above 1 on noise, while a real slight overload
- * (a few percent) still shows within a second or two.
+ * max_cut 0.5: without a capacity estimate, a reading's ratio is taken at its word only down
+ * to half the admitted rate per step. A delay signal at 10x its target says the queue is long,
+ * not that nine tenths of the load is excess.
  */
-#define DEFAULT_SMOOTH_WEIGHT 0.1
+#define DEFAULT_MAX_CUT 0.5
 /*
- * confirm_ticks 5: a slight excess is acted on after 5 readings at the level (plus the one
- * straddling the change), 0.6 s at 100 ms: the mean of 5 readings has less than half the
- * noise of one. With 3 the law took noise for excess and cut a cohort too many in about 1 %
- * of the runs after the capacity halved (the noisiest scenario); the slight excess it waits
- * on is inside the tolerance anyway.
+ * Demand is averaged over half a second: one tier's count in a 100 ms window carries the
+ * Poisson noise of a few dozen to a few thousand flows, and a level set from a noisy demand
+ * moves with the noise. A change too large to be noise (a window off by more than half the
+ * estimate and by more than 5 standard deviations of its count) is taken at once: a 10x step
+ * must be cut to its new size in one step, and the end of an overload let back in at once.
  */
-#define DEFAULT_CONFIRM_TICKS 5
+#define DEFAULT_DEMAND_NS (500 * 1000000ULL)
+#define DEMAND_JUMP_SHARE 0.5
+#define DEMAND_JUMP_SIGMA 5.0
 /*
- * A first reading after a cut whose excess is below this fraction of the excess before it
- * shows the cut taking effect (see above): 10 % is more than the jitter of a pinned pool
- * (its reading varies by under 1 % while saturated, so a deep overload keeps being cut every
- * tick) and less than the fall seen when admission has just dropped under capacity and only
- * the backlog keeps the pool busy.
+ * Capacity over a second of readings: each reading's estimate carries the Poisson noise of
+ * 100 ms of admissions (10-15 % at a few hundred flows a second); a second of them a third
+ * of that.
  */
-#define CUT_WORKING 0.9
+#define DEFAULT_CAPACITY_NS (1000 * 1000000ULL)
+/* Below a load pressure of 0.25 a pool's fill is mostly noise around a handful of requests. */
+#define DEFAULT_LEARN_MIN 0.25
+/*
+ * With no signal, or only delay signals (wait, latency, queue age) whose values say nothing
+ * about how much more load would fit: after 1 s (at least 3 ticks), one rank per tick for every
+ * tier above the floor, floor to full in 32 ticks.
+ */
+#define DEFAULT_DRIFT_AFTER_NS	  (1 * NSEC_PER_SEC)
+#define DEFAULT_DRIFT_AFTER_TICKS 3
+#define DEFAULT_DRIFT_STEPS	  32
+/*
+ * A tier with fewer than this share of its cohorts open says too little of its own demand
+ * through them (one or two cohorts: a couple of client prefixes): its demand is what was
+ * offered, retries of refused clients included.
+ */
+#define MIN_OPEN_SHARE (4.0 / SPW_COHORTS)
+/*
+ * A reading's window admitted steadily when the rates of its two halves differ by at most
+ * this share: Poisson noise of a few hundred flows is within it, a step of the load is not.
+ */
+#define STEADY_SHARE 0.25
+/*
+ * A level in the band is trimmed to the capacity's aim when off it by this many ranks: more
+ * than the capacity estimate's noise moves its aim (about one rank), so noise never trims.
+ */
+#define TRIM_RANKS 1.5
+/*
+ * How long clear readings must last to show an overload at a level the estimates say fits:
+ * three readings of a 100 ms reporter, one of a reporter that averages over a second.
+ */
+#define DOUBT_NS (250 * 1000000ULL)
+/* A clear reading below this share of the one before is an overload receding. */
+#define FALLING_SHARE 0.9
+/* A slight excess is acted on once its mean is past this share of the band over target. */
+#define SLIGHT_SHARE_OF_H 0.25
+/* Steps closer together than this share of a tick are one tick's (timer jitter). */
+#define TICK_SLACK 0.75
+/*
+ * A reporter's period is taken into the settle time up to this: a reading may average over
+ * its whole period (the demo's backend reports a 200 ms mean), so one taken less than a
+ * period after a change still holds some of the old level. Beyond 2 s a signal is stale.
+ */
+#define MAX_INTERVAL_NS (2 * NSEC_PER_SEC)
 
 void spw_law_defaults(struct spw_law_params *p, uint32_t floor, uint32_t ceiling, double hysteresis,
 		      uint64_t tick_ns)
 {
-	uint64_t after = DEFAULT_RECOVER_AFTER_NS;
+	uint64_t drift = DEFAULT_DRIFT_AFTER_NS;
 	uint32_t ranks;
 
 	memset(p, 0, sizeof(*p));
@@ -153,24 +171,42 @@ void spw_law_defaults(struct spw_law_params *p, uint32_t floor, uint32_t ceiling
 	p->ceiling = ceiling;
 	p->hysteresis = hysteresis;
 	p->tick_ns = tick_ns;
-	p->shed_gain = DEFAULT_SHED_GAIN;
-	p->shed_max_fraction = DEFAULT_SHED_MAX_FRACTION;
-	p->shed_min_ranks = DEFAULT_SHED_MIN_RANKS;
-	if (tick_ns && after < DEFAULT_RECOVER_AFTER_TICKS * tick_ns)
-		after = DEFAULT_RECOVER_AFTER_TICKS * tick_ns;
-	p->recover_after_ns = after;
-	ranks = (ceiling - floor) / DEFAULT_RECOVER_STEPS;
-	p->recover_ranks = ranks ? ranks : 1;
-	p->smooth_weight = DEFAULT_SMOOTH_WEIGHT;
-	p->confirm_ticks = DEFAULT_CONFIRM_TICKS;
+	p->aim = 1.0 - hysteresis * DEFAULT_AIM_SHARE_OF_H;
+	p->settle_ns = DEFAULT_SETTLE_TICKS * tick_ns;
+	p->confirm_ns = DEFAULT_CONFIRM_NS;
+	p->smooth_ns = DEFAULT_SMOOTH_NS;
+	p->recover_after_ns = DEFAULT_RECOVER_AFTER_NS;
+	if (p->recover_after_ns < tick_ns)
+		p->recover_after_ns = tick_ns;
+	p->max_cut = DEFAULT_MAX_CUT;
+	p->demand_ns = DEFAULT_DEMAND_NS;
+	p->capacity_ns = DEFAULT_CAPACITY_NS;
+	p->learn_min = DEFAULT_LEARN_MIN;
+	if (tick_ns && drift < DEFAULT_DRIFT_AFTER_TICKS * tick_ns)
+		drift = DEFAULT_DRIFT_AFTER_TICKS * tick_ns;
+	p->drift_after_ns = drift;
+	ranks = (ceiling - floor) / DEFAULT_DRIFT_STEPS;
+	p->drift_ranks = ranks ? ranks : 1;
 }
 
-void spw_law_init(struct spw_law_state *s, const struct spw_law_params *p)
+void spw_law_init(struct spw_law_state *s, const struct spw_law_params *p, uint32_t tiers)
 {
 	memset(s, 0, sizeof(*s));
 	s->level = p->ceiling;
-	s->smoothed = NAN;
+	s->tiers = tiers > SPW_MAX_TIERS ? SPW_MAX_TIERS : tiers;
 	s->prev_pressure = NAN;
+	s->smoothed = NAN;
+}
+
+void spw_law_resume(struct spw_law_state *s, const struct spw_law_params *p, double level,
+		    double capacity)
+{
+	if (!(level >= p->floor))
+		level = p->floor; /* NAN too */
+	s->level = level > p->ceiling ? p->ceiling : level;
+	/* Stamped 0: the first capacity learned replaces it outright. */
+	s->capacity = capacity > 0 && isfinite(capacity) ? capacity : 0;
+	s->capacity_ns = 0;
 }
 
 /* The integer level enforced for a fractional one; the epsilon absorbs rounding (63.999..). */
@@ -179,32 +215,412 @@ static uint32_t enforced(double level)
 	return (uint32_t)(level + 1e-9);
 }
 
-/*
- * The level after a cut for an excess pressure of `excess` (> 0): at most shed_max_fraction
- * of the level, or CONFIRMED_BOUND_FACTOR times that for a confirmed overload (see
- * DEFAULT_SHED_MAX_FRACTION).
- */
-static double shed(const struct spw_law_params *p, double level, double lo, double excess,
-		   bool confirmed)
+uint32_t spw_law_partial(const struct spw_law_state *s, const struct spw_law_params *p)
 {
-	double cut = p->shed_gain * excess * (level - lo);
-	double bound = p->shed_max_fraction * level * (confirmed ? CONFIRMED_BOUND_FACTOR : 1.0);
+	double frac = s->level - (double)enforced(s->level);
 
-	if (cut > bound)
-		cut = bound;
-	if (cut < p->shed_min_ranks)
-		cut = p->shed_min_ranks;
-	if (!(cut > 0.0))
-		cut = 0.0;
-	return level - cut < lo ? lo : level - cut;
+	if (s->level >= p->ceiling || s->level < p->floor || !(frac > 0))
+		return 0;
+	return (uint32_t)(frac * SPW_PARTIAL_ONE) & (SPW_PARTIAL_ONE - 1);
 }
 
-uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p, double pressure,
-		      uint64_t now_ns)
+/* Share (0..1) of tier t's cohorts a level admits, the floor applied. */
+static double open_share(const struct spw_law_params *p, double level, uint32_t t)
 {
-	double lo = p->floor, hi = p->ceiling, level = s->level, h = p->hysteresis, judged;
-	bool fresh;
-	int dir = 0;
+	double eff = level > p->floor ? level : p->floor, open = eff - (double)t * SPW_COHORTS;
+
+	if (open <= 0)
+		return 0.0;
+	return open >= SPW_COHORTS ? 1.0 : open / SPW_COHORTS;
+}
+
+/* 1 - e^(-dt / tau): the weight of a new sample dt after the last in an average over tau. */
+static double ewma_weight(uint64_t dt_ns, uint64_t tau_ns)
+{
+	if (!tau_ns)
+		return 1.0;
+	return 1.0 - exp(-(double)dt_ns / (double)tau_ns);
+}
+
+/* Whether a window's count is too far from the expected one to be noise (see above). */
+static bool demand_jumped(double expected, double counted)
+{
+	double diff = fabs(counted - expected);
+
+	return diff > DEMAND_JUMP_SHARE * expected &&
+	       diff > DEMAND_JUMP_SIGMA * sqrt(expected > 1.0 ? expected : 1.0);
+}
+
+void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
+		     const struct spw_law_counts *c)
+{
+	double secs = (double)c->window_ns / NSEC_PER_SEC, admitted = 0;
+	struct spw_law_window *w;
+	uint32_t t;
+
+	if (!c->window_ns)
+		return;
+	for (t = 0; t < s->tiers; t++) {
+		double share = open_share(p, c->level, t), offered, rate;
+
+		if (share >= MIN_OPEN_SHARE)
+			offered = (double)c->passed[t] / share;
+		else
+			offered = (double)(c->passed[t] + c->shed[t]);
+		rate = offered / secs;
+		if (!s->demand_known || demand_jumped(s->demand[t] * secs, offered))
+			s->demand[t] = rate;
+		else
+			s->demand[t] +=
+			    ewma_weight(c->window_ns, p->demand_ns) * (rate - s->demand[t]);
+		admitted += (double)c->admitted[t];
+	}
+	s->demand_known = true;
+	w = &s->hist[s->hist_head];
+	w->end_ns = c->end_ns;
+	w->len_ns = c->window_ns;
+	w->admitted = admitted;
+	s->hist_head = (s->hist_head + 1) % SPW_LAW_HISTORY;
+	if (s->hist_len < SPW_LAW_HISTORY)
+		s->hist_len++;
+}
+
+double spw_law_rate_at(const struct spw_law_state *s, const struct spw_law_params *p, double level)
+{
+	double rate = 0;
+	uint32_t t;
+
+	if (!s->demand_known)
+		return 0;
+	for (t = 0; t < s->tiers; t++)
+		rate += s->demand[t] * open_share(p, level, t);
+	return rate;
+}
+
+/* The highest level whose admitted rate stays within rate, by the demand estimate. */
+static double level_for(const struct spw_law_state *s, const struct spw_law_params *p, double rate)
+{
+	double cum = 0, level = p->ceiling;
+	uint32_t t;
+
+	for (t = 0; t < s->tiers; t++) {
+		double d = s->demand[t];
+
+		if (d > 0 && cum + d > rate) {
+			level = (double)t * SPW_COHORTS + SPW_COHORTS * (rate - cum) / d;
+			break;
+		}
+		cum += d;
+	}
+	if (level < p->floor)
+		level = p->floor;
+	if (level > p->ceiling)
+		level = p->ceiling;
+	return level;
+}
+
+/* Flows admitted over [from, to) by the history (windows cut in proportion), and how long of
+ * that the history covers. */
+static double admitted_between(const struct spw_law_state *s, uint64_t from, uint64_t to,
+			       uint64_t *covered)
+{
+	double sum = 0;
+	uint32_t i;
+
+	*covered = 0;
+	for (i = 0; i < s->hist_len; i++) {
+		const struct spw_law_window *w =
+		    &s->hist[(s->hist_head + SPW_LAW_HISTORY - 1 - i) % SPW_LAW_HISTORY];
+		uint64_t a = w->end_ns - w->len_ns, b = w->end_ns, lo, hi;
+
+		if (b <= from)
+			break;
+		lo = a > from ? a : from;
+		hi = b < to ? b : to;
+		if (hi <= lo || !w->len_ns)
+			continue;
+		sum += w->admitted * (double)(hi - lo) / (double)w->len_ns;
+		*covered += hi - lo;
+	}
+	return sum;
+}
+
+/*
+ * The admitted rate over the window a reading stands for (its interval before it, at least a
+ * tick), 0 when the history does not cover it. *steady tells whether both halves of the
+ * window admitted at about the same rate: a reading of a window in which the load changed
+ * says nothing of the capacity.
+ */
+static double reading_rate(const struct spw_law_state *s, const struct spw_law_params *p,
+			   const struct spw_law_reading *r, bool *steady)
+{
+	uint64_t len = s->interval_ns > p->tick_ns ? s->interval_ns : p->tick_ns;
+	uint64_t start, end, mid, c1, c2;
+	const struct spw_law_window *newest;
+	double a1, a2, r1, r2;
+
+	*steady = false;
+	if (!s->hist_len)
+		return 0;
+	newest = &s->hist[(s->hist_head + SPW_LAW_HISTORY - 1) % SPW_LAW_HISTORY];
+	/*
+	 * The counts may end before the reading (a report between ticks): the part of its
+	 * window they cover stands for it when that is at least half of it.
+	 */
+	if (r->taken_ns < len)
+		return 0;
+	start = r->taken_ns - len;
+	end = r->taken_ns < newest->end_ns ? r->taken_ns : newest->end_ns;
+	if (end < start + len / 2)
+		return 0;
+	mid = start + (end - start) / 2;
+	a1 = admitted_between(s, start, mid, &c1);
+	a2 = admitted_between(s, mid, end, &c2);
+	if (!c1 || !c2 || c1 + c2 < len / 2)
+		return 0;
+	r1 = a1 / ((double)c1 / NSEC_PER_SEC);
+	r2 = a2 / ((double)c2 / NSEC_PER_SEC);
+	*steady = fabs(r1 - r2) <= STEADY_SHARE * (r1 > r2 ? r1 : r2);
+	return (a1 + a2) / ((double)(c1 + c2) / NSEC_PER_SEC);
+}
+
+/* How long after a change a reading may still show the level before it. */
+static uint64_t settle_of(const struct spw_law_state *s, const struct spw_law_params *p)
+{
+	return s->interval_ns > p->settle_ns ? s->interval_ns : p->settle_ns;
+}
+
+/*
+ * How long a run of readings that began with the one taken at since has lasted: each reading
+ * stands for the interval before it, so one reading of a reporter that averages over a second
+ * is a second of evidence.
+ */
+static uint64_t lasted(const struct spw_law_state *s, const struct spw_law_reading *r,
+		       uint64_t since)
+{
+	return r->taken_ns - since + s->interval_ns;
+}
+
+/*
+ * Learns the capacity from a reading that scales with the load: admitted rate over load
+ * pressure, when the reading is not saturated (a full pool's fill no longer scales) and its
+ * window admitted steadily.
+ */
+static void learn_capacity(struct spw_law_state *s, const struct spw_law_params *p,
+			   const struct spw_law_reading *r)
+{
+	double a, obs;
+	bool steady;
+
+	if (r->saturated || !(r->load_pressure >= p->learn_min) || !isfinite(r->load_pressure))
+		return;
+	a = reading_rate(s, p, r, &steady);
+	if (!(a > 0) || !steady)
+		return;
+	obs = a / r->load_pressure;
+	/* An estimate lowered blindly by an overload gives way to the first clean reading. */
+	if (!(s->capacity > 0) || s->capacity_lowered)
+		s->capacity = obs;
+	else
+		s->capacity +=
+		    ewma_weight(r->taken_ns - s->capacity_ns, p->capacity_ns) * (obs - s->capacity);
+	s->capacity_ns = r->taken_ns;
+	s->capacity_lowered = false;
+}
+
+/*
+ * Whether the level admits what the capacity estimate fits, by the demand estimate (within
+ * half the band's width over it): a clear overload there is noise or a capacity that fell,
+ * not demand that rose.
+ */
+static bool level_fits(const struct spw_law_state *s, const struct spw_law_params *p, double level)
+{
+	return s->capacity > 0 && s->demand_known &&
+	       spw_law_rate_at(s, p, level) <= s->capacity * (1.0 + p->hysteresis / 2);
+}
+
+/*
+ * A confirmed overload at a level that fits: the capacity is lower than estimated. By how
+ * much is not known (the waiters in a full pool's ratio are a backlog, not a rate; a delay
+ * signal's ratio is no size at all), so it is lowered by the reading's excess, at least h and
+ * at most 2h a reading: a halved capacity is found in three or four readings, and the first
+ * clean reading after the overload replaces the guess (learn_capacity).
+ */
+static void lower_capacity(struct spw_law_state *s, const struct spw_law_params *p,
+			   const struct spw_law_reading *r)
+{
+	double h = p->hysteresis, pr = r->saturated ? r->saturated_pressure : r->pressure, a;
+	bool steady;
+
+	a = reading_rate(s, p, r, &steady);
+	if (!(a > 0))
+		a = spw_law_rate_at(s, p, s->level);
+	if (!(pr >= 1.0 + h))
+		pr = 1.0 + h;
+	if (pr > 1.0 + 2 * h)
+		pr = 1.0 + 2 * h;
+	if (a > 0 && (!(s->capacity > 0) || a / pr < s->capacity)) {
+		s->capacity = a / pr;
+		s->capacity_ns = r->taken_ns;
+		s->capacity_lowered = true;
+	}
+}
+
+/* The level a clear overload cuts to (see the header comment). */
+static double clear_cut(const struct spw_law_state *s, const struct spw_law_params *p,
+			const struct spw_law_reading *r, double level, double lo)
+{
+	double pr = r->pressure, rate = spw_law_rate_at(s, p, level), implied, target;
+
+	if (!(pr >= 1.0 + p->hysteresis))
+		pr = 1.0 + p->hysteresis; /* saturated: at least a clear overload */
+	if (!(rate > 0)) {
+		/* No demand measured yet: cut the admitted range by the reading, bounded. */
+		double keep = 1.0 / pr < 1.0 - p->max_cut ? 1.0 - p->max_cut : 1.0 / pr;
+
+		return lo + (level - lo) * keep;
+	}
+	implied = rate / pr;
+	if (implied < rate * (1.0 - p->max_cut))
+		implied = rate * (1.0 - p->max_cut);
+	target = implied;
+	/*
+	 * With a capacity estimate a saturated reading is cut to it: a full pool's ratio counts
+	 * the backlog waiting in front of it, which drains once admission fits, and taking it
+	 * at its word would cut below the aim for a moment. A delay signal over while the pool
+	 * still fits (a queue behind the pool) is cut by its ratio: the queue drains only while
+	 * less than the capacity is admitted.
+	 */
+	if (s->capacity > 0 && (r->saturated || s->capacity * p->aim < target))
+		target = s->capacity * p->aim;
+	return level_for(s, p, target);
+}
+
+/* Where a low reading lets the level rise to. */
+static double recovery(const struct spw_law_state *s, const struct spw_law_params *p,
+		       const struct spw_law_reading *r, double level)
+{
+	double cap = s->capacity, a;
+	bool steady;
+
+	if (!(cap > 0) && r->load_pressure > 0 && isfinite(r->load_pressure)) {
+		a = reading_rate(s, p, r, &steady);
+		if (!(a > 0))
+			a = spw_law_rate_at(s, p, level);
+		cap = a / r->load_pressure;
+	}
+	if (cap > 0)
+		return level_for(s, p, cap * p->aim);
+	return level + p->drift_ranks; /* delay signals only: they give no size */
+}
+
+/*
+ * A clear overload (saturated, or pressure >= 1 + h): where it cuts to. Right after a change
+ * only one that is still growing is acted on. Otherwise at once when the demand estimate
+ * agrees the level is past the capacity (demand rose), and once clear readings have lasted
+ * DOUBT_NS and the smoothed pressure is past half the band when it says the level fits: one
+ * clear reading there may be noise (a snapshot of a pool swings by more than the band), a run
+ * of them with the mean over target is a capacity that fell, which is lowered first. A clear
+ * reading well below the one before is an overload receding (a backlog draining after a cut): it is
+ * held.
+ */
+static double clear_overload(struct spw_law_state *s, const struct spw_law_params *p,
+			     const struct spw_law_reading *r, double level, double lo,
+			     bool straddle)
+{
+	double pr = r->saturated && r->saturated_pressure > r->pressure ? r->saturated_pressure
+									: r->pressure;
+	bool rising =
+	    !isnan(s->prev_pressure) && r->pressure > s->prev_pressure * (1.0 + p->hysteresis / 2);
+	bool falling = s->clear_prev > 0 && pr < s->clear_prev * FALLING_SHARE;
+	double next;
+
+	if (straddle) {
+		/* Only a cut that fell short: the overload grows past it and no estimate says
+		 * the level fits (a rise is followed by higher readings, and noise rises too). */
+		if (!rising || r->saturated || s->last_move >= 0 || level_fits(s, p, level))
+			return level;
+	} else {
+		s->clear_prev = pr;
+		if (!s->clear_since_ns)
+			s->clear_since_ns = r->taken_ns;
+		if (falling)
+			return level;
+		if (level_fits(s, p, level)) {
+			if (lasted(s, r, s->clear_since_ns) < DOUBT_NS ||
+			    !(s->smoothed >= 1.0 + p->hysteresis / 2))
+				return level;
+			lower_capacity(s, p, r);
+		}
+	}
+	next = clear_cut(s, p, r, level, lo);
+	return next > level - 1.0 ? level - 1.0 : next; /* acted on, it always moves */
+}
+
+/* Whether the level may move now: at most once per tick, however often readings come. */
+static bool may_move(const struct spw_law_state *s, const struct spw_law_params *p, uint64_t now_ns)
+{
+	return !s->moved_ns || now_ns < s->moved_ns ||
+	       (double)(now_ns - s->moved_ns) >= TICK_SLACK * (double)p->tick_ns;
+}
+
+/* Records a new level: direction bookkeeping and the per-level state restarted. */
+static void move_to(struct spw_law_state *s, double level, uint64_t now_ns)
+{
+	int dir = level < s->level ? -1 : level > s->level ? 1 : 0;
+
+	if (!dir)
+		return;
+	s->moved_ns = now_ns ? now_ns : 1;
+	if (enforced(level) != enforced(s->level)) {
+		s->changed_ns = now_ns ? now_ns : 1;
+		s->smoothed = NAN;
+		s->low_since_ns = 0;
+		s->over_since_ns = 0;
+		s->band_since_ns = 0;
+		if (s->last_move && dir != s->last_move)
+			s->direction_changes++;
+		s->last_move = dir;
+	}
+	s->level = level;
+}
+
+/*
+ * Starts or ends the runs of low, slightly-over and in-band readings, judged on the smoothed
+ * pressure: a fast reporter's readings are each noisier (a pool's mean over 5 ms), and a run
+ * of raw readings would break on noise that the slow reporter's readings average away.
+ */
+static void track_runs(struct spw_law_state *s, const struct spw_law_params *p,
+		       const struct spw_law_reading *r, double h)
+{
+	double sm = s->smoothed;
+
+	if (sm > 1.0 && !r->saturated) {
+		if (!s->over_since_ns)
+			s->over_since_ns = r->taken_ns;
+	} else {
+		s->over_since_ns = 0;
+	}
+	if (sm < 1.0 - h && !r->saturated) {
+		if (!s->low_since_ns)
+			s->low_since_ns = r->taken_ns;
+	} else {
+		s->low_since_ns = 0;
+	}
+	if (sm >= 1.0 - h && sm <= 1.0 && !r->saturated) {
+		if (!s->band_since_ns)
+			s->band_since_ns = r->taken_ns;
+	} else {
+		s->band_since_ns = 0;
+	}
+	(void)p;
+}
+
+uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p,
+		      const struct spw_law_reading *r, uint64_t now_ns)
+{
+	double lo = p->floor, hi = p->ceiling, level = s->level, h = p->hysteresis, pr, next;
+	bool straddle;
 
 	if (lo > hi)
 		lo = hi;
@@ -213,93 +629,122 @@ uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p, d
 		level = hi;
 	if (level < lo)
 		level = lo;
-	if (!isfinite(pressure) || pressure < 0.0 || pressure > SPW_PRESSURE_MAX)
-		pressure = NAN; /* not a measurement: as if no signal were fresh */
+	s->level = level;
 	if (!(h >= 0.0))
 		h = 0.0;
 	if (h > 1.0)
 		h = 1.0;
-	fresh = !isnan(pressure);
-
-	/*
-	 * samples counts the readings since the last change; the first one straddles the change
-	 * and stays out of the mean, which is plain for 1 / smooth_weight readings, then
-	 * exponential.
-	 */
-	if (fresh) {
-		if (s->samples < UINT32_MAX)
-			s->samples++;
-		if (s->samples == 2) {
-			s->smoothed = pressure;
-		} else if (s->samples > 2) {
-			double w = 1.0 / (s->samples - 1);
-
-			if (w < p->smooth_weight)
-				w = p->smooth_weight;
-			s->smoothed += w * (pressure - s->smoothed);
+	pr = r->pressure;
+	if (isnan(pr) || !r->taken_ns || pr < 0.0 || !isfinite(pr)) {
+		/* Nothing fresh: drift back to full admission, slowly. */
+		s->low_since_ns = 0;
+		s->over_since_ns = 0;
+		s->band_since_ns = 0;
+		s->clear_since_ns = 0;
+		if (!s->no_signal_ns)
+			s->no_signal_ns = now_ns ? now_ns : 1;
+		if (now_ns - s->no_signal_ns >= p->drift_after_ns && may_move(s, p, now_ns)) {
+			next = level + p->drift_ranks;
+			move_to(s, next > hi ? hi : next, now_ns);
 		}
+		return enforced(s->level);
 	}
-	/* The band is judged on the smoothed pressure once there is one. */
-	judged = s->samples >= 2 ? s->smoothed : pressure;
+	s->no_signal_ns = 0;
+	if (r->taken_ns <= s->read_ns)
+		return enforced(level); /* stepped on already: a reading draws one decision */
+	if (s->read_ns) {
+		uint64_t gap = r->taken_ns - s->read_ns;
 
-	if (fresh && pressure >= 1.0 + h &&
-	    !(s->last_direction < 0 && s->samples == 1 &&
-	      pressure - 1.0 < CUT_WORKING * (s->prev_pressure - 1.0))) {
+		if (gap > MAX_INTERVAL_NS)
+			gap = MAX_INTERVAL_NS;
+		s->interval_ns = s->interval_ns ? (s->interval_ns + gap) / 2 : gap;
+	}
+	s->read_ns = r->taken_ns;
+	straddle = s->changed_ns && r->taken_ns < s->changed_ns + settle_of(s, p);
+	if (!straddle) {
+		learn_capacity(s, p, r);
+		/* Readings of this level only: the first one after a change starts the mean. */
+		if (isnan(s->smoothed))
+			s->smoothed = pr;
+		else
+			s->smoothed += ewma_weight(r->taken_ns - s->smoothed_ns, p->smooth_ns) *
+				       (pr - s->smoothed);
+		s->smoothed_ns = r->taken_ns;
+		track_runs(s, p, r, h);
+	}
+
+	next = level;
+	if (r->saturated || pr >= 1.0 + h) {
+		next = clear_overload(s, p, r, level, lo, straddle);
+	} else if (s->clear_since_ns = 0, s->clear_prev = 0, straddle) {
+		/* A reading of the level before the change: nothing to judge this one by. */
+	} else if (s->smoothed > 1.0) {
 		/*
-		 * Clear overload (and not a cut still taking effect): shed now. The first
-		 * reading after a cut, still clearly over and not falling, confirms the
-		 * overload: its cut may be twice the bound of a lone reading.
+		 * Slight excess: cut once it has lasted and the smoothed pressure is past a quarter
+		 * of the band (an excess smaller than that is noise about a level at target), to
+		 * where its readings say it fits.
 		 */
-		bool confirmed = s->last_direction < 0 && s->samples == 1;
+		double mean = s->smoothed;
 
-		s->low_since_ns = 0;
-		level = shed(p, level, lo, pressure - 1.0, confirmed);
-	} else if (fresh && pressure > 1.0) {
-		/* Slight excess: shed once the level's smoothed pressure agrees. */
-		double excess = (pressure < judged ? pressure : judged) - 1.0;
+		if (pr > 1.0 && s->capacity > 0 && s->demand_known && !level_fits(s, p, level)) {
+			/* The estimates agree the level is past the capacity: no need to wait. */
+			next = level_for(s, p, s->capacity * p->aim);
+			if (next > level - 1.0)
+				next = level - 1.0;
+		} else if (lasted(s, r, s->over_since_ns) >= p->confirm_ns &&
+			   mean >= 1.0 + h * SLIGHT_SHARE_OF_H) {
+			/*
+			 * To the capacity's aim when it is known: the run's mean is of readings
+			 * chosen for being over target, and overstates the excess.
+			 */
+			double rate = spw_law_rate_at(s, p, level);
 
-		s->low_since_ns = 0;
-		if (s->samples > p->confirm_ticks && excess > 0.0)
-			level = shed(p, level, lo, excess, false);
-	} else if (!fresh || judged < 1.0 - h) {
-		/* Low, or nothing to go by: recover once that has lasted recover_after_ns. */
-		if (!s->low_since_ns)
-			s->low_since_ns = now_ns ? now_ns : 1; /* 0 means "not low" */
-		if (now_ns >= s->low_since_ns && now_ns - s->low_since_ns >= p->recover_after_ns) {
-			level += p->recover_ranks;
-			if (level > hi)
-				level = hi;
+			if (s->capacity > 0 && s->demand_known)
+				next = level_for(s, p, s->capacity * p->aim);
+			else
+				next = rate > 0 ? level_for(s, p, rate * p->aim / mean) : level;
+			if (next > level - 1.0)
+				next = level - 1.0;
 		}
-	} else {
-		s->low_since_ns = 0; /* in the band: hold */
-	}
+	} else if (s->smoothed < 1.0 - h) {
+		/* Low: once it has lasted, rise to where the demand fits the capacity; never on a
+		 * reading over target, whatever the mean. */
+		if (pr <= 1.0 && lasted(s, r, s->low_since_ns) >= p->recover_after_ns) {
+			next = recovery(s, p, r, level);
+			if (next < level)
+				next = level;
+		}
+	} else if (s->band_since_ns && s->capacity > 0 && s->demand_known &&
+		   lasted(s, r, s->band_since_ns) >= p->confirm_ns) {
+		/*
+		 * In the band: trim to the capacity's aim when the level is off it by more than
+		 * the estimates' noise, so that where a service settles does not depend on the
+		 * path it came by (one recovery landing a rank high, another a rank low).
+		 */
+		double aimed = level_for(s, p, s->capacity * p->aim);
 
-	if (level < s->level)
-		dir = -1;
-	else if (level > s->level)
-		dir = 1;
-	if (dir) {
-		if (s->last_move && dir != s->last_move)
-			s->direction_changes++;
-		s->last_move = dir;
-		s->samples = 0;
+		if (fabs(aimed - level) >= TRIM_RANKS && (aimed < level || pr <= 1.0))
+			next = aimed;
 	}
-	s->last_direction = dir;
-	if (fresh)
-		s->prev_pressure = pressure;
-	s->level = level;
-	return enforced(level);
+	if (next < lo)
+		next = lo;
+	if (next > hi)
+		next = hi;
+	if (next != level && may_move(s, p, now_ns))
+		move_to(s, next, now_ns);
+	s->prev_pressure = pr;
+	return enforced(s->level);
 }
 
 /*
- * Retry-After. The soonest a shed client can be readmitted is the time the law takes to
- * climb back to the ceiling once the pressure is gone: recover_after, then
- * (ceiling - level) / recover_ranks ticks. That is the low end of the hint, so the more is
- * shed the later clients come back; while the level is still falling the overload is
- * growing and the climb has not even started, so the hint doubles. The high end is twice
- * the low one: clients told the same thing spread their retries over the whole window
- * instead of coming back in one wave. Bounded at RETRY_MAX_S: beyond a few minutes the
- * client's own give-up policy is the better judge.
+ * Retry-After. The soonest a shed client can be readmitted is once the overload ends and the
+ * law has seen it end: recover_after, then a climb that, in the worst case (no capacity
+ * estimate), takes (ceiling - level) / drift_ranks ticks. That is the low end of the hint, so
+ * the more is shed the later clients come back; while the level is still falling the overload
+ * is growing and the climb has not even started, so the hint doubles. The high end is twice
+ * the low one: clients told the same thing spread their retries over the whole window instead
+ * of coming back in one wave. Bounded at RETRY_MAX_S: beyond a few minutes the client's own
+ * give-up policy is the better judge.
  */
 #define RETRY_MAX_S	     300
 #define RETRY_JITTER_FACTOR  2
@@ -309,7 +754,7 @@ void spw_retry_hint(uint32_t level, uint32_t prev_level, const struct spw_law_pa
 		    uint32_t *lo_s, uint32_t *hi_s)
 {
 	uint32_t lo_level = p->floor < p->ceiling ? p->floor : p->ceiling;
-	uint32_t ranks = p->recover_ranks ? p->recover_ranks : 1;
+	uint32_t ranks = p->drift_ranks ? p->drift_ranks : 1;
 	uint32_t steps, lo, hi;
 	double secs;
 

@@ -240,13 +240,9 @@ static int check_values(const struct report_kind *k, const struct spw_report *va
 			spw_set_err(err, errlen, "capacity must be > 0");
 			return -EINVAL;
 		}
-		/* A pool cannot lend more than it has: the app's numbers are out of step. */
-		if (val->in_use > val->capacity) {
-			spw_set_err(err, errlen, "in_use=%llu is more than capacity=%llu",
-				    (unsigned long long)val->in_use,
-				    (unsigned long long)val->capacity);
-			return -EINVAL;
-		}
+		/* in_use above capacity is kept: PostgreSQL's pg_stat_activity counts reserved
+		 * and starting backends beside max_connections, exactly when it is busiest. The
+		 * pool is full and then some, a measurement, not an error. */
 	}
 	return 0;
 }

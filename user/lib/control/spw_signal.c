@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include "spw_control.h"
 #include "spw_signal.h"
 
 static const char *const kind_names[SPW_SIG_KIND_COUNT] = {
@@ -27,14 +28,23 @@ const char *spw_signal_kind_name(enum spw_signal_kind kind)
 	return kind_names[kind];
 }
 
+bool spw_signal_scales_with_load(enum spw_signal_kind kind)
+{
+	return kind == SPW_SIG_POOL || kind == SPW_SIG_CONNECTIONS;
+}
+
+bool spw_signal_is_fill(enum spw_signal_kind kind)
+{
+	return kind == SPW_SIG_POOL || kind == SPW_SIG_QUEUE || kind == SPW_SIG_ACCEPT_QUEUE;
+}
+
 /*
  * The ratio a signal contributes, or NAN when its numbers are not a measurement: a target
  * that is not a positive finite number (config validation rejects those, but a zeroed struct
  * must not divide by zero), a value that is NaN, infinite or negative (a capacity-0 pool
  * reads 0/0 or N/0), or a ratio beyond SPW_PRESSURE_MAX (spw_signal.h: a unit error or a
  * corrupt report, not an overload; the law bounds its step per tick anyway, so this decides
- * whether the signal counts, not how hard it pushes). A pool cannot have more connections in
- * use than it has: a fraction above 1 is an inconsistent report.
+ * whether the signal counts, not how hard it pushes).
  */
 static double signal_ratio(const struct spw_signal *sig)
 {
@@ -44,21 +54,25 @@ static double signal_ratio(const struct spw_signal *sig)
 		return NAN;
 	if (!isfinite(sig->value) || sig->value < 0.0)
 		return NAN;
-	if (sig->kind == SPW_SIG_POOL && sig->value > 1.0)
-		return NAN;
 	r = sig->value / sig->target;
 	if (!isfinite(r) || r > SPW_PRESSURE_MAX)
 		return NAN;
 	return r;
 }
 
-double spw_pressure(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns)
+int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns,
+		      struct spw_law_reading *out)
 {
-	double pressure = NAN;
-	int i;
+	uint64_t newest = 0, newest_over = 0;
+	int i, top = -1;
 
+	out->pressure = NAN;
+	out->load_pressure = NAN;
+	out->saturated = false;
+	out->saturated_pressure = NAN;
+	out->taken_ns = 0;
 	if (!sigs || n <= 0)
-		return NAN;
+		return -1;
 	if (n > SPW_MAX_SIGNALS)
 		n = SPW_MAX_SIGNALS; /* a service has at most that many: a larger n is garbage */
 	for (i = 0; i < n; i++) {
@@ -68,6 +82,7 @@ double spw_pressure(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t st
 		 * call) is fresh, not 2^64 ns old.
 		 */
 		uint64_t age = sig->updated_ns > now_ns ? 0 : now_ns - sig->updated_ns;
+		bool saturated;
 		double r;
 
 		sig->stale = true;
@@ -77,8 +92,38 @@ double spw_pressure(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t st
 		if (isnan(r))
 			continue; /* ignored exactly like a stale reading */
 		sig->stale = false;
-		if (isnan(pressure) || r > pressure)
-			pressure = r;
+		saturated = spw_signal_is_fill(sig->kind) && sig->value >= 1.0;
+		if (saturated) {
+			out->saturated = true;
+			if (isnan(out->saturated_pressure) || r > out->saturated_pressure)
+				out->saturated_pressure = r;
+		}
+		if (isnan(out->pressure) || r > out->pressure) {
+			out->pressure = r;
+			top = i;
+		}
+		if (!saturated && spw_signal_scales_with_load(sig->kind)) {
+			double lr = r;
+
+			if (isfinite(sig->load_value) && sig->load_value >= 0 &&
+			    sig->load_value <= sig->value)
+				lr = sig->load_value / sig->target;
+			if (isnan(out->load_pressure) || lr > out->load_pressure)
+				out->load_pressure = lr;
+		}
+		if (sig->updated_ns > newest)
+			newest = sig->updated_ns;
+		if ((saturated || r > 1.0) && sig->updated_ns > newest_over)
+			newest_over = sig->updated_ns;
 	}
-	return pressure;
+	out->taken_ns = newest_over ? newest_over : newest;
+	return top;
+}
+
+double spw_pressure(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns)
+{
+	struct spw_law_reading r;
+
+	spw_pressure_read(sigs, n, now_ns, stale_after_ns, &r);
+	return r.pressure;
 }

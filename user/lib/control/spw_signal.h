@@ -19,10 +19,10 @@
 #define SPW_MAX_SIGNALS 8
 
 enum spw_signal_kind {
-	SPW_SIG_POOL,	      /* pool NAME: in_use / capacity, target a fraction (0.85) */
-	SPW_SIG_POOL_WAIT,    /* pool NAME: wait_ms, target in ms (50) */
-	SPW_SIG_QUEUE,	      /* queue NAME: depth / limit, target a fraction */
-	SPW_SIG_QUEUE_AGE,    /* queue NAME: age_ms, target in ms */
+	SPW_SIG_POOL,	   /* pool NAME: (in_use + waiting) / capacity, target a fraction (0.85) */
+	SPW_SIG_POOL_WAIT, /* pool NAME: wait_ms, target in ms (50) */
+	SPW_SIG_QUEUE,	   /* queue NAME: depth / limit, target a fraction */
+	SPW_SIG_QUEUE_AGE, /* queue NAME: age_ms, target in ms */
 	SPW_SIG_ACCEPT_QUEUE, /* the service's listen sockets: backlog fill, target a fraction */
 	SPW_SIG_LATENCY_P99,  /* the data plane's response latency p99, target in ms */
 	SPW_SIG_CONNECTIONS,  /* active connections of the service (all tiers), target a count */
@@ -38,9 +38,30 @@ struct spw_signal {
 	char source[SPW_NAME_MAX]; /* pool or queue name; empty for kernel-measured kinds */
 	double target;		   /* > 0 */
 	double value;		   /* last measured value, in the target's unit */
-	uint64_t updated_ns;	   /* CLOCK_MONOTONIC of the last measurement; 0 = never */
-	bool stale;		   /* set by spw_pressure() */
+	/*
+	 * The part of value that grows in proportion to the admitted load, for the kinds that
+	 * scale with it (spw_signal_scales_with_load): a pool's connections in use without its
+	 * waiters (a backlog, not a rate). NAN: all of value, or not given.
+	 */
+	double load_value;
+	uint64_t updated_ns; /* CLOCK_MONOTONIC of the last measurement; 0 = never */
+	bool stale;	     /* set by spw_pressure() */
 };
+
+/*
+ * Whether a kind's value grows in proportion to the load admitted into the service (a pool's
+ * fill and the connections held: Little's law), so that admitted rate / pressure estimates
+ * the rate the service carries at its target. Delay signals (wait, age, latency, an accept
+ * queue's backlog) stay near zero below capacity and grow without bound above it: they say
+ * that the service is over, not by how much.
+ */
+bool spw_signal_scales_with_load(enum spw_signal_kind kind);
+
+/*
+ * Whether a kind is a fill (pool, queue, accept queue: a count over a limit), which is
+ * saturated at 1: a full pool's ratio hides how far past capacity the load is.
+ */
+bool spw_signal_is_fill(enum spw_signal_kind kind);
 
 /*
  * The largest value / target taken as a measurement. Real
@@ -52,11 +73,24 @@ struct spw_signal {
 /*
  * Pressure of a service: max(value / target) over signals measured within stale_after_ns of
  * now_ns. Flags each signal's staleness. Returns NAN when no signal is fresh: the controller
- * then has nothing to act on and recovers (see spw_law_step).
+ * then has nothing to act on (see spw_law_step).
  * A signal whose numbers are not a measurement (target not a positive finite number; value NaN,
- * infinite or negative; a pool fraction above 1; a ratio above SPW_PRESSURE_MAX) is ignored and
- * flagged stale too: the report parser rejects such values, this is the second line.
+ * infinite or negative; a ratio above SPW_PRESSURE_MAX) is ignored and flagged stale too: the
+ * report parser rejects such values, this is the second line. A fill above 1 (a pool with
+ * waiters, or over-full as PostgreSQL counts it) is a measurement: the pool is full and then
+ * some.
  */
 double spw_pressure(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns);
+
+struct spw_law_reading;
+
+/*
+ * The same, as the control law reads it: pressure, the pressure of the fresh signals that
+ * scale with the load and are not saturated, whether a fresh fill is saturated (>= 1), and
+ * the newest fresh measurement's time. Returns the index of the signal that sets the
+ * pressure, -1 when none is fresh.
+ */
+int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns,
+		      struct spw_law_reading *out);
 
 #endif /* SPW_SIGNAL_H */
