@@ -250,18 +250,38 @@ static int random_phase_ms(void)
  * itself (spw_law_defaults with the config's values, as the daemon does), so the bound follows
  * the law's constants when they change instead of copying them.
  */
+/* A pool reading of pressure `pr` taken at `now`, as spw_pressure_read makes it. */
+static struct spw_law_reading pool_reading(double pr, uint64_t now)
+{
+	double fill = pr * atof(POOL_TARGET);
+	struct spw_law_reading r = {
+	    .pressure = pr,
+	    .load_pressure = fill >= 1.0 ? NAN : pr,
+	    .saturated = fill >= 1.0,
+	    .saturated_pressure = fill >= 1.0 ? pr : NAN,
+	    .taken_ns = now,
+	};
+
+	return r;
+}
+
 static unsigned int law_recovery_ticks(const struct spw_law_params *p, double high, double low)
 {
 	uint64_t tick = p->tick_ns, now = tick;
+	struct spw_law_reading r;
 	struct spw_law_state s;
 	unsigned int n;
 
-	spw_law_init(&s, p);
-	for (int i = 0; i < 1000; i++, now += tick)
-		spw_law_step(&s, p, high, now);
-	for (n = 1; n < 100000; n++, now += tick)
-		if (spw_law_step(&s, p, low, now) >= p->ceiling)
+	spw_law_init(&s, p, TIERS);
+	for (int i = 0; i < 1000; i++, now += tick) {
+		r = pool_reading(high, now);
+		spw_law_step(&s, p, &r, now);
+	}
+	for (n = 1; n < 100000; n++, now += tick) {
+		r = pool_reading(low, now);
+		if (spw_law_step(&s, p, &r, now) >= p->ceiling)
 			return n;
+	}
 	fail_msg("the law never recovers from pressure %.3f to %.3f", high, low);
 	return 0;
 }
@@ -270,13 +290,16 @@ static unsigned int law_recovery_ticks(const struct spw_law_params *p, double hi
 static unsigned int law_shed_ticks(const struct spw_law_params *p, double high, uint32_t below)
 {
 	uint64_t tick = p->tick_ns, now = tick;
+	struct spw_law_reading r;
 	struct spw_law_state s;
 	unsigned int n;
 
-	spw_law_init(&s, p);
-	for (n = 1; n < 100000; n++, now += tick)
-		if (spw_law_step(&s, p, high, now) <= below)
+	spw_law_init(&s, p, TIERS);
+	for (n = 1; n < 100000; n++, now += tick) {
+		r = pool_reading(high, now);
+		if (spw_law_step(&s, p, &r, now) <= below)
 			return n;
+	}
 	return 0;
 }
 
@@ -645,7 +668,7 @@ static const struct {
 	const char *line;
 	size_t len; /* 0: strlen */
 } bad_lines[] = {
-    {"pool db in_use=100 capacity=10", 0}, /* first: its reason is the one logged */
+    {"pool db in_use=100 capacity=0", 0}, /* first: its reason is the one logged */
     {"pool db in_use=100 capacity=100\n\n", 0},
     {"pool db in_use=100 capacity=100\npool db in_use=100 capacity=100", 0},
     {"pool db in_use=nan capacity=100", 0},
@@ -691,7 +714,7 @@ static void bad_reports(struct test_ctx *c)
 	wait_metric(c, METRIC_REJECTED, N_BAD);
 	wait_metric(c, METRIC_ACCEPTED, 2);
 	/* Logged with the parser's reason (the rest within the second are only counted). */
-	if (spw_daemon_log_wait(&c->d, "in_use=100 is more than capacity=10", IO_TIMEOUT_MS)) {
+	if (spw_daemon_log_wait(&c->d, "capacity must be > 0", IO_TIMEOUT_MS)) {
 		log = spw_daemon_log_since_mark(&c->d);
 		fail_msg("the refused report is not in the log; since the lines were sent:\n%s",
 			 log ? log : "(unreadable)");
@@ -821,12 +844,12 @@ static void test_shed_and_recover(void **state)
 		wait_pumping(c, 1);
 	}
 	full_ms = spw_now_ms() - t0;
-	printf("(b) recovery: law defaults recover_after %.0f ms, +%u ranks per tick, "
-	       "smoothing weight %.2f: %u ticks from the floor to full (bound %.0f ms with 2 "
+	printf("(b) recovery: law defaults recover_after %.0f ms, drift +%u ranks per tick: "
+	       "%u ticks from the floor to full without a demand estimate (bound %.0f ms with 2 "
 	       "ticks of delivery and %d ms slack); measured: level rising after %.0f ms, "
 	       "tier-2 probe admitted after %.0f ms, full admission after %.0f ms\n",
-	       c->law.recover_after_ns / 1e6, c->law.recover_ranks, c->law.smooth_weight,
-	       recover_ticks, bound, RECOVERY_SLACK_MS, up_ms, probe_ms, full_ms);
+	       c->law.recover_after_ns / 1e6, c->law.drift_ranks, recover_ticks, bound,
+	       RECOVERY_SLACK_MS, up_ms, probe_ms, full_ms);
 	for (int w = 0; w < WHO_COUNT; w++)
 		expect_admitted(c, w, "after recovery");
 	assert_true(spw_daemon_alive(&c->d));
@@ -1067,9 +1090,67 @@ static void test_kill_and_restart(void **state)
 	assert_true(spw_daemon_alive(&c->d));
 }
 
+/*
+ * (g) A crash-restart in the middle of an overload resumes where the data plane was instead of
+ * opening the gates, and a service keeps its id by name when the file moves it: here the
+ * restarted daemon reads a file with another service listed before it.
+ */
+static void test_restart_resumes(void **state)
+{
+	struct test_ctx *c = build(state, "false");
+	char cfg[4096], moved[4608], *at;
+	struct spw_service_rec rec;
+	struct spw_policy p;
+	uint32_t before, after, other = 0;
+	double t0;
+
+	t0 = spw_now_ms();
+	pump_start(c, REPORT_FULL);
+	probe_until_refused(c, t0, GIVE_UP_MS, NULL);
+	wait_pumping(c, 5 * TICK_MS);
+	assert_int_equal(spw_daemon_kill9(&c->d), 0);
+	c->pump_line = NULL;
+	before = level(c);
+	assert_true(before < CEILING);
+	/* Past stale_after, the pinned report is no reading: what the new daemon starts from is
+	 * then all it knows (a fresh report would rightly move it at once). */
+	spw_sleep_ms(2000 + 2 * TICK_MS);
+
+	make_config(c, cfg, sizeof(cfg), "false", "");
+	at = strstr(cfg, "services:\n");
+	assert_non_null(at);
+	at += strlen("services:\n");
+	snprintf(moved, sizeof(moved), "%.*s  - {name: other, port: %d}\n%s", (int)(at - cfg), cfg,
+		 SVC_PORT + 1, at);
+	assert_int_equal(spw_daemon_write_config(&c->d, moved), 0);
+	spw_daemon_log_mark(&c->d);
+	assert_int_equal(spw_daemon_start(&c->d), 0);
+	assert_int_equal(spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS), 0);
+	/* The first policies of the new daemon, before any report reached it. */
+	p = policy(c);
+	after = spw_effective_level(&p);
+	assert_int_equal(spw_dp_service_rec_get(c->d.dp, SVC_ID, &rec), 0);
+	for (uint32_t id = 1; id < SPW_MAX_SERVICES; id++) {
+		struct spw_service_rec r;
+
+		if (!spw_dp_service_rec_get(c->d.dp, id, &r) && !strcmp(r.name, "other"))
+			other = id;
+	}
+	printf("(g) restart in an overload: level %u before the kill, %u in the restarted "
+	       "daemon's first policy; 'api' kept id %u with 'other' listed first (id %u)\n",
+	       before, after, SVC_ID, other);
+	assert_string_equal(rec.name, "api");
+	assert_int_equal(service_id(c), SVC_ID);
+	assert_true(other != 0 && other != SVC_ID);
+	assert_int_equal(after, before);
+	expect_refused(c, WHO_T2, "right after the restart");
+	assert_int_equal(spw_daemon_log_wait(&c->d, "resuming at level", IO_TIMEOUT_MS), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shed_and_recover, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sighup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kill_and_restart, setup, teardown),

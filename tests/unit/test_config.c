@@ -825,25 +825,25 @@ static void test_advice(void **state)
 	struct advice a;
 
 	(void)state;
-	/* A full pool at target 0.95 reads 1.05: under 1 + 0.1, a slight excess. */
-	assert_int_equal(advice_for("      - {pool: db, target: 0.95}\n", "", &a), 1);
+	/* A fill target of 1: never over target before it is full. */
+	assert_int_equal(advice_for("      - {pool: db, target: 1}\n", "", &a), 1);
 	assert_string_equal(a.last,
-			    "t.yaml: service api: pool db target 0.95 is above 1 / (1 + "
-			    "hysteresis) = 0.909: when full it reads only 1.05 times the target, a "
-			    "slight excess, so the first cut waits for several readings instead of "
-			    "coming at once");
-	/* The usual target is fine; at hysteresis 0.2 the line moves to 0.833 and it is not. */
-	assert_int_equal(advice_for("      - {pool: db, target: 0.85}\n", "", &a), 0);
+			    "t.yaml: service api: pool db target 1: a fill cannot pass 1 before it "
+			    "is full, so spillway acts only once it is full; a target such as 0.85 "
+			    "leaves it room to shed before the queue forms");
+	/* A full pool is a clear overload whatever the target below 1: 0.95 is fine now. */
+	assert_int_equal(advice_for("      - {pool: db, target: 0.95}\n", "", &a), 0);
 	assert_int_equal(
 	    advice_for("      - {pool: db, target: 0.85}\n", "controller: {hysteresis: 0.2}\n", &a),
-	    1);
-	/* Other fill fractions too; time and count signals have no ceiling, so no advice. */
-	assert_int_equal(advice_for("      - {accept_queue: 0.95}\n"
+	    0);
+	/* Other fills too; time and count signals have no ceiling, so no advice. */
+	assert_int_equal(advice_for("      - {accept_queue: 1}\n"
 				    "      - {pool_wait: db, target: 10ms}\n"
-				    "      - {latency_p99: 200ms}\n",
+				    "      - {latency_p99: 200ms}\n"
+				    "      - {connections: 50}\n",
 				    "", &a),
 			 1);
-	assert_non_null(strstr(a.last, "service api: accept_queue target 0.95"));
+	assert_non_null(strstr(a.last, "service api: accept_queue target 1:"));
 }
 
 int main(void)

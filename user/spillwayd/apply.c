@@ -29,6 +29,37 @@ static bool same_match(const struct spw_service_match *a, const struct spw_servi
 	       (!a->has_addr || !memcmp(a->addr, b->addr, SPW_ADDR_LEN));
 }
 
+void spwd_assign_ids(struct spwd *d, struct spw_config *cfg)
+{
+	char held[SPW_MAX_SERVICES][SPW_NAME_MAX];
+	struct spw_service_rec r;
+	uint32_t id;
+
+	_Static_assert(SPW_NAME_MAX == SPW_SERVICE_NAME_LEN, "service names fit the record");
+	memset(held, 0, sizeof(held));
+	for (id = 1; id < SPW_MAX_SERVICES; id++)
+		if (!spw_dp_service_rec_get(d->dp, id, &r))
+			memcpy(held[id], r.name, SPW_NAME_MAX - 1);
+	spw_config_assign_ids(cfg, (const char(*)[SPW_NAME_MAX])held);
+}
+
+/* Records that s holds its id; the learned capacity of a service kept there stays. */
+static int hold_id(struct spwd *d, const struct spw_config_service *s)
+{
+	struct spw_service_rec r;
+	int err;
+
+	if (spw_dp_service_rec_get(d->dp, s->id, &r) || strncmp(r.name, s->name, sizeof(r.name))) {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.name, sizeof(r.name), "%s", s->name);
+		r.saved_ns = spw_now_ns();
+	}
+	err = spw_dp_service_rec_set(d->dp, s->id, &r);
+	if (err)
+		pr_warn("cannot record the id of service %s: %s\n", s->name, strerror(-err));
+	return err;
+}
+
 static int apply_services(struct spwd *d, const struct spw_config *cfg,
 			  const struct spw_config *old)
 {
@@ -52,6 +83,9 @@ static int apply_services(struct spwd *d, const struct spw_config *cfg,
 			pr_warn("cannot add service %s: %s\n", s->name, strerror(-err));
 			return err;
 		}
+		err = hold_id(d, s);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -177,6 +211,33 @@ static void keep_measurements(struct spwd_service *s, const struct spwd_service 
 	}
 }
 
+/*
+ * A service this process has not controlled yet starts where the pinned policy says the data
+ * plane is (a daemon restarted in an overload must not open the gates), with the capacity its
+ * record kept. A policy of another tier layout, or none, starts at full admission.
+ */
+static void resume(struct spwd *d, struct spwd_service *s)
+{
+	struct spw_service_rec r;
+	struct spw_policy p;
+	double capacity = 0;
+
+	if (spw_dp_policy_get(d->dp, s->cfg->id, &p) || p.tier_count != s->law.tiers)
+		return;
+	if (!spw_dp_service_rec_get(d->dp, s->cfg->id, &r) &&
+	    !strncmp(r.name, s->cfg->name, sizeof(r.name)))
+		capacity = (double)r.capacity_mfps / 1000.0;
+	spw_law_resume(&s->law, &s->law_params,
+		       (double)p.admit_level + (double)p.partial / SPW_PARTIAL_ONE, capacity);
+	s->level = (uint32_t)s->law.level;
+	s->partial = spw_law_partial(&s->law, &s->law_params);
+	s->law_level = s->level;
+	s->generation = p.generation;
+	if (s->level < s->law_params.ceiling)
+		pr_info("%s: resuming at level %u (+%u/256) from the pinned policy\n", s->cfg->name,
+			s->level, s->partial);
+}
+
 void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
 {
 	struct spwd_service fresh[SPW_MAX_SERVICES - 1];
@@ -191,7 +252,7 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
 		s->cfg = c;
 		spw_law_defaults(&s->law_params, floor, cfg->ntiers * SPW_COHORTS,
 				 cfg->controller.hysteresis, cfg->controller.tick_ns);
-		spw_law_init(&s->law, &s->law_params);
+		spw_law_init(&s->law, &s->law_params, (uint32_t)cfg->ntiers);
 		memcpy(s->signals, c->signals, sizeof(s->signals));
 		s->pressure = NAN;
 		s->level = s->law_params.ceiling;
@@ -201,17 +262,21 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
 
 			if (strcmp(o->cfg->name, c->name))
 				continue;
-			s->law = o->law;
-			if (s->law.level > s->law_params.ceiling)
-				s->law.level = s->law_params.ceiling;
+			if (o->law.tiers == s->law.tiers) {
+				s->law = o->law;
+				if (s->law.level > s->law_params.ceiling)
+					s->law.level = s->law_params.ceiling;
+			}
 			s->level = o->level;
+			s->partial = o->partial;
 			s->generation = o->generation;
 			s->lat_base = o->lat_base;
 			s->lat_base_ns = o->lat_base_ns;
-			s->law_read_ns = o->law_read_ns;
 			keep_measurements(s, o);
 			break;
 		}
+		if (j == d->nsvcs)
+			resume(d, s);
 	}
 	memcpy(d->svcs, fresh, sizeof(fresh));
 	d->nsvcs = cfg->nservices;

@@ -88,35 +88,6 @@ void spwd_loop_close(struct spwd *d)
 	d->epfd = d->timerfd = d->sigfd = -1;
 }
 
-/*
- * Service ids are the data plane's counter rows: a service kept across a reload keeps its id
- * even if the file moved it, and new services take the lowest free ids.
- */
-static void keep_ids(struct spw_config *cfg, const struct spw_config *old)
-{
-	bool used[SPW_MAX_SERVICES] = {[SPW_SVC_NONE] = true};
-	uint32_t next = 1;
-	int i, j;
-
-	for (i = 0; i < cfg->nservices; i++) {
-		cfg->services[i].id = 0;
-		for (j = 0; j < old->nservices; j++) {
-			if (!strcmp(cfg->services[i].name, old->services[j].name)) {
-				cfg->services[i].id = old->services[j].id;
-				used[cfg->services[i].id] = true;
-			}
-		}
-	}
-	for (i = 0; i < cfg->nservices; i++) {
-		if (cfg->services[i].id)
-			continue;
-		while (used[next])
-			next++;
-		cfg->services[i].id = next;
-		used[next] = true;
-	}
-}
-
 static void log_advice(void *ctx, const char *advice)
 {
 	(void)ctx;
@@ -138,7 +109,8 @@ int spwd_reload(struct spwd *d, char *err, size_t errlen)
 		pr_warn("config reload failed, keeping the running config: %s\n", err);
 		return ret;
 	}
-	keep_ids(cfg, old);
+	/* The records hold the running config's ids: a kept service keeps its id. */
+	spwd_assign_ids(d, cfg);
 	ret = spwd_apply(d, cfg, old);
 	if (ret) {
 		snprintf(err, errlen, "cannot apply the new config (%s); the running one is kept",

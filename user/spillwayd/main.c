@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 	/* The salt epoch continues across restarts: a shed client stays shed for its epoch. */
 	if (!spw_dp_globals_get(d.dp, &g) && g.salt_rotated_ns && g.salt_rotated_ns <= spw_now_ns())
 		d.last_rotation_ns = g.salt_rotated_ns;
+	spwd_assign_ids(&d, d.cfg);
 	keep_configured_only(&d);
 	ret = spwd_apply(&d, d.cfg, NULL);
 	if (ret)

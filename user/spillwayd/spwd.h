@@ -22,6 +22,7 @@ struct spwd_service {
 	struct spw_signal signals[SPW_MAX_SIGNALS]; /* cfg's signals with their last values */
 	double pressure;			    /* NAN when no signal is fresh */
 	uint32_t level;				    /* what the data plane enforces now */
+	uint32_t partial;			    /* ... and the share of the next rank, of 256 */
 	uint32_t law_level;			    /* what the law asked for */
 	bool overridden;			    /* a manual override set the level */
 	bool dry_run;				    /* config or override: nothing shed */
@@ -33,8 +34,15 @@ struct spwd_service {
 	/* Latency p99 signal: histogram at the start of the current window. */
 	struct spw_latency_hist lat_base;
 	uint64_t lat_base_ns;
-	/* Newest deciding reading the law has stepped on: an excess is never counted twice. */
-	uint64_t law_read_ns;
+	/* Demand: the counters at the last observation, and the level enforced since. */
+	uint64_t obs_passed[SPW_MAX_TIERS], obs_shed[SPW_MAX_TIERS], obs_admitted[SPW_MAX_TIERS];
+	uint64_t obs_ns;	 /* 0: not observed yet (the first reading is the base) */
+	double level_area;	 /* fine level x ns since obs_ns */
+	uint64_t level_since_ns; /* when level_area was last extended */
+	/* Connection reservation: the limit in force (0: none) and its per-tier bounds. */
+	uint64_t conn_limit;
+	uint32_t admit_below[SPW_MAX_TIERS];
+	uint64_t record_saved_ns; /* when the pinned service record was last written */
 };
 
 /* What the exporter thread may read: copied under the lock at the end of each tick. */
@@ -76,8 +84,13 @@ struct spwd {
 
 /* apply.c: make the data plane match cfg (services, rules, DSCP, flood guard, attach). */
 int spwd_apply(struct spwd *d, const struct spw_config *cfg, const struct spw_config *old);
-/* Builds the per-service control state for cfg, keeping law state of services kept by name. */
+/*
+ * Builds the per-service control state for cfg, keeping law state of services kept by name;
+ * a service new to this process resumes from its pinned policy and record.
+ */
 void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg);
+/* Gives cfg's services their ids by name, from the pinned records (spw_config_assign_ids). */
+void spwd_assign_ids(struct spwd *d, struct spw_config *cfg);
 
 /* tick.c: one control tick. */
 void spwd_tick(struct spwd *d);

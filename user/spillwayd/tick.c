@@ -11,6 +11,8 @@
 #include <sys/random.h>
 #include "spwd.h"
 #include "spw_log.h"
+#include "spw_reserve.h"
+#include "spw_strnum.h"
 
 /* The latency p99 signal looks at this much recent history. */
 #define SPWD_LATENCY_WINDOW_NS 1000000000ULL
@@ -58,14 +60,16 @@ static bool latency_p99_ms(struct spwd *d, struct spwd_service *s, uint64_t now,
 static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *sig, uint64_t now)
 {
 	struct spw_report r;
-	uint64_t active, sum = 0;
+	uint64_t active;
 	double v;
-	uint32_t t;
 
 	switch (sig->kind) {
 	case SPW_SIG_POOL:
+		/* Waiters count: a full pool with a queue is further over than a full one. The
+		 * connections in use alone are what grows with the admitted load. */
 		if (report_of(d, SPW_REPORT_POOL, sig->source, &r) && r.capacity) {
-			sig->value = (double)r.in_use / (double)r.capacity;
+			sig->value = (double)(r.in_use + r.waiting) / (double)r.capacity;
+			sig->load_value = (double)r.in_use / (double)r.capacity;
 			sig->updated_ns = r.updated_ns;
 		}
 		break;
@@ -104,11 +108,10 @@ static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *s
 		}
 		break;
 	case SPW_SIG_CONNECTIONS:
-		for (t = 0; t < (uint32_t)d->cfg->ntiers; t++)
-			if (!spw_dp_active_read(d->dp, s->cfg->id, t, &active))
-				sum += active;
-		sig->value = (double)sum;
-		sig->updated_ns = now;
+		if (!spw_dp_active_read(d->dp, s->cfg->id, SPW_ACTIVE_TOTAL, &active)) {
+			sig->value = (double)active;
+			sig->updated_ns = now;
+		}
 		break;
 	default:
 		break;
@@ -123,6 +126,7 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
 
 	spw_policy_init(&p, d->cfg->ntiers, c->default_tier);
 	p.admit_level = s->level;
+	p.partial = (uint8_t)s->partial;
 	p.floor_level = c->protect_tier0 ? SPW_COHORTS : 0;
 	p.lease_expires_ns = now + d->cfg->controller.lease_ns;
 	p.flags = dry_run ? SPW_POLICY_DRY_RUN : 0;
@@ -130,6 +134,10 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
 	memcpy(p.rate_per_sec, c->rate_per_sec, sizeof(p.rate_per_sec));
 	memcpy(p.burst, c->burst, sizeof(p.burst));
 	memcpy(p.max_conns, c->max_conns, sizeof(p.max_conns));
+	if (s->conn_limit) {
+		p.flags |= SPW_POLICY_RESERVE;
+		memcpy(p.admit_below, s->admit_below, sizeof(p.admit_below));
+	}
 	p.generation = ++s->generation;
 	err = spw_dp_policy_set(d->dp, c->id, &p);
 	if (err)
@@ -188,56 +196,148 @@ static int report_kind_of(enum spw_signal_kind kind)
 }
 
 /*
+ * The connection limit in force: the configured number, or the capacity the named pool last
+ * reported (kept while the pool is silent: the server's limit does not go away with its
+ * reporter). Sets the per-tier bounds of the reservation.
+ */
+static void update_reservation(struct spwd *d, struct spwd_service *s)
+{
+	const struct spw_config_service *c = s->cfg;
+	struct spw_report r;
+
+	if (c->connection_limit)
+		s->conn_limit = c->connection_limit;
+	else if (c->connection_pool[0] && report_of(d, SPW_REPORT_POOL, c->connection_pool, &r) &&
+		 r.capacity)
+		s->conn_limit = r.capacity;
+	if (s->conn_limit)
+		spw_reserve_bounds(c->reserve, d->cfg->ntiers, s->conn_limit, s->admit_below);
+}
+
+/* The fine level the data plane enforces: the level and the partial share of the next rank. */
+static double fine_level(const struct spwd_service *s)
+{
+	return (double)s->level + (double)s->partial / SPW_PARTIAL_ONE;
+}
+
+/* Extends the time-weighted level of the window to now: before every change of the level. */
+static void account_level(struct spwd_service *s, uint64_t now)
+{
+	if (s->level_since_ns)
+		s->level_area += fine_level(s) * (double)(now - s->level_since_ns);
+	s->level_since_ns = now;
+}
+
+/*
+ * Feeds the law the data plane's counts since the last observation: what the level let pass
+ * (admitted, or refused after it by a cap, a rate or the reservation), what the level shed,
+ * and what entered the service. Every tick, and before a step between ticks that may cut, so
+ * a cut sees the demand of now.
+ */
+static void observe(struct spwd *d, struct spwd_service *s, uint64_t now)
+{
+	static const enum spw_reason past_level[] = {
+	    SPW_REASON_ADMITTED,   SPW_REASON_TABLE_FULL, SPW_REASON_FLOOD_GUARD,
+	    SPW_REASON_SHED_CAP,   SPW_REASON_SHED_RATE,  SPW_REASON_SHED_RESERVE,
+	    SPW_REASON_WOULD_SHED, SPW_REASON_FAIL_OPEN,
+	};
+	static const enum spw_reason entered[] = {
+	    SPW_REASON_ADMITTED,   SPW_REASON_TABLE_FULL, SPW_REASON_FLOOD_GUARD,
+	    SPW_REASON_WOULD_SHED, SPW_REASON_FAIL_OPEN,
+	};
+	struct spw_count c[SPW_TIER_SLOTS * SPW_REASON_SLOTS];
+	struct spw_law_counts w = {.end_ns = now};
+	uint32_t t, k;
+
+	memset(c, 0, sizeof(c));
+	if (spw_dp_counters_read_service(d->dp, s->cfg->id, c))
+		return; /* nothing read: the next window covers this one too */
+	account_level(s, now);
+	w.window_ns = s->obs_ns ? now - s->obs_ns : 0;
+	w.level = w.window_ns ? s->level_area / (double)w.window_ns : fine_level(s);
+	for (t = 0; t < (uint32_t)d->cfg->ntiers; t++) {
+		const struct spw_count *row = &c[t * SPW_REASON_SLOTS];
+		uint64_t passed = 0, shed = row[SPW_REASON_SHED_LEVEL].packets, admitted = 0;
+
+		for (k = 0; k < sizeof(past_level) / sizeof(past_level[0]); k++)
+			passed += row[past_level[k]].packets;
+		for (k = 0; k < sizeof(entered) / sizeof(entered[0]); k++)
+			admitted += row[entered[k]].packets;
+		/* A counter that went back (maps recreated) starts a new base. */
+		w.passed[t] = passed >= s->obs_passed[t] ? passed - s->obs_passed[t] : passed;
+		w.shed[t] = shed >= s->obs_shed[t] ? shed - s->obs_shed[t] : shed;
+		w.admitted[t] =
+		    admitted >= s->obs_admitted[t] ? admitted - s->obs_admitted[t] : admitted;
+		s->obs_passed[t] = passed;
+		s->obs_shed[t] = shed;
+		s->obs_admitted[t] = admitted;
+	}
+	if (w.window_ns)
+		spw_law_observe(&s->law, &s->law_params, &w);
+	s->obs_ns = now;
+	s->level_area = 0;
+}
+
+/* Keeps the learned capacity in the pinned record (once a second), for a restarted daemon. */
+static void save_record(struct spwd *d, struct spwd_service *s, uint64_t now)
+{
+	struct spw_service_rec r;
+
+	if (s->record_saved_ns && now - s->record_saved_ns < SPW_NSEC_PER_SEC)
+		return;
+	s->record_saved_ns = now;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", s->cfg->name);
+	r.capacity_mfps = s->law.capacity > 0 ? (uint64_t)(s->law.capacity * 1000.0) : 0;
+	r.saved_ns = now;
+	spw_dp_service_rec_set(d->dp, s->cfg->id, &r);
+}
+
+/*
  * Measures, steps the law and writes the policy; true when the enforced level changed.
- * urgent: called as a report arrives, between ticks: only reported signals are read again,
- * and the law steps only for a clear overload (pressure >= 1 + hysteresis), the one case
- * where waiting for the tick costs: at 3x capacity every 100 ms of delay queues 200 ms of
- * work in front of tier 0. Anything less waits for the tick, where the law's smoothing and
- * confirmation run at their designed pace.
+ * urgent: called as a report arrives, between ticks: only reported signals are read again.
+ * Every report steps the law: it judges each reading once and moves at most once per tick,
+ * so a fast reporter does not raise the gain and a slow one is acted on as its report lands
+ * instead of up to a tick later (at 3x capacity every 100 ms of delay queues 200 ms of work
+ * in front of tier 0).
  */
 static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now, bool urgent)
 {
-	const struct spw_signal *top;
+	struct spw_law_reading r;
 	struct spw_override o;
-	uint32_t prev = s->level;
-	bool dry_run = s->cfg->dry_run, seen;
+	uint32_t prev = s->level, prev_partial = s->partial;
+	bool dry_run = s->cfg->dry_run;
 	int i;
 
 	for (i = 0; i < s->cfg->nsignals; i++)
 		if (!urgent || report_kind_of(s->signals[i].kind) >= 0)
 			measure(d, s, &s->signals[i], now);
-	s->pressure =
-	    spw_pressure(s->signals, s->cfg->nsignals, now, d->cfg->controller.stale_after_ns);
-	/*
-	 * A cut consumes the reading that drew it: while the signal that sets the pressure has
-	 * nothing newer than what the law last stepped on (an urgent step took the report, no
-	 * report came since, and the other signals read lower), an excess is not counted again,
-	 * or one report would count as two readings of a persisting overload and draw a second,
-	 * confirmed cut. Below target the law steps every tick as ever, so recovery keeps its
-	 * pace however seldom an app reports.
-	 */
-	top = deciding_signal(s);
-	seen = top && s->pressure >= 1.0 && top->updated_ns <= s->law_read_ns;
-	if (urgent && (seen || !(s->pressure >= 1.0 + s->law_params.hysteresis)))
-		return false;
+	spw_pressure_read(s->signals, s->cfg->nsignals, now, d->cfg->controller.stale_after_ns, &r);
+	s->pressure = r.pressure;
+	if (!urgent || r.saturated || r.pressure >= 1.0 + s->law_params.hysteresis)
+		observe(d, s, now);
+	account_level(s, now);
 	/* The law keeps running under an override, so handing back control is smooth. */
-	if (!seen) {
-		s->law_level = spw_law_step(&s->law, &s->law_params, s->pressure, now);
-		if (top && top->updated_ns > s->law_read_ns)
-			s->law_read_ns = top->updated_ns;
-	}
+	s->law_level = spw_law_step(&s->law, &s->law_params, &r, now);
 	s->level = s->law_level;
+	s->partial = spw_law_partial(&s->law, &s->law_params);
 	s->overridden = false;
 	if (!spw_dp_override_get(d->dp, s->cfg->id, &o) && o.expires_ns > now) {
 		s->level = o.level;
+		s->partial = 0;
 		dry_run = dry_run || o.dry_run;
 		s->overridden = true;
 	}
+	if (urgent && s->level == prev && s->partial == prev_partial)
+		return false; /* the tick renews the lease; nothing to write between ticks */
+	update_reservation(d, s);
 	spw_retry_hint(s->level, prev, &s->law_params, &s->retry_lo_s, &s->retry_hi_s);
 	if (s->level != prev)
 		log_level_change(s, prev);
 	s->dry_run = dry_run;
 	write_policy(d, s, dry_run, now);
+	if (!urgent)
+		save_record(d, s, now);
 	return s->level != prev;
 }
 

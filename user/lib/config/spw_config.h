@@ -32,7 +32,7 @@ struct spw_config_rule {
 
 struct spw_config_service {
 	char name[SPW_NAME_MAX];
-	uint32_t id; /* 1.. in file order: the data plane's service id */
+	uint32_t id; /* the data plane's service id: 1.. (see spw_config_assign_ids) */
 	struct spw_service_match match;
 	uint8_t default_tier;
 	uint8_t action[SPW_MAX_TIERS]; /* enum spw_action; default drop */
@@ -41,6 +41,14 @@ struct spw_config_service {
 	uint32_t max_conns[SPW_MAX_TIERS];    /* 0 = no cap */
 	uint32_t rate_per_sec[SPW_MAX_TIERS]; /* 0 = no limit */
 	uint32_t burst[SPW_MAX_TIERS];
+	/*
+	 * Connection reservation: the service holds connection_limit connections (or as many
+	 * as the pool named by connection_pool reports as its capacity), and reserve[t] of them
+	 * are kept for tiers 0..t against the tiers below t. 0 / empty: no reservation.
+	 */
+	uint32_t connection_limit;
+	char connection_pool[SPW_NAME_MAX];
+	uint32_t reserve[SPW_MAX_TIERS];
 	struct spw_signal signals[SPW_MAX_SIGNALS];
 	int nsignals;
 };
@@ -96,6 +104,16 @@ void spw_config_free(struct spw_config *c);
  */
 typedef void (*spw_advice_fn)(void *ctx, const char *advice);
 int spw_config_advise(const struct spw_config *c, spw_advice_fn say, void *ctx);
+
+/*
+ * Gives every service its data-plane id by name: held[id] names the service that held id
+ * before (the pinned records of a previous daemon, or the running config; "" when free, index
+ * 0 unused), and a service named there gets that id back, whatever its place in the file. The
+ * others take the lowest ids nobody holds, then the lowest ids of services no longer listed.
+ * Without it ids follow the file's order, so reordering services and restarting would move
+ * counters, caps and active counts to another service.
+ */
+void spw_config_assign_ids(struct spw_config *c, const char (*held)[SPW_NAME_MAX]);
 
 /* Tier index of a configured tier name, -1 when unknown. */
 int spw_config_tier(const struct spw_config *c, const char *name);

@@ -44,7 +44,7 @@ static const struct signal_kind kinds[] = {
 /* What one service's walk remembers beyond struct spw_config_service: nodes for messages. */
 struct svc_aux {
 	struct spw_config_service *s;
-	yaml_node_t *name, *port, *default_tier, *accept_queue;
+	yaml_node_t *name, *port, *default_tier, *accept_queue, *limit, *reserve;
 	yaml_node_t *burst[SPW_MAX_TIERS];
 	yaml_node_t *signal_first[SPW_MAX_SIGNALS]; /* each signal's kind key */
 };
@@ -377,6 +377,83 @@ static int svc_burst(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void
 	return cfg_walk_tier_map(x, "new_flow_burst", val, burst_one, obj);
 }
 
+static int limit_pool(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct svc_aux *a = obj;
+
+	(void)key;
+	return cfg_name(x, "pool", "pool", false, val, a->s->connection_pool);
+}
+
+static const struct cfg_field limit_fields[] = {
+    {"pool", limit_pool},
+};
+
+/* connection_limit: N, or {pool: NAME} for a pool whose capacity is the server's limit. */
+static int svc_conn_limit(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct svc_aux *a = obj;
+
+	a->limit = key;
+	if (val->type == YAML_MAPPING_NODE) {
+		int err = cfg_walk_map(x, val, "connection_limit", "in connection_limit",
+				       limit_fields, 1, a);
+
+		if (!err && !a->s->connection_pool[0])
+			err = cfg_err(x, val, "connection_limit: {pool: NAME} names a pool");
+		return err;
+	}
+	return cfg_u32(x, "connection_limit", val, 1, UINT32_MAX, &a->s->connection_limit);
+}
+
+static int reserve_one(struct cfg_ctx *x, uint8_t tier, yaml_node_t *key, yaml_node_t *val,
+		       void *obj)
+{
+	struct svc_aux *a = obj;
+
+	if (tier + 1 >= x->c->ntiers)
+		return cfg_err(x, key,
+			       "reserve: tier '%s' is the lowest; a reserve keeps slots for a "
+			       "tier against the tiers below it",
+			       x->c->tiers[tier]);
+	return cfg_u32(x, "reserve", val, 1, UINT32_MAX, &a->s->reserve[tier]);
+}
+
+static int svc_reserve(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct svc_aux *a = obj;
+
+	a->reserve = key;
+	return cfg_walk_tier_map(x, "reserve", val, reserve_one, obj);
+}
+
+/* A reserve needs a limit to be kept under, and the limit must leave every tier a slot. */
+static int check_reservation(struct cfg_ctx *x, struct svc_aux *a)
+{
+	struct spw_config_service *s = a->s;
+	uint64_t held = 0;
+	int t;
+
+	if (!a->reserve && !a->limit)
+		return 0;
+	if (!a->reserve)
+		return cfg_err(x, a->limit,
+			       "connection_limit: needs a reserve ({%s: N}) to keep for the tiers "
+			       "above the others",
+			       x->c->tiers[0]);
+	if (!a->limit)
+		return cfg_err(x, a->reserve,
+			       "reserve: needs connection_limit (a number, or {pool: NAME})");
+	for (t = 0; t + 1 < x->c->ntiers; t++)
+		held += s->reserve[t];
+	if (s->connection_limit && held >= s->connection_limit)
+		return cfg_err(
+		    x, a->reserve,
+		    "reserve: %llu of connection_limit %u leaves tier '%s' no connection",
+		    (unsigned long long)held, s->connection_limit, x->c->tiers[x->c->ntiers - 1]);
+	return 0;
+}
+
 static const struct cfg_field svc_fields[] = {
     {"name", svc_name},
     {"protocol", svc_protocol},
@@ -389,6 +466,8 @@ static const struct cfg_field svc_fields[] = {
     {"max_connections", svc_max_conns},
     {"new_flow_rate", svc_rate},
     {"new_flow_burst", svc_burst},
+    {"connection_limit", svc_conn_limit},
+    {"reserve", svc_reserve},
     {"signals", svc_signals},
 };
 
@@ -413,7 +492,7 @@ static int check_service(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item
 			       "accept_queue: a UDP service has no accept queue");
 	if (!a->default_tier)
 		s->default_tier = (uint8_t)(x->c->ntiers - 1);
-	return 0;
+	return check_reservation(x, a);
 }
 
 static bool same_match(const struct spw_service_match *a, const struct spw_service_match *b)
