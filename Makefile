@@ -151,10 +151,12 @@ $(BUILD)/bench_dataplane: $(BENCH_DP_OBJS) $(BENCH_SHARED_OBJS) $(LIB)
 .PHONY: bench-controller
 # It runs the daemon as the netns tests do (tests/lib/daemon.c, netns.c).
 BENCH_CTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/bench/controller/*.c))
+# The law's figures run it in the simulated server (tests/lib/sim_loop.c, sim_server.c).
 $(BUILD)/bench_controller: $(BENCH_CTL_OBJS) $(BENCH_SHARED_OBJS) $(BUILD)/obj/tests/lib/daemon.o \
-		$(BUILD)/obj/tests/lib/netns.o $(BUILD)/obj/tests/lib/util.o $(LIB)
+		$(BUILD)/obj/tests/lib/netns.o $(BUILD)/obj/tests/lib/util.o \
+		$(BUILD)/obj/tests/lib/sim_loop.o $(BUILD)/obj/tests/lib/sim_server.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
 
 bench-controller: $(BUILD)/bench_controller $(BUILD)/spillwayd
 	$(Q)$(BUILD)/bench_controller --daemon $(BUILD)/spillwayd

@@ -250,7 +250,7 @@ static void observe(struct spwd *d, struct spwd_service *s, uint64_t now)
 	uint32_t t, k;
 
 	memset(c, 0, sizeof(c));
-	if (spw_dp_counters_read_service(d->dp, s->cfg->id, c))
+	if (spw_dp_counters_read_service(d->dp, s->cfg->id, (uint32_t)d->cfg->ntiers, c))
 		return; /* nothing read: the next window covers this one too */
 	account_level(s, now);
 	w.window_ns = s->obs_ns ? now - s->obs_ns : 0;

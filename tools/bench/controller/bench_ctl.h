@@ -123,6 +123,23 @@ struct sweep_fig {
 	uint64_t scanned, expired;
 };
 
+/* The law in the simulated server (law_sim.c): seeds, and the pool target it is run at. */
+#define BENCH_LAW_SEEDS	      40
+#define BENCH_LAW_TARGET      0.95
+#define GOAL_LAW_SETTLE_S     2.0
+#define GOAL_LAW_GOODPUT      0.90
+
+struct bench_law {
+	bool done;
+	unsigned int seeds;
+	double settle10_median_s, settle10_worst_s; /* 0.5C -> 10C, back within +-10 % */
+	double good3_median, good3_min;		    /* completed / C at 3C, from 2 s on */
+	double good10_median, good10_min;	    /* the same at 10C (tier 0 at 0.5C) */
+};
+
+/* 0, or -1 when the simulation could not run (no memory). */
+int bench_law_sim(struct bench_law *out);
+
 struct bench {
 	const char *daemon_path;
 	bool daemon_verbose;
@@ -159,6 +176,8 @@ struct bench {
 	double derived_sweep_ms;
 	struct sweep_fig sweep_none, sweep_half;
 	uint64_t rss_kib, hwm_kib;
+
+	struct bench_law law;
 
 	/* Scrape: medians of SCRAPE_RUNS GETs of the daemon's exporter. */
 	bool scrape_done;

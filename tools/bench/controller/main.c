@@ -148,6 +148,22 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 		over += print_row(name, "", goal, -2);
 	}
 
+	/* The law in the simulated server: worst over the seeds against the goal. */
+	snprintf(goal, sizeof(goal), "<= %.0f s", GOAL_LAW_SETTLE_S);
+	snprintf(text, sizeof(text), "%.1f s (median %.1f)", b->law.settle10_worst_s,
+		 b->law.settle10_median_s);
+	over += print_row("law (sim): settle after 0.5C -> 10C, worst", b->law.done ? text : "",
+			  goal, b->law.done ? b->law.settle10_worst_s <= GOAL_LAW_SETTLE_S : -2);
+	snprintf(goal, sizeof(goal), ">= %.2f C", GOAL_LAW_GOODPUT);
+	snprintf(text, sizeof(text), "%.3f C (median %.3f)", b->law.good3_min,
+		 b->law.good3_median);
+	over += print_row("law (sim): goodput at 3C, worst", b->law.done ? text : "", goal,
+			  b->law.done ? b->law.good3_min >= GOAL_LAW_GOODPUT : -2);
+	snprintf(text, sizeof(text), "%.3f C (median %.3f)", b->law.good10_min,
+		 b->law.good10_median);
+	over += print_row("law (sim): goodput at 10C, worst", b->law.done ? text : "", goal,
+			  b->law.done ? b->law.good10_min >= GOAL_LAW_GOODPUT : -2);
+
 	printf("\nnotes:\n");
 	if (n)
 		printf("  reaction: (N) = policy writes between report and drop; %u of %u "
@@ -163,6 +179,10 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 			       b->win[i].name, (unsigned long long)b->win[i].ticks,
 			       b->win[i].seconds, b->win[i].ms_per_tick_stat);
 	}
+	if (b->law.done)
+		printf("  law (sim): %u seeds, pool target %.2f, tiers 10/30/60 %% at 3C and "
+		       "5/20/75 %% at 10C, goodput from 2 s after the step (tests/lib/sim_loop.c)\n",
+		       b->law.seeds, BENCH_LAW_TARGET);
 	if (b->scrape_done)
 		printf("  scrape: %d services x 3 tiers, %d GETs of /metrics in a row, %zu bytes "
 		       "each; median %.3f ms, p99 %.3f ms\n",
@@ -373,6 +393,8 @@ int main(int argc, char **argv)
 	}
 	if (!err)
 		err = phase_scrape(&b);
+	if (!err && bench_law_sim(&b.law))
+		err = -ENOMEM;
 	if (!err && !daemon_alive(&b))
 		err = -ESRCH;
 	if (stop_requested)

@@ -139,10 +139,12 @@ int spw_dp_bucket_set(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
 int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot,
 			enum spw_reason reason, struct spw_count *out);
 /*
- * The counters of one service: out has SPW_TIER_SLOTS * SPW_REASON_SLOTS entries, indexed by
- * tier_slot * SPW_REASON_SLOTS + reason. One syscall: the controller reads it every tick.
+ * The counters of one service's first `tiers` tier slots: out has tiers * SPW_REASON_SLOTS
+ * entries, indexed by tier_slot * SPW_REASON_SLOTS + reason. One syscall, and only the rows
+ * asked for: the controller reads the configured tiers of every service every tick.
  */
-int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, struct spw_count *out);
+int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tiers,
+				 struct spw_count *out);
 /* Every counter at once: out has SPW_COUNTER_ENTRIES entries, indexed by spw_counter_index. */
 int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out);
 

@@ -35,23 +35,26 @@ int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier
 /* The entries of one service's rows: every tier slot, every reason slot. */
 #define SPW_SERVICE_COUNTERS (SPW_TIER_SLOTS * SPW_REASON_SLOTS)
 
-int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, struct spw_count *out)
+int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tiers,
+				 struct spw_count *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	uint32_t keys[SPW_SERVICE_COUNTERS], first, prev, next, count, i, done = 0;
+	uint32_t want = tiers * SPW_REASON_SLOTS;
 	struct spw_counter *vals;
 	int err = 0;
 
-	if (svc_id == SPW_SVC_NONE || svc_id >= SPW_MAX_SERVICES)
+	if (svc_id == SPW_SVC_NONE || svc_id >= SPW_MAX_SERVICES || !tiers ||
+	    tiers > SPW_TIER_SLOTS)
 		return -EINVAL;
-	vals = calloc((size_t)SPW_SERVICE_COUNTERS * dp->ncpus, sizeof(*vals));
+	vals = calloc((size_t)want * dp->ncpus, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
 	first = spw_counter_index(svc_id, 0, 0);
 	/* An array's batch continues after the key it is given: start one before the rows. */
 	prev = first - 1;
-	while (done < SPW_SERVICE_COUNTERS) {
-		count = SPW_SERVICE_COUNTERS - done;
+	while (done < want) {
+		count = want - done;
 		err = bpf_map_lookup_batch(dp->maps.counters, &prev, &next, keys, vals, &count,
 					   &opts);
 		if (err && errno != ENOENT) {
@@ -60,7 +63,7 @@ int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, stru
 		}
 		err = 0;
 		for (i = 0; i < count; i++)
-			if (keys[i] >= first && keys[i] < first + SPW_SERVICE_COUNTERS)
+			if (keys[i] >= first && keys[i] < first + want)
 				sum_cpus(&vals[(size_t)i * dp->ncpus], dp->ncpus,
 					 &out[keys[i] - first]);
 		done += count;
