@@ -118,8 +118,8 @@ int sim_loop_init(struct sim_loop *l, const struct sim_loop_config *c)
 	l->reporting = true;
 	l->next_report_ns = to_steps(l, c->rep.phase_ns);
 	/* Events fall on the server's steps, or the loop would wait for a time it never reaches. */
-	l->next_tick_ns = c->tick_ns + (c->tick_phase_ns % c->tick_ns) / c->server.dt_ns *
-					   c->server.dt_ns;
+	l->next_tick_ns =
+	    c->tick_ns + (c->tick_phase_ns % c->tick_ns) / c->server.dt_ns * c->server.dt_ns;
 	for (t = 0; t < c->server.tiers; t++) {
 		sim_totals(l->sim, t, &l->tick_base[t]);
 		l->obs_base[t] = l->tick_base[t];
@@ -258,8 +258,8 @@ static void tick(struct sim_loop *l, uint64_t now)
 	rec->t_ns = now;
 	rec->fed = r.pressure;
 	rec->measured = steps ? (double)(busy - l->tick_busy) / (double)steps /
-					sim_pool_size(l->sim) / l->cfg.pool_target :
-				0;
+				    sim_pool_size(l->sim) / l->cfg.pool_target
+			      : 0;
 	rec->level = l->level;
 	rec->turns = l->law.direction_changes;
 	rec->rose_over = l->level > before && !isnan(r.pressure) && r.pressure > 1.0;
@@ -274,8 +274,8 @@ void sim_loop_run(struct sim_loop *l, uint64_t ns)
 	uint64_t end = sim_now(l->sim) + ns;
 
 	for (;;) {
-		uint64_t next = l->next_report_ns < l->next_tick_ns ? l->next_report_ns :
-								       l->next_tick_ns;
+		uint64_t next =
+		    l->next_report_ns < l->next_tick_ns ? l->next_report_ns : l->next_tick_ns;
 		uint64_t now = sim_now(l->sim);
 
 		if (next > end) {

@@ -27,14 +27,14 @@
 #include "spw_signal.h"
 
 struct sim_reporter {
-	uint64_t period_ns;  /* mean interval between reports */
-	double jitter;	     /* each interval is period x (1 +- jitter), uniform */
-	uint64_t phase_ns;   /* the first report's time */
-	bool snapshot;	     /* in use at the instant, not the mean over the interval */
-	bool no_waiting;     /* the report leaves out waiters (in_use and capacity only) */
-	uint32_t overfull;   /* a full pool reports this many more in use (PostgreSQL counts
-			      * reserved and starting backends) */
-	bool wait_signal;    /* also report the wait p99, read by a pool_wait signal */
+	uint64_t period_ns; /* mean interval between reports */
+	double jitter;	    /* each interval is period x (1 +- jitter), uniform */
+	uint64_t phase_ns;  /* the first report's time */
+	bool snapshot;	    /* in use at the instant, not the mean over the interval */
+	bool no_waiting;    /* the report leaves out waiters (in_use and capacity only) */
+	uint32_t overfull;  /* a full pool reports this many more in use (PostgreSQL counts
+			     * reserved and starting backends) */
+	bool wait_signal;   /* also report the wait p99, read by a pool_wait signal */
 };
 
 struct sim_loop_config {
@@ -54,14 +54,14 @@ struct sim_loop_config {
 
 /* One tick as the loop saw it. */
 struct sim_rec {
-	uint64_t t_ns;	      /* end of the tick */
-	double fed;	      /* pressure of the reading the tick read (NAN: none fresh) */
-	double measured;      /* the server's mean pool saturation over the tick / target */
-	uint32_t level;	      /* level at the end of the tick */
-	uint32_t turns;	      /* the law's direction changes so far */
-	bool rose_over;	      /* the level rose while the last fresh reading was over target */
+	uint64_t t_ns;	 /* end of the tick */
+	double fed;	 /* pressure of the reading the tick read (NAN: none fresh) */
+	double measured; /* the server's mean pool saturation over the tick / target */
+	uint32_t level;	 /* level at the end of the tick */
+	uint32_t turns;	 /* the law's direction changes so far */
+	bool rose_over;	 /* the level rose while the last fresh reading was over target */
 	struct sim_counts tier[SIM_MAX_TIERS]; /* new connections during the tick */
-	uint64_t completed;   /* requests completed during the tick, all tiers */
+	uint64_t completed;		       /* requests completed during the tick, all tiers */
 };
 
 struct sim_loop {
@@ -84,7 +84,7 @@ struct sim_loop {
 	struct sim_counts tick_base[SIM_MAX_TIERS]; /* totals at the last tick */
 	struct sim_counts obs_base[SIM_MAX_TIERS];  /* ... at the law's last observation */
 	uint64_t completed_base;
-	double last_fresh; /* pressure of the newest reading taken */
+	double last_fresh;		/* pressure of the newest reading taken */
 	uint64_t reports, urgent_steps; /* reports; those that moved the level */
 	struct sim_rec *rec;
 	size_t n, cap;

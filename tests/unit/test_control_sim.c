@@ -253,10 +253,11 @@ static void test_step_10c(void **state)
 			gap = abs((int)r.first - (int)r.held);
 		sim_loop_free(&cur);
 	}
-	print_message("(2) 0.5C -> 10C (tier 0 at 0.5C), target 0.95: settled in %.1f s (limit 2 s), "
-		      "worst 1 s mean %.3f, first cut at most %d ranks from the level held, "
-		      "goodput at least %.3f C (limit 0.85)\n",
-		      settle, worst, gap, good);
+	print_message(
+	    "(2) 0.5C -> 10C (tier 0 at 0.5C), target 0.95: settled in %.1f s (limit 2 s), "
+	    "worst 1 s mean %.3f, first cut at most %d ranks from the level held, "
+	    "goodput at least %.3f C (limit 0.85)\n",
+	    settle, worst, gap, good);
 }
 
 /*
@@ -298,7 +299,8 @@ static void test_reporter_paces(void **state)
 				dump(&cur, name);
 			}
 			assert_true(j < cur.n);
-			assert_true(r.settle_ns >= 0 && r.settle_ns <= (int64_t)(S(2) + 2 * period));
+			assert_true(r.settle_ns >= 0 &&
+				    r.settle_ns <= (int64_t)(S(2) + 2 * period));
 			assert_int_equal(sim_loop_rose_over(&cur, 0, cur.n), 0);
 			assert_true((j + 1 - drop) * TICK_NS <= S(1) + period);
 			worst_of(&settle, secs(r.settle_ns));
@@ -399,9 +401,10 @@ static void test_overfull_pool(void **state)
 		if (i == 0)
 			dump(&cur, "overfull");
 		measured_range(&cur, cur.n - 150, cur.n, &mean, &lo, &hi);
-		print_message("  seed %u: first cut after %.1f s, in the band after %.1f s, held %u;"
-			      " last 15 s: mean %.3f of target (ticks %.2f..%.2f)\n",
-			      i, r.first_cut_s, secs(r.settle_ns), r.held, mean, lo, hi);
+		print_message(
+		    "  seed %u: first cut after %.1f s, in the band after %.1f s, held %u;"
+		    " last 15 s: mean %.3f of target (ticks %.2f..%.2f)\n",
+		    i, r.first_cut_s, secs(r.settle_ns), r.held, mean, lo, hi);
 		assert_true(r.first_cut_s <= 0.3);
 		assert_true(r.settle_ns >= 0);
 		assert_true(mean >= 0.95 && mean <= 1.05);
@@ -562,10 +565,10 @@ static void test_constant_2c(void **state)
 			if (turns[m] > worst_turns)
 				worst_turns = turns[m];
 		}
-		print_message("  seed %u: settled in %.1f s at %u, turns per minute %u %u %u %u %u, "
-			      "worst 1 s mean %.3f\n",
-			      i, secs(st), cur.level, turns[0], turns[1], turns[2], turns[3],
-			      turns[4], w);
+		print_message(
+		    "  seed %u: settled in %.1f s at %u, turns per minute %u %u %u %u %u, "
+		    "worst 1 s mean %.3f\n",
+		    i, secs(st), cur.level, turns[0], turns[1], turns[2], turns[3], turns[4], w);
 		assert_true(st >= 0 && st <= (int64_t)S(2));
 		farthest(&worst, w);
 		sim_loop_free(&cur);

@@ -124,10 +124,10 @@ struct sweep_fig {
 };
 
 /* The law in the simulated server (law_sim.c): seeds, and the pool target it is run at. */
-#define BENCH_LAW_SEEDS	      40
-#define BENCH_LAW_TARGET      0.95
-#define GOAL_LAW_SETTLE_S     2.0
-#define GOAL_LAW_GOODPUT      0.90
+#define BENCH_LAW_SEEDS	  40
+#define BENCH_LAW_TARGET  0.95
+#define GOAL_LAW_SETTLE_S 2.0
+#define GOAL_LAW_GOODPUT  0.90
 
 struct bench_law {
 	bool done;

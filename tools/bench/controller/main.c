@@ -155,8 +155,7 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 	over += print_row("law (sim): settle after 0.5C -> 10C, worst", b->law.done ? text : "",
 			  goal, b->law.done ? b->law.settle10_worst_s <= GOAL_LAW_SETTLE_S : -2);
 	snprintf(goal, sizeof(goal), ">= %.2f C", GOAL_LAW_GOODPUT);
-	snprintf(text, sizeof(text), "%.3f C (median %.3f)", b->law.good3_min,
-		 b->law.good3_median);
+	snprintf(text, sizeof(text), "%.3f C (median %.3f)", b->law.good3_min, b->law.good3_median);
 	over += print_row("law (sim): goodput at 3C, worst", b->law.done ? text : "", goal,
 			  b->law.done ? b->law.good3_min >= GOAL_LAW_GOODPUT : -2);
 	snprintf(text, sizeof(text), "%.3f C (median %.3f)", b->law.good10_min,
@@ -180,9 +179,10 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 			       b->win[i].seconds, b->win[i].ms_per_tick_stat);
 	}
 	if (b->law.done)
-		printf("  law (sim): %u seeds, pool target %.2f, tiers 10/30/60 %% at 3C and "
-		       "5/20/75 %% at 10C, goodput from 2 s after the step (tests/lib/sim_loop.c)\n",
-		       b->law.seeds, BENCH_LAW_TARGET);
+		printf(
+		    "  law (sim): %u seeds, pool target %.2f, tiers 10/30/60 %% at 3C and "
+		    "5/20/75 %% at 10C, goodput from 2 s after the step (tests/lib/sim_loop.c)\n",
+		    b->law.seeds, BENCH_LAW_TARGET);
 	if (b->scrape_done)
 		printf("  scrape: %d services x 3 tiers, %d GETs of /metrics in a row, %zu bytes "
 		       "each; median %.3f ms, p99 %.3f ms\n",

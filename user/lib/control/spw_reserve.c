@@ -13,7 +13,7 @@ void spw_reserve_bounds(const uint32_t reserve[SPW_MAX_TIERS], int ntiers, uint6
 		else if (!t)
 			out[t] = UINT32_MAX;
 		else
-			out[t] = held >= limit ? 0
+			out[t] = held >= limit			 ? 0
 				 : limit - held > UINT32_MAX - 1 ? UINT32_MAX - 1
 								 : (uint32_t)(limit - held);
 		if (t < ntiers)
