@@ -436,6 +436,34 @@ static void test_explain_and_policy_expiry(void **state)
 	explain_then_connect(c, "admitted", 1);
 }
 
+/*
+ * The reservation, explained: a limit of 2 with 1 kept for critical leaves the standard
+ * client one connection; with it held, explain says shed_reserve and the connect is refused.
+ */
+static void test_explain_reserve(void **state)
+{
+	struct test_ctx *c = *state;
+	char cfg[4096], reserved[4200], *at;
+	struct run r;
+
+	make_config(c, cfg, sizeof(cfg));
+	at = strstr(cfg, "    signals:\n");
+	assert_non_null(at);
+	snprintf(reserved, sizeof(reserved),
+		 "%.*s    connection_limit: 2\n"
+		 "    reserve: {critical: 1}\n%s",
+		 (int)(at - cfg), cfg, at);
+	assert_int_equal(spw_daemon_write_config(&c->d, reserved), 0);
+	CLI_OK(c, &r, "reload");
+	spw_sleep_ms(3 * TICK_MS);
+	assert_int_equal(try_connect(c, true), ADMITTED);
+	explain_then_connect(c, "shed_reserve", 1);
+	assert_int_equal(spw_daemon_write_config(&c->d, cfg), 0);
+	CLI_OK(c, &r, "reload");
+	spw_sleep_ms(3 * TICK_MS);
+	explain_then_connect(c, "admitted", 1);
+}
+
 static void test_rules_change_tier(void **state)
 {
 	struct test_ctx *c = *state;
@@ -604,6 +632,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_status_json, test_teardown),
 	    cmocka_unit_test_teardown(test_explain_and_policy_expiry, test_teardown),
 	    cmocka_unit_test_teardown(test_rules_change_tier, test_teardown),
+	    cmocka_unit_test_teardown(test_explain_reserve, test_teardown),
 	    cmocka_unit_test_teardown(test_reload, test_teardown),
 	    cmocka_unit_test_teardown(test_report_moves_pressure, test_teardown),
 	    cmocka_unit_test_teardown(test_nobody, test_teardown),

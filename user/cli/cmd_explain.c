@@ -121,9 +121,11 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 	if (now >= e->pol.lease_expires_ns) {
 		e->decision = SPW_REASON_FAIL_OPEN;
 		e->why = "the policy's lease has expired (spillwayd not renewing): fails open";
-	} else if (e->rank >= e->level) {
+	} else if (!spw_level_admits(&e->pol, e->rank, spw_host_slot(req->addr, g.cohort_salt))) {
 		e->decision = SPW_REASON_SHED_LEVEL;
-		e->why = "rank at or above the admit level";
+		e->why = e->rank == e->level && e->pol.partial
+			     ? "rank at the admit level, host outside its partial share"
+			     : "rank at or above the admit level";
 	} else if (e->pol.rate_per_sec[e->tier] && !spw_dp_bucket_get(dp, e->svc, e->tier, &b) &&
 		   !bucket_has_token(&b, e->pol.rate_per_sec[e->tier], e->pol.burst[e->tier],
 				     now)) {
@@ -133,6 +135,11 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 		   active >= e->pol.max_conns[e->tier]) {
 		e->decision = SPW_REASON_SHED_CAP;
 		e->why = "the tier is at its concurrency cap";
+	} else if ((e->pol.flags & SPW_POLICY_RESERVE) &&
+		   !spw_dp_active_read(dp, e->svc, SPW_ACTIVE_TOTAL, &active) &&
+		   active >= e->pol.admit_below[e->tier]) {
+		e->decision = SPW_REASON_SHED_RESERVE;
+		e->why = "the service's connections left are reserved for the tiers above";
 	}
 	if (e->decision == SPW_REASON_ADMITTED || e->decision == SPW_REASON_FAIL_OPEN) {
 		e->passes = true;
