@@ -143,7 +143,9 @@ static __always_inline void spw_flow_touch(struct spw_flow *f, __u32 now_us)
 
 static __always_inline void spw_latency_record(__u32 svc, __u32 tier, __u32 us)
 {
-	__u32 idx = spw_latency_index(svc, tier & (SPW_MAX_TIERS - 1), spw_latency_bucket(us));
+	__u32 bucket = spw_latency_bucket(us);
+	__u32 idx = spw_latency_index(svc, tier & (SPW_MAX_TIERS - 1), bucket);
+	__u32 sidx = spw_latency_svc_index(svc, bucket);
 	__u64 *slot;
 
 	if (svc >= SPW_MAX_SERVICES)
@@ -151,6 +153,9 @@ static __always_inline void spw_latency_record(__u32 svc, __u32 tier, __u32 us)
 	slot = bpf_map_lookup_elem(&spw_latency, &idx);
 	if (slot)
 		*slot += 1;
+	slot = bpf_map_lookup_elem(&spw_lat_svc, &sidx);
+	if (slot)
+		__sync_fetch_and_add(slot, 1);
 }
 
 /* A TCP packet with nothing for the tracker: no SYN/FIN/RST and no payload (a pure ACK). */

@@ -272,15 +272,28 @@ static inline __u32 spw_active_index(__u32 svc, __u32 tier_slot)
 }
 
 /*
- * Response latency: a log2 histogram per (service, tier) in microseconds. Bucket 0 holds
- * [0, 2) us, bucket b >= 1 holds [2^b, 2^(b+1)) us; the last one everything above.
+ * Response latency: a histogram per (service, tier) in microseconds, each power of two split
+ * in 8 linear sub-buckets (include/spillway_latency.h has the bounds); 240 buckets cover the
+ * 32-bit range. Per CPU: 64 x 8 x 240 x 8 bytes = 960 KiB per CPU.
  */
-#define SPW_LAT_BUCKETS 32
+#define SPW_LAT_BUCKETS 240
 #define SPW_LAT_ENTRIES (SPW_MAX_SERVICES * SPW_MAX_TIERS * SPW_LAT_BUCKETS)
 
 static inline __u32 spw_latency_index(__u32 svc, __u32 tier, __u32 bucket)
 {
 	return (svc * SPW_MAX_TIERS + tier) * SPW_LAT_BUCKETS + bucket;
+}
+
+/*
+ * The same per service, all tiers together, in one shared mmapable array: what the daemon's
+ * latency signal reads every tick without a syscall (reading 240 per-CPU buckets of every
+ * tier of 20 services cost 4 ms a tick). Incremented atomically; only responses touch it.
+ */
+#define SPW_LAT_SVC_ENTRIES (SPW_MAX_SERVICES * SPW_LAT_BUCKETS)
+
+static inline __u32 spw_latency_svc_index(__u32 svc, __u32 bucket)
+{
+	return svc * SPW_LAT_BUCKETS + bucket;
 }
 
 /* spw_insert_guard value: per CPU, the flood guard's budget of new table entries. */

@@ -37,8 +37,10 @@
 	X(flows, HASH, SPW_FLOWS_DEFAULT, 0, struct spw_flow_key, struct spw_flow)                 \
 	/* (service, tier) -> active flows; mmapable so the sweep's decrements are atomic too. */  \
 	X(active, ARRAY, SPW_ACTIVE_ENTRIES, BPF_F_MMAPABLE, __u32, __u64)                         \
-	/* [service][tier][log2 us] -> responses; per CPU, summed by readers. */                   \
+	/* [service][tier][latency bucket] -> responses; per CPU, summed by readers. */            \
 	X(latency, PERCPU_ARRAY, SPW_LAT_ENTRIES, 0, __u32, __u64)                                 \
+	/* [service][latency bucket] -> responses of all tiers; shared, mmapped by the daemon. */  \
+	X(lat_svc, ARRAY, SPW_LAT_SVC_ENTRIES, BPF_F_MMAPABLE, __u32, __u64)                       \
 	/* per-CPU budget of new flow entries: a SYN flood cannot take the whole table at once. */ \
 	X(guard, PERCPU_ARRAY, 1, 0, __u32, struct spw_insert_guard)                               \
 	/* (kind, name) -> last app report; read by the daemon and CLI, no program uses it. */     \

@@ -945,13 +945,30 @@ static void test_latency_known_bucket(void **state)
 		srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
 		expect_no_sample(t, &before, SVC_TCP, tier);
 	}
-	/* Bucket 12 is [4096, 8192): the 5 ms sample of tier 0 is there whatever the run took. */
+	/* The 5 ms sample of tier 0 is in 5000's bucket whatever the run took. */
 	CHECK(t, hist(t, SVC_TCP, 0).buckets[spw_latency_bucket(5000)] == 1,
 	      "5000 us not in bucket %u", spw_latency_bucket(5000));
 	CHECK(t, hist(t, SVC_TCP, 1).buckets[spw_latency_bucket(300000)] == 1,
 	      "300000 us not in bucket %u", spw_latency_bucket(300000));
 	CHECK(t, hist(t, SVC_TCP, 2).buckets[spw_latency_bucket(3 * US_PER_S)] == 1,
 	      "3 s not in bucket %u", spw_latency_bucket(3 * US_PER_S));
+	/* The service's own histogram (the daemon's signal, shared memory) is the tiers' sum. */
+	{
+		struct spw_latency_hist all;
+
+		CHECK_OK(t, spw_dp_latency_read_service(t->dp, SVC_TCP, &all));
+		CHECK(t, all.count == ARRAY_SIZE(delays_us),
+		      "service histogram holds %llu samples, want %zu",
+		      (unsigned long long)all.count, ARRAY_SIZE(delays_us));
+		for (uint32_t b = 0; b < SPW_LAT_BUCKETS; b++) {
+			uint64_t sum = 0;
+
+			for (uint32_t tier = 0; tier < TIERS; tier++)
+				sum += hist(t, SVC_TCP, tier).buckets[b];
+			CHECK(t, all.buckets[b] == sum, "bucket %u: service %llu, tiers %llu", b,
+			      (unsigned long long)all.buckets[b], (unsigned long long)sum);
+		}
+	}
 }
 
 /*

@@ -43,17 +43,18 @@ static void check_p50(struct nctx *c, uint32_t tier, unsigned int delay_ms)
 	print_message("    %u ms server: p50 %.0f us, p99 %.0f us (bucket %u: [%llu, %llu) us)\n",
 		      delay_ms, p50, p99, want, (unsigned long long)spw_latency_bucket_lower(want),
 		      (unsigned long long)spw_latency_bucket_lower(want + 1));
-	CHECK(c,
-	      p50 >= (double)spw_latency_bucket_lower(want) &&
-		  p50 <= (double)spw_latency_bucket_lower(want + 1),
-	      "p50 %.0f us is not in bucket %u of %u ms", p50, want, delay_ms);
-	CHECK(c, h.buckets[want] * 2 > h.count, "only %llu of %llu samples in bucket %u",
-	      (unsigned long long)h.buckets[want], (unsigned long long)h.count, want);
+	/* No response comes before the server's delay; a sleep overshoots by little, and the
+	 * buckets are at most 1/8 wide: the p50 lies within a quarter above the delay. */
+	for (uint32_t b = 0; b < want; b++)
+		CHECK(c, h.buckets[b] == 0, "%llu samples in bucket %u, below the %u ms delay",
+		      (unsigned long long)h.buckets[b], b, delay_ms);
+	CHECK(c, p50 >= delay_ms * 1000.0 * 0.97 && p50 <= delay_ms * 1000.0 * 1.25,
+	      "p50 %.0f us for a %u ms server", p50, delay_ms);
 }
 
 /*
  * (3) A 20 ms server on the IPv4 connection (tier 1), an 80 ms one on IPv6 (tier 2): one sample
- * per request, and the p50 in [16384, 32768) and [65536, 131072) us respectively.
+ * per request, none before its server's delay, and the p50 within a quarter above the delay.
  */
 static void test_latency_p50(void **state)
 {

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The response-latency histogram, without BPF: include/spillway_latency.h's bucketing (the
- * same inline function the data plane compiles) and libspillway's spw_latency_quantile().
+ * same inline functions the data plane compiles) and libspillway's spw_latency_quantile().
  *
- * Expected quantiles are worked out by hand in the comments, from the documented rule: the
- * rank-th smallest sample (rank = q * count), spread evenly inside its log2 bucket, where
- * bucket 0 is [0, 2) us and bucket b >= 1 is [2^b, 2^(b+1)) us.
+ * Buckets: every microsecond below 8 has its own; from 8 on, each power of two is split in 8
+ * linear sub-buckets. Quantiles: the rank-th smallest sample (rank = q * count), spread evenly
+ * inside its bucket. Accuracy is checked against samples drawn from known distributions,
+ * compared with their exact order statistics, not against the formula.
  */
 #include <errno.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -54,46 +56,67 @@ static void test_bucket_edges(void **state)
 {
 	static const struct {
 		uint32_t us, bucket;
+		uint64_t lower, upper;
 	} cases[] = {
-	    {0, 0},	       /* "no time at all" shares bucket 0 with 1 us */
-	    {1, 0},	       /* bucket 0 is [0, 2) */
-	    {2, 1},	       /* first value of [2, 4) */
-	    {3, 1},	       /* last value of [2, 4) */
-	    {4, 2},	       /* first value of [4, 8) */
-	    {1023, 9},	       /* last value of [512, 1024) */
-	    {1024, 10},	       /* first value of [1024, 2048) */
-	    {5000, 12},	       /* the BPF test's latency: [4096, 8192) */
-	    {20000, 14},       /* the netns test's 20 ms: [16384, 32768) */
-	    {80000, 16},       /* the netns test's 80 ms: [65536, 131072) */
-	    {0x7fffffffu, 30}, /* last value of bucket 30 */
-	    {0x80000000u, 31}, /* the top bucket starts at 2^31 */
-	    {UINT32_MAX, 31},  /* and ends the 32-bit range: no bucket 32 */
+	    {0, 0, 0, 1},
+	    {1, 1, 1, 2},
+	    {7, 7, 7, 8},
+	    {8, 8, 8, 9}, /* the first sub-bucketed octave is 1 us wide per bucket */
+	    {15, 15, 15, 16},
+	    {16, 16, 16, 18}, /* [16, 32) in 8 buckets of 2 */
+	    {17, 16, 16, 18},
+	    {31, 23, 30, 32},
+	    {1024, 64, 1024, 1152}, /* [1024, 2048) in 8 of 128 */
+	    {5000, 81, 4608, 5120},
+	    {140000, 120, 131072, 147456}, /* [131072, 262144) in 8 of 16384 */
+	    {0x80000000u, 232, 0x80000000ULL, 0x90000000ULL},
+	    {UINT32_MAX, 239, 0xf0000000ULL, 0x100000000ULL}, /* the last bucket */
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-		if (spw_latency_bucket(cases[i].us) != cases[i].bucket)
-			fail_msg("bucket(%u) = %u, want %u", cases[i].us,
-				 spw_latency_bucket(cases[i].us), cases[i].bucket);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint32_t b = spw_latency_bucket(cases[i].us);
+
+		if (b != cases[i].bucket || spw_latency_bucket_lower(b) != cases[i].lower ||
+		    spw_latency_bucket_lower(b + 1) != cases[i].upper)
+			fail_msg("%u us: bucket %u [%llu, %llu), want %u [%llu, %llu)", cases[i].us,
+				 b, (unsigned long long)spw_latency_bucket_lower(b),
+				 (unsigned long long)spw_latency_bucket_lower(b + 1),
+				 cases[i].bucket, (unsigned long long)cases[i].lower,
+				 (unsigned long long)cases[i].upper);
+	}
+	assert_int_equal(SPW_LAT_BUCKETS, 240);
 }
 
-/* Every power of two opens its bucket, the value below it closes the previous one. */
-static void test_bucket_every_power(void **state)
+/*
+ * Every bucket is contiguous with the next, holds exactly the values between its bounds, and
+ * is at most 1/8 of its lower bound wide (from 8 us on): the error bound of a quantile.
+ */
+static void test_bucket_every_bucket(void **state)
 {
 	(void)state;
-	for (uint32_t b = 1; b < SPW_LAT_BUCKETS; b++) {
-		uint32_t p = 1U << b;
+	for (uint32_t b = 0; b < SPW_LAT_BUCKETS; b++) {
+		uint64_t lo = spw_latency_bucket_lower(b), hi = spw_latency_bucket_lower(b + 1);
 
-		assert_int_equal(spw_latency_bucket(p), b);
-		assert_int_equal(spw_latency_bucket(p - 1), b - 1);
-		assert_int_equal(spw_latency_bucket(p + (p - 1)), b); /* 2^(b+1) - 1 */
-		/* The lower bound user space reports is the first value of the bucket. */
-		assert_true(spw_latency_bucket_lower(b) == p);
-		assert_true(spw_latency_bucket((uint32_t)spw_latency_bucket_lower(b)) == b);
+		assert_true(hi > lo);
+		assert_int_equal(spw_latency_bucket((uint32_t)lo), b);
+		assert_int_equal(spw_latency_bucket((uint32_t)(hi - 1)), b);
+		if (b)
+			assert_int_equal(spw_latency_bucket((uint32_t)(lo - 1)), b - 1);
+		if (lo >= 8)
+			assert_true((double)(hi - lo) <= (double)lo / 8.0);
 	}
-	assert_true(spw_latency_bucket_lower(0) == 0);
-	/* Every bucket index is in the map's range, whatever the latency. */
-	assert_true(spw_latency_bucket(UINT32_MAX) < SPW_LAT_BUCKETS);
+	assert_true(spw_latency_bucket_lower(SPW_LAT_BUCKETS) == 1ULL << 32);
+	/* Octave starts: the bounds exported to Prometheus, one per power of two. */
+	{
+		uint32_t n = 0;
+
+		for (uint32_t b = 0; b < SPW_LAT_BUCKETS; b++)
+			n += spw_latency_bucket_starts_octave(b) != 0;
+		assert_int_equal(n, 32);
+		assert_true(spw_latency_bucket_starts_octave(spw_latency_bucket(1024)));
+		assert_false(spw_latency_bucket_starts_octave(spw_latency_bucket(1152)));
+	}
 }
 
 /* ---- spw_latency_quantile ---------------------------------------------------------------- */
@@ -111,7 +134,7 @@ static void test_quantile_empty(void **state)
 
 static void test_quantile_bad_q(void **state)
 {
-	static const uint32_t b[] = {10};
+	const uint32_t b[] = {spw_latency_bucket(1024)};
 	static const uint64_t n[] = {4};
 	const double bad[] = {0.0, -0.5, 1.0000001, 2.0, -INFINITY, INFINITY, NAN};
 	struct spw_latency_hist h, empty;
@@ -129,100 +152,39 @@ static void test_quantile_bad_q(void **state)
 	}
 }
 
-/* Four samples in [1024, 2048): the rank-th of them sits rank/4 of the way through. */
+/* Four samples in [1024, 1152): the rank-th of them sits rank/4 of the way through. */
 static void test_quantile_one_bucket(void **state)
 {
-	static const uint32_t b[] = {10};
+	const uint32_t b[] = {spw_latency_bucket(1024)};
 	static const uint64_t n[] = {4};
 	struct spw_latency_hist h;
 
 	(void)state;
 	hist_set(&h, b, n, 1);
-	assert_near(quantile_ok(&h, 0.25), 1024 + 1024 * 1.0 / 4); /* rank 1: 1280 */
-	assert_near(quantile_ok(&h, 0.5), 1024 + 1024 * 2.0 / 4);  /* rank 2: 1536 */
-	assert_near(quantile_ok(&h, 0.75), 1024 + 1024 * 3.0 / 4); /* rank 3: 1792 */
-	assert_near(quantile_ok(&h, 1.0), 2048);		   /* rank 4: the bucket's top */
-	assert_near(quantile_ok(&h, 0.1), 1024 + 1024 * 0.4 / 4);  /* rank 0.4: 1126.4 */
-}
-
-/* Bucket 0 is [0, 2), not [1, 2): two samples, the median is 1 us. */
-static void test_quantile_bucket0(void **state)
-{
-	static const uint32_t b[] = {0};
-	static const uint64_t n[] = {2};
-	struct spw_latency_hist h;
-
-	(void)state;
-	hist_set(&h, b, n, 1);
-	assert_near(quantile_ok(&h, 0.5), 1.0);
-	assert_near(quantile_ok(&h, 1.0), 2.0);
+	assert_near(quantile_ok(&h, 0.25), 1024 + 128 * 1.0 / 4);
+	assert_near(quantile_ok(&h, 0.5), 1024 + 128 * 2.0 / 4);
+	assert_near(quantile_ok(&h, 1.0), 1152); /* rank 4: the bucket's top */
+	assert_near(quantile_ok(&h, 0.1), 1024 + 128 * 0.4 / 4);
 }
 
 /* The top bucket's upper edge is 2^32 us: no overflow to 0 in its interpolation. */
 static void test_quantile_top_bucket(void **state)
 {
-	static const uint32_t b[] = {31};
+	const uint32_t b[] = {SPW_LAT_BUCKETS - 1};
 	static const uint64_t n[] = {1};
 	struct spw_latency_hist h;
 
 	(void)state;
 	hist_set(&h, b, n, 1);
-	assert_near(quantile_ok(&h, 0.5), 2147483648.0 + 2147483648.0 * 0.5); /* 3221225472 */
+	assert_near(quantile_ok(&h, 0.5), 0xf0000000 + 0x10000000 * 0.5);
 	assert_near(quantile_ok(&h, 1.0), 4294967296.0);
-}
-
-/*
- * 100 samples: 40 in [16, 32), 40 in [1024, 2048), 20 in [2^20, 2^21); an empty bucket in
- * between is skipped.
- *   p40: rank 40, the last of bucket 4                -> 16 + 16 * 40/40 = 32
- *   p50: rank 50, the 10th of the 40 in bucket 10     -> 1024 + 1024 * 10/40 = 1280
- *   p80: rank 80, the last of bucket 10               -> 2048
- *   p90: rank 90, the 10th of the 20 in bucket 20     -> 2^20 + 2^20 * 10/20 = 1572864
- *   p99: rank 99, the 19th of the 20 in bucket 20     -> 2^20 + 2^20 * 19/20 = 2044723.2
- *   p1:  rank 1, the 1st of the 40 in bucket 4        -> 16 + 16 * 1/40 = 16.4
- */
-static void test_quantile_across_buckets(void **state)
-{
-	static const uint32_t b[] = {4, 10, 20};
-	static const uint64_t n[] = {40, 40, 20};
-	struct spw_latency_hist h;
-
-	(void)state;
-	hist_set(&h, b, n, ARRAY_SIZE(b));
-	assert_near(quantile_ok(&h, 0.40), 32);
-	assert_near(quantile_ok(&h, 0.50), 1280);
-	assert_near(quantile_ok(&h, 0.80), 2048);
-	assert_near(quantile_ok(&h, 0.90), 1572864);
-	assert_near(quantile_ok(&h, 0.99), 2044723.2);
-	assert_near(quantile_ok(&h, 0.01), 16.4);
-}
-
-/*
- * Typical service: 1000 responses, 990 in [16384, 32768) (about 20 ms) and 10 slow ones in
- * [131072, 262144).
- *   p50: rank 500 of the 990  -> 16384 + 16384 * 500/990 = 24658.747474...
- *   p99: rank 990, the last of the fast ones -> 32768
- *   p99.5: rank 995, the 5th of the 10 slow ones -> 131072 + 131072 * 5/10 = 196608
- */
-static void test_quantile_p50_p99(void **state)
-{
-	static const uint32_t b[] = {14, 17};
-	static const uint64_t n[] = {990, 10};
-	struct spw_latency_hist h;
-
-	(void)state;
-	hist_set(&h, b, n, ARRAY_SIZE(b));
-	assert_near(quantile_ok(&h, 0.5), 16384 + 16384 * 500.0 / 990);
-	assert_near(quantile_ok(&h, 0.99), 32768);
-	assert_near(quantile_ok(&h, 0.995), 196608);
-	assert_near(quantile_ok(&h, 1.0), 262144);
 }
 
 /* Quantiles never decrease with q, and stay inside the occupied range. */
 static void test_quantile_monotonic(void **state)
 {
-	static const uint32_t b[] = {0, 3, 9, 13, 22, 31};
-	static const uint64_t n[] = {7, 1, 250, 3, 40, 2};
+	static const uint32_t b[] = {0, 3, 9, 13, 22, 31, 100, 239};
+	static const uint64_t n[] = {7, 1, 250, 3, 40, 2, 9, 2};
 	struct spw_latency_hist h;
 	double prev = 0;
 
@@ -240,19 +202,102 @@ static void test_quantile_monotonic(void **state)
 	assert_near(prev, 4294967296.0);
 }
 
+/* ---- accuracy against known distributions ------------------------------------------------ */
+
+#define SAMPLES 20000
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static double uniform01(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Histogram of the samples, then every checked quantile against the exact order statistic. */
+static double worst_error(const char *name, uint32_t *us, size_t n)
+{
+	static const double qs[] = {0.5, 0.9, 0.95, 0.99, 0.999};
+	struct spw_latency_hist h;
+	double worst = 0;
+
+	memset(&h, 0, sizeof(h));
+	for (size_t i = 0; i < n; i++) {
+		h.buckets[spw_latency_bucket(us[i])]++;
+		h.count++;
+	}
+	qsort(us, n, sizeof(*us), cmp_u32);
+	for (size_t k = 0; k < ARRAY_SIZE(qs); k++) {
+		size_t rank = (size_t)ceil(qs[k] * (double)n);
+		double exact = us[rank - 1], got = quantile_ok(&h, qs[k]);
+		double err = fabs(got - exact) / exact;
+
+		if (err > worst)
+			worst = err;
+	}
+	print_message("  %-34s worst quantile error %5.2f %% (p50..p99.9)\n", name, 100 * worst);
+	return worst;
+}
+
+/*
+ * Uniform, exponential, bimodal and narrow distributions, at latencies from microseconds to
+ * seconds: every quantile from p50 to p99.9 within 12.5 % of the exact one. The narrow case
+ * is the one plain log2 buckets read 2x high: 135-145 ms gave a p99 of 261 ms.
+ */
+static void test_quantile_accuracy(void **state)
+{
+	uint32_t *us = malloc(SAMPLES * sizeof(*us));
+	double worst = 0, e;
+
+	(void)state;
+	assert_non_null(us);
+	for (size_t i = 0; i < SAMPLES; i++)
+		us[i] = (uint32_t)(135000 + 10000 * uniform01());
+	e = worst_error("uniform 135-145 ms", us, SAMPLES);
+	worst = e > worst ? e : worst;
+	for (size_t i = 0; i < SAMPLES; i++)
+		us[i] = (uint32_t)(1000 + 99000 * uniform01());
+	e = worst_error("uniform 1-100 ms", us, SAMPLES);
+	worst = e > worst ? e : worst;
+	for (size_t i = 0; i < SAMPLES; i++)
+		us[i] = (uint32_t)(1 - 20000 * log(uniform01()));
+	e = worst_error("exponential, mean 20 ms", us, SAMPLES);
+	worst = e > worst ? e : worst;
+	for (size_t i = 0; i < SAMPLES; i++)
+		us[i] = (uint32_t)(1 - 300 * log(uniform01()));
+	e = worst_error("exponential, mean 300 us", us, SAMPLES);
+	worst = e > worst ? e : worst;
+	for (size_t i = 0; i < SAMPLES; i++)
+		us[i] = uniform01() < 0.97 ? (uint32_t)(4000 + 2000 * uniform01())
+					   : (uint32_t)(400000 + 200000 * uniform01());
+	e = worst_error("bimodal 4-6 ms / 3 % at 0.4-0.6 s", us, SAMPLES);
+	worst = e > worst ? e : worst;
+	for (size_t i = 0; i < SAMPLES; i++)
+		us[i] = (uint32_t)(2000000 + 3000000 * uniform01());
+	e = worst_error("uniform 2-5 s", us, SAMPLES);
+	worst = e > worst ? e : worst;
+	free(us);
+	print_message("worst quantile error over the distributions: %.2f %% (bound 12.5 %%)\n",
+		      100 * worst);
+	assert_true(worst <= 0.125);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bucket_edges),
-	    cmocka_unit_test(test_bucket_every_power),
-	    cmocka_unit_test(test_quantile_empty),
-	    cmocka_unit_test(test_quantile_bad_q),
-	    cmocka_unit_test(test_quantile_one_bucket),
-	    cmocka_unit_test(test_quantile_bucket0),
-	    cmocka_unit_test(test_quantile_top_bucket),
-	    cmocka_unit_test(test_quantile_across_buckets),
-	    cmocka_unit_test(test_quantile_p50_p99),
-	    cmocka_unit_test(test_quantile_monotonic),
+	    cmocka_unit_test(test_bucket_edges),	cmocka_unit_test(test_bucket_every_bucket),
+	    cmocka_unit_test(test_quantile_empty),	cmocka_unit_test(test_quantile_bad_q),
+	    cmocka_unit_test(test_quantile_one_bucket), cmocka_unit_test(test_quantile_top_bucket),
+	    cmocka_unit_test(test_quantile_monotonic),	cmocka_unit_test(test_quantile_accuracy),
 	};
 
 	return cmocka_run_group_tests_name("latency histogram", tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "spillway_latency.h"
 #include "spw_metrics.h"
 
 static struct spw_metrics_snapshot *snap_new(void)
@@ -191,18 +192,19 @@ static void test_latency_histogram(void **state)
 	char *out;
 
 	(void)state;
-	/* [0, 2) us: 1; [8, 16) us: 2; the open last bucket (>= 2^31 us): 1. */
+	/* [0, 1) us: 1; [12, 13) us: 2; the open last bucket (>= 15 x 2^28 us): 1. */
 	h->buckets[0] = 1;
-	h->buckets[3] = 2;
+	h->buckets[spw_latency_bucket(12)] = 2;
 	h->buckets[SPW_LAT_BUCKETS - 1] = 1;
 	h->count = 4;
 	out = format(s);
 	has_line(out, "# TYPE spillway_response_latency_seconds histogram");
 	has_line(out, "spillway_response_latency_seconds_bucket{service=\"web\",tier=\"bulk\","
-		      "le=\"2e-06\"} 1");
+		      "le=\"1e-06\"} 1");
 	has_line(out, "spillway_response_latency_seconds_bucket{service=\"web\",tier=\"bulk\","
 		      "le=\"8e-06\"} 1");
-	/* Cumulative: le = 2^(b+1) us, so bucket 3 ends at 16 us. */
+	/* Only powers of two are bounds: the sub-buckets of [8, 16) are summed into le 16 us. */
+	lacks(out, "le=\"1.3e-05\"");
 	has_line(out, "spillway_response_latency_seconds_bucket{service=\"web\",tier=\"bulk\","
 		      "le=\"1.6e-05\"} 3");
 	has_line(out, "spillway_response_latency_seconds_bucket{service=\"web\",tier=\"bulk\","
@@ -212,9 +214,9 @@ static void test_latency_histogram(void **state)
 	has_line(out, "spillway_response_latency_seconds_bucket{service=\"web\",tier=\"bulk\","
 		      "le=\"+Inf\"} 4");
 	has_line(out, "spillway_response_latency_seconds_count{service=\"web\",tier=\"bulk\"} 4");
-	/* Midpoints 1 us and 12 us, the open bucket at its lower bound 2^31 us. */
+	/* Midpoints 0.5 us and 12.5 us, the open bucket at its lower bound 15 x 2^28 us. */
 	has_line(out, "spillway_response_latency_seconds_sum{service=\"web\",tier=\"bulk\"} "
-		      "2147.483673");
+		      "4026.5318655");
 	has_line(out,
 		 "spillway_response_latency_seconds_count{service=\"web\",tier=\"critical\"} 0");
 	has_line(out, "spillway_response_latency_seconds_bucket{service=\"web\",tier=\"critical\","

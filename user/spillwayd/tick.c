@@ -28,17 +28,12 @@ static bool report_of(struct spwd *d, enum spw_report_kind kind, const char *nam
 /* p99 of the responses seen since the window began; the window slides once it is full. */
 static bool latency_p99_ms(struct spwd *d, struct spwd_service *s, uint64_t now, double *ms)
 {
-	struct spw_latency_hist now_h = {}, tier_h, delta = {};
+	struct spw_latency_hist now_h, delta = {};
 	double us;
-	uint32_t t, b;
+	uint32_t b;
 
-	for (t = 0; t < (uint32_t)d->cfg->ntiers; t++) {
-		if (spw_dp_latency_read(d->dp, s->cfg->id, t, &tier_h))
-			return false;
-		for (b = 0; b < SPW_LAT_BUCKETS; b++)
-			now_h.buckets[b] += tier_h.buckets[b];
-		now_h.count += tier_h.count;
-	}
+	if (spw_dp_latency_read_service(d->dp, s->cfg->id, &now_h))
+		return false;
 	for (b = 0; b < SPW_LAT_BUCKETS; b++) {
 		/* A reset map (after detach) must not give negative counts. */
 		delta.buckets[b] = now_h.buckets[b] >= s->lat_base.buckets[b]

@@ -141,11 +141,26 @@ static int skeleton_map_fd(const char *name, void *obj)
 	return fd < 0 ? -ENOENT : fd;
 }
 
-/* The sweep decrements active counts with atomics on the map's memory, as the kernel does. */
+/*
+ * The sweep decrements active counts with atomics on the map's memory, as the kernel does;
+ * the daemon's latency signal reads the per-service histograms the same way, without a
+ * syscall.
+ */
 int spw_dp_map_active(struct spw_dataplane *dp)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	size_t len = SPW_ACTIVE_ENTRIES * sizeof(__u64);
+	size_t lat_len = SPW_LAT_SVC_ENTRIES * sizeof(__u64);
+
+	dp->lat_svc_len = (lat_len + page - 1) / page * page;
+	dp->lat_svc = mmap(NULL, dp->lat_svc_len, PROT_READ, MAP_SHARED, dp->maps.lat_svc, 0);
+	if (dp->lat_svc == MAP_FAILED) {
+		int err = -errno;
+
+		dp->lat_svc = NULL;
+		pr_warn("cannot map the latency histograms: %s\n", strerror(-err));
+		return err;
+	}
 
 	dp->active_len = (len + page - 1) / page * page;
 	dp->active =
@@ -313,6 +328,8 @@ void spw_dp_close(struct spw_dataplane *dp)
 		return;
 	if (dp->active)
 		munmap(dp->active, dp->active_len);
+	if (dp->lat_svc)
+		munmap(dp->lat_svc, dp->lat_svc_len);
 	spw_dp_close_pinned_fds(dp);
 	spillway_tc__destroy(dp->tc);
 	spillway_xdp__destroy(dp->xdp);

@@ -157,6 +157,9 @@ int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_
 
 int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
 			struct spw_latency_hist *out);
+/* The latency histogram of a service, all tiers: from shared memory, no syscall. */
+int spw_dp_latency_read_service(struct spw_dataplane *dp, uint32_t svc_id,
+				struct spw_latency_hist *out);
 
 /* Flow table entries now, and the table's capacity. */
 int spw_dp_flow_count(struct spw_dataplane *dp, uint64_t *entries, uint32_t *capacity);

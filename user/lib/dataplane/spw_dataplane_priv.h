@@ -29,13 +29,15 @@ struct spw_dataplane {
 	struct spw_counter *percpu_buf; /* one counter entry's per-CPU values */
 	__u64 *active;			/* spw_active, mmapped: atomic decrements from user space */
 	size_t active_len;
+	__u64 *lat_svc; /* spw_lat_svc, mmapped read-only: the latency signal's histograms */
+	size_t lat_svc_len;
 	char pin_root[SPW_PIN_ROOT_MAX];
 	bool pinned_only; /* spw_dp_open_pinned(): the map fds are ours, no programs loaded */
 };
 
 /* A zeroed data plane with its pin root and per-CPU read buffer; nothing opened yet. */
 int spw_dp_alloc(struct spw_dataplane **out, const char *root);
-/* mmaps spw_active (dp->maps.active must be open). */
+/* mmaps spw_active and spw_lat_svc (their fds must be open). */
 int spw_dp_map_active(struct spw_dataplane *dp);
 /* A map's fd by its pinned name, or a negative errno. */
 typedef int (*spw_dp_map_fd_fn)(const char *name, void *ctx);

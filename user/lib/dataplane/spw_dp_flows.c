@@ -50,7 +50,7 @@ int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier
 	vals = calloc((size_t)SPW_LAT_BUCKETS * dp->ncpus, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	/* One batch call for the row's 32 buckets: the daemon reads every row every tick, and
+	/* One batch call for the row's buckets: the daemon reads every row every tick, and
 	 * one lookup per bucket made that the tick's largest cost. A batch resumes *after* the
 	 * key it is given (it walks with get_next_key), so the row's first index is preceded by
 	 * the one before it, or by nothing for index 0. */
@@ -75,6 +75,22 @@ int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier
 out:
 	free(vals);
 	return err;
+}
+
+int spw_dp_latency_read_service(struct spw_dataplane *dp, uint32_t svc_id,
+				struct spw_latency_hist *out)
+{
+	uint32_t b;
+
+	if (svc_id >= SPW_MAX_SERVICES || !dp->lat_svc)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	for (b = 0; b < SPW_LAT_BUCKETS; b++) {
+		out->buckets[b] = __atomic_load_n(&dp->lat_svc[spw_latency_svc_index(svc_id, b)],
+						  __ATOMIC_RELAXED);
+		out->count += out->buckets[b];
+	}
+	return 0;
 }
 
 int spw_dp_flow_count(struct spw_dataplane *dp, uint64_t *entries, uint32_t *capacity)

@@ -189,7 +189,7 @@ static void fmt_counters(FILE *f, const struct spw_metrics_snapshot *s)
 	each_row(f, s, row_decisions, NULL);
 }
 
-/* le of latency bucket b in seconds: bucket b holds [2^b, 2^(b+1)) us (b 0: [0, 2)). */
+/* le of latency bucket b in seconds: the upper bound of bucket b, in us. */
 static double lat_le_s(uint32_t b)
 {
 	return (double)spw_latency_bucket_lower(b + 1) / 1e6;
@@ -202,8 +202,9 @@ static void fmt_latency(FILE *f, const struct spw_metrics_snapshot *s)
 
 	head(f, "spillway_response_latency_seconds", "histogram",
 	     "Time from a request's first byte to the response's first byte, by service and tier. "
-	     "Buckets are the data plane's log2 microsecond buckets; _sum is estimated from "
-	     "bucket midpoints (the last, open bucket at its lower bound).");
+	     "Buckets are powers of two of microseconds (the data plane's finer sub-buckets "
+	     "summed); _sum is estimated from sub-bucket midpoints (the last, open bucket at its "
+	     "lower bound).");
 	for (i = 0; i < s->nservices; i++) {
 		const struct spw_metrics_service *v = &s->svcs[i];
 
@@ -222,9 +223,12 @@ static void fmt_latency(FILE *f, const struct spw_metrics_snapshot *s)
 				total += h->buckets[b];
 				sum_us += (double)h->buckets[b] * mid;
 			}
-			/* The last bucket is open-ended: it is only in +Inf. */
+			/* The last bucket is open-ended: it is only in +Inf. Only bounds at a
+			 * power of two are written: 32 series per histogram, not 240. */
 			for (b = 0; b + 1 < SPW_LAT_BUCKETS; b++) {
 				cum += h->buckets[b];
+				if (!spw_latency_bucket_starts_octave(b + 1))
+					continue;
 				open_st(f, "spillway_response_latency_seconds_bucket", v->name,
 					tier_name(s, t));
 				fprintf(f, ",le=\"%.15g\"}", lat_le_s(b));
