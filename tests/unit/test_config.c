@@ -296,7 +296,7 @@ static void test_example(void **state)
 	assert_int_equal(s->default_tier, 2);
 	assert_true(s->protect_tier0);
 	assert_int_equal(s->nsignals, 1);
-	assert_signal(&s->signals[0], SPW_SIG_LATENCY_P99, "", 20.0);
+	assert_signal(&s->signals[0], SPW_SIG_CONNECTIONS, "", 5000.0);
 
 	k = &c->controller;
 	assert_int_equal(k->tick_ns, 100 * SPW_NSEC_PER_MSEC);
@@ -556,6 +556,8 @@ static const struct bad_string bad_strings[] = {
     {"dscp: {trusted_sources: 10.0.0.0/8}\n",
      "1:25: 'trusted_sources' must be a list, not a single value"},
     {"services: [{name: a, port: -1}]\n", "1:28: port: -1 is out of range (1..65535)"},
+    {"services: [{name: d, port: 53, protocol: udp, signals: [{latency_p99: 50ms}]}]\n",
+     "1:58: latency_p99: response latency is measured for TCP services only"},
     {"services: [{name: a, port: 80x}]\n", "1:28: port: '80x' is not a whole number"},
     {"services: [{name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, port: 1}]\n",
      "1:19: name: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a valid service name (a letter, "

@@ -44,7 +44,7 @@ static const struct signal_kind kinds[] = {
 /* What one service's walk remembers beyond struct spw_config_service: nodes for messages. */
 struct svc_aux {
 	struct spw_config_service *s;
-	yaml_node_t *name, *port, *default_tier, *accept_queue, *limit, *reserve;
+	yaml_node_t *name, *port, *default_tier, *accept_queue, *latency, *limit, *reserve;
 	yaml_node_t *burst[SPW_MAX_TIERS];
 	yaml_node_t *signal_first[SPW_MAX_SIGNALS]; /* each signal's kind key */
 };
@@ -164,6 +164,8 @@ static int parse_signal(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
 				       k->source ? "'" : "", cfg_line(a->signal_first[i]));
 	if (sig->kind == SPW_SIG_ACCEPT_QUEUE)
 		a->accept_queue = kind_key;
+	if (sig->kind == SPW_SIG_LATENCY_P99)
+		a->latency = kind_key;
 	a->signal_first[s->nsignals++] = kind_key;
 	return 0;
 }
@@ -490,6 +492,11 @@ static int check_service(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item
 	if (a->accept_queue && s->match.proto != IPPROTO_TCP)
 		return cfg_err(x, a->accept_queue,
 			       "accept_queue: a UDP service has no accept queue");
+	/* The tracker measures a TCP request's first byte to its response's: a UDP flow has no
+	 * request it could tell apart, so the signal would never be measured. */
+	if (a->latency && s->match.proto != IPPROTO_TCP)
+		return cfg_err(x, a->latency,
+			       "latency_p99: response latency is measured for TCP services only");
 	if (!a->default_tier)
 		s->default_tier = (uint8_t)(x->c->ntiers - 1);
 	return check_reservation(x, a);
