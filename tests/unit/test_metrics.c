@@ -33,6 +33,10 @@ static struct spw_metrics_snapshot *snap_new(void)
 	snprintf(v->name, sizeof(v->name), "web");
 	v->id = 1;
 	v->level = 48; /* half of tier 1's 32 cohorts shed */
+	v->partial = 64;
+	v->capacity = 1234.5;
+	v->conn_limit = 20;
+	v->conns = 7;
 	v->floor = 32;
 	v->ceiling = 64;
 	v->pressure = NAN;
@@ -171,6 +175,10 @@ static void test_service_gauges(void **state)
 	out = format(s);
 	has_line(out, "spillway_admit_level{service=\"web\"} 48");
 	has_line(out, "spillway_admit_level_max{service=\"web\"} 64");
+	has_line(out, "spillway_admit_partial_ratio{service=\"web\"} 0.25");
+	has_line(out, "spillway_capacity_new_flows_per_second{service=\"web\"} 1234.5");
+	has_line(out, "spillway_connection_limit{service=\"web\"} 20");
+	has_line(out, "spillway_service_connections{service=\"web\"} 7");
 	has_line(out, "spillway_tier_shed_ratio{service=\"web\",tier=\"critical\"} 0");
 	has_line(out, "spillway_tier_shed_ratio{service=\"web\",tier=\"bulk\"} 0.5");
 	has_line(out, "spillway_dry_run{service=\"web\"} 0");

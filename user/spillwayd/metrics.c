@@ -95,6 +95,11 @@ static void collect_service(struct spwd *d, const struct spwd_service *s,
 	snprintf(o->name, sizeof(o->name), "%s", s->cfg->name);
 	o->id = id;
 	o->level = s->level;
+	o->partial = s->partial;
+	o->capacity = s->law.capacity > 0 ? s->law.capacity : NAN;
+	o->conn_limit = s->conn_limit;
+	if (spw_dp_active_read(d->dp, id, SPW_ACTIVE_TOTAL, &o->conns))
+		o->conns = 0;
 	o->floor = s->law_params.floor;
 	o->ceiling = s->law_params.ceiling;
 	o->dry_run = s->dry_run;

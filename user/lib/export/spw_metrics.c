@@ -311,6 +311,20 @@ static void fmt_services(FILE *f, const struct spw_metrics_snapshot *s)
 	SVC_GAUGE(f, s, "spillway_admit_level_min",
 		  "Lowest admit level the controller may set (32 when tier 0 is protected).",
 		  v->floor);
+	SVC_GAUGE(f, s, "spillway_admit_partial_ratio",
+		  "Share of the hosts of the rank at the admit level that are admitted too.",
+		  (double)v->partial / SPW_PARTIAL_ONE);
+	SVC_GAUGE(f, s, "spillway_capacity_new_flows_per_second",
+		  "New flows per second the control law estimates the service carries at its "
+		  "targets; NaN until learned.",
+		  v->capacity);
+	SVC_GAUGE(f, s, "spillway_connection_limit",
+		  "Connections the service holds (connection_limit); the reservation keeps the "
+		  "reserves of the tiers above free under it. 0: no reservation.",
+		  (double)v->conn_limit);
+	SVC_GAUGE(f, s, "spillway_service_connections",
+		  "Active connections of the service, all tiers: what the reservation checks.",
+		  (double)v->conns);
 	SVC_GAUGE(f, s, "spillway_dry_run", "1 when decisions are counted but nothing is shed.",
 		  v->dry_run ? 1 : 0);
 	SVC_GAUGE(f, s, "spillway_override_active",

@@ -43,6 +43,10 @@ struct spw_metrics_service {
 	char name[SPW_NAME_MAX];
 	uint32_t id;
 	uint32_t level, floor, ceiling;
+	uint32_t partial;    /* of SPW_PARTIAL_ONE: the share of the rank at the level */
+	double capacity;     /* new flows/s the law estimates the service carries; NAN: none */
+	uint64_t conn_limit; /* connection limit of the reservation; 0: none */
+	uint64_t conns;	     /* active connections of the service, all tiers */
 	bool dry_run, overridden;
 	double pressure; /* NAN when no signal is fresh */
 	uint32_t retry_lo_s, retry_hi_s;
