@@ -182,6 +182,8 @@ static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
 		spw_flow_close(key, f);
 		return tier;
 	}
+	if (!pkt->payload_len)
+		return tier;
 	/* The precise clock only where a latency sample starts; the idle stamp needs no more
 	 * than the coarse one (a tick), which costs half as much. */
 	if (!f->req_us) {
@@ -190,13 +192,25 @@ static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
 	} else {
 		now_us = spw_us(bpf_ktime_get_coarse_ns());
 	}
+	if (f->state == SPW_FLOW_SYN_SEEN) {
+		/* The client's data: the handshake completed (see spw_flow_from_server). */
+		f->state = SPW_FLOW_ESTABLISHED;
+		f->last_us = now_us;
+	}
 	spw_flow_touch(f, now_us);
 	return tier;
 }
 
 /*
- * A server packet (TC egress) of a TCP flow, other than a pure ACK: the SYN-ACK establishes
- * it, FIN or RST ends it, the first data after a request is the response (latency sample).
+ * A server packet (TC egress) of a TCP flow, other than a pure ACK: FIN or RST ends it, the
+ * first data after a request is the response (latency sample). A flow is established by the
+ * first data of either side, not by the SYN-ACK: the server answers every SYN (SYN cookies
+ * included), so spoofed and abandoned handshakes would otherwise hold their places under the
+ * caps and the reservation for the idle timeout instead of expiring on syn_timeout. The
+ * SYN-ACK does not restamp a SYN_SEEN flow either: retransmitted ones would keep it alive.
+ * The client's handshake ACK would be the exact moment, but pure ACKs are never looked up
+ * (most of a flow's packets): a connection that never sends data either way expires at
+ * syn_timeout, and its later packets pass untracked, never refused.
  */
 static __always_inline void spw_flow_from_server(const struct spw_pkt *pkt,
 						 const struct spw_flow_key *key)
@@ -210,8 +224,10 @@ static __always_inline void spw_flow_from_server(const struct spw_pkt *pkt,
 		spw_flow_close(key, f);
 		return;
 	}
+	if (f->state == SPW_FLOW_SYN_SEEN && !pkt->payload_len)
+		return;
 	now_us = spw_us(bpf_ktime_get_ns());
-	if ((pkt->tcp_flags & SPW_TCP_SYN) && f->state == SPW_FLOW_SYN_SEEN) {
+	if (f->state == SPW_FLOW_SYN_SEEN) {
 		f->state = SPW_FLOW_ESTABLISHED;
 		f->last_us = now_us;
 	}

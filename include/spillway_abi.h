@@ -233,8 +233,8 @@ struct spw_flow_key {
 
 /* Flow states (spw_flow.state). */
 enum spw_flow_state {
-	SPW_FLOW_SYN_SEEN = 1,	  /* client SYN admitted, no SYN-ACK seen yet */
-	SPW_FLOW_ESTABLISHED = 2, /* the server answered the SYN */
+	SPW_FLOW_SYN_SEEN = 1, /* client SYN admitted, no data seen yet: expires on syn_timeout */
+	SPW_FLOW_ESTABLISHED = 2, /* data from either side: the handshake completed */
 	SPW_FLOW_UDP = 3,	  /* a UDP flow: ends only by idle timeout */
 };
 

@@ -466,11 +466,15 @@ static void open_syn(struct fctx *t, const struct flow *f)
 	cli(t, f, PKT_TCP_SYN, 0, V_PASS, f->tier, SPW_REASON_ADMITTED);
 }
 
-/* SYN, then the server's SYN-ACK: an established flow. */
+/*
+ * SYN, the server's SYN-ACK, then the server's first data (a greeting: no request pending, no
+ * latency sample): an established flow.
+ */
 static void open_est(struct fctx *t, const struct flow *f)
 {
 	open_syn(t, f);
 	srv(t, f, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	srv(t, f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
 	CHECK(t, flow_must(t, f).state == SPW_FLOW_ESTABLISHED, "not established");
 }
 
@@ -531,12 +535,18 @@ static void test_syn_opens(void **state)
 	      (unsigned long long)table_entries(t));
 }
 
-/* The server's SYN-ACK (TC egress) establishes the flow and restamps it; nothing else does. */
-static void test_synack_establishes(void **state)
+/*
+ * The SYN-ACK establishes nothing and restamps nothing: a flow is established by the first
+ * data of either side (the server's, at TC egress, or the client's), which restamps it. A
+ * handshake that never carries data stays SYN_SEEN and is swept at syn_timeout, so spoofed or
+ * abandoned SYNs the server answers do not hold places for the idle timeout.
+ */
+static void test_data_establishes(void **state)
 {
 	struct fctx *t = build(state);
 	struct flow f = tcp_flow(t, CLI_T2, 2), g = tcp_flow(t, CLI_V6, 2);
-	struct flow unknown = tcp_flow(t, CLI_T1, 1);
+	struct flow h = tcp_flow(t, CLI_T2, 2), unknown = tcp_flow(t, CLI_T1, 1);
+	struct spw_sweep_stats st;
 	struct spw_flow v;
 	uint32_t t0;
 
@@ -544,27 +554,53 @@ static void test_synack_establishes(void **state)
 		struct flow *x = i ? &g : &f;
 
 		open_syn(t, x);
-		/* An old stamp shows the SYN-ACK writes it. */
+		/* An old stamp shows who writes it. */
 		flow_age(t, x, 5 * US_PER_S);
-		t0 = now_us();
-		srv(t, x, PKT_TCP_SYN | PKT_TCP_ACK, 0);
 		v = flow_must(t, x);
-		CHECK(t, v.state == SPW_FLOW_ESTABLISHED, "%s: state %u after the SYN-ACK", x->cli,
+		srv(t, x, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		CHECK(t, flow_unchanged(t, x, &v), "%s: the SYN-ACK changed the entry", x->cli);
+		t0 = now_us();
+		if (i) /* the client speaks first (a request) ... */
+			cli(t, x, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 2,
+			    SPW_REASON_ESTABLISHED);
+		else /* ... or the server does (a greeting) */
+			srv(t, x, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+		v = flow_must(t, x);
+		CHECK(t, v.state == SPW_FLOW_ESTABLISHED, "%s: state %u after data", x->cli,
 		      v.state);
 		CHECK(t, v.last_us - t0 <= now_us() - t0, "%s: last_us not restamped", x->cli);
-		CHECK(t, v.svc_id == SVC_TCP && v.tier == 2 && v.req_us == 0, "%s: entry changed",
-		      x->cli);
+		CHECK(t, v.svc_id == SVC_TCP && v.tier == 2, "%s: entry changed", x->cli);
 	}
 	expect_active(t, SVC_TCP, 2, 2);
 
-	/* A retransmitted SYN-ACK changes nothing. */
-	v = flow_must(t, &f);
-	srv(t, &f, PKT_TCP_SYN | PKT_TCP_ACK, 0);
-	CHECK(t, flow_unchanged(t, &f, &v), "retransmitted SYN-ACK changed it");
-	expect_active(t, SVC_TCP, 2, 2);
+	/* A handshake without data: SYN_SEEN whatever the SYN-ACKs, swept at syn_timeout. */
+	open_syn(t, &h);
+	srv(t, &h, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	srv(t, &h, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	CHECK(t, flow_must(t, &h).state == SPW_FLOW_SYN_SEEN, "a SYN-ACK established it");
+	expect_active(t, SVC_TCP, 2, 3);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 3);
+	flow_age(t, &h, 2 * US_PER_S);
+	flow_age(t, &f, 2 * US_PER_S);
+	{
+		struct spw_sweep_opts o = {
+		    .syn_timeout_ns = 1000000000ULL,
+		    .idle_timeout_ns = 600000000000ULL,
+		    .udp_timeout_ns = 60000000000ULL,
+		};
 
-	/* A SYN-ACK of a flow the table does not hold creates nothing. */
+		CHECK_OK(t, spw_dp_flows_sweep(t->dp, &o, &st));
+	}
+	CHECK(t, st.expired == 1, "the sweep expired %llu, want the one SYN_SEEN flow",
+	      (unsigned long long)st.expired);
+	flow_gone(t, &h);
+	flow_must(t, &f);
+	expect_active(t, SVC_TCP, 2, 2);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 2);
+
+	/* Data of a flow the table does not hold creates nothing. */
 	srv(t, &unknown, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	srv(t, &unknown, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
 	flow_gone(t, &unknown);
 	CHECK(t, table_entries(t) == 2, "entries %llu", (unsigned long long)table_entries(t));
 	expect_active(t, SVC_TCP, 1, 0);
@@ -1610,7 +1646,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    BOTH(test_syn_opens),
-	    BOTH(test_synack_establishes),
+	    BOTH(test_data_establishes),
 	    BOTH(test_close_paths),
 	    BOTH(test_syn_retransmit),
 	    BOTH(test_pure_ack),

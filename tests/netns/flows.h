@@ -152,6 +152,11 @@ int connect_wait(int fd, int wait_ms);
 int accept_any(struct nctx *c, int wait_ms, uint16_t *peer_port);
 void send_all(struct nctx *c, int fd, const char *buf, size_t len);
 void recv_exact(struct nctx *c, int fd, char *buf, size_t len);
+/*
+ * One byte from the client, read by the server: the connection carries data, which is what
+ * the tracker counts as established (a handshake alone stays SYN_SEEN until syn_timeout).
+ */
+void first_byte(struct nctx *c, const struct conn *x);
 void set_policy(struct nctx *c, const uint32_t max_conns[SPW_MAX_TIERS]);
 void client_rule(struct nctx *c, int family, uint8_t tier, uint32_t id);
 int listen_on(struct nctx *c, int family);

@@ -113,6 +113,7 @@ static void counts_case(struct nctx *c)
 			end_first(c, &b[i]);
 			ended[b[i].end]++;
 			if (b[i].end == END_IDLE) {
+				first_byte(c, &b[i]);
 				want[tier_of(b[i].family)]++;
 				idle_total++;
 			}

@@ -151,6 +151,8 @@ static void test_syn_flood(void **state)
 			CHECK(c, err == 0, "connect %d: %s", i, strerror(-err));
 		}
 		accept_batch(c, &est[base], BATCH);
+		for (int i = base; i < base + BATCH; i++)
+			first_byte(c, &est[i]);
 	}
 	{
 		uint64_t want[SPW_MAX_TIERS] = {[TIER_V4] = ESTABLISHED_N};
