@@ -76,7 +76,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 PREFIX	?= /usr/local
 DESTDIR	?=
 
-.PHONY: all deps test tests test-unit test-bpf test-netns bench-dataplane clean install \
+.PHONY: all deps test tests test-unit test-bpf test-netns bench-dataplane clean \
 	check-format format lint
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -170,7 +170,12 @@ $(BUILD)/spillwayd: $(SPWD_OBJS) $(LIB)
 CLIENT_SRCS := $(wildcard user/client/*.c)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/pic/%.o)
 CLIENT_SAN_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/san/%.o)
-CLIENT_LIBS := $(BUILD)/libspillway-client.a $(BUILD)/libspillway-client.so
+# The shared one's soname is libspillway-client.so.$(CLIENT_SOVERSION) (the package
+# libspillway-client0), raised on an incompatible ABI change; libspillway-client.so is the
+# link `-lspillway-client` finds at build time.
+CLIENT_SOVERSION := 0
+CLIENT_SONAME := libspillway-client.so.$(CLIENT_SOVERSION)
+CLIENT_LIBS := $(BUILD)/libspillway-client.a $(BUILD)/$(CLIENT_SONAME) $(BUILD)/libspillway-client.so
 all: $(CLIENT_LIBS) $(BUILD)/example-http-server
 
 $(BUILD)/pic/%.o: %.c
@@ -182,10 +187,13 @@ $(BUILD)/libspillway-client.a: $(CLIENT_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libspillway-client.so: $(CLIENT_OBJS)
+$(BUILD)/$(CLIENT_SONAME): $(CLIENT_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,libspillway-client.so -Wl,--no-undefined $^ \
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(CLIENT_SONAME) -Wl,--no-undefined $^ \
 		-o $@ -lm -lpthread
+
+$(BUILD)/libspillway-client.so: $(BUILD)/$(CLIENT_SONAME)
+	$(Q)ln -sf $(CLIENT_SONAME) $@
 
 $(BUILD)/tests/unit/test_client: $(CLIENT_SAN_OBJS)
 
@@ -250,21 +258,6 @@ $(BUILD)/tests/unit/test_cli_docs: $(BUILD)/san/user/cli/parse.o
 $(BUILD)/san/tests/unit/test_cli_docs.o: TEST_CFLAGS += -Iuser/cli -DSPW_SRC_ROOT='"$(CURDIR)"'
 $(BUILD)/tests/netns/test_cli: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/netns/test_cli: | $(BUILD)/spillwayd $(BUILD)/spillway
-
-install: $(BUILD)/spillwayd $(BUILD)/spillway $(CLIENT_LIBS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
-	install -m 0755 $(BUILD)/spillway $(DESTDIR)$(PREFIX)/bin/spillway
-	install -m 0755 $(BUILD)/spillwayd $(DESTDIR)$(PREFIX)/sbin/spillwayd
-	install -m 0644 man/spillway.8 man/spillwayd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 tools/completion/spillway.bash \
-		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/spillway
-	@# The app client library, when it is built (libspillway-client); the state
-	@# header (for readers of the state file) needs the ABI header it includes.
-	$(Q)set -e; for f in $(wildcard $(BUILD)/libspillway-client.a $(BUILD)/libspillway-client.so*); do \
-		install -d $(DESTDIR)$(PREFIX)/lib; install -m 0644 $$f $(DESTDIR)$(PREFIX)/lib/; done
-	$(Q)set -e; for f in $(wildcard include/spillway_client.h include/spillway_names.h include/spillway_state.h include/spillway_abi.h); do \
-		install -d $(DESTDIR)$(PREFIX)/include; install -m 0644 $$f $(DESTDIR)$(PREFIX)/include/; done
 
 # The flow-tracking scenarios share their context and helpers (tests/netns/flows.c).
 $(filter $(BUILD)/tests/netns/test_flows_%,$(NETNS_TESTS)): $(BUILD)/san/tests/netns/flows.o
@@ -335,4 +328,94 @@ bench-dataplane: $(BUILD)/bench_dataplane
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# ---- Install, Debian packages, container image, and their tests --------------------------
+#
+#   make install       programs, man pages, completion, the unit, dashboards, the client library
+#   make deb           the Debian packages into $(BUILD)/deb/ (tools/package/build-deb.sh)
+#   make image         the DaemonSet image, from a Debian rootfs (tools/package/build-image.sh)
+#   sudo make test-package   the package layer: install, upgrade, purge; systemd; the image
+
+# The release, as include/spillway_names.h says; a package build passes the package's version
+# (debian/rules), which the binaries then print.
+VERSION	?= $(shell sed -n 's/^\#define SPW_VERSION "\(.*\)"$$/\1/p' include/spillway_names.h)
+CFLAGS	+= -DSPW_VERSION='"$(VERSION)"'
+TEST_CFLAGS += -DSPW_VERSION='"$(VERSION)"'
+# dpkg-buildflags' CPPFLAGS (_FORTIFY_SOURCE) and LDFLAGS (relro, now) in a package build; the
+# -z options may come after the objects.
+CFLAGS	+= $(CPPFLAGS)
+$(BUILD)/spillwayd $(BUILD)/spillway: LDLIBS += $(LDFLAGS)
+# sd_notify: READY, WATCHDOG and STATUS for the Type=notify unit (user/spillwayd/notify.c).
+$(BUILD)/spillwayd: LDLIBS += -lsystemd
+
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR	?= $(PREFIX)/share
+MANDIR	?= $(DATADIR)/man
+# The daemon reads /etc/spillway/spillway.yaml unless told otherwise, whatever the prefix.
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+
+$(BUILD)/libspillway-client.pc: tools/pkgconfig/libspillway-client.pc.in
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# What `make install` installs, built: a package build asks for exactly this.
+.PHONY: programs install
+programs: $(BUILD)/spillwayd $(BUILD)/spillway $(CLIENT_LIBS) $(BUILD)/libspillway-client.pc
+
+# The unit names /usr/sbin and /usr/bin, the packaged paths; another prefix gets its own paths.
+# The default config attaches nowhere and is installed only where there is none.
+install: programs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(DATADIR)/spillway/grafana $(DESTDIR)$(DATADIR)/spillway/prometheus \
+		$(DESTDIR)$(SYSCONFDIR)/spillway
+	install -m 0755 $(BUILD)/spillway $(DESTDIR)$(BINDIR)/spillway
+	install -m 0755 $(BUILD)/spillwayd $(DESTDIR)$(SBINDIR)/spillwayd
+	install -m 0644 man/spillway.8 man/spillwayd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 tools/completion/spillway.bash \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions/spillway
+	install -m 0644 $(BUILD)/libspillway-client.a $(BUILD)/$(CLIENT_SONAME) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(CLIENT_SONAME) $(DESTDIR)$(LIBDIR)/libspillway-client.so
+	install -m 0644 $(BUILD)/libspillway-client.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	@# The state header (for readers of the state file) needs the ABI header it includes.
+	install -m 0644 include/spillway_client.h include/spillway_names.h include/spillway_state.h \
+		include/spillway_abi.h \
+		$(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|/usr/sbin/spillwayd|$(SBINDIR)/spillwayd|g' -e 's|/usr/bin/spillway |$(BINDIR)/spillway |g' \
+		-e 's|/etc/spillway/|$(SYSCONFDIR)/spillway/|g' deploy/systemd/spillway.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/spillway.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/spillway.service
+	install -m 0644 tools/grafana/spillway.json $(DESTDIR)$(DATADIR)/spillway/grafana/
+	install -m 0644 tools/prometheus/alerts.yml $(DESTDIR)$(DATADIR)/spillway/prometheus/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/spillway/spillway.yaml ] || \
+		install -m 0644 deploy/spillway.yaml $(DESTDIR)$(SYSCONFDIR)/spillway/spillway.yaml
+
+.PHONY: deb image test-package
+# From a copy of the tree, so a package build never writes into it; skipped when nothing
+# changed since the last build.
+deb:
+	$(Q)bash tools/install-deps.sh
+	$(Q)bash tools/package/build-deb.sh $(BUILD)/deb
+
+image: deb
+	$(Q)bash tools/package/build-image.sh $(BUILD)
+
+# The package layer (tests/package/): root, network namespaces, dpkg, podman.
+PACKAGE_TESTS := $(patsubst tests/package/%.c,$(BUILD)/tests/package/%,$(wildcard tests/package/test_*.c))
+tests: $(PACKAGE_TESTS)
+# They build what they install through make, and find the files they check in the tree.
+$(BUILD)/san/tests/package/%.o $(BUILD)/san/tests/unit/test_deploy_%.o: \
+	TEST_CFLAGS += -DSPW_SRC_ROOT='"$(CURDIR)"' -DSPW_BUILD_DIR='"$(abspath $(BUILD))"'
+test-package: all $(PACKAGE_TESTS)
+	$(Q)bash tests/run-tests.sh $(BUILD) package
+
+# Not inside the package builds' trees and the container image store (tools/package/): their
+# folders named *.d are not dependency files.
+-include $(shell find $(BUILD) \( -path '$(BUILD)/containers' -o -path '$(BUILD)/deb*' -o \
+	-path '$(BUILD)/image' \) -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -6,7 +6,10 @@
 #ifndef SPILLWAY_NAMES_H
 #define SPILLWAY_NAMES_H
 
+/* The Makefile passes its VERSION (a package build, the package's version) as -DSPW_VERSION. */
+#ifndef SPW_VERSION
 #define SPW_VERSION "0.1.0"
+#endif
 
 /* spillwayd's config unless -c names another. */
 #define SPW_CONFIG_DEFAULT_PATH "/etc/spillway/spillway.yaml"

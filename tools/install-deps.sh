@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
 	# Build: BPF objects and skeletons, libspillway, the daemon and CLI.
 	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev pkg-config make gcc
-	libyaml-dev libmicrohttpd-dev libjansson-dev libxdp-dev libpq-dev
+	libyaml-dev libmicrohttpd-dev libjansson-dev libxdp-dev libpq-dev libsystemd-dev
 	# Tests: cmocka, sanitizers under clang too, network namespaces and veth checks.
 	libcmocka-dev libclang-rt-14-dev xdp-tools iproute2 ethtool tcpdump valgrind
 	# The Python and Go clients (clients/): Debian's interpreter, pip for the offline install
@@ -22,6 +22,12 @@ packages=(
 	prometheus postgresql netcat-openbsd socat curl jq
 	# gnuplot-nox first: listed alone, "gnuplot" would pull in the Qt front end.
 	gnuplot-nox gnuplot
+	# Packaging and its tests (make deb, make image, the package test layer): the Debian
+	# build tools and lintian (about 150 packages, most of them lintian's Perl), podman and
+	# buildah with runc, mmdebstrap for images made from Debian packages, systemd for
+	# systemd-analyze, adduser and procps that the package depends on. On a fresh 2-core
+	# machine about 30 s of the install.
+	dpkg-dev debhelper lintian podman buildah runc mmdebstrap uidmap systemd adduser procps
 )
 # /usr/include/asm for 32-bit and BPF builds that do not add the multiarch include path;
 # the package exists only on x86.

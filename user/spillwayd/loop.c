@@ -99,7 +99,7 @@ void spwd_log_advice(const struct spw_config *cfg)
 	spw_config_advise(cfg, log_advice, NULL);
 }
 
-int spwd_reload(struct spwd *d, char *err, size_t errlen)
+static int reload_config(struct spwd *d, char *err, size_t errlen)
 {
 	struct spw_config *cfg, *old = d->cfg;
 	int ret;
@@ -129,6 +129,17 @@ int spwd_reload(struct spwd *d, char *err, size_t errlen)
 	return 0;
 }
 
+int spwd_reload(struct spwd *d, char *err, size_t errlen)
+{
+	int ret;
+
+	spwd_notify_reloading(d);
+	ret = reload_config(d, err, errlen);
+	/* Ready again either way: a refused file leaves the running config in force. */
+	spwd_notify_reloaded(d);
+	return ret;
+}
+
 static void on_signal(struct spwd *d)
 {
 	struct signalfd_siginfo si;
@@ -141,6 +152,7 @@ static void on_signal(struct spwd *d)
 			pr_info(
 			    "signal %d: exiting; programs stay attached, the lease then expires\n",
 			    si.ssi_signo);
+			spwd_notify_stopping(d);
 			d->stop = true;
 		}
 	}

@@ -143,6 +143,16 @@ struct spw_metrics_snapshot *spwd_metrics_copy(struct spwd *d);
 /* /v1/state's JSON text (malloc'ed; NULL on error): `spillway status --json`'s fields. */
 char *spwd_state_json(const struct spw_metrics_snapshot *s);
 
+/*
+ * notify.c: the service manager's sd_notify protocol (nothing without NOTIFY_SOCKET). The first
+ * tick sends READY=1, every tick WATCHDOG=1 when the unit has a watchdog, and STATUS= when the
+ * summary changed; a reload is bracketed by RELOADING=1 and READY=1; an exit sends STOPPING=1.
+ */
+void spwd_notify_tick(const struct spwd *d);
+void spwd_notify_reloading(const struct spwd *d);
+void spwd_notify_reloaded(const struct spwd *d);
+void spwd_notify_stopping(const struct spwd *d);
+
 /* http.c: /healthz, /metrics and /v1/state beside the loop, on its own thread. */
 int spwd_http_start(struct spwd *d);
 void spwd_http_stop(struct spwd *d);

@@ -453,4 +453,5 @@ void spwd_tick(struct spwd *d)
 	pthread_mutex_unlock(&d->snap.lock);
 	spwd_state_publish(d);
 	spwd_metrics_collect(d, now);
+	spwd_notify_tick(d);
 }
