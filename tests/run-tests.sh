@@ -3,22 +3,23 @@
 #
 # Runs the test binaries of each layer and adds up their cmocka results.
 #
-#   tests/run-tests.sh BUILD_DIR [lint|unit|bpf|netns]...
+#   tests/run-tests.sh BUILD_DIR [lint|unit|bpf|netns|package]...
 #
-# Layers run in the order given (default: lint, unit, bpf, netns). lint is one test: `make
+# Layers run in the order given (default: lint, unit, bpf, netns, package). lint is one test: `make
 # check-format` (the C sources against .clang-format), passed when it exits 0. Every executable in
 # BUILD_DIR/tests/LAYER/ runs with a timeout, its output shown as it comes. Counts come from
 # cmocka's summary lines; a binary that crashes, times out, exits non-zero without reporting a
 # failure, or prints no summary counts as one failed test, and so does a test source with no
 # binary, a layer with no tests, and a bpf or netns layer run without root: nothing is skipped
-# quietly. The last line is "N passed, N failed"; the exit status is non-zero when anything
+# quietly. The package layer (dpkg, systemd in a container, the container image) needs root too.
+# The last line is "N passed, N failed"; the exit status is non-zero when anything
 # failed or nothing ran.
 #
 # Environment: SPW_TEST_TIMEOUT, seconds per binary (default 600).
 set -uo pipefail
 
 usage() {
-	echo "usage: $0 BUILD_DIR [lint|unit|bpf|netns]..." >&2
+	echo "usage: $0 BUILD_DIR [lint|unit|bpf|netns|package]..." >&2
 	exit 2
 }
 
@@ -31,11 +32,11 @@ if [ ! -d "$build" ]; then
 fi
 
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(lint unit bpf netns)
+[ ${#layers[@]} -gt 0 ] || layers=(lint unit bpf netns package)
 for layer in "${layers[@]}"; do
 	case $layer in
-	lint | unit | bpf | netns) ;;
-	*) echo "error: unknown test layer '$layer' (lint, unit, bpf or netns)" >&2; usage ;;
+	lint | unit | bpf | netns | package) ;;
+	*) echo "error: unknown test layer '$layer' (lint, unit, bpf, netns or package)" >&2; usage ;;
 	esac
 done
 
@@ -127,7 +128,7 @@ run_layer() { # LAYER
 
 	echo "=== $layer tests"
 	if [ "$layer" != unit ] && [ "$(id -u)" -ne 0 ]; then
-		fail "$layer" "needs root (BPF programs, network namespaces): run 'sudo make test'"
+		fail "$layer" "needs root (BPF programs, network namespaces, dpkg): run 'sudo make test'"
 		return
 	fi
 

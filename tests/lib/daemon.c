@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "daemon.h"
+#include "http.h"
 #include "util.h"
 
 /* Where iproute2 keeps named namespaces (netns.c creates them there). */
@@ -28,11 +29,6 @@
 
 /* How often the pollers below look again: a tenth of the shortest tick the config allows. */
 #define POLL_STEP_MS 1
-/* One exporter request may take this long; a daemon that does not answer is not ready. */
-#define HTTP_TIMEOUT_MS 1000
-/* An exporter answer read whole: /metrics of a few services fits many times over. */
-/* Room for a whole scrape: 8 services x 3 tiers is about 150 KB. */
-#define HTTP_BUF_LEN (1024 * 1024)
 
 static struct spw_daemon *open_list;
 static unsigned int daemon_counter;
@@ -335,18 +331,7 @@ out:
 
 bool spw_daemon_alive(struct spw_daemon *d)
 {
-	int status;
-	pid_t r;
-
-	if (!d->pid)
-		return false;
-	r = waitpid(d->pid, &status, WNOHANG);
-	if (r == 0)
-		return true;
-	if (r == d->pid)
-		d->status = status;
-	d->pid = 0;
-	return false;
+	return spw_child_alive(&d->pid, &d->status);
 }
 
 static void describe_exit(const struct spw_daemon *d)
@@ -569,96 +554,18 @@ void spw_daemon_log_dump(struct spw_daemon *d)
 	free(log);
 }
 
-static int http_exchange(int fd, const char *path, char *buf, size_t len, size_t *got)
-{
-	struct timeval tv = {HTTP_TIMEOUT_MS / 1000, (HTTP_TIMEOUT_MS % 1000) * 1000};
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SPW_DAEMON_METRICS_PORT)};
-	char req[256];
-	int n;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		return -errno;
-	/* HTTP/1.0: the server closes after the answer, so end of file is end of body. */
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
-		return -EIO;
-	*got = 0;
-	while (*got < len - 1) {
-		ssize_t r = recv(fd, buf + *got, len - 1 - *got, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		*got += (size_t)r;
-	}
-	buf[*got] = '\0';
-	return 0;
-}
-
 int spw_daemon_http_get(struct spw_daemon *d, const char *path, char *body, size_t len)
 {
-	char *buf, *start;
-	size_t got = 0;
-	int fd, err, status;
-
-	if (!d->metrics[0] || !len)
+	if (!d->metrics[0])
 		return -EINVAL;
-	buf = malloc(HTTP_BUF_LEN);
-	if (!buf)
-		return -ENOMEM;
-	fd = spw_netns_socket(d->ns, AF_INET, SOCK_STREAM, 0);
-	if (fd < 0) {
-		free(buf);
-		return fd;
-	}
-	err = http_exchange(fd, path, buf, HTTP_BUF_LEN, &got);
-	close(fd);
-	if (err) {
-		free(buf);
-		return err; /* not listening yet: ECONNREFUSED, quietly */
-	}
-	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
-		free(buf);
-		return -EPROTO;
-	}
-	start = strstr(buf, "\r\n\r\n");
-	snprintf(body, len, "%s", start ? start + 4 : "");
-	free(buf);
-	return status;
+	return spw_http_get(d->ns, SPW_DAEMON_METRICS_PORT, path, body, len);
 }
 
 int spw_daemon_metric(struct spw_daemon *d, const char *series, double *value)
 {
-	size_t slen = strlen(series);
-	char *body = malloc(HTTP_BUF_LEN), *line, *end;
-	int status, err = -ENOENT;
-
-	if (!body)
-		return -ENOMEM;
-	status = spw_daemon_http_get(d, "/metrics", body, HTTP_BUF_LEN);
-	if (status != 200) {
-		free(body);
-		return status < 0 ? status : -EPROTO;
-	}
-	for (line = body; line && *line;
-	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-		/* The series, then the space before the value: a longer name is another series. */
-		if (strncmp(line, series, slen) || line[slen] != ' ')
-			continue;
-		errno = 0;
-		*value = strtod(line + slen + 1, &end);
-		err = errno || end == line + slen + 1 ? -EPROTO : 0;
-		break;
-	}
-	free(body);
-	return err;
+	if (!d->metrics[0])
+		return -EINVAL;
+	return spw_http_metric(d->ns, SPW_DAEMON_METRICS_PORT, series, value);
 }
 
 void spw_daemon_cleanup(struct spw_daemon *d)

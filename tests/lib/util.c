@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "util.h"
 
@@ -69,4 +70,20 @@ char *spw_read_file(const char *path, long *len)
 out:
 	fclose(f);
 	return buf;
+}
+
+bool spw_child_alive(pid_t *pid, int *status)
+{
+	int st;
+	pid_t r;
+
+	if (!*pid)
+		return false;
+	r = waitpid(*pid, &st, WNOHANG);
+	if (r == 0)
+		return true;
+	if (r == *pid)
+		*status = st;
+	*pid = 0;
+	return false;
 }

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Small things every test layer needs: a monotonic clock in ms, sleeping, rm -r, a file. */
+/* Small things every test layer needs: a monotonic clock in ms, sleeping, rm -r, a file,
+ * reaping. */
 #ifndef SPW_TEST_UTIL_H
 #define SPW_TEST_UTIL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
 
 /* CLOCK_MONOTONIC in ms, fractional. */
 double spw_now_ms(void);
@@ -17,5 +21,11 @@ void spw_rm_tree(const char *path);
  * not NULL); NULL with errno set when it cannot be read.
  */
 char *spw_read_file(const char *path, long *len);
+
+/*
+ * Is the child *pid still running? When it has exited it is reaped: its wait status goes to
+ * *status and *pid becomes 0. False for a pid of 0.
+ */
+bool spw_child_alive(pid_t *pid, int *status);
 
 #endif /* SPW_TEST_UTIL_H */

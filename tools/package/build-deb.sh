@@ -57,6 +57,9 @@ if [ -n "$version" ]; then
 	mv "$log.new" "$log"
 fi
 
+# A calling make's variables (BUILD above all, which `make clean` removes) must not reach the
+# package's own make.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES BUILD
 echo "build-deb: dpkg-buildpackage in $src (log: $out/build.log)"
 if ! (cd "$src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
 	>"$out/build.log" 2>&1; then
