@@ -110,3 +110,23 @@ int spw_http_metric(const char *ns, int port, const char *series, double *value)
 	free(body);
 	return err;
 }
+
+int spw_http_metric_sum(const char *ns, int port, const char *prefix, double *sum)
+{
+	size_t plen = strlen(prefix);
+	char *body = malloc(HTTP_BUF_LEN);
+	int status;
+
+	*sum = 0;
+	if (!body)
+		return -ENOMEM;
+	status = spw_http_get(ns, port, "/metrics", body, HTTP_BUF_LEN);
+	for (char *l = body; status == 200 && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		char *sp = strchr(l, ' ');
+
+		if (!strncmp(l, prefix, plen) && sp && sp < strchr(l, '\n'))
+			*sum += strtod(sp + 1, NULL);
+	}
+	free(body);
+	return status == 200 ? 0 : status;
+}

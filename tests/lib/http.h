@@ -19,4 +19,10 @@ int spw_http_get(const char *ns, int port, const char *path, char *body, size_t 
  */
 int spw_http_metric(const char *ns, int port, const char *series, double *value);
 
+/*
+ * The sum of every series of /metrics whose name and labels start with prefix
+ * (`spillway_new_flows_total{service="api"`): 0, or the failed GET's status or -errno.
+ */
+int spw_http_metric_sum(const char *ns, int port, const char *prefix, double *sum);
+
 #endif /* SPW_TEST_HTTP_H */

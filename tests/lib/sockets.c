@@ -180,3 +180,23 @@ void spw_round_trips(int cli, int srv, int n, const char *tag)
 		assert_memory_equal(buf, msg, (size_t)len);
 	}
 }
+
+void spw_topo_connect_n(const struct spw_topo *t, struct spw_fds *fds, uint16_t port, int n,
+			bool refused_ok, int wait_ms)
+{
+	struct sockaddr_storage dst;
+	int len = spw_topo_sockaddr(t, SPW_TOPO_SRV, AF_INET, port, &dst);
+
+	assert_true(len > 0);
+	for (int i = 0; i < n; i++) {
+		int fd = spw_fds_track(fds, spw_netns_socket(t->end[SPW_TOPO_CLI].ns, AF_INET,
+							     SOCK_STREAM, 0));
+		double ms;
+		int r = spw_connect_timed(fd, &dst, (socklen_t)len, wait_ms, wait_ms, &ms);
+
+		if (r != SPW_CONN_OK && !(refused_ok && r == -ECONNREFUSED))
+			fail_msg("connection %d of %d: %s", i + 1, n,
+				 r == SPW_CONN_PENDING ? "no answer" : strerror(-r));
+		spw_fds_close(fds, fd);
+	}
+}

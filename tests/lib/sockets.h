@@ -60,6 +60,14 @@ int spw_connect_timed(int fd, const struct sockaddr_storage *to, socklen_t len, 
  */
 int spw_topo_listen(const struct spw_topo *t, int family, int type, uint16_t port, int backlog);
 
+/*
+ * n new TCP connections from the client side to the server side's IPv4 address at port, each
+ * closed again: n new flows for the data plane. Each must connect, or with refused_ok be
+ * refused (a shed SYN rejected with an RST); anything else, a hang above all, fails the test.
+ */
+void spw_topo_connect_n(const struct spw_topo *t, struct spw_fds *fds, uint16_t port, int n,
+			bool refused_ok, int wait_ms);
+
 /* send() until all of buf is out, MSG_NOSIGNAL; fails the test on an error. */
 void spw_send_all(int fd, const void *buf, size_t len);
 /* recv() until len bytes are in; fails the test on an error or EOF. */

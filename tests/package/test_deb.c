@@ -48,6 +48,7 @@
 #include <cmocka.h>
 
 #include "cmd.h"
+#include "package_test.h"
 #include "http.h"
 #include "netns.h"
 #include "packages.h"
@@ -88,19 +89,6 @@ struct test_ctx {
 
 static struct test_ctx ctx;
 
-static const char *srv_ns(struct test_ctx *c)
-{
-	return c->topo.end[SPW_TOPO_SRV].ns;
-}
-
-static uint32_t xdp_id(struct test_ctx *c)
-{
-	uint32_t id = 0;
-
-	assert_int_equal(spw_xdp_prog_id(srv_ns(c), c->topo.end[SPW_TOPO_SRV].ifindex, &id), 0);
-	return id;
-}
-
 static void log_dump(struct test_ctx *c)
 {
 	char *log = spw_read_file(c->log, NULL);
@@ -109,43 +97,17 @@ static void log_dump(struct test_ctx *c)
 	free(log);
 }
 
-/* Sum of every series of a family (prefix includes the labels to match), from /metrics. */
 static double metric_sum(struct test_ctx *c, const char *prefix)
 {
-	static char body[1 << 20];
-	size_t plen = strlen(prefix);
-	double sum = 0;
+	double sum;
 
-	assert_int_equal(spw_http_get(srv_ns(c), METRICS_PORT, "/metrics", body, sizeof(body)), 200);
-	for (char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		char *sp;
-
-		if (strncmp(l, prefix, plen))
-			continue;
-		sp = strchr(l, ' ');
-		if (sp && sp < strchr(l, '\n'))
-			sum += strtod(sp + 1, NULL);
-	}
+	assert_int_equal(spw_http_metric_sum(srv_ns_of(&c->topo), METRICS_PORT, prefix, &sum), 0);
 	return sum;
 }
 
-/* n new connections from the client to the service: each is a new flow the daemon counts. */
 static void connect_n(struct test_ctx *c, int n)
 {
-	struct sockaddr_storage dst;
-	int len = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &dst);
-
-	assert_true(len > 0);
-	for (int i = 0; i < n; i++) {
-		int fd = spw_fds_track(&c->fds, spw_netns_socket(c->topo.end[SPW_TOPO_CLI].ns,
-								  AF_INET, SOCK_STREAM, 0));
-		double ms;
-		int r = spw_connect_timed(fd, &dst, (socklen_t)len, IO_MS, IO_MS, &ms);
-
-		/* Admitted or refused (reject is RST): either way one decision, never a hang. */
-		assert_true(r == SPW_CONN_OK || r == -ECONNREFUSED);
-		spw_fds_close(&c->fds, fd);
-	}
+	spw_topo_connect_n(&c->topo, &c->fds, SVC_PORT, n, true, IO_MS);
 }
 
 static void write_config(struct test_ctx *c, const char *extra)
@@ -173,7 +135,7 @@ static void write_config(struct test_ctx *c, const char *extra)
 static void start_unit(struct test_ctx *c)
 {
 	spw_unit_exec_cleanup(&c->x);
-	assert_int_equal(spw_unit_exec_init(&c->x, UNIT_FILE, srv_ns(c), c->log), 0);
+	assert_int_equal(spw_unit_exec_init(&c->x, UNIT_FILE, srv_ns_of(&c->topo), c->log), 0);
 	assert_int_equal(spw_unit_exec_start(&c->x), 0);
 	if (spw_unit_exec_wait(&c->x, "READY=1", READY_MS)) {
 		log_dump(c);
@@ -393,7 +355,7 @@ static void test_start_ready_after_attach(void **state)
 	assert_true(spw_pkg_installed(SPW_PKG_DAEMON, NULL, 0));
 	write_config(c, "");
 	c->lfd = spw_fds_track(&c->fds, spw_topo_listen(&c->topo, AF_INET, SOCK_STREAM, SVC_PORT, 64));
-	assert_int_equal(xdp_id(c), 0);
+	assert_int_equal(srv_xdp_id(&c->topo), 0);
 	t0 = spw_now_ms();
 	start_unit(c);
 	/*
@@ -401,8 +363,8 @@ static void test_start_ready_after_attach(void **state)
 	 * is healthy). Loading and verifying takes most of the time to READY, so a READY sent
 	 * before the attach would find no program here.
 	 */
-	id = xdp_id(c);
-	status = spw_http_get(srv_ns(c), METRICS_PORT, "/healthz", body, sizeof(body));
+	id = srv_xdp_id(&c->topo);
+	status = spw_http_get(srv_ns_of(&c->topo), METRICS_PORT, "/healthz", body, sizeof(body));
 	printf("READY=1 %.0f ms after the start; program %u; /healthz %d\n", c->x.ready_ms - t0,
 	       id, status);
 	assert_true(id > 0);
@@ -497,11 +459,11 @@ static void test_upgrade_keeps_state_and_program(void **state)
 	connect_n(c, FLOWS);
 	flows0 = metric_sum(c, "spillway_new_flows_total{service=\"api\"");
 	assert_true(flows0 >= FLOWS);
-	id0 = xdp_id(c);
+	id0 = srv_xdp_id(&c->topo);
 	conf_before = spw_read_file(CONF_FILE, NULL);
 	assert_non_null(conf_before);
 
-	assert_int_equal(spw_xdp_sampler_start(&c->w, srv_ns(c), c->topo.end[SPW_TOPO_SRV].ifindex,
+	assert_int_equal(spw_xdp_sampler_start(&c->w, srv_ns_of(&c->topo), c->topo.end[SPW_TOPO_SRV].ifindex,
 					       SAMPLE_US),
 			 0);
 	/* The new files land while the old daemon runs, ... */
@@ -522,12 +484,12 @@ static void test_upgrade_keeps_state_and_program(void **state)
 	assert_true(c->w.s->samples >= 100);
 	assert_int_equal(c->w.s->absent, 0);
 	assert_true(c->w.s->nids >= 2); /* replaced in place, not just left alone */
-	assert_int_not_equal(xdp_id(c), id0);
+	assert_int_not_equal(srv_xdp_id(&c->topo), id0);
 
 	assert_true(spw_pkg_installed(SPW_PKG_DAEMON, version, sizeof(version)));
 	assert_string_equal(version, c->v2.version);
 	snprintf(series, sizeof(series), "spillway_build_info{version=\"%s\"}", c->v2.version);
-	assert_int_equal(spw_http_metric(srv_ns(c), METRICS_PORT, series, &v), 0);
+	assert_int_equal(spw_http_metric(srv_ns_of(&c->topo), METRICS_PORT, series, &v), 0);
 	assert_true(v == 1);
 	/* The operator's config survived: dpkg kept the modified conffile. */
 	conf_after = spw_read_file(CONF_FILE, NULL);
@@ -557,7 +519,7 @@ static void test_purge(void **state)
 	/* What prerm has systemd do first: stop the service. */
 	if (c->x.pid)
 		assert_int_equal(spw_unit_exec_stop(&c->x, WAIT_MS), 0);
-	assert_true(xdp_id(c) > 0); /* a stopped daemon leaves its program */
+	assert_true(srv_xdp_id(&c->topo) > 0); /* a stopped daemon leaves its program */
 	run_ok("apt-get purge",
 	       spw_cmd_sh("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o Dpkg::Use-Pty=0 "
 			  "%s %s %s",
@@ -567,7 +529,7 @@ static void test_purge(void **state)
 	assert_false(exists(SPW_PIN_ROOT));
 	assert_false(exists(RUN_DIR));
 	assert_false(exists("/etc/spillway"));
-	assert_int_equal(xdp_id(c), 0);
+	assert_int_equal(srv_xdp_id(&c->topo), 0);
 }
 
 int main(void)
