@@ -28,6 +28,8 @@ packages=(
 	# systemd-analyze, adduser and procps that the package depends on. On a fresh 2-core
 	# machine about 30 s of the install.
 	dpkg-dev debhelper lintian podman buildah runc mmdebstrap uidmap systemd adduser procps
+	# systemd-analyze verify looks up the unit's Documentation= man pages.
+	man-db
 )
 # /usr/include/asm for 32-bit and BPF builds that do not add the multiarch include path;
 # the package exists only on x86.
