@@ -69,11 +69,11 @@ int spw_pkg_build_upgrade(const char *src_root, const char *build, const struct 
 	return rc ? rc : find_set(dir, set);
 }
 
-int spw_pkg_image(const char *src_root, const char *build, const char *kind, char *name,
-		  size_t len)
+int spw_pkg_image(const char *src_root, const char *build, const char *kind, char *name, size_t len)
 {
 	char path[SPW_PKG_PATH_LEN], *text;
-	int rc = spw_cmd_sh("bash '%s/tools/package/build-image.sh' '%s' %s", src_root, build, kind);
+	int rc =
+	    spw_cmd_sh("bash '%s/tools/package/build-image.sh' '%s' %s", src_root, build, kind);
 
 	if (rc)
 		return rc;
@@ -102,7 +102,7 @@ bool spw_pkg_installed(const char *pkg, char *version, size_t len)
 	char *text;
 	bool yes;
 	int rc = spw_cmd_capture((const char *const[]){"dpkg-query", "-W", "-f",
-						      "${db:Status-Status} ${Version}", pkg, NULL},
+						       "${db:Status-Status} ${Version}", pkg, NULL},
 				 &text);
 
 	yes = !rc && text && !strncmp(text, "installed ", 10);
@@ -119,14 +119,15 @@ int spw_pkg_purge_all(void)
 
 	for (size_t i = 0; i < sizeof(pkgs) / sizeof(pkgs[0]); i++) {
 		char *text;
-		int known = spw_cmd_capture(
-			(const char *const[]){"dpkg-query", "-W", "-f", "${db:Status-Status}",
-					      pkgs[i], NULL},
-			&text);
+		int known =
+		    spw_cmd_capture((const char *const[]){"dpkg-query", "-W", "-f",
+							  "${db:Status-Status}", pkgs[i], NULL},
+				    &text);
 
 		/* "not-installed" is what a purged package leaves; anything else is purged. */
 		if (!known && text && strcmp(text, "not-installed"))
-			rc = spw_cmd_run((const char *const[]){"dpkg", "--purge", pkgs[i], NULL}) ?: rc;
+			rc = spw_cmd_run((const char *const[]){"dpkg", "--purge", pkgs[i], NULL})
+				 ?: rc;
 		free(text);
 	}
 	return rc;

@@ -13,14 +13,14 @@
 #include <stddef.h>
 
 /* The binary packages, in the order they are installed. */
-#define SPW_PKG_DAEMON	"spillway"
-#define SPW_PKG_LIB	"libspillway-client0"
-#define SPW_PKG_DEV	"libspillway-client-dev"
+#define SPW_PKG_DAEMON "spillway"
+#define SPW_PKG_LIB    "libspillway-client0"
+#define SPW_PKG_DEV    "libspillway-client-dev"
 /* What the upgrade build adds to the version: higher than it for dpkg. */
 #define SPW_PKG_UPGRADE_SUFFIX "+upgradetest1"
 
 /* Package file paths and versions fit in these. */
-#define SPW_PKG_PATH_LEN 512
+#define SPW_PKG_PATH_LEN  512
 #define SPW_PKG_FIELD_LEN 256
 
 struct spw_pkg_set {
@@ -31,7 +31,8 @@ struct spw_pkg_set {
 
 /* make deb (BUILD/deb), and the set it made. */
 int spw_pkg_build(const char *src_root, const char *build, struct spw_pkg_set *set);
-/* The same tree again with a changelog entry VERSION + SPW_PKG_UPGRADE_SUFFIX, in BUILD/deb-upgrade. */
+/* The same tree again with a changelog entry VERSION + SPW_PKG_UPGRADE_SUFFIX, in
+ * BUILD/deb-upgrade. */
 int spw_pkg_build_upgrade(const char *src_root, const char *build, const struct spw_pkg_set *from,
 			  struct spw_pkg_set *set);
 /* tools/package/build-image.sh BUILD KIND; the image's name into name. */

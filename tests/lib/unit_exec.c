@@ -29,17 +29,47 @@
 
 /* Capability names by number, as CapabilityBoundingSet= spells them. */
 static const char *const cap_names[] = {
-	"CAP_CHOWN",	     "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID",	     "CAP_KILL",	 "CAP_SETGID",		"CAP_SETUID",
-	"CAP_SETPCAP",	     "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-	"CAP_NET_ADMIN",     "CAP_NET_RAW",	 "CAP_IPC_LOCK",	"CAP_IPC_OWNER",
-	"CAP_SYS_MODULE",    "CAP_SYS_RAWIO",	 "CAP_SYS_CHROOT",	"CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT",     "CAP_SYS_ADMIN",	 "CAP_SYS_BOOT",	"CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE",  "CAP_SYS_TIME",	 "CAP_SYS_TTY_CONFIG",	"CAP_MKNOD",
-	"CAP_LEASE",	     "CAP_AUDIT_WRITE",	 "CAP_AUDIT_CONTROL",	"CAP_SETFCAP",
-	"CAP_MAC_OVERRIDE",  "CAP_MAC_ADMIN",	 "CAP_SYSLOG",		"CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",	 "CAP_PERFMON",		"CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 };
 #define NCAPS ((int)(sizeof(cap_names) / sizeof(cap_names[0])))
 
@@ -56,8 +86,9 @@ struct plan {
 	mode_t umask;
 };
 
-static const char *const refused[] = {"User", "Group", "DynamicUser", "EnvironmentFile",
-				      "WorkingDirectory", "RootDirectory", "RootImage"};
+static const char *const refused[] = {
+    "User",	     "Group",	 "DynamicUser", "EnvironmentFile", "WorkingDirectory",
+    "RootDirectory", "RootImage"};
 
 int spw_unit_exec_init(struct spw_unit_exec *x, const char *unit_path, const char *ns,
 		       const char *log_path)
@@ -75,7 +106,8 @@ int spw_unit_exec_init(struct spw_unit_exec *x, const char *unit_path, const cha
 	}
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		if (spw_unit_get(&x->unit, SVC, refused[i])) {
-			fprintf(stderr, "unit_exec: %s sets %s=, which this emulation does not do\n",
+			fprintf(stderr,
+				"unit_exec: %s sets %s=, which this emulation does not do\n",
 				unit_path, refused[i]);
 			return -ENOTSUP;
 		}
@@ -166,7 +198,8 @@ static int plan_groups(struct spw_unit_exec *x, struct plan *p)
 
 		/* systemd fails the start the same way (status 216/GROUP). */
 		if (!g) {
-			fprintf(stderr, "unit_exec: SupplementaryGroups: no group '%s'\n", words[i]);
+			fprintf(stderr, "unit_exec: SupplementaryGroups: no group '%s'\n",
+				words[i]);
 			err = -ENOENT;
 			break;
 		}
@@ -370,7 +403,9 @@ void spw_unit_exec_drain(struct spw_unit_exec *x)
 
 	for (;;) {
 		struct iovec iov = {buf, sizeof(buf) - 1};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = ctl,
 				    .msg_controllen = sizeof(ctl)};
 		struct cmsghdr *c;
 		pid_t from = 0;

@@ -89,7 +89,8 @@ int spw_unit_load(struct spw_unit *u, const char *path)
 			if (!close || close - l - 1 >= (long)sizeof(section))
 				err = -EINVAL;
 			else
-				snprintf(section, sizeof(section), "%.*s", (int)(close - l - 1), l + 1);
+				snprintf(section, sizeof(section), "%.*s", (int)(close - l - 1),
+					 l + 1);
 		} else if (!section[0] || !(eq = strchr(l, '='))) {
 			err = -EINVAL;
 		} else {
@@ -118,8 +119,8 @@ void spw_unit_free(struct spw_unit *u)
 	u->n = 0;
 }
 
-int spw_unit_all(const struct spw_unit *u, const char *section, const char *key,
-		 const char **vals, int max)
+int spw_unit_all(const struct spw_unit *u, const char *section, const char *key, const char **vals,
+		 int max)
 {
 	int n = 0;
 
@@ -290,8 +291,8 @@ int64_t spw_unit_usec(const char *span)
 		const char *unit;
 		int64_t us;
 	} units[] = {
-		{"us", 1},	   {"ms", 1000},	    {"s", 1000000},	 {"sec", 1000000},
-		{"min", 60000000}, {"m", 60000000},	    {"h", 3600000000LL}, {"", 1000000},
+	    {"us", 1},	       {"ms", 1000},	{"s", 1000000},	     {"sec", 1000000},
+	    {"min", 60000000}, {"m", 60000000}, {"h", 3600000000LL}, {"", 1000000},
 	};
 	char *end;
 	double v;

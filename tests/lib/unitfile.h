@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 /* Assignments a unit holds at the most, and words of one value. */
-#define SPW_UNIT_MAX	 256
-#define SPW_UNIT_WORDS	 32
+#define SPW_UNIT_MAX   256
+#define SPW_UNIT_WORDS 32
 
 struct spw_unit_entry {
 	char *section;
@@ -36,8 +36,8 @@ const char *spw_unit_get(const struct spw_unit *u, const char *section, const ch
  * Every value of key in section since the last empty assignment, in order, into vals (at most
  * max). Returns how many there are (which may exceed max).
  */
-int spw_unit_all(const struct spw_unit *u, const char *section, const char *key,
-		 const char **vals, int max);
+int spw_unit_all(const struct spw_unit *u, const char *section, const char *key, const char **vals,
+		 int max);
 /*
  * The words of every value of key (the union of lists such as CapabilityBoundingSet=), each
  * malloc'ed into words (at most max); returns the count. Free with spw_unit_words_free().

@@ -20,12 +20,12 @@ int spw_xdp_prog_id(const char *ns, int ifindex, uint32_t *id);
 /* What a sampler saw; written by the child, read by the test. */
 struct spw_xdp_samples {
 	uint64_t samples;
-	uint64_t absent;	   /* samples that found no program */
-	uint64_t errors;	   /* queries that failed */
-	double first_present_ms;   /* spw_now_ms() of the first sample with a program; 0: none */
-	double last_absent_ms;	   /* of the last sample without one; 0: none */
+	uint64_t absent;	 /* samples that found no program */
+	uint64_t errors;	 /* queries that failed */
+	double first_present_ms; /* spw_now_ms() of the first sample with a program; 0: none */
+	double last_absent_ms;	 /* of the last sample without one; 0: none */
 	uint32_t ids[SPW_XDP_WATCH_IDS];
-	uint32_t nids;		   /* distinct ids seen, possibly more than kept */
+	uint32_t nids; /* distinct ids seen, possibly more than kept */
 	volatile int stop;
 };
 

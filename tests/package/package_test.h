@@ -20,8 +20,8 @@ static inline uint32_t srv_xdp_id(const struct spw_topo *t)
 {
 	uint32_t id = 0;
 
-	assert_int_equal(spw_xdp_prog_id(t->end[SPW_TOPO_SRV].ns, t->end[SPW_TOPO_SRV].ifindex, &id),
-			 0);
+	assert_int_equal(
+	    spw_xdp_prog_id(t->end[SPW_TOPO_SRV].ns, t->end[SPW_TOPO_SRV].ifindex, &id), 0);
 	return id;
 }
 

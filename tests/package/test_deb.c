@@ -244,7 +244,8 @@ static void test_build_lintian_contents(void **state)
 	int rc;
 
 	run_ok("make deb", spw_pkg_build(SPW_SRC_ROOT, SPW_BUILD_DIR, &c->v1));
-	run_ok("the upgrade build", spw_pkg_build_upgrade(SPW_SRC_ROOT, SPW_BUILD_DIR, &c->v1, &c->v2));
+	run_ok("the upgrade build",
+	       spw_pkg_build_upgrade(SPW_SRC_ROOT, SPW_BUILD_DIR, &c->v1, &c->v2));
 	c->built = true;
 	assert_string_equal(c->v1.version, SPW_VERSION);
 	run_ok("dpkg --compare-versions",
@@ -261,20 +262,19 @@ static void test_build_lintian_contents(void **state)
 	free(lint);
 
 	assert_contents(c->v1.daemon,
-			(const char *const[]){"usr/sbin/spillwayd", "usr/bin/spillway",
-					      "lib/systemd/system/spillway.service",
-					      "etc/spillway/spillway.yaml",
-					      "usr/share/man/man8/spillwayd.8.gz",
-					      "usr/share/man/man8/spillway.8.gz",
-					      "usr/share/bash-completion/completions/spillway",
-					      "usr/share/spillway/grafana/spillway.json",
-					      "usr/share/spillway/prometheus/alerts.yml", NULL});
+			(const char *const[]){
+			    "usr/sbin/spillwayd", "usr/bin/spillway",
+			    "lib/systemd/system/spillway.service", "etc/spillway/spillway.yaml",
+			    "usr/share/man/man8/spillwayd.8.gz", "usr/share/man/man8/spillway.8.gz",
+			    "usr/share/bash-completion/completions/spillway",
+			    "usr/share/spillway/grafana/spillway.json",
+			    "usr/share/spillway/prometheus/alerts.yml", NULL});
 	assert_contents(c->v1.lib, (const char *const[]){"usr/lib/", NULL});
-	assert_contents(c->v1.dev,
-			(const char *const[]){"usr/include/spillway_client.h",
-					      "usr/include/spillway_state.h",
-					      "usr/include/spillway_abi.h", NULL});
-	rc = spw_cmd_sh_capture(&out, "dpkg-deb -c '%s'; dpkg-deb -c '%s'; dpkg-deb -I '%s' conffiles",
+	assert_contents(c->v1.dev, (const char *const[]){"usr/include/spillway_client.h",
+							 "usr/include/spillway_state.h",
+							 "usr/include/spillway_abi.h", NULL});
+	rc = spw_cmd_sh_capture(&out,
+				"dpkg-deb -c '%s'; dpkg-deb -c '%s'; dpkg-deb -I '%s' conffiles",
 				c->v1.lib, c->v1.dev, c->v1.daemon);
 	assert_int_equal(rc, 0);
 	/* The soname the package is named after, the development link and pkg-config file. */
@@ -285,24 +285,25 @@ static void test_build_lintian_contents(void **state)
 	free(out);
 }
 
-/* ---- (b) install ------------------------------------------------------------------------------ */
+/* ---- (b) install ------------------------------------------------------------------------------
+ */
 
 static const char reporter_src[] =
-	"/* Reports the pool db as ARGV[1] % busy through the installed library. */\n"
-	"#include <stdio.h>\n"
-	"#include <stdlib.h>\n"
-	"#include <spillway_client.h>\n"
-	"int main(int argc, char **argv)\n"
-	"{\n"
-	"	struct spw_client *c = spw_client_open(NULL, NULL);\n"
-	"	int err;\n"
-	"	if (!c || argc != 2)\n"
-	"		return 2;\n"
-	"	err = spw_client_report_pool(c, \"db\", strtoull(argv[1], NULL, 10), 100, 0, 1);\n"
-	"	spw_client_close(c);\n"
-	"	printf(\"report: %d\\n\", err);\n"
-	"	return err ? 1 : 0;\n"
-	"}\n";
+    "/* Reports the pool db as ARGV[1] % busy through the installed library. */\n"
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <spillway_client.h>\n"
+    "int main(int argc, char **argv)\n"
+    "{\n"
+    "	struct spw_client *c = spw_client_open(NULL, NULL);\n"
+    "	int err;\n"
+    "	if (!c || argc != 2)\n"
+    "		return 2;\n"
+    "	err = spw_client_report_pool(c, \"db\", strtoull(argv[1], NULL, 10), 100, 0, 1);\n"
+    "	spw_client_close(c);\n"
+    "	printf(\"report: %d\\n\", err);\n"
+    "	return err ? 1 : 0;\n"
+    "}\n";
 
 static void test_install(void **state)
 {
@@ -340,7 +341,8 @@ static void test_install(void **state)
 	assert_true(found);
 }
 
-/* ---- (c) the unit's start, readiness, watchdog, status ---------------------------------------- */
+/* ---- (c) the unit's start, readiness, watchdog, status ----------------------------------------
+ */
 
 static void test_start_ready_after_attach(void **state)
 {
@@ -354,7 +356,8 @@ static void test_start_ready_after_attach(void **state)
 
 	assert_true(spw_pkg_installed(SPW_PKG_DAEMON, NULL, 0));
 	write_config(c, "");
-	c->lfd = spw_fds_track(&c->fds, spw_topo_listen(&c->topo, AF_INET, SOCK_STREAM, SVC_PORT, 64));
+	c->lfd =
+	    spw_fds_track(&c->fds, spw_topo_listen(&c->topo, AF_INET, SOCK_STREAM, SVC_PORT, 64));
 	assert_int_equal(srv_xdp_id(&c->topo), 0);
 	t0 = spw_now_ms();
 	start_unit(c);
@@ -365,8 +368,8 @@ static void test_start_ready_after_attach(void **state)
 	 */
 	id = srv_xdp_id(&c->topo);
 	status = spw_http_get(srv_ns_of(&c->topo), METRICS_PORT, "/healthz", body, sizeof(body));
-	printf("READY=1 %.0f ms after the start; program %u; /healthz %d\n", c->x.ready_ms - t0,
-	       id, status);
+	printf("READY=1 %.0f ms after the start; program %u; /healthz %d\n", c->x.ready_ms - t0, id,
+	       status);
 	assert_true(id > 0);
 	assert_int_equal(status, 200);
 	assert_int_equal(c->x.n.ready, 1);
@@ -407,7 +410,8 @@ static void test_watchdog_and_status(void **state)
 	assert_true(fabs((double)(w1 - w0) - (t1 - t0)) <= 2);
 
 	assert_string_equal(c->x.last_status, "1 service on 1 interface; admitting every tier");
-	/* A saturated pool, reported through the installed library: the law sheds, STATUS says so. */
+	/* A saturated pool, reported through the installed library: the law sheds, STATUS says so.
+	 */
 	run_ok("the reporter", spw_cmd_run((const char *const[]){c->app, "100", NULL}));
 	wait_status(c, "; api sheds sheddable ");
 	assert_null(strchr(c->x.last_status, '\n'));
@@ -415,7 +419,8 @@ static void test_watchdog_and_status(void **state)
 	run_ok("the reporter", spw_cmd_run((const char *const[]){c->app, "10", NULL}));
 }
 
-/* ---- (d) reload ------------------------------------------------------------------------------- */
+/* ---- (d) reload -------------------------------------------------------------------------------
+ */
 
 static void test_reload(void **state)
 {
@@ -445,7 +450,8 @@ static void test_reload(void **state)
 	assert_non_null(strstr(c->x.last_status, "2 services on 1 interface"));
 }
 
-/* ---- (e) upgrade ------------------------------------------------------------------------------ */
+/* ---- (e) upgrade ------------------------------------------------------------------------------
+ */
 
 static void test_upgrade_keeps_state_and_program(void **state)
 {
@@ -463,8 +469,8 @@ static void test_upgrade_keeps_state_and_program(void **state)
 	conf_before = spw_read_file(CONF_FILE, NULL);
 	assert_non_null(conf_before);
 
-	assert_int_equal(spw_xdp_sampler_start(&c->w, srv_ns_of(&c->topo), c->topo.end[SPW_TOPO_SRV].ifindex,
-					       SAMPLE_US),
+	assert_int_equal(spw_xdp_sampler_start(&c->w, srv_ns_of(&c->topo),
+					       c->topo.end[SPW_TOPO_SRV].ifindex, SAMPLE_US),
 			 0);
 	/* The new files land while the old daemon runs, ... */
 	apt_install(&c->v2);
@@ -508,7 +514,8 @@ static void test_upgrade_keeps_state_and_program(void **state)
 	assert_true(flows2 >= flows1 + FLOWS);
 }
 
-/* ---- (f) purge -------------------------------------------------------------------------------- */
+/* ---- (f) purge --------------------------------------------------------------------------------
+ */
 
 static void test_purge(void **state)
 {
@@ -535,13 +542,13 @@ static void test_purge(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_build_lintian_contents),
-		cmocka_unit_test(test_install),
-		cmocka_unit_test(test_start_ready_after_attach),
-		cmocka_unit_test(test_watchdog_and_status),
-		cmocka_unit_test(test_reload),
-		cmocka_unit_test(test_upgrade_keeps_state_and_program),
-		cmocka_unit_test(test_purge),
+	    cmocka_unit_test(test_build_lintian_contents),
+	    cmocka_unit_test(test_install),
+	    cmocka_unit_test(test_start_ready_after_attach),
+	    cmocka_unit_test(test_watchdog_and_status),
+	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_upgrade_keeps_state_and_program),
+	    cmocka_unit_test(test_purge),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

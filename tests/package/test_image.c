@@ -59,9 +59,9 @@ struct test_ctx {
 	struct spw_ydocs ds, cm;
 	struct spw_xdp_sampler w;
 	struct spw_fds fds;
-	char dir[64];	     /* the test's files */
-	char bpffs[128];     /* the host's /sys/fs/bpf, as the container sees it */
-	char names[2][64];   /* the two pods' containers */
+	char dir[64];	      /* the test's files */
+	char bpffs[128];      /* the host's /sys/fs/bpf, as the container sees it */
+	char names[2][64];    /* the two pods' containers */
 	char *args[ARGS_MAX]; /* podman run ... for the manifest's container */
 	int nargs;
 	int probe_port;
@@ -208,7 +208,8 @@ static void translate(struct test_ctx *c)
 	c->args[c->nargs] = NULL;
 
 	c->probe_path = spw_ystr(ds_at(c, ctr, "readinessProbe", "httpGet", "path", NULL));
-	c->probe_port = atoi(spw_ystr(ds_at(c, ctr, "readinessProbe", "httpGet", "port", NULL)) ?: "0");
+	c->probe_port =
+	    atoi(spw_ystr(ds_at(c, ctr, "readinessProbe", "httpGet", "port", NULL)) ?: "0");
 	assert_non_null(c->probe_path);
 	assert_true(c->probe_port > 0);
 }
@@ -309,17 +310,17 @@ static void test_image_builds(void **state)
 	char want[512];
 
 	assert_int_equal(spw_pkg_build(SPW_SRC_ROOT, SPW_BUILD_DIR, &c->debs), 0);
-	assert_int_equal(spw_pkg_image(SPW_SRC_ROOT, SPW_BUILD_DIR, "daemonset", c->image,
-				       sizeof(c->image)),
-			 0);
+	assert_int_equal(
+	    spw_pkg_image(SPW_SRC_ROOT, SPW_BUILD_DIR, "daemonset", c->image, sizeof(c->image)), 0);
 	snprintf(want, sizeof(want), "localhost/spillway:%s", c->debs.version);
 	assert_string_equal(c->image, want);
 	/* The image the manifest names is the one built. */
-	assert_true(spw_yis(ds_at(c, spw_yitem(&c->ds, 0, ds_at(c, NULL, "spec", "template", "spec",
-								   "containers", NULL),
-					       0),
-				  "image", NULL),
-			    c->image));
+	assert_true(spw_yis(
+	    ds_at(c,
+		  spw_yitem(&c->ds, 0,
+			    ds_at(c, NULL, "spec", "template", "spec", "containers", NULL), 0),
+		  "image", NULL),
+	    c->image));
 	c->built = true;
 }
 
@@ -353,11 +354,12 @@ static void test_runs_attaches_serves_metrics(void **state)
 	/* The report socket is the supplemental group's: apps with that group may report. */
 	snprintf(run_dir, sizeof(run_dir), "%s/host/run/spillway/report.sock", c->dir);
 	assert_int_equal(stat(run_dir, &st), 0);
-	assert_int_equal(st.st_gid, (gid_t)atoi(spw_ystr(spw_yitem(
-					     &c->ds, 0,
-					     ds_at(c, NULL, "spec", "template", "spec",
-						   "securityContext", "supplementalGroups", NULL),
-					     0))));
+	assert_int_equal(
+	    st.st_gid,
+	    (gid_t)atoi(spw_ystr(spw_yitem(&c->ds, 0,
+					   ds_at(c, NULL, "spec", "template", "spec",
+						 "securityContext", "supplementalGroups", NULL),
+					   0))));
 	assert_int_equal(st.st_mode & 0777, 0660);
 }
 
@@ -370,8 +372,8 @@ static void test_rollout_keeps_program_and_counters(void **state)
 	assert_true(c->running);
 	before = metric_sum(c, "spillway_new_flows_total{service=\"api\"");
 	id0 = srv_xdp_id(&c->topo);
-	assert_int_equal(spw_xdp_sampler_start(&c->w, srv_ns_of(&c->topo), c->topo.end[SPW_TOPO_SRV].ifindex,
-					       SAMPLE_US),
+	assert_int_equal(spw_xdp_sampler_start(&c->w, srv_ns_of(&c->topo),
+					       c->topo.end[SPW_TOPO_SRV].ifindex, SAMPLE_US),
 			 0);
 	stop_pod(c, 0);
 	start_pod(c, 1);
@@ -393,9 +395,9 @@ static void test_rollout_keeps_program_and_counters(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_image_builds),
-		cmocka_unit_test(test_runs_attaches_serves_metrics),
-		cmocka_unit_test(test_rollout_keeps_program_and_counters),
+	    cmocka_unit_test(test_image_builds),
+	    cmocka_unit_test(test_runs_attaches_serves_metrics),
+	    cmocka_unit_test(test_rollout_keeps_program_and_counters),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

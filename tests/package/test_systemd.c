@@ -69,7 +69,7 @@ static struct test_ctx ctx;
 
 /* sh -c cmd inside the container; its output into *out when out is not NULL. */
 static int in_box(struct test_ctx *c, char **out, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int in_box(struct test_ctx *c, char **out, const char *fmt, ...)
 {
 	char *cmd;
@@ -80,7 +80,8 @@ static int in_box(struct test_ctx *c, char **out, const char *fmt, ...)
 	rc = vasprintf(&cmd, fmt, ap);
 	va_end(ap);
 	assert_true(rc >= 0);
-	const char *argv[] = {"bash", PODMAN, SPW_BUILD_DIR, "exec", c->name, "sh", "-c", cmd, NULL};
+	const char *argv[] = {"bash", PODMAN, SPW_BUILD_DIR, "exec", c->name,
+			      "sh",   "-c",   cmd,	     NULL};
 
 	rc = out ? spw_cmd_capture(argv, out) : spw_cmd_run(argv);
 	free(cmd);
@@ -119,8 +120,8 @@ static void copy_in(struct test_ctx *c, const char *path, const char *text)
 	snprintf(to, sizeof(to), "%s:%s", c->name, path);
 	assert_int_equal(spw_write_file(host, text), 0);
 	assert_int_equal(
-		spw_cmd_run((const char *const[]){"bash", PODMAN, SPW_BUILD_DIR, "cp", host, to, NULL}),
-		0);
+	    spw_cmd_run((const char *const[]){"bash", PODMAN, SPW_BUILD_DIR, "cp", host, to, NULL}),
+	    0);
 }
 
 static void config(struct test_ctx *c, char *buf, size_t len)
@@ -207,7 +208,7 @@ static void test_boot_and_install(void **state)
 	assert_int_equal(spw_pkg_build(SPW_SRC_ROOT, SPW_BUILD_DIR, &c->v1), 0);
 	assert_int_equal(spw_pkg_build_upgrade(SPW_SRC_ROOT, SPW_BUILD_DIR, &c->v1, &c->v2), 0);
 	assert_int_equal(
-		spw_pkg_image(SPW_SRC_ROOT, SPW_BUILD_DIR, "systemd", c->image, sizeof(c->image)), 0);
+	    spw_pkg_image(SPW_SRC_ROOT, SPW_BUILD_DIR, "systemd", c->image, sizeof(c->image)), 0);
 	snprintf(vol_bpf, sizeof(vol_bpf), "--volume=%s:/sys/fs/bpf", c->bpffs);
 	snprintf(vol_v1, sizeof(vol_v1), "--volume=%s:/debs/v1:ro", c->v1.dir);
 	snprintf(vol_v2, sizeof(vol_v2), "--volume=%s:/debs/v2:ro", c->v2.dir);
@@ -215,10 +216,10 @@ static void test_boot_and_install(void **state)
 
 	snprintf(net, sizeof(net), "--net=/var/run/netns/%s", srv_ns_of(&c->topo));
 	rc = spw_cmd_run((const char *const[]){
-		"nsenter", net, "bash", PODMAN, SPW_BUILD_DIR, "run", "--detach", "--name", c->name,
-		"--systemd=always", "--network=host",
-		"--cap-add=SYS_ADMIN,BPF,NET_ADMIN,PERFMON", "--security-opt=seccomp=unconfined",
-		vol_bpf, vol_v1, vol_v2, c->image, "/sbin/init", NULL});
+	    "nsenter", net, "bash", PODMAN, SPW_BUILD_DIR, "run", "--detach", "--name", c->name,
+	    "--systemd=always", "--network=host", "--cap-add=SYS_ADMIN,BPF,NET_ADMIN,PERFMON",
+	    "--security-opt=seccomp=unconfined", vol_bpf, vol_v1, vol_v2, c->image, "/sbin/init",
+	    NULL});
 	assert_int_equal(rc, 0);
 	c->booted = true;
 	deadline = spw_now_ms() + BOOT_MS;
@@ -236,8 +237,8 @@ static void test_boot_and_install(void **state)
 	in_box(c, NULL, "systemctl --version | head -n1");
 
 	/* postinst enables and starts the service, systemd being there. */
-	assert_int_equal(in_box(c, NULL, "dpkg -i /debs/v1/%s_*.deb /debs/v1/%s_*.deb",
-				SPW_PKG_LIB, SPW_PKG_DAEMON),
+	assert_int_equal(in_box(c, NULL, "dpkg -i /debs/v1/%s_*.deb /debs/v1/%s_*.deb", SPW_PKG_LIB,
+				SPW_PKG_DAEMON),
 			 0);
 	if (!prop_wait(c, "ActiveState", "active", true, WAIT_MS)) {
 		journal(c);
@@ -326,9 +327,10 @@ static void test_watchdog(void **state)
 		fail_msg("the stopped daemon was not restarted");
 	}
 	assert_true(prop_long(c, "NRestarts") > restarts);
-	assert_int_equal(in_box(c, NULL, "journalctl -u spillway --no-pager | grep -q 'Watchdog timeout'"),
-			 0);
-	assert_int_equal(in_box(c, NULL, "rm -r /etc/systemd/system/spillway.service.d && "
+	assert_int_equal(
+	    in_box(c, NULL, "journalctl -u spillway --no-pager | grep -q 'Watchdog timeout'"), 0);
+	assert_int_equal(in_box(c, NULL,
+				"rm -r /etc/systemd/system/spillway.service.d && "
 				"systemctl daemon-reload && systemctl restart spillway"),
 			 0);
 	assert_int_equal(healthz(c), 200);
@@ -358,9 +360,10 @@ static void test_upgrade(void **state)
 	spw_sleep_ms(3 * TICK_MS);
 	spw_xdp_sampler_stop(&c->w);
 	prop(c, "MainPID", pid1, sizeof(pid1));
-	printf("upgrade under systemd: pid %s -> %s; %llu samples, %llu without a program, %u ids\n",
-	       pid0, pid1, (unsigned long long)c->w.s->samples, (unsigned long long)c->w.s->absent,
-	       c->w.s->nids);
+	printf(
+	    "upgrade under systemd: pid %s -> %s; %llu samples, %llu without a program, %u ids\n",
+	    pid0, pid1, (unsigned long long)c->w.s->samples, (unsigned long long)c->w.s->absent,
+	    c->w.s->nids);
 	assert_string_not_equal(pid0, pid1);
 	assert_int_equal(c->w.s->errors, 0);
 	assert_true(c->w.s->samples >= 100);
@@ -397,9 +400,9 @@ static void test_purge(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_boot_and_install), cmocka_unit_test(test_reload),
-		cmocka_unit_test(test_notify_readiness), cmocka_unit_test(test_watchdog),
-		cmocka_unit_test(test_upgrade),		 cmocka_unit_test(test_purge),
+	    cmocka_unit_test(test_boot_and_install), cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_notify_readiness), cmocka_unit_test(test_watchdog),
+	    cmocka_unit_test(test_upgrade),	     cmocka_unit_test(test_purge),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

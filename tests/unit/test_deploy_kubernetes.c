@@ -34,9 +34,9 @@
 #include "ydoc.h"
 #include "spw_config.h"
 
-#define DIR_K8S SPW_SRC_ROOT "/deploy/kubernetes"
+#define DIR_K8S	      SPW_SRC_ROOT "/deploy/kubernetes"
 #define CONTAINERFILE SPW_SRC_ROOT "/deploy/container/Containerfile"
-#define MAX_FILES 8
+#define MAX_FILES     8
 
 /* Every object of every manifest: which file, which document. */
 struct obj {
@@ -62,108 +62,134 @@ struct field {
 	bool seq_of_maps;
 };
 
-#define END {NULL, T_ANY, NULL, false}
+#define END                                                                                        \
+	{                                                                                          \
+		NULL, T_ANY, NULL, false                                                           \
+	}
 
 static const struct field labels_any[] = {END};
-static const struct field metadata[] = {
-	{"name", T_STR, NULL, false},	   {"namespace", T_STR, NULL, false},
-	{"labels", T_MAP, NULL, false},	   {"annotations", T_MAP, NULL, false}, END};
-static const struct field http_get[] = {
-	{"path", T_STR, NULL, false}, {"port", T_STR, NULL, false}, {"host", T_STR, NULL, false},
-	{"scheme", T_STR, NULL, false}, END};
-static const struct field probe[] = {
-	{"httpGet", T_MAP, http_get, false},	   {"initialDelaySeconds", T_STR, NULL, false},
-	{"periodSeconds", T_STR, NULL, false},	   {"failureThreshold", T_STR, NULL, false},
-	{"timeoutSeconds", T_STR, NULL, false},	   {"successThreshold", T_STR, NULL, false}, END};
-static const struct field caps[] = {
-	{"add", T_SEQ, NULL, false}, {"drop", T_SEQ, NULL, false}, END};
+static const struct field metadata[] = {{"name", T_STR, NULL, false},
+					{"namespace", T_STR, NULL, false},
+					{"labels", T_MAP, NULL, false},
+					{"annotations", T_MAP, NULL, false},
+					END};
+static const struct field http_get[] = {{"path", T_STR, NULL, false},
+					{"port", T_STR, NULL, false},
+					{"host", T_STR, NULL, false},
+					{"scheme", T_STR, NULL, false},
+					END};
+static const struct field probe[] = {{"httpGet", T_MAP, http_get, false},
+				     {"initialDelaySeconds", T_STR, NULL, false},
+				     {"periodSeconds", T_STR, NULL, false},
+				     {"failureThreshold", T_STR, NULL, false},
+				     {"timeoutSeconds", T_STR, NULL, false},
+				     {"successThreshold", T_STR, NULL, false},
+				     END};
+static const struct field caps[] = {{"add", T_SEQ, NULL, false}, {"drop", T_SEQ, NULL, false}, END};
 static const struct field seccomp[] = {
-	{"type", T_STR, NULL, false}, {"localhostProfile", T_STR, NULL, false}, END};
-static const struct field sec_ctx[] = {
-	{"privileged", T_STR, NULL, false},	      {"allowPrivilegeEscalation", T_STR, NULL, false},
-	{"readOnlyRootFilesystem", T_STR, NULL, false}, {"runAsUser", T_STR, NULL, false},
-	{"runAsNonRoot", T_STR, NULL, false},	      {"runAsGroup", T_STR, NULL, false},
-	{"capabilities", T_MAP, caps, false},	      {"seccompProfile", T_MAP, seccomp, false},
-	END};
-static const struct field port[] = {
-	{"name", T_STR, NULL, false}, {"containerPort", T_STR, NULL, false},
-	{"hostPort", T_STR, NULL, false}, {"protocol", T_STR, NULL, false}, END};
+    {"type", T_STR, NULL, false}, {"localhostProfile", T_STR, NULL, false}, END};
+static const struct field sec_ctx[] = {{"privileged", T_STR, NULL, false},
+				       {"allowPrivilegeEscalation", T_STR, NULL, false},
+				       {"readOnlyRootFilesystem", T_STR, NULL, false},
+				       {"runAsUser", T_STR, NULL, false},
+				       {"runAsNonRoot", T_STR, NULL, false},
+				       {"runAsGroup", T_STR, NULL, false},
+				       {"capabilities", T_MAP, caps, false},
+				       {"seccompProfile", T_MAP, seccomp, false},
+				       END};
+static const struct field port[] = {{"name", T_STR, NULL, false},
+				    {"containerPort", T_STR, NULL, false},
+				    {"hostPort", T_STR, NULL, false},
+				    {"protocol", T_STR, NULL, false},
+				    END};
 static const struct field quantity[] = {
-	{"cpu", T_STR, NULL, false}, {"memory", T_STR, NULL, false}, END};
+    {"cpu", T_STR, NULL, false}, {"memory", T_STR, NULL, false}, END};
 static const struct field resources[] = {
-	{"requests", T_MAP, quantity, false}, {"limits", T_MAP, quantity, false}, END};
+    {"requests", T_MAP, quantity, false}, {"limits", T_MAP, quantity, false}, END};
 static const struct field mount[] = {
-	{"name", T_STR, NULL, false},	   {"mountPath", T_STR, NULL, false},
-	{"readOnly", T_STR, NULL, false},  {"mountPropagation", T_STR, NULL, false},
-	{"subPath", T_STR, NULL, false},   END};
-static const struct field container[] = {
-	{"name", T_STR, NULL, false},		 {"image", T_STR, NULL, false},
-	{"imagePullPolicy", T_STR, NULL, false}, {"command", T_SEQ, NULL, false},
-	{"args", T_SEQ, NULL, false},		 {"env", T_SEQ, NULL, false},
-	{"ports", T_SEQ, port, true},		 {"readinessProbe", T_MAP, probe, false},
-	{"livenessProbe", T_MAP, probe, false},	 {"resources", T_MAP, resources, false},
-	{"securityContext", T_MAP, sec_ctx, false}, {"volumeMounts", T_SEQ, mount, true}, END};
+    {"name", T_STR, NULL, false},     {"mountPath", T_STR, NULL, false},
+    {"readOnly", T_STR, NULL, false}, {"mountPropagation", T_STR, NULL, false},
+    {"subPath", T_STR, NULL, false},  END};
+static const struct field container[] = {{"name", T_STR, NULL, false},
+					 {"image", T_STR, NULL, false},
+					 {"imagePullPolicy", T_STR, NULL, false},
+					 {"command", T_SEQ, NULL, false},
+					 {"args", T_SEQ, NULL, false},
+					 {"env", T_SEQ, NULL, false},
+					 {"ports", T_SEQ, port, true},
+					 {"readinessProbe", T_MAP, probe, false},
+					 {"livenessProbe", T_MAP, probe, false},
+					 {"resources", T_MAP, resources, false},
+					 {"securityContext", T_MAP, sec_ctx, false},
+					 {"volumeMounts", T_SEQ, mount, true},
+					 END};
 static const struct field host_path[] = {
-	{"path", T_STR, NULL, false}, {"type", T_STR, NULL, false}, END};
-static const struct field cm_source[] = {
-	{"name", T_STR, NULL, false}, {"items", T_SEQ, NULL, false},
-	{"defaultMode", T_STR, NULL, false}, END};
-static const struct field volume[] = {
-	{"name", T_STR, NULL, false}, {"hostPath", T_MAP, host_path, false},
-	{"configMap", T_MAP, cm_source, false}, END};
-static const struct field toleration[] = {
-	{"key", T_STR, NULL, false},	  {"operator", T_STR, NULL, false},
-	{"value", T_STR, NULL, false},	  {"effect", T_STR, NULL, false}, END};
-static const struct field pod_sec[] = {
-	{"supplementalGroups", T_SEQ, NULL, false}, {"runAsUser", T_STR, NULL, false},
-	{"fsGroup", T_STR, NULL, false}, END};
-static const struct field pod_spec[] = {
-	{"serviceAccountName", T_STR, NULL, false},
-	{"automountServiceAccountToken", T_STR, NULL, false},
-	{"hostNetwork", T_STR, NULL, false},
-	{"dnsPolicy", T_STR, NULL, false},
-	{"priorityClassName", T_STR, NULL, false},
-	{"terminationGracePeriodSeconds", T_STR, NULL, false},
-	{"tolerations", T_SEQ, toleration, true},
-	{"securityContext", T_MAP, pod_sec, false},
-	{"containers", T_SEQ, container, true},
-	{"volumes", T_SEQ, volume, true},
-	{"nodeSelector", T_MAP, NULL, false},
-	END};
+    {"path", T_STR, NULL, false}, {"type", T_STR, NULL, false}, END};
+static const struct field cm_source[] = {{"name", T_STR, NULL, false},
+					 {"items", T_SEQ, NULL, false},
+					 {"defaultMode", T_STR, NULL, false},
+					 END};
+static const struct field volume[] = {{"name", T_STR, NULL, false},
+				      {"hostPath", T_MAP, host_path, false},
+				      {"configMap", T_MAP, cm_source, false},
+				      END};
+static const struct field toleration[] = {{"key", T_STR, NULL, false},
+					  {"operator", T_STR, NULL, false},
+					  {"value", T_STR, NULL, false},
+					  {"effect", T_STR, NULL, false},
+					  END};
+static const struct field pod_sec[] = {{"supplementalGroups", T_SEQ, NULL, false},
+				       {"runAsUser", T_STR, NULL, false},
+				       {"fsGroup", T_STR, NULL, false},
+				       END};
+static const struct field pod_spec[] = {{"serviceAccountName", T_STR, NULL, false},
+					{"automountServiceAccountToken", T_STR, NULL, false},
+					{"hostNetwork", T_STR, NULL, false},
+					{"dnsPolicy", T_STR, NULL, false},
+					{"priorityClassName", T_STR, NULL, false},
+					{"terminationGracePeriodSeconds", T_STR, NULL, false},
+					{"tolerations", T_SEQ, toleration, true},
+					{"securityContext", T_MAP, pod_sec, false},
+					{"containers", T_SEQ, container, true},
+					{"volumes", T_SEQ, volume, true},
+					{"nodeSelector", T_MAP, NULL, false},
+					END};
 static const struct field template[] = {
-	{"metadata", T_MAP, metadata, false}, {"spec", T_MAP, pod_spec, false}, END};
+    {"metadata", T_MAP, metadata, false}, {"spec", T_MAP, pod_spec, false}, END};
 static const struct field selector[] = {{"matchLabels", T_MAP, labels_any + 0, false}, END};
-static const struct field rolling[] = {{"maxUnavailable", T_STR, NULL, false},
-				       {"maxSurge", T_STR, NULL, false}, END};
+static const struct field rolling[] = {
+    {"maxUnavailable", T_STR, NULL, false}, {"maxSurge", T_STR, NULL, false}, END};
 static const struct field strategy[] = {
-	{"type", T_STR, NULL, false}, {"rollingUpdate", T_MAP, rolling, false}, END};
-static const struct field ds_spec[] = {
-	{"selector", T_MAP, selector, false}, {"updateStrategy", T_MAP, strategy, false},
-	{"template", T_MAP, template, false}, {"minReadySeconds", T_STR, NULL, false}, END};
+    {"type", T_STR, NULL, false}, {"rollingUpdate", T_MAP, rolling, false}, END};
+static const struct field ds_spec[] = {{"selector", T_MAP, selector, false},
+				       {"updateStrategy", T_MAP, strategy, false},
+				       {"template", T_MAP, template, false},
+				       {"minReadySeconds", T_STR, NULL, false},
+				       END};
 
 #define TOP(extra...)                                                                              \
 	{"apiVersion", T_STR, NULL, false}, {"kind", T_STR, NULL, false},                          \
-		{"metadata", T_MAP, metadata, false}, extra, END
+	    {"metadata", T_MAP, metadata, false}, extra, END
 
 static const struct field daemonset[] = {TOP({"spec", T_MAP, ds_spec, false})};
 static const struct field configmap[] = {TOP({"data", T_MAP, NULL, false})};
 static const struct field serviceaccount[] = {
-	TOP({"automountServiceAccountToken", T_STR, NULL, false})};
+    TOP({"automountServiceAccountToken", T_STR, NULL, false})};
 static const struct field namespace_[] = {TOP({"spec", T_MAP, NULL, false})};
 static const struct field kustomization[] = {
-	{"apiVersion", T_STR, NULL, false}, {"kind", T_STR, NULL, false},
-	{"resources", T_SEQ, NULL, false}, {"images", T_SEQ, NULL, false},
-	{"namespace", T_STR, NULL, false}, END};
+    {"apiVersion", T_STR, NULL, false}, {"kind", T_STR, NULL, false},
+    {"resources", T_SEQ, NULL, false},	{"images", T_SEQ, NULL, false},
+    {"namespace", T_STR, NULL, false},	END};
 
 static const struct {
 	const char *kind, *api;
 	const struct field *fields;
 } kinds[] = {
-	{"DaemonSet", "apps/v1", daemonset},
-	{"ConfigMap", "v1", configmap},
-	{"ServiceAccount", "v1", serviceaccount},
-	{"Namespace", "v1", namespace_},
-	{"Kustomization", "kustomize.config.k8s.io/v1beta1", kustomization},
+    {"DaemonSet", "apps/v1", daemonset},
+    {"ConfigMap", "v1", configmap},
+    {"ServiceAccount", "v1", serviceaccount},
+    {"Namespace", "v1", namespace_},
+    {"Kustomization", "kustomize.config.k8s.io/v1beta1", kustomization},
 };
 
 static bool type_ok(const yaml_node_t *n, enum ytype t)
@@ -369,8 +395,8 @@ static const char *host_mount(const struct obj *ds, yaml_node_t *ctr, yaml_node_
 static void test_daemonset(void **state)
 {
 	const struct obj *ds = find("DaemonSet", "spillway"), *cm, *sa;
-	yaml_node_t *spec = at(ds, NULL, "spec", "template", "spec", NULL), *ctr, *vols, *args,
-		    *sc, *add, *labels, *match, *m, *cmvol = NULL;
+	yaml_node_t *spec = at(ds, NULL, "spec", "template", "spec", NULL), *ctr, *vols, *args, *sc,
+		    *add, *labels, *match, *m, *cmvol = NULL;
 	char *cf, gid[16], err[512], conf_dir[256] = "", conf_file[64] = "", listen_port[16];
 	const char *conf = NULL, *listen, *colon;
 	struct spw_config *cfg;
@@ -435,8 +461,8 @@ static void test_daemonset(void **state)
 
 	/* (c) The config the daemon will read passes its own parser. */
 	ret = spw_config_parse("configmap.yaml", spw_ystr(at(cm, NULL, "data", conf_file, NULL)),
-			       strlen(spw_ystr(at(cm, NULL, "data", conf_file, NULL)) ?: ""),
-			       &cfg, err, sizeof(err));
+			       strlen(spw_ystr(at(cm, NULL, "data", conf_file, NULL)) ?: ""), &cfg,
+			       err, sizeof(err));
 	if (ret)
 		fail_msg("the ConfigMap's %s: %s", conf_file, err);
 	listen = cfg->metrics_listen;
@@ -453,9 +479,9 @@ static void test_daemonset(void **state)
 	/* The probe, the port and the scrape annotations all name the exporter. */
 	assert_true(spw_yis(at(ds, ctr, "readinessProbe", "httpGet", "path", NULL), "/healthz"));
 	assert_true(spw_yis(at(ds, ctr, "readinessProbe", "httpGet", "port", NULL), listen_port));
-	assert_true(spw_yis(at(ds, spw_yitem(ds->d, ds->i, at(ds, ctr, "ports", NULL), 0),
-			       "containerPort", NULL),
-			    listen_port));
+	assert_true(spw_yis(
+	    at(ds, spw_yitem(ds->d, ds->i, at(ds, ctr, "ports", NULL), 0), "containerPort", NULL),
+	    listen_port));
 	m = at(ds, NULL, "spec", "template", "metadata", "annotations", NULL);
 	assert_true(spw_yis(spw_yget(ds->d, ds->i, m, "prometheus.io/scrape"), "true"));
 	assert_true(spw_yis(spw_yget(ds->d, ds->i, m, "prometheus.io/port"), listen_port));
@@ -477,8 +503,8 @@ static void test_daemonset(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_schema),
-		cmocka_unit_test(test_daemonset),
+	    cmocka_unit_test(test_schema),
+	    cmocka_unit_test(test_daemonset),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -122,7 +122,9 @@ static void test_capabilities_and_sandbox(void **state)
 	/* It would make bpffs read-only with no way back (systemd 252). */
 	assert_null(spw_unit_get(&u, SVC, "ProtectKernelTunables"));
 	/* The runtime directory is where apps look for the daemon. */
-	assert_string_equal("/run/" "spillway", SPW_CLIENT_STATE_DIR);
+	assert_string_equal("/run/"
+			    "spillway",
+			    SPW_CLIENT_STATE_DIR);
 	assert_string_equal(get("RuntimeDirectory"), "spillway");
 	assert_string_equal(get("SupplementaryGroups"), "spillway");
 }
@@ -157,9 +159,9 @@ static void test_security_score(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_runs_the_daemon),
-		cmocka_unit_test(test_capabilities_and_sandbox),
-		cmocka_unit_test(test_security_score),
+	    cmocka_unit_test(test_runs_the_daemon),
+	    cmocka_unit_test(test_capabilities_and_sandbox),
+	    cmocka_unit_test(test_security_score),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -33,7 +33,7 @@ static struct {
 
 /* Appends to buf at *off; past the end it stops and remembers that it was cut. */
 static void put(char *buf, size_t len, size_t *off, bool *cut, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 static void put(char *buf, size_t len, size_t *off, bool *cut, const char *fmt, ...)
 {
@@ -74,7 +74,7 @@ static void status_line(const struct spwd *d, char *buf, size_t len)
 		/* Tiers from the most sheddable up: the order in which they are shed. */
 		for (t = c->ntiers - 1; t >= 0; t--) {
 			uint32_t pct = spw_shed_percent(
-				spw_tier_shed_cohorts(s->level, s->law_params.floor, (uint32_t)t));
+			    spw_tier_shed_cohorts(s->level, s->law_params.floor, (uint32_t)t));
 
 			if (!pct)
 				continue;
