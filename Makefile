@@ -126,7 +126,7 @@ $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(TESTLIB_OBJS) $(LIB_SAN)
 # The unit tests link the whole pure library and no libbpf: a BPF call in util/, abi/,
 # config/, control/ or export/ is a link error of every unit test. They get the tests/lib
 # helpers that do not need the data plane.
-TESTLIB_DP := attach daemon dpcheck nfx spw_fixture
+TESTLIB_DP := attach daemon dpcheck nfx spw_fixture xdp_watch
 UNIT_TESTLIB_OBJS := $(filter-out $(TESTLIB_DP:%=$(BUILD)/san/tests/lib/%.o),$(TESTLIB_OBJS))
 $(UNIT_TESTS): $(BUILD)/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(UNIT_TESTLIB_OBJS) $(LIB_PURE_SAN)
 	$(call msg,LINK,$@)
@@ -153,7 +153,7 @@ $(BUILD)/bench_dataplane: $(BENCH_DP_OBJS) $(BENCH_SHARED_OBJS) $(LIB)
 BENCH_CTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/bench/controller/*.c))
 # The law's figures run it in the simulated server (tests/lib/sim_loop.c, sim_server.c).
 $(BUILD)/bench_controller: $(BENCH_CTL_OBJS) $(BENCH_SHARED_OBJS) $(BUILD)/obj/tests/lib/daemon.o \
-		$(BUILD)/obj/tests/lib/netns.o $(BUILD)/obj/tests/lib/util.o \
+		$(BUILD)/obj/tests/lib/http.o $(BUILD)/obj/tests/lib/netns.o $(BUILD)/obj/tests/lib/util.o \
 		$(BUILD)/obj/tests/lib/sim_loop.o $(BUILD)/obj/tests/lib/sim_server.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm

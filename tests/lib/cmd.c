@@ -174,29 +174,6 @@ int spw_cmd_exists(const char *prog)
 	return 0;
 }
 
-char *spw_read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) || !(buf = malloc((size_t)st.st_size + 1))) {
-		close(fd);
-		return NULL;
-	}
-	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	buf[got] = '\0';
-	if (len)
-		*len = got;
-	return buf;
-}
-
 int spw_write_file(const char *path, const char *text)
 {
 	size_t len = strlen(text), done = 0;

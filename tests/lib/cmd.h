@@ -27,8 +27,6 @@ int spw_cmd_sh_capture(char **out, const char *fmt, ...) __attribute__((format(p
 /* Is prog (a name searched in PATH, or a path) there and executable? */
 int spw_cmd_exists(const char *prog);
 
-/* The whole file as a NUL-terminated string (malloc'ed), or NULL with errno set. */
-char *spw_read_file(const char *path, size_t *len);
 /* Writes text to path (created or truncated, mode 0644): 0 or a negative errno. */
 int spw_write_file(const char *path, const char *text);
 

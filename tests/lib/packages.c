@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "packages.h"
+#include "util.h"
 
 /* dir/NAME_*_ARCH.deb: exactly one, or an error naming what is wrong. */
 static int find_deb(const char *dir, const char *name, char *path)

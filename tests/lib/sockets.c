@@ -189,8 +189,8 @@ void spw_topo_connect_n(const struct spw_topo *t, struct spw_fds *fds, uint16_t 
 
 	assert_true(len > 0);
 	for (int i = 0; i < n; i++) {
-		int fd = spw_fds_track(fds, spw_netns_socket(t->end[SPW_TOPO_CLI].ns, AF_INET,
-							     SOCK_STREAM, 0));
+		int fd = spw_fds_track(
+		    fds, spw_netns_socket(t->end[SPW_TOPO_CLI].ns, AF_INET, SOCK_STREAM, 0));
 		double ms;
 		int r = spw_connect_timed(fd, &dst, (socklen_t)len, wait_ms, wait_ms, &ms);
 

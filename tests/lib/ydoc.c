@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "ydoc.h"
+#include "util.h"
 
 int spw_ydocs_parse(struct spw_ydocs *d, const char *text, const char *name, char *err,
 		    size_t errlen)

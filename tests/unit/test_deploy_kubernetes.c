@@ -33,6 +33,7 @@
 #include "cmd.h"
 #include "ydoc.h"
 #include "spw_config.h"
+#include "util.h"
 
 #define DIR_K8S	      SPW_SRC_ROOT "/deploy/kubernetes"
 #define CONTAINERFILE SPW_SRC_ROOT "/deploy/container/Containerfile"

@@ -27,6 +27,7 @@
 #include "unitfile.h"
 #include "spillway_client.h"
 #include "spw_config.h"
+#include "util.h"
 
 #define UNIT SPW_SRC_ROOT "/deploy/systemd/spillway.service"
 #define SVC  "Service"
