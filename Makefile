@@ -4,7 +4,7 @@
 #
 #   make               BPF objects, skeletons, libspillway, programs
 #   make deps          install the Debian packages everything needs (tools/install-deps.sh)
-#   sudo make test     every test layer: lint, unit, bpf, netns (tests/run-tests.sh)
+#   sudo make test     every test layer: lint, unit, bpf, netns, package (tests/run-tests.sh)
 #   make check-format  the C sources against .clang-format (`make format` rewrites them)
 #   make bench-dataplane   BPF_PROG_RUN benchmark, ratios to an empty XDP program
 

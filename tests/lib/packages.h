@@ -31,8 +31,7 @@ struct spw_pkg_set {
 
 /* make deb (BUILD/deb), and the set it made. */
 int spw_pkg_build(const char *src_root, const char *build, struct spw_pkg_set *set);
-/* The same tree again with a changelog entry VERSION + SPW_PKG_UPGRADE_SUFFIX, in
- * BUILD/deb-upgrade. */
+/* The same tree with a changelog entry VERSION + SPW_PKG_UPGRADE_SUFFIX, in BUILD/deb-upgrade. */
 int spw_pkg_build_upgrade(const char *src_root, const char *build, const struct spw_pkg_set *from,
 			  struct spw_pkg_set *set);
 /* tools/package/build-image.sh BUILD KIND; the image's name into name. */

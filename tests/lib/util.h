@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Small things every test layer needs: a monotonic clock in ms, sleeping, rm -r, a file,
- * reaping. */
+/* Small things every test layer needs: a clock in ms, sleeping, rm -r, a file, reaping. */
 #ifndef SPW_TEST_UTIL_H
 #define SPW_TEST_UTIL_H
 
