@@ -145,6 +145,10 @@
  * three readings of a 100 ms reporter, one of a reporter that averages over a second.
  */
 #define DOUBT_NS (250 * 1000000ULL)
+/* Bands of excess past which a saturated reading is acted on without doubt. */
+#define DEEP_QUEUE_H 4
+/* ... and by which one such reading may divide the capacity estimate at most. */
+#define DEEP_QUEUE_MAX_CUT 2.0
 /* A clear reading below this share of the one before is an overload receding. */
 #define FALLING_SHARE 0.9
 /* A slight excess is acted on once its mean is past this share of the band over target. */
@@ -457,7 +461,12 @@ static void lower_capacity(struct spw_law_state *s, const struct spw_law_params 
 		a = spw_law_rate_at(s, p, s->level);
 	if (!(pr >= 1.0 + h))
 		pr = 1.0 + h;
-	if (pr > 1.0 + 2 * h)
+	/* Bounded: a reading's excess counts a backlog that drains once admission fits. A deep
+	 * queue on a saturated pool is a capacity that fell by more (a database slowed 3x):
+	 * halving at most per step reaches it in two instead of six. */
+	if (r->saturated && pr >= 1.0 + DEEP_QUEUE_H * h)
+		pr = pr > DEEP_QUEUE_MAX_CUT ? DEEP_QUEUE_MAX_CUT : pr;
+	else if (pr > 1.0 + 2 * h)
 		pr = 1.0 + 2 * h;
 	if (a > 0 && (!(s->capacity > 0) || a / pr < s->capacity)) {
 		s->capacity = a / pr;
@@ -547,8 +556,12 @@ static double clear_overload(struct spw_law_state *s, const struct spw_law_param
 		if (falling)
 			return level;
 		if (level_fits(s, p, level)) {
-			if (lasted(s, r, s->clear_since_ns) < DOUBT_NS ||
-			    !(s->smoothed >= 1.0 + p->hysteresis / 2))
+			/* A saturated pool with a queue past DEEP_QUEUE_H bands is no snapshot's
+			 * noise: the capacity fell (a database slowed), no doubt to wait out. */
+			bool deep = r->saturated && pr >= 1.0 + DEEP_QUEUE_H * p->hysteresis;
+
+			if (!deep && (lasted(s, r, s->clear_since_ns) < DOUBT_NS ||
+				      !(s->smoothed >= 1.0 + p->hysteresis / 2)))
 				return level;
 			lower_capacity(s, p, r);
 		}
