@@ -1566,6 +1566,38 @@ static void reserve_case(void **state, uint8_t action)
 	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 3);
 }
 
+/* A service's counters read alone are its rows of the whole table (the daemon's demand). */
+static void test_counters_of_service(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow a = tcp_flow(t, CLI_T2, 2), z = tcp_flow(t, CLI_T0, 0);
+	struct spw_count *all = calloc(SPW_COUNTER_ENTRIES, sizeof(*all));
+	struct spw_count one[SPW_TIER_SLOTS * SPW_REASON_SLOTS];
+	uint32_t moved = 0;
+
+	assert_non_null(all);
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	open_est(t, &a);
+	open_syn(t, &z);
+	memset(one, 0, sizeof(one));
+	CHECK_OK(t, spw_dp_counters_read_all(t->dp, all));
+	CHECK_OK(t, spw_dp_counters_read_service(t->dp, SVC_TCP, SPW_TIER_SLOTS, one));
+	for (uint32_t i = 0; i < SPW_TIER_SLOTS * SPW_REASON_SLOTS; i++) {
+		const struct spw_count *w = &all[spw_counter_index(SVC_TCP, 0, 0) + i];
+
+		CHECK(t, one[i].packets == w->packets && one[i].bytes == w->bytes,
+		      "entry %u: %llu packets alone, %llu in the table", i,
+		      (unsigned long long)one[i].packets, (unsigned long long)w->packets);
+		moved += one[i].packets != 0;
+	}
+	CHECK(t, moved >= 2, "only %u counters of the service moved", moved);
+	CHECK(t,
+	      spw_dp_counters_read_service(t->dp, SVC_TCP, 0, one) == -EINVAL &&
+		  spw_dp_counters_read_service(t->dp, SPW_SVC_NONE, 1, one) == -EINVAL,
+	      "bad arguments accepted");
+	free(all);
+}
+
 static void test_reserve_drop(void **state)
 {
 	reserve_case(state, SPW_ACTION_DROP);
@@ -1668,6 +1700,7 @@ int main(void)
 	    BOTH(test_reserve_drop),
 	    BOTH(test_reserve_reject),
 	    ONCE(test_reserve_off),
+	    ONCE(test_counters_of_service),
 	    BOTH(test_partial_rank),
 	};
 

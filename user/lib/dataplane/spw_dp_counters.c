@@ -32,77 +32,38 @@ int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier
 	return 0;
 }
 
-/* The entries of one service's rows: every tier slot, every reason slot. */
-#define SPW_SERVICE_COUNTERS (SPW_TIER_SLOTS * SPW_REASON_SLOTS)
-
-int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tiers,
-				 struct spw_count *out)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	uint32_t keys[SPW_SERVICE_COUNTERS], first, prev, next, count, i, done = 0;
-	uint32_t want = tiers * SPW_REASON_SLOTS;
-	struct spw_counter *vals;
-	int err = 0;
-
-	if (svc_id == SPW_SVC_NONE || svc_id >= SPW_MAX_SERVICES || !tiers ||
-	    tiers > SPW_TIER_SLOTS)
-		return -EINVAL;
-	vals = calloc((size_t)want * dp->ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	first = spw_counter_index(svc_id, 0, 0);
-	/* An array's batch continues after the key it is given: start one before the rows. */
-	prev = first - 1;
-	while (done < want) {
-		count = want - done;
-		err = bpf_map_lookup_batch(dp->maps.counters, &prev, &next, keys, vals, &count,
-					   &opts);
-		if (err && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		err = 0;
-		for (i = 0; i < count; i++)
-			if (keys[i] >= first && keys[i] < first + want)
-				sum_cpus(&vals[(size_t)i * dp->ncpus], dp->ncpus,
-					 &out[keys[i] - first]);
-		done += count;
-		if (!count)
-			break;
-		prev = next; /* the last key it read */
-	}
-	free(vals);
-	return err;
-}
-
 /* Entries per batch syscall: a scrape reads all counters in a handful of calls. */
 #define SPW_COUNTER_BATCH 1024
 
-int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out)
+/*
+ * Counters [first, first + n) into out[0..n), summed over CPUs, in batch calls. An array's
+ * batch continues after the key it is given, so a range not at 0 starts one key before it;
+ * ENOENT marks the last batch, which still carries entries.
+ */
+static int read_range(struct spw_dataplane *dp, uint32_t first, uint32_t n, struct spw_count *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	uint32_t keys[SPW_COUNTER_BATCH], batch_in = 0, batch_out, count, i, done = 0;
+	uint32_t keys[SPW_COUNTER_BATCH], prev = first - 1, next, count, i, done = 0;
 	struct spw_counter *vals;
 	int err = 0;
 
 	vals = calloc((size_t)SPW_COUNTER_BATCH * dp->ncpus, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	while (done < SPW_COUNTER_ENTRIES) {
-		count = SPW_COUNTER_BATCH;
-		err = bpf_map_lookup_batch(dp->maps.counters, done ? &batch_in : NULL, &batch_out,
+	while (done < n) {
+		count = n - done < SPW_COUNTER_BATCH ? n - done : SPW_COUNTER_BATCH;
+		err = bpf_map_lookup_batch(dp->maps.counters, first || done ? &prev : NULL, &next,
 					   keys, vals, &count, &opts);
-		/* ENOENT marks the last batch; it still carries entries. */
 		if (err && errno != ENOENT) {
 			err = -errno;
 			break;
 		}
-		for (i = 0; i < count; i++) {
-			if (keys[i] < SPW_COUNTER_ENTRIES)
-				sum_cpus(&vals[(size_t)i * dp->ncpus], dp->ncpus, &out[keys[i]]);
-		}
+		for (i = 0; i < count; i++)
+			if (keys[i] >= first && keys[i] - first < n)
+				sum_cpus(&vals[(size_t)i * dp->ncpus], dp->ncpus,
+					 &out[keys[i] - first]);
 		done += count;
-		batch_in = batch_out;
+		prev = next; /* the last key it read */
 		if (err || !count) {
 			err = 0;
 			break;
@@ -110,4 +71,18 @@ int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out)
 	}
 	free(vals);
 	return err;
+}
+
+int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tiers,
+				 struct spw_count *out)
+{
+	if (svc_id == SPW_SVC_NONE || svc_id >= SPW_MAX_SERVICES || !tiers ||
+	    tiers > SPW_TIER_SLOTS)
+		return -EINVAL;
+	return read_range(dp, spw_counter_index(svc_id, 0, 0), tiers * SPW_REASON_SLOTS, out);
+}
+
+int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out)
+{
+	return read_range(dp, 0, SPW_COUNTER_ENTRIES, out);
 }
