@@ -47,7 +47,9 @@ static int read_range(struct spw_dataplane *dp, uint32_t first, uint32_t n, stru
 	struct spw_counter *vals;
 	int err = 0;
 
-	vals = calloc((size_t)SPW_COUNTER_BATCH * dp->ncpus, sizeof(*vals));
+	/* Sized to the range: the daemon reads a few rows per service every tick. */
+	vals = calloc((size_t)(n < SPW_COUNTER_BATCH ? n : SPW_COUNTER_BATCH) * dp->ncpus,
+		      sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
 	while (done < n) {
