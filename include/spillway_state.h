@@ -77,7 +77,9 @@ struct spw_state_file {
 	__u32 daemon_pid;
 	__u32 tick_ms;
 	__u32 ntiers;
-	__u32 pad;
+	__u16
+	    metrics_port; /* the exporter's TCP port, 0 when off (metrics.listen's :0 picks one) */
+	__u16 pad;
 	char tiers[SPW_MAX_TIERS][SPW_STATE_NAME_MAX];
 	__u32 nifaces;
 	__u32 pad2;

@@ -37,6 +37,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -335,6 +336,26 @@ static enum outcome explain_then_connect(struct test_ctx *c, const char *want_de
 	return o;
 }
 
+/* Writes yaml as the config, has the daemon reload it, and gives it ticks to apply it. */
+static void reload_with(struct test_ctx *c, const char *yaml)
+{
+	struct run r;
+
+	assert_int_equal(spw_daemon_write_config(&c->d, yaml), 0);
+	CLI_OK(c, &r, "reload");
+	spw_sleep_ms(3 * TICK_MS);
+}
+
+/* explain's text for the client's IPv4 address, printed, into r. */
+static void explain_text(struct test_ctx *c, struct run *r)
+{
+	char port[8];
+
+	snprintf(port, sizeof(port), "%d", SVC_PORT);
+	CLI_OK(c, r, "explain", c->topo.end[SPW_TOPO_CLI].v4_str, port);
+	printf("%s", r->out);
+}
+
 /* ---- the tests --------------------------------------------------------------------------- */
 
 static void test_status_json(void **state)
@@ -380,6 +401,23 @@ static void test_status_json(void **state)
 	assert_int_equal(json_integer_value(path(json_array_get(tiers, 0), "active")), 0);
 	assert_int_equal(json_integer_value(path(json_array_get(tiers, 2), "active")), 0);
 	assert_string_equal(json_string_value(path(json_array_get(tiers, 1), "name")), "standard");
+	/* Totals since the maps were created, beside the rates: the held connects at least. */
+	{
+		json_t *std = json_array_get(tiers, 1);
+		json_int_t admitted = json_integer_value(path(std, "admitted_total"));
+		json_int_t now_ms = (json_int_t)time(NULL) * 1000;
+		json_int_t at_ms = json_integer_value(path(j, "time_unix_ms"));
+
+		printf("standard admitted_total %lld, time_unix_ms %lld\n", (long long)admitted,
+		       (long long)at_ms);
+		assert_true(admitted >= HELD_CONNS);
+		assert_int_equal(json_integer_value(path(path(std, "decisions_total"), "admitted")),
+				 admitted);
+		assert_int_equal(json_integer_value(path(std, "shed_total")), 0);
+		/* The read's wall-clock time: within a few seconds of ours. */
+		assert_true(at_ms > now_ms - 10000 && at_ms < now_ms + 10000);
+		assert_true(json_number_value(path(j, "interval_s")) >= 0.19);
+	}
 	json_decref(j);
 
 	/* The text form says the same in words. */
@@ -407,7 +445,18 @@ static void test_explain_and_policy_expiry(void **state)
 	j = explain_client(c);
 	assert_string_equal(json_string_value(path(j, "tier_by")), "default");
 	assert_true(json_is_null(path(j, "rule_id")));
+	/* Named, not only numbered; no --dscp: DSCP 0 assumed, and said so. */
+	assert_string_equal(json_string_value(path(j, "service")), "api");
+	assert_string_equal(json_string_value(path(j, "tier_name")), "standard");
+	assert_int_equal(json_integer_value(path(j, "dscp")), 0);
+	assert_true(json_is_true(path(j, "dscp_assumed")));
 	json_decref(j);
+	{
+		explain_text(c, &r);
+		assert_non_null(strstr(r.out, "service: api (id 1)"));
+		assert_non_null(strstr(r.out, "tier: standard (1), by the service's default tier"));
+		assert_non_null(strstr(r.out, "DSCP 0 assumed"));
+	}
 
 	/* Shed: all of standard (and sheddable after it), for OVERRIDE_MS. */
 	CLI_OK(c, &r, "policy", "set", "api", "--shed", "standard", "--for", "2s");
@@ -444,7 +493,6 @@ static void test_explain_reserve(void **state)
 {
 	struct test_ctx *c = *state;
 	char cfg[4096], reserved[4200], *at;
-	struct run r;
 
 	make_config(c, cfg, sizeof(cfg));
 	at = strstr(cfg, "    signals:\n");
@@ -453,14 +501,10 @@ static void test_explain_reserve(void **state)
 		 "%.*s    connection_limit: 2\n"
 		 "    reserve: {critical: 1}\n%s",
 		 (int)(at - cfg), cfg, at);
-	assert_int_equal(spw_daemon_write_config(&c->d, reserved), 0);
-	CLI_OK(c, &r, "reload");
-	spw_sleep_ms(3 * TICK_MS);
+	reload_with(c, reserved);
 	assert_int_equal(try_connect(c, true), ADMITTED);
 	explain_then_connect(c, "shed_reserve", 1);
-	assert_int_equal(spw_daemon_write_config(&c->d, cfg), 0);
-	CLI_OK(c, &r, "reload");
-	spw_sleep_ms(3 * TICK_MS);
+	reload_with(c, cfg);
 	explain_then_connect(c, "admitted", 1);
 }
 
@@ -486,6 +530,9 @@ static void test_rules_change_tier(void **state)
 	j = explain_client(c);
 	assert_string_equal(json_string_value(path(j, "tier_by")), "rule");
 	assert_int_equal(json_integer_value(path(j, "rule_id")), 0); /* run time, not a line */
+	/* The rule that chose it, by its prefix. */
+	assert_string_equal(json_string_value(path(j, "rule_cidr")), c->v4_32);
+	assert_string_equal(json_string_value(path(j, "tier_name")), "sheddable");
 	json_decref(j);
 
 	CLI_OK(c, &r, "rules", "del", c->v4_32);
@@ -559,6 +606,83 @@ static void test_report_moves_pressure(void **state)
 	assert_true(fabs(pressure - 0.1 / POOL_TARGET) < 0.01);
 	json_decref(j);
 	free(r);
+}
+
+/*
+ * Unmarked traffic is DSCP 0. With the client trusted and DSCP 0 mapped to sheddable, and
+ * sheddable shed, a plain connect is refused: explain without --dscp must say so too, naming
+ * the mark that chose the tier.
+ */
+static void test_explain_dscp_zero(void **state)
+{
+	struct test_ctx *c = *state;
+	char cfg[4096], marked[4400], *at;
+	struct run r;
+	json_t *j;
+
+	make_config(c, cfg, sizeof(cfg));
+	at = strstr(cfg, "services:\n");
+	assert_non_null(at);
+	snprintf(marked, sizeof(marked),
+		 "%.*sdscp:\n  trusted_sources: [\"%s\"]\n  map: {0: sheddable}\n%s",
+		 (int)(at - cfg), cfg, c->v4_32, at);
+	reload_with(c, marked);
+	CLI_OK(c, &r, "policy", "set", "api", "--shed", "sheddable", "--for", "30s");
+	spw_sleep_ms(3 * TICK_MS);
+	explain_then_connect(c, "shed_level", 2);
+	j = explain_client(c);
+	assert_string_equal(json_string_value(path(j, "tier_by")), "dscp");
+	assert_true(json_is_true(path(j, "dscp_assumed")));
+	json_decref(j);
+	explain_text(c, &r);
+	assert_non_null(strstr(r.out, "by DSCP mark 0 of a trusted source"));
+	CLI_OK(c, &r, "policy", "clear", "api");
+	reload_with(c, cfg);
+	explain_then_connect(c, "admitted", 1);
+}
+
+/*
+ * report --socket PATH sends to PATH, whatever the config says; --config FILE uses FILE's
+ * report.socket, and a FILE that cannot be read is an error, not the default socket.
+ */
+static void test_report_socket(void **state)
+{
+	struct test_ctx *c = *state;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[] = "/tmp/spw-rsock-XXXXXX", cfg[256], yaml[512], got[256];
+	struct run r;
+	ssize_t n;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/other.sock", dir);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CLI_OK(c, &r, "report", "--socket", sa.sun_path, "pool", "other", "in_use=1", "capacity=4");
+	n = recv(fd, got, sizeof(got) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	got[n] = '\0';
+	assert_string_equal(got, "pool other in_use=1 capacity=4");
+
+	/* A config of another instance: its report.socket is where the line goes. */
+	snprintf(cfg, sizeof(cfg), "%s/other.yaml", dir);
+	snprintf(yaml, sizeof(yaml), "report: {socket: %s}\n", sa.sun_path);
+	assert_int_equal(spw_write_file(cfg, yaml), 0);
+	CLI_OK(c, &r, "report", "--config", cfg, "queue", "jobs", "depth=3");
+	n = recv(fd, got, sizeof(got) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	got[n] = '\0';
+	assert_string_equal(got, "queue jobs depth=3");
+
+	/* A named config that is not there: an error naming it, nothing sent anywhere. */
+	snprintf(cfg, sizeof(cfg), "%s/missing.yaml", dir);
+	CLI(c, &r, "report", "--config", cfg, "pool", "db", "in_use=1", "capacity=4");
+	printf("report --config of a missing file: exit %d: %s", r.status, r.err);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "missing.yaml"));
+	close(fd);
+	spw_rm_tree(dir);
 }
 
 /* Copies the executable src into dir as "spillway" (mode 0755); its path into out. */
@@ -635,6 +759,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_explain_reserve, test_teardown),
 	    cmocka_unit_test_teardown(test_reload, test_teardown),
 	    cmocka_unit_test_teardown(test_report_moves_pressure, test_teardown),
+	    cmocka_unit_test_teardown(test_explain_dscp_zero, test_teardown),
+	    cmocka_unit_test_teardown(test_report_socket, test_teardown),
 	    cmocka_unit_test_teardown(test_nobody, test_teardown),
 	};
 

@@ -125,6 +125,10 @@ static const struct bad_case bad_cases[] = {
     {"report", "report: missing subcommand (pool, queue)"},
     {"report pool", "report pool: missing NAME"},
     {"report pool db in_use=3", "report pool: capacity=N is missing"},
+    {"report --socket", "report: option '--socket' needs an argument"},
+    {"report --socket= pool db in_use=1 capacity=2", "report: option '--socket' needs an argument"},
+    {"report --sock /x pool db in_use=1 capacity=2", "report: unknown option '--sock'"},
+    {"report --socket /x", "report: missing subcommand (pool, queue)"},
     /* attach, detach */
     {"attach", "attach: missing IFACE"},
     {"attach eth0 --mode native", "attach: bad --mode 'native' (xdp, xdp-generic or tc)"},
@@ -310,6 +314,19 @@ static void test_others(void **state)
 	assert_int_equal(req.report_key.kind, SPW_REPORT_POOL);
 	assert_int_equal(req.report_val.in_use, 3);
 	assert_int_equal(req.report_val.capacity, 10);
+	assert_null(req.socket);
+	ok("report --socket /tmp/r.sock pool db in_use=3 capacity=10", &req);
+	assert_string_equal(req.socket, "/tmp/r.sock");
+	assert_string_equal(req.report_line, "pool db in_use=3 capacity=10");
+	ok("report --socket=/tmp/q.sock --config /etc/x.yaml queue jobs depth=4", &req);
+	assert_string_equal(req.socket, "/tmp/q.sock");
+	assert_string_equal(req.config, "/etc/x.yaml");
+	assert_true(req.config_set);
+	assert_string_equal(req.report_line, "queue jobs depth=4");
+	/* After the subcommand, words are the line's: a name may start with '-'. */
+	ok("report pool --socket in_use=3 capacity=10", &req);
+	assert_null(req.socket);
+	assert_string_equal(req.report_line, "pool --socket in_use=3 capacity=10");
 	ok("attach eth0", &req);
 	assert_int_equal(req.mode, SPW_ATTACH_XDP);
 	assert_string_equal(req.iface, "eth0");

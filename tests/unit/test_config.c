@@ -484,6 +484,10 @@ static void test_good_strings(void **state)
 	c = parse_ok("metrics: {listen: 0.0.0.0:80}\n");
 	assert_string_equal(c->metrics_listen, "0.0.0.0:80");
 	spw_config_free(c);
+	/* Port 0: any free port, which the daemon prints and publishes. */
+	c = parse_ok("metrics: {listen: '127.0.0.1:0'}\n");
+	assert_string_equal(c->metrics_listen, "127.0.0.1:0");
+	spw_config_free(c);
 
 	/* Nested prefixes of one tier, IPv4 inside ::/0 of the same tier, a tier anchored. */
 	c = parse_ok("classify:\n  - {cidr: '::/0', tier: &t standard}\n"
@@ -605,7 +609,9 @@ static const struct bad_string bad_strings[] = {
     {"flows: {capacity: 16777217}\n", "1:19: capacity: 16777217 is out of range (1..16777216)"},
     {"flows: {insert_rate: 16777217/s}\n",
      "1:22: insert_rate: rate 16777217 per 1s is more than 16777216 per second"},
-    {"metrics: {listen: '127.0.0.1:0'}\n", "1:19: listen: port 0 is out of range (1..65535)"},
+    {"metrics: {listen: '127.0.0.1:65536'}\n",
+     "1:19: listen: port 65536 is out of range (0..65535)"},
+    {"metrics: {listen: '127.0.0.1:'}\n", "1:19: listen: port no number given"},
     {"metrics: {listen: 'localhost:9478'}\n",
      "1:19: listen: 'localhost:9478' is not ADDRESS:PORT (like 127.0.0.1:9478 or [::1]:9478)"},
     {"report: {socket: /run/spillway/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -79,7 +79,7 @@ _spillway()
 		;;
 	rep*)
 		if [[ -z $sub ]]; then
-			COMPREPLY=($(compgen -W "pool queue" -- "$cur"))
+			COMPREPLY=($(compgen -W "pool queue --socket --config" -- "$cur"))
 		elif [[ $sub == p* && $nargs -ge 1 ]]; then
 			compopt -o nospace
 			COMPREPLY=($(compgen -W "in_use= capacity= waiting= wait_ms=" -- "$cur"))

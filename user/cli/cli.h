@@ -80,6 +80,7 @@ struct spw_cli_req {
 	bool for_set;
 	bool dry_run_on;
 	/* report */
+	const char *socket; /* --socket: the report socket, before any config's */
 	char report_line[SPW_REPORT_LINE_MAX];
 	struct spw_report_key report_key;
 	struct spw_report report_val;

@@ -21,6 +21,8 @@ void cli_state_dir(const struct spw_cli_req *req, char *buf, size_t len);
 
 /* A consistent copy of the shed-state file (seqlock). 0, or -errno with a message printed. */
 int cli_state_read(const struct spw_cli_req *req, struct spw_state_file *st);
+/* The same; say false: nothing printed (a reader that does without the state file). */
+int cli_state_read_opt(const struct spw_cli_req *req, struct spw_state_file *st, bool say);
 
 /* Service id and tier count of SERVICE, from the state file. 0 or SPW_EXIT_FAIL (printed). */
 int cli_service_id(const struct spw_state_file *st, const char *name, uint32_t *id,

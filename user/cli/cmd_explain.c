@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -16,12 +17,20 @@
 
 struct explain {
 	uint32_t svc;
+	char svc_name[SPW_SERVICE_NAME_LEN + 1]; /* from the pinned service record; "" if none */
 	bool has_policy;
 	struct spw_policy pol;
 	uint32_t tier, cohort, rank, level;
-	const char *tier_by; /* "rule", "dscp", "default" */
+	char tier_name[SPW_STATE_NAME_MAX + 1]; /* from the state file; "" when not published */
+	const char *tier_by;			/* "rule", "dscp", "default" */
 	uint32_t rule_id;
 	char rule_cidr[SPW_CIDR_STRLEN];
+	/* The mark: --dscp, else 0, which is what unmarked traffic carries. */
+	uint8_t dscp;
+	bool dscp_assumed;
+	/* The mark maps to a tier, but the source is not trusted: the mark is ignored. */
+	bool dscp_untrusted;
+	uint8_t dscp_mapped;
 	enum spw_reason decision; /* as counted */
 	const char *why;
 	bool passes;
@@ -46,16 +55,66 @@ static bool bucket_has_token(const struct spw_bucket *b, uint64_t rate, uint64_t
 }
 
 /* DSCP tier of a trusted source, as classify.bpf.h: the mark maps and the source is trusted. */
-static bool dscp_tier(const struct spw_cli_req *req, struct spw_dataplane *dp, uint32_t *tier)
+static bool dscp_tier(const struct spw_cli_req *req, struct spw_dataplane *dp, struct explain *e)
 {
 	uint8_t mapped;
 
-	if (spw_dp_dscp_get(dp, (uint8_t)req->dscp, &mapped) || mapped == SPW_DSCP_UNMAPPED)
+	if (spw_dp_dscp_get(dp, e->dscp, &mapped) || mapped == SPW_DSCP_UNMAPPED)
 		return false;
-	if (spw_dp_trusted_lookup(dp, req->addr))
+	if (spw_dp_trusted_lookup(dp, req->addr)) {
+		e->dscp_untrusted = true;
+		e->dscp_mapped = mapped;
 		return false;
-	*tier = mapped;
+	}
+	e->tier = mapped;
 	return true;
+}
+
+/* The longest rule prefix covering the address: the one the trie's lookup matched. */
+struct rule_match {
+	struct spw_cidr host;
+	int best_len;
+	char *out;
+};
+
+static int match_rule(const struct spw_cidr *c, const struct spw_rule *r, void *ctx)
+{
+	struct rule_match *m = ctx;
+
+	(void)r;
+	if ((int)c->prefixlen > m->best_len && spw_cidr_contains(c, &m->host)) {
+		m->best_len = c->prefixlen;
+		spw_cidr_format(c, m->out, SPW_CIDR_STRLEN);
+	}
+	return 0;
+}
+
+static void rule_prefix(const struct spw_cli_req *req, struct spw_dataplane *dp, struct explain *e)
+{
+	struct rule_match m = {.best_len = -1, .out = e->rule_cidr};
+	static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	memcpy(m.host.addr, req->addr, SPW_ADDR_LEN);
+	m.host.prefixlen = SPW_ADDR_LEN * 8;
+	m.host.is_v4 = !memcmp(req->addr, v4_mapped, sizeof(v4_mapped));
+	spw_dp_rules_foreach(dp, match_rule, &m);
+}
+
+/* Names of the service (pinned record) and tier (state file), when they can be had. */
+static void names(const struct spw_cli_req *req, struct spw_dataplane *dp, struct explain *e)
+{
+	struct spw_service_rec rec;
+	struct spw_state_file *st;
+
+	if (!spw_dp_service_rec_get(dp, e->svc, &rec))
+		snprintf(e->svc_name, sizeof(e->svc_name), "%.*s", (int)sizeof(rec.name), rec.name);
+	if (!e->has_policy)
+		return;
+	st = calloc(1, sizeof(*st));
+	if (st && !cli_state_read_opt(req, st, false) && e->tier < st->ntiers)
+		snprintf(e->tier_name, sizeof(e->tier_name), "%.*s", SPW_STATE_NAME_MAX,
+			 st->tiers[e->tier]);
+	free(st);
 }
 
 static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struct explain *e)
@@ -69,6 +128,8 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 	int err;
 
 	memset(e, 0, sizeof(*e));
+	e->dscp_assumed = req->dscp < 0;
+	e->dscp = e->dscp_assumed ? 0 : (uint8_t)req->dscp;
 	err = spw_dp_service_lookup(dp, req->proto, req->port, req->has_local ? req->local : any,
 				    &e->svc);
 	if (err)
@@ -99,7 +160,8 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 		e->tier = rule.tier;
 		e->tier_by = "rule";
 		e->rule_id = rule.rule_id;
-	} else if (req->dscp >= 0 && dscp_tier(req, dp, &e->tier)) {
+		rule_prefix(req, dp, e);
+	} else if (dscp_tier(req, dp, e)) {
 		e->tier_by = "dscp";
 	}
 	count = e->pol.tier_count;
@@ -158,13 +220,21 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 static void tier_by_text(const struct explain *e, char *buf, size_t len)
 {
 	if (!strcmp(e->tier_by, "rule") && e->rule_id)
-		snprintf(buf, len, "CIDR rule at config line %u", e->rule_id);
+		snprintf(buf, len, "CIDR rule %s (config line %u)", e->rule_cidr, e->rule_id);
 	else if (!strcmp(e->tier_by, "rule"))
-		snprintf(buf, len, "CIDR rule added at run time (spillway rules add)");
+		snprintf(buf, len, "CIDR rule %s, added at run time (spillway rules add)",
+			 e->rule_cidr);
 	else if (!strcmp(e->tier_by, "dscp"))
-		snprintf(buf, len, "DSCP mark of a trusted source");
+		snprintf(buf, len, "DSCP mark %u of a trusted source", e->dscp);
+	else if (e->dscp_untrusted)
+		snprintf(buf, len,
+			 "the service's default tier (DSCP %u maps to tier %u, but the source is "
+			 "not a trusted one: the mark is ignored)",
+			 e->dscp, e->dscp_mapped);
 	else
-		snprintf(buf, len, "default tier");
+		snprintf(buf, len,
+			 "the service's default tier (no rule covers the address, no "
+			 "DSCP mapping applies)");
 }
 
 int spw_cmd_explain(const struct spw_cli_req *req)
@@ -172,12 +242,14 @@ int spw_cmd_explain(const struct spw_cli_req *req)
 	const char *proto = req->proto == IPPROTO_UDP ? "udp" : "tcp";
 	struct spw_dataplane *dp;
 	struct explain e;
-	char by[96];
+	char by[192];
 	int err;
 
 	if (cli_open_dp(req, &dp, false))
 		return SPW_EXIT_FAIL;
 	err = decide(req, dp, &e);
+	if (!err && e.svc != SPW_SVC_NONE)
+		names(req, dp, &e);
 	spw_dp_close(dp);
 	if (err) {
 		cli_dp_error(req, "cannot read the data plane", err);
@@ -190,14 +262,23 @@ int spw_cmd_explain(const struct spw_cli_req *req)
 		json_object_set_new(o, "port", json_integer(req->port));
 		json_object_set_new(o, "proto", json_string(proto));
 		json_object_set_new(o, "service_id", json_integer(e.svc));
-		json_object_set_new(o, "dscp",
-				    req->dscp >= 0 ? json_integer(req->dscp) : json_null());
+		json_object_set_new(o, "service",
+				    e.svc_name[0] ? json_string(e.svc_name) : json_null());
+		json_object_set_new(o, "dscp", json_integer(e.dscp));
+		json_object_set_new(o, "dscp_assumed", json_boolean(e.dscp_assumed));
 		if (e.has_policy) {
+			bool by_rule = !strcmp(e.tier_by, "rule");
+
 			json_object_set_new(o, "tier", json_integer(e.tier));
+			json_object_set_new(o, "tier_name",
+					    e.tier_name[0] ? json_string(e.tier_name)
+							   : json_null());
 			json_object_set_new(o, "tier_by", json_string(e.tier_by));
 			json_object_set_new(o, "rule_id",
-					    !strcmp(e.tier_by, "rule") ? json_integer(e.rule_id)
-								       : json_null());
+					    by_rule ? json_integer(e.rule_id) : json_null());
+			json_object_set_new(o, "rule_cidr",
+					    by_rule && e.rule_cidr[0] ? json_string(e.rule_cidr)
+								      : json_null());
 			json_object_set_new(o, "cohort", json_integer(e.cohort));
 			json_object_set_new(o, "rank", json_integer(e.rank));
 			json_object_set_new(o, "level", json_integer(e.level));
@@ -214,19 +295,25 @@ int spw_cmd_explain(const struct spw_cli_req *req)
 		return SPW_EXIT_OK;
 	}
 	printf("new %s flow from %s to port %u", proto, req->addr_text, req->port);
-	if (req->dscp >= 0)
-		printf(" marked DSCP %d\n", req->dscp);
+	if (e.dscp_assumed)
+		printf(", DSCP 0 assumed\n  (unmarked traffic carries DSCP 0; --dscp N for another "
+		       "mark)\n");
 	else
-		printf(
-		    "\n  (a DSCP mark cannot be known from an address: none assumed; --dscp N)\n");
+		printf(" marked DSCP %u\n", e.dscp);
 	if (e.svc == SPW_SVC_NONE) {
 		printf("  service: none\n  decision: %s: %s\n", spw_reason_name(e.decision), e.why);
 		return SPW_EXIT_OK;
 	}
-	printf("  service: id %u\n", e.svc);
+	if (e.svc_name[0])
+		printf("  service: %s (id %u)\n", e.svc_name, e.svc);
+	else
+		printf("  service: id %u (no name recorded)\n", e.svc);
 	if (e.has_policy) {
 		tier_by_text(&e, by, sizeof(by));
-		printf("  tier: %u, by %s\n", e.tier, by);
+		if (e.tier_name[0])
+			printf("  tier: %s (%u), by %s\n", e.tier_name, e.tier, by);
+		else
+			printf("  tier: %u, by %s\n", e.tier, by);
 		printf("  cohort: %u, rank %u, admit level %u\n", e.cohort, e.rank, e.level);
 	}
 	printf("  decision: %s: %s\n  action: %s\n", spw_reason_name(e.decision), e.why, e.action);

@@ -18,20 +18,36 @@
 /* The daemon's answer: one line. */
 #define ANSWER_MAX 1024
 
-/* The config's report socket (or its default), read without failing on an absent file. */
-static void report_socket(const struct spw_cli_req *req, char *buf, size_t len)
+/*
+ * Where to send: --socket, else the report.socket of the config (one named with --config must
+ * be read: a typo must not send the line to another daemon's socket), else the default's.
+ */
+static int report_socket(const struct spw_cli_req *req, char *buf, size_t len)
 {
 	struct spw_config *cfg;
 	char err[SPW_ERR_MAX];
 
-	/* A config parsed from nothing carries the defaults. */
-	if ((!access(req->config, R_OK) && !spw_config_load(req->config, &cfg, err, sizeof(err))) ||
-	    !spw_config_parse("defaults", "{}", 2, &cfg, err, sizeof(err))) {
+	if (req->socket) {
+		snprintf(buf, len, "%s", req->socket);
+		return 0;
+	}
+	if (req->config_set || !access(req->config, R_OK)) {
+		if (spw_config_load(req->config, &cfg, err, sizeof(err))) {
+			fprintf(stderr, "spillway: %s\n", err);
+			return -EINVAL;
+		}
 		snprintf(buf, len, "%s", cfg->report_socket);
 		spw_config_free(cfg);
-		return;
+		return 0;
+	}
+	/* A config parsed from nothing carries the defaults. */
+	if (!spw_config_parse("defaults", "{}", 2, &cfg, err, sizeof(err))) {
+		snprintf(buf, len, "%s", cfg->report_socket);
+		spw_config_free(cfg);
+		return 0;
 	}
 	snprintf(buf, len, "%s", SPW_REPORT_SOCKET);
+	return 0;
 }
 
 int spw_cmd_report(const struct spw_cli_req *req)
@@ -41,7 +57,8 @@ int spw_cmd_report(const struct spw_cli_req *req)
 	size_t len = strlen(req->report_line);
 	int fd;
 
-	report_socket(req, path, sizeof(path));
+	if (report_socket(req, path, sizeof(path)))
+		return SPW_EXIT_FAIL;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "spillway: report socket path %s is too long\n", path);
 		return SPW_EXIT_FAIL;

@@ -22,6 +22,9 @@
 
 struct tier_view {
 	double admitted_ps, shed_ps, would_shed_ps, fail_open_ps;
+	/* New flows per reason since the maps were created (the second read), as /metrics. */
+	uint64_t totals[SPW_REASON_COUNT];
+	uint64_t shed_total;
 	uint64_t active;
 	bool has_latency;
 	double p50_ms, p99_ms;
@@ -57,9 +60,13 @@ static void build_view(struct spw_dataplane *dp, const struct spw_state_service 
 
 		tv->admitted_ps =
 		    per_sec(a, b, spw_counter_index(s->id, t, SPW_REASON_ADMITTED), secs);
-		for (r = 0; r < SPW_REASON_COUNT; r++)
-			if (spw_reason_refuses(r))
-				tv->shed_ps += per_sec(a, b, spw_counter_index(s->id, t, r), secs);
+		for (r = 0; r < SPW_REASON_COUNT; r++) {
+			tv->totals[r] = b[spw_counter_index(s->id, t, r)].packets;
+			if (!spw_reason_refuses(r))
+				continue;
+			tv->shed_ps += per_sec(a, b, spw_counter_index(s->id, t, r), secs);
+			tv->shed_total += tv->totals[r];
+		}
 		tv->would_shed_ps =
 		    per_sec(a, b, spw_counter_index(s->id, t, SPW_REASON_WOULD_SHED), secs);
 		tv->fail_open_ps =
@@ -93,8 +100,8 @@ static json_t *view_json(const struct spw_state_file *st, const struct svc_view 
 {
 	const struct spw_state_service *s = v->s;
 	json_t *o = json_object(), *shed = json_object(), *sigs = json_array(),
-	       *tiers = json_array();
-	uint32_t t, i;
+	       *tiers = json_array(), *totals;
+	uint32_t t, i, r;
 
 	json_object_set_new(o, "name", json_stringn(s->name, strnlen(s->name, sizeof(s->name))));
 	json_object_set_new(o, "id", json_integer(s->id));
@@ -134,6 +141,18 @@ static json_t *view_json(const struct spw_state_file *st, const struct svc_view 
 		json_object_set_new(j, "shed_per_s", json_real(tv->shed_ps));
 		json_object_set_new(j, "would_shed_per_s", json_real(tv->would_shed_ps));
 		json_object_set_new(j, "fail_open_per_s", json_real(tv->fail_open_ps));
+		json_object_set_new(j, "admitted_total",
+				    json_integer((json_int_t)tv->totals[SPW_REASON_ADMITTED]));
+		json_object_set_new(j, "shed_total", json_integer((json_int_t)tv->shed_total));
+		json_object_set_new(j, "would_shed_total",
+				    json_integer((json_int_t)tv->totals[SPW_REASON_WOULD_SHED]));
+		json_object_set_new(j, "fail_open_total",
+				    json_integer((json_int_t)tv->totals[SPW_REASON_FAIL_OPEN]));
+		totals = json_object();
+		for (r = 0; r < SPW_REASON_COUNT; r++)
+			json_object_set_new(totals, spw_reason_name(r),
+					    json_integer((json_int_t)tv->totals[r]));
+		json_object_set_new(j, "decisions_total", totals);
 		json_object_set_new(j, "active", json_integer((json_int_t)tv->active));
 		json_object_set_new(j, "latency_p50_ms",
 				    tv->has_latency ? json_real(tv->p50_ms) : json_null());
@@ -150,12 +169,25 @@ static json_t *view_json(const struct spw_state_file *st, const struct svc_view 
 	return o;
 }
 
-static json_t *status_json(const struct spw_state_file *st, const struct svc_view *views)
+/* When the rates' second counter read was taken; totals are as of then. */
+struct read_time {
+	struct timespec wall; /* CLOCK_REALTIME */
+	double interval_s;    /* between the two reads */
+};
+
+static json_t *status_json(const struct spw_state_file *st, const struct svc_view *views,
+			   const struct read_time *rt)
 {
 	json_t *root = json_object(), *svcs = json_array(), *ifs = json_array(),
 	       *tiers = json_array();
 	uint32_t i;
 
+	json_object_set_new(
+	    root, "time_unix_ms",
+	    json_integer((json_int_t)rt->wall.tv_sec * 1000 + rt->wall.tv_nsec / 1000000));
+	json_object_set_new(root, "interval_s", json_real(rt->interval_s));
+	json_object_set_new(root, "metrics_port",
+			    st->metrics_port ? json_integer(st->metrics_port) : json_null());
 	json_object_set_new(root, "daemon_pid", json_integer(st->daemon_pid));
 	json_object_set_new(root, "tick_ms", json_integer(st->tick_ms));
 	json_object_set_new(root, "state_age_ms",
@@ -303,6 +335,7 @@ static int one_round(const struct spw_cli_req *req, struct spw_dataplane *dp, bo
 	struct spw_state_file *st;
 	struct svc_view *views;
 	struct timespec t0, t1;
+	struct read_time rt;
 	double secs;
 	uint32_t i;
 	int err, ret = SPW_EXIT_FAIL;
@@ -327,18 +360,20 @@ static int one_round(const struct spw_cli_req *req, struct spw_dataplane *dp, bo
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_gettime(CLOCK_REALTIME, &rt.wall);
 	err = spw_dp_counters_read_all(dp, b);
 	if (err) {
 		cli_dp_error(req, "cannot read the counters", err);
 		goto out;
 	}
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	rt.interval_s = secs;
 	if (cli_state_read(req, st))
 		goto out;
 	for (i = 0; i < st->nservices; i++)
 		build_view(dp, &st->services[i], a, b, secs, &views[i]);
 	if (req->json) {
-		json_t *root = status_json(st, views);
+		json_t *root = status_json(st, views, &rt);
 
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
 		fputc('\n', stdout);

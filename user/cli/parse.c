@@ -42,7 +42,7 @@ static const char main_help[] =
     "  explain ADDR PORT what a new flow from ADDR to PORT would get now, and why\n"
     "  rules list|add|del   source CIDR -> tier rules at run time\n"
     "  policy set|clear|dry-run   manual overrides with an expiry\n"
-    "  report pool|queue NAME k=v...   send one report line to spillwayd\n"
+    "  report [--socket PATH] pool|queue NAME k=v...   send one report line to spillwayd\n"
     "  attach IFACE      attach the data plane to an interface\n"
     "  detach IFACE|--all --yes   detach (--all also removes every pinned map)\n"
     "  config check FILE validate a config file\n"
@@ -66,7 +66,9 @@ static const char status_help[] =
     "Per service: mode, what is shed per tier, pressure per signal (stale ones flagged), new\n"
     "flows admitted and shed per second per tier (two counter reads DURATION apart, default\n"
     "1s), active connections and latency p50/p99 per tier, lease remaining, retry hint; and\n"
-    "the interfaces with their attach mode. Needs root (the pinned maps).\n";
+    "the interfaces with their attach mode. --json adds, per tier, totals since the maps\n"
+    "were created (they outlive daemon restarts, as /metrics' counters), and the wall-clock\n"
+    "time of the read (time_unix_ms). Needs root (the pinned maps).\n";
 
 static const char top_help[] =
     "usage: spillway top [--interval DURATION] [--count N]\n"
@@ -102,10 +104,14 @@ static const char policy_help[] =
     "where it is while it lasts. A service whose config says dry_run stays in dry run.\n";
 
 static const char report_help[] =
-    "usage: spillway report pool NAME in_use=N capacity=N [waiting=N] [wait_ms=N]\n"
-    "       spillway report queue NAME depth=N [limit=N] [age_ms=N]\n"
+    "usage: spillway report [--socket PATH | --config FILE] pool NAME in_use=N capacity=N\n"
+    "                       [waiting=N] [wait_ms=N]\n"
+    "       spillway report [--socket PATH | --config FILE] queue NAME depth=N [limit=N]\n"
+    "                       [age_ms=N]\n"
     "\n"
-    "Sends one report line to spillwayd's report socket (the config's report_socket).\n";
+    "Sends one report line to spillwayd's report socket: PATH, else the report.socket of\n"
+    "FILE (or of the global --config), else of " SPW_CONFIG_DEFAULT_PATH " when readable,\n"
+    "else " SPW_REPORT_SOCKET ".\n";
 
 static const char attach_help[] =
     "usage: spillway attach IFACE [--mode xdp|xdp-generic|tc]\n"
@@ -601,6 +607,41 @@ static enum spw_cli_parse_result parse_report(struct spw_cli_req *req, int argc,
 	if (is_help(argc, argv)) {
 		req->help = report_help;
 		return SPW_CLI_HELP;
+	}
+	/*
+	 * Options only before the subcommand word: after it every word belongs to the line,
+	 * and a pool name may start with '-'.
+	 */
+	while (argc >= 2 && !strncmp(argv[1], "--", 2)) {
+		const char **dst = NULL;
+		const char *val = NULL, *eq = strchr(argv[1], '=');
+		size_t n = eq ? (size_t)(eq - argv[1]) : strlen(argv[1]);
+		int words = 1;
+
+		if (n == strlen("--socket") && !strncmp(argv[1], "--socket", n))
+			dst = &req->socket;
+		else if (n == strlen("--config") && !strncmp(argv[1], "--config", n))
+			dst = &req->config;
+		if (!dst) {
+			spw_set_err(err, errlen, "report: unknown option '%.*s'", (int)n, argv[1]);
+			return SPW_CLI_USAGE;
+		}
+		if (eq) {
+			val = eq + 1;
+		} else if (argc >= 3) {
+			val = argv[2];
+			words = 2;
+		}
+		if (!val || !*val) {
+			spw_set_err(err, errlen, "report: option '%.*s' needs an argument", (int)n,
+				    argv[1]);
+			return SPW_CLI_USAGE;
+		}
+		*dst = val;
+		if (dst == &req->config)
+			req->config_set = true;
+		argc -= words;
+		argv += words;
 	}
 	sub = subcommand("report", argc, argv, subs, 2, err, errlen);
 	if (sub < 0)

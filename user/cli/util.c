@@ -76,6 +76,11 @@ void cli_state_dir(const struct spw_cli_req *req, char *buf, size_t len)
 
 int cli_state_read(const struct spw_cli_req *req, struct spw_state_file *st)
 {
+	return cli_state_read_opt(req, st, true);
+}
+
+int cli_state_read_opt(const struct spw_cli_req *req, struct spw_state_file *st, bool say)
+{
 	char dir[PATH_MAX], path[PATH_MAX + 16];
 	const struct spw_state_file *map;
 	struct stat sb;
@@ -87,20 +92,24 @@ int cli_state_read(const struct spw_cli_req *req, struct spw_state_file *st)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		fprintf(stderr, "spillway: cannot read the shed state %s: %s%s\n", path,
-			strerror(-err), err == -ENOENT ? " (is spillwayd running?)" : "");
+		if (say)
+			fprintf(stderr, "spillway: cannot read the shed state %s: %s%s\n", path,
+				strerror(-err), err == -ENOENT ? " (is spillwayd running?)" : "");
 		return err;
 	}
 	if (fstat(fd, &sb) || (size_t)sb.st_size < sizeof(*st)) {
 		close(fd);
-		fprintf(stderr, "spillway: %s is not a shed-state file of this version\n", path);
+		if (say)
+			fprintf(stderr, "spillway: %s is not a shed-state file of this version\n",
+				path);
 		return -EPROTO;
 	}
 	map = mmap(NULL, sizeof(*st), PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
 		err = -errno;
-		fprintf(stderr, "spillway: cannot map %s: %s\n", path, strerror(-err));
+		if (say)
+			fprintf(stderr, "spillway: cannot map %s: %s\n", path, strerror(-err));
 		return err;
 	}
 	err = -EAGAIN;
@@ -118,11 +127,14 @@ int cli_state_read(const struct spw_cli_req *req, struct spw_state_file *st)
 	}
 	munmap((void *)map, sizeof(*st));
 	if (err) {
-		fprintf(stderr, "spillway: %s changed under every read\n", path);
+		if (say)
+			fprintf(stderr, "spillway: %s changed under every read\n", path);
 		return err;
 	}
 	if (st->magic != SPW_STATE_MAGIC || st->version != SPW_STATE_VERSION) {
-		fprintf(stderr, "spillway: %s is not a shed-state file of this version\n", path);
+		if (say)
+			fprintf(stderr, "spillway: %s is not a shed-state file of this version\n",
+				path);
 		return -EPROTO;
 	}
 	if (st->nservices > SPW_STATE_SERVICES)

@@ -15,6 +15,16 @@
 
 /* Healthy while the last tick is at most this many ticks old. */
 #define SPWD_HEALTHY_TICKS 3
+/*
+ * Connection limits of the exporter. Any local user can open connections to it, and a
+ * liveness probe that cannot reach /healthz restarts the daemon, so: at most this many at
+ * once (each costs the daemon an fd, and the loop needs fds for reloads and clients), at most
+ * SPWD_HTTP_PER_IP from one address (one source cannot take them all), and a connection that
+ * sends nothing for SPWD_HTTP_IDLE_S seconds is closed (a scrape takes milliseconds).
+ */
+#define SPWD_HTTP_MAX_CONNS 512
+#define SPWD_HTTP_PER_IP    32
+#define SPWD_HTTP_IDLE_S    5
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status, const char *type,
 			       char *body)
@@ -105,7 +115,8 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss)
 	if (!colon)
 		return -EINVAL;
 	port = strtoul(colon + 1, &end, 10);
-	if (*end || !port || port > 65535)
+	/* Port 0: the kernel picks a free one (spwd_http_start reads it back). */
+	if (*end || colon[1] == '\0' || port > 65535)
 		return -EINVAL;
 	hl = colon - text;
 	if (hl >= sizeof(host))
@@ -127,7 +138,12 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss)
 int spwd_http_start(struct spwd *d)
 {
 	struct sockaddr_storage ss;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/*
+	 * epoll, not select(): select() cannot watch an fd above FD_SETSIZE (1024), so with a
+	 * thousand connections open, MHD would close every new one, the probe's included.
+	 */
+	unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
 
 	if (!d->cfg->metrics_listen[0])
 		return 0; /* metrics: {listen: ""} turns the endpoint off */
@@ -138,12 +154,18 @@ int spwd_http_start(struct spwd *d)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	d->http = MHD_start_daemon(flags, 0, NULL, NULL, handle, d, MHD_OPTION_SOCK_ADDR, &ss,
-				   MHD_OPTION_END);
+				   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SPWD_HTTP_MAX_CONNS,
+				   MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				   (unsigned int)SPWD_HTTP_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+				   (unsigned int)SPWD_HTTP_IDLE_S, MHD_OPTION_END);
 	if (!d->http) {
 		pr_warn("cannot serve metrics on %s\n", d->cfg->metrics_listen);
 		return -EADDRINUSE;
 	}
-	pr_info("serving /metrics, /v1/state and /healthz on %s\n", d->cfg->metrics_listen);
+	info = MHD_get_daemon_info(d->http, MHD_DAEMON_INFO_BIND_PORT);
+	d->metrics_port = info ? info->port : 0;
+	pr_info("serving /metrics, /v1/state and /healthz on %s (port %u)\n",
+		d->cfg->metrics_listen, (unsigned int)d->metrics_port);
 	return 0;
 }
 
@@ -152,4 +174,5 @@ void spwd_http_stop(struct spwd *d)
 	if (d->http)
 		MHD_stop_daemon(d->http);
 	d->http = NULL;
+	d->metrics_port = 0;
 }

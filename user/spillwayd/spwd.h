@@ -78,6 +78,7 @@ struct spwd {
 	struct spw_count *mrate_base; /* an older read, at least a second older, for rates */
 	uint64_t mcounters_ns, mrate_ns;
 	void *http;			  /* struct MHD_Daemon */
+	uint16_t metrics_port;		  /* the exporter's port (metrics.listen :0 picks one) */
 	struct spw_state_file *state;	  /* the shed-state file, mapped; NULL: not published */
 	struct spw_state_file *state_buf; /* the next state, built before it is published */
 };

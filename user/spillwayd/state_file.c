@@ -101,6 +101,7 @@ void spwd_state_publish(struct spwd *d)
 	b->daemon_pid = (uint32_t)getpid();
 	b->tick_ms = (uint32_t)(d->cfg->controller.tick_ns / 1000000);
 	b->ntiers = (uint32_t)d->cfg->ntiers;
+	b->metrics_port = d->metrics_port;
 	for (i = 0; i < d->cfg->ntiers && i < SPW_MAX_TIERS; i++)
 		snprintf(b->tiers[i], sizeof(b->tiers[i]), "%s", d->cfg->tiers[i]);
 	for (i = 0; i < d->cfg->nifaces && i < SPW_STATE_IFACES; i++) {

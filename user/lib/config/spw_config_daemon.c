@@ -372,7 +372,8 @@ static int metrics_listen(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val,
 			       "listen: '%.*s' is not ADDRESS:PORT (like 127.0.0.1:9478 or "
 			       "[::1]:9478)",
 			       CFG_QUOTE_MAX, t);
-	if (spw_parse_u16(colon + 1, 1, 65535, &port, why, sizeof(why)))
+	/* Port 0 asks for any free port: tests and instances side by side need it. */
+	if (spw_parse_u16(colon + 1, 0, 65535, &port, why, sizeof(why)))
 		return cfg_err(x, val, "listen: port %s", why);
 	snprintf(x->c->metrics_listen, sizeof(x->c->metrics_listen), "%s", t);
 	return 0;
