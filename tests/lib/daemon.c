@@ -554,11 +554,19 @@ void spw_daemon_log_dump(struct spw_daemon *d)
 	free(log);
 }
 
+/* The exporter's port: what d->metrics says (a test that asked for :0 stores the chosen one). */
+static uint16_t metrics_port(const struct spw_daemon *d)
+{
+	const char *colon = strrchr(d->metrics, ':');
+
+	return colon ? (uint16_t)atoi(colon + 1) : SPW_DAEMON_METRICS_PORT;
+}
+
 int spw_daemon_http_get(struct spw_daemon *d, const char *path, char *body, size_t len)
 {
 	if (!d->metrics[0])
 		return -EINVAL;
-	return spw_http_get(d->ns, SPW_DAEMON_METRICS_PORT, path, body, len);
+	return spw_http_get(d->ns, metrics_port(d), path, body, len);
 }
 
 int spw_daemon_metric(struct spw_daemon *d, const char *series, double *value)

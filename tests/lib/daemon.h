@@ -55,7 +55,8 @@ struct spw_daemon {
 	char log[SPW_DAEMON_PATH_LEN];	       /* dir/spillwayd.log: stdout and stderr, all runs */
 	char report_sock[SPW_DAEMON_PATH_LEN]; /* dir/report.sock */
 	char pin_root[SPW_DAEMON_PATH_LEN];
-	char metrics[SPW_DAEMON_LISTEN_LEN]; /* "127.0.0.1:9478", or "" when off */
+	char metrics[SPW_DAEMON_LISTEN_LEN]; /* "127.0.0.1:9478", or "" when off; the HTTP
+						readers connect to its port */
 	pid_t pid;			     /* 0 when not running */
 	int status;			     /* wait status of the last run that ended */
 	long run_start;			     /* log offset where the current run's output begins */

@@ -135,8 +135,8 @@ static const char reload_help[] =
     "\n"
     "Asks spillwayd (its control socket STATE_DIR/" SPW_CONTROL_SOCK_NAME
     ") to reload its config and\n"
-    "prints its answer: \"ok: N services\" or the file:line:col error (the running config is\n"
-    "then kept).\n";
+    "prints its answer: \"ok: N services\"; \"partial: ...\" naming settings only a restart can\n"
+    "change (exit 1); or the file:line:col error (the running config is then kept).\n";
 
 static const char version_help[] = "usage: spillway version\n";
 

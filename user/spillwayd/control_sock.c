@@ -5,26 +5,27 @@
  * back: "ok: N services" or "error: FILE:LINE:COL: ..." (the running config then kept), and
  * the connection is closed.
  *
- * Clients are served one at a time from the event loop, with a short I/O timeout: only root
- * can connect, and a reload must be serialised with the tick anyway, so a thread would buy
- * nothing but locking.
+ * Clients are served from the event loop, a reload being serialised with the tick anyway; but
+ * a client is never waited for: each connection is non-blocking in the loop's epoll, its line
+ * gathered as it arrives, and one that has not sent it within CONTROL_IO_TIMEOUT_MS is closed
+ * at the next tick. A client that connects and stalls so costs the loop nothing (a blocking
+ * read held ticks and SIGTERM for the whole timeout).
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "spwd.h"
 #include "spw_log.h"
 
-/* Longest command line accepted. */
-#define CONTROL_LINE_MAX 256
-/* A client that connects and then stalls holds the loop at most this long. */
-#define CONTROL_IO_TIMEOUT_MS 500
-/* Connections waiting while one is served. */
+/* A client that has not sent its line by then is closed. */
+#define CONTROL_IO_TIMEOUT_NS (500 * 1000000ULL)
+/* Connections waiting to be accepted. */
 #define CONTROL_BACKLOG 8
 
 int spwd_control_open(struct spwd *d)
@@ -66,58 +67,47 @@ int spwd_control_open(struct spwd *d)
 	return 0;
 }
 
+static void conn_close(struct spwd *d, struct spwd_control_conn *cc)
+{
+	if (!cc->used)
+		return;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, cc->fd, NULL);
+	close(cc->fd);
+	cc->used = false;
+}
+
 void spwd_control_close(struct spwd *d)
 {
+	int i;
+
+	for (i = 0; i < SPWD_CONTROL_CONNS; i++)
+		conn_close(d, &d->control_conns[i]);
 	if (d->controlfd >= 0)
 		close(d->controlfd);
 	d->controlfd = -1;
-}
-
-/* Reads one line (without its newline) into buf; false when none came in time. */
-static bool read_line(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len - 1) {
-		n = read(fd, buf + got, len - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (memchr(buf, '\n', got))
-			break;
-	}
-	buf[got] = '\0';
-	if (!memchr(buf, '\n', got) && got == len - 1)
-		return false; /* longer than any command */
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return got > 0;
 }
 
 static void answer(int fd, const char *line)
 {
 	size_t len = strlen(line);
 
-	/* MSG_NOSIGNAL: a client gone before the answer must not kill the daemon. */
-	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len)
+	/* One short line into an empty socket buffer: a non-blocking send takes it whole.
+	 * MSG_NOSIGNAL: a client gone before the answer must not kill the daemon. */
+	if (send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
 		pr_debug("control client left before the answer\n");
 }
 
-static void serve_one(struct spwd *d, int fd)
+static void run_command(struct spwd *d, int fd, const char *line)
 {
-	struct timeval tv = {0, CONTROL_IO_TIMEOUT_MS * 1000};
-	char line[CONTROL_LINE_MAX], err[SPW_ERR_MAX], out[SPW_ERR_MAX + 16];
+	char err[SPW_ERR_MAX], kept[SPW_ERR_MAX], out[2 * SPW_ERR_MAX + 32];
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (!read_line(fd, line, sizeof(line))) {
-		answer(fd, "error: expected one command line\n");
-		return;
-	}
 	if (!strcmp(line, "reload")) {
-		err[0] = '\0';
-		if (spwd_reload(d, err, sizeof(err)))
+		err[0] = kept[0] = '\0';
+		if (spwd_reload(d, err, sizeof(err), kept, sizeof(kept)))
 			snprintf(out, sizeof(out), "error: %s\n", err[0] ? err : "reload failed");
+		else if (kept[0])
+			snprintf(out, sizeof(out), "partial: %d services; %s\n", d->cfg->nservices,
+				 kept);
 		else
 			snprintf(out, sizeof(out), "ok: %d services\n", d->cfg->nservices);
 		answer(fd, out);
@@ -127,13 +117,74 @@ static void serve_one(struct spwd *d, int fd)
 	answer(fd, out);
 }
 
+/* Reads what the client sent so far; runs its command once the line is whole. */
+void spwd_control_conn_ready(struct spwd *d, int slot)
+{
+	struct spwd_control_conn *cc = &d->control_conns[slot];
+	char *nl;
+	ssize_t n;
+
+	if (slot < 0 || slot >= SPWD_CONTROL_CONNS || !cc->used)
+		return;
+	n = read(cc->fd, cc->buf + cc->got, sizeof(cc->buf) - 1 - cc->got);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0)
+		cc->got += (size_t)n;
+	cc->buf[cc->got] = '\0';
+	nl = memchr(cc->buf, '\n', cc->got);
+	if (nl) {
+		*nl = '\0';
+		cc->buf[strcspn(cc->buf, "\r")] = '\0';
+		run_command(d, cc->fd, cc->buf);
+	} else if (cc->got == sizeof(cc->buf) - 1 || n <= 0) {
+		/* Longer than any command, or the client closed before the end of its line. */
+		answer(cc->fd, "error: expected one command line\n");
+	} else {
+		return;
+	}
+	conn_close(d, cc);
+}
+
 void spwd_control_serve(struct spwd *d)
 {
-	int fd;
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct spwd_control_conn *cc;
+	int fd, i;
 
 	/* Every connection waiting now; the listening socket is non-blocking. */
-	while ((fd = accept4(d->controlfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		serve_one(d, fd);
-		close(fd);
+	while ((fd = accept4(d->controlfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		for (i = 0; i < SPWD_CONTROL_CONNS && d->control_conns[i].used; i++)
+			;
+		if (i == SPWD_CONTROL_CONNS) {
+			answer(fd, "error: busy: too many control clients at once\n");
+			close(fd);
+			continue;
+		}
+		cc = &d->control_conns[i];
+		ev.data.u64 = SPWD_EV_CONTROL_CONN + (uint64_t)i;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			pr_warn("cannot watch a control client: %s\n", strerror(errno));
+			close(fd);
+			continue;
+		}
+		cc->fd = fd;
+		cc->used = true;
+		cc->got = 0;
+		cc->since_ns = spw_now_ns();
+	}
+}
+
+void spwd_control_expire(struct spwd *d, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < SPWD_CONTROL_CONNS; i++) {
+		struct spwd_control_conn *cc = &d->control_conns[i];
+
+		if (cc->used && now - cc->since_ns >= CONTROL_IO_TIMEOUT_NS) {
+			answer(cc->fd, "error: expected one command line\n");
+			conn_close(d, cc);
+		}
 	}
 }

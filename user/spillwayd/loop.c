@@ -14,7 +14,9 @@
 #include "spwd.h"
 #include "spw_log.h"
 
+/* epoll tags; control clients' connections are SPWD_EV_CONTROL_CONN and up. */
 enum { EV_TIMER, EV_SIGNAL, EV_REPORT, EV_CONTROL };
+_Static_assert(EV_CONTROL < SPWD_EV_CONTROL_CONN, "control connection tags overlap");
 
 static int set_tick(struct spwd *d)
 {
@@ -99,16 +101,75 @@ void spwd_log_advice(const struct spw_config *cfg)
 	spw_config_advise(cfg, log_advice, NULL);
 }
 
-static int reload_config(struct spwd *d, char *err, size_t errlen)
+/* Appends "what (running X, file Y)" to kept, separated by "; ". */
+static void note_kept(char *kept, size_t len, const char *what, const char *running,
+		      const char *file)
+{
+	size_t used = strlen(kept);
+
+	if (used < len)
+		snprintf(kept + used, len - used,
+			 "%s%s: kept %s until a restart (the file says %s)", used ? "; " : "", what,
+			 running[0] ? running : "off", file[0] ? file : "off");
+}
+
+static void keep_string(char *kept, size_t len, const char *what, char *file_val,
+			const char *running, size_t size)
+{
+	if (!strcmp(file_val, running))
+		return;
+	note_kept(kept, len, what, running, file_val);
+	snprintf(file_val, size, "%s", running);
+}
+
+/*
+ * What a running daemon cannot change: the exporter's and the report socket's addresses and
+ * group, the state folder (apps have the state file mapped, the CLI finds the control socket
+ * there), and the flow table's size (a pinned map keeps its size: only detach --all and a
+ * restart make a new one). cfg gets the running values, kept the list of them.
+ */
+static void keep_restart_only(struct spwd *d, struct spw_config *cfg, const struct spw_config *old,
+			      char *kept, size_t len)
+{
+	char running[32], file[32];
+	uint32_t table = 0, want = 1;
+
+	kept[0] = '\0';
+	keep_string(kept, len, "metrics.listen", cfg->metrics_listen, old->metrics_listen,
+		    sizeof(cfg->metrics_listen));
+	keep_string(kept, len, "report.socket", cfg->report_socket, old->report_socket,
+		    sizeof(cfg->report_socket));
+	keep_string(kept, len, "report.group", cfg->report_group, old->report_group,
+		    sizeof(cfg->report_group));
+	keep_string(kept, len, "state_dir", cfg->state_dir, old->state_dir, sizeof(cfg->state_dir));
+	if (cfg->flow_capacity != old->flow_capacity) {
+		/* As spw_dp_open() sizes it: the next power of two. */
+		while (want < cfg->flow_capacity && want < (1U << 31))
+			want <<= 1;
+		if (spw_dp_flow_capacity(d->dp, &table) || table != want) {
+			snprintf(running, sizeof(running), "%u entries", table);
+			snprintf(file, sizeof(file), "%u", cfg->flow_capacity);
+			note_kept(kept, len, "flows.capacity", running, file);
+			if (strlen(kept) < len)
+				snprintf(kept + strlen(kept), len - strlen(kept),
+					 ": a pinned table keeps its size until detach --all");
+		}
+		cfg->flow_capacity = old->flow_capacity;
+	}
+}
+
+static int reload_config(struct spwd *d, char *err, size_t errlen, char *kept, size_t keptlen)
 {
 	struct spw_config *cfg, *old = d->cfg;
 	int ret;
 
+	kept[0] = '\0';
 	ret = spw_config_load(d->config_path, &cfg, err, errlen);
 	if (ret) {
 		pr_warn("config reload failed, keeping the running config: %s\n", err);
 		return ret;
 	}
+	keep_restart_only(d, cfg, old, kept, keptlen);
 	/* The records hold the running config's ids: a kept service keeps its id. */
 	spwd_assign_ids(d, cfg);
 	ret = spwd_apply(d, cfg, old);
@@ -118,6 +179,7 @@ static int reload_config(struct spwd *d, char *err, size_t errlen)
 		pr_warn("%s\n", err);
 		spwd_apply(d, old, cfg);
 		spw_config_free(cfg);
+		kept[0] = '\0';
 		return ret;
 	}
 	spwd_services_rebuild(d, cfg);
@@ -126,15 +188,17 @@ static int reload_config(struct spwd *d, char *err, size_t errlen)
 	spw_config_free(old);
 	set_tick(d);
 	pr_info("config reloaded from %s: %d services\n", d->config_path, cfg->nservices);
+	if (kept[0])
+		pr_warn("config reload: %s\n", kept);
 	return 0;
 }
 
-int spwd_reload(struct spwd *d, char *err, size_t errlen)
+int spwd_reload(struct spwd *d, char *err, size_t errlen, char *kept, size_t keptlen)
 {
 	int ret;
 
 	spwd_notify_reloading(d);
-	ret = reload_config(d, err, errlen);
+	ret = reload_config(d, err, errlen, kept, keptlen);
 	/* Ready again either way: a refused file leaves the running config in force. */
 	spwd_notify_reloaded(d);
 	return ret;
@@ -143,11 +207,11 @@ int spwd_reload(struct spwd *d, char *err, size_t errlen)
 static void on_signal(struct spwd *d)
 {
 	struct signalfd_siginfo si;
-	char err[SPW_ERR_MAX];
+	char err[SPW_ERR_MAX], kept[SPW_ERR_MAX];
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			spwd_reload(d, err, sizeof(err));
+			spwd_reload(d, err, sizeof(err), kept, sizeof(kept));
 		} else {
 			pr_info(
 			    "signal %d: exiting; programs stay attached, the lease then expires\n",
@@ -176,8 +240,11 @@ int spwd_loop_run(struct spwd *d)
 			switch (evs[i].data.u64) {
 			case EV_TIMER:
 				/* Late by several ticks: run one, not a burst of catch-ups. */
-				if (read(d->timerfd, &expirations, sizeof(expirations)) > 0)
+				if (read(d->timerfd, &expirations, sizeof(expirations)) > 0) {
 					spwd_tick(d);
+					spwd_control_expire(d, spw_now_ns());
+					spwd_reports_expire(d, spw_now_ns());
+				}
 				break;
 			case EV_SIGNAL:
 				on_signal(d);
@@ -187,6 +254,10 @@ int spwd_loop_run(struct spwd *d)
 				break;
 			case EV_CONTROL:
 				spwd_control_serve(d);
+				break;
+			default:
+				spwd_control_conn_ready(
+				    d, (int)(evs[i].data.u64 - SPWD_EV_CONTROL_CONN));
 				break;
 			}
 		}

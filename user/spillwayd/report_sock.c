@@ -17,6 +17,22 @@
 #include "spw_report.h"
 
 #define SPWD_BAD_LOG_EVERY_NS 1000000000ULL
+/*
+ * Datagrams taken per loop turn. A sender faster than the daemon keeps the socket readable
+ * for ever: draining to EAGAIN would then never return to epoll, and the tick, signals and
+ * the control socket would wait behind it (the lease runs out, SIGTERM goes unanswered). The
+ * socket is level-triggered, so what is left is taken in the next turn, after the rest.
+ * About a millisecond of work at a few microseconds a line.
+ */
+#define SPWD_REPORTS_PER_TURN 256
+/*
+ * A report not renewed for this many stale_after periods is removed: its signal went stale
+ * long before (the signal keeps its own last value and age, so nothing reads it as zero), and
+ * names an app stopped reporting (a renamed pool, random names) would otherwise hold places
+ * of the map for ever and, once it is full, keep every new name out. Checked once a second.
+ */
+#define SPWD_REPORT_EXPIRE_STALE    10
+#define SPWD_REPORT_EXPIRE_EVERY_NS 1000000000ULL
 
 static int make_parent(const char *path)
 {
@@ -113,12 +129,49 @@ void spwd_report_drain(struct spwd *d)
 {
 	char buf[SPW_REPORT_LINE_MAX + 1];
 	ssize_t n;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < SPWD_REPORTS_PER_TURN; i++) {
 		/* One byte more than a line may have: a longer datagram is seen as too long. */
 		n = recv(d->reportfd, buf, sizeof(buf), MSG_TRUNC);
 		if (n < 0)
 			return; /* EAGAIN: drained; anything else: try again next wakeup */
 		spwd_report_line(d, buf, (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n);
 	}
+}
+
+struct expire_walk {
+	uint64_t older_than_ns;
+	struct spw_report_key keys[SPW_MAX_REPORTS];
+	int n;
+};
+
+static int collect_expired(const struct spw_report_key *key, const struct spw_report *val,
+			   void *ctx)
+{
+	struct expire_walk *w = ctx;
+
+	if (val->updated_ns < w->older_than_ns && w->n < SPW_MAX_REPORTS)
+		w->keys[w->n++] = *key;
+	return 0;
+}
+
+void spwd_reports_expire(struct spwd *d, uint64_t now)
+{
+	uint64_t ttl = SPWD_REPORT_EXPIRE_STALE * d->cfg->controller.stale_after_ns;
+	static struct expire_walk w; /* one loop thread; too big for its stack */
+	int i;
+
+	if (now - d->reports_expired_ns < SPWD_REPORT_EXPIRE_EVERY_NS || now < ttl)
+		return;
+	d->reports_expired_ns = now;
+	/* Collected first, deleted after: a delete during the key walk could restart it. */
+	w.older_than_ns = now - ttl;
+	w.n = 0;
+	spw_dp_reports_foreach(d->dp, collect_expired, &w);
+	for (i = 0; i < w.n; i++)
+		spw_dp_report_del(d->dp, &w.keys[i]);
+	if (w.n)
+		pr_debug("%d reports expired (not renewed for %llu ms)\n", w.n,
+			 (unsigned long long)(ttl / 1000000));
 }

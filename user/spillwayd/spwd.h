@@ -45,6 +45,21 @@ struct spwd_service {
 	uint64_t record_saved_ns; /* when the pinned service record was last written */
 };
 
+/* Control clients served at once, and the epoll tag of the first one's connection. */
+#define SPWD_CONTROL_CONNS   8
+#define SPWD_EV_CONTROL_CONN 16
+/* Longest control command line. */
+#define SPWD_CONTROL_LINE_MAX 256
+
+/* A control client whose line is still arriving. */
+struct spwd_control_conn {
+	bool used;
+	int fd;
+	uint64_t since_ns; /* accepted then: closed when the line takes too long */
+	size_t got;
+	char buf[SPWD_CONTROL_LINE_MAX];
+};
+
 /* What the exporter thread may read: copied under the lock at the end of each tick. */
 struct spwd_snapshot {
 	pthread_mutex_t lock;
@@ -64,11 +79,13 @@ struct spwd {
 	/* Event loop. */
 	int epfd, timerfd, sigfd, reportfd;
 	int controlfd; /* control socket (spillway reload); -1 when not open */
+	struct spwd_control_conn control_conns[SPWD_CONTROL_CONNS];
 	bool stop;
 	uint64_t last_rotation_ns, last_sweep_ns;
 	uint64_t ticks;
 	uint64_t reports_ok, reports_bad;
 	uint64_t bad_logged_ns, bad_suppressed; /* log rate limit for bad report lines */
+	uint64_t reports_expired_ns;		/* when old reports were last removed */
 	struct spwd_snapshot snap;
 	/* Exporter (metrics.c): built by the tick, published under snap.lock. */
 	struct spw_metrics_snapshot *mbuild, *mpub;
@@ -107,6 +124,8 @@ void spwd_report_arrived(struct spwd *d, enum spw_report_kind kind, const char *
 int spwd_report_open(struct spwd *d);
 void spwd_report_close(struct spwd *d);
 void spwd_report_drain(struct spwd *d);
+/* Removes reports not renewed for a long while (at most once a second); called every tick. */
+void spwd_reports_expire(struct spwd *d, uint64_t now);
 /* Applies one report line (also used by tests through the socket); 0 or -EINVAL. */
 int spwd_report_line(struct spwd *d, const char *line, size_t len);
 
@@ -118,12 +137,19 @@ void spwd_loop_close(struct spwd *d);
 /*
  * Re-reads the config file; a bad file is reported and the running config kept. Returns 0, or
  * a negative errno with what went wrong in err ("FILE:LINE:COL: ...") for the control socket.
+ * Settings only a restart can change (metrics.listen, report.socket and .group, state_dir,
+ * flows.capacity) keep their running values: kept then lists them ("" when none was changed).
  */
-int spwd_reload(struct spwd *d, char *err, size_t errlen);
+int spwd_reload(struct spwd *d, char *err, size_t errlen, char *kept, size_t keptlen);
 
 /* control_sock.c: STATE_DIR/control.sock, root only: one-line commands ("reload"). */
 int spwd_control_open(struct spwd *d);
+/* Accepts waiting clients into the loop's epoll (tags SPWD_EV_CONTROL_CONN + slot). */
 void spwd_control_serve(struct spwd *d);
+/* A client's connection is readable: gathers its line, runs it when whole. */
+void spwd_control_conn_ready(struct spwd *d, int slot);
+/* Closes clients that have not sent their line in time; called every tick. */
+void spwd_control_expire(struct spwd *d, uint64_t now);
 void spwd_control_close(struct spwd *d);
 
 /* state_file.c: the shed-state file apps and the CLI read (include/spillway_state.h). */

@@ -222,6 +222,8 @@ int spw_dp_report_set(struct spw_dataplane *dp, const struct spw_report_key *key
 /* -ENOENT when nothing was reported under that (kind, name). */
 int spw_dp_report_get(struct spw_dataplane *dp, const struct spw_report_key *key,
 		      struct spw_report *val);
+/* Removes one report (it expired); -ENOENT when there is none. */
+int spw_dp_report_del(struct spw_dataplane *dp, const struct spw_report_key *key);
 /* Every report; fn returning non-zero stops the walk and is returned. */
 typedef int (*spw_dp_report_fn)(const struct spw_report_key *key, const struct spw_report *val,
 				void *ctx);

@@ -17,6 +17,11 @@ int spw_dp_report_get(struct spw_dataplane *dp, const struct spw_report_key *key
 	return bpf_map_lookup_elem(dp->maps.reports, key, val) ? -errno : 0;
 }
 
+int spw_dp_report_del(struct spw_dataplane *dp, const struct spw_report_key *key)
+{
+	return bpf_map_delete_elem(dp->maps.reports, key) ? -errno : 0;
+}
+
 static bool svc_ok(uint32_t svc_id)
 {
 	return svc_id > SPW_SVC_NONE && svc_id < SPW_MAX_SERVICES;
