@@ -10,7 +10,9 @@
  *       throughout);
  *   (e) a reload that cannot apply a changed metrics.listen, report.socket, state_dir or
  *       flows.capacity says so instead of answering ok;
- *   (f) report names expire once no longer reported: the map does not fill with old names.
+ *   (f) report names expire once no longer reported: the map does not fill with old names;
+ *   (g) TC attach and detach at the default log level print none of the kernel's expected
+ *       complaints (clsact already there, or not there) that read as errors.
  *
  * One TCP service, no interface (nothing here needs a packet): the daemon runs in the server
  * namespace of a topology (tests/lib/netns.h) so its exporter's ports are its own.
@@ -227,8 +229,8 @@ static void test_idle_connections(void **state)
 	assert_int_equal(spw_netns_run(c->d.ns, open_idle, ic), 0);
 	spw_sleep_ms(200); /* the exporter has seen (and limited) them */
 	ms = healthz_ms(c, 1000);
-	printf("%d idle connections from %s: /healthz from 127.0.0.1 in %.1f ms\n", ic->n,
-	       ic->src, ms);
+	printf("%d idle connections from %s: /healthz from 127.0.0.1 in %.1f ms\n", ic->n, ic->src,
+	       ms);
 	close_idle(ic);
 
 	/* From the probe's own address: the idle timeout frees the places within seconds. */
@@ -414,8 +416,9 @@ static void test_reload_says_what_it_kept(void **state)
 		free(text);
 		free(out);
 	}
-	assert_true((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s/%s", SPW_DAEMON_PATH_LEN,
-				     c->d.dir, SPW_CONTROL_SOCK_NAME) < sizeof(sa.sun_path));
+	assert_true((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s/%s",
+				     SPW_DAEMON_PATH_LEN, c->d.dir,
+				     SPW_CONTROL_SOCK_NAME) < sizeof(sa.sun_path));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -470,6 +473,57 @@ static void test_report_names_expire(void **state)
 	assert_int_equal(spw_dp_report_get(c->d.dp, &key, &r), 0);
 }
 
+/* ---- (g) libbpf's expected complaints ----------------------------------------------------- */
+
+/*
+ * At the daemon's default level (info), attaching in TC mode and detaching again (a reload
+ * that drops the interface) must not print the kernel's complaints about an existing or a
+ * missing clsact qdisc: they are expected, handled, and read as errors.
+ */
+static void test_no_netlink_noise(void **state)
+{
+	struct test_ctx *c = *state;
+	char yaml[2048], *log;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char answer[256];
+	bool noisy, attached;
+	ssize_t n;
+	int fd, i;
+
+	c->d.quiet = true;
+	snprintf(yaml, sizeof(yaml), "interfaces: [{name: %s, mode: tc}]\n%s",
+		 c->topo.end[SPW_TOPO_SRV].ifname, strstr(base_yaml, "services:"));
+	assert_int_equal(spw_daemon_launch(&c->d, yaml, SVC_ID, READY_TIMEOUT_MS), 0);
+	/* A restart attaches where its programs already are; then a reload detaches. */
+	assert_int_equal(spw_daemon_stop(&c->d, 5000), 0);
+	assert_int_equal(spw_daemon_start(&c->d), 0);
+	assert_int_equal(spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(spw_daemon_write_config(&c->d, i ? yaml : base_yaml), 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%.80s/%s", c->d.dir,
+			 SPW_CONTROL_SOCK_NAME);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(write(fd, "reload\n", 7), 7);
+		n = read(fd, answer, sizeof(answer) - 1);
+		close(fd);
+		assert_true(n > 0);
+		answer[n] = '\0';
+		assert_non_null(strstr(answer, "ok:"));
+	}
+	c->d.mark = 0; /* both runs: a start marks its own beginning */
+	log = spw_daemon_log_since_mark(&c->d);
+	assert_non_null(log);
+	printf("%s", log);
+	noisy = strstr(log, "Exclusivity flag on") || strstr(log, "Parent Qdisc doesn't exists") ||
+		strstr(log, "Kernel error message");
+	attached = strstr(log, "attached to ") != NULL;
+	free(log);
+	assert_true(attached);
+	assert_false(noisy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +533,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_report_flood_keeps_ticking, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_says_what_it_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_report_names_expire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_netlink_noise, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
