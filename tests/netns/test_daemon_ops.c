@@ -246,16 +246,32 @@ static void test_idle_connections(void **state)
 
 /* ---- (c) SIGTERM ------------------------------------------------------------------------- */
 
-/* Connects to the control socket and sends nothing: a stalled (or slow) operator's client. */
-static int control_stall(struct test_ctx *c)
+/* Connects to the daemon's control socket (a client that has sent nothing yet). */
+static int control_connect(struct test_ctx *c)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.80s/%s", c->d.dir, SPW_CONTROL_SOCK_NAME);
+	assert_true((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s/%s",
+				     SPW_DAEMON_PATH_LEN, c->d.dir,
+				     SPW_CONTROL_SOCK_NAME) < sizeof(sa.sun_path));
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return fd;
+}
+
+/* "reload" on the control socket; the daemon's one-line answer into answer. */
+static void control_reload(struct test_ctx *c, char *answer, size_t len)
+{
+	int fd = control_connect(c);
+	ssize_t n;
+
+	assert_int_equal(write(fd, "reload\n", 7), 7);
+	n = read(fd, answer, len - 1);
+	close(fd);
+	assert_true(n > 0);
+	answer[n] = '\0';
+	printf("reload answer: %s", answer);
 }
 
 /*
@@ -277,7 +293,7 @@ static void test_sigterm_within_a_tick(void **state)
 			assert_int_equal(spw_daemon_start(&c->d), 0);
 			assert_int_equal(spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS), 0);
 		}
-		fd = control_stall(c);
+		fd = control_connect(c);
 		spw_sleep_ms(20); /* accepted by now */
 		t0 = spw_now_ms();
 		assert_int_equal(kill(c->d.pid, SIGTERM), 0);
@@ -392,9 +408,6 @@ static void test_reload_says_what_it_kept(void **state)
 {
 	struct test_ctx *c = *state;
 	char yaml[2048], answer[512];
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	ssize_t n;
-	int fd;
 
 	launch(c);
 	snprintf(yaml, sizeof(yaml), "%sflows: {capacity: 4096}\n", base_yaml);
@@ -416,18 +429,7 @@ static void test_reload_says_what_it_kept(void **state)
 		free(text);
 		free(out);
 	}
-	assert_true((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s/%s",
-				     SPW_DAEMON_PATH_LEN, c->d.dir,
-				     SPW_CONTROL_SOCK_NAME) < sizeof(sa.sun_path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(write(fd, "reload\n", 7), 7);
-	n = read(fd, answer, sizeof(answer) - 1);
-	close(fd);
-	assert_true(n > 0);
-	answer[n] = '\0';
-	printf("reload answer: %s", answer);
+	control_reload(c, answer, sizeof(answer));
 	assert_null(strstr(answer, "ok:"));
 	assert_non_null(strstr(answer, "metrics.listen"));
 	assert_non_null(strstr(answer, "report.socket"));
@@ -484,11 +486,9 @@ static void test_no_netlink_noise(void **state)
 {
 	struct test_ctx *c = *state;
 	char yaml[2048], *log;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char answer[256];
 	bool noisy, attached;
-	ssize_t n;
-	int fd, i;
+	int i;
 
 	c->d.quiet = true;
 	snprintf(yaml, sizeof(yaml), "interfaces: [{name: %s, mode: tc}]\n%s",
@@ -500,16 +500,7 @@ static void test_no_netlink_noise(void **state)
 	assert_int_equal(spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS), 0);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(spw_daemon_write_config(&c->d, i ? yaml : base_yaml), 0);
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%.80s/%s", c->d.dir,
-			 SPW_CONTROL_SOCK_NAME);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		assert_true(fd >= 0);
-		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-		assert_int_equal(write(fd, "reload\n", 7), 7);
-		n = read(fd, answer, sizeof(answer) - 1);
-		close(fd);
-		assert_true(n > 0);
-		answer[n] = '\0';
+		control_reload(c, answer, sizeof(answer));
 		assert_non_null(strstr(answer, "ok:"));
 	}
 	c->d.mark = 0; /* both runs: a start marks its own beginning */
