@@ -17,6 +17,8 @@
 #define SPW_STATE_DIR "/run/spillway"
 /* The control socket's name in the state folder: root-only one-line commands ("reload"). */
 #define SPW_CONTROL_SOCK_NAME "control.sock"
+/* The longest command line the control socket takes, newline included ("diff PATH"). */
+#define SPW_CONTROL_LINE_MAX 512
 /* The report socket apps write to (config report.socket). */
 #define SPW_REPORT_SOCKET SPW_STATE_DIR "/report.sock"
 

@@ -642,6 +642,61 @@ static void test_explain_dscp_zero(void **state)
 }
 
 /*
+ * Looking before leaping: config diff FILE lists what a reload of FILE would change against
+ * the running config, reload --dry-run does so for the daemon's own file (and reports its
+ * error when it is broken), and neither applies anything.
+ */
+static void test_config_diff_and_dry_run(void **state)
+{
+	struct test_ctx *c = *state;
+	char cfg[4096], changed[4096], other[SPW_DAEMON_PATH_LEN + 16], *at;
+	struct run *r = malloc(sizeof(*r));
+
+	assert_non_null(r);
+	make_config(c, cfg, sizeof(cfg));
+	snprintf(changed, sizeof(changed), "%s", cfg);
+	at = strstr(changed, "target: 0.85");
+	assert_non_null(at);
+	memcpy(at, "target: 0.95", strlen("target: 0.95"));
+	at = strstr(changed, "port: 8080");
+	assert_non_null(at);
+	memcpy(at, "port: 8081", strlen("port: 8081"));
+
+	/* Another file: the daemon's stays as it is. */
+	snprintf(other, sizeof(other), "%s/other.yaml", c->d.dir);
+	assert_int_equal(spw_write_file(other, changed), 0);
+	CLI_OK(c, r, "config", "diff", other);
+	printf("config diff:\n%s", r->out);
+	assert_non_null(strstr(r->out, "service api: tcp/8080 -> tcp/8081\n"));
+	assert_non_null(strstr(r->out, "service api: signal pool db target 0.85 -> 0.95\n"));
+	/* The test's own sections (metrics, report, state_dir) are not in that file. */
+	assert_non_null(strstr(r->out, "report.socket: "));
+	assert_non_null(strstr(r->out, "(nothing applied)"));
+
+	/* The daemon's own file, changed but not reloaded: --dry-run shows, applies nothing. */
+	assert_int_equal(spw_daemon_write_config(&c->d, changed), 0);
+	CLI_OK(c, r, "reload", "--dry-run");
+	printf("reload --dry-run:\n%s", r->out);
+	assert_non_null(strstr(r->out, "service api: tcp/8080 -> tcp/8081\n"));
+	assert_non_null(strstr(r->out, "ok: 2 changes from "));
+	explain_then_connect(c, "admitted", 1); /* still port 8080's service */
+
+	/* A broken file: its error, and still nothing applied. */
+	assert_int_equal(spw_daemon_write_raw(&c->d, "services:\n  port: [\n"), 0);
+	CLI(c, r, "reload", "--dry-run");
+	printf("reload --dry-run of a broken file: exit %d: %s", r->status, r->err);
+	assert_int_equal(r->status, 1);
+	assert_non_null(strstr(r->err, "error: "));
+	assert_non_null(strstr(r->err, c->d.config));
+	explain_then_connect(c, "admitted", 1);
+
+	assert_int_equal(spw_daemon_write_config(&c->d, cfg), 0);
+	CLI_OK(c, r, "reload", "--dry-run");
+	assert_non_null(strstr(r->out, "ok: 0 changes from "));
+	free(r);
+}
+
+/*
  * report --socket PATH sends to PATH, whatever the config says; --config FILE uses FILE's
  * report.socket, and a FILE that cannot be read is an error, not the default socket.
  */
@@ -761,6 +816,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_report_moves_pressure, test_teardown),
 	    cmocka_unit_test_teardown(test_explain_dscp_zero, test_teardown),
 	    cmocka_unit_test_teardown(test_report_socket, test_teardown),
+	    cmocka_unit_test_teardown(test_config_diff_and_dry_run, test_teardown),
 	    cmocka_unit_test_teardown(test_nobody, test_teardown),
 	};
 

@@ -138,8 +138,12 @@ static const struct bad_case bad_cases[] = {
     {"detach --all", "detach: --all removes every program, map and counter: add --yes"},
     {"detach --all eth0 --yes", "detach: unexpected argument 'eth0'"},
     /* config, reload, version, help */
-    {"config", "config: missing subcommand (check)"},
+    {"config", "config: missing subcommand (check, diff)"},
     {"config check", "config check: missing FILE"},
+    {"config diff", "config diff: missing FILE"},
+    {"config diff a b", "config diff: unexpected argument 'b'"},
+    {"reload --dryrun", "reload: unknown option '--dryrun'"},
+    {"reload --dry-run now", "reload: unexpected argument 'now'"},
     {"config verify x", "config: unknown subcommand 'verify'"},
     {"reload now", "reload: unexpected argument 'now'"},
     {"version --bogus", "version: unknown option '--bogus'"},
@@ -339,10 +343,17 @@ static void test_others(void **state)
 	ok("detach --all --yes", &req);
 	assert_true(req.all && req.yes);
 	ok("config check /etc/spillway/spillway.yaml", &req);
+	assert_int_equal(req.config_op, SPW_CONFIG_CHECK);
 	assert_string_equal(req.file, "/etc/spillway/spillway.yaml");
 	ok("c ch x.yaml", &req);
 	assert_int_equal(req.cmd, SPW_CMD_CONFIG);
 	ok("reload", &req);
+	assert_false(req.dry_run);
+	ok("reload --dry-run", &req);
+	assert_true(req.dry_run);
+	ok("config diff /etc/spillway/new.yaml", &req);
+	assert_int_equal(req.config_op, SPW_CONFIG_DIFF);
+	assert_string_equal(req.file, "/etc/spillway/new.yaml");
 	ok("version", &req);
 }
 

@@ -77,6 +77,7 @@ _spillway()
 			COMPREPLY=($(compgen -W "--for" -- "$cur"))
 		fi
 		;;
+	rel*) COMPREPLY=($(compgen -W "--dry-run --help" -- "$cur")) ;;
 	rep*)
 		if [[ -z $sub ]]; then
 			COMPREPLY=($(compgen -W "pool queue --socket --config" -- "$cur"))
@@ -104,7 +105,7 @@ _spillway()
 		;;
 	c*)
 		if [[ -z $sub ]]; then
-			COMPREPLY=($(compgen -W "check" -- "$cur"))
+			COMPREPLY=($(compgen -W "check diff" -- "$cur"))
 		else
 			_filedir 'y?(a)ml'
 		fi

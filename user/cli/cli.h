@@ -40,6 +40,7 @@ enum spw_cli_cmd_id {
 
 enum spw_cli_rules_op { SPW_RULES_LIST, SPW_RULES_ADD, SPW_RULES_DEL };
 enum spw_cli_policy_op { SPW_POLICY_SET, SPW_POLICY_CLEAR, SPW_POLICY_DRYRUN };
+enum spw_cli_config_op { SPW_CONFIG_CHECK, SPW_CONFIG_DIFF };
 
 /* Longest argument text the request keeps a copy of (names, paths are pointers into argv). */
 #define SPW_CLI_ARG_MAX 64
@@ -88,8 +89,11 @@ struct spw_cli_req {
 	const char *iface;
 	enum spw_attach_mode mode;
 	bool all, yes;
-	/* config check */
+	/* config check|diff */
+	enum spw_cli_config_op config_op;
 	const char *file;
+	/* reload --dry-run: check and diff, apply nothing */
+	bool dry_run;
 };
 
 /*

@@ -45,8 +45,8 @@ static const char main_help[] =
     "  report [--socket PATH] pool|queue NAME k=v...   send one report line to spillwayd\n"
     "  attach IFACE      attach the data plane to an interface\n"
     "  detach IFACE|--all --yes   detach (--all also removes every pinned map)\n"
-    "  config check FILE validate a config file\n"
-    "  reload            ask spillwayd to reload its config\n"
+    "  config check|diff FILE   validate a config file, or show what reloading it changes\n"
+    "  reload [--dry-run]   ask spillwayd to reload its config (or only check it)\n"
     "  version           print the version\n"
     "  help [COMMAND]    this text, or a command's\n"
     "\n"
@@ -126,17 +126,25 @@ static const char detach_help[] =
     "Detaches from IFACE. --all detaches every interface and removes every pinned map and\n"
     "link (counters, flows, policies): it refuses without --yes.\n";
 
-static const char config_help[] = "usage: spillway config check FILE\n"
-				  "\n"
-				  "Validates FILE as spillwayd would; errors read FILE:LINE:COL.\n";
+static const char config_help[] =
+    "usage: spillway config check FILE\n"
+    "       spillway config diff FILE\n"
+    "\n"
+    "check: validates FILE as spillwayd would; errors read FILE:LINE:COL.\n"
+    "diff: what a reload of FILE would change against spillwayd's running config (services,\n"
+    "signals and targets, rules, tiers, DSCP, interfaces, controller; settings only a restart\n"
+    "changes say so), one line each. Asks the daemon (its control socket, root only), which\n"
+    "reads FILE: a path as the daemon sees it. Nothing is applied.\n";
 
 static const char reload_help[] =
-    "usage: spillway reload\n"
+    "usage: spillway reload [--dry-run]\n"
     "\n"
     "Asks spillwayd (its control socket STATE_DIR/" SPW_CONTROL_SOCK_NAME
     ") to reload its config and\n"
     "prints its answer: \"ok: N services\"; \"partial: ...\" naming settings only a restart can\n"
-    "change (exit 1); or the file:line:col error (the running config is then kept).\n";
+    "change (exit 1); or the file:line:col error (the running config is then kept).\n"
+    "--dry-run: checks the file the daemon would read and prints what a reload would change,\n"
+    "applying nothing (exit 1 when the file is bad).\n";
 
 static const char version_help[] = "usage: spillway version\n";
 
@@ -759,22 +767,26 @@ static enum spw_cli_parse_result parse_detach(struct spw_cli_req *req, int argc,
 static enum spw_cli_parse_result parse_config(struct spw_cli_req *req, int argc, char **argv,
 					      char *err, size_t errlen)
 {
-	static const char *const subs[] = {"check"};
+	static const char *const subs[] = {"check", "diff"};
 	static const struct option opts[] = {HELP_OPT, END_OPT};
 	static const char *const names[] = {"FILE"};
 	enum spw_cli_parse_result r;
+	const char *cmd;
+	int sub;
 
 	if (is_help(argc, argv)) {
 		req->help = config_help;
 		return SPW_CLI_HELP;
 	}
-	if (subcommand("config", argc, argv, subs, 1, err, errlen) < 0)
+	sub = subcommand("config", argc, argv, subs, 2, err, errlen);
+	if (sub < 0)
 		return SPW_CLI_USAGE;
-	r = run_opts(req, "config check", argc - 1, argv + 1, opts, ":h", NULL, config_help, err,
-		     errlen);
+	req->config_op = (enum spw_cli_config_op)sub;
+	cmd = sub == SPW_CONFIG_CHECK ? "config check" : "config diff";
+	r = run_opts(req, cmd, argc - 1, argv + 1, opts, ":h", NULL, config_help, err, errlen);
 	if (r != SPW_CLI_RUN)
 		return r;
-	if (!positionals("config check", argc - 1, argv + 1, 1, names, err, errlen))
+	if (!positionals(cmd, argc - 1, argv + 1, 1, names, err, errlen))
 		return SPW_CLI_USAGE;
 	req->file = argv[1 + optind];
 	return SPW_CLI_RUN;
@@ -793,10 +805,26 @@ static enum spw_cli_parse_result parse_noargs(struct spw_cli_req *req, const cha
 	return r;
 }
 
+static bool reload_opt(struct spw_cli_req *req, const char *cmd, int c, const char *arg, char *err,
+		       size_t errlen)
+{
+	(void)cmd, (void)arg, (void)err, (void)errlen;
+	if (c == 'n')
+		req->dry_run = true;
+	return c == 'n';
+}
+
 static enum spw_cli_parse_result parse_reload(struct spw_cli_req *req, int argc, char **argv,
 					      char *err, size_t errlen)
 {
-	return parse_noargs(req, "reload", reload_help, argc, argv, err, errlen);
+	static const struct option opts[] = {
+	    {"dry-run", no_argument, NULL, 'n'}, HELP_OPT, END_OPT};
+	enum spw_cli_parse_result r;
+
+	r = run_opts(req, "reload", argc, argv, opts, ":h", reload_opt, reload_help, err, errlen);
+	if (r == SPW_CLI_RUN && !positionals("reload", argc, argv, 0, NULL, err, errlen))
+		return SPW_CLI_USAGE;
+	return r;
 }
 
 static enum spw_cli_parse_result parse_version(struct spw_cli_req *req, int argc, char **argv,

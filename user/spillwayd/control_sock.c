@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The control socket: STATE_DIR/control.sock, a unix stream socket only root may use (mode
- * 0600), for actions the daemon owns. A client sends one line ("reload") and gets one line
- * back: "ok: N services" or "error: FILE:LINE:COL: ..." (the running config then kept), and
- * the connection is closed.
+ * 0600), for actions the daemon owns. A client sends one line and gets its answer, the
+ * connection then closed: "reload" answers one line, "ok: N services", "partial: ..." or
+ * "error: FILE:LINE:COL: ..." (the running config then kept); "diff [PATH]" answers a line
+ * per change a reload of PATH (default: the daemon's config file) would make, then "ok: N
+ * changes ..." or the file's error, and applies nothing.
  *
  * Clients are served from the event loop, a reload being serialised with the tick anyway; but
  * a client is never waited for: each connection is non-blocking in the loop's epoll, its line
- * gathered as it arrives, and one that has not sent it within CONTROL_IO_TIMEOUT_MS is closed
+ * gathered as it arrives, and one that has not sent it within CONTROL_IO_TIMEOUT_NS is closed
  * at the next tick. A client that connects and stalls so costs the loop nothing (a blocking
  * read held ticks and SIGTERM for the whole timeout).
  */
@@ -20,11 +22,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include "spw_config.h"
 #include "spwd.h"
 #include "spw_log.h"
 
 /* A client that has not sent its line by then is closed. */
 #define CONTROL_IO_TIMEOUT_NS (500 * 1000000ULL)
+/* The longest answer: a diff's lines (the socket buffer takes it in one send). */
+#define CONTROL_ANSWER_MAX (48 * 1024)
 /* Connections waiting to be accepted. */
 #define CONTROL_BACKLOG 8
 
@@ -91,15 +96,74 @@ static void answer(int fd, const char *line)
 {
 	size_t len = strlen(line);
 
-	/* One short line into an empty socket buffer: a non-blocking send takes it whole.
-	 * MSG_NOSIGNAL: a client gone before the answer must not kill the daemon. */
+	/* At most CONTROL_ANSWER_MAX into an empty socket buffer (a unix stream socket's is
+	 * 200 KB): a non-blocking send takes it whole. MSG_NOSIGNAL: a client gone before
+	 * the answer must not kill the daemon. */
 	if (send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
 		pr_debug("control client left before the answer\n");
+}
+
+/* A multi-line answer, built before it is sent in one go. */
+struct answer_buf {
+	char text[CONTROL_ANSWER_MAX];
+	size_t len;
+	bool truncated;
+};
+
+static void add_line(void *ctx, const char *line)
+{
+	struct answer_buf *b = ctx;
+	size_t n = strlen(line);
+
+	/* Room kept for the last line, which says how it went. */
+	if (b->len + n + 1 > sizeof(b->text) - SPW_ERR_MAX) {
+		b->truncated = true;
+		return;
+	}
+	memcpy(b->text + b->len, line, n);
+	b->text[b->len + n] = '\n';
+	b->len += n + 1;
+}
+
+/*
+ * "diff [PATH]": what a reload of PATH (default: the daemon's own config file) would change
+ * against the running config, one line each, then "ok: N changes (nothing applied)" or the
+ * file's error. Nothing is applied.
+ */
+static void run_diff(struct spwd *d, int fd, const char *path)
+{
+	static struct answer_buf b; /* one loop thread; too big for its stack */
+	struct spw_config *cfg;
+	char err[SPW_ERR_MAX];
+	int n;
+
+	b.len = 0;
+	b.truncated = false;
+	if (!*path)
+		path = d->config_path;
+	if (spw_config_load(path, &cfg, err, sizeof(err))) {
+		snprintf(b.text, sizeof(b.text), "error: %s\n", err);
+		answer(fd, b.text);
+		return;
+	}
+	n = spw_config_diff(d->cfg, cfg, add_line, &b);
+	spw_config_free(cfg);
+	if (b.truncated)
+		add_line(&b, "... (more changes than one answer holds)");
+	snprintf(b.text + b.len, sizeof(b.text) - b.len,
+		 n < 0 ? "error: out of memory\n" : "ok: %d changes from %s (nothing applied)\n", n,
+		 path);
+	answer(fd, b.text);
 }
 
 static void run_command(struct spwd *d, int fd, const char *line)
 {
 	char err[SPW_ERR_MAX], kept[SPW_ERR_MAX], out[2 * SPW_ERR_MAX + 32];
+
+	if (!strcmp(line, "diff") || !strncmp(line, "diff ", 5)) {
+		run_diff(d, fd, line[4] ? line + 5 : "");
+		return;
+	}
 
 	if (!strcmp(line, "reload")) {
 		err[0] = kept[0] = '\0';
@@ -113,7 +177,7 @@ static void run_command(struct spwd *d, int fd, const char *line)
 		answer(fd, out);
 		return;
 	}
-	snprintf(out, sizeof(out), "error: unknown command '%.64s' (reload)\n", line);
+	snprintf(out, sizeof(out), "error: unknown command '%.64s' (reload, diff [PATH])\n", line);
 	answer(fd, out);
 }
 

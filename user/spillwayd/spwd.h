@@ -48,8 +48,6 @@ struct spwd_service {
 /* Control clients served at once, and the epoll tag of the first one's connection. */
 #define SPWD_CONTROL_CONNS   8
 #define SPWD_EV_CONTROL_CONN 16
-/* Longest control command line. */
-#define SPWD_CONTROL_LINE_MAX 256
 
 /* A control client whose line is still arriving. */
 struct spwd_control_conn {
@@ -57,7 +55,7 @@ struct spwd_control_conn {
 	int fd;
 	uint64_t since_ns; /* accepted then: closed when the line takes too long */
 	size_t got;
-	char buf[SPWD_CONTROL_LINE_MAX];
+	char buf[SPW_CONTROL_LINE_MAX];
 };
 
 /* What the exporter thread may read: copied under the lock at the end of each tick. */

@@ -115,6 +115,16 @@ int spw_config_advise(const struct spw_config *c, spw_advice_fn say, void *ctx);
  */
 void spw_config_assign_ids(struct spw_config *c, const char (*held)[SPW_NAME_MAX]);
 
+/*
+ * What a reload from `from` to `to` would change: calls fn once per change with a line like
+ * "service api: port tcp/8080 -> tcp/8081" or "rule 10.0.0.0/8: tier standard -> critical"
+ * (services by name, rules by prefix, interfaces by name; past 50 rule lines, a count).
+ * Settings only a restart changes say so. Returns how many lines, -1 without memory.
+ */
+typedef void (*spw_diff_fn)(void *ctx, const char *line);
+int spw_config_diff(const struct spw_config *from, const struct spw_config *to, spw_diff_fn fn,
+		    void *ctx);
+
 /* Tier index of a configured tier name, -1 when unknown. */
 int spw_config_tier(const struct spw_config *c, const char *name);
 
