@@ -28,23 +28,6 @@
 #define SVC_ID	 3
 #define SVC_PORT 8080
 
-static int setup(void **state)
-{
-	static struct spw_fixture fx;
-
-	memset(&fx, 0, sizeof(fx));
-	if (spw_fixture_open(&fx))
-		return -1;
-	*state = &fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	spw_fixture_close(*state);
-	return 0;
-}
-
 /* Both handles see one set of maps: writes cross over in both directions. */
 static void test_pinned_shares_maps(void **state)
 {
@@ -172,11 +155,15 @@ static void test_pinned_abi_mismatch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_pinned_shares_maps, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pinned_reads_counters, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pinned_has_no_programs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pinned_shares_maps, spw_fixture_setup,
+					    spw_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_pinned_reads_counters, spw_fixture_setup,
+					    spw_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_pinned_has_no_programs, spw_fixture_setup,
+					    spw_fixture_teardown),
 	    cmocka_unit_test(test_pinned_missing),
-	    cmocka_unit_test_setup_teardown(test_pinned_abi_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pinned_abi_mismatch, spw_fixture_setup,
+					    spw_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

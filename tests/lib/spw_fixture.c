@@ -244,3 +244,20 @@ int spw_fixture_cidr(const char *text, struct spw_cidr *out)
 		out->addr[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
 	return 0;
 }
+
+int spw_fixture_setup(void **state)
+{
+	static struct spw_fixture fx;
+
+	memset(&fx, 0, sizeof(fx));
+	if (spw_fixture_open(&fx))
+		return -1;
+	*state = &fx;
+	return 0;
+}
+
+int spw_fixture_teardown(void **state)
+{
+	spw_fixture_close(*state);
+	return 0;
+}

@@ -41,6 +41,13 @@ int spw_fixture_open_opts(struct spw_fixture *fx, const struct spw_dp_opts *opts
 /* Unpins everything and frees; never fails. Idempotent, fine on a zeroed or failed fixture. */
 void spw_fixture_close(struct spw_fixture *fx);
 
+/*
+ * cmocka setup and teardown of a test that wants a fresh fixture: *state gets one (a static
+ * of the file, so tests run one at a time), closed again after. Setup returns -1 on failure.
+ */
+int spw_fixture_setup(void **state);
+int spw_fixture_teardown(void **state);
+
 /* The outcome of one BPF_PROG_RUN. */
 struct spw_run {
 	int retval;	      /* XDP_* or TC_ACT_* */

@@ -164,9 +164,10 @@ static void test_tiers_and_dscp(void **state)
 	static const char a[] = "tiers: [critical, standard, sheddable]\n"
 				"dscp: {trusted_sources: [10.0.0.0/8], map: {46: critical}}\n"
 				"services: [{name: api, port: 8080}]\n";
-	static const char b[] = "tiers: [critical, standard, bulk, sheddable]\n"
-				"dscp: {trusted_sources: [10.1.0.0/16], map: {46: standard, 0: bulk}}\n"
-				"services: [{name: api, port: 8080}]\n";
+	static const char b[] =
+	    "tiers: [critical, standard, bulk, sheddable]\n"
+	    "dscp: {trusted_sources: [10.1.0.0/16], map: {46: standard, 0: bulk}}\n"
+	    "services: [{name: api, port: 8080}]\n";
 	struct lines *l = malloc(sizeof(*l));
 
 	(void)state;
@@ -204,11 +205,11 @@ static void test_many_rules(void **state)
 		int j = nrules - 1 - i;
 
 		la += (size_t)snprintf(a + la, cap - la,
-				       "  - {cidr: %d.%d.%d.0/24, tier: critical}\n", 10 + i / 65536,
-				       i / 256 % 256, i % 256);
+				       "  - {cidr: %d.%d.%d.0/24, tier: critical}\n",
+				       10 + i / 65536, i / 256 % 256, i % 256);
 		lb += (size_t)snprintf(b + lb, cap - lb,
-				       "  - {cidr: %d.%d.%d.0/24, tier: standard}\n", 10 + j / 65536,
-				       j / 256 % 256, j % 256);
+				       "  - {cidr: %d.%d.%d.0/24, tier: standard}\n",
+				       10 + j / 65536, j / 256 % 256, j % 256);
 	}
 	snprintf(a + la, cap - la, "services: [{name: api, port: 8080}]\n");
 	snprintf(b + lb, cap - lb, "services: [{name: api, port: 8080}]\n");

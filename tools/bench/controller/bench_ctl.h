@@ -2,7 +2,8 @@
 /*
  * bench_controller's parts (docs/benchmarks.md says what each figure is and how it is taken):
  * daemon.c runs spillwayd and reads its CPU and memory, flows.c fills its flow table,
- * reaction.c, tick_cpu.c, sweep.c and scrape.c take one figure each, main.c prints the table.
+ * reaction.c, tick_cpu.c, sweep.c, scrape.c and rules.c take one figure each, main.c prints
+ * the table.
  */
 #ifndef SPW_BENCH_CTL_H
 #define SPW_BENCH_CTL_H
@@ -140,6 +141,21 @@ struct bench_law {
 /* 0, or -1 when the simulation could not run (no memory). */
 int bench_law_sim(struct bench_law *out);
 
+/* Rules (rules.c): trie sizes, the largest the baseline runs at, and the goal at the largest. */
+#define BENCH_RULE_SIZES	3
+#define BENCH_RULE_BASELINE_MAX 100000
+/* A third of the default lease: a start or reload with a full trie renews in time. */
+#define GOAL_PRUNE_FULL_MS 1000.0
+extern const uint32_t bench_rule_sizes[BENCH_RULE_SIZES];
+
+struct bench_rules {
+	uint32_t n;	      /* 0: not measured */
+	double add_ms;	      /* n spw_dp_rule_add() calls */
+	double prune_ms;      /* every rule wanted (nothing stale) */
+	double prune_half_ms; /* half wanted: n / 2 deleted */
+	double baseline_ms;   /* the old pruning, nothing stale; 0 when not run */
+};
+
 struct bench {
 	const char *daemon_path;
 	bool daemon_verbose;
@@ -179,6 +195,9 @@ struct bench {
 
 	struct bench_law law;
 
+	bool rules_only; /* --rules-only: no daemon, the rules figures alone */
+	struct bench_rules rules[BENCH_RULE_SIZES];
+
 	/* Scrape: medians of SCRAPE_RUNS GETs of the daemon's exporter. */
 	bool scrape_done;
 	double scrape_med_ms, scrape_p99_ms;
@@ -196,6 +215,7 @@ double percentile(double *v, int n, double p);
 int phase_tick_cpu(struct bench *b);
 int phase_reaction(struct bench *b);
 int phase_scrape(struct bench *b);
+int phase_rules(struct bench *b);
 int phase_sweep(struct bench *b);
 int read_cpu(struct bench *b, struct cpu_sample *s);
 void read_rss(struct bench *b);

@@ -55,6 +55,45 @@ static unsigned int print_row(const char *name, const char *measured, const char
 	return verdict == 0;
 }
 
+/* The rules rows: the new pruning at each size, the baseline beside it where it ran. */
+static unsigned int print_rules(const struct bench *b)
+{
+	char name[80], text[96], goal[32];
+	unsigned int over = 0;
+	int i;
+
+	snprintf(goal, sizeof(goal), "<= %.0f ms", GOAL_PRUNE_FULL_MS);
+	for (i = 0; i < BENCH_RULE_SIZES; i++) {
+		const struct bench_rules *r = &b->rules[i];
+		bool full = bench_rule_sizes[i] == SPW_MAX_RULES;
+
+		snprintf(name, sizeof(name), "rules prune, %u rules, all kept",
+			 bench_rule_sizes[i]);
+		if (!r->n) {
+			over += print_row(name, "", full ? goal : "", full ? -2 : -1);
+			continue;
+		}
+		if (r->baseline_ms > 0)
+			snprintf(text, sizeof(text), "%.1f ms (old %.0f ms: x%.0f)", r->prune_ms,
+				 r->baseline_ms, r->baseline_ms / r->prune_ms);
+		else
+			snprintf(text, sizeof(text), "%.1f ms (%.2f us/rule)", r->prune_ms,
+				 r->prune_ms * 1e3 / r->n);
+		if (full)
+			over += print_row(name, text, goal, r->prune_ms <= GOAL_PRUNE_FULL_MS);
+		else
+			print_row(name, text, "", -1);
+		snprintf(name, sizeof(name), "  info: %u rules, half kept", r->n);
+		snprintf(text, sizeof(text), "%.1f ms", r->prune_half_ms);
+		print_row(name, text, "", -1);
+	}
+	printf("\nnotes:\n  rules: IPv4 /24s added one by one (%.0f ms for the largest), the "
+	       "wanted list shuffled; old = every trie key against every wanted key, the walk "
+	       "restarted after each 256 deletes, run at <= %d rules only\n",
+	       b->rules[BENCH_RULE_SIZES - 1].add_ms, BENCH_RULE_BASELINE_MAX);
+	return over;
+}
+
 static unsigned int print_table(struct bench *b, double elapsed_s)
 {
 	double tick_ms = (double)TICK_NS / 1e6, scale = (double)GOAL_SWEEP_FLOWS / b->nflows;
@@ -163,7 +202,7 @@ static unsigned int print_table(struct bench *b, double elapsed_s)
 	over += print_row("law (sim): goodput at 10C, worst", b->law.done ? text : "", goal,
 			  b->law.done ? b->law.good10_min >= GOAL_LAW_GOODPUT : -2);
 
-	printf("\nnotes:\n");
+	over += print_rules(b);
 	if (n)
 		printf("  reaction: (N) = policy writes between report and drop; %u of %u "
 		       "trials timed out (> %d ticks); SYN source in the tier's top cohort; "
@@ -220,6 +259,7 @@ static void usage(FILE *f)
 	    "                       (default %d, %d..%d, even)\n"
 	    "  -w, --window S       seconds per tick-CPU window (default %d); five windows\n"
 	    "  -v, --verbose        the daemon logs at debug level (its log is removed after)\n"
+	    "  -r, --rules-only     only the rules figures (no daemon): pruning 20k..262k rules\n"
 	    "  -h, --help           this text\n"
 	    "\n"
 	    "Runs as root: it starts the daemon on a pin root of its own under /sys/fs/bpf and\n"
@@ -310,13 +350,10 @@ static int setup(struct bench *b)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"daemon", required_argument, NULL, 'd'},
-	    {"trials", required_argument, NULL, 'n'},
-	    {"flows", required_argument, NULL, 'f'},
-	    {"window", required_argument, NULL, 'w'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"daemon", required_argument, NULL, 'd'}, {"trials", required_argument, NULL, 'n'},
+	    {"flows", required_argument, NULL, 'f'},  {"window", required_argument, NULL, 'w'},
+	    {"verbose", no_argument, NULL, 'v'},      {"rules-only", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	struct bench b = {
 	    .trials = DEF_TRIALS,
@@ -329,7 +366,7 @@ int main(int argc, char **argv)
 	bool failed = false;
 
 	b.daemon_path = default_daemon();
-	while ((c = getopt_long(argc, argv, "d:n:f:w:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:f:w:vrh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			b.daemon_path = optarg;
@@ -352,6 +389,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			b.daemon_verbose = true;
+			break;
+		case 'r':
+			b.rules_only = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -382,6 +422,15 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	if (b.rules_only) {
+		err = phase_rules(&b);
+		printf(
+		    "\nspillway rules pruning (spw_dp_rules_prune), kernel trie of %d entries\n\n",
+		    SPW_MAX_RULES);
+		printf("%-50s %-26s %-12s %s\n", "figure", "measured", "goal", "");
+		print_rules(&b);
+		return err ? 1 : 0;
+	}
 	err = setup(&b);
 	if (!err)
 		err = phase_reaction(&b);
@@ -393,6 +442,8 @@ int main(int argc, char **argv)
 	}
 	if (!err)
 		err = phase_scrape(&b);
+	if (!err)
+		err = phase_rules(&b);
 	if (!err && bench_law_sim(&b.law))
 		err = -ENOMEM;
 	if (!err && !daemon_alive(&b))

@@ -79,8 +79,7 @@ static void diff_tiers(struct diff *df, const struct spw_config *a, const struct
 		say(df, "tiers: [%s] -> [%s]", x, y);
 }
 
-static const struct spw_config_service *service_named(const struct spw_config *c,
-						      const char *name)
+static const struct spw_config_service *service_named(const struct spw_config *c, const char *name)
 {
 	int i;
 
@@ -303,10 +302,10 @@ static void diff_dscp(struct diff *df, const struct spw_config *a, const struct 
 	int i;
 
 	for (i = 0; i < SPW_DSCP_VALUES; i++) {
-		const char *x = a->dscp_tier[i] == SPW_DSCP_UNMAPPED ? "none"
-								       : tier_name(a, a->dscp_tier[i]);
-		const char *y = b->dscp_tier[i] == SPW_DSCP_UNMAPPED ? "none"
-								       : tier_name(b, b->dscp_tier[i]);
+		const char *x =
+		    a->dscp_tier[i] == SPW_DSCP_UNMAPPED ? "none" : tier_name(a, a->dscp_tier[i]);
+		const char *y =
+		    b->dscp_tier[i] == SPW_DSCP_UNMAPPED ? "none" : tier_name(b, b->dscp_tier[i]);
 
 		if (strcmp(x, y))
 			say(df, "dscp %d: %s -> %s", i, x, y);
@@ -360,7 +359,8 @@ static void diff_restart_only(struct diff *df, const struct spw_config *a,
 	static const char later[] = " (a reload keeps the running value: needs a restart)";
 
 	if (strcmp(a->metrics_listen, b->metrics_listen))
-		say(df, "metrics.listen: %s -> %s%s", a->metrics_listen[0] ? a->metrics_listen : "off",
+		say(df, "metrics.listen: %s -> %s%s",
+		    a->metrics_listen[0] ? a->metrics_listen : "off",
 		    b->metrics_listen[0] ? b->metrics_listen : "off", later);
 	if (strcmp(a->report_socket, b->report_socket))
 		say(df, "report.socket: %s -> %s%s", a->report_socket, b->report_socket, later);
@@ -369,8 +369,9 @@ static void diff_restart_only(struct diff *df, const struct spw_config *a,
 	if (strcmp(a->state_dir, b->state_dir))
 		say(df, "state_dir: %s -> %s%s", a->state_dir, b->state_dir, later);
 	if (a->flow_capacity != b->flow_capacity)
-		say(df, "flows.capacity: %" PRIu32 " -> %" PRIu32 " (a pinned table keeps its size "
-			"until detach --all)",
+		say(df,
+		    "flows.capacity: %" PRIu32 " -> %" PRIu32 " (a pinned table keeps its size "
+		    "until detach --all)",
 		    a->flow_capacity, b->flow_capacity);
 }
 

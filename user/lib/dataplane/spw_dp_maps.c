@@ -5,6 +5,7 @@
  * map, so a bad value is an -EINVAL and never a data plane that misbehaves.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -287,35 +288,58 @@ int spw_dp_rules_foreach(struct spw_dataplane *dp, spw_dp_rule_fn fn, void *ctx)
 	return errno == ENOENT || !errno ? 0 : -errno;
 }
 
-/* Makes an LPM map hold only the wanted prefixes (tiers set by the caller afterwards). */
+static int lpm_key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct spw_lpm_key));
+}
+
+/*
+ * Makes an LPM map hold only the wanted prefixes (tiers set by the caller afterwards). The
+ * wanted keys are sorted once and each key of the trie looked up among them by bisection, in
+ * one walk of the trie that collects what is stale, deleted after it (a delete during the
+ * walk would restart it): O((n + m) log m), where comparing every key with every wanted one,
+ * and restarting after each batch of deletes, took seconds at 100k rules (past the lease, at
+ * every start and reload).
+ */
 static int prune_lpm(int fd, const struct spw_lpm_key *want, int nwant)
 {
-	struct spw_lpm_key key, next;
+	struct spw_lpm_key key, next, *sorted, *stale = NULL, *grown;
+	size_t n = 0, cap = 0, i;
 	void *prev = NULL;
-	int i, n = 0;
-	struct spw_lpm_key stale[256];
-	bool found;
+	int err = 0;
 
-	/* Deleting while walking restarts the walk; collect a batch of stale keys, then delete. */
-	for (;;) {
-		n = 0;
-		prev = NULL;
-		while (n < (int)(sizeof(stale) / sizeof(stale[0])) &&
-		       !bpf_map_get_next_key(fd, prev, &next)) {
-			found = false;
-			for (i = 0; i < nwant && !found; i++)
-				found = !memcmp(&want[i], &next, sizeof(next));
-			if (!found)
-				stale[n++] = next;
-			key = next;
-			prev = &key;
-		}
-		if (!n)
-			return 0;
-		for (i = 0; i < n; i++)
-			if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
-				return -errno;
+	sorted = malloc(((size_t)nwant + 1) * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	if (nwant) {
+		memcpy(sorted, want, (size_t)nwant * sizeof(*sorted));
+		qsort(sorted, (size_t)nwant, sizeof(*sorted), lpm_key_cmp);
 	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bsearch(&key, sorted, (size_t)nwant, sizeof(*sorted), lpm_key_cmp))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			grown = realloc(stale, cap * sizeof(*stale));
+			if (!grown) {
+				err = -ENOMEM;
+				goto out;
+			}
+			stale = grown;
+		}
+		stale[n++] = key;
+	}
+	for (i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+out:
+	free(sorted);
+	free(stale);
+	return err;
 }
 
 int spw_dp_rules_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n)
