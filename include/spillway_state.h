@@ -63,7 +63,8 @@ struct spw_state_service {
 struct spw_state_iface {
 	char name[16]; /* IFNAMSIZ */
 	__u8 mode;     /* 0 xdp, 1 xdp-generic, 2 tc (enum spw_attach_mode) */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 ifindex; /* in the daemon's network namespace (netns_ino); 0: it did not exist */
 };
 
 #define SPW_STATE_IFACES 16
@@ -82,7 +83,9 @@ struct spw_state_file {
 	__u16 pad;
 	char tiers[SPW_MAX_TIERS][SPW_STATE_NAME_MAX];
 	__u32 nifaces;
-	__u32 pad2;
+	/* The daemon's network namespace: the inode of its /proc/self/ns/net (nsfs inodes are
+	 * 32-bit). Interface names and ifindexes mean something only there. 0: unknown. */
+	__u32 netns_ino;
 	struct spw_state_iface ifaces[SPW_STATE_IFACES];
 	struct spw_state_service services[SPW_STATE_SERVICES];
 };

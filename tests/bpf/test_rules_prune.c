@@ -125,8 +125,10 @@ static void test_trusted_prune(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_prune_keeps_exactly_the_wanted, spw_fixture_setup, spw_fixture_teardown),
-	    cmocka_unit_test_setup_teardown(test_trusted_prune, spw_fixture_setup, spw_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_keeps_exactly_the_wanted, spw_fixture_setup,
+					    spw_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_trusted_prune, spw_fixture_setup,
+					    spw_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

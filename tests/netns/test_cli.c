@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <grp.h>
 #include <libgen.h>
 #include <math.h>
@@ -38,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <net/if.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -45,6 +47,7 @@
 
 #include "daemon.h"
 #include "netns.h"
+#include "spw_fixture.h"
 #include "attach.h"
 #include "sockets.h"
 #include "util.h"
@@ -101,7 +104,17 @@ static void slurp(int fd, char *buf, size_t len)
  * Runs `spillway --pin-root P --state-dir S --config C ARGS...`; uid != 0 runs it as that
  * user (and group). Output goes to files, read back after the exit: no pipe can fill up.
  */
+static void run_cli_in(struct test_ctx *c, const char *ns, uid_t uid, struct run *r,
+		       const char *const *args);
+
 static void run_cli_as(struct test_ctx *c, uid_t uid, struct run *r, const char *const *args)
+{
+	run_cli_in(c, NULL, uid, r, args);
+}
+
+/* The same, run in network namespace ns (NULL: this one), as nsenter --net would. */
+static void run_cli_in(struct test_ctx *c, const char *ns, uid_t uid, struct run *r,
+		       const char *const *args)
 {
 	const char *argv[32] = {c->cli,	  "--pin-root", c->d.pin_root, "--state-dir",
 				c->d.dir, "--config",	c->d.config};
@@ -117,8 +130,17 @@ static void run_cli_as(struct test_ctx *c, uid_t uid, struct run *r, const char 
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		char nspath[64];
+		int nsfd;
+
 		dup2(fileno(out), STDOUT_FILENO);
 		dup2(fileno(err), STDERR_FILENO);
+		if (ns) {
+			snprintf(nspath, sizeof(nspath), "/run/netns/%s", ns);
+			nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+			if (nsfd < 0 || setns(nsfd, CLONE_NEWNET))
+				_exit(126);
+		}
 		if (uid && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
 			_exit(127);
 		execv(c->cli, (char *const *)argv);
@@ -740,6 +762,115 @@ static void test_report_socket(void **state)
 	spw_rm_tree(dir);
 }
 
+/* ---- detach --all from another namespace ---------------------------------------------- */
+
+struct ns_attach {
+	struct spw_dataplane *dp;
+	const char *ifname;
+};
+
+/* Inside the client's namespace: another instance's data plane there, in TC mode. */
+static int attach_tc_here(void *arg)
+{
+	struct ns_attach *a = arg;
+	unsigned int ifindex = if_nametoindex(a->ifname);
+
+	return ifindex ? spw_dp_attach(a->dp, (int)ifindex, SPW_ATTACH_TC) : -ENODEV;
+}
+
+static int xdp_prog_here(void *arg)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, o);
+	unsigned int ifindex = if_nametoindex(arg);
+
+	if (!ifindex || bpf_xdp_query((int)ifindex, 0, &o))
+		return -ENODEV;
+	return (int)o.prog_id;
+}
+
+/* Does the other instance's TC ingress program still see the client's traffic? */
+static bool other_instance_counts(struct test_ctx *c, struct spw_fixture *fx)
+{
+	struct sockaddr_storage ss;
+	struct spw_fx_change ch[4];
+	int len = spw_topo_sockaddr(&c->topo, SPW_TOPO_CLI, AF_INET, 9, &ss), fd, i, moved;
+
+	assert_true(len > 0);
+	assert_int_equal(spw_fixture_mark(fx), 0);
+	fd = spw_netns_socket(c->topo.end[SPW_TOPO_SRV].ns, AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	for (i = 0; i < 5; i++)
+		sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, (socklen_t)len);
+	close(fd);
+	spw_sleep_ms(50);
+	moved = spw_fixture_changes(fx, ch, 4);
+	assert_true(moved >= 0);
+	return moved > 0;
+}
+
+/*
+ * The daemon lives in the server's namespace. detach --all run in another one (the client's,
+ * where another spillway instance has its TC programs on a veth whose ifindex may well be the
+ * server veth's) refuses, says which namespace to enter, and touches nothing: not the other
+ * instance, not the daemon's pins or programs. Run in the daemon's namespace, it removes
+ * everything of the daemon's and still nothing of the other's. Last: the daemon's data plane
+ * is gone after it.
+ */
+static void test_detach_all_across_namespaces(void **state)
+{
+	struct test_ctx *c = *state;
+	struct spw_fixture *other = calloc(1, sizeof(*other));
+	struct run *r = malloc(sizeof(*r));
+	struct ns_attach a;
+	char want[128];
+	int prog;
+
+	assert_non_null(other);
+	assert_non_null(r);
+	assert_int_equal(spw_fixture_open(other), 0);
+	a.dp = other->dp;
+	a.ifname = c->topo.end[SPW_TOPO_CLI].ifname;
+	assert_int_equal(spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, attach_tc_here, &a), 0);
+	printf("ifindex of the server's veth %d, of the client's %d\n",
+	       spw_netns_ifindex(c->topo.end[SPW_TOPO_SRV].ns, c->topo.end[SPW_TOPO_SRV].ifname),
+	       spw_netns_ifindex(c->topo.end[SPW_TOPO_CLI].ns, a.ifname));
+	assert_true(other_instance_counts(c, other));
+
+	{
+		const char *const args[] = {"detach", "--all", "--yes", NULL};
+
+		run_cli_in(c, c->topo.end[SPW_TOPO_CLI].ns, 0, r, args);
+	}
+	printf("detach --all from the client's namespace: exit %d: %s", r->status, r->err);
+	assert_int_equal(r->status, 1);
+	assert_non_null(strstr(r->err, "another network namespace"));
+	snprintf(want, sizeof(want), "nsenter --net=/run/netns/%s", c->topo.end[SPW_TOPO_SRV].ns);
+	assert_non_null(strstr(r->err, want));
+	/* Nothing touched: the daemon's pins and XDP program, the other instance's TC. */
+	assert_int_equal(spw_dp_pinned_probe(c->d.pin_root), 0);
+	prog = spw_netns_run(c->topo.end[SPW_TOPO_SRV].ns, xdp_prog_here,
+			     (void *)c->topo.end[SPW_TOPO_SRV].ifname);
+	assert_true(prog > 0);
+	assert_true(other_instance_counts(c, other));
+
+	/* In the daemon's namespace: everything of the daemon's goes, nothing of the other's. */
+	{
+		const char *const args[] = {"detach", "--all", "--yes", NULL};
+
+		run_cli_in(c, c->topo.end[SPW_TOPO_SRV].ns, 0, r, args);
+	}
+	printf("detach --all in the daemon's namespace: exit %d: %s%s", r->status, r->out, r->err);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(spw_dp_pinned_probe(c->d.pin_root), -ENOENT);
+	prog = spw_netns_run(c->topo.end[SPW_TOPO_SRV].ns, xdp_prog_here,
+			     (void *)c->topo.end[SPW_TOPO_SRV].ifname);
+	assert_int_equal(prog, 0);
+	assert_true(other_instance_counts(c, other));
+	spw_fixture_close(other);
+	free(other);
+	free(r);
+}
+
 /* Copies the executable src into dir as "spillway" (mode 0755); its path into out. */
 static int copy_file(const char *src, const char *dir, char *out, size_t outlen)
 {
@@ -818,6 +949,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_report_socket, test_teardown),
 	    cmocka_unit_test_teardown(test_config_diff_and_dry_run, test_teardown),
 	    cmocka_unit_test_teardown(test_nobody, test_teardown),
+	    cmocka_unit_test_teardown(test_detach_all_across_namespaces, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* spillway report, attach, detach, config check, reload, version. */
-#include <dirent.h>
+/* spillway report, config check|diff, reload, version. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <net/if.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include "cli_priv.h"
@@ -78,91 +76,6 @@ int spw_cmd_report(const struct spw_cli_req *req)
 	}
 	close(fd);
 	printf("sent: %s\n", req->report_line);
-	return SPW_EXIT_OK;
-}
-
-int spw_cmd_attach(const struct spw_cli_req *req)
-{
-	struct spw_dataplane *dp;
-	unsigned int ifindex = if_nametoindex(req->iface);
-	int err;
-
-	if (!ifindex) {
-		fprintf(stderr, "spillway: no interface %s\n", req->iface);
-		return SPW_EXIT_FAIL;
-	}
-	if (cli_open_dp(req, &dp, true))
-		return SPW_EXIT_FAIL;
-	err = spw_dp_attach(dp, (int)ifindex, req->mode);
-	spw_dp_close(dp);
-	if (err) {
-		cli_dp_error(req, "cannot attach", err);
-		return SPW_EXIT_FAIL;
-	}
-	printf("attached to %s (%s)\n", req->iface, spw_attach_mode_name(req->mode));
-	return SPW_EXIT_OK;
-}
-
-/* Every interface with a pinned XDP link ("link_xdp_IFINDEX") under the pin root. */
-static int detach_pinned_links(const struct spw_cli_req *req, struct spw_dataplane *dp)
-{
-	struct dirent *de;
-	DIR *dir = opendir(req->pin_root);
-	int ifindex, err = 0, e;
-
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
-		if (sscanf(de->d_name, "link_xdp_%d", &ifindex) != 1 || ifindex <= 0)
-			continue;
-		e = spw_dp_detach(dp, ifindex);
-		if (e && !err)
-			err = e;
-	}
-	closedir(dir);
-	return err;
-}
-
-int spw_cmd_detach(const struct spw_cli_req *req)
-{
-	struct spw_state_file *st;
-	struct spw_dataplane *dp;
-	unsigned int ifindex;
-	uint32_t i;
-	int err;
-
-	if (cli_open_dp(req, &dp, false))
-		return SPW_EXIT_FAIL;
-	if (!req->all) {
-		ifindex = if_nametoindex(req->iface);
-		err = ifindex ? spw_dp_detach(dp, (int)ifindex) : -ENODEV;
-		spw_dp_close(dp);
-		if (err) {
-			cli_dp_error(req, "cannot detach", err);
-			return SPW_EXIT_FAIL;
-		}
-		printf("detached from %s\n", req->iface);
-		return SPW_EXIT_OK;
-	}
-	/* TC filters leave no pin behind: the interfaces the daemon attached are in its state. */
-	st = calloc(1, sizeof(*st));
-	if (st && !cli_state_read(req, st)) {
-		for (i = 0; i < st->nifaces; i++) {
-			ifindex = if_nametoindex(st->ifaces[i].name);
-			if (ifindex)
-				spw_dp_detach(dp, (int)ifindex);
-		}
-	}
-	free(st);
-	err = detach_pinned_links(req, dp);
-	if (!err)
-		err = spw_dp_unpin_all(dp);
-	spw_dp_close(dp);
-	if (err) {
-		cli_dp_error(req, "cannot remove everything", err);
-		return SPW_EXIT_FAIL;
-	}
-	printf("detached everywhere; every map and link under %s removed\n", req->pin_root);
 	return SPW_EXIT_OK;
 }
 

@@ -124,7 +124,9 @@ static const char detach_help[] =
     "       spillway detach --all --yes\n"
     "\n"
     "Detaches from IFACE. --all detaches every interface and removes every pinned map and\n"
-    "link (counters, flows, policies): it refuses without --yes.\n";
+    "link (counters, flows, policies): it refuses without --yes. Only what is recorded as\n"
+    "spillway's is touched: run from another network namespace than the daemon's, detach\n"
+    "names the one to enter (nsenter --net=...) and touches nothing.\n";
 
 static const char config_help[] =
     "usage: spillway config check FILE\n"

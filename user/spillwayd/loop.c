@@ -186,6 +186,8 @@ static int reload_config(struct spwd *d, char *err, size_t errlen, char *kept, s
 	spwd_log_advice(cfg);
 	d->cfg = cfg;
 	spw_config_free(old);
+	/* The interfaces may be others now (and cfg may sit where old did). */
+	d->ifindex_cfg = NULL;
 	set_tick(d);
 	pr_info("config reloaded from %s: %d services\n", d->config_path, cfg->nservices);
 	if (kept[0])

@@ -96,6 +96,9 @@ struct spwd {
 	uint16_t metrics_port;		  /* the exporter's port (metrics.listen :0 picks one) */
 	struct spw_state_file *state;	  /* the shed-state file, mapped; NULL: not published */
 	struct spw_state_file *state_buf; /* the next state, built before it is published */
+	uint32_t netns_ino;		  /* this process's network namespace (state_file.c) */
+	const struct spw_config *ifindex_cfg; /* the config ifindex[] was resolved for */
+	uint32_t ifindex[SPW_MAX_IFACES];     /* its interfaces' ifindexes, 0: none such */
 };
 
 /* apply.c: make the data plane match cfg (services, rules, DSCP, flood guard, attach). */

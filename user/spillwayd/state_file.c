@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/stat.h>
 #include "spwd.h"
 #include "spw_log.h"
 #include "spw_state_write.h"
@@ -18,9 +20,14 @@ int spwd_state_open(struct spwd *d)
 {
 	int err;
 
+	struct stat st;
+
 	d->state_buf = calloc(1, sizeof(*d->state_buf));
 	if (!d->state_buf)
 		return -ENOMEM;
+	/* Published so that `spillway detach --all` run elsewhere knows it is elsewhere. */
+	if (!stat("/proc/self/ns/net", &st))
+		d->netns_ino = (uint32_t)st.st_ino;
 	err = spw_state_file_create(d->cfg->state_dir, &d->state);
 	if (err) {
 		pr_warn("cannot create the shed-state file in %s: %s\n", d->cfg->state_dir,
@@ -104,12 +111,20 @@ void spwd_state_publish(struct spwd *d)
 	b->metrics_port = d->metrics_port;
 	for (i = 0; i < d->cfg->ntiers && i < SPW_MAX_TIERS; i++)
 		snprintf(b->tiers[i], sizeof(b->tiers[i]), "%s", d->cfg->tiers[i]);
-	for (i = 0; i < d->cfg->nifaces && i < SPW_STATE_IFACES; i++) {
+	/* Resolved once per config (an ioctl each), as apply.c resolved them to attach. */
+	if (d->ifindex_cfg != d->cfg) {
+		for (i = 0; i < d->cfg->nifaces && i < SPW_MAX_IFACES; i++)
+			d->ifindex[i] = if_nametoindex(d->cfg->ifaces[i].name);
+		d->ifindex_cfg = d->cfg;
+	}
+	for (i = 0; i < d->cfg->nifaces && i < SPW_STATE_IFACES && i < SPW_MAX_IFACES; i++) {
 		snprintf(b->ifaces[i].name, sizeof(b->ifaces[i].name), "%s",
 			 d->cfg->ifaces[i].name);
 		b->ifaces[i].mode = (uint8_t)d->cfg->ifaces[i].mode;
+		b->ifaces[i].ifindex = d->ifindex[i];
 	}
 	b->nifaces = (uint32_t)i;
+	b->netns_ino = d->netns_ino;
 	/* Last: readers judge freshness by it, so it covers everything above. */
 	b->updated_ns = spw_now_ns();
 	spw_state_write(d->state, b);

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * spillway attach and detach. Interface names and ifindexes mean something only in one network
+ * namespace: a daemon in a namespace attached to its devices there, and the same name or
+ * ifindex here is another device. So detach acts only on what is recorded as spillway's, in
+ * the namespace it was recorded in: XDP through the pinned links (a link names its device
+ * itself, in any namespace), TC through the interfaces the daemon published in its shed-state
+ * file with its namespace and their ifindexes. Run from another namespace, it refuses, names
+ * the namespace to enter, and touches nothing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include "cli_priv.h"
+
+/* Where named network namespaces are (iproute2's `ip netns add`). */
+#define NETNS_RUN_DIR "/run/netns"
+
+int spw_cmd_attach(const struct spw_cli_req *req)
+{
+	struct spw_dataplane *dp;
+	unsigned int ifindex = if_nametoindex(req->iface);
+	int err;
+
+	if (!ifindex) {
+		fprintf(stderr, "spillway: no interface %s\n", req->iface);
+		return SPW_EXIT_FAIL;
+	}
+	if (cli_open_dp(req, &dp, true))
+		return SPW_EXIT_FAIL;
+	err = spw_dp_attach(dp, (int)ifindex, req->mode);
+	spw_dp_close(dp);
+	if (err) {
+		cli_dp_error(req, "cannot attach", err);
+		return SPW_EXIT_FAIL;
+	}
+	printf("attached to %s (%s)\n", req->iface, spw_attach_mode_name(req->mode));
+	return SPW_EXIT_OK;
+}
+
+static uint32_t netns_ino_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+/*
+ * A path to the namespace ino for nsenter --net=: its name under /run/netns when it has one,
+ * else the daemon's /proc/PID/ns/net while it runs. false when neither leads there.
+ */
+static bool netns_path(uint32_t ino, uint32_t pid, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir = opendir(NETNS_RUN_DIR);
+
+	while (dir && (de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", de->d_name);
+		if (netns_ino_of(path) == ino) {
+			snprintf(buf, len, "%s", path);
+			closedir(dir);
+			return true;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+	if (pid && netns_ino_of(path) == ino) {
+		snprintf(buf, len, "%s", path);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The daemon's record, when there is one: st gets the state file, and the call fails (printed)
+ * when that daemon's namespace is not this one. *have false: no record (no daemon published
+ * one), which is not an error: then only the pinned links are known.
+ */
+static int check_netns(const struct spw_cli_req *req, struct spw_state_file *st, bool *have)
+{
+	uint32_t here = netns_ino_of("/proc/self/ns/net");
+	char where[PATH_MAX];
+
+	*have = !cli_state_read_opt(req, st, false);
+	if (!*have || !st->netns_ino || st->netns_ino == here)
+		return 0;
+	fprintf(stderr, "spillway: the data plane under %s was attached by spillwayd (pid %u) in "
+			"another network namespace",
+		req->pin_root, st->daemon_pid);
+	if (st->nifaces)
+		fprintf(stderr, " (%.*s%s)", 16, st->ifaces[0].name,
+			st->nifaces > 1 ? " and others" : "");
+	if (netns_path(st->netns_ino, st->daemon_pid, where, sizeof(where)))
+		fprintf(stderr, ": run it there: nsenter --net=%s spillway ...\n", where);
+	else
+		fprintf(stderr, ", which has no name here and no running daemon: run it from "
+				"inside that namespace\n");
+	fprintf(stderr, "spillway: nothing was detached\n");
+	return SPW_EXIT_FAIL;
+}
+
+/*
+ * Is the recorded interface still the device the daemon attached to? A device that is gone,
+ * or whose ifindex now has another name, is not touched.
+ */
+static bool same_device(const struct spw_state_iface *f, unsigned int *ifindex)
+{
+	char name[IF_NAMESIZE];
+
+	if (!f->ifindex || !if_indextoname(f->ifindex, name) ||
+	    strncmp(name, f->name, sizeof(f->name))) {
+		printf("%.*s (ifindex %u) is gone: nothing to detach there\n", 16, f->name,
+		       f->ifindex);
+		return false;
+	}
+	*ifindex = f->ifindex;
+	return true;
+}
+
+/* Every interface with a pinned XDP link ("link_xdp_IFINDEX") under the pin root. */
+static int detach_pinned_links(const struct spw_cli_req *req, struct spw_dataplane *dp)
+{
+	struct dirent *de;
+	DIR *dir = opendir(req->pin_root);
+	int ifindex, err = 0, e;
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		if (sscanf(de->d_name, "link_xdp_%d", &ifindex) != 1 || ifindex <= 0)
+			continue;
+		e = spw_dp_detach(dp, ifindex);
+		if (e && !err)
+			err = e;
+	}
+	closedir(dir);
+	return err;
+}
+
+static int detach_all(const struct spw_cli_req *req, struct spw_dataplane *dp,
+		      const struct spw_state_file *st, bool have)
+{
+	unsigned int ifindex;
+	uint32_t i;
+	int err;
+
+	/* TC filters leave no pin behind: the daemon's record names their devices. */
+	if (!have)
+		printf("no shed-state file: only the pinned XDP links are known; TC filters a "
+		       "spillwayd put on interfaces are not\n");
+	for (i = 0; have && i < st->nifaces; i++) {
+		if (!same_device(&st->ifaces[i], &ifindex))
+			continue;
+		err = spw_dp_detach(dp, (int)ifindex);
+		if (err) {
+			cli_dp_error(req, "cannot detach", err);
+			return SPW_EXIT_FAIL;
+		}
+		printf("detached from %.*s\n", 16, st->ifaces[i].name);
+	}
+	err = detach_pinned_links(req, dp);
+	if (!err)
+		err = spw_dp_unpin_all(dp);
+	if (err) {
+		cli_dp_error(req, "cannot remove everything", err);
+		return SPW_EXIT_FAIL;
+	}
+	printf("detached everywhere; every map and link under %s removed\n", req->pin_root);
+	return SPW_EXIT_OK;
+}
+
+int spw_cmd_detach(const struct spw_cli_req *req)
+{
+	struct spw_state_file *st = calloc(1, sizeof(*st));
+	struct spw_dataplane *dp;
+	unsigned int ifindex;
+	bool have;
+	int ret, err;
+
+	if (!st) {
+		fprintf(stderr, "spillway: out of memory\n");
+		return SPW_EXIT_FAIL;
+	}
+	/* Before anything is opened: from the wrong namespace, nothing is touched. */
+	ret = check_netns(req, st, &have);
+	if (!ret)
+		ret = cli_open_dp(req, &dp, false);
+	if (ret) {
+		free(st);
+		return ret;
+	}
+	if (req->all) {
+		ret = detach_all(req, dp, st, have);
+	} else {
+		ifindex = if_nametoindex(req->iface);
+		err = ifindex ? spw_dp_detach(dp, (int)ifindex) : -ENODEV;
+		ret = SPW_EXIT_OK;
+		if (err) {
+			cli_dp_error(req, "cannot detach", err);
+			ret = SPW_EXIT_FAIL;
+		} else {
+			printf("detached from %s\n", req->iface);
+		}
+	}
+	spw_dp_close(dp);
+	free(st);
+	return ret;
+}
