@@ -94,8 +94,10 @@ static int check_netns(const struct spw_cli_req *req, struct spw_state_file *st,
 	*have = !cli_state_read_opt(req, st, false);
 	if (!*have || !st->netns_ino || st->netns_ino == here)
 		return 0;
-	fprintf(stderr, "spillway: the data plane under %s was attached by spillwayd (pid %u) in "
-			"another network namespace",
+	cli_state_dir(req, where, sizeof(where)); /* for the message, unless a path is found */
+	fprintf(stderr,
+		"spillway: the data plane under %s was attached by spillwayd (pid %u) in "
+		"another network namespace",
 		req->pin_root, st->daemon_pid);
 	if (st->nifaces)
 		fprintf(stderr, " (%.*s%s)", 16, st->ifaces[0].name,
@@ -103,8 +105,11 @@ static int check_netns(const struct spw_cli_req *req, struct spw_state_file *st,
 	if (netns_path(st->netns_ino, st->daemon_pid, where, sizeof(where)))
 		fprintf(stderr, ": run it there: nsenter --net=%s spillway ...\n", where);
 	else
-		fprintf(stderr, ", which has no name here and no running daemon: run it from "
-				"inside that namespace\n");
+		fprintf(stderr,
+			", which has no name here and no running daemon: run it from "
+			"inside that namespace (if the namespace is gone, so are its "
+			"devices: remove %s/%s and run again)\n",
+			where, SPW_STATE_FILE);
 	fprintf(stderr, "spillway: nothing was detached\n");
 	return SPW_EXIT_FAIL;
 }

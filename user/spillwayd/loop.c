@@ -153,8 +153,8 @@ static void keep_restart_only(struct spwd *d, struct spw_config *cfg, const stru
 			if (strlen(kept) < len)
 				snprintf(kept + strlen(kept), len - strlen(kept),
 					 ": a pinned table keeps its size until detach --all");
+			cfg->flow_capacity = old->flow_capacity;
 		}
-		cfg->flow_capacity = old->flow_capacity;
 	}
 }
 
