@@ -15,7 +15,7 @@
 #define SPW_CONFIG_DEFAULT_PATH "/etc/spillway/spillway.yaml"
 /* The state folder (config state_dir): the shed-state file and the control socket. */
 #define SPW_STATE_DIR "/run/spillway"
-/* The control socket's name in the state folder: root-only one-line commands ("reload"). */
+/* The control socket's name in the state folder: root-only one-line commands (reload, diff). */
 #define SPW_CONTROL_SOCK_NAME "control.sock"
 /* The longest command line the control socket takes, newline included ("diff PATH"). */
 #define SPW_CONTROL_LINE_MAX 512

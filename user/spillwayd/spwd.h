@@ -143,7 +143,7 @@ void spwd_loop_close(struct spwd *d);
  */
 int spwd_reload(struct spwd *d, char *err, size_t errlen, char *kept, size_t keptlen);
 
-/* control_sock.c: STATE_DIR/control.sock, root only: one-line commands ("reload"). */
+/* control_sock.c: STATE_DIR/control.sock, root only: one-line commands ("reload", "diff"). */
 int spwd_control_open(struct spwd *d);
 /* Accepts waiting clients into the loop's epoll (tags SPWD_EV_CONTROL_CONN + slot). */
 void spwd_control_serve(struct spwd *d);
