@@ -5,7 +5,8 @@
  *   - /metrics passes `promtool check metrics` (exit 0, no lint problem printed);
  *   - the families carry what happened: an admitted TCP connect shows in new_flows_total and
  *     packets_total, the reported pool and queue show as reported, the signal as measured;
- *   - /v1/state parses as JSON and names the service, its tiers and its signal;
+ *   - /v1/state parses as JSON and names the service, its tiers (with their totals) and its
+ *     signal, with the wall-clock time of the read;
  *   - /healthz still answers 200.
  *
  * One 3-tier TCP service in the server namespace of a veth pair (tests/lib/netns.h), the
@@ -239,6 +240,19 @@ static void test_state_json(void **state)
 	assert_int_equal(json_array_size(tiers), 3);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(tiers, 2), "name")),
 			    "sheddable");
+	/* Totals beside the rates, as status --json has them, and the read's wall time. */
+	{
+		json_t *t0 = json_array_get(tiers, 0), *by = json_object_get(t0, "decisions_total");
+		json_int_t at = json_integer_value(json_object_get(root, "time_unix_ms"));
+		json_int_t now = (json_int_t)time(NULL) * 1000;
+
+		assert_true(json_is_integer(json_object_get(t0, "admitted_total")));
+		assert_true(json_is_integer(json_object_get(t0, "shed_total")));
+		assert_true(json_is_object(by));
+		assert_int_equal(json_integer_value(json_object_get(by, "admitted")),
+				 json_integer_value(json_object_get(t0, "admitted_total")));
+		assert_true(at > now - 10000 && at < now + 10000);
+	}
 	sigs = json_object_get(s, "signals");
 	assert_int_equal(json_array_size(sigs), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(sigs, 0), "kind")),

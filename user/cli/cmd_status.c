@@ -19,12 +19,12 @@
 #include "spillway_rank.h"
 #include "cli_priv.h"
 #include "spw_strnum.h"
+#include "spw_totals_json.h"
 
 struct tier_view {
 	double admitted_ps, shed_ps, would_shed_ps, fail_open_ps;
 	/* New flows per reason since the maps were created (the second read), as /metrics. */
 	uint64_t totals[SPW_REASON_COUNT];
-	uint64_t shed_total;
 	uint64_t active;
 	bool has_latency;
 	double p50_ms, p99_ms;
@@ -62,10 +62,8 @@ static void build_view(struct spw_dataplane *dp, const struct spw_state_service 
 		    per_sec(a, b, spw_counter_index(s->id, t, SPW_REASON_ADMITTED), secs);
 		for (r = 0; r < SPW_REASON_COUNT; r++) {
 			tv->totals[r] = b[spw_counter_index(s->id, t, r)].packets;
-			if (!spw_reason_refuses(r))
-				continue;
-			tv->shed_ps += per_sec(a, b, spw_counter_index(s->id, t, r), secs);
-			tv->shed_total += tv->totals[r];
+			if (spw_reason_refuses(r))
+				tv->shed_ps += per_sec(a, b, spw_counter_index(s->id, t, r), secs);
 		}
 		tv->would_shed_ps =
 		    per_sec(a, b, spw_counter_index(s->id, t, SPW_REASON_WOULD_SHED), secs);
@@ -100,8 +98,8 @@ static json_t *view_json(const struct spw_state_file *st, const struct svc_view 
 {
 	const struct spw_state_service *s = v->s;
 	json_t *o = json_object(), *shed = json_object(), *sigs = json_array(),
-	       *tiers = json_array(), *totals;
-	uint32_t t, i, r;
+	       *tiers = json_array();
+	uint32_t t, i;
 
 	json_object_set_new(o, "name", json_stringn(s->name, strnlen(s->name, sizeof(s->name))));
 	json_object_set_new(o, "id", json_integer(s->id));
@@ -141,18 +139,7 @@ static json_t *view_json(const struct spw_state_file *st, const struct svc_view 
 		json_object_set_new(j, "shed_per_s", json_real(tv->shed_ps));
 		json_object_set_new(j, "would_shed_per_s", json_real(tv->would_shed_ps));
 		json_object_set_new(j, "fail_open_per_s", json_real(tv->fail_open_ps));
-		json_object_set_new(j, "admitted_total",
-				    json_integer((json_int_t)tv->totals[SPW_REASON_ADMITTED]));
-		json_object_set_new(j, "shed_total", json_integer((json_int_t)tv->shed_total));
-		json_object_set_new(j, "would_shed_total",
-				    json_integer((json_int_t)tv->totals[SPW_REASON_WOULD_SHED]));
-		json_object_set_new(j, "fail_open_total",
-				    json_integer((json_int_t)tv->totals[SPW_REASON_FAIL_OPEN]));
-		totals = json_object();
-		for (r = 0; r < SPW_REASON_COUNT; r++)
-			json_object_set_new(totals, spw_reason_name(r),
-					    json_integer((json_int_t)tv->totals[r]));
-		json_object_set_new(j, "decisions_total", totals);
+		spw_totals_json(j, tv->totals);
 		json_object_set_new(j, "active", json_integer((json_int_t)tv->active));
 		json_object_set_new(j, "latency_p50_ms",
 				    tv->has_latency ? json_real(tv->p50_ms) : json_null());

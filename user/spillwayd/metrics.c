@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include "spillway_rank.h"
 #include "spwd.h"
+#include "spw_totals_json.h"
 #include "spw_log.h"
 #include "spw_metrics.h"
 
@@ -263,6 +264,7 @@ static json_t *service_json(const struct spw_metrics_snapshot *s,
 	json_t *o = json_object(), *shed = json_object(), *sigs = json_array(),
 	       *tiers = json_array();
 	uint32_t t, nt = s->ntiers > SPW_MAX_TIERS ? SPW_MAX_TIERS : (uint32_t)s->ntiers;
+	uint64_t packets[SPW_REASON_COUNT];
 	double us;
 	int i;
 
@@ -301,6 +303,9 @@ static json_t *service_json(const struct spw_metrics_snapshot *s,
 		json_object_set_new(j, "shed_per_s", json_real(tv->shed_ps));
 		json_object_set_new(j, "would_shed_per_s", json_real(tv->would_shed_ps));
 		json_object_set_new(j, "fail_open_per_s", json_real(tv->fail_open_ps));
+		for (i = 0; i < SPW_REASON_COUNT; i++)
+			packets[i] = tv->counters[i].packets;
+		spw_totals_json(j, packets);
 		json_object_set_new(j, "active", json_integer((json_int_t)tv->active));
 		json_object_set_new(j, "latency_p50_ms",
 				    has_lat ? json_real(us / 1e3) : json_null());
@@ -326,9 +331,14 @@ char *spwd_state_json(const struct spw_metrics_snapshot *s)
 {
 	json_t *root = json_object(), *svcs = json_array(), *ifs = json_array(),
 	       *tiers = json_array();
+	struct timespec wall;
 	char *text;
 	int i;
 
+	/* The counters were read for this request just now (spwd_metrics_fill_counters). */
+	clock_gettime(CLOCK_REALTIME, &wall);
+	json_object_set_new(root, "time_unix_ms",
+			    json_integer((json_int_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000));
 	json_object_set_new(root, "daemon_pid", json_integer(s->pid));
 	json_object_set_new(root, "tick_ms", json_integer((json_int_t)(s->tick_ns / 1000000)));
 	json_object_set_new(root, "state_age_ms",
