@@ -184,12 +184,13 @@ static void run_command(struct spwd *d, int fd, const char *line)
 /* Reads what the client sent so far; runs its command once the line is whole. */
 void spwd_control_conn_ready(struct spwd *d, int slot)
 {
-	struct spwd_control_conn *cc = &d->control_conns[slot];
+	struct spwd_control_conn *cc;
 	char *nl;
 	ssize_t n;
 
-	if (slot < 0 || slot >= SPWD_CONTROL_CONNS || !cc->used)
+	if (slot < 0 || slot >= SPWD_CONTROL_CONNS || !d->control_conns[slot].used)
 		return;
+	cc = &d->control_conns[slot];
 	n = read(cc->fd, cc->buf + cc->got, sizeof(cc->buf) - 1 - cc->got);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
