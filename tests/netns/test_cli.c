@@ -812,7 +812,8 @@ static bool other_instance_counts(struct test_ctx *c, struct spw_fixture *fx)
  * The daemon lives in the server's namespace. detach --all run in another one (the client's,
  * where another spillway instance has its TC programs on a veth whose ifindex may well be the
  * server veth's) refuses, says which namespace to enter, and touches nothing: not the other
- * instance, not the daemon's pins or programs. Run in the daemon's namespace, it removes
+ * instance, not the daemon's pins or programs; without the daemon's record too, from what the
+ * pinned XDP link says. Run in the daemon's namespace, it removes
  * everything of the daemon's and still nothing of the other's. Last: the daemon's data plane
  * is gone after it.
  */
@@ -851,6 +852,26 @@ static void test_detach_all_across_namespaces(void **state)
 	prog = spw_netns_run(c->topo.end[SPW_TOPO_SRV].ns, xdp_prog_here,
 			     (void *)c->topo.end[SPW_TOPO_SRV].ifname);
 	assert_true(prog > 0);
+	assert_true(other_instance_counts(c, other));
+
+	/*
+	 * Without the daemon's record (no state file where the CLI looks: a one-off `spillway
+	 * attach` leaves none), the pinned XDP link itself tells: ifindex 2 here does not run
+	 * its program, so the link holds another namespace's device. Still nothing touched.
+	 */
+	{
+		char empty[] = "/tmp/spw-nostate-XXXXXX";
+		const char *const args[] = {"--state-dir", empty, "detach", "--all", "--yes", NULL};
+
+		assert_non_null(mkdtemp(empty));
+		run_cli_in(c, c->topo.end[SPW_TOPO_CLI].ns, 0, r, args);
+		rmdir(empty);
+	}
+	printf("detach --all without a record, from the client's namespace: exit %d: %s", r->status,
+	       r->err);
+	assert_int_equal(r->status, 1);
+	assert_non_null(strstr(r->err, "another network namespace"));
+	assert_int_equal(spw_dp_pinned_probe(c->d.pin_root), 0);
 	assert_true(other_instance_counts(c, other));
 
 	/* In the daemon's namespace: everything of the daemon's goes, nothing of the other's. */

@@ -3,10 +3,11 @@
  * spillway attach and detach. Interface names and ifindexes mean something only in one network
  * namespace: a daemon in a namespace attached to its devices there, and the same name or
  * ifindex here is another device. So detach acts only on what is recorded as spillway's, in
- * the namespace it was recorded in: XDP through the pinned links (a link names its device
- * itself, in any namespace), TC through the interfaces the daemon published in its shed-state
- * file with its namespace and their ifindexes. Run from another namespace, it refuses, names
- * the namespace to enter, and touches nothing.
+ * the namespace it was recorded in: the pinned XDP links (a link names its device itself; its
+ * pin's ifindex is checked to be this namespace's device running the link's program), and TC
+ * through the interfaces the daemon published in its shed-state file with its namespace and
+ * their ifindexes. Run from another namespace, it refuses, names the namespace to enter when
+ * it can, and touches nothing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -132,32 +133,70 @@ static bool same_device(const struct spw_state_iface *f, unsigned int *ifindex)
 	return true;
 }
 
-/* Every interface with a pinned XDP link ("link_xdp_IFINDEX") under the pin root. */
-static int detach_pinned_links(const struct spw_cli_req *req, struct spw_dataplane *dp)
+/* The ifindexes of the XDP links pinned under the pin root ("link_xdp_IFINDEX"). */
+static int pinned_links(const struct spw_cli_req *req, int *ifindex, int max)
 {
 	struct dirent *de;
 	DIR *dir = opendir(req->pin_root);
-	int ifindex, err = 0, e;
+	int n = 0, i;
 
 	if (!dir)
 		return -errno;
-	while ((de = readdir(dir))) {
-		if (sscanf(de->d_name, "link_xdp_%d", &ifindex) != 1 || ifindex <= 0)
-			continue;
-		e = spw_dp_detach(dp, ifindex);
-		if (e && !err)
-			err = e;
-	}
+	while ((de = readdir(dir)) && n < max)
+		if (sscanf(de->d_name, "link_xdp_%d", &i) == 1 && i > 0)
+			ifindex[n++] = i;
 	closedir(dir);
-	return err;
+	return n;
+}
+
+/*
+ * Whether the link pinned for ifindex (if any) holds this namespace's device of that ifindex:
+ * 0 and *here, or SPW_EXIT_FAIL with a message when it holds another namespace's device.
+ * *here false for a link whose device is gone: only its pin is left.
+ */
+static int link_here(const struct spw_cli_req *req, struct spw_dataplane *dp, int ifindex,
+		     bool *here)
+{
+	enum spw_link_where where;
+	int err = spw_dp_xdp_link_where(dp, ifindex, &where);
+
+	*here = false;
+	if (err == -ENOENT)
+		return 0;
+	if (err) {
+		cli_dp_error(req, "cannot read a pinned XDP link", err);
+		return SPW_EXIT_FAIL;
+	}
+	if (where == SPW_LINK_ELSEWHERE) {
+		fprintf(stderr,
+			"spillway: the XDP link pinned under %s for ifindex %d holds a device of "
+			"another network namespace (ifindex %d here is another device): run detach "
+			"in that namespace (nsenter --net=...)\nspillway: nothing was detached\n",
+			req->pin_root, ifindex, ifindex);
+		return SPW_EXIT_FAIL;
+	}
+	*here = where == SPW_LINK_HERE;
+	return 0;
 }
 
 static int detach_all(const struct spw_cli_req *req, struct spw_dataplane *dp,
 		      const struct spw_state_file *st, bool have)
 {
+	int links[SPW_STATE_IFACES * 4], nlinks, l;
+	bool here[SPW_STATE_IFACES * 4];
 	unsigned int ifindex;
 	uint32_t i;
 	int err;
+
+	/* Every link checked before anything is detached: all here, or nothing touched. */
+	nlinks = pinned_links(req, links, (int)(sizeof(links) / sizeof(links[0])));
+	if (nlinks < 0) {
+		cli_dp_error(req, "cannot list the pinned links", nlinks);
+		return SPW_EXIT_FAIL;
+	}
+	for (l = 0; l < nlinks; l++)
+		if (link_here(req, dp, links[l], &here[l]))
+			return SPW_EXIT_FAIL;
 
 	/* TC filters leave no pin behind: the daemon's record names their devices. */
 	if (!have)
@@ -173,7 +212,10 @@ static int detach_all(const struct spw_cli_req *req, struct spw_dataplane *dp,
 		}
 		printf("detached from %.*s\n", 16, st->ifaces[i].name);
 	}
-	err = detach_pinned_links(req, dp);
+	/* A link whose device is gone only has its pin left, which unpinning removes. */
+	for (l = 0, err = 0; l < nlinks && !err; l++)
+		if (here[l])
+			err = spw_dp_detach(dp, links[l]);
 	if (!err)
 		err = spw_dp_unpin_all(dp);
 	if (err) {
@@ -207,9 +249,19 @@ int spw_cmd_detach(const struct spw_cli_req *req)
 	if (req->all) {
 		ret = detach_all(req, dp, st, have);
 	} else {
+		bool here;
+
 		ifindex = if_nametoindex(req->iface);
-		err = ifindex ? spw_dp_detach(dp, (int)ifindex) : -ENODEV;
+		err = ifindex ? 0 : -ENODEV;
 		ret = SPW_EXIT_OK;
+		/* A link pinned for this ifindex that holds another namespace's device stays. */
+		if (!err && link_here(req, dp, (int)ifindex, &here)) {
+			spw_dp_close(dp);
+			free(st);
+			return SPW_EXIT_FAIL;
+		}
+		if (!err)
+			err = spw_dp_detach(dp, (int)ifindex);
 		if (err) {
 			cli_dp_error(req, "cannot detach", err);
 			ret = SPW_EXIT_FAIL;

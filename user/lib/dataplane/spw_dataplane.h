@@ -71,6 +71,15 @@ const char *spw_dp_pin_root(const struct spw_dataplane *dp);
 int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode);
 int spw_dp_detach(struct spw_dataplane *dp, int ifindex);
 
+/* Where the device of a pinned XDP link (link_xdp_IFINDEX) is, seen from the caller. */
+enum spw_link_where {
+	SPW_LINK_HERE,	    /* ifindex in the caller's network namespace runs the link's program */
+	SPW_LINK_ELSEWHERE, /* the link holds a device, not this namespace's ifindex */
+	SPW_LINK_DEFUNCT,   /* its device is gone: only the pin is left */
+};
+/* -ENOENT when no link is pinned for ifindex. */
+int spw_dp_xdp_link_where(struct spw_dataplane *dp, int ifindex, enum spw_link_where *where);
+
 /* Ensures bpffs is mounted at /sys/fs/bpf (mounts it when not). */
 int spw_bpffs_ensure(void);
 
