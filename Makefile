@@ -33,7 +33,7 @@ LIB_PURE_DIRS := util abi config control export
 LIB_DIRS := $(LIB_PURE_DIRS) dataplane
 CFLAGS	+= -std=gnu11 -fno-strict-aliasing -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
 	-Iinclude $(addprefix -Iuser/lib/,$(LIB_DIRS)) -I$(BUILD)/bpf -MMD -MP -D_GNU_SOURCE
-PURE_LDLIBS := -lyaml -lm
+PURE_LDLIBS := -lyaml -ljansson -lm
 LDLIBS	:= -lbpf -lelf -lz $(PURE_LDLIBS)
 # Tests also run under AddressSanitizer and UBSan.
 SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

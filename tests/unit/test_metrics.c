@@ -17,6 +17,7 @@
 
 #include "spillway_latency.h"
 #include "spw_metrics.h"
+#include "spw_totals_json.h"
 
 static struct spw_metrics_snapshot *snap_new(void)
 {
@@ -321,6 +322,30 @@ static void test_help_and_type(void **state)
 	free(s);
 }
 
+/* A tier's totals as status --json and /v1/state give them: shed is every refusing reason. */
+static void test_totals_json(void **state)
+{
+	uint64_t packets[SPW_REASON_COUNT] = {0};
+	json_t *tier = json_object(), *by;
+
+	(void)state;
+	packets[SPW_REASON_ADMITTED] = 7;
+	packets[SPW_REASON_SHED_LEVEL] = 3;
+	packets[SPW_REASON_SHED_CAP] = 2;
+	packets[SPW_REASON_SHED_RATE] = 1;
+	packets[SPW_REASON_WOULD_SHED] = 5; /* passes: not shed */
+	packets[SPW_REASON_FAIL_OPEN] = 4;
+	spw_totals_json(tier, packets);
+	assert_int_equal(json_integer_value(json_object_get(tier, "admitted_total")), 7);
+	assert_int_equal(json_integer_value(json_object_get(tier, "shed_total")), 6);
+	assert_int_equal(json_integer_value(json_object_get(tier, "would_shed_total")), 5);
+	assert_int_equal(json_integer_value(json_object_get(tier, "fail_open_total")), 4);
+	by = json_object_get(tier, "decisions_total");
+	assert_int_equal(json_object_size(by), SPW_REASON_COUNT);
+	assert_int_equal(json_integer_value(json_object_get(by, "shed_cap")), 2);
+	json_decref(tier);
+}
+
 static void test_snapshot_size(void **state)
 {
 	struct spw_metrics_snapshot *s = snap_new();
@@ -338,6 +363,7 @@ int main(void)
 	    cmocka_unit_test(test_service_gauges), cmocka_unit_test(test_latency_histogram),
 	    cmocka_unit_test(test_tick_histogram), cmocka_unit_test(test_reports),
 	    cmocka_unit_test(test_help_and_type),  cmocka_unit_test(test_snapshot_size),
+	    cmocka_unit_test(test_totals_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
