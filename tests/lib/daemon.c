@@ -573,7 +573,7 @@ int spw_daemon_metric(struct spw_daemon *d, const char *series, double *value)
 {
 	if (!d->metrics[0])
 		return -EINVAL;
-	return spw_http_metric(d->ns, SPW_DAEMON_METRICS_PORT, series, value);
+	return spw_http_metric(d->ns, metrics_port(d), series, value);
 }
 
 void spw_daemon_cleanup(struct spw_daemon *d)

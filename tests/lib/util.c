@@ -87,17 +87,3 @@ bool spw_child_alive(pid_t *pid, int *status)
 	*pid = 0;
 	return false;
 }
-
-int spw_write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(text, f) < 0)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	return err;
-}

@@ -20,8 +20,6 @@ void spw_rm_tree(const char *path);
  * not NULL); NULL with errno set when it cannot be read.
  */
 char *spw_read_file(const char *path, long *len);
-/* Writes text as the whole file at path (created or truncated): 0 or a negative errno. */
-int spw_write_file(const char *path, const char *text);
 
 /*
  * Is the child *pid still running? When it has exited it is reaped: its wait status goes to

@@ -45,6 +45,7 @@
 #include <jansson.h>
 #include <bpf/libbpf.h>
 
+#include "cmd.h"
 #include "daemon.h"
 #include "netns.h"
 #include "spw_fixture.h"
