@@ -966,10 +966,12 @@ int main(void)
 	    cmocka_unit_test_teardown(test_rules_change_tier, test_teardown),
 	    cmocka_unit_test_teardown(test_explain_reserve, test_teardown),
 	    cmocka_unit_test_teardown(test_reload, test_teardown),
-	    cmocka_unit_test_teardown(test_report_moves_pressure, test_teardown),
 	    cmocka_unit_test_teardown(test_explain_dscp_zero, test_teardown),
 	    cmocka_unit_test_teardown(test_report_socket, test_teardown),
 	    cmocka_unit_test_teardown(test_config_diff_and_dry_run, test_teardown),
+	    /* After every test that expects admission: the level the law is left at after a full
+	     * pool, then a report gone stale, is the law's to hold, not a clean slate. */
+	    cmocka_unit_test_teardown(test_report_moves_pressure, test_teardown),
 	    cmocka_unit_test_teardown(test_nobody, test_teardown),
 	    cmocka_unit_test_teardown(test_detach_all_across_namespaces, test_teardown),
 	};
