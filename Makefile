@@ -7,6 +7,7 @@
 #   sudo make test     every test layer: lint, unit, bpf, netns, package (tests/run-tests.sh)
 #   make check-format  the C sources against .clang-format (`make format` rewrites them)
 #   make bench-dataplane   BPF_PROG_RUN benchmark, ratios to an empty XDP program
+#   make fuzz          libFuzzer harnesses, FUZZ_S seconds each (tools/fuzz/fuzz.mk)
 
 BUILD	?= build
 CC	?= cc
@@ -329,6 +330,8 @@ bench-dataplane: $(BUILD)/bench_dataplane
 
 clean:
 	rm -rf $(BUILD)
+
+include tools/fuzz/fuzz.mk
 
 # ---- Install, Debian packages, container image, and their tests --------------------------
 #

@@ -8,13 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <microhttpd.h>
+#include "http_route.h"
 #include "spwd.h"
 #include "spw_log.h"
 
-/* Healthy while the last tick is at most this many ticks old. */
-#define SPWD_HEALTHY_TICKS 3
 /*
  * Connection limits of the exporter. Any local user can open connections to it, and a
  * liveness probe that cannot reach /healthz restarts the daemon, so: at most this many at
@@ -29,10 +27,12 @@
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status, const char *type,
 			       char *body)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	if (!body)
+		return MHD_NO; /* strdup or asprintf out of memory */
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(body);
 		return MHD_NO;
@@ -74,65 +74,32 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 {
 	struct spwd *d = cls;
 	struct spwd_snapshot s;
-	uint64_t now = spw_now_ns();
 	char *body = NULL;
-	bool healthy;
+	unsigned int status;
 
 	(void)version;
 	(void)upload;
 	(void)upload_len;
 	(void)req;
-	if (strcmp(method, "GET"))
+	switch (spwd_http_route(method, url)) {
+	case SPWD_HTTP_NOT_GET:
 		return respond(conn, 405, "text/plain", strdup("only GET\n"));
-	pthread_mutex_lock(&d->snap.lock);
-	s = d->snap;
-	pthread_mutex_unlock(&d->snap.lock);
-	healthy = s.last_tick_ns && now - s.last_tick_ns <= SPWD_HEALTHY_TICKS * s.tick_ns;
-	if (!strcmp(url, "/healthz")) {
-		if (asprintf(&body, "%s: last tick %.3f s ago\n", healthy ? "ok" : "stalled",
-			     s.last_tick_ns ? (double)(now - s.last_tick_ns) / 1e9 : -1.0) < 0)
+	case SPWD_HTTP_HEALTHZ:
+		pthread_mutex_lock(&d->snap.lock);
+		s = d->snap;
+		pthread_mutex_unlock(&d->snap.lock);
+		status = spwd_http_health(spw_now_ns(), s.last_tick_ns, s.tick_ns, &body);
+		if (!body)
 			return MHD_NO;
-		return respond(conn, healthy ? 200 : 503, "text/plain", body);
-	}
-	if (!strcmp(url, "/metrics"))
+		return respond(conn, status, "text/plain", body);
+	case SPWD_HTTP_METRICS:
 		return serve_snapshot(conn, d, false);
-	if (!strcmp(url, "/v1/state"))
+	case SPWD_HTTP_STATE:
 		return serve_snapshot(conn, d, true);
-	return respond(conn, 404, "text/plain", strdup("not found\n"));
-}
-
-/* "127.0.0.1:9478" or "[::1]:9478" into a socket address. */
-static int parse_listen(const char *text, struct sockaddr_storage *ss)
-{
-	char host[64];
-	const char *colon = strrchr(text, ':');
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	unsigned long port;
-	char *end;
-	size_t hl;
-
-	if (!colon)
-		return -EINVAL;
-	port = strtoul(colon + 1, &end, 10);
-	/* Port 0: the kernel picks a free one (spwd_http_start reads it back). */
-	if (*end || colon[1] == '\0' || port > 65535)
-		return -EINVAL;
-	hl = colon - text;
-	if (hl >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, text, hl);
-	host[hl] = 0;
-	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-		host[hl - 1] = 0;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		return inet_pton(AF_INET6, host + 1, &in6->sin6_addr) == 1 ? 0 : -EINVAL;
+	case SPWD_HTTP_NOT_FOUND:
+		break;
 	}
-	in4->sin_family = AF_INET;
-	in4->sin_port = htons(port);
-	return inet_pton(AF_INET, host, &in4->sin_addr) == 1 ? 0 : -EINVAL;
+	return respond(conn, 404, "text/plain", strdup("not found\n"));
 }
 
 int spwd_http_start(struct spwd *d)
@@ -147,7 +114,7 @@ int spwd_http_start(struct spwd *d)
 
 	if (!d->cfg->metrics_listen[0])
 		return 0; /* metrics: {listen: ""} turns the endpoint off */
-	if (parse_listen(d->cfg->metrics_listen, &ss)) {
+	if (spwd_http_parse_listen(d->cfg->metrics_listen, &ss)) {
 		pr_warn("metrics listen address %s is not HOST:PORT\n", d->cfg->metrics_listen);
 		return -EINVAL;
 	}
