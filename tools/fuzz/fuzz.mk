@@ -58,7 +58,7 @@ $(FUZZ_REPLAYS): $(BUILD)/tests/unit/test_fuzz_%: $(BUILD)/san/tests/fuzz/replay
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $^ -o $@ $(PURE_LDLIBS) -lpthread
-tests: $(FUZZ_REPLAYS)
+tests test-unit: $(FUZZ_REPLAYS)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
