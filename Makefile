@@ -258,6 +258,9 @@ $(BUILD)/san/tests/unit/test_cli_parse.o: TEST_CFLAGS += -Iuser/cli
 $(BUILD)/tests/unit/test_cli_docs: $(BUILD)/san/user/cli/parse.o
 $(BUILD)/san/tests/unit/test_cli_docs.o: TEST_CFLAGS += -Iuser/cli -DSPW_SRC_ROOT='"$(CURDIR)"'
 $(BUILD)/tests/netns/test_cli: TEST_LDLIBS += -ljansson
+# The exporter's request handling is pure too (user/spillwayd/http_route.c).
+$(BUILD)/tests/unit/test_http_route: $(BUILD)/san/user/spillwayd/http_route.o
+$(BUILD)/san/tests/unit/test_http_route.o: TEST_CFLAGS += -Iuser/spillwayd
 $(BUILD)/tests/netns/test_cli: | $(BUILD)/spillwayd $(BUILD)/spillway
 
 # The flow-tracking scenarios share their context and helpers (tests/netns/flows.c).
