@@ -59,13 +59,16 @@ static void test_listen(void **state)
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	static const char *const bad[] = {
-	    "127.0.0.1",     "127.0.0.1:",   "127.0.0.1:0",	  "127.0.0.1:65536",
+	    "127.0.0.1",     "127.0.0.1:",   "127.0.0.1:-1",	  "127.0.0.1:65536",
 	    "127.0.0.1:80x", "[::1]",	     "::1:9478x",	  "[]:80",
 	    "300.0.0.1:80",  "localhost:80", "[fe80::1%eth0]:80", ":80",
 	};
 	size_t i;
 
 	(void)state;
+	/* Port 0 is accepted: the kernel picks a free port, which the daemon reads back. */
+	assert_int_equal(spwd_http_parse_listen("127.0.0.1:0", &ss), 0);
+	assert_int_equal(ntohs(in4->sin_port), 0);
 	assert_int_equal(spwd_http_parse_listen("127.0.0.1:9478", &ss), 0);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(ntohs(in4->sin_port), 9478);
