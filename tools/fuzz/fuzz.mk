@@ -33,6 +33,7 @@ $(BUILD)/fuzz/obj/%.o: %.c
 
 $(BUILD)/fuzz/libfuzzed.a: $(FUZZ_LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 	$(call msg,AR,$@)
+	@mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/obj/tests/fuzz/fuzz_util.o \
@@ -44,6 +45,7 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/obj/te
 $(BUILD)/san/tests/fuzz/%.o $(FUZZ_LIB_SRCS:%.c=$(BUILD)/san/%.o): TEST_CFLAGS += $(FUZZ_INC)
 $(BUILD)/fuzz/libfuzzed-san.a: $(FUZZ_LIB_SRCS:%.c=$(BUILD)/san/%.o)
 	$(call msg,AR,$@)
+	@mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/san/tests/fuzz/replay_%.o: tests/fuzz/replay.c
