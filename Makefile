@@ -38,7 +38,7 @@ PURE_LDLIBS := -lyaml -ljansson -lm
 LDLIBS	:= -lbpf -lelf -lz $(PURE_LDLIBS)
 # Tests also run under AddressSanitizer and UBSan.
 SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-TEST_CFLAGS := $(CFLAGS) -Itests/lib $(SAN)
+TEST_CFLAGS := $(CFLAGS) -Itests/lib -I$(BUILD)/tests/progs $(SAN)
 TEST_LDLIBS := $(LDLIBS) -lcmocka -lpthread
 
 BPF_OBJS := $(BUILD)/bpf/spillway_xdp.bpf.o $(BUILD)/bpf/spillway_tc.bpf.o \
@@ -55,6 +55,12 @@ LIB_PURE_SAN_OBJS := $(LIB_PURE_SRCS:%.c=$(BUILD)/san/%.o)
 LIB	 := $(BUILD)/libspillway.a
 LIB_SAN	 := $(BUILD)/libspillway-san.a
 LIB_PURE_SAN := $(BUILD)/libspillway-pure-san.a
+
+# BPF programs of the tests' own (other teams' programs the attach tests run spillway beside),
+# with skeletons the tests include.
+TEST_BPF_OBJS := $(patsubst tests/progs/%.bpf.c,$(BUILD)/tests/progs/%.bpf.o,\
+	$(wildcard tests/progs/*.bpf.c))
+TEST_SKELS := $(TEST_BPF_OBJS:.bpf.o=.skel.h)
 
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/san/%.o)
@@ -96,13 +102,22 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/tests/progs/%.bpf.o: tests/progs/%.bpf.c
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/progs/%.skel.h: $(BUILD)/tests/progs/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@.tmp && mv $@.tmp $@
+
 # User-space objects see the generated skeletons.
 $(BUILD)/obj/%.o: %.c | $(SKELS)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/san/%.o: %.c | $(SKELS)
+$(BUILD)/san/%.o: %.c | $(SKELS) $(TEST_SKELS)
 	$(call msg,CC-SAN,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@

@@ -2,6 +2,11 @@
 /*
  * TC entry points: ingress runs the same admission core as XDP, for interfaces where XDP is
  * not wanted; egress sees the server's replies (flow tracking builds on it).
+ *
+ * What they pass they answer TC_ACT_UNSPEC, never TC_ACT_OK: in a tcx chain that is TCX_NEXT
+ * and in a clsact filter chain "no verdict", so the other programs on the interface still run
+ * after spillway's (TC_ACT_OK would end both chains at spillway). With nothing after it the
+ * packet passes as with TC_ACT_OK.
  */
 #include "ctx_skb.bpf.h"
 #include "admission.bpf.h"
@@ -15,7 +20,7 @@ int spw_tc_ingress(struct __sk_buff *skb)
 	case SPW_VERDICT_BOUNCE:
 		return ctx_bounce(skb);
 	default:
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 }
 
@@ -24,7 +29,7 @@ int spw_tc_egress(struct __sk_buff *skb)
 {
 	/* Replies are never refused; flow tracking reads them here. */
 	spw_egress(skb);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -366,4 +366,39 @@ struct spw_service_rec {
 	__u64 saved_ns;	     /* CLOCK_MONOTONIC when it was written */
 };
 
+/* Interfaces spillway can be attached to at once (spw_attached, spw_tx_failed entries). */
+#define SPW_MAX_ATTACHED 64
+
+/*
+ * An interface as the kernel names it: ifindexes repeat across network namespaces, so the
+ * namespace's cookie (SO_NETNS_COOKIE, the kernel's net->net_cookie) is part of the key.
+ */
+struct spw_iface_key {
+	__u64 netns_cookie;
+	__u32 ifindex;
+	__u32 pad;
+};
+
+/* How spillway's TC programs sit on an interface (spw_attach_rec.tc_kind). */
+enum spw_tc_kind {
+	SPW_TC_NONE = 0,   /* no TC program of spillway's there */
+	SPW_TC_TCX = 1,	   /* tcx links (kernel >= 6.6), pinned as link_tcx_{in,eg}_IFINDEX */
+	SPW_TC_CLSACT = 2, /* clsact filters at the handles and priorities recorded here */
+};
+
+/*
+ * spw_attached value: what spillway put on an interface, so that a restart replaces its own
+ * programs in place and detach removes them and nothing else. User space only.
+ */
+struct spw_attach_rec {
+	__u8 mode;	    /* enum spw_attach_mode of the last attach */
+	__u8 tc_kind;	    /* enum spw_tc_kind */
+	__u16 ingress_prio; /* clsact: priority of the ingress filter; 0 = none (XDP modes) */
+	__u16 egress_prio;  /* clsact: priority of the egress filter */
+	__u16 pad;
+	__u32 ingress_handle; /* clsact: handle of the ingress filter */
+	__u32 egress_handle;  /* clsact: handle of the egress filter */
+	__u64 reserved;
+};
+
 #endif /* SPILLWAY_ABI_H */

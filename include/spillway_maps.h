@@ -48,7 +48,12 @@
 	/* service -> manual level override with expiry; read by the daemon each tick. */          \
 	X(overrides, HASH, SPW_MAX_SERVICES, 0, __u32, struct spw_override)                        \
 	/* service id -> the service's name and learned capacity, across daemon restarts. */       \
-	X(services, ARRAY, SPW_MAX_SERVICES, 0, __u32, struct spw_service_rec)
+	X(services, ARRAY, SPW_MAX_SERVICES, 0, __u32, struct spw_service_rec)                     \
+	/* interface -> how spillway's TC programs sit there; user space only. */                  \
+	X(attached, HASH, SPW_MAX_ATTACHED, 0, struct spw_iface_key, struct spw_attach_rec)        \
+	/* interface -> XDP_TX frames its driver failed to send; the tracepoint programs count,    \
+	 * per CPU, only interfaces user space entered. */                                         \
+	X(tx_failed, PERCPU_HASH, SPW_MAX_ATTACHED, 0, struct spw_iface_key, __u64)
 
 /* The pinned name of map `name` of SPW_MAPS: SPW_MAP_NAME(flows) is "spw_flows". */
 #define SPW_MAP_NAME(name) "spw_" #name

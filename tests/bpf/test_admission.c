@@ -7,7 +7,7 @@
  *
  * Each case runs against a data plane of its own (fresh pin root, empty maps, zero counters),
  * so no case sees another's flows, buckets or counters. Cases marked .tc also run through the
- * TC ingress program, whose verdicts are TC_ACT_OK / TC_ACT_SHOT / TC_ACT_REDIRECT (reject).
+ * TC ingress program, whose verdicts are TC_ACT_UNSPEC / TC_ACT_SHOT / TC_ACT_REDIRECT (reject).
  *
  * Needs root (BPF_PROG_RUN, bpffs).
  */
@@ -691,7 +691,7 @@ static int verdict_code(enum spw_prog p, enum verdict v)
 {
 	static const int xdp[] = {[V_PASS] = XDP_PASS, [V_DROP] = XDP_DROP, [V_REJECT] = XDP_TX};
 	static const int tc[] = {
-	    [V_PASS] = TC_ACT_OK, [V_DROP] = TC_ACT_SHOT, [V_REJECT] = TC_ACT_REDIRECT};
+	    [V_PASS] = TC_ACT_UNSPEC, [V_DROP] = TC_ACT_SHOT, [V_REJECT] = TC_ACT_REDIRECT};
 
 	return p == SPW_PROG_XDP ? xdp[v] : tc[v];
 }

@@ -137,7 +137,7 @@ static int verdict_code(enum spw_prog p, enum verdict v)
 {
 	static const int xdp[] = {[V_PASS] = XDP_PASS, [V_DROP] = XDP_DROP, [V_REJECT] = XDP_TX};
 	static const int tc[] = {
-	    [V_PASS] = TC_ACT_OK, [V_DROP] = TC_ACT_SHOT, [V_REJECT] = TC_ACT_REDIRECT};
+	    [V_PASS] = TC_ACT_UNSPEC, [V_DROP] = TC_ACT_SHOT, [V_REJECT] = TC_ACT_REDIRECT};
 
 	return p == SPW_PROG_XDP ? xdp[v] : tc[v];
 }
@@ -454,7 +454,7 @@ static void srv(struct fctx *t, const struct flow *f, uint8_t flags, uint16_t pa
 
 	CHECK_OK(t, spw_fixture_mark(&t->fx));
 	CHECK_OK(t, spw_fixture_run(&t->fx, SPW_PROG_TC_EGRESS, pkt, len, &run));
-	CHECK(t, run.retval == TC_ACT_OK, "egress verdict %d, want TC_ACT_OK", run.retval);
+	CHECK(t, run.retval == TC_ACT_UNSPEC, "egress verdict %d, want TC_ACT_UNSPEC", run.retval);
 	CHECK(t, run.len == len && !memcmp(run.data, pkt, len), "egress modified the packet");
 	n = spw_fixture_changes(&t->fx, NULL, 0);
 	CHECK(t, n == 0, "egress moved %d counters", n);
@@ -968,7 +968,7 @@ static void test_latency_known_bucket(void **state)
 		v.req_us = req ? req : 1; /* 0 would mean "no request": one chance in 2^32 */
 		flow_put(t, &f, &v);
 		CHECK_OK(t, spw_fixture_run(&t->fx, SPW_PROG_TC_EGRESS, pkt, len, &run));
-		CHECK(t, run.retval == TC_ACT_OK, "egress verdict %d", run.retval);
+		CHECK(t, run.retval == TC_ACT_UNSPEC, "egress verdict %d", run.retval);
 		b = expect_one_sample(t, &before, SVC_TCP, tier, d, now_us() - v.req_us);
 		print_message("    %u us -> bucket %u [%llu, %llu) us\n", d, b,
 			      (unsigned long long)spw_latency_bucket_lower(b),

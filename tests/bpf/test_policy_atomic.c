@@ -143,7 +143,7 @@ static void test_flip(void **state)
 {
 	struct atomic_ctx *c = *state;
 	const int v_tx = c->prog == SPW_PROG_XDP ? XDP_TX : TC_ACT_REDIRECT;
-	const int v_pass = c->prog == SPW_PROG_XDP ? XDP_PASS : TC_ACT_OK;
+	const int v_pass = c->prog == SPW_PROG_XDP ? XDP_PASS : TC_ACT_UNSPEC;
 	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = SVC_PORT};
 	struct pkt_spec spec = {.family = 4,
 				.proto = IPPROTO_TCP,

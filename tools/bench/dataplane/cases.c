@@ -257,10 +257,10 @@ static int server_synack(struct bench *b, const struct bench_case *c, const stru
 		err = test_run(&b->tc_egress, &s, 1, NULL, NULL, NULL, &ret, NULL);
 	if (err)
 		return err;
-	if (ret != TC_ACT_OK) {
-		pr_warn("%s: the TC egress program returned %u for the server's SYN-ACK, expected "
-			"TC_ACT_OK\n",
-			c->name, ret);
+	if ((int)ret != TC_ACT_UNSPEC) {
+		pr_warn("%s: the TC egress program returned %d for the server's SYN-ACK, expected "
+			"TC_ACT_UNSPEC\n",
+			c->name, (int)ret);
 		return -EPROTO;
 	}
 	return 0;

@@ -58,6 +58,14 @@ SPW_ABI_SIZE(struct spw_service_rec, 48);
 SPW_ABI_OFF(struct spw_service_rec, capacity_mfps, 32);
 
 SPW_ABI_SIZE(struct spw_globals, 32);
+
+SPW_ABI_SIZE(struct spw_iface_key, 16);
+SPW_ABI_OFF(struct spw_iface_key, ifindex, 8);
+
+SPW_ABI_SIZE(struct spw_attach_rec, 24);
+SPW_ABI_OFF(struct spw_attach_rec, ingress_prio, 2);
+SPW_ABI_OFF(struct spw_attach_rec, ingress_handle, 8);
+SPW_ABI_OFF(struct spw_attach_rec, egress_handle, 12);
 SPW_ABI_OFF(struct spw_globals, cohort_salt, 0);
 SPW_ABI_OFF(struct spw_globals, abi_version, 4);
 SPW_ABI_OFF(struct spw_globals, salt_rotated_ns, 8);

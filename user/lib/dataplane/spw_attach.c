@@ -2,23 +2,21 @@
 /*
  * Attaching to interfaces. XDP goes through a bpf_link pinned under the pin root, so the
  * program stays when the daemon exits and a new daemon swaps its program in atomically with
- * bpf_link_update (never a window without one). TC goes through clsact filters, which stay
- * until removed. Every mode also puts the TC egress program on the interface: the flow
- * tracker reads the server's replies there.
+ * bpf_link_update (never a window without one). TC programs go beside others
+ * (spw_attach_tc.c). Every mode also puts the TC egress program on the interface: the flow
+ * tracker reads the server's replies there. What went where is recorded per interface in
+ * spw_attached, so detach removes spillway's programs and nothing else.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "spw_dataplane_priv.h"
 #include "spw_log.h"
-
-/* Handle and priority of spillway's TC filters: fixed, so replace and detach find them. */
-#define SPW_TC_HANDLE	1
-#define SPW_TC_PRIORITY 1
 
 static void xdp_link_path(const struct spw_dataplane *dp, int ifindex, char *buf, size_t len)
 {
@@ -59,89 +57,149 @@ static int attach_xdp(struct spw_dataplane *dp, int ifindex, bool generic)
 	return err;
 }
 
-static int tc_attach_one(struct spw_dataplane *dp, int ifindex, enum bpf_tc_attach_point where,
-			 enum spw_prog prog)
+int spw_dp_iface_key(int ifindex, struct spw_iface_key *key)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SPW_TC_HANDLE, .priority = SPW_TC_PRIORITY,
-		    .flags = BPF_TC_F_REPLACE, .prog_fd = spw_dp_prog_fd(dp, prog));
-	int err;
+	socklen_t len = sizeof(key->netns_cookie);
+	int fd, err = 0;
 
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST) {
-		pr_warn("cannot create the clsact qdisc on ifindex %d: %s\n", ifindex,
-			strerror(-err));
-		return err;
-	}
-	err = bpf_tc_attach(&hook, &opts);
+	memset(key, 0, sizeof(*key));
+	key->ifindex = (__u32)ifindex;
+	/* A socket belongs to the namespace of the thread that creates it. */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &key->netns_cookie, &len))
+		err = -errno;
+	close(fd);
 	if (err)
-		pr_warn("cannot attach the TC %s program to ifindex %d: %s\n",
-			where == BPF_TC_INGRESS ? "ingress" : "egress", ifindex, strerror(-err));
+		pr_warn("cannot read the network namespace's cookie (kernel >= 5.14): %s\n",
+			strerror(-err));
 	return err;
 }
 
-static int tc_detach_one(int ifindex, enum bpf_tc_attach_point where)
+int spw_dp_attach_rec_get(struct spw_dataplane *dp, const struct spw_iface_key *key,
+			  struct spw_attach_rec *rec, bool *found)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SPW_TC_HANDLE, .priority = SPW_TC_PRIORITY);
-	int err = bpf_tc_detach(&hook, &opts);
+	memset(rec, 0, sizeof(*rec));
+	*found = !bpf_map_lookup_elem(dp->maps.attached, key, rec);
+	if (!*found && errno != ENOENT)
+		return -errno;
+	return 0;
+}
 
-	/* Nothing of ours there (or no clsact at all) is what detach wants anyway. */
-	return err == -ENOENT || err == -EINVAL ? 0 : err;
+static int rec_put(struct spw_dataplane *dp, const struct spw_iface_key *key,
+		   const struct spw_attach_rec *rec)
+{
+	if (bpf_map_update_elem(dp->maps.attached, key, rec, BPF_ANY)) {
+		int err = -errno;
+
+		pr_warn("cannot record the attach to ifindex %u: %s\n", key->ifindex,
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int detach_xdp(struct spw_dataplane *dp, int ifindex)
+{
+	char path[PATH_MAX];
+	int link_fd, err = 0;
+
+	xdp_link_path(dp, ifindex, path, sizeof(path));
+	link_fd = bpf_obj_get(path);
+	if (link_fd < 0)
+		return 0;
+	/* Detach explicitly: another holder of the link must not keep it attached. */
+	if (bpf_link_detach(link_fd) && errno != ENOLINK)
+		err = -errno;
+	close(link_fd);
+	if (unlink(path) && !err)
+		err = -errno;
+	return err;
+}
+
+static bool mode_is_xdp(enum spw_attach_mode mode)
+{
+	return mode == SPW_ATTACH_XDP || mode == SPW_ATTACH_XDP_GENERIC;
+}
+
+/* What a mode change leaves behind of the old mode: the TC ingress program, or the XDP link. */
+static int drop_old_mode(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode old,
+			 enum spw_attach_mode mode, struct spw_attach_rec *rec)
+{
+	if (old == SPW_ATTACH_TC && mode_is_xdp(mode))
+		return spw_dp_tc_detach(dp, ifindex, BPF_TC_INGRESS, rec);
+	if (mode_is_xdp(old) && mode == SPW_ATTACH_TC)
+		return detach_xdp(dp, ifindex);
+	return 0;
 }
 
 int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode)
 {
+	struct spw_iface_key key;
+	struct spw_attach_rec rec;
+	bool had;
 	int err;
 
-	if (ifindex <= 0)
+	if (ifindex <= 0 || mode >= SPW_ATTACH_MODE_COUNT)
 		return -EINVAL;
 	if (spw_dp_prog_fd(dp, SPW_PROG_XDP) < 0)
 		return -ENOENT; /* opened with spw_dp_open_pinned(): no program to attach */
-	switch (mode) {
-	case SPW_ATTACH_XDP:
-	case SPW_ATTACH_XDP_GENERIC:
-		/* XDP sees only ingress; the flow tracker also needs the server's side (SYN-ACK,
-		 * FIN/RST, responses), which only TC egress sees. */
-		err = tc_attach_one(dp, ifindex, BPF_TC_EGRESS, SPW_PROG_TC_EGRESS);
-		if (err)
-			return err;
+	err = spw_dp_iface_key(ifindex, &key);
+	if (!err)
+		err = spw_dp_attach_rec_get(dp, &key, &rec, &had);
+	if (err)
+		return err;
+	/* XDP sees only ingress; the flow tracker also needs the server's side (SYN-ACK,
+	 * FIN/RST, responses), which only TC egress sees: every mode puts that there. */
+	err = spw_dp_tc_attach(dp, ifindex, BPF_TC_EGRESS, SPW_PROG_TC_EGRESS, &rec);
+	if (err)
+		goto fail;
+	if (mode_is_xdp(mode))
 		err = attach_xdp(dp, ifindex, mode == SPW_ATTACH_XDP_GENERIC);
+	else
+		err = spw_dp_tc_attach(dp, ifindex, BPF_TC_INGRESS, SPW_PROG_TC_INGRESS, &rec);
+	if (err)
+		goto fail;
+	if (had && rec.mode != mode) {
+		err = drop_old_mode(dp, ifindex, (enum spw_attach_mode)rec.mode, mode, &rec);
 		if (err)
-			tc_detach_one(ifindex, BPF_TC_EGRESS);
-		return err;
-	case SPW_ATTACH_TC:
-		err = tc_attach_one(dp, ifindex, BPF_TC_INGRESS, SPW_PROG_TC_INGRESS);
-		if (!err)
-			err = tc_attach_one(dp, ifindex, BPF_TC_EGRESS, SPW_PROG_TC_EGRESS);
-		if (err)
-			tc_detach_one(ifindex, BPF_TC_INGRESS);
-		return err;
-	default:
-		return -EINVAL;
+			pr_warn("cannot remove the %s attach from ifindex %d: %s\n",
+				spw_attach_mode_name(rec.mode), ifindex, strerror(-err));
 	}
+	rec.mode = (__u8)mode;
+	return rec_put(dp, &key, &rec);
+fail:
+	/* Undo only an attach that found nothing of spillway's there: an earlier one stays. */
+	if (!had)
+		spw_dp_tc_detach(dp, ifindex, BPF_TC_EGRESS, &rec);
+	else
+		rec_put(dp, &key, &rec);
+	return err;
 }
 
 int spw_dp_detach(struct spw_dataplane *dp, int ifindex)
 {
-	char path[PATH_MAX];
-	int link_fd, err = 0, tc_err;
+	struct spw_iface_key key;
+	struct spw_attach_rec rec;
+	int err, e;
+	bool had;
 
-	xdp_link_path(dp, ifindex, path, sizeof(path));
-	link_fd = bpf_obj_get(path);
-	if (link_fd >= 0) {
-		/* Detach explicitly: another holder of the link must not keep it attached. */
-		if (bpf_link_detach(link_fd) && errno != ENOLINK)
-			err = -errno;
-		close(link_fd);
-		if (unlink(path) && !err)
-			err = -errno;
-	}
-	tc_err = tc_detach_one(ifindex, BPF_TC_INGRESS);
+	err = spw_dp_iface_key(ifindex, &key);
 	if (!err)
-		err = tc_err;
-	tc_err = tc_detach_one(ifindex, BPF_TC_EGRESS);
+		err = spw_dp_attach_rec_get(dp, &key, &rec, &had);
+	if (err)
+		return err;
+	err = detach_xdp(dp, ifindex);
+	e = spw_dp_tc_detach(dp, ifindex, BPF_TC_INGRESS, &rec);
 	if (!err)
-		err = tc_err;
+		err = e;
+	e = spw_dp_tc_detach(dp, ifindex, BPF_TC_EGRESS, &rec);
+	if (!err)
+		err = e;
+	if (err)
+		rec_put(dp, &key, &rec); /* what is left stays recorded for the next detach */
+	else if (had && bpf_map_delete_elem(dp->maps.attached, &key) && errno != ENOENT)
+		err = -errno;
 	return err;
 }

@@ -277,6 +277,7 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 	flows = round_pow2(flows);
 	flows = pinned_flow_capacity(root, flows);
 	oopts.pin_root_path = dp->pin_root;
+	dp->tc_clsact = opts && opts->tc_clsact;
 
 	dp->xdp = spillway_xdp__open_opts(&oopts);
 	if (!dp->xdp) {

@@ -32,6 +32,9 @@ struct spw_dp_opts {
 	uint32_t flow_capacity;
 	/* Load the programs without TCP flow tracking (no counts, caps or latency for TCP). */
 	bool no_tcp_tracking;
+	/* TC programs as clsact filters even on kernels with tcx links (>= 6.6): what older
+	 * kernels get anyway; tests use it to run that path here. */
+	bool tc_clsact;
 };
 
 /*
@@ -63,10 +66,13 @@ int spw_dp_prog_fd(const struct spw_dataplane *dp, enum spw_prog prog);
 const char *spw_dp_pin_root(const struct spw_dataplane *dp);
 
 /*
- * Attach to an interface. XDP uses a bpf_link pinned as link_xdp_IFINDEX, so it outlives the
- * process; attaching again where a spillway link is pinned replaces the program in place
- * (no window without one). TC installs clsact filters on ingress and egress; the XDP modes
- * also install the TC egress filter, where the flow tracker sees the server's replies.
+ * Attach to an interface, beside any other XDP or TC programs there. XDP uses a bpf_link
+ * pinned as link_xdp_IFINDEX, so it outlives the process; attaching again where a spillway
+ * link is pinned replaces the program in place (no window without one). TC mode puts programs
+ * on ingress and egress, the XDP modes on egress, where the flow tracker sees the server's
+ * replies: tcx links at the head of the chain on kernels >= 6.6, else clsact filters at a
+ * free handle and priority recorded in spw_attached. Detach removes what spillway put there
+ * and nothing else.
  */
 int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode);
 int spw_dp_detach(struct spw_dataplane *dp, int ifindex);

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <bpf/libbpf.h>
 #include "spillway_maps.h"
 #include "spw_dataplane.h"
 
@@ -33,6 +34,7 @@ struct spw_dataplane {
 	size_t lat_svc_len;
 	char pin_root[SPW_PIN_ROOT_MAX];
 	bool pinned_only; /* spw_dp_open_pinned(): the map fds are ours, no programs loaded */
+	bool tc_clsact;	  /* spw_dp_opts.tc_clsact: clsact filters even where tcx exists */
 };
 
 /* A zeroed data plane with its pin root and per-CPU read buffer; nothing opened yet. */
@@ -50,5 +52,22 @@ int spw_dp_maps_fill(struct spw_dataplane *dp, spw_dp_map_fd_fn fd_of, void *ctx
 int spw_dp_map_fd(const struct spw_dataplane *dp, const char *name);
 /* Closes the map fds of a spw_dp_open_pinned() data plane; nothing otherwise. */
 void spw_dp_close_pinned_fds(struct spw_dataplane *dp);
+
+/* The key of ifindex in the calling thread's network namespace. */
+int spw_dp_iface_key(int ifindex, struct spw_iface_key *key);
+/* spw_attached's record of key, zeroed (and *found false) when there is none. */
+int spw_dp_attach_rec_get(struct spw_dataplane *dp, const struct spw_iface_key *key,
+			  struct spw_attach_rec *rec, bool *found);
+
+/*
+ * spillway's TC program prog on where of ifindex, beside whatever else is there: replaces
+ * spillway's own program in place when rec (or a pinned tcx link) says it is there already,
+ * else adds a tcx link or, without tcx, a clsact filter; rec gets where it went.
+ */
+int spw_dp_tc_attach(struct spw_dataplane *dp, int ifindex, enum bpf_tc_attach_point where,
+		     enum spw_prog prog, struct spw_attach_rec *rec);
+/* Removes spillway's TC program from where of ifindex, and nothing else; clears it in rec. */
+int spw_dp_tc_detach(struct spw_dataplane *dp, int ifindex, enum bpf_tc_attach_point where,
+		     struct spw_attach_rec *rec);
 
 #endif /* SPW_DATAPLANE_PRIV_H */
