@@ -23,7 +23,8 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-# BPF: UAPI headers are enough for XDP/TC, no vmlinux.h (no CO-RE).
+# BPF: UAPI headers are enough for XDP/TC, no vmlinux.h. The tracepoint program
+# (spillway_trace) reads two kernel struct fields through CO-RE, declared locally.
 # -mcpu=v3: atomic fetch-and-add (BPF_FETCH), which the concurrency caps need.
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -Iinclude -Ibpf \
 	-I/usr/include/$(ARCH)-linux-gnu -MMD -MP
@@ -42,6 +43,7 @@ TEST_CFLAGS := $(CFLAGS) -Itests/lib -I$(BUILD)/tests/progs $(SAN)
 TEST_LDLIBS := $(LDLIBS) -lcmocka -lpthread
 
 BPF_OBJS := $(BUILD)/bpf/spillway_xdp.bpf.o $(BUILD)/bpf/spillway_tc.bpf.o \
+	$(BUILD)/bpf/spillway_trace.bpf.o \
 	$(BUILD)/bpf/empty_xdp.bpf.o
 SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)
 

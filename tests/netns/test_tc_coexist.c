@@ -45,8 +45,8 @@ enum other_kind { OTHER_CLSACT, OTHER_TCX };
 struct coexist_case {
 	const char *name;
 	enum spw_attach_mode mode;
-	bool force_clsact;	/* spillway as clsact filters, as kernels before 6.6 get it */
-	enum other_kind other;	/* how the other program is attached */
+	bool force_clsact;     /* spillway as clsact filters, as kernels before 6.6 get it */
+	enum other_kind other; /* how the other program is attached */
 };
 
 struct coexist_ctx {
@@ -114,8 +114,8 @@ static int other_query_in_ns(void *arg)
 	err = bpf_tc_query(&hook, &opts);
 	if (err)
 		return err;
-	err = bpf_obj_get_info_by_fd(bpf_program__fd(a->x->other->progs.count_ingress), &info,
-				     &len);
+	err =
+	    bpf_obj_get_info_by_fd(bpf_program__fd(a->x->other->progs.count_ingress), &info, &len);
 	if (err)
 		return -errno;
 	return opts.prog_id == info.id ? 0 : -ESTALE;

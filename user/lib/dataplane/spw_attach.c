@@ -134,6 +134,22 @@ static int drop_old_mode(struct spw_dataplane *dp, int ifindex, enum spw_attach_
 	return 0;
 }
 
+/* Native XDP on a veth can attach where XDP_TX cannot leave: say so at once. */
+static void warn_no_xdp_tx(int ifindex)
+{
+	int err = spw_dp_xdp_tx_check(ifindex);
+
+	if (err == -EPIPE)
+		pr_warn(
+		    "ifindex %d is a veth whose peer runs no native XDP program: it drops every "
+		    "XDP_TX frame, so rejects never arrive (counted as XDP_TX failures); attach "
+		    "an XDP program to the peer, or use mode xdp-generic or tc\n",
+		    ifindex);
+	else if (err)
+		pr_debug("cannot tell whether ifindex %d can send XDP_TX: %s\n", ifindex,
+			 strerror(-err));
+}
+
 int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode)
 {
 	struct spw_iface_key key;
@@ -168,7 +184,17 @@ int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mo
 				spw_attach_mode_name(rec.mode), ifindex, strerror(-err));
 	}
 	rec.mode = (__u8)mode;
-	return rec_put(dp, &key, &rec);
+	err = rec_put(dp, &key, &rec);
+	if (err)
+		return err;
+	/* Rejects leave by XDP_TX only in the XDP modes; TC redirects them. */
+	if (!mode_is_xdp(mode))
+		return spw_dp_tx_failed_unwatch(dp, &key);
+	if (spw_dp_tx_failed_watch(dp, &key))
+		pr_warn("XDP_TX failures of ifindex %d are not counted\n", ifindex);
+	if (mode == SPW_ATTACH_XDP)
+		warn_no_xdp_tx(ifindex);
+	return 0;
 fail:
 	/* Undo only an attach that found nothing of spillway's there: an earlier one stays. */
 	if (!had)
@@ -195,6 +221,9 @@ int spw_dp_detach(struct spw_dataplane *dp, int ifindex)
 	if (!err)
 		err = e;
 	e = spw_dp_tc_detach(dp, ifindex, BPF_TC_EGRESS, &rec);
+	if (!err)
+		err = e;
+	e = spw_dp_tx_failed_unwatch(dp, &key);
 	if (!err)
 		err = e;
 	if (err)

@@ -9,8 +9,8 @@
  *
  * Older kernels (Debian 12's 6.1) have no tcx: the programs become clsact filters at the
  * head of priority 1 under a handle the kernel picks free (never replacing a filter that is
- * there), recorded in spw_attached. Replace and detach go only to the recorded place and only while the filter
- * there still runs a spillway program.
+ * there), recorded in spw_attached. Replace and detach go only to the recorded place and only while
+ * the filter there still runs a spillway program.
  *
  * libbpf 1.1 (Debian 12) has no tcx API, but its bpf_link_create() passes an attach type it
  * does not know straight to the kernel, which is all a tcx link needs.

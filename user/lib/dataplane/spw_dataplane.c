@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include "spillway_xdp.skel.h"
 #include "spillway_tc.skel.h"
+#include "spillway_trace.skel.h"
 #include "spw_abi_check.h"
 #include "spw_dataplane_priv.h"
 #include "spw_log.h"
@@ -252,6 +253,32 @@ fail:
 	return err;
 }
 
+/*
+ * The XDP_TX failure counters (spillway_trace.bpf.c) need the kernel's BTF; without it
+ * spillway still works, and says that failed rejects go uncounted.
+ */
+static void load_trace(struct spw_dataplane *dp, const struct bpf_object_open_opts *oopts,
+		       uint32_t flows)
+{
+	int err;
+
+	dp->trace = spillway_trace__open_opts(oopts);
+	if (!dp->trace) {
+		err = -errno;
+		goto fail;
+	}
+	bpf_map__set_max_entries(dp->trace->maps.spw_flows, flows);
+	err = spillway_trace__load(dp->trace);
+	if (!err)
+		return;
+	spillway_trace__destroy(dp->trace);
+	dp->trace = NULL;
+fail:
+	pr_warn("cannot load the XDP_TX failure counters (they need the kernel's BTF): %s; "
+		"rejects a device fails to send are not counted\n",
+		strerror(-err));
+}
+
 int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
@@ -306,6 +333,7 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 		pr_warn("cannot load the TC programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	load_trace(dp, &oopts, flows);
 	err = spw_dp_maps_fill(dp, skeleton_map_fd, dp->xdp->obj);
 	if (err)
 		goto cleanup;
@@ -332,6 +360,7 @@ void spw_dp_close(struct spw_dataplane *dp)
 	if (dp->lat_svc)
 		munmap(dp->lat_svc, dp->lat_svc_len);
 	spw_dp_close_pinned_fds(dp);
+	spillway_trace__destroy(dp->trace);
 	spillway_tc__destroy(dp->tc);
 	spillway_xdp__destroy(dp->xdp);
 	free(dp->percpu_buf);

@@ -86,6 +86,20 @@ enum spw_link_where {
 /* -ENOENT when no link is pinned for ifindex. */
 int spw_dp_xdp_link_where(struct spw_dataplane *dp, int ifindex, enum spw_link_where *where);
 
+/*
+ * XDP_TX frames ifindex (in the calling thread's namespace) failed to send since spillway
+ * first attached there in an XDP mode: rejects counted as sent that never left. Counted from
+ * the kernel's xdp_exception and xdp_bulk_tx tracepoints (kernel BTF needed). -ENOENT when
+ * nothing counts for ifindex (not attached in an XDP mode, or no BTF).
+ */
+int spw_dp_tx_failed_read(struct spw_dataplane *dp, int ifindex, uint64_t *frames);
+/*
+ * Can ifindex send XDP_TX frames? 0 as far as can be told (a NIC driver, or a veth whose peer
+ * runs a native XDP program), -EPIPE for a veth whose peer runs none (it drops every XDP_TX
+ * frame), another negative errno when it cannot be told.
+ */
+int spw_dp_xdp_tx_check(int ifindex);
+
 /* Ensures bpffs is mounted at /sys/fs/bpf (mounts it when not). */
 int spw_bpffs_ensure(void);
 

@@ -14,6 +14,7 @@
 
 struct spillway_xdp;
 struct spillway_tc;
+struct spillway_trace;
 
 /* One fd per map of SPW_MAPS; they belong to the XDP skeleton (the TC one shares them by pin). */
 struct spw_dp_maps {
@@ -25,6 +26,7 @@ struct spw_dp_maps {
 struct spw_dataplane {
 	struct spillway_xdp *xdp;
 	struct spillway_tc *tc;
+	struct spillway_trace *trace; /* XDP_TX failure counters; NULL without kernel BTF */
 	struct spw_dp_maps maps;
 	int ncpus;			/* possible CPUs: per-CPU values come in this many */
 	struct spw_counter *percpu_buf; /* one counter entry's per-CPU values */
@@ -69,5 +71,13 @@ int spw_dp_tc_attach(struct spw_dataplane *dp, int ifindex, enum bpf_tc_attach_p
 /* Removes spillway's TC program from where of ifindex, and nothing else; clears it in rec. */
 int spw_dp_tc_detach(struct spw_dataplane *dp, int ifindex, enum bpf_tc_attach_point where,
 		     struct spw_attach_rec *rec);
+
+/*
+ * Counts XDP_TX frames ifindex fails to send from now on (keeping what was counted before,
+ * across restarts): its spw_tx_failed entry, and the tracepoint links, pinned once.
+ */
+int spw_dp_tx_failed_watch(struct spw_dataplane *dp, const struct spw_iface_key *key);
+/* Stops counting for key; the tracepoint links go when no interface is left. */
+int spw_dp_tx_failed_unwatch(struct spw_dataplane *dp, const struct spw_iface_key *key);
 
 #endif /* SPW_DATAPLANE_PRIV_H */
