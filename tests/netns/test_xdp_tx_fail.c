@@ -106,8 +106,8 @@ static int connect_once(struct test_ctx *c, int wait_ms, double *ms)
 {
 	struct sockaddr_storage ss;
 	int len = spw_nfx_addr(&c->nfx, SPW_TOPO_SRV, AF_INET, PORT, &ss);
-	int fd = spw_fds_track(&c->fds, spw_nfx_socket(&c->nfx, SPW_TOPO_CLI, AF_INET,
-						      SOCK_STREAM));
+	int fd =
+	    spw_fds_track(&c->fds, spw_nfx_socket(&c->nfx, SPW_TOPO_CLI, AF_INET, SOCK_STREAM));
 
 	assert_true(len > 0);
 	return spw_connect_timed(fd, &ss, (socklen_t)len, wait_ms, IO_TIMEOUT_MS, ms);
@@ -175,7 +175,9 @@ static void test_rejects_a_veth_cannot_send(void **state)
 	if (ret != -ECONNREFUSED)
 		fail_msg("connect with an XDP program on the client's veth: %s after %.0f ms, want "
 			 "ECONNREFUSED",
-			 ret == SPW_CONN_PENDING ? "no answer" : ret ? strerror(-ret) : "connected",
+			 ret == SPW_CONN_PENDING ? "no answer"
+			 : ret			 ? strerror(-ret)
+						 : "connected",
 			 ms);
 	assert_true(rejects_since_mark(c) >= 1);
 	assert_int_equal(tx_failed(c), failed);

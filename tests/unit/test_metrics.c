@@ -288,6 +288,34 @@ static void test_reports(void **state)
 	free(s);
 }
 
+/* XDP_TX failures per interface, only where they are counted: a missing count is no zero. */
+static void test_xdp_tx_failed(void **state)
+{
+	struct spw_metrics_snapshot *s = snap_new();
+	char *out;
+
+	(void)state;
+	s->nifaces = 3;
+	snprintf(s->ifaces[0].name, sizeof(s->ifaces[0].name), "eth0");
+	s->ifaces[0].tx_counted = true;
+	s->ifaces[0].tx_failed = 42;
+	snprintf(s->ifaces[1].name, sizeof(s->ifaces[1].name), "veth1");
+	s->ifaces[1].tx_counted = true;
+	snprintf(s->ifaces[2].name, sizeof(s->ifaces[2].name), "tc0");
+	out = format(s);
+	has_line(out, "# TYPE spillway_xdp_tx_failed_total counter");
+	has_line(out, "spillway_xdp_tx_failed_total{interface=\"eth0\"} 42");
+	has_line(out, "spillway_xdp_tx_failed_total{interface=\"veth1\"} 0");
+	lacks(out, "interface=\"tc0\"");
+	free(out);
+	s->nifaces = 1;
+	s->ifaces[0].tx_counted = false;
+	out = format(s);
+	lacks(out, "spillway_xdp_tx_failed_total");
+	free(out);
+	free(s);
+}
+
 /* Every family has HELP and TYPE before its first sample, and appears in one block. */
 static void test_help_and_type(void **state)
 {
@@ -364,6 +392,7 @@ int main(void)
 	    cmocka_unit_test(test_tick_histogram), cmocka_unit_test(test_reports),
 	    cmocka_unit_test(test_help_and_type),  cmocka_unit_test(test_snapshot_size),
 	    cmocka_unit_test(test_totals_json),
+	    cmocka_unit_test(test_xdp_tx_failed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

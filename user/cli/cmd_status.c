@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,7 +164,7 @@ struct read_time {
 };
 
 static json_t *status_json(const struct spw_state_file *st, const struct svc_view *views,
-			   const struct read_time *rt)
+			   const struct read_time *rt, const int64_t *tx_failed)
 {
 	json_t *root = json_object(), *svcs = json_array(), *ifs = json_array(),
 	       *tiers = json_array();
@@ -190,6 +191,8 @@ static json_t *status_json(const struct spw_state_file *st, const struct svc_vie
 		    j, "name", json_stringn(st->ifaces[i].name, strnlen(st->ifaces[i].name, 16)));
 		json_object_set_new(j, "mode",
 				    json_string(spw_attach_mode_name(st->ifaces[i].mode)));
+		json_object_set_new(j, "xdp_tx_failed",
+				    tx_failed[i] >= 0 ? json_integer(tx_failed[i]) : json_null());
 		json_array_append_new(ifs, j);
 	}
 	json_object_set_new(root, "interfaces", ifs);
@@ -207,7 +210,8 @@ static void print_milli(FILE *f, int64_t milli)
 		fprintf(f, "%.3f", (double)milli / 1e3);
 }
 
-static void status_text(FILE *f, const struct spw_state_file *st, const struct svc_view *views)
+static void status_text(FILE *f, const struct spw_state_file *st, const struct svc_view *views,
+			const int64_t *tx_failed)
 {
 	char dur[SPW_DURATION_STRLEN];
 	uint32_t i, t, n;
@@ -268,9 +272,13 @@ static void status_text(FILE *f, const struct spw_state_file *st, const struct s
 			fprintf(f, ", nothing to retry\n");
 	}
 	fprintf(f, "interfaces:");
-	for (i = 0; i < st->nifaces; i++)
-		fprintf(f, " %.*s (%s)", 16, st->ifaces[i].name,
+	for (i = 0; i < st->nifaces; i++) {
+		fprintf(f, " %.*s (%s", 16, st->ifaces[i].name,
 			spw_attach_mode_name(st->ifaces[i].mode));
+		if (tx_failed[i] > 0)
+			fprintf(f, ", %lld rejects failed to send", (long long)tx_failed[i]);
+		fputc(')', f);
+	}
 	fprintf(f, "%s\n", st->nifaces ? "" : " none");
 }
 
@@ -314,10 +322,24 @@ static bool wait_interval(uint64_t ns, bool keys)
 	return false;
 }
 
+/* Each interface's XDP_TX failures (rejects that never left), -1 where none are counted. */
+static void iface_tx_failed(struct spw_dataplane *dp, const struct spw_state_file *st, int64_t *out)
+{
+	uint64_t n;
+	uint32_t i;
+	char name[17];
+
+	for (i = 0; i < st->nifaces && i < SPW_STATE_IFACES; i++) {
+		snprintf(name, sizeof(name), "%.*s", 16, st->ifaces[i].name);
+		out[i] = spw_dp_tx_failed_read(dp, (int)if_nametoindex(name), &n) ? -1 : (int64_t)n;
+	}
+}
+
 /* Reads counters, waits, reads again, renders. Returns an exit code; *go false to stop. */
 static int one_round(const struct spw_cli_req *req, struct spw_dataplane *dp, bool keys, bool *go,
 		     bool clear)
 {
+	int64_t tx_failed[SPW_STATE_IFACES];
 	struct spw_count *a, *b;
 	struct spw_state_file *st;
 	struct svc_view *views;
@@ -359,8 +381,9 @@ static int one_round(const struct spw_cli_req *req, struct spw_dataplane *dp, bo
 		goto out;
 	for (i = 0; i < st->nservices; i++)
 		build_view(dp, &st->services[i], a, b, secs, &views[i]);
+	iface_tx_failed(dp, st, tx_failed);
 	if (req->json) {
-		json_t *root = status_json(st, views, &rt);
+		json_t *root = status_json(st, views, &rt, tx_failed);
 
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
 		fputc('\n', stdout);
@@ -368,7 +391,7 @@ static int one_round(const struct spw_cli_req *req, struct spw_dataplane *dp, bo
 	} else {
 		if (clear)
 			fputs("\033[H\033[2J", stdout); /* home, clear: redraw in place */
-		status_text(stdout, st, views);
+		status_text(stdout, st, views, tx_failed);
 		if (!clear && req->cmd == SPW_CMD_TOP)
 			fputc('\n', stdout);
 	}

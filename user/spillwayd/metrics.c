@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -205,6 +206,8 @@ void spwd_metrics_collect(struct spwd *d, uint64_t now)
 		snprintf(b->ifaces[i].name, sizeof(b->ifaces[i].name), "%s",
 			 d->cfg->ifaces[i].name);
 		b->ifaces[i].mode = (int)d->cfg->ifaces[i].mode;
+		b->ifaces[i].tx_counted = !spw_dp_tx_failed_read(
+		    d->dp, (int)if_nametoindex(d->cfg->ifaces[i].name), &b->ifaces[i].tx_failed);
 	}
 	b->nifaces = i;
 	for (i = 0; i < d->nsvcs; i++)
@@ -354,6 +357,10 @@ char *spwd_state_json(const struct spw_metrics_snapshot *s)
 
 		json_object_set_new(j, "name", json_string(s->ifaces[i].name));
 		json_object_set_new(j, "mode", json_string(spw_attach_mode_name((unsigned int)m)));
+		json_object_set_new(j, "xdp_tx_failed",
+				    s->ifaces[i].tx_counted
+					? json_integer((json_int_t)s->ifaces[i].tx_failed)
+					: json_null());
 		json_array_append_new(ifs, j);
 	}
 	json_object_set_new(root, "interfaces", ifs);

@@ -22,8 +22,7 @@
 #include "spw_dataplane_priv.h"
 #include "spw_log.h"
 
-static void trace_link_path(const struct spw_dataplane *dp, const char *prog, char *buf,
-			    size_t len)
+static void trace_link_path(const struct spw_dataplane *dp, const char *prog, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/link_trace_%s", dp->pin_root, prog);
 }

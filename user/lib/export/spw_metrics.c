@@ -455,6 +455,27 @@ static void fmt_reports(FILE *f, const struct spw_metrics_snapshot *s)
 			  SPW_REPORT_HAS_AGE_MS, offsetof(struct spw_report, age_ms), 1e-3);
 }
 
+/* Only interfaces where the count exists: a missing count is not a zero. */
+static void fmt_tx_failed(FILE *f, const struct spw_metrics_snapshot *s)
+{
+	int i;
+	bool any = false;
+
+	for (i = 0; i < s->nifaces && i < (int)(sizeof(s->ifaces) / sizeof(s->ifaces[0])); i++) {
+		if (!s->ifaces[i].tx_counted)
+			continue;
+		if (!any)
+			head(f, "spillway_xdp_tx_failed_total", "counter",
+			     "XDP_TX frames (rejects) the interface failed to send, after the "
+			     "program counted them sent.");
+		any = true;
+		fputs("spillway_xdp_tx_failed_total{interface=\"", f);
+		esc(f, s->ifaces[i].name);
+		fputs("\"}", f);
+		unum(f, s->ifaces[i].tx_failed);
+	}
+}
+
 static void fmt_controller(FILE *f, const struct spw_metrics_snapshot *s)
 {
 	uint64_t cum = 0;
@@ -469,6 +490,7 @@ static void fmt_controller(FILE *f, const struct spw_metrics_snapshot *s)
 		fputs("spillway_flow_table_capacity", f);
 		unum(f, s->flow_capacity);
 	}
+	fmt_tx_failed(f, s);
 	head(f, "spillway_reports_total", "counter", "App report lines, by outcome.");
 	fputs("spillway_reports_total{outcome=\"accepted\"}", f);
 	unum(f, s->reports_ok);

@@ -81,12 +81,14 @@ struct spw_metrics_snapshot {
 	/* Flow table: entries = sum of the active counts (exact, no table walk). */
 	uint64_t flow_entries;
 	uint32_t flow_capacity; /* 0: unknown (not exported) */
-	/* For /v1/state only (not exported): the daemon and the interfaces it attached. */
+	/* The daemon and the interfaces it attached (pid, name and mode: /v1/state only). */
 	uint32_t pid;
 	int nifaces;
 	struct {
-		char name[16]; /* IFNAMSIZ */
-		int mode;      /* enum spw_attach_mode */
+		char name[16];	    /* IFNAMSIZ */
+		int mode;	    /* enum spw_attach_mode */
+		bool tx_counted;    /* XDP modes with the kernel's BTF: tx_failed is counted */
+		uint64_t tx_failed; /* XDP_TX frames the interface failed to send (rejects) */
 	} ifaces[16];
 	/* Service id 0: traffic that is not a configured service (only non-zero rows are shown). */
 	struct spw_metrics_tier none[SPW_TIER_SLOTS];
