@@ -391,8 +391,7 @@ int main(void)
 	    cmocka_unit_test(test_service_gauges), cmocka_unit_test(test_latency_histogram),
 	    cmocka_unit_test(test_tick_histogram), cmocka_unit_test(test_reports),
 	    cmocka_unit_test(test_help_and_type),  cmocka_unit_test(test_snapshot_size),
-	    cmocka_unit_test(test_totals_json),
-	    cmocka_unit_test(test_xdp_tx_failed),
+	    cmocka_unit_test(test_totals_json),	   cmocka_unit_test(test_xdp_tx_failed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
