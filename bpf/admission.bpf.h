@@ -3,7 +3,8 @@
  * The admission core, written once against the context wrapper (ctx_xdp.bpf.h or
  * ctx_skb.bpf.h, included first) and compiled into the XDP and TC entry points:
  *
- *   parse -> service? -> known flow? -> tier, cohort -> lease? -> level, bucket -> admit / shed
+ *   parse -> service? -> known flow? -> tier, cohort -> lease? -> level -> retransmission?
+ *         -> bucket, caps -> admit / shed
  *
  * Anything not understood passes, counted. Only new flows are decided: a TCP SYN, or the first
  * packet of an unknown flow to a UDP service; packets of flows in progress always pass.
@@ -18,6 +19,7 @@
 #include "stats.bpf.h"
 #include "reject.bpf.h"
 #include "flow.bpf.h"
+#include "recent.bpf.h"
 
 /* What the entry point should do with the packet, in hook-neutral terms. */
 enum spw_verdict {
@@ -27,8 +29,27 @@ enum spw_verdict {
 };
 
 /*
+ * A SYN retransmitted by a client whose flow was admitted is not decided twice: it passes as
+ * established on the flow's tier, spending no token and no place under a cap. Only a SYN the
+ * filter may have seen before pays for the flow lookup; the rest are new for certain.
+ */
+static __always_inline struct spw_flow *spw_syn_retransmits(const struct spw_flow_key *key)
+{
+	if (!spw_recent_maybe(key))
+		return NULL;
+	return bpf_map_lookup_elem(&spw_flows, key);
+}
+
+/*
  * Decides a new flow of service svc. key, when not NULL, is where an admitted flow is
- * tracked (a TCP SYN with tracking on, any UDP flow); state is its first state.
+ * tracked (a TCP SYN with tracking on, any UDP flow); state is its first state. A SYN_SEEN
+ * key may be a retransmission of a tracked flow: that is checked after the level, so a flood
+ * the level sheds pays for one filter word and no table lookup, and before the bucket and
+ * the caps, which a retransmission must not spend.
+ *
+ * The lease needs no precise clock: the coarse one is at most a jiffy behind and never
+ * ahead, so a lease of seconds is enforced at most a few ms past its expiry, for half the
+ * cost. The precise clock is read only for a flow the level admits (bucket and stamps).
  */
 static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struct spw_pkt *pkt,
 						     __u32 svc, const __u8 *saddr,
@@ -38,6 +59,7 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 	struct spw_policy *pol = bpf_map_lookup_elem(&spw_policies, &svc);
 	__u32 tier, cohort, reason;
 	struct spw_reply reply;
+	struct spw_flow *flow;
 	__u64 now;
 
 	if (!pol) {
@@ -46,19 +68,30 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		return SPW_VERDICT_PASS;
 	}
 	tier = spw_tier_of(pkt, saddr, pol);
-	now = bpf_ktime_get_ns();
-	if (now >= pol->lease_expires_ns) {
+	if (bpf_ktime_get_coarse_ns() >= pol->lease_expires_ns) {
 		/* The controller stopped renewing: a dead controller never leaves a host shedding.
 		 */
 		spw_count(svc, tier, SPW_REASON_FAIL_OPEN, pkt->len);
 		return SPW_VERDICT_PASS;
 	}
 	cohort = spw_cohort_of(saddr);
-	reason = spw_decide(svc, tier, cohort, saddr, pol, now);
-	if (reason == SPW_REASON_ADMITTED && key) {
-		reason = spw_flow_open(key, svc, tier, cohort, state, pol, now);
-		if (reason == SPW_REASON_SHED_CAP || reason == SPW_REASON_SHED_RESERVE)
-			spw_bucket_give(svc, tier, pol);
+	reason = spw_decide_level(tier, cohort, saddr, pol);
+	if (key && state == SPW_FLOW_SYN_SEEN) {
+		flow = spw_syn_retransmits(key);
+		if (flow) {
+			spw_count(svc, flow->tier & (SPW_MAX_TIERS - 1), SPW_REASON_ESTABLISHED,
+				  pkt->len);
+			return SPW_VERDICT_PASS;
+		}
+	}
+	if (reason == SPW_REASON_ADMITTED) {
+		now = bpf_ktime_get_ns();
+		reason = spw_decide_rate(svc, tier, pol, now);
+		if (reason == SPW_REASON_ADMITTED && key) {
+			reason = spw_flow_open(key, svc, tier, cohort, state, pol, now);
+			if (reason == SPW_REASON_SHED_CAP || reason == SPW_REASON_SHED_RESERVE)
+				spw_bucket_give(svc, tier, pol);
+		}
 	}
 	if (reason == SPW_REASON_ADMITTED || reason == SPW_REASON_TABLE_FULL ||
 	    reason == SPW_REASON_FLOOD_GUARD) {
@@ -109,7 +142,6 @@ static __always_inline enum spw_verdict spw_tcp(spw_ctx_t *ctx, const struct spw
 {
 	__u8 saddr[SPW_ADDR_LEN], daddr[SPW_ADDR_LEN];
 	struct spw_flow_key key;
-	struct spw_flow *flow;
 	__u32 tier;
 
 	int bare_syn = (pkt->tcp_flags & (SPW_TCP_SYN | SPW_TCP_ACK | SPW_TCP_RST)) == SPW_TCP_SYN;
@@ -129,12 +161,7 @@ static __always_inline enum spw_verdict spw_tcp(spw_ctx_t *ctx, const struct spw
 		spw_count(svc, tier, SPW_REASON_ESTABLISHED, pkt->len);
 		return SPW_VERDICT_PASS;
 	}
-	/* A retransmitted SYN of a flow already admitted is not decided twice. */
-	flow = bpf_map_lookup_elem(&spw_flows, &key);
-	if (flow) {
-		spw_count(svc, flow->tier & (SPW_MAX_TIERS - 1), SPW_REASON_ESTABLISHED, pkt->len);
-		return SPW_VERDICT_PASS;
-	}
+	/* Decided, unless it retransmits the SYN of a flow already admitted (see there). */
 	return spw_new_flow(ctx, pkt, svc, saddr, daddr, &key, SPW_FLOW_SYN_SEEN);
 }
 

@@ -16,6 +16,7 @@
 #include "parse.bpf.h"
 #include "bucket.bpf.h"
 #include "spillway_latency.h"
+#include "recent.bpf.h"
 
 /* Load-time knob: track TCP flows (counts, caps, latency). UDP flows are always tracked. */
 const volatile __u8 spw_track_tcp = 1;
@@ -108,6 +109,10 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 		spw_active_put(active, total);
 		return SPW_REASON_FLOOD_GUARD;
 	}
+	/* Marked before the insert: a retransmission on another CPU that finds the entry
+	 * finds the mark too, and an insert that fails leaves a false hit, never a miss. */
+	if (state == SPW_FLOW_SYN_SEEN)
+		spw_recent_mark(key);
 	err = bpf_map_update_elem(&spw_flows, key, &flow, BPF_NOEXIST);
 	if (err) {
 		spw_active_put(active, total);

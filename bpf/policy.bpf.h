@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The decision for a new flow: admit level (rank against the level, floor protecting tier 0),
- * then the tier's optional new-flow token bucket.
+ * The decision for a new flow in two steps: the admit level (rank against the level, floor
+ * protecting tier 0), then, for a flow the level admits, the tier's optional token bucket.
  */
 #ifndef SPW_POLICY_BPF_H
 #define SPW_POLICY_BPF_H
@@ -67,21 +67,25 @@ static __always_inline void spw_bucket_give(__u32 svc, __u32 tier, const struct 
 }
 
 /*
- * SPW_REASON_ADMITTED, SPW_REASON_SHED_LEVEL or SPW_REASON_SHED_RATE. The host slot is hashed
- * only for the one rank that is admitted in part: every other flow is decided by its rank.
+ * SPW_REASON_ADMITTED or SPW_REASON_SHED_LEVEL: the rank against the level. The host slot is
+ * hashed only for the one rank that is admitted in part: every other flow is decided by its
+ * rank. No clock and no write: a flood the level sheds pays for nothing else here.
  */
-static __always_inline __u32 spw_decide(__u32 svc, __u32 tier, __u32 cohort, const __u8 *saddr,
-					const struct spw_policy *pol, __u64 now)
+static __always_inline __u32 spw_decide_level(__u32 tier, __u32 cohort, const __u8 *saddr,
+					      const struct spw_policy *pol)
 {
 	__u32 rank = spw_rank(tier, cohort), slot = SPW_PARTIAL_ONE;
 
 	if (rank == spw_effective_level(pol) && pol->partial)
 		slot = spw_host_slot(saddr, spw_salt());
-	if (!spw_level_admits(pol, rank, slot))
-		return SPW_REASON_SHED_LEVEL;
-	if (!spw_bucket_take(svc, tier, pol, now))
-		return SPW_REASON_SHED_RATE;
-	return SPW_REASON_ADMITTED;
+	return spw_level_admits(pol, rank, slot) ? SPW_REASON_ADMITTED : SPW_REASON_SHED_LEVEL;
+}
+
+/* SPW_REASON_ADMITTED or SPW_REASON_SHED_RATE: a flow the level admits takes a token. */
+static __always_inline __u32 spw_decide_rate(__u32 svc, __u32 tier, const struct spw_policy *pol,
+					     __u64 now)
+{
+	return spw_bucket_take(svc, tier, pol, now) ? SPW_REASON_ADMITTED : SPW_REASON_SHED_RATE;
 }
 
 #endif /* SPW_POLICY_BPF_H */

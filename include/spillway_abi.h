@@ -254,6 +254,21 @@ struct spw_flow {
 	__u8 pad[3];
 };
 
+/*
+ * The "recently admitted" filter in front of the flow table (spw_recent): a bit array of
+ * flow-key hashes that a SYN reads before it pays for a flow lookup. Each hash owns two bits
+ * of one word, one per generation; the data plane sets both, before it inserts a SYN_SEEN
+ * flow, and the sweep clears one generation at a time, at least syn_timeout after it cleared
+ * the other and only after it removed the SYN_SEEN entries that old (see spw_dp_flows_sweep).
+ * 4096 words are 32 KiB, small enough to stay in a core's L2; 131072 slots, so tens of
+ * thousands of half-open flows make a false hit (which costs one lookup) unlikely.
+ */
+#define SPW_RECENT_WORDS 4096
+#define SPW_RECENT_SLOTS (SPW_RECENT_WORDS * 32)
+/* The two generations: even bits and odd bits of every word. */
+#define SPW_RECENT_GEN0 0x5555555555555555ULL
+#define SPW_RECENT_GEN1 0xaaaaaaaaaaaaaaaaULL
+
 /* A flow's last_us is rewritten at most this often: the write is not free on a hot path. */
 #define SPW_FLOW_TOUCH_US 1000000U
 /* Longest idle/half-open timeout the 32-bit microsecond stamps can measure, with margin. */

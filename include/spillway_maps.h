@@ -35,6 +35,9 @@
 	X(counters, PERCPU_ARRAY, SPW_COUNTER_ENTRIES, 0, __u32, struct spw_counter)               \
 	/* client 5-tuple -> admitted flow; user space may resize it before the first load. */     \
 	X(flows, HASH, SPW_FLOWS_DEFAULT, 0, struct spw_flow_key, struct spw_flow)                 \
+	/* flow-key hash -> two generation bits: may this SYN be a tracked flow's? Mmapable, so    \
+	 * the sweep clears a generation with atomics beside the data plane's atomic OR. */        \
+	X(recent, ARRAY, SPW_RECENT_WORDS, BPF_F_MMAPABLE, __u32, __u64)                           \
 	/* (service, tier) -> active flows; mmapable so the sweep's decrements are atomic too. */  \
 	X(active, ARRAY, SPW_ACTIVE_ENTRIES, BPF_F_MMAPABLE, __u32, __u64)                         \
 	/* [service][tier][latency bucket] -> responses; per CPU, summed by readers. */            \

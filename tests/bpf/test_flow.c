@@ -32,11 +32,13 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "spillway_abi.h"
 #include "spillway_latency.h"
 #include "spillway_rank.h"
+#include "spillway_recent.h"
 #include "spw_dataplane.h"
 #include "dpcheck.h"
 #include "pktbuild.h"
@@ -1395,6 +1397,152 @@ static void test_sweep_real_clock(void **state)
 	CHECK(t, table_entries(t) == 0, "entries left");
 }
 
+/* The filter's pinned map; the caller closes it. */
+static int recent_fd(struct fctx *t)
+{
+	char path[SPW_FX_PIN_LEN + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/spw_recent", t->fx.pin_root);
+	fd = bpf_obj_get(path);
+	CHECK(t, fd >= 0, "cannot open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Flow f's filter word index and the shift of its two bits in that word. */
+static uint32_t recent_slot_of(struct fctx *t, const struct flow *f, unsigned int *shift)
+{
+	struct spw_flow_key k;
+	uint32_t slot;
+
+	flow_key(t, f, &k);
+	slot = spw_recent_slot(&k);
+	*shift = (unsigned int)__builtin_ctzll(spw_recent_mask_of(slot));
+	return spw_recent_word_of(slot);
+}
+
+/* f's two filter bits, 0 .. 3 (bit 0: generation 0). */
+static unsigned int recent_bits(struct fctx *t, const struct flow *f)
+{
+	unsigned int shift;
+	uint32_t idx = recent_slot_of(t, f, &shift);
+	uint64_t w = 0;
+	int fd = recent_fd(t);
+
+	CHECK(t, bpf_map_lookup_elem(fd, &idx, &w) == 0, "filter read: %s", strerror(errno));
+	close(fd);
+	return (unsigned int)(w >> shift) & 3;
+}
+
+/* Sets f's two filter bits to bits, leaving the rest of the word. */
+static void recent_set(struct fctx *t, const struct flow *f, unsigned int bits)
+{
+	unsigned int shift;
+	uint32_t idx = recent_slot_of(t, f, &shift);
+	uint64_t w = 0;
+	int fd = recent_fd(t);
+
+	CHECK(t, bpf_map_lookup_elem(fd, &idx, &w) == 0, "filter read: %s", strerror(errno));
+	w = (w & ~(3ULL << shift)) | ((uint64_t)bits << shift);
+	CHECK(t, bpf_map_update_elem(fd, &idx, &w, BPF_ANY) == 0, "filter write: %s",
+	      strerror(errno));
+	close(fd);
+}
+
+/*
+ * The recently-admitted filter stands in front of the table for SYNs: an admitted SYN sets
+ * both of its bits; a shed SYN whose bits are set is looked up (a retransmission passes, a
+ * false hit is still shed: the table has the last word); a shed SYN whose bits are clear is
+ * shed without a lookup, which the test shows by clearing a tracked flow's bits by hand.
+ */
+static void test_recent_filter(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow f = tcp_flow(t, CLI_T2, 2), n = tcp_flow(t, CLI_T2, 2);
+	struct flow u = udp_flow(t, CLI_T2, 2);
+
+	CHECK(t, recent_bits(t, &f) == 0, "bits set before the SYN");
+	open_syn(t, &f);
+	CHECK(t, recent_bits(t, &f) == 3, "admitted SYN left bits %u, want both",
+	      recent_bits(t, &f));
+	/* UDP flows are looked up by every packet: they need no mark. */
+	cli(t, &u, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ADMITTED);
+	CHECK(t, recent_bits(t, &u) == 0, "a UDP flow was marked");
+
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, 0);
+	cli(t, &f, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	/* A fresh SYN: refused, nothing inserted, its bits untouched. */
+	cli(t, &n, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	flow_gone(t, &n);
+	CHECK(t, recent_bits(t, &n) == 0, "a shed SYN was marked");
+	/* A false hit costs the lookup and nothing else. */
+	recent_set(t, &n, 3);
+	cli(t, &n, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	flow_gone(t, &n);
+	/* Either generation's bit is enough for the lookup. */
+	recent_set(t, &f, 1);
+	cli(t, &f, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	recent_set(t, &f, 2);
+	cli(t, &f, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	/* No bit: the SYN is decided without a lookup, so even a tracked flow's is shed. */
+	recent_set(t, &f, 0);
+	cli(t, &f, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	flow_must(t, &f);
+	expect_active(t, SVC_TCP, 2, 1);
+}
+
+/* Flow f's retransmitted SYN while its tier is shed: passes while f is tracked. */
+static bool retransmit_while_tracked(struct fctx *t, const struct flow *f)
+{
+	struct spw_flow v;
+
+	if (flow_get(t, f, &v))
+		return false;
+	cli(t, f, PKT_TCP_SYN, 0, V_PASS, f->tier, SPW_REASON_ESTABLISHED);
+	return true;
+}
+
+/*
+ * The sweep ages the filter with the real clock and never opens a false miss. A flow marked
+ * just before a sweep that clears a generation keeps the other bit, and the next sweep at
+ * once clears nothing (a clear waits a syn_timeout for the other); while the flow is in the
+ * table its retransmitted SYN passes though its tier is shed, sweep after sweep; once swept,
+ * later sweeps clear its bits, so the filter does not fill up.
+ */
+static void test_recent_ageing(void **state)
+{
+	const uint64_t syn_ns = 200 * MS_NS;
+	struct fctx *t = build(state);
+	struct flow f = tcp_flow(t, CLI_T2, 2);
+	int sweeps, tracked = 0;
+
+	/* The data plane was mapped more than a syn_timeout ago: the next sweep clears. */
+	usleep(250000);
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	open_syn(t, &f);
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, 0);
+	sweep(t, syn_ns, 600 * S_NS, 600 * S_NS);
+	CHECK(t, recent_bits(t, &f) == 1 || recent_bits(t, &f) == 2,
+	      "a sweep due to clear left bits %u, want one generation", recent_bits(t, &f));
+	CHECK(t, retransmit_while_tracked(t, &f), "the flow was swept at once");
+	sweep(t, syn_ns, 600 * S_NS, 600 * S_NS);
+	CHECK(t, recent_bits(t, &f) != 0, "two clears less than a syn_timeout apart");
+	for (sweeps = 0; sweeps < 300 && retransmit_while_tracked(t, &f); sweeps++) {
+		tracked++;
+		usleep(10000);
+		sweep(t, syn_ns, 600 * S_NS, 600 * S_NS);
+	}
+	CHECK(t, sweeps < 300, "the flow outlived %d sweeps of its syn_timeout", sweeps);
+	for (sweeps = 0; sweeps < 300 && recent_bits(t, &f); sweeps++) {
+		usleep(10000);
+		sweep(t, syn_ns, 600 * S_NS, 600 * S_NS);
+	}
+	CHECK(t, recent_bits(t, &f) == 0, "a swept flow's bits were never cleared (%u)",
+	      recent_bits(t, &f));
+	cli(t, &f, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	print_message("    %d retransmissions passed while tracked\n", tracked);
+}
+
 /* Timeouts of 0 or past what 32-bit microsecond stamps can measure are refused. */
 static void test_sweep_args(void **state)
 {
@@ -1681,6 +1829,8 @@ int main(void)
 	    BOTH(test_data_establishes),
 	    BOTH(test_close_paths),
 	    BOTH(test_syn_retransmit),
+	    BOTH(test_recent_filter),
+	    ONCE(test_recent_ageing),
 	    BOTH(test_pure_ack),
 	    BOTH(test_udp_first_packet),
 	    BOTH(test_cap_drop),

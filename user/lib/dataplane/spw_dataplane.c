@@ -142,37 +142,46 @@ static int skeleton_map_fd(const char *name, void *obj)
 	return fd < 0 ? -ENOENT : fd;
 }
 
+/* mmaps entries __u64 values of an mmapable array map; NULL (errno set) when it cannot. */
+static __u64 *map_words(int fd, size_t entries, int prot, size_t *len, const char *what)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	*len = (entries * sizeof(__u64) + page - 1) / page * page;
+	p = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		int err = errno;
+
+		pr_warn("cannot map the %s: %s\n", what, strerror(err));
+		errno = err;
+		return NULL;
+	}
+	return p;
+}
+
 /*
- * The sweep decrements active counts with atomics on the map's memory, as the kernel does;
- * the daemon's latency signal reads the per-service histograms the same way, without a
- * syscall.
+ * The sweep decrements active counts and clears the recently-admitted filter's generations
+ * with atomics on the maps' memory, as the kernel does; the daemon's latency signal reads the
+ * per-service histograms the same way, without a syscall.
  */
 int spw_dp_map_active(struct spw_dataplane *dp)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	size_t len = SPW_ACTIVE_ENTRIES * sizeof(__u64);
-	size_t lat_len = SPW_LAT_SVC_ENTRIES * sizeof(__u64);
-
-	dp->lat_svc_len = (lat_len + page - 1) / page * page;
-	dp->lat_svc = mmap(NULL, dp->lat_svc_len, PROT_READ, MAP_SHARED, dp->maps.lat_svc, 0);
-	if (dp->lat_svc == MAP_FAILED) {
-		int err = -errno;
-
-		dp->lat_svc = NULL;
-		pr_warn("cannot map the latency histograms: %s\n", strerror(-err));
-		return err;
-	}
-
-	dp->active_len = (len + page - 1) / page * page;
-	dp->active =
-	    mmap(NULL, dp->active_len, PROT_READ | PROT_WRITE, MAP_SHARED, dp->maps.active, 0);
-	if (dp->active == MAP_FAILED) {
-		int err = -errno;
-
-		dp->active = NULL;
-		pr_warn("cannot map the active-flow counts: %s\n", strerror(-err));
-		return err;
-	}
+	dp->lat_svc = map_words(dp->maps.lat_svc, SPW_LAT_SVC_ENTRIES, PROT_READ, &dp->lat_svc_len,
+				"latency histograms");
+	if (!dp->lat_svc)
+		return -errno;
+	dp->active = map_words(dp->maps.active, SPW_ACTIVE_ENTRIES, PROT_READ | PROT_WRITE,
+			       &dp->active_len, "active-flow counts");
+	if (!dp->active)
+		return -errno;
+	dp->recent = map_words(dp->maps.recent, SPW_RECENT_WORDS, PROT_READ | PROT_WRITE,
+			       &dp->recent_len, "recently-admitted filter");
+	if (!dp->recent)
+		return -errno;
+	/* A previous process may have cleared a generation a moment ago: wait a whole
+	 * syn_timeout from here before clearing one. */
+	dp->recent_cleared_ns = spw_now_ns();
 	return 0;
 }
 
@@ -359,6 +368,8 @@ void spw_dp_close(struct spw_dataplane *dp)
 		munmap(dp->active, dp->active_len);
 	if (dp->lat_svc)
 		munmap(dp->lat_svc, dp->lat_svc_len);
+	if (dp->recent)
+		munmap(dp->recent, dp->recent_len);
 	spw_dp_close_pinned_fds(dp);
 	spillway_trace__destroy(dp->trace);
 	spillway_tc__destroy(dp->tc);

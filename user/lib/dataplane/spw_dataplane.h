@@ -206,7 +206,8 @@ int spw_dp_flow_replace(struct spw_dataplane *dp, const struct spw_flow_key *key
 typedef int (*spw_dp_flow_fn)(const struct spw_flow_key *key, const struct spw_flow *f, void *ctx);
 int spw_dp_flows_foreach(struct spw_dataplane *dp, spw_dp_flow_fn fn, void *ctx);
 /*
- * Writes n flow entries in batches (new or existing); the active counts are not touched. For
+ * Writes n flow entries in batches (new or existing); the active counts are not touched, and
+ * SYN_SEEN ones are marked in the recently-admitted filter as the data plane marks them. For
  * benchmarks that need a full table without traffic.
  */
 int spw_dp_flows_write(struct spw_dataplane *dp, const struct spw_flow_key *keys,

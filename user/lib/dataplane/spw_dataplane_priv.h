@@ -34,6 +34,10 @@ struct spw_dataplane {
 	size_t active_len;
 	__u64 *lat_svc; /* spw_lat_svc, mmapped read-only: the latency signal's histograms */
 	size_t lat_svc_len;
+	__u64 *recent; /* spw_recent, mmapped: the sweep clears its generations */
+	size_t recent_len;
+	uint64_t recent_cleared_ns; /* when a generation was last cleared (or the map mapped) */
+	unsigned int recent_gen;    /* the generation cleared next: 0 or 1 */
 	char pin_root[SPW_PIN_ROOT_MAX];
 	bool pinned_only; /* spw_dp_open_pinned(): the map fds are ours, no programs loaded */
 	bool tc_clsact;	  /* spw_dp_opts.tc_clsact: clsact filters even where tcx exists */
@@ -41,8 +45,16 @@ struct spw_dataplane {
 
 /* A zeroed data plane with its pin root and per-CPU read buffer; nothing opened yet. */
 int spw_dp_alloc(struct spw_dataplane **out, const char *root);
-/* mmaps spw_active and spw_lat_svc (their fds must be open). */
+/* mmaps spw_active, spw_lat_svc and spw_recent (their fds must be open). */
 int spw_dp_map_active(struct spw_dataplane *dp);
+/*
+ * Ages the recently-admitted filter after a sweep that started at sweep_ns and removed every
+ * SYN_SEEN flow older than syn_timeout_ns: clears one generation if the other was cleared
+ * more than syn_timeout_ns before sweep_ns. Returns whether it cleared one.
+ */
+bool spw_dp_recent_age(struct spw_dataplane *dp, uint64_t syn_timeout_ns, uint64_t sweep_ns);
+/* Sets a flow's bits in the filter, as the data plane does before it inserts a SYN_SEEN flow. */
+void spw_dp_recent_mark(struct spw_dataplane *dp, const struct spw_flow_key *key);
 /* A map's fd by its pinned name, or a negative errno. */
 typedef int (*spw_dp_map_fd_fn)(const char *name, void *ctx);
 /*

@@ -163,8 +163,12 @@ int spw_dp_flows_write(struct spw_dataplane *dp, const struct spw_flow_key *keys
 		       const struct spw_flow *vals, uint32_t n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-	uint32_t done = 0, count;
+	uint32_t done = 0, count, i;
 
+	/* Marked first, as the data plane does: their retransmitted SYNs find the entries. */
+	for (i = 0; i < n; i++)
+		if (vals[i].state == SPW_FLOW_SYN_SEEN)
+			spw_dp_recent_mark(dp, &keys[i]);
 	while (done < n) {
 		count = n - done < SPW_WRITE_BATCH ? n - done : SPW_WRITE_BATCH;
 		if (bpf_map_update_batch(dp->maps.flows, keys + done, vals + done, &count, &opts))
@@ -262,6 +266,7 @@ static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o,
 	struct spw_flow_key *keys;
 	struct spw_flow *vals;
 	uint32_t batch_in, batch_out, count, i, n, now_us;
+	uint64_t start_ns = spw_now_ns();
 	bool first = true, last;
 	int err = 0, ret;
 	long removed;
@@ -308,6 +313,9 @@ static int sweep(struct spw_dataplane *dp, const struct spw_sweep_opts *o,
 		batch_in = batch_out;
 		first = false;
 	}
+	/* Only a walk that removed every SYN_SEEN flow past syn_timeout may age the filter. */
+	if (!err && o)
+		spw_dp_recent_age(dp, o->syn_timeout_ns, start_ns);
 out:
 	free(keys);
 	free(vals);
