@@ -11,8 +11,8 @@
 /* Client address and port, local address and port, mixed into 0 .. SPW_RECENT_SLOTS - 1. */
 static inline __u32 spw_recent_slot(const struct spw_flow_key *key)
 {
-	__u32 h = spw_mix32(spw_be32_at(key->saddr + 12) ^
-			    ((__u32)key->sport << 16 | (__u32)key->dport));
+	__u32 h =
+	    spw_mix32(spw_be32_at(key->saddr + 12) ^ ((__u32)key->sport << 16 | (__u32)key->dport));
 
 	/* IPv4 clients differ only in the last word; the others carry IPv6 clients and hosts
 	 * with more than one local address. */

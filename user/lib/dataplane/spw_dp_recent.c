@@ -21,7 +21,8 @@ bool spw_dp_recent_age(struct spw_dataplane *dp, uint64_t syn_timeout_ns, uint64
 	uint64_t keep = dp->recent_gen ? SPW_RECENT_GEN0 : SPW_RECENT_GEN1;
 	size_t i;
 
-	if (!dp->recent || sweep_ns <= dp->recent_cleared_ns + syn_timeout_ns + SPW_RECENT_MARGIN_NS)
+	if (!dp->recent ||
+	    sweep_ns <= dp->recent_cleared_ns + syn_timeout_ns + SPW_RECENT_MARGIN_NS)
 		return false;
 	/* Atomic: data-plane CPUs OR bits into the same words meanwhile. */
 	for (i = 0; i < SPW_RECENT_WORDS; i++)
