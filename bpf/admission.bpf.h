@@ -56,7 +56,7 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 						     const __u8 *daddr,
 						     const struct spw_flow_key *key, __u8 state)
 {
-	struct spw_policy *pol = bpf_map_lookup_elem(&spw_policies, &svc);
+	struct spw_policy *pol = spw_policy_read(svc);
 	__u32 tier, cohort, reason;
 	struct spw_reply reply;
 	struct spw_flow *flow;

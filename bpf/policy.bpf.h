@@ -12,6 +12,39 @@
 #include "bucket.bpf.h"
 
 /*
+ * Where spw_policy_read() copies a policy: too big for the program's stack beside the parse
+ * state. Per CPU, and not pinned, so the XDP and TC objects each have their own: neither
+ * program nests on a CPU with itself, so one decision's copy is never overwritten mid-use.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct spw_policy);
+} spw_policy_copy SEC(".maps");
+
+/*
+ * Copies service svc's policy out under its record's lock, so the decision uses one whole
+ * policy of this service however often the daemon rewrites it; NULL when the service has no
+ * policy. Only loads and stores run inside the lock, as the verifier requires.
+ */
+static __always_inline struct spw_policy *spw_policy_read(__u32 svc)
+{
+	struct spw_policy_rec *rec = bpf_map_lookup_elem(&spw_policies, &svc);
+	__u32 zero = 0, present;
+	struct spw_policy *out;
+
+	out = bpf_map_lookup_elem(&spw_policy_copy, &zero);
+	if (!rec || !out)
+		return NULL;
+	bpf_spin_lock(&rec->lock);
+	present = rec->present;
+	*out = rec->pol;
+	bpf_spin_unlock(&rec->lock);
+	return present ? out : NULL;
+}
+
+/*
  * The new-flow bucket of (svc, tier), NULL when the tier has no rate limit; *rate its rate.
  * The bucket is global, not per CPU: a per-CPU split would let a rate of 10/s admit 10/s
  * per core.

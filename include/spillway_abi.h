@@ -13,7 +13,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
 /* Bumped whenever a map key or value layout changes; stored in spw_globals. */
-#define SPW_ABI_VERSION 2
+#define SPW_ABI_VERSION 3
 
 /* Priority classes: 0 is critical, N-1 the most sheddable; a policy has room for 8. */
 #define SPW_MAX_TIERS 8
@@ -163,10 +163,8 @@ struct spw_rule {
 #define SPW_DSCP_UNMAPPED 0xff
 
 /*
- * spw_policies value, keyed by service id. Everything the data plane needs to decide a new
- * flow of a service is in this one record, so replacing it is the atomic policy update: the
- * map is a hash without preallocation, where an update publishes a new element and frees the
- * old one after an RCU grace period, so a reader sees the old record or the new, never a mix.
+ * A service's policy: everything the data plane needs to decide a new flow of the service is
+ * in this one record, read and written whole under the lock of its struct spw_policy_rec.
  */
 struct spw_policy {
 	__u64 lease_expires_ns;	    /* CLOCK_MONOTONIC; at or past it the policy fails open */
@@ -186,6 +184,19 @@ struct spw_policy {
 	__u32 admit_below[SPW_MAX_TIERS];
 	__u32 generation; /* bumped by each writer update, for diagnostics */
 	__u32 reserved1[3];
+};
+
+/*
+ * spw_policies value, indexed by service id. The map is an array, so a record never moves or
+ * serves another service; writers replace it with BPF_F_LOCK and the data plane copies it out
+ * under the same lock, so a reader sees one whole policy, old or new, of its own service.
+ * (Records of a hash map without prealloc are reused at once on kernels >= 6.1, before the
+ * readers of the old one are done.) present is 0 for a service with no policy.
+ */
+struct spw_policy_rec {
+	struct bpf_spin_lock lock;
+	__u32 present;
+	struct spw_policy pol;
 };
 
 /* spw_globals value (single entry): knobs the daemon rotates at run time. */

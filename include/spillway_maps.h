@@ -19,8 +19,8 @@
 	X(ports, ARRAY, SPW_PORT_SLOTS, 0, __u32, struct spw_port)                                 \
 	/* (protocol, port, local address) -> service, for services bound to one address. */       \
 	X(svc_addrs, HASH, SPW_MAX_SVC_ADDRS, 0, struct spw_svc_addr_key, __u32)                   \
-	/* service -> policy; no prealloc, so an update swaps whole records under RCU (atomic). */ \
-	X(policies, HASH, SPW_MAX_SERVICES, BPF_F_NO_PREALLOC, __u32, struct spw_policy)           \
+	/* service -> policy; spin-locked records read and written whole (atomic). */              \
+	X(policies, ARRAY, SPW_MAX_SERVICES, 0, __u32, struct spw_policy_rec)                      \
 	/* source prefix -> tier (IPv4 mapped into IPv6); LPM tries require no prealloc. */        \
 	X(rules, LPM_TRIE, SPW_MAX_RULES, BPF_F_NO_PREALLOC, struct spw_lpm_key, struct spw_rule)  \
 	/* source prefixes whose DSCP marks are trusted to pick a tier. */                         \

@@ -38,6 +38,10 @@ SPW_ABI_SIZE(struct spw_rule, 8);
 SPW_ABI_OFF(struct spw_rule, tier, 0);
 SPW_ABI_OFF(struct spw_rule, rule_id, 4);
 
+SPW_ABI_SIZE(struct spw_policy_rec, 176);
+SPW_ABI_OFF(struct spw_policy_rec, present, 4);
+SPW_ABI_OFF(struct spw_policy_rec, pol, 8);
+
 SPW_ABI_SIZE(struct spw_policy, 168);
 SPW_ABI_OFF(struct spw_policy, lease_expires_ns, 0);
 SPW_ABI_OFF(struct spw_policy, admit_level, 8);

@@ -168,26 +168,43 @@ static int policy_valid(const struct spw_policy *p)
 	return 0;
 }
 
+/* Replaces a service's whole record under its lock: the data plane copies it out under it. */
+static int policy_rec_write(struct spw_dataplane *dp, uint32_t svc_id,
+			    const struct spw_policy_rec *rec)
+{
+	return map_update(dp->maps.policies, &svc_id, rec, BPF_F_LOCK);
+}
+
 int spw_dp_policy_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_policy *p)
 {
+	struct spw_policy_rec rec = {.present = 1, .pol = *p};
+
 	if (!svc_id_ok(svc_id) || policy_valid(p))
 		return -EINVAL;
-	/* One update of the whole record: the map has no prealloc, so this swaps under RCU. */
-	return map_update(dp->maps.policies, &svc_id, p, BPF_ANY);
+	return policy_rec_write(dp, svc_id, &rec);
 }
 
 int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_policy *p)
 {
+	struct spw_policy_rec rec;
+
 	if (!svc_id_ok(svc_id))
 		return -EINVAL;
-	return map_lookup(dp->maps.policies, &svc_id, p);
+	if (bpf_map_lookup_elem_flags(dp->maps.policies, &svc_id, &rec, BPF_F_LOCK))
+		return -errno;
+	if (!rec.present)
+		return -ENOENT;
+	*p = rec.pol;
+	return 0;
 }
 
 int spw_dp_policy_del(struct spw_dataplane *dp, uint32_t svc_id)
 {
+	struct spw_policy_rec rec = {.present = 0};
+
 	if (!svc_id_ok(svc_id))
 		return -EINVAL;
-	return map_delete(dp->maps.policies, &svc_id);
+	return policy_rec_write(dp, svc_id, &rec);
 }
 
 int spw_dp_rule_add(struct spw_dataplane *dp, const struct spw_cidr *c, uint8_t tier,

@@ -72,7 +72,7 @@ int spw_dp_services_prune(struct spw_dataplane *dp, const struct spw_service_mat
 			  const uint32_t *ids, int n)
 {
 	struct spw_svc_addr_key akey, anext;
-	uint32_t id, pkey, pnext;
+	uint32_t id, pkey;
 	void *prev = NULL;
 	int err;
 
@@ -90,14 +90,10 @@ int spw_dp_services_prune(struct spw_dataplane *dp, const struct spw_service_mat
 			prev = NULL;
 		}
 	}
-	prev = NULL;
-	while (!bpf_map_get_next_key(dp->maps.policies, prev, &pnext)) {
-		pkey = pnext;
-		prev = &pkey;
-		if (!id_kept(pkey, ids, n)) {
-			bpf_map_delete_elem(dp->maps.policies, &pkey);
-			prev = NULL;
-		}
+	/* An array: every slot exists; a policy of a service no longer wanted is cleared. */
+	for (pkey = SPW_SVC_NONE + 1; pkey < SPW_MAX_SERVICES; pkey++) {
+		if (!id_kept(pkey, ids, n))
+			spw_dp_policy_del(dp, pkey);
 	}
 	return 0;
 }
