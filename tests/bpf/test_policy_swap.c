@@ -148,8 +148,9 @@ static void test_swap(void **state)
 		else if (run.retval == XDP_PASS)
 			n_pass++;
 		if (run.retval != want && n_wrong++ < 5)
-			print_error("packet %u of service %u: verdict %d, another service's policy\n",
-				    i, svc, run.retval);
+			print_error(
+			    "packet %u of service %u: verdict %d, another service's policy\n", i,
+			    svc, run.retval);
 	}
 	atomic_store(&c->stop, true);
 	pthread_join(thr, NULL);
