@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Flow tracking: the table of admitted flows, exact active counts per (service, tier), the
- * concurrency caps, response latency, and the flood guard on inserts.
+ * concurrency caps, requests in flight and their ages, response latency, and the flood guard
+ * on inserts.
  *
  * Every increment of an active count is paired with exactly one decrement: the count goes up
  * when an entry is inserted, and down by whoever's delete of that entry succeeds (a FIN or RST
@@ -122,13 +123,64 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 	return SPW_REASON_ADMITTED;
 }
 
+/*
+ * Requests in flight: a flow's request is outstanding while req_us holds its stamp. The count
+ * of its (service, tier) and its start-time slot move with req_us's own transitions, each
+ * taken by an atomic exchange on the entry, so a CPU seeing the client's data and another
+ * sending the response (or closing) cannot both count one request.
+ */
+static __always_inline void spw_inflight_add(__u32 svc, __u32 tier, __u32 req_us, int delta)
+{
+	__u32 idx = spw_active_index(svc, tier & (SPW_MAX_TIERS - 1));
+	__u32 aidx = spw_req_age_index(svc, req_us);
+	__u64 *n, *age;
+
+	if (svc >= SPW_MAX_SERVICES)
+		return;
+	n = bpf_map_lookup_elem(&spw_inflight, &idx);
+	if (n)
+		__sync_fetch_and_add(n, delta);
+	age = bpf_map_lookup_elem(&spw_req_ages, &aidx);
+	if (age)
+		__sync_fetch_and_add(age, delta);
+}
+
+/*
+ * A request's first byte: counted only by the CPU whose exchange found none pending. Counted
+ * before the stamp is published, so the CPU that ends it (which needs the stamp) always takes
+ * away after the add: the counts never dip below zero, even for a moment. The rare loser of
+ * the exchange (the same flow's data on two CPUs at once) gives its add back.
+ */
+static __always_inline void spw_request_start(struct spw_flow *f, __u32 now_us)
+{
+	spw_inflight_add(f->svc_id, f->tier, now_us, 1);
+	if (__sync_val_compare_and_swap(&f->req_us, 0, now_us))
+		spw_inflight_add(f->svc_id, f->tier, now_us, -1);
+}
+
+/* The request is answered or gone: returns its stamp (0: none was pending, nothing taken). */
+static __always_inline __u32 spw_request_end(struct spw_flow *f)
+{
+	__u32 req_us = __sync_lock_test_and_set(&f->req_us, 0);
+
+	if (req_us)
+		spw_inflight_add(f->svc_id, f->tier, req_us, -1);
+	return req_us;
+}
+
 /* Ends a flow; only the delete that removed the entry gives its place back. */
-static __always_inline void spw_flow_close(const struct spw_flow_key *key, const struct spw_flow *f)
+static __always_inline void spw_flow_close(const struct spw_flow_key *key, struct spw_flow *f)
 {
 	/* Copied first: a deleted element of a preallocated table can be reused at once. */
 	__u32 svc = f->svc_id, tier = f->tier;
 	__u64 *active, *total;
 
+	/* Before the delete, for the same reason: after it the entry may be another flow's. A
+	 * closing flow's request is not answered: it leaves the in-flight count unmeasured. A
+	 * request another CPU starts between this and the delete (the client's data racing the
+	 * flow's end on two CPUs) would stay counted: the window is a few instructions. */
+	if (f->req_us)
+		spw_request_end(f);
 	if (bpf_map_delete_elem(&spw_flows, key))
 		return;
 	active = spw_active_of(svc, tier);
@@ -193,7 +245,7 @@ static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
 	 * than the coarse one (a tick), which costs half as much. */
 	if (!f->req_us) {
 		now_us = spw_us(bpf_ktime_get_ns());
-		f->req_us = now_us;
+		spw_request_start(f, now_us);
 	} else {
 		now_us = spw_us(bpf_ktime_get_coarse_ns());
 	}
@@ -237,8 +289,11 @@ static __always_inline void spw_flow_from_server(const struct spw_pkt *pkt,
 		f->last_us = now_us;
 	}
 	if (pkt->payload_len && f->req_us) {
-		spw_latency_record(f->svc_id, f->tier, now_us - f->req_us);
-		f->req_us = 0;
+		__u32 req_us = spw_request_end(f);
+
+		/* 0: another CPU ended it between the test and the exchange (a close). */
+		if (req_us)
+			spw_latency_record(f->svc_id, f->tier, now_us - req_us);
 	}
 	spw_flow_touch(f, now_us);
 }

@@ -322,6 +322,35 @@ static inline __u32 spw_latency_svc_index(__u32 svc, __u32 bucket)
 	return svc * SPW_LAT_BUCKETS + bucket;
 }
 
+/*
+ * Requests in flight per (service, tier slot): flows whose request's first byte has been seen
+ * and whose response has not begun (spw_flow.req_us set). Exact, shared atomics like the
+ * active counts: only the CPU that moved req_us from 0 to a stamp adds, and only the one that
+ * moved it back to 0 (response, close, sweep) takes away. The tier slots are counted; the
+ * service's total is their sum (one atomic fewer per request), so SPW_ACTIVE_TOTAL stays 0.
+ */
+#define SPW_INFLIGHT_ENTRIES SPW_ACTIVE_ENTRIES
+
+/*
+ * The same requests by the time they started, per service: a ring of SPW_REQ_SLOTS counters,
+ * each covering 2^SPW_REQ_SLOT_SHIFT microseconds (8.192 ms) of start times, 8.4 s in all.
+ * The oldest non-empty slot behind now is the age of the oldest outstanding request, to one
+ * slot: a CoDel-style sojourn time read in one pass over 1024 counters without a syscall and
+ * without walking the flow table, for one more atomic add at a request's start and end (64 x
+ * 1024 x 8 bytes = 512 KiB; an array's elements are 8-byte aligned anyway). A request
+ * outstanding longer than the ring's span shares a slot with younger ones and reads younger
+ * (the age saturates near the span, far above any target). 2^32 us divides by the ring's
+ * span, so the 32-bit stamps index it consistently across their wrap.
+ */
+#define SPW_REQ_SLOT_SHIFT  13
+#define SPW_REQ_SLOTS	    1024
+#define SPW_REQ_AGE_ENTRIES (SPW_MAX_SERVICES * SPW_REQ_SLOTS)
+
+static inline __u32 spw_req_age_index(__u32 svc, __u32 req_us)
+{
+	return svc * SPW_REQ_SLOTS + ((req_us >> SPW_REQ_SLOT_SHIFT) & (SPW_REQ_SLOTS - 1));
+}
+
 /* spw_insert_guard value: per CPU, the flood guard's budget of new table entries. */
 struct spw_insert_guard {
 	__u64 units;   /* inserts * SPW_BUCKET_UNIT */

@@ -40,6 +40,10 @@
 	X(recent, ARRAY, SPW_RECENT_WORDS, BPF_F_MMAPABLE, __u32, __u64)                           \
 	/* (service, tier) -> active flows; mmapable so the sweep's decrements are atomic too. */  \
 	X(active, ARRAY, SPW_ACTIVE_ENTRIES, BPF_F_MMAPABLE, __u32, __u64)                         \
+	/* (service, tier) -> requests awaiting their response; mmapable, atomics. */              \
+	X(inflight, ARRAY, SPW_INFLIGHT_ENTRIES, BPF_F_MMAPABLE, __u32, __u64)                     \
+	/* [service][start-time slot] -> requests awaiting their response; mmapable, atomics. */   \
+	X(req_ages, ARRAY, SPW_REQ_AGE_ENTRIES, BPF_F_MMAPABLE, __u32, __u64)                      \
 	/* [service][tier][latency bucket] -> responses; per CPU, summed by readers. */            \
 	X(latency, PERCPU_ARRAY, SPW_LAT_ENTRIES, 0, __u32, __u64)                                 \
 	/* [service][latency bucket] -> responses of all tiers; shared, mmapped by the daemon. */  \

@@ -40,6 +40,7 @@
 #include "spillway_rank.h"
 #include "spillway_recent.h"
 #include "spw_dataplane.h"
+#include "spw_request_age.h"
 #include "dpcheck.h"
 #include "pktbuild.h"
 #include "spw_fixture.h"
@@ -1572,6 +1573,149 @@ static void test_sweep_args(void **state)
 	expect_active(t, SVC_TCP, 2, 1);
 }
 
+/* ---- requests in flight ------------------------------------------------------------------ */
+
+/*
+ * The service's requests in flight, read both ways: the tier's exact count, and the start-time
+ * ring's total (which must agree with the sum of the tiers). Returns the ring's reading.
+ */
+static struct spw_request_ages expect_inflight(struct fctx *t, uint32_t svc, uint32_t tier,
+					       uint64_t want)
+{
+	uint64_t slots[SPW_REQ_SLOTS];
+	struct spw_request_ages ages;
+	uint64_t n, sum = 0;
+
+	CHECK_OK(t, spw_dp_inflight_read(t->dp, svc, tier, &n));
+	/* A decrement with nothing to take would wrap to 2^64 - 1, not read as -1. */
+	CHECK(t, n == want, "service %u tier %u: %llu requests in flight, want %llu", svc, tier,
+	      (unsigned long long)n, (unsigned long long)want);
+	for (uint32_t k = 0; k < SPW_MAX_TIERS; k++) {
+		CHECK_OK(t, spw_dp_inflight_read(t->dp, svc, k, &n));
+		sum += n;
+	}
+	CHECK_OK(t, spw_dp_req_ages_read(t->dp, svc, slots));
+	spw_request_ages_read(slots, now_us(), &ages);
+	CHECK(t, ages.outstanding == sum, "ring holds %llu requests, the tiers %llu",
+	      (unsigned long long)ages.outstanding, (unsigned long long)sum);
+	CHECK(t, ages.outstanding || ages.oldest_ms == 0, "no request, yet an age of %.3f ms",
+	      ages.oldest_ms);
+	return ages;
+}
+
+/*
+ * The oldest request in flight of the test's TCP service is the one stamped req_us: its age
+ * as the ring reads it is its true age (taken before and after the read) or at most one slot
+ * more, never less.
+ */
+static void expect_oldest(struct fctx *t, uint32_t tier, uint64_t n, uint32_t req_us)
+{
+	double lo = (now_us() - req_us) / 1000.0, hi;
+	struct spw_request_ages ages = expect_inflight(t, SVC_TCP, tier, n);
+
+	hi = (now_us() - req_us) / 1000.0 + (1U << SPW_REQ_SLOT_SHIFT) / 1000.0;
+	CHECK(t, ages.oldest_ms >= lo && ages.oldest_ms <= hi,
+	      "oldest request %.3f ms old, want %.3f..%.3f ms", ages.oldest_ms, lo, hi);
+}
+
+/*
+ * A request's first byte counts it in flight, its response's first byte takes it away; more
+ * segments of either, pure ACKs and a response with no request move nothing, so the count
+ * never goes below zero; the oldest age grows while it waits.
+ */
+static void test_inflight_request_response(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow f = tcp_flow(t, CLI_T1, 1), g = tcp_flow(t, CLI_T1, 1);
+
+	open_est(t, &f);
+	expect_inflight(t, SVC_TCP, 1, 0);
+	/* A greeting the server sends unasked is no response to count down. */
+	srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_inflight(t, SVC_TCP, 1, 0);
+
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	expect_inflight(t, SVC_TCP, 1, 1);
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	srv(t, &f, PKT_TCP_ACK, 0);
+	cli(t, &f, PKT_TCP_ACK, 0, V_PASS, SPW_TIER_NONE, SPW_REASON_ESTABLISHED);
+	expect_inflight(t, SVC_TCP, 1, 1);
+
+	/* A second flow's request: two in flight, the first one the oldest. */
+	usleep(20000);
+	open_est(t, &g);
+	cli(t, &g, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	expect_oldest(t, 1, 2, flow_must(t, &f).req_us);
+	expect_inflight(t, SVC_TCP, 0, 0);
+	expect_inflight(t, SVC_TCP, 2, 0);
+
+	srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_oldest(t, 1, 1, flow_must(t, &g).req_us);
+	/* More of the response, and a second response with no request: nothing below zero. */
+	srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_inflight(t, SVC_TCP, 1, 1);
+	srv(t, &g, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_inflight(t, SVC_TCP, 1, 0);
+	srv(t, &g, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_inflight(t, SVC_TCP, 1, 0);
+
+	/* The next request counts again. */
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	expect_inflight(t, SVC_TCP, 1, 1);
+	close_fin(t, &f);
+	close_fin(t, &g);
+	expect_inflight(t, SVC_TCP, 1, 0);
+}
+
+/*
+ * A flow that ends with its request outstanding takes it out of flight, whichever side ends
+ * it and however (the client's FIN or RST, the server's), and the sweep does the same for an
+ * idle one; a late FIN of an ended flow takes nothing twice.
+ */
+static void test_inflight_close_outstanding(void **state)
+{
+	static const struct {
+		bool server;
+		uint8_t flags;
+	} ends[] = {
+	    {false, PKT_TCP_FIN | PKT_TCP_ACK},
+	    {false, PKT_TCP_RST},
+	    {true, PKT_TCP_FIN | PKT_TCP_ACK},
+	    {true, PKT_TCP_RST | PKT_TCP_ACK},
+	};
+	struct fctx *t = build(state);
+	struct spw_sweep_stats st;
+	struct flow f;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ends); i++) {
+		f = tcp_flow(t, CLI_T0, 0);
+		open_est(t, &f);
+		cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 0, SPW_REASON_ESTABLISHED);
+		expect_inflight(t, SVC_TCP, 0, 1);
+		if (ends[i].server)
+			srv(t, &f, ends[i].flags, 0);
+		else
+			cli(t, &f, ends[i].flags, 0, V_PASS, 0, SPW_REASON_ESTABLISHED);
+		flow_gone(t, &f);
+		expect_inflight(t, SVC_TCP, 0, 0);
+		srv(t, &f, PKT_TCP_FIN | PKT_TCP_ACK, 0);
+		expect_inflight(t, SVC_TCP, 0, 0);
+	}
+
+	f = tcp_flow(t, CLI_T2, 2);
+	open_est(t, &f);
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 2, SPW_REASON_ESTABLISHED);
+	expect_inflight(t, SVC_TCP, 2, 1);
+	flow_age(t, &f, 2 * US_PER_S);
+	st = sweep(t, 1 * S_NS, 1 * S_NS, 1 * S_NS);
+	expect_swept(t, &st, 1, 1);
+	expect_inflight(t, SVC_TCP, 2, 0);
+	srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_inflight(t, SVC_TCP, 2, 0);
+	expect_all_idle(t);
+}
+
 /* Clear removes every flow of every service, tier and state, and gives every place back. */
 static void test_flows_clear(void **state)
 {
@@ -1846,6 +1990,8 @@ int main(void)
 	    ONCE(test_sweep_real_clock),
 	    ONCE(test_sweep_args),
 	    BOTH(test_flows_clear),
+	    BOTH(test_inflight_request_response),
+	    BOTH(test_inflight_close_outstanding),
 	    BOTH(test_tier_kept),
 	    BOTH(test_reserve_drop),
 	    BOTH(test_reserve_reject),

@@ -142,47 +142,54 @@ static int skeleton_map_fd(const char *name, void *obj)
 	return fd < 0 ? -ENOENT : fd;
 }
 
-/* mmaps entries __u64 values of an mmapable array map; NULL (errno set) when it cannot. */
-static __u64 *map_words(int fd, size_t entries, int prot, size_t *len, const char *what)
+/* mmaps a whole BPF_F_MMAPABLE array, rounded up to pages as the kernel maps it. */
+static int map_shared(int fd, size_t bytes, int prot, const char *what, void **ptr, size_t *len)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	void *p;
 
-	*len = (entries * sizeof(__u64) + page - 1) / page * page;
-	p = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		int err = errno;
+	*len = (bytes + page - 1) / page * page;
+	*ptr = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
+	if (*ptr == MAP_FAILED) {
+		int err = -errno;
 
-		pr_warn("cannot map the %s: %s\n", what, strerror(err));
-		errno = err;
-		return NULL;
+		*ptr = NULL;
+		pr_warn("cannot map the %s: %s\n", what, strerror(-err));
+		return err;
 	}
-	return p;
+	return 0;
 }
 
 /*
- * The sweep decrements active counts and clears the recently-admitted filter's generations
- * with atomics on the maps' memory, as the kernel does; the daemon's latency signal reads the
- * per-service histograms the same way, without a syscall.
+ * The sweep decrements active and in-flight counts and clears the recently-admitted filter's
+ * generations with atomics on the maps' memory, as the kernel does; the daemon's latency and
+ * request signals read them the same way, without a syscall.
  */
 int spw_dp_map_active(struct spw_dataplane *dp)
 {
-	dp->lat_svc = map_words(dp->maps.lat_svc, SPW_LAT_SVC_ENTRIES, PROT_READ, &dp->lat_svc_len,
-				"latency histograms");
-	if (!dp->lat_svc)
-		return -errno;
-	dp->active = map_words(dp->maps.active, SPW_ACTIVE_ENTRIES, PROT_READ | PROT_WRITE,
-			       &dp->active_len, "active-flow counts");
-	if (!dp->active)
-		return -errno;
-	dp->recent = map_words(dp->maps.recent, SPW_RECENT_WORDS, PROT_READ | PROT_WRITE,
-			       &dp->recent_len, "recently-admitted filter");
-	if (!dp->recent)
-		return -errno;
+	int err;
+
+	err = map_shared(dp->maps.lat_svc, SPW_LAT_SVC_ENTRIES * sizeof(__u64), PROT_READ,
+			 "latency histograms", (void **)&dp->lat_svc, &dp->lat_svc_len);
+	if (!err)
+		err = map_shared(dp->maps.active, SPW_ACTIVE_ENTRIES * sizeof(__u64),
+				 PROT_READ | PROT_WRITE, "active-flow counts", (void **)&dp->active,
+				 &dp->active_len);
+	if (!err)
+		err = map_shared(dp->maps.inflight, SPW_INFLIGHT_ENTRIES * sizeof(__u64),
+				 PROT_READ | PROT_WRITE, "in-flight request counts",
+				 (void **)&dp->inflight, &dp->inflight_len);
+	if (!err)
+		err = map_shared(dp->maps.req_ages, SPW_REQ_AGE_ENTRIES * sizeof(__u64),
+				 PROT_READ | PROT_WRITE, "request start times",
+				 (void **)&dp->req_ages, &dp->req_ages_len);
+	if (!err)
+		err = map_shared(dp->maps.recent, SPW_RECENT_WORDS * sizeof(__u64),
+				 PROT_READ | PROT_WRITE, "recently-admitted filter",
+				 (void **)&dp->recent, &dp->recent_len);
 	/* A previous process may have cleared a generation a moment ago: wait a whole
 	 * syn_timeout from here before clearing one. */
 	dp->recent_cleared_ns = spw_now_ns();
-	return 0;
+	return err;
 }
 
 /*
@@ -370,6 +377,10 @@ void spw_dp_close(struct spw_dataplane *dp)
 		munmap(dp->lat_svc, dp->lat_svc_len);
 	if (dp->recent)
 		munmap(dp->recent, dp->recent_len);
+	if (dp->inflight)
+		munmap(dp->inflight, dp->inflight_len);
+	if (dp->req_ages)
+		munmap(dp->req_ages, dp->req_ages_len);
 	spw_dp_close_pinned_fds(dp);
 	spillway_trace__destroy(dp->trace);
 	spillway_tc__destroy(dp->tc);

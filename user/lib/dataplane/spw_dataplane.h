@@ -184,6 +184,17 @@ int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out);
 int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot,
 		       uint64_t *out);
 
+/*
+ * Requests of (service, tier) awaiting their response: exact, maintained by the data plane and
+ * the sweep (the service's total is the sum over its tiers).
+ */
+int spw_dp_inflight_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, uint64_t *out);
+/*
+ * The service's outstanding requests by start-time slot: slots has SPW_REQ_SLOTS entries,
+ * indexed as spw_req_age_index() does (spw_request_age.h reads them). From shared memory.
+ */
+int spw_dp_req_ages_read(struct spw_dataplane *dp, uint32_t svc_id, uint64_t *slots);
+
 int spw_dp_latency_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier,
 			struct spw_latency_hist *out);
 /* The latency histogram of a service, all tiers: from shared memory, no syscall. */
@@ -212,7 +223,10 @@ int spw_dp_flows_foreach(struct spw_dataplane *dp, spw_dp_flow_fn fn, void *ctx)
  */
 int spw_dp_flows_write(struct spw_dataplane *dp, const struct spw_flow_key *keys,
 		       const struct spw_flow *vals, uint32_t n);
-/* Inserts n new flows as the data plane would have made them: written, each counted active. */
+/*
+ * Inserts n new flows as the data plane would have made them: written, each counted active,
+ * and in flight when its req_us is set.
+ */
 int spw_dp_flows_insert(struct spw_dataplane *dp, const struct spw_flow_key *keys,
 			const struct spw_flow *vals, uint32_t n);
 /* Writes one latency slot's per-CPU values (spw_dp_ncpus() of them): tests of the reader. */

@@ -38,6 +38,10 @@ struct spw_dataplane {
 	size_t recent_len;
 	uint64_t recent_cleared_ns; /* when a generation was last cleared (or the map mapped) */
 	unsigned int recent_gen;    /* the generation cleared next: 0 or 1 */
+	__u64 *inflight; /* spw_inflight, mmapped: the sweep's decrements, the signal's reads */
+	size_t inflight_len;
+	__u64 *req_ages; /* spw_req_ages, mmapped likewise */
+	size_t req_ages_len;
 	char pin_root[SPW_PIN_ROOT_MAX];
 	bool pinned_only; /* spw_dp_open_pinned(): the map fds are ours, no programs loaded */
 	bool tc_clsact;	  /* spw_dp_opts.tc_clsact: clsact filters even where tcx exists */
@@ -45,7 +49,7 @@ struct spw_dataplane {
 
 /* A zeroed data plane with its pin root and per-CPU read buffer; nothing opened yet. */
 int spw_dp_alloc(struct spw_dataplane **out, const char *root);
-/* mmaps spw_active, spw_lat_svc and spw_recent (their fds must be open). */
+/* mmaps spw_active, spw_lat_svc, spw_inflight, spw_req_ages and spw_recent (fds open). */
 int spw_dp_map_active(struct spw_dataplane *dp);
 /*
  * Ages the recently-admitted filter after a sweep that started at sweep_ns and removed every

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The flow table from user space: active counts, latency histograms, the idle sweep.
+ * The flow table from user space: active and in-flight counts, latency histograms, the idle
+ * sweep.
  *
  * The sweep keeps the data plane's promise that active counts never drift: an entry's place
  * is given back only by the delete that removed it, here as in the kernel, with an atomic
@@ -20,13 +21,22 @@ static bool slot_ok(uint32_t svc_id, uint32_t tier)
 	return svc_id < SPW_MAX_SERVICES && tier < SPW_MAX_TIERS;
 }
 
-/* A flow's places, as the data plane counts them: its tier's and its service's total. */
+/*
+ * A flow's places, as the data plane counts them: its tier's and its service's total, and
+ * its outstanding request's in the in-flight count and its start-time slot.
+ */
 static void count_flow(struct spw_dataplane *dp, const struct spw_flow *f, int64_t delta)
 {
 	__atomic_fetch_add(&dp->active[spw_active_index(f->svc_id, f->tier)], (uint64_t)delta,
 			   __ATOMIC_RELAXED);
 	__atomic_fetch_add(&dp->active[spw_active_index(f->svc_id, SPW_ACTIVE_TOTAL)],
 			   (uint64_t)delta, __ATOMIC_RELAXED);
+	if (!f->req_us)
+		return;
+	__atomic_fetch_add(&dp->inflight[spw_active_index(f->svc_id, f->tier)], (uint64_t)delta,
+			   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&dp->req_ages[spw_req_age_index(f->svc_id, f->req_us)], (uint64_t)delta,
+			   __ATOMIC_RELAXED);
 }
 
 int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_slot, uint64_t *out)
@@ -34,6 +44,26 @@ int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_
 	if (svc_id >= SPW_MAX_SERVICES || tier_slot >= SPW_TIER_SLOTS)
 		return -EINVAL;
 	*out = __atomic_load_n(&dp->active[spw_active_index(svc_id, tier_slot)], __ATOMIC_RELAXED);
+	return 0;
+}
+
+int spw_dp_inflight_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, uint64_t *out)
+{
+	if (!slot_ok(svc_id, tier))
+		return -EINVAL;
+	*out = __atomic_load_n(&dp->inflight[spw_active_index(svc_id, tier)], __ATOMIC_RELAXED);
+	return 0;
+}
+
+int spw_dp_req_ages_read(struct spw_dataplane *dp, uint32_t svc_id, uint64_t *slots)
+{
+	uint32_t i;
+
+	if (svc_id >= SPW_MAX_SERVICES)
+		return -EINVAL;
+	for (i = 0; i < SPW_REQ_SLOTS; i++)
+		slots[i] =
+		    __atomic_load_n(&dp->req_ages[svc_id * SPW_REQ_SLOTS + i], __ATOMIC_RELAXED);
 	return 0;
 }
 
