@@ -446,6 +446,15 @@ static void test_good_strings(void **state)
 	assert_signal(&s->signals[3], SPW_SIG_POOL, "2nd-db", 1.0);
 	spw_config_free(c);
 
+	/* The request signals: a count, and a duration in milliseconds. */
+	c = parse_ok("services:\n  - name: a\n    port: 1\n    signals:\n"
+		     "      - {in_flight: 64}\n      - {oldest_request_age: 0.25s}\n");
+	s = &c->services[0];
+	assert_int_equal(s->nsignals, 2);
+	assert_signal(&s->signals[0], SPW_SIG_IN_FLIGHT, "", 64.0);
+	assert_signal(&s->signals[1], SPW_SIG_OLDEST_REQUEST_AGE, "", 250.0);
+	spw_config_free(c);
+
 	/* Rates in other periods become whole flows per second; the guard can be turned off. */
 	c = parse_ok(
 	    "flows: {insert_rate: 'off', capacity: 1}\nservices:\n"
@@ -561,7 +570,19 @@ static const struct bad_string bad_strings[] = {
      "1:25: 'trusted_sources' must be a list, not a single value"},
     {"services: [{name: a, port: -1}]\n", "1:28: port: -1 is out of range (1..65535)"},
     {"services: [{name: d, port: 53, protocol: udp, signals: [{latency_p99: 50ms}]}]\n",
-     "1:58: latency_p99: response latency is measured for TCP services only"},
+     "1:58: latency_p99: requests and responses are measured for TCP services only"},
+    {"services: [{name: d, port: 53, protocol: udp, signals: [{in_flight: 50}]}]\n",
+     "1:58: in_flight: requests and responses are measured for TCP services only"},
+    {"services: [{name: d, port: 53, protocol: udp, signals: [{oldest_request_age: 1s}]}]\n",
+     "1:58: oldest_request_age: requests and responses are measured for TCP services only"},
+    {"services: [{name: a, port: 1, signals: [{in_flight: 0}]}]\n",
+     "1:53: in_flight: 0 is out of range (1..4294967295)"},
+    {"services: [{name: a, port: 1, signals: [{in_flight: 2.5}]}]\n",
+     "1:53: in_flight: '2.5' is not a whole number"},
+    {"services: [{name: a, port: 1, signals: [{oldest_request_age: 100}]}]\n",
+     "1:62: oldest_request_age: duration '100' has no unit (ns, us, ms, s, m or h)"},
+    {"services: [{name: a, port: 1, signals: [{in_flight: 5}, {in_flight: 6}]}]\n",
+     "1:58: signal in_flight is listed twice (first at line 1)"},
     {"services: [{name: a, port: 80x}]\n", "1:28: port: '80x' is not a whole number"},
     {"services: [{name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, port: 1}]\n",
      "1:19: name: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a valid service name (a letter, "
@@ -596,7 +617,7 @@ static const struct bad_string bad_strings[] = {
      "1:41: a signal must be a mapping, not a single value"},
     {"services: [{name: a, port: 1, signals: [{a: 1}, {b: 1}, {c: 1}]}]\n",
      "1:42: unknown signal 'a' (signals: pool, pool_wait, queue, queue_age, accept_queue, "
-     "latency_p99, connections)"},
+     "latency_p99, connections, in_flight, oldest_request_age)"},
     {"controller: {tick: 10s, lease: 29s}\n", "1:32: lease: 29s is shorter than 3 ticks (30s)"},
     {"controller: {tick: 2s}\n", "1:13: lease: 3s is shorter than 3 ticks (6s)"},
     {"controller: {tick: 11s}\n", "1:20: tick: duration 11s is out of range (10ms..10s)"},

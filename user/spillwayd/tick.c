@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include "spwd.h"
 #include "spw_log.h"
+#include "spw_request_age.h"
 #include "spw_reserve.h"
 #include "spw_strnum.h"
 
@@ -49,6 +50,44 @@ static bool latency_p99_ms(struct spwd *d, struct spwd_service *s, uint64_t now,
 		return false; /* no response in the window: nothing measured, not "0 ms" */
 	*ms = us / 1000.0;
 	return true;
+}
+
+/* Requests of the service awaiting their response, all its tiers. */
+static bool in_flight(struct spwd *d, struct spwd_service *s, double *n)
+{
+	uint64_t tier_n, sum = 0;
+	int t;
+
+	for (t = 0; t < d->cfg->ntiers; t++) {
+		if (spw_dp_inflight_read(d->dp, s->cfg->id, (uint32_t)t, &tier_n))
+			return false;
+		sum += tier_n;
+	}
+	*n = (double)sum;
+	return true;
+}
+
+/*
+ * The oldest outstanding request's age. Nothing outstanding is a measurement (0 ms: no queue),
+ * not a missing one, unlike a latency window without responses.
+ */
+static bool oldest_request_ms(struct spwd *d, struct spwd_service *s, uint64_t now, double *ms)
+{
+	uint64_t slots[SPW_REQ_SLOTS];
+	struct spw_request_ages ages;
+
+	if (spw_dp_req_ages_read(d->dp, s->cfg->id, slots))
+		return false;
+	spw_request_ages_read(slots, (uint32_t)(now / 1000), &ages);
+	*ms = ages.oldest_ms;
+	return true;
+}
+
+/* A kernel-measured signal's new value, taken at now. */
+static void measured(struct spw_signal *sig, double v, uint64_t now)
+{
+	sig->value = v;
+	sig->updated_ns = now;
 }
 
 /* Refreshes one signal's value; a source with nothing new leaves updated_ns as it was. */
@@ -97,16 +136,22 @@ static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *s
 		}
 		break;
 	case SPW_SIG_LATENCY_P99:
-		if (latency_p99_ms(d, s, now, &v)) {
-			sig->value = v;
-			sig->updated_ns = now;
-		}
+		if (latency_p99_ms(d, s, now, &v))
+			measured(sig, v, now);
 		break;
 	case SPW_SIG_CONNECTIONS:
 		if (!spw_dp_active_read(d->dp, s->cfg->id, SPW_ACTIVE_TOTAL, &active)) {
 			sig->value = (double)active;
 			sig->updated_ns = now;
 		}
+		break;
+	case SPW_SIG_IN_FLIGHT:
+		if (in_flight(d, s, &v))
+			measured(sig, v, now);
+		break;
+	case SPW_SIG_OLDEST_REQUEST_AGE:
+		if (oldest_request_ms(d, s, now, &v))
+			measured(sig, v, now);
 		break;
 	default:
 		break;

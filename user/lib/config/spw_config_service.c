@@ -38,13 +38,15 @@ static const struct signal_kind kinds[] = {
     {"accept_queue", SPW_SIG_ACCEPT_QUEUE, NULL, UNIT_FRACTION},
     {"latency_p99", SPW_SIG_LATENCY_P99, NULL, UNIT_MS},
     {"connections", SPW_SIG_CONNECTIONS, NULL, UNIT_COUNT},
+    {"in_flight", SPW_SIG_IN_FLIGHT, NULL, UNIT_COUNT},
+    {"oldest_request_age", SPW_SIG_OLDEST_REQUEST_AGE, NULL, UNIT_MS},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* What one service's walk remembers beyond struct spw_config_service: nodes for messages. */
 struct svc_aux {
 	struct spw_config_service *s;
-	yaml_node_t *name, *port, *default_tier, *accept_queue, *latency, *limit, *reserve;
+	yaml_node_t *name, *port, *default_tier, *accept_queue, *request_signal, *limit, *reserve;
 	yaml_node_t *burst[SPW_MAX_TIERS];
 	yaml_node_t *signal_first[SPW_MAX_SIGNALS]; /* each signal's kind key */
 };
@@ -134,7 +136,8 @@ static int parse_signal(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
 	if (!k)
 		return cfg_err(x, item,
 			       "a signal needs a kind (pool, pool_wait, queue, queue_age, "
-			       "accept_queue, latency_p99 or connections)");
+			       "accept_queue, latency_p99, connections, in_flight or "
+			       "oldest_request_age)");
 
 	memset(sig, 0, sizeof(*sig));
 	sig->kind = k->kind;
@@ -164,8 +167,10 @@ static int parse_signal(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
 				       k->source ? "'" : "", cfg_line(a->signal_first[i]));
 	if (sig->kind == SPW_SIG_ACCEPT_QUEUE)
 		a->accept_queue = kind_key;
-	if (sig->kind == SPW_SIG_LATENCY_P99)
-		a->latency = kind_key;
+	/* The kinds the tracker measures from a TCP request and its response. */
+	if (sig->kind == SPW_SIG_LATENCY_P99 || sig->kind == SPW_SIG_IN_FLIGHT ||
+	    sig->kind == SPW_SIG_OLDEST_REQUEST_AGE)
+		a->request_signal = kind_key;
 	a->signal_first[s->nsignals++] = kind_key;
 	return 0;
 }
@@ -493,10 +498,11 @@ static int check_service(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item
 		return cfg_err(x, a->accept_queue,
 			       "accept_queue: a UDP service has no accept queue");
 	/* The tracker measures a TCP request's first byte to its response's: a UDP flow has no
-	 * request it could tell apart, so the signal would never be measured. */
-	if (a->latency && s->match.proto != IPPROTO_TCP)
-		return cfg_err(x, a->latency,
-			       "latency_p99: response latency is measured for TCP services only");
+	 * request it could tell apart, so these signals would never be measured. */
+	if (a->request_signal && s->match.proto != IPPROTO_TCP)
+		return cfg_err(x, a->request_signal,
+			       "%s: requests and responses are measured for TCP services only",
+			       cfg_text(a->request_signal));
 	if (!a->default_tier)
 		s->default_tier = (uint8_t)(x->c->ntiers - 1);
 	return check_reservation(x, a);

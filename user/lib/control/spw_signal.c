@@ -19,6 +19,8 @@ static const char *const kind_names[SPW_SIG_KIND_COUNT] = {
     [SPW_SIG_ACCEPT_QUEUE] = "accept_queue",
     [SPW_SIG_LATENCY_P99] = "latency_p99",
     [SPW_SIG_CONNECTIONS] = "connections",
+    [SPW_SIG_IN_FLIGHT] = "in_flight",
+    [SPW_SIG_OLDEST_REQUEST_AGE] = "oldest_request_age",
 };
 
 const char *spw_signal_kind_name(enum spw_signal_kind kind)
@@ -30,7 +32,9 @@ const char *spw_signal_kind_name(enum spw_signal_kind kind)
 
 bool spw_signal_scales_with_load(enum spw_signal_kind kind)
 {
-	return kind == SPW_SIG_POOL || kind == SPW_SIG_CONNECTIONS;
+	/* Requests in flight are the service's concurrency, throughput x response time: below
+	 * capacity they grow with the admitted rate as the connections held do. */
+	return kind == SPW_SIG_POOL || kind == SPW_SIG_CONNECTIONS || kind == SPW_SIG_IN_FLIGHT;
 }
 
 bool spw_signal_is_fill(enum spw_signal_kind kind)

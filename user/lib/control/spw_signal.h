@@ -26,6 +26,8 @@ enum spw_signal_kind {
 	SPW_SIG_ACCEPT_QUEUE, /* the service's listen sockets: backlog fill, target a fraction */
 	SPW_SIG_LATENCY_P99,  /* the data plane's response latency p99, target in ms */
 	SPW_SIG_CONNECTIONS,  /* active connections of the service (all tiers), target a count */
+	SPW_SIG_IN_FLIGHT,    /* requests awaiting their response (all tiers), target a count */
+	SPW_SIG_OLDEST_REQUEST_AGE, /* age of the oldest of them, target in ms */
 	SPW_SIG_KIND_COUNT
 };
 
