@@ -27,6 +27,7 @@ struct tier_view {
 	/* New flows per reason since the maps were created (the second read), as /metrics. */
 	uint64_t totals[SPW_REASON_COUNT];
 	uint64_t active;
+	uint64_t inflight; /* requests awaiting their response */
 	bool has_latency;
 	double p50_ms, p99_ms;
 	uint32_t shed_cohorts; /* of SPW_COHORTS */
@@ -71,6 +72,7 @@ static void build_view(struct spw_dataplane *dp, const struct spw_state_service 
 		tv->fail_open_ps =
 		    per_sec(a, b, spw_counter_index(s->id, t, SPW_REASON_FAIL_OPEN), secs);
 		spw_dp_active_read(dp, s->id, t, &tv->active);
+		spw_dp_inflight_read(dp, s->id, t, &tv->inflight);
 		if (!spw_dp_latency_read(dp, s->id, t, &h) && !spw_latency_quantile(&h, 0.5, &us)) {
 			tv->has_latency = true;
 			tv->p50_ms = us / 1e3;
@@ -142,6 +144,7 @@ static json_t *view_json(const struct spw_state_file *st, const struct svc_view 
 		json_object_set_new(j, "fail_open_per_s", json_real(tv->fail_open_ps));
 		spw_totals_json(j, tv->totals);
 		json_object_set_new(j, "active", json_integer((json_int_t)tv->active));
+		json_object_set_new(j, "in_flight", json_integer((json_int_t)tv->inflight));
 		json_object_set_new(j, "latency_p50_ms",
 				    tv->has_latency ? json_real(tv->p50_ms) : json_null());
 		json_object_set_new(j, "latency_p99_ms",
@@ -243,14 +246,16 @@ static void status_text(FILE *f, const struct spw_state_file *st, const struct s
 			print_milli(f, g->target_milli);
 			fprintf(f, "%s\n", g->stale ? " (stale: ignored)" : "");
 		}
-		fprintf(f, "  %-12s %11s %9s %11s %10s %7s %9s %9s\n", "tier", "admitted/s",
-			"shed/s", "would-shed", "fail-open", "active", "p50 ms", "p99 ms");
+		fprintf(f, "  %-12s %11s %9s %11s %10s %7s %9s %9s %9s\n", "tier", "admitted/s",
+			"shed/s", "would-shed", "fail-open", "active", "in flight", "p50 ms",
+			"p99 ms");
 		for (t = 0; t < n; t++) {
 			const struct tier_view *tv = &v->tiers[t];
 
-			fprintf(f, "  %-12.*s %11.1f %9.1f %11.1f %10.1f %7llu", SPW_STATE_NAME_MAX,
-				st->tiers[t], tv->admitted_ps, tv->shed_ps, tv->would_shed_ps,
-				tv->fail_open_ps, (unsigned long long)tv->active);
+			fprintf(f, "  %-12.*s %11.1f %9.1f %11.1f %10.1f %7llu %9llu",
+				SPW_STATE_NAME_MAX, st->tiers[t], tv->admitted_ps, tv->shed_ps,
+				tv->would_shed_ps, tv->fail_open_ps, (unsigned long long)tv->active,
+				(unsigned long long)tv->inflight);
 			if (tv->has_latency)
 				fprintf(f, " %9.3f %9.3f\n", tv->p50_ms, tv->p99_ms);
 			else

@@ -102,6 +102,8 @@ static void collect_service(struct spwd *d, const struct spwd_service *s,
 	o->conn_limit = s->conn_limit;
 	if (spw_dp_active_read(d->dp, id, SPW_ACTIVE_TOTAL, &o->conns))
 		o->conns = 0;
+	if (!spwd_oldest_request_ms(d, id, now, &o->oldest_request_ms))
+		o->oldest_request_ms = NAN;
 	o->floor = s->law_params.floor;
 	o->ceiling = s->law_params.ceiling;
 	o->dry_run = s->dry_run;
@@ -127,6 +129,8 @@ static void collect_service(struct spwd *d, const struct spwd_service *s,
 
 		if (spw_dp_active_read(d->dp, id, t, &ot->active))
 			ot->active = 0;
+		if (spw_dp_inflight_read(d->dp, id, t, &ot->inflight))
+			ot->inflight = 0;
 		if (!slow || t >= (uint32_t)d->cfg->ntiers)
 			continue;
 		if (spw_dp_latency_read(d->dp, id, t, &ot->lat))

@@ -113,6 +113,11 @@ void spwd_assign_ids(struct spwd *d, struct spw_config *cfg);
 
 /* tick.c: one control tick. */
 void spwd_tick(struct spwd *d);
+/*
+ * Age of the service's oldest request awaiting its response, in ms (0: none), read from the
+ * data plane's start-time ring at now; false when the ring cannot be read.
+ */
+bool spwd_oldest_request_ms(struct spwd *d, uint32_t svc_id, uint64_t now, double *ms);
 /* Logs spw_config_advise()'s advice on cfg as warnings (at start and on each reload). */
 void spwd_log_advice(const struct spw_config *cfg);
 /*

@@ -71,12 +71,12 @@ static bool in_flight(struct spwd *d, struct spwd_service *s, double *n)
  * The oldest outstanding request's age. Nothing outstanding is a measurement (0 ms: no queue),
  * not a missing one, unlike a latency window without responses.
  */
-static bool oldest_request_ms(struct spwd *d, struct spwd_service *s, uint64_t now, double *ms)
+bool spwd_oldest_request_ms(struct spwd *d, uint32_t svc_id, uint64_t now, double *ms)
 {
 	uint64_t slots[SPW_REQ_SLOTS];
 	struct spw_request_ages ages;
 
-	if (spw_dp_req_ages_read(d->dp, s->cfg->id, slots))
+	if (spw_dp_req_ages_read(d->dp, svc_id, slots))
 		return false;
 	spw_request_ages_read(slots, (uint32_t)(now / 1000), &ages);
 	*ms = ages.oldest_ms;
@@ -150,7 +150,7 @@ static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *s
 			measured(sig, v, now);
 		break;
 	case SPW_SIG_OLDEST_REQUEST_AGE:
-		if (oldest_request_ms(d, s, now, &v))
+		if (spwd_oldest_request_ms(d, s->cfg->id, now, &v))
 			measured(sig, v, now);
 		break;
 	default:

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,19 +251,38 @@ static void fmt_latency(FILE *f, const struct spw_metrics_snapshot *s)
 	}
 }
 
+/* A gauge of one uint64_t field of every configured (service, tier) row, at off in the row. */
+static void tier_count_gauge(FILE *f, const struct spw_metrics_snapshot *s, const char *name,
+			     const char *help, size_t off)
+{
+	uint32_t nt = ntiers_of(s), t;
+	int i;
+
+	head(f, name, "gauge", help);
+	for (i = 0; i < s->nservices; i++)
+		for (t = 0; t < nt; t++) {
+			const char *row = (const char *)&s->svcs[i].tiers[t];
+			uint64_t v;
+
+			memcpy(&v, row + off, sizeof(v));
+			open_st(f, name, s->svcs[i].name, tier_name(s, t));
+			fputc('}', f);
+			unum(f, v);
+		}
+}
+
 static void fmt_tiers(FILE *f, const struct spw_metrics_snapshot *s)
 {
 	uint32_t nt = ntiers_of(s), t;
 	int i;
 
-	head(f, "spillway_active_connections", "gauge",
-	     "Flows the data plane tracks as open, by service and tier.");
-	for (i = 0; i < s->nservices; i++)
-		for (t = 0; t < nt; t++) {
-			open_st(f, "spillway_active_connections", s->svcs[i].name, tier_name(s, t));
-			fputc('}', f);
-			unum(f, s->svcs[i].tiers[t].active);
-		}
+	tier_count_gauge(f, s, "spillway_active_connections",
+			 "Flows the data plane tracks as open, by service and tier.",
+			 offsetof(struct spw_metrics_tier, active));
+	tier_count_gauge(f, s, "spillway_requests_in_flight",
+			 "Requests whose first byte the data plane saw and whose response has not "
+			 "begun, by service and tier.",
+			 offsetof(struct spw_metrics_tier, inflight));
 	head(
 	    f, "spillway_tier_shed_ratio", "gauge",
 	    "Fraction of the tier's cohorts the admit level sheds (0: all admitted, 1: all shed).");
@@ -325,6 +345,10 @@ static void fmt_services(FILE *f, const struct spw_metrics_snapshot *s)
 	SVC_GAUGE(f, s, "spillway_service_connections",
 		  "Active connections of the service, all tiers: what the reservation checks.",
 		  (double)v->conns);
+	SVC_GAUGE(f, s, "spillway_oldest_request_age_seconds",
+		  "Age of the service's oldest request awaiting its response (to 8.2 ms, never "
+		  "low); 0 when none is outstanding.",
+		  v->oldest_request_ms / 1e3);
 	SVC_GAUGE(f, s, "spillway_dry_run", "1 when decisions are counted but nothing is shed.",
 		  v->dry_run ? 1 : 0);
 	SVC_GAUGE(f, s, "spillway_override_active",

@@ -34,6 +34,7 @@ struct spw_metrics_signal {
 struct spw_metrics_tier {
 	struct spw_count counters[SPW_REASON_COUNT];
 	uint64_t active;
+	uint64_t inflight; /* requests awaiting their response */
 	struct spw_latency_hist lat;
 	/* Per-second rates over the last second or so, for /v1/state (not exported). */
 	double admitted_ps, shed_ps, would_shed_ps, fail_open_ps;
@@ -43,10 +44,11 @@ struct spw_metrics_service {
 	char name[SPW_NAME_MAX];
 	uint32_t id;
 	uint32_t level, floor, ceiling;
-	uint32_t partial;    /* of SPW_PARTIAL_ONE: the share of the rank at the level */
-	double capacity;     /* new flows/s the law estimates the service carries; NAN: none */
-	uint64_t conn_limit; /* connection limit of the reservation; 0: none */
-	uint64_t conns;	     /* active connections of the service, all tiers */
+	uint32_t partial;	  /* of SPW_PARTIAL_ONE: the share of the rank at the level */
+	double capacity;	  /* new flows/s the law estimates the service carries; NAN: none */
+	uint64_t conn_limit;	  /* connection limit of the reservation; 0: none */
+	uint64_t conns;		  /* active connections of the service, all tiers */
+	double oldest_request_ms; /* age of its oldest outstanding request; 0: none; NAN: unread */
 	bool dry_run, overridden;
 	double pressure; /* NAN when no signal is fresh */
 	uint32_t retry_lo_s, retry_hi_s;
