@@ -213,7 +213,8 @@ $(BUILD)/$(CLIENT_SONAME): $(CLIENT_OBJS)
 $(BUILD)/libspillway-client.so: $(BUILD)/$(CLIENT_SONAME)
 	$(Q)ln -sf $(CLIENT_SONAME) $@
 
-$(BUILD)/tests/unit/test_client: $(CLIENT_SAN_OBJS)
+$(BUILD)/tests/unit/test_client $(BUILD)/tests/unit/test_client_consumer \
+	$(BUILD)/tests/unit/test_client_retry: $(CLIENT_SAN_OBJS)
 
 # The example links the static client library and nothing of spillway's own.
 $(BUILD)/example-http-server: $(BUILD)/obj/tools/examples/http_server.o \

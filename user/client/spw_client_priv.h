@@ -62,4 +62,11 @@ uint64_t spw_client_now_ns(void);
  */
 bool spw_client_look_for_file(struct spw_client *c, uint64_t now);
 
+/* xorshift64* (spw_client_rand.c): the next number of the sequence in *x (0 is reseeded). */
+uint64_t spw_client_rand_next(uint64_t *x);
+/* Uniform in [lo, hi] from *x; lo when hi <= lo. */
+uint32_t spw_client_rand_between(uint64_t *x, uint32_t lo, uint32_t hi);
+/* Uniform in [lo, hi] from a per-thread state seeded from the clock: safe from any thread. */
+uint32_t spw_client_draw(uint32_t lo, uint32_t hi);
+
 #endif /* SPW_CLIENT_PRIV_H */

@@ -132,21 +132,6 @@ static double pressure_of(int64_t milli)
 	return milli == SPW_STATE_NO_VALUE ? NAN : (double)milli / 1000.0;
 }
 
-/* xorshift64*, one state per thread: no lock and no shared cache line between threads. */
-static uint32_t draw(uint32_t lo, uint32_t hi)
-{
-	static __thread uint64_t x;
-
-	if (hi <= lo)
-		return lo;
-	if (!x)
-		x = (spw_client_now_ns() ^ ((uint64_t)(uintptr_t)&x * 0x9e3779b97f4a7c15ULL)) | 1;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	return lo + (uint32_t)(((x * 0x2545f4914f6cdd1dULL) >> 32) % ((uint64_t)hi - lo + 1));
-}
-
 SPW_API int spw_client_shed_state(struct spw_client *c, const char *service, unsigned int tier,
 				  struct spw_shed_state *out)
 {
@@ -173,7 +158,7 @@ SPW_API int spw_client_shed_state(struct spw_client *c, const char *service, uns
 	out->shed = out->admitted_permille < 1000 && !out->dry_run;
 	if (out->shed) {
 		/* A shed tier always gets a Retry-After, even when the range is 0 (override). */
-		out->retry_after_s = draw(s->retry_after_lo_s, s->retry_after_hi_s);
+		out->retry_after_s = spw_client_draw(s->retry_after_lo_s, s->retry_after_hi_s);
 		if (!out->retry_after_s)
 			out->retry_after_s = 1;
 	}
