@@ -194,7 +194,8 @@ CLIENT_SAN_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/san/%.o)
 CLIENT_SOVERSION := 0
 CLIENT_SONAME := libspillway-client.so.$(CLIENT_SOVERSION)
 CLIENT_LIBS := $(BUILD)/libspillway-client.a $(BUILD)/$(CLIENT_SONAME) $(BUILD)/libspillway-client.so
-all: $(CLIENT_LIBS) $(BUILD)/example-http-server
+all: $(CLIENT_LIBS) $(BUILD)/example-http-server $(BUILD)/example-slow-sink \
+	$(BUILD)/example-consumer
 
 $(BUILD)/pic/%.o: %.c
 	$(call msg,CC-PIC,$@)
@@ -218,9 +219,20 @@ $(BUILD)/tests/unit/test_client $(BUILD)/tests/unit/test_client_consumer \
 
 # The example links the static client library and nothing of spillway's own.
 $(BUILD)/example-http-server: $(BUILD)/obj/tools/examples/http_server.o \
-		$(BUILD)/libspillway-client.a
+		$(BUILD)/obj/tools/examples/example_http.o $(BUILD)/libspillway-client.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lm -lpthread
+# The consumer example (libpq) and the slow sink it writes to share the HTTP bits.
+$(BUILD)/example-slow-sink: $(BUILD)/obj/tools/examples/slow_sink.o \
+		$(BUILD)/obj/tools/examples/example_http.o $(BUILD)/libspillway-client.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lm -lpthread
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+$(BUILD)/obj/tools/examples/consumer.o: CFLAGS += $(PQ_CFLAGS)
+$(BUILD)/example-consumer: $(BUILD)/obj/tools/examples/consumer.o \
+		$(BUILD)/obj/tools/examples/example_http.o $(BUILD)/libspillway-client.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lpq -lm -lpthread
 
 # The Python and Go clients (clients/python, clients/go). Their constants are generated from
 # the C headers by clients/constants.c and committed, so pip and go need no C compiler;
@@ -253,8 +265,7 @@ $(BUILD)/tests/netns/test_client_langs: | $(BUILD)/spillwayd $(BUILD)/tests/clie
 DEMO_PROGS := $(BUILD)/loadgen $(BUILD)/demo-backend
 all: $(DEMO_PROGS)
 $(BUILD)/obj/tools/loadgen/%.o $(BUILD)/obj/tools/demo/%.o: CFLAGS += -Itools/demo
-$(BUILD)/obj/tools/demo/backend.o: CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null || \
-	echo -I/usr/include/postgresql)
+$(BUILD)/obj/tools/demo/backend.o: CFLAGS += $(PQ_CFLAGS)
 
 $(BUILD)/loadgen: $(BUILD)/obj/tools/loadgen/loadgen.o
 	$(call msg,LINK,$@)
@@ -294,6 +305,12 @@ $(BUILD)/tests/netns/test_metrics_scrape: TEST_LDLIBS += -ljansson
 # The Prometheus test runs the daemon, promtool and prometheus; reads JSON.
 $(BUILD)/tests/netns/test_prometheus: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/netns/test_prometheus: | $(BUILD)/spillwayd
+
+# The example consumer's test runs it, the sink and a throwaway PostgreSQL (libpq).
+$(BUILD)/san/tests/unit/test_example_consumer.o: TEST_CFLAGS += $(PQ_CFLAGS) \
+	-DSPW_BUILD_DIR='"$(abspath $(BUILD))"'
+$(BUILD)/tests/unit/test_example_consumer: UNIT_LDLIBS += -lpq
+$(BUILD)/tests/unit/test_example_consumer: | $(BUILD)/example-consumer $(BUILD)/example-slow-sink
 
 tests: $(TESTS)
 

@@ -21,11 +21,11 @@
 #include "state_pattern.h"
 #include "util.h"
 
-#define MS	       1000000ULL
-#define T0	       (1000 * MS) /* the fake clock starts here, away from 0 */
-#define HOLD_MS	       SPW_CONSUMER_HOLD_MS
-#define JITTER_MS      SPW_CONSUMER_JITTER_MS
-#define MAX_INFLIGHT   SPW_CONSUMER_MAX_INFLIGHT
+#define MS	     1000000ULL
+#define T0	     (1000 * MS) /* the fake clock starts here, away from 0 */
+#define HOLD_MS	     SPW_CONSUMER_HOLD_MS
+#define JITTER_MS    SPW_CONSUMER_JITTER_MS
+#define MAX_INFLIGHT SPW_CONSUMER_MAX_INFLIGHT
 /* Readings of the noise tests come this often, as a consumer polling every 100 ms would. */
 #define NOISE_TICK_MS  100
 #define NOISE_READINGS 6000 /* ten minutes of fake time */

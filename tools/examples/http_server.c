@@ -33,10 +33,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include "spillway_client.h"
+#include "example_http.h"
 
-/* A request's head (request line and headers) must fit in this. */
-#define HEAD_MAX 8192
 /* Accepted connections waiting for a worker; beyond this, new ones get a 503 at once. */
 #define QUEUE_MAX 1024
 /* A keep-alive connection idle this long is closed, so idle clients do not hold workers. */
@@ -67,104 +65,55 @@ static struct {
     .nonempty = PTHREAD_COND_INITIALIZER,
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
-static bool respond(int fd, int code, const char *reason, unsigned int retry_after, bool keep_alive,
+/* extra: more header lines, each ending in \r\n ("" for none). */
+static bool respond(int fd, int code, const char *reason, const char *extra, bool keep_alive,
 		    const char *body)
 {
-	char head[256], retry[48] = "";
+	char head[320];
 
-	if (retry_after)
-		snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_after);
 	snprintf(head, sizeof(head),
 		 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s"
 		 "Connection: %s\r\n\r\n",
-		 code, reason, strlen(body), retry, keep_alive ? "keep-alive" : "close");
-	return write_all(fd, head, strlen(head)) && write_all(fd, body, strlen(body));
-}
-
-/* The value of header name in head (NUL-terminated, lines end in \r\n), or NULL. */
-static const char *header(const char *head, const char *name, size_t *len)
-{
-	size_t n = strlen(name);
-	const char *p = strstr(head, "\r\n");
-
-	for (; p && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
-		const char *line = p + 2, *end = strstr(line, "\r\n");
-
-		if (!end || strncasecmp(line, name, n) || line[n] != ':')
-			continue;
-		line += n + 1;
-		while (*line == ' ' || *line == '\t')
-			line++;
-		*len = (size_t)(end - line);
-		return line;
-	}
-	return NULL;
-}
-
-static bool header_is(const char *head, const char *name, const char *value)
-{
-	size_t len;
-	const char *v = header(head, name, &len);
-
-	return v && len == strlen(value) && !strncasecmp(v, value, len);
+		 code, reason, strlen(body), extra, keep_alive ? "keep-alive" : "close");
+	return example_write_all(fd, head, strlen(head)) &&
+	       example_write_all(fd, body, strlen(body));
 }
 
 /* Handles one request whose head is buf[0..head_len); false when the connection must end. */
 static bool handle(int fd, char *buf, size_t head_len, bool *keep_alive)
 {
-	char method[16], path[256], version[16], body[64];
+	char method[16], path[256], version[16], body[64], extra[64];
+	struct spw_retry_hint hint;
 	struct spw_shed_state st;
 	unsigned long tier = srv.default_tier, ms;
 	const char *v;
 	char *end;
 	size_t len;
+	int bad;
 
 	buf[head_len - 2] = '\0'; /* keeps the last header's \r\n for header() */
 	if (sscanf(buf, "%15s %255s %15s", method, path, version) != 3 ||
 	    strncmp(version, "HTTP/1.", 7)) {
-		respond(fd, 400, "Bad Request", 0, false, "bad request\n");
+		respond(fd, 400, "Bad Request", "", false, "bad request\n");
 		return false;
 	}
-	*keep_alive = strcmp(version, "HTTP/1.0") ? !header_is(buf, "Connection", "close")
-						  : header_is(buf, "Connection", "keep-alive");
+	*keep_alive = strcmp(version, "HTTP/1.0")
+			  ? !example_header_is(buf, "Connection", "close")
+			  : example_header_is(buf, "Connection", "keep-alive");
 	/* Bodies are not read: refusing them keeps the framing of the next request simple. */
-	if ((v = header(buf, "Content-Length", &len)) && strtoul(v, NULL, 10) > 0) {
-		respond(fd, 413, "Content Too Large", 0, false, "no request bodies here\n");
+	if ((v = example_header(buf, "Content-Length", &len)) && strtoul(v, NULL, 10) > 0) {
+		respond(fd, 413, "Content Too Large", "", false, "no request bodies here\n");
 		return false;
 	}
-	if (header(buf, "Transfer-Encoding", &len)) {
-		respond(fd, 501, "Not Implemented", 0, false, "no request bodies here\n");
+	if (example_header(buf, "Transfer-Encoding", &len)) {
+		respond(fd, 501, "Not Implemented", "", false, "no request bodies here\n");
 		return false;
 	}
-	v = header(buf, "X-Tier", &len);
+	v = example_header(buf, "X-Tier", &len);
 	if (v) {
 		tier = strtoul(v, &end, 10);
 		if (end == v || end != v + len || tier > 255) {
-			respond(fd, 400, "Bad Request", 0, *keep_alive, "bad X-Tier\n");
+			respond(fd, 400, "Bad Request", "", *keep_alive, "bad X-Tier\n");
 			return *keep_alive;
 		}
 	}
@@ -173,10 +122,20 @@ static bool handle(int fd, char *buf, size_t head_len, bool *keep_alive)
 	 * the service (the library fails open), so the server always works without spillway.
 	 */
 	spw_client_shed_state(srv.c, srv.service, (unsigned int)tier, &st);
-	if (st.shed)
-		return respond(fd, 503, "Service Unavailable", st.retry_after_s, *keep_alive,
-			       "overloaded, retry later\n") &&
+	/* Retries are refused before first tries; a client that cannot wait is told not to retry.
+	 */
+	if (example_refuse(&st, buf, &hint, &bad)) {
+		example_refusal_headers(&hint, extra, sizeof(extra));
+		return respond(fd, 503, "Service Unavailable", extra, *keep_alive,
+			       hint.dont_retry ? "overloaded, do not retry\n"
+					       : "overloaded, retry later\n") &&
 		       *keep_alive;
+	}
+	if (bad) {
+		respond(fd, 400, "Bad Request", "", *keep_alive,
+			"bad " EXAMPLE_RETRY_ATTEMPT " or " EXAMPLE_DEADLINE_MS "\n");
+		return *keep_alive;
+	}
 	if (!strncmp(path, "/sleep/", 7)) {
 		ms = strtoul(path + 7, NULL, 10);
 		if (ms > SLEEP_MAX_MS)
@@ -184,42 +143,32 @@ static bool handle(int fd, char *buf, size_t head_len, bool *keep_alive)
 		usleep((useconds_t)ms * 1000);
 	}
 	snprintf(body, sizeof(body), "ok tier=%lu\n", tier);
-	return respond(fd, 200, "OK", 0, *keep_alive, body) && *keep_alive;
+	return respond(fd, 200, "OK", "", *keep_alive, body) && *keep_alive;
 }
 
 static void serve(int fd)
 {
 	struct timeval idle = {.tv_sec = IDLE_TIMEOUT_S};
-	char buf[HEAD_MAX + 1];
-	size_t have = 0, head_len;
+	char buf[EXAMPLE_HEAD_MAX + 1];
 	bool keep_alive = true;
-	char *eoh;
-	ssize_t n;
+	size_t have = 0;
+	long head_len;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
 	while (keep_alive) {
-		buf[have] = '\0';
-		eoh = strstr(buf, "\r\n\r\n");
-		if (!eoh) {
-			if (have == HEAD_MAX) {
-				respond(fd, 431, "Request Header Fields Too Large", 0, false,
-					"header too large\n");
-				return;
-			}
-			n = recv(fd, buf + have, HEAD_MAX - have, 0);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return; /* closed, idle timeout, or error */
-			have += (size_t)n;
-			continue;
+		head_len = example_read_head(fd, buf, &have);
+		if (head_len < 0) {
+			respond(fd, 431, "Request Header Fields Too Large", "", false,
+				"header too large\n");
+			return;
 		}
-		head_len = (size_t)(eoh - buf) + 4;
-		if (!handle(fd, buf, head_len, &keep_alive))
+		if (!head_len)
+			return; /* closed, idle timeout, or error */
+		if (!handle(fd, buf, (size_t)head_len, &keep_alive))
 			return;
 		/* Pipelined requests already read stay for the next round. */
-		memmove(buf, buf + head_len, have - head_len);
-		have -= head_len;
+		memmove(buf, buf + head_len, have - (size_t)head_len);
+		have -= (size_t)head_len;
 	}
 }
 
@@ -234,7 +183,7 @@ static void *worker_main(void *arg)
 		while (!srv.len)
 			pthread_cond_wait(&srv.nonempty, &srv.lock);
 		fd = srv.fds[srv.head];
-		waited = now_ns() - srv.since_ns[srv.head];
+		waited = example_now_ns() - srv.since_ns[srv.head];
 		if (waited > srv.max_wait_ns)
 			srv.max_wait_ns = waited;
 		srv.head = (srv.head + 1) % QUEUE_MAX;
@@ -264,8 +213,8 @@ static void *reporter_main(void *arg)
 		busy = (uint64_t)srv.busy;
 		waiting = (uint64_t)srv.len;
 		/* Connections still queued count with their wait so far. */
-		if (srv.len && now_ns() - srv.since_ns[srv.head] > srv.max_wait_ns)
-			srv.max_wait_ns = now_ns() - srv.since_ns[srv.head];
+		if (srv.len && example_now_ns() - srv.since_ns[srv.head] > srv.max_wait_ns)
+			srv.max_wait_ns = example_now_ns() - srv.since_ns[srv.head];
 		wait_ms = srv.max_wait_ns / 1000000;
 		srv.max_wait_ns = 0;
 		pthread_mutex_unlock(&srv.lock);
@@ -297,15 +246,6 @@ static void usage(FILE *f)
 	    ")\n");
 }
 
-static bool parse_num(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return !errno && end != s && !*end && *out >= min && *out <= max;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -320,19 +260,19 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *state_dir = NULL, *report_socket = NULL;
-	struct sockaddr_in sa = {.sin_family = AF_INET};
 	unsigned long port = 8080, v;
+	unsigned int bound;
 	pthread_t th;
-	int c, lfd, fd, i, one = 1;
+	int c, lfd, fd, i;
 
 	while ((c = getopt_long(argc, argv, "p:w:s:P:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!parse_num(optarg, 1, 65535, &port))
+			if (!example_parse_num(optarg, 1, 65535, &port))
 				goto bad;
 			break;
 		case 'w':
-			if (!parse_num(optarg, 1, 4096, &v))
+			if (!example_parse_num(optarg, 1, 4096, &v))
 				goto bad;
 			srv.workers = (int)v;
 			break;
@@ -343,7 +283,7 @@ int main(int argc, char **argv)
 			srv.pool = optarg;
 			break;
 		case 't':
-			if (!parse_num(optarg, 0, 255, &v))
+			if (!example_parse_num(optarg, 0, 255, &v))
 				goto bad;
 			srv.default_tier = (unsigned int)v;
 			break;
@@ -368,12 +308,10 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	sa.sin_port = htons((uint16_t)port);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 128)) {
+	lfd = example_listen((unsigned int)port, false, &bound);
+	if (lfd < 0) {
 		fprintf(stderr, "example-http-server: cannot listen on port %lu: %s\n", port,
-			strerror(errno));
+			strerror(-lfd));
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -392,13 +330,14 @@ int main(int argc, char **argv)
 		pthread_mutex_lock(&srv.lock);
 		if (srv.len == QUEUE_MAX) {
 			pthread_mutex_unlock(&srv.lock);
-			respond(fd, 503, "Service Unavailable", 1, false, "queue full\n");
+			respond(fd, 503, "Service Unavailable", "Retry-After: 1\r\n", false,
+				"queue full\n");
 			close(fd);
 			continue;
 		}
 		i = (srv.head + srv.len) % QUEUE_MAX;
 		srv.fds[i] = fd;
-		srv.since_ns[i] = now_ns();
+		srv.since_ns[i] = example_now_ns();
 		srv.len++;
 		pthread_cond_signal(&srv.nonempty);
 		pthread_mutex_unlock(&srv.lock);

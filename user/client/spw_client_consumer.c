@@ -27,9 +27,9 @@ static bool config_ok(const struct spw_consumer_config *cfg)
 {
 	/* Thresholds in order, so the clear band and the pause band never overlap. */
 	return cfg->tier < SPW_MAX_TIERS && cfg->pause_below_permille >= 1 &&
-	       cfg->pause_below_permille <= 1000 && cfg->resume_permille >= cfg->pause_below_permille &&
-	       cfg->resume_permille <= 1000 && cfg->pool_pause_permille >= 1 &&
-	       cfg->pool_pause_permille <= 1000 &&
+	       cfg->pause_below_permille <= 1000 &&
+	       cfg->resume_permille >= cfg->pause_below_permille && cfg->resume_permille <= 1000 &&
+	       cfg->pool_pause_permille >= 1 && cfg->pool_pause_permille <= 1000 &&
 	       cfg->pool_resume_permille <= cfg->pool_pause_permille && cfg->max_inflight >= 1 &&
 	       (uint64_t)cfg->hold_ms + cfg->jitter_ms <= SPW_CONSUMER_WAIT_MAX_MS;
 }
@@ -140,8 +140,8 @@ SPW_API int spw_client_consumer_step(struct spw_consumer *k, const struct spw_co
 	return 0;
 }
 
-SPW_API int spw_client_consumer_poll(struct spw_client *c, struct spw_consumer *k, const char *service,
-				     const struct spw_consumer_pool *pool,
+SPW_API int spw_client_consumer_poll(struct spw_client *c, struct spw_consumer *k,
+				     const char *service, const struct spw_consumer_pool *pool,
 				     struct spw_consumer_decision *out)
 {
 	struct spw_consumer_input in = {.pool = pool};
