@@ -18,7 +18,8 @@
  * the sink never has more than its capacity in service. At the end every job is in the done
  * or the dead-letter table, none twice, the sink applied each done job once, the poison job
  * (500 every time) is a dead letter after --max-failures tries, and the non-retryable ones (a
- * 422, a payload too large to send) are dead letters after one.
+ * 422, a payload too large to send) are dead letters after one, and a job refused 503 more
+ * times than that (retryable: not its fault) is done in the end, not a dead letter.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,11 +51,13 @@
 #define MAX_INFLIGHT 2 /* per consumer: both together fill the sink's capacity */
 #define CAPACITY     (CONSUMERS * MAX_INFLIGHT)
 #define MAX_FAILURES 3
-#define HOLD_MS	     300
-#define JITTER_MS    300
-#define SERVICE_MS   10
-#define JOBS	     600 /* good ones; plus the poison, the invalid and the oversized job */
-#define TIER	     1
+/* The "busy" job is refused 503 more often than a failing job may fail: never a dead letter. */
+#define BUSY_REFUSALS (MAX_FAILURES + 2)
+#define HOLD_MS	      300
+#define JITTER_MS     300
+#define SERVICE_MS    10
+#define JOBS	      600 /* good ones; plus the poison, the invalid and the oversized job */
+#define TIER	      1
 /* Phase C's share: clear (>= the resume threshold, 750), and 2 * 900 / 1000 = 1 each. */
 #define PARTIAL		 900
 #define PARTIAL_INFLIGHT 1
@@ -199,7 +202,7 @@ static int http(const char *request, char *buf, size_t size)
 
 struct sink_stats {
 	unsigned long requests, applied, duplicates, peak, in_service, over_capacity, shed,
-	    shed_retries, dont_retry, failed, rejected, bad;
+	    shed_retries, dont_retry, failed, rejected, bad, busy;
 };
 
 static struct sink_stats stats(bool reset)
@@ -217,11 +220,11 @@ static struct sink_stats stats(bool reset)
 	assert_int_equal(sscanf(body + 4,
 				"requests=%lu applied=%lu duplicates=%lu peak=%lu in_service=%lu "
 				"over_capacity=%lu shed=%lu shed_retries=%lu dont_retry=%lu "
-				"failed=%lu rejected=%lu bad=%lu",
+				"failed=%lu rejected=%lu bad=%lu busy=%lu",
 				&s.requests, &s.applied, &s.duplicates, &s.peak, &s.in_service,
 				&s.over_capacity, &s.shed, &s.shed_retries, &s.dont_retry,
-				&s.failed, &s.rejected, &s.bad),
-			 12);
+				&s.failed, &s.rejected, &s.bad, &s.busy),
+			 13);
 	return s;
 }
 
@@ -426,8 +429,9 @@ static void test_consumer_pauses_and_loses_nothing(void **state)
 	snprintf(
 	    q, sizeof(q),
 	    "INSERT INTO spw_jobs (payload) SELECT 'job ' || g FROM generate_series(1, %d) g; "
-	    "INSERT INTO spw_jobs (payload) VALUES ('poison'), ('invalid'), (repeat('x', 2000))",
-	    JOBS);
+	    "INSERT INTO spw_jobs (payload) VALUES ('poison'), ('invalid'), (repeat('x', 2000)), "
+	    "('busy:%d')",
+	    JOBS, BUSY_REFUSALS);
 	PQclear(sql(q));
 	start_consumers();
 
@@ -499,11 +503,15 @@ static void test_consumer_pauses_and_loses_nothing(void **state)
 	     dead = sql_num("SELECT count(*) FROM spw_jobs_dead");
 
 	assert_int_equal(sql_num("SELECT count(*) FROM spw_jobs"), 0);
-	assert_int_equal(done, JOBS);
+	assert_int_equal(done, JOBS + 1); /* and the busy one */
 	assert_int_equal(dead, 3);
 	assert_int_equal(
 	    sql_num("SELECT count(*) FROM spw_jobs_done d JOIN spw_jobs_dead x USING (id)"), 0);
 	assert_int_equal(d.applied, (unsigned long)done);
+	/* Retryable refusals (503, more of them than --max-failures) never count as failures. */
+	assert_int_equal(d.busy, BUSY_REFUSALS);
+	assert_int_equal(sql_num("SELECT count(*) FROM spw_jobs_done WHERE payload LIKE 'busy:%'"),
+			 1);
 	assert_int_equal(d.duplicates, 0);
 	/* The poison job failed --max-failures times, the non-retryable ones once. */
 	assert_int_equal(sql_num("SELECT failures FROM spw_jobs_dead WHERE payload = 'poison'"),

@@ -7,7 +7,9 @@
  *
  *   POST /job/ID      apply job ID (its body is the payload): 200 applied (or applied before:
  *                     counted as a duplicate), 500 when the payload is "poison" (a handler
- *                     that fails on it every time), 422 when it is "invalid" (never
+ *                     that fails on it every time), 503 without Retry-After the first N
+ *                     times job ID is sent when the payload is "busy:N" (a refusal that is
+ *                     not the job's fault, counted as busy), 422 when it is "invalid" (never
  *                     applicable), 503 over capacity or while the request's tier is shed
  *   GET /probe        only the admission check: 200, or 503 as above
  *   GET /stats        counters, one "name=value" line; GET /stats/reset also restarts the peak
@@ -46,9 +48,11 @@ static struct {
 	unsigned long tier, capacity, service_ms;
 	pthread_mutex_t lock;
 	unsigned char applied[JOB_ID_MAX / 8];
+	/* Times each job id was refused as "busy:N", at most 255. */
+	unsigned char busy_seen[JOB_ID_MAX];
 	/* The counters of GET /stats, under lock. */
 	unsigned long in_service, peak, requests, applied_n, duplicates, over_capacity, shed,
-	    shed_retries, dont_retry, failed, rejected, bad;
+	    shed_retries, dont_retry, failed, rejected, bad, busy;
 } sink = {
     .service = "sink",
     .tier = 1,
@@ -84,10 +88,10 @@ static void stats(int fd, bool reset)
 	snprintf(body, sizeof(body),
 		 "requests=%lu applied=%lu duplicates=%lu peak=%lu in_service=%lu "
 		 "over_capacity=%lu shed=%lu shed_retries=%lu dont_retry=%lu failed=%lu "
-		 "rejected=%lu bad=%lu\n",
+		 "rejected=%lu bad=%lu busy=%lu\n",
 		 sink.requests, sink.applied_n, sink.duplicates, sink.peak, sink.in_service,
 		 sink.over_capacity, sink.shed, sink.shed_retries, sink.dont_retry, sink.failed,
-		 sink.rejected, sink.bad);
+		 sink.rejected, sink.bad, sink.busy);
 	if (reset)
 		sink.peak = sink.in_service;
 	pthread_mutex_unlock(&sink.lock);
@@ -119,9 +123,22 @@ static long read_body(int fd, const char *buf, size_t head_len, size_t have, cha
 /* Applies job id with payload: the HTTP status. In service for service_ms first. */
 static int apply(unsigned long id, const char *payload)
 {
+	unsigned long busy_n;
 	bool dup;
 
 	usleep((useconds_t)sink.service_ms * 1000);
+	if (!strncmp(payload, "busy:", 5) && id < JOB_ID_MAX &&
+	    example_parse_num(payload + 5, 0, 255, &busy_n)) {
+		pthread_mutex_lock(&sink.lock);
+		dup = sink.busy_seen[id] < busy_n; /* refuse this time */
+		if (dup) {
+			sink.busy_seen[id]++;
+			sink.busy++;
+		}
+		pthread_mutex_unlock(&sink.lock);
+		if (dup)
+			return 503;
+	}
 	if (!strcmp(payload, "poison")) {
 		count(&sink.failed);
 		return 500;
@@ -217,6 +234,8 @@ static void serve(int fd)
 	pthread_mutex_unlock(&sink.lock);
 	if (code == 200)
 		reply(fd, 200, "OK", "", "applied\n");
+	else if (code == 503)
+		reply(fd, 503, "Service Unavailable", "", "busy, try later\n");
 	else if (code == 500)
 		reply(fd, 500, "Internal Server Error", "", "the handler failed\n");
 	else
