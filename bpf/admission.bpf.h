@@ -197,7 +197,8 @@ static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
  * Server replies, at TC egress: only the flow tracker reads them, and nothing is refused.
  * The flow key is the client's view, so source and destination swap.
  */
-static __always_inline void spw_egress(spw_ctx_t *ctx)
+static __always_inline void spw_egress(spw_ctx_t *ctx, struct spw_pkt *out,
+				       struct spw_flow_seen *seen)
 {
 	__u8 saddr[SPW_ADDR_LEN], daddr[SPW_ADDR_LEN];
 	struct spw_pkt pkt = {};
@@ -224,7 +225,8 @@ static __always_inline void spw_egress(spw_ctx_t *ctx)
 	key.dport = pkt.sport;
 	key.proto = IPPROTO_TCP;
 	key.pad[0] = key.pad[1] = key.pad[2] = 0;
-	spw_flow_from_server(&pkt, &key);
+	spw_flow_from_server(&pkt, &key, seen);
+	*out = pkt;
 }
 
 #endif /* SPW_ADMISSION_BPF_H */

@@ -89,6 +89,7 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 	    .tier = tier,
 	    .cohort = cohort,
 	    .state = state,
+	    .mark = pol->mark_egress[tier & (SPW_MAX_TIERS - 1)],
 	};
 	__u64 before, in_service;
 	long err;
@@ -258,6 +259,13 @@ static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
 	return tier;
 }
 
+/* What the egress lookup of a flow tells the marker (mark 0: not a tracked flow). */
+struct spw_flow_seen {
+	__u32 svc;
+	__u32 tier;
+	__u8 mark;
+};
+
 /*
  * A server packet (TC egress) of a TCP flow, other than a pure ACK: FIN or RST ends it, the
  * first data after a request is the response (latency sample). A flow is established by the
@@ -270,13 +278,18 @@ static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
  * syn_timeout, and its later packets pass untracked, never refused.
  */
 static __always_inline void spw_flow_from_server(const struct spw_pkt *pkt,
-						 const struct spw_flow_key *key)
+						 const struct spw_flow_key *key,
+						 struct spw_flow_seen *seen)
 {
 	struct spw_flow *f = bpf_map_lookup_elem(&spw_flows, key);
 	__u32 now_us;
 
 	if (!f)
 		return;
+	/* Copied before a close: a deleted element of a preallocated table can be reused. */
+	seen->mark = f->mark;
+	seen->svc = f->svc_id;
+	seen->tier = f->tier & (SPW_MAX_TIERS - 1);
 	if (pkt->tcp_flags & (SPW_TCP_FIN | SPW_TCP_RST)) {
 		spw_flow_close(key, f);
 		return;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * TC entry points: ingress runs the same admission core as XDP, for interfaces where XDP is
- * not wanted; egress sees the server's replies (flow tracking builds on it).
+ * not wanted; egress sees the server's replies (flow tracking builds on it, and the tier
+ * marks are written there).
  *
  * What they pass they answer TC_ACT_UNSPEC, never TC_ACT_OK: in a tcx chain that is TCX_NEXT
  * and in a clsact filter chain "no verdict", so the other programs on the interface still run
@@ -10,6 +11,7 @@
  */
 #include "ctx_skb.bpf.h"
 #include "admission.bpf.h"
+#include "mark.bpf.h"
 
 SEC("tc")
 int spw_tc_ingress(struct __sk_buff *skb)
@@ -27,8 +29,12 @@ int spw_tc_ingress(struct __sk_buff *skb)
 SEC("tc")
 int spw_tc_egress(struct __sk_buff *skb)
 {
-	/* Replies are never refused; flow tracking reads them here. */
-	spw_egress(skb);
+	struct spw_flow_seen seen = {};
+	struct spw_pkt pkt;
+
+	/* Replies are never refused; flow tracking reads them here, and marks them. */
+	spw_egress(skb, &pkt, &seen);
+	spw_mark_egress(skb, &pkt, &seen);
 	return TC_ACT_UNSPEC;
 }
 

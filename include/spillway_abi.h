@@ -76,7 +76,8 @@
 	X(NOT_IP, "not_ip")		  /* neither IPv4 nor IPv6 (ARP, LLDP...): passed */       \
 	X(FLOOD_GUARD, "flood_guard")	  /* insert rate-guarded: admitted untracked */            \
 	X(REJECT_FAILED, "reject_failed") /* shed, reject reply not buildable: dropped */          \
-	X(SHED_RESERVE, "shed_reserve")	  /* new flow, slots left are reserved for tiers above */
+	X(SHED_RESERVE, "shed_reserve")	  /* new flow, slots left are reserved for tiers above */  \
+	X(MARKED_EGRESS, "marked_egress") /* TC egress: a server packet given its tier's DSCP */
 
 enum spw_reason {
 #define SPW_REASON_ENUM(name, str) SPW_REASON_##name,
@@ -96,7 +97,8 @@ struct spw_counter {
 
 /*
  * Counters: per CPU, one row per (service, tier slot), one entry per reason slot. Every
- * packet is counted exactly once, so the reasons of a row add up to the traffic it saw.
+ * ingress packet is counted exactly once, so the ingress reasons of a row add up to the
+ * traffic it saw; MARKED_EGRESS counts the server's packets TC egress marked, apart.
  */
 #define SPW_COUNTER_ENTRIES (SPW_MAX_SERVICES * SPW_TIER_SLOTS * SPW_REASON_SLOTS)
 
@@ -183,8 +185,15 @@ struct spw_policy {
 	 * before k. */
 	__u32 admit_below[SPW_MAX_TIERS];
 	__u32 generation; /* bumped by each writer update, for diagnostics */
-	__u32 reserved1[3];
+	/* DSCP TC egress writes on the service's packets of a flow of each tier, copied into the
+	 * flow when it opens: SPW_MARK_SET | dscp, 0 = leave the packets as they are. */
+	__u8 mark_egress[SPW_MAX_TIERS];
+	__u32 reserved1[1];
 };
+
+/* In spw_policy.mark_egress and spw_flow.mark: a DSCP (its low 6 bits) is to be written. */
+#define SPW_MARK_SET  0x80
+#define SPW_DSCP_MASK 0x3f
 
 /*
  * spw_policies value, indexed by service id. The map is an array, so a record never moves or
@@ -262,7 +271,8 @@ struct spw_flow {
 	__u8 tier;
 	__u8 cohort;
 	__u8 state; /* enum spw_flow_state */
-	__u8 pad[3];
+	__u8 mark;  /* the policy's mark_egress of the tier when the flow opened */
+	__u8 pad[2];
 };
 
 /*

@@ -11,7 +11,8 @@
  * written through the pinned map itself (<pin root>/spw_flows), not through libspillway: what
  * is checked is what the data plane keeps.
  *
- * Every ingress packet must move exactly one counter, the one named; egress never counts.
+ * Every ingress packet must move exactly one counter, the one named; egress counts only the
+ * packets it marks (marked_egress).
  *
  * Needs root (BPF_PROG_RUN, bpffs).
  */
@@ -1960,6 +1961,100 @@ static void test_partial_rank(void **state)
 	cli(t, &f, PKT_TCP_SYN, 0, V_DROP, 1, SPW_REASON_SHED_LEVEL);
 }
 
+/*
+ * Tier marks: with mark_egress in the policy, a flow opened afterwards carries its tier's
+ * DSCP, and TC egress writes it on the server's packets of the flow (IPv4 with the header
+ * checksum fixed, IPv6 in the traffic class), counted as marked_egress on the tier. The
+ * rewritten frame must be exactly what the packet builder makes with that DSCP. A flow
+ * opened before the marks were configured, and a pure ACK (never looked up), are left as
+ * they are.
+ */
+static void test_mark_egress(void **state)
+{
+	struct fctx *t = build(state);
+	const struct {
+		const char *cli;
+		uint32_t tier;
+		uint8_t dscp;
+	} cases[] = {{CLI_T0, 0, 46}, {CLI_T1, 1, 26}, {CLI_T2, 2, 10}, {CLI_V6, 2, 10}};
+	uint8_t pkt[PKT_BUF_MAX], want[PKT_BUF_MAX];
+	struct flow before = tcp_flow(t, CLI_T0, 0);
+	struct spw_fx_change ch[4];
+	struct spw_policy p;
+	struct spw_run run;
+	size_t len;
+	int n;
+
+	open_syn(t, &before);
+	spw_policy_init(&p, TIERS, DEFAULT_TIER);
+	p.lease_expires_ns = spw_now_ns() + LEASE_NS;
+	p.admit_level = SPW_RANK_LIMIT;
+	p.mark_egress[0] = SPW_MARK_SET | 46;
+	p.mark_egress[1] = SPW_MARK_SET | 26;
+	p.mark_egress[2] = SPW_MARK_SET | 10;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	/* Opened unmarked: its entry says so, and its packets stay as they are. */
+	srv(t, &before, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct flow f = tcp_flow(t, cases[i].cli, cases[i].tier);
+		struct pkt_view v;
+
+		open_syn(t, &f);
+		CHECK(t, flow_must(t, &f).mark == (SPW_MARK_SET | cases[i].dscp),
+		      "%s: flow mark %#x", f.cli, flow_must(t, &f).mark);
+		for (int k = 0; k < 2; k++) {
+			/* The SYN-ACK, then data: every packet that is looked up is marked. */
+			uint8_t flags = k ? PKT_TCP_ACK | PKT_TCP_PSH : PKT_TCP_SYN | PKT_TCP_ACK;
+			uint16_t payload = k ? DATA_LEN : 0;
+			struct pkt_spec s;
+
+			len = build_pkt(t, &f, SRV, flags, payload, pkt, sizeof(pkt));
+			CHECK_OK(t, spw_fixture_mark(&t->fx));
+			CHECK_OK(t, spw_fixture_run(&t->fx, SPW_PROG_TC_EGRESS, pkt, len, &run));
+			CHECK(t, run.retval == TC_ACT_OK, "egress verdict %d", run.retval);
+			CHECK(t, run.len == len, "egress changed the length");
+			CHECK(t, pkt_parse(run.data, run.len, &v) == 0,
+			      "marked packet does not parse");
+			CHECK(t, v.dscp == cases[i].dscp, "%s: DSCP %u, want %u", f.cli, v.dscp,
+			      cases[i].dscp);
+			CHECK(t, f.family == 6 || pkt_ipv4_csum_ok(run.data, run.len),
+			      "%s: IPv4 header checksum wrong after the mark", f.cli);
+			CHECK(t, pkt_l4_csum_ok(run.data, run.len), "%s: TCP checksum wrong",
+			      f.cli);
+			/* Nothing else moved: the frame is the builder's with that DSCP. */
+			memset(&s, 0, sizeof(s));
+			s = (struct pkt_spec){
+			    .family = f.family,
+			    .saddr = srv_addr(&f),
+			    .daddr = f.cli,
+			    .proto = IPPROTO_TCP,
+			    .sport = f.port,
+			    .dport = f.cport,
+			    .tcp_flags = flags,
+			    .seq = 0x9000u,
+			    .ack = 0x5000u,
+			    .tcp_opts_len = flags & PKT_TCP_SYN ? PKT_LINUX_SYN_OPTS : 0,
+			    .payload_len = payload,
+			    .dscp = cases[i].dscp,
+			};
+			CHECK(t, pkt_build(&s, want, sizeof(want)) == len,
+			      "want frame does not build");
+			CHECK(t, !memcmp(run.data, want, len), "%s: more than the DSCP changed",
+			      f.cli);
+			n = spw_fixture_changes(&t->fx, ch, ARRAY_SIZE(ch));
+			CHECK(t,
+			      n == 1 && ch[0].svc == SVC_TCP && ch[0].tier_slot == f.tier &&
+				  ch[0].reason == SPW_REASON_MARKED_EGRESS &&
+				  ch[0].delta.packets == 1,
+			      "%s: %d counters moved, want marked_egress on tier %u", f.cli, n,
+			      f.tier);
+		}
+		/* A pure ACK is never looked up: it is not marked (nor counted). */
+		srv(t, &f, PKT_TCP_ACK, 0);
+	}
+}
+
 #define BOTH(fn)                                                                                   \
 	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&prog_xdp),          \
 	    cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&prog_tc)
@@ -1998,6 +2093,7 @@ int main(void)
 	    ONCE(test_reserve_off),
 	    ONCE(test_counters_of_service),
 	    BOTH(test_partial_rank),
+	    ONCE(test_mark_egress),
 	};
 
 	return cmocka_run_group_tests_name("flow tracking", tests, NULL, NULL);

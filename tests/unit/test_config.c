@@ -278,6 +278,9 @@ static void test_example(void **state)
 	assert_int_equal(s->rate_per_sec[2], 500);
 	assert_int_equal(s->burst[1], 0);
 	assert_int_equal(s->burst[2], 1000);
+	assert_int_equal(s->mark_egress[0], SPW_MARK_SET | 46);
+	assert_int_equal(s->mark_egress[1], SPW_MARK_SET | 26);
+	assert_int_equal(s->mark_egress[2], 0); /* not given: not marked */
 	assert_int_equal(s->nsignals, 7);
 	assert_signal(&s->signals[0], SPW_SIG_POOL, "db", 0.85);
 	assert_signal(&s->signals[1], SPW_SIG_POOL_WAIT, "db", 50.0);
@@ -392,6 +395,7 @@ static void test_defaults(void **state)
 		assert_int_equal(s->max_conns[t], 0);
 		assert_int_equal(s->rate_per_sec[t], 0);
 		assert_int_equal(s->burst[t], 0);
+		assert_int_equal(s->mark_egress[t], 0);
 	}
 	assert_int_equal(s->nsignals, 0);
 	spw_config_free(c);

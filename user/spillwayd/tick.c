@@ -174,6 +174,7 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
 	memcpy(p.rate_per_sec, c->rate_per_sec, sizeof(p.rate_per_sec));
 	memcpy(p.burst, c->burst, sizeof(p.burst));
 	memcpy(p.max_conns, c->max_conns, sizeof(p.max_conns));
+	memcpy(p.mark_egress, c->mark_egress, sizeof(p.mark_egress));
 	if (s->conn_limit) {
 		p.flags |= SPW_POLICY_RESERVE;
 		memcpy(p.admit_below, s->admit_below, sizeof(p.admit_below));

@@ -56,7 +56,8 @@ SPW_ABI_OFF(struct spw_policy, burst, 56);
 SPW_ABI_OFF(struct spw_policy, max_conns, 88);
 SPW_ABI_OFF(struct spw_policy, admit_below, 120);
 SPW_ABI_OFF(struct spw_policy, generation, 152);
-SPW_ABI_OFF(struct spw_policy, reserved1, 156);
+SPW_ABI_OFF(struct spw_policy, mark_egress, 156);
+SPW_ABI_OFF(struct spw_policy, reserved1, 164);
 
 SPW_ABI_SIZE(struct spw_service_rec, 48);
 SPW_ABI_OFF(struct spw_service_rec, capacity_mfps, 32);
@@ -97,6 +98,7 @@ SPW_ABI_OFF(struct spw_flow, svc_id, 8);
 SPW_ABI_OFF(struct spw_flow, tier, 10);
 SPW_ABI_OFF(struct spw_flow, cohort, 11);
 SPW_ABI_OFF(struct spw_flow, state, 12);
+SPW_ABI_OFF(struct spw_flow, mark, 13);
 
 SPW_ABI_SIZE(struct spw_insert_guard, 16);
 SPW_ABI_SIZE(struct spw_counter, 16);

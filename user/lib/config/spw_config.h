@@ -41,6 +41,9 @@ struct spw_config_service {
 	uint32_t max_conns[SPW_MAX_TIERS];    /* 0 = no cap */
 	uint32_t rate_per_sec[SPW_MAX_TIERS]; /* 0 = no limit */
 	uint32_t burst[SPW_MAX_TIERS];
+	/* DSCP written at TC egress on the service's packets per tier: SPW_MARK_SET | dscp,
+	 * 0 = not marked (the policy's mark_egress as is). */
+	uint8_t mark_egress[SPW_MAX_TIERS];
 	/*
 	 * Connection reservation: the service holds connection_limit connections (or as many
 	 * as the pool named by connection_pool reports as its capacity), and reserve[t] of them

@@ -336,6 +336,27 @@ static int svc_max_conns(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, 
 	return cfg_walk_tier_map(x, "max_connections", val, conns_one, obj);
 }
 
+static int mark_one(struct cfg_ctx *x, uint8_t tier, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct svc_aux *a = obj;
+	uint32_t dscp;
+	int err;
+
+	(void)key;
+	/* DSCP is the top 6 bits of the IPv4 TOS and of the IPv6 traffic class. */
+	err = cfg_u32(x, "mark_egress", val, 0, SPW_DSCP_MASK, &dscp);
+	if (err)
+		return err;
+	a->s->mark_egress[tier] = (uint8_t)(SPW_MARK_SET | dscp);
+	return 0;
+}
+
+static int svc_mark_egress(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	(void)key;
+	return cfg_walk_tier_map(x, "mark_egress", val, mark_one, obj);
+}
+
 static int rate_one(struct cfg_ctx *x, uint8_t tier, yaml_node_t *key, yaml_node_t *val, void *obj)
 {
 	struct svc_aux *a = obj;
@@ -471,6 +492,7 @@ static const struct cfg_field svc_fields[] = {
     {"protect_tier0", svc_protect},
     {"dry_run", svc_dry_run},
     {"max_connections", svc_max_conns},
+    {"mark_egress", svc_mark_egress},
     {"new_flow_rate", svc_rate},
     {"new_flow_burst", svc_burst},
     {"connection_limit", svc_conn_limit},
