@@ -88,7 +88,8 @@ static void test_marks_seen_by_next_hop(void **state)
 		      cases[i].dscp);
 		CHECK(c, csum_ok, "%s: IPv4 header checksum wrong", NAME(cases[i].family));
 		CHECK(c, moved(c, cases[i].tier, SPW_REASON_MARKED_EGRESS) >= 1,
-		      "%s: no marked_egress counted on tier %u", NAME(cases[i].family), cases[i].tier);
+		      "%s: no marked_egress counted on tier %u", NAME(cases[i].family),
+		      cases[i].tier);
 		close_fd(c, &x.cli, false);
 		close_fd(c, &x.srv, false);
 	}
