@@ -624,6 +624,77 @@ static void test_law_cut_by_demand(void **state)
 	assert_near(got, want_rate, 0.25 * want_rate);
 }
 
+/*
+ * One tick of counts where tier 1's open cohorts carry `through` of their uniform share of its
+ * load (a few large client prefixes; the cohort salt rotated): the demand estimated through
+ * them is off, while the flows entering, shed or not, are as before.
+ */
+static void observe_lumpy(struct spw_law_state *s, const struct spw_law_params *p,
+			  const double *per_s, double level, double through, uint64_t now)
+{
+	struct spw_law_counts c = {.end_ns = now, .window_ns = TICK_NS, .level = level};
+	uint32_t t;
+
+	for (t = 0; t < TIERS; t++) {
+		double open = level - t * 32.0;
+		double share = open <= 0 ? 0 : open >= 32 ? 1 : open / 32;
+		uint64_t entering = (uint64_t)(per_s[t] / 10.0 + 0.5);
+
+		if (t == 0)
+			share = 1;
+		if (t == 1)
+			share *= through;
+		c.passed[t] = (uint64_t)((double)entering * share + 0.5);
+		c.shed[t] = entering - c.passed[t];
+		c.admitted[t] = c.passed[t];
+	}
+	spw_law_observe(s, p, &c);
+}
+
+/*
+ * A level just read in clear overload is not passed again on one low reading while the load
+ * through the open cohorts looks smaller than it is; once the flows entering fall (the load
+ * ended), the level rises at once.
+ */
+static void test_law_no_rise_past_overload(void **state)
+{
+	static const double per_s[TIERS] = {100, 300, 600}, after[TIERS] = {10, 30, 60};
+	struct spw_law_params p;
+	struct spw_law_state s;
+	struct spw_law_reading r;
+	double overloaded;
+	int i;
+
+	(void)state;
+	law3(&p, &s);
+	for (i = 1; i <= 40; i++)
+		observe(&s, &p, per_s, CEILING, T(i));
+	r = reading(2.0, T(40));
+	spw_law_step(&s, &p, &r, T(40));
+	for (i = 41; i <= 44; i++)
+		observe(&s, &p, per_s, s.level, T(i));
+	/* Still full at the level it cut to: that level is an overload. */
+	overloaded = s.level;
+	r = saturated(1.1, T(44));
+	spw_law_step(&s, &p, &r, T(44));
+	print_message("overload read at level %.1f, now %.1f\n", overloaded, s.level);
+	/* Tier 1's open cohorts now carry a third of their share: the pool reads low. */
+	for (i = 45; i <= 60; i++) {
+		observe_lumpy(&s, &p, per_s, s.level, 1.0 / 3, T(i));
+		r = reading(0.6, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+		assert_true(s.level <= overloaded);
+	}
+	/* The load falls tenfold: what was overloaded fits now. */
+	for (i = 61; i <= 66; i++) {
+		observe(&s, &p, after, s.level, T(i));
+		r = reading(0.1, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+	}
+	print_message("after the load fell: level %.1f\n", s.level);
+	assert_true(s.level > overloaded);
+}
+
 /* ---- spw_retry_hint ---- */
 
 static void test_retry_hint(void **state)
@@ -678,6 +749,7 @@ int main(void)
 	    cmocka_unit_test(test_law_partial_and_resume),
 	    cmocka_unit_test(test_law_demand),
 	    cmocka_unit_test(test_law_cut_by_demand),
+	    cmocka_unit_test(test_law_no_rise_past_overload),
 	    cmocka_unit_test(test_retry_hint),
 	    cmocka_unit_test(test_sim_model),
 	};

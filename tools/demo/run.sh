@@ -23,7 +23,9 @@
 # Steps: measure the capacity C (open loop, stepped, no spillway), the idle p99 at both DB
 # speeds, then each run (off: no daemon, no XDP; on: spillwayd) goes through the phases
 #   warm 0.5C | overload 3C | slowdb 3C with the DB 3x slower | recover 0.5C
-# with the tier mix 10/30/60 %, PHASE_S seconds each, one open-loop load generator per source.
+#   | flood 10C | after 0.5C
+# with the tier mix 10/30/60 % (flood: 5/20/75 %, so tier 0 alone, 0.5C, still fits), PHASE_S
+# seconds each, one open-loop load generator per tier.
 # Results: build/e2e/summary.json, a side-by-side table, build/e2e/demo.png.
 #
 # Environment (defaults in brackets):
@@ -31,6 +33,7 @@
 #   RUNS ["off on"]                        spillway uses accept-queue and latency signals only
 #   C  capacity in requests/s [measured]   POOL [20] DB connections   QUERY_MS [50]
 #   WORKERS [64]  BACKLOG [256]  POOL_WAIT_MS [QUERY_MS] target of the pool wait signal  SOURCES [16, at most 16] prefixes for tiers 1 and 2 (tier 0 has one)
+#   POOL_TARGET [0.95] target of the pool signal
 #   OUT [build/e2e]  BUILD [build]  QUIET [0] 1: no live table
 set -euo pipefail
 
@@ -58,15 +61,23 @@ BACKLOG=${BACKLOG:-256}
 # query (the old 25 ms) is within reach of a momentary full pool, and a reading of 1.1x the
 # target sheds at once.
 POOL_WAIT_MS=${POOL_WAIT_MS:-$QUERY_MS}
+# The pool's fill target. The pool is what the service sells: at 0.85, 15 % of the
+# connections idle by design and goodput stays near 0.8 C at 3C. The queue that fills a pool
+# past its target shows in pool_wait, which guards tier 0's latency, so the fill may run close
+# to full.
+POOL_TARGET=${POOL_TARGET:-0.95}
 SOURCES=${SOURCES:-16}
 # Each tier's sources are /24s of its /20 (the backend's tier map): 16 at most.
 case $SOURCES in [1-9] | 1[0-6]) ;; *) echo "SOURCES must be 1 to 16, not '$SOURCES'" >&2; exit 2 ;; esac
 QUIET=${QUIET:-0}
 PORT=8080
 TIERS=3
-MIX=(10 30 60)              # % of the load per tier
-PHASES=(warm overload slowdb recover)
-PHASE_X=(0.5 3 3 0.5)       # load as a multiple of C
+PHASES=(warm overload slowdb recover flood after)
+PHASE_X=(0.5 3 3 0.5 10 0.5) # load as a multiple of C
+# % of each phase's load per tier. At 10C tier 0 keeps 5 %, half the capacity: protection
+# means tier 0 is served whatever the others send, not that tier 0 may overload by itself.
+PHASE_MIX=("10 30 60" "10 30 60" "10 30 60" "10 30 60" "5 20 75" "10 30 60")
+NPHASES=${#PHASES[@]}
 TIER_NAMES=(critical standard sheddable)
 
 ID=$$
@@ -251,7 +262,7 @@ write_config() { # FILE
       - {latency_p99: $((QUERY_MS * 3))ms}"
 	else
 		# The pool's fill cannot show a queue beyond 100 %: its wait time does.
-		sigs="      - {pool: db, target: 0.85}
+		sigs="      - {pool: db, target: $POOL_TARGET}
       - {pool_wait: db, target: ${POOL_WAIT_MS}ms}"
 	fi
 	{
@@ -323,13 +334,14 @@ stop_daemon() {
 
 # ---- load ----------------------------------------------------------------------------------
 
-# Starts the generators of one phase, one per tier: tier t gets RATE * MIX[t] %, its
+# Starts the generators of one phase, one per tier: tier t gets TOTAL_RATE * MIX[t] %, its
 # connections taking the tier's sources in turn. Files: DIR/NAME-tT-gen.json (result) and
 # .live (per-second lines).
-start_load() { # DIR NAME TOTAL_RATE DURATION_S
-	local dir=$1 name=$2 total=$3 dur=$4 t k r srcs
+start_load() { # DIR NAME TOTAL_RATE DURATION_S "MIX0 MIX1 MIX2"
+	local dir=$1 name=$2 total=$3 dur=$4 t k r srcs mix
+	read -r -a mix <<<"$5"
 	for t in 0 1 2; do
-		r=$(awk -v a="$total" -v m="${MIX[t]}" 'BEGIN { printf "%.2f", a * m / 100 }')
+		r=$(awk -v a="$total" -v m="${mix[t]}" 'BEGIN { printf "%.2f", a * m / 100 }')
 		srcs=()
 		for ((k = 0; k < $(src_count $t); k++)); do srcs+=(--source "$(src_addr $t $k)"); done
 		nsenter --net="/var/run/netns/${NS_CLI[t]}" -- "$BUILD/loadgen" --target "$(srv_addr $t):$PORT" --rate "$r" \
@@ -496,7 +508,7 @@ run_once() { # off|on
 		PIDS+=("$live_pid")
 	fi
 	LOAD_PIDS=()
-	for i in 0 1 2 3; do
+	for ((i = 0; i < NPHASES; i++)); do
 		ph=${PHASES[i]}
 		rate=$(awk -v c="$C" -v x="${PHASE_X[i]}" 'BEGIN { printf "%.1f", c * x }')
 		case $ph in
@@ -507,7 +519,7 @@ run_once() { # off|on
 		date +%s.%N >"$dir/start-$ph"
 		[ "$QUIET" = 1 ] || log "phase $ph: $rate req/s"
 		# The next phase starts on schedule while this one's last requests finish.
-		start_load "$dir" "$ph" "$rate" "$PHASE_S"
+		start_load "$dir" "$ph" "$rate" "$PHASE_S" "${PHASE_MIX[i]}"
 		sleep "$PHASE_S"
 	done
 	wait_load || log "a load generator exited non-zero (see $dir/*.live)"
@@ -534,7 +546,7 @@ collect_run() { # MODE
 	dir=$TMP/run-$mode
 	local t0 i ph st off
 	t0=$(cat "$dir/t0")
-	for i in 0 1 2 3; do
+	for ((i = 0; i < NPHASES; i++)); do
 		ph=${PHASES[i]}
 		st=$(cat "$dir/start-$ph")
 		off=$(awk -v a="$st" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
@@ -557,22 +569,37 @@ collect_run() { # MODE
 		done
 		jq -n --arg ph "$ph" '{($ph): [inputs]}' "$dir/$ph"-t[012].json >"$dir/phase-$ph.json"
 	done
+	# Every change of the admit level, from the daemon's -v log (stamped lines): when a cut
+	# landed and where, finer than the once-a-second samples.
+	: >"$dir/levels.jsonl"
+	if [ "$mode" = on ] && [ -f "$TMP/spillwayd.log" ]; then
+		awk -v t0="$t0" 'match($0, /level [0-9]+ -> [0-9]+/) {
+			split(substr($0, RSTART, RLENGTH), w, " ")
+			printf "{\"t\":%.3f,\"from\":%d,\"to\":%d}\n", $1 - t0, w[2], w[4] }' \
+			"$TMP/spillwayd.log" >"$dir/levels.jsonl"
+	fi
 	jq -s 'add' "$dir"/phase-*.json | jq --slurpfile s "$dir/samples.jsonl" \
-		'{phases: ., samples: $s}' >"$dir/run.json"
+		--slurpfile l "$dir/levels.jsonl" '{phases: ., samples: $s, levels: $l}' >"$dir/run.json"
 }
 
 write_summary() {
 	local runs=() m
 	for m in $RUNS; do runs+=("$TMP/run-$m/run.json"); done
+	local phases x mix
+	phases=$(printf '%s\n' "${PHASES[@]}" | jq -R . | jq -sc .)
+	x=$(printf '%s\n' "${PHASE_X[@]}" | jq -sc .)
+	mix=$(printf '%s\n' "${PHASE_MIX[@]}" | jq -R 'split(" ") | map(tonumber)' | jq -sc .)
 	jq -n --argjson c "$C" --argjson ps "$PHASE_S" --arg zi "$ZERO_INTEGRATION" \
+		--argjson phases "$phases" --argjson x "$x" --argjson mix "$mix" \
+		--argjson pt "$POOL_TARGET" \
 		--argjson i50 "$IDLE_N50" --argjson i99 "$IDLE_N99" \
 		--argjson s50 "$IDLE_S50" --argjson s99 "$IDLE_S99" \
 		--arg runs "$RUNS" --argjson pool "$POOL" --argjson q "$QUERY_MS" '
 		($runs | split(" ") | map(select(length > 0))) as $names |
 		[inputs] as $r |
 		{capacity_rps: $c, phase_s: $ps, zero_integration: ($zi == "1"),
-		 pool: $pool, query_ms: $q, tier_mix_percent: [10, 30, 60],
-		 phases: ["warm", "overload", "slowdb", "recover"], load_x_capacity: [0.5, 3, 3, 0.5],
+		 pool: $pool, query_ms: $q, pool_target: $pt, tier_mix_percent: $mix,
+		 phases: $phases, load_x_capacity: $x,
 		 idle: {normal: {p50_ms: $i50, p99_ms: $i99}, slow: {p50_ms: $s50, p99_ms: $s99}},
 		 runs: ([range(0; $names | length)] | map({key: $names[.], value: $r[.]}) |
 			from_entries)}' "${runs[@]}" >"$OUT/summary.json"
@@ -587,7 +614,7 @@ side_by_side() {
 		. as $S | ($runs | split(" ") | map(select(length > 0))) as $names |
 		($names | map("| \(.) off") ) as $h |
 		"phase      tier  " + ($names | map("| \(. + ":" | .[0:5]) offered     ok  refused timeout  succ%   p50   p99 ") | join("")),
-		(["warm", "overload", "slowdb", "recover"][] as $ph | range(0; 3) as $t |
+		($S.phases[] as $ph | range(0; 3) as $t |
 		 "\($ph | .[0:9] | . + "         " | .[0:9])  \($t)     " + ($names | map(
 			$S.runs[.].phases[$ph][$t] as $x |
 			"| \(" " * 5) \($x.offered | tostring | (" " * (7 - length)) + .) \($x.ok | tostring | (" " * (6 - length)) + .) \($x.refused | tostring | (" " * (8 - length)) + .) \($x.timeouts | tostring | (" " * (7 - length)) + .) \((($x.success // 0) * 1000 | round / 10) | tostring | (" " * (6 - length)) + .) \(($x.p50_ms // 0) | round | tostring | (" " * (5 - length)) + .) \(($x.p99_ms // 0) | round | tostring | (" " * (5 - length)) + .) ") | join("")))' "$s"
@@ -599,7 +626,7 @@ plot() {
 		dir=$TMP/run-$m
 		# Timeline per tier: t (s from run start), goodput, p99.
 		for t in 0 1 2; do
-			for i in 0 1 2 3; do
+			for ((i = 0; i < NPHASES; i++)); do
 				jq -r '.start_s as $o | .per_second[] | "\($o + .t) \(.ok) \(.p99_ms)"' \
 					"$dir/${PHASES[i]}-t$t.json"
 			done | sort -n >"$dir/tier$t.dat"
@@ -613,10 +640,10 @@ plot() {
 	{
 		echo "set terminal pngcairo size $((700 * nruns)),1100 font 'sans,9'"
 		echo "set output '$png'"
-		echo "set multiplot layout 4,$nruns title 'spillway overload demo: C = $C req/s, phases of $PHASE_S s: warm 0.5C | overload 3C | slow DB 3C | recover 0.5C'"
+		echo "set multiplot layout 4,$nruns title 'spillway overload demo: C = $C req/s, phases of $PHASE_S s: warm 0.5C | overload 3C | slow DB 3C | recover 0.5C | flood 10C | after 0.5C'"
 		# One time axis for every panel: the sampler's last sample may land past the end.
-		echo "set grid; set key top left; set xlabel 'seconds'; set xrange [0:$((PHASE_S * 4))]"
-		for i in 1 2 3; do echo "set arrow from $((PHASE_S * i)),graph 0 to $((PHASE_S * i)),graph 1 nohead dt 2 lc rgb 'gray'"; done
+		echo "set grid; set key top left; set xlabel 'seconds'; set xrange [0:$((PHASE_S * NPHASES))]"
+		for ((i = 1; i < NPHASES; i++)); do echo "set arrow from $((PHASE_S * i)),graph 0 to $((PHASE_S * i)),graph 1 nohead dt 2 lc rgb 'gray'"; done
 		for m in $RUNS; do
 			echo "set title 'spillway $m: goodput per tier (req/s)'; set ylabel 'ok/s'; unset logscale y"
 			echo "plot '$TMP/run-$m/tier0.dat' u 1:2 w l lw 2 t 'tier 0', '$TMP/run-$m/tier1.dat' u 1:2 w l lw 2 t 'tier 1', '$TMP/run-$m/tier2.dat' u 1:2 w l lw 2 t 'tier 2'"
@@ -628,7 +655,7 @@ plot() {
 		echo "unset logscale y"
 		for m in $RUNS; do
 			echo "set title 'spillway $m: DB pool saturation (backend reports)'; set ylabel 'in use / capacity'; set yrange [0:1.05]"
-			echo "plot '$TMP/run-$m/samples.dat' u 1:2 w l lw 2 t 'pool', 0.85 w l dt 2 t 'target'"
+			echo "plot '$TMP/run-$m/samples.dat' u 1:2 w l lw 2 t 'pool', $POOL_TARGET w l dt 2 t 'target'"
 		done
 		echo "set autoscale y"
 		for m in $RUNS; do

@@ -29,6 +29,13 @@
  *                             demand fits the capacity (full admission when all of it does)
  *   nothing fresh             after drift_after_ns, drift up drift_ranks a tick
  *
+ * A level read in clear overload is remembered for OVER_MEMORY_NS: no rise goes past it in
+ * that time unless the demand has fallen since. A rise is sized by estimates of the demand per
+ * open cohort, and those are wrong for a while when the load through the open cohorts
+ * changes without the demand changing (a few large client prefixes, the cohort salt rotated):
+ * a momentary low reading then lifted the level past one just seen overloaded, and tier 0
+ * queued behind the admitted excess until the next cut.
+ *
  * The level never rises on a reading over target, never moves twice on one reading, and
  * steps at most once per tick however often reports come, so the gain does not grow with the
  * report rate. Readings taken within settle_ns of a change show the level before it (the
@@ -153,6 +160,12 @@
 #define FALLING_SHARE 0.9
 /* A slight excess is acted on once its mean is past this share of the band over target. */
 #define SLIGHT_SHARE_OF_H 0.25
+/*
+ * How long a level read in clear overload caps the rises: past the demand estimate's time
+ * constant (500 ms) and the capacity's (1 s), so the estimates a rise is sized by are made of
+ * readings after the overload before it may pass that level again.
+ */
+#define OVER_MEMORY_NS (2 * NSEC_PER_SEC)
 /* Steps closer together than this share of a tick are one tick's (timer jitter). */
 #define TICK_SLACK 0.75
 /*
@@ -258,7 +271,7 @@ static bool demand_jumped(double expected, double counted)
 void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 		     const struct spw_law_counts *c)
 {
-	double secs = (double)c->window_ns / NSEC_PER_SEC, admitted = 0;
+	double secs = (double)c->window_ns / NSEC_PER_SEC, admitted = 0, entering = 0;
 	struct spw_law_window *w;
 	uint32_t t;
 
@@ -278,7 +291,21 @@ void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 			s->demand[t] +=
 			    ewma_weight(c->window_ns, p->demand_ns) * (rate - s->demand[t]);
 		admitted += (double)c->admitted[t];
+		entering += (double)(c->passed[t] + c->shed[t]);
 	}
+	/*
+	 * Fewer flows entering, shed or not, is a load that fell: what was overloaded may fit now.
+	 * Counted over all cohorts, so a change of which cohorts are open (the salt rotated) is no
+	 * fall, where the demand estimated through the open cohorts can be.
+	 */
+	if (s->demand_known && entering < s->entering * secs &&
+	    demand_jumped(s->entering * secs, entering))
+		s->over_ns = 0;
+	if (!s->demand_known || demand_jumped(s->entering * secs, entering))
+		s->entering = entering / secs;
+	else
+		s->entering +=
+		    ewma_weight(c->window_ns, p->demand_ns) * (entering / secs - s->entering);
 	s->demand_known = true;
 	w = &s->hist[s->hist_head];
 	w->end_ns = c->end_ns;
@@ -688,6 +715,10 @@ uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p,
 
 	next = level;
 	if (r->saturated || pr >= 1.0 + h) {
+		if (!straddle) {
+			s->over_level = level;
+			s->over_ns = r->taken_ns;
+		}
 		next = clear_overload(s, p, r, level, lo, straddle);
 	} else if (s->clear_since_ns = 0, s->clear_prev = 0, straddle) {
 		/* A reading of the level before the change: nothing to judge this one by. */
@@ -739,6 +770,9 @@ uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p,
 		if (fabs(aimed - level) >= TRIM_RANKS && (aimed < level || pr <= 1.0))
 			next = aimed;
 	}
+	if (next > level && s->over_ns && r->taken_ns < s->over_ns + OVER_MEMORY_NS &&
+	    next > s->over_level)
+		next = s->over_level > level ? s->over_level : level;
 	if (next < lo)
 		next = lo;
 	if (next > hi)

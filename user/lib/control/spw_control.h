@@ -115,6 +115,9 @@ struct spw_law_state {
 	uint64_t clear_since_ns;    /* first of a run of clear overloads (those straddling a
 				     * change left out); 0: none */
 	double clear_prev;	    /* the pressure of the last of them */
+	double entering;	    /* new flows/s entering the service, shed or not */
+	double over_level;	    /* the level a clear overload was last read at */
+	uint64_t over_ns;	    /* when; 0: none remembered (or the demand fell since) */
 	int last_move;		    /* -1 cut, +1 raise, 0 before any */
 	uint32_t direction_changes; /* since init: oscillation diagnostics (tests, metrics) */
 };
