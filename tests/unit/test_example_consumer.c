@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,9 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <glob.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -43,6 +40,7 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include "pg_cluster.h"
 #include "spw_state_write.h"
 #include "util.h"
 
@@ -76,7 +74,8 @@
 #define DRAIN_WAIT_MS  40000
 
 static struct {
-	char dir[64], pg[96], conninfo[160], port[8];
+	char dir[64], conninfo[160], port[8];
+	struct spw_pg pg;
 	struct spw_state_file *map;
 	pthread_t publisher;
 	volatile int publishing;
@@ -84,28 +83,7 @@ static struct {
 	pid_t sink, consumers[CONSUMERS];
 	char out[CONSUMERS][128];
 	PGconn *db;
-	bool as_postgres, pg_started;
-	char pg_bin[256];
 } T;
-
-/* Runs cmd (a shell line) as PostgreSQL's user when root; its output into T.pg/LOG. */
-static int pg_run(const char *what, const char *fmt, ...)
-{
-	char cmd[1024], line[1200];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(line, sizeof(line), "%s%s >>'%s/%s.log' 2>&1",
-		 T.as_postgres ? "runuser -u postgres -- " : "", cmd, T.dir, what);
-	rc = system(line);
-	if (rc)
-		fprintf(stderr, "test: %s failed (%d): %s (see %s/%s.log)\n", what, rc, cmd, T.dir,
-			what);
-	return rc;
-}
 
 static PGresult *sql(const char *q)
 {
@@ -259,20 +237,8 @@ static void watch(unsigned int ms)
 	}
 }
 
-static void find_pg_bin(void)
-{
-	glob_t g;
-
-	assert_int_equal(glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g), 0);
-	/* The newest major version sorts last once it has as many digits. */
-	snprintf(T.pg_bin, sizeof(T.pg_bin), "%s", g.gl_pathv[g.gl_pathc - 1]);
-	*strrchr(T.pg_bin, '/') = '\0';
-	globfree(&g);
-}
-
 static int setup(void **state)
 {
-	struct passwd *pw;
 	char line[256];
 	FILE *f;
 	int fds[2];
@@ -281,29 +247,10 @@ static int setup(void **state)
 	strcpy(T.dir, "/tmp/spw-consumer-XXXXXX");
 	assert_non_null(mkdtemp(T.dir));
 	assert_int_equal(chmod(T.dir, 0755), 0);
-	snprintf(T.pg, sizeof(T.pg), "%s/pg", T.dir);
-	assert_int_equal(mkdir(T.pg, 0700), 0);
-	find_pg_bin();
-	/* PostgreSQL refuses to run as root: then its own user runs it, in a folder it owns. */
-	T.as_postgres = geteuid() == 0;
-	if (T.as_postgres) {
-		pw = getpwnam("postgres");
-		if (!pw)
-			fail_msg(
-			    "running as root needs the postgres user (apt-get install postgresql)");
-		assert_int_equal(chown(T.pg, pw->pw_uid, pw->pw_gid), 0);
-	}
-	/* fsync off: a throwaway cluster; unix socket in the folder only, no TCP at all. */
-	assert_int_equal(
-	    pg_run("initdb", "'%s/initdb' -D '%s/data' --auth=trust -U postgres", T.pg_bin, T.pg),
-	    0);
-	assert_int_equal(pg_run("pg_ctl",
-				"'%s/pg_ctl' -D '%s/data' -l '%s/server.log' -w -t 30 -o "
-				"\"-k '%s' -c listen_addresses='' -c fsync=off\" start",
-				T.pg_bin, T.pg, T.pg, T.pg),
-			 0);
-	T.pg_started = true;
-	snprintf(T.conninfo, sizeof(T.conninfo), "host=%s user=postgres dbname=postgres", T.pg);
+	/* No TCP at all: the unix socket in the cluster's folder only. */
+	assert_int_equal(spw_pg_create(&T.pg, T.dir), 0);
+	assert_int_equal(spw_pg_start(&T.pg, NULL, "-c listen_addresses=''"), 0);
+	spw_pg_conninfo(&T.pg, T.conninfo, sizeof(T.conninfo));
 	T.db = PQconnectdb(T.conninfo);
 	if (PQstatus(T.db) != CONNECTION_OK)
 		fail_msg("cannot connect to the test cluster: %s", PQerrorMessage(T.db));
@@ -362,9 +309,7 @@ static int teardown(void **state)
 		spw_state_file_unmap(T.map);
 	if (T.db)
 		PQfinish(T.db);
-	if (T.pg_started)
-		pg_run("pg_ctl", "'%s/pg_ctl' -D '%s/data' -m immediate -w -t 30 stop", T.pg_bin,
-		       T.pg);
+	spw_pg_stop(&T.pg);
 	spw_rm_tree(T.dir);
 	return 0;
 }
