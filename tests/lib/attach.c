@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "attach.h"
+#include "empty_xdp.skel.h"
 
 struct attach_args {
 	struct spw_dataplane *dp;
@@ -56,5 +59,23 @@ int spw_topo_attach_xdp(const struct spw_topo *t, enum spw_topo_side side,
 
 	if (!err)
 		*link = a.link;
+	return err;
+}
+
+int spw_topo_peer_xdp(const struct spw_topo *t, struct empty_xdp **empty)
+{
+	int err;
+
+	*empty = empty_xdp__open_and_load();
+	if (!*empty) {
+		err = -errno;
+		fprintf(stderr, "loading the empty XDP program: %s\n", strerror(-err));
+		return err;
+	}
+	err = spw_topo_attach_xdp(t, SPW_TOPO_CLI, (*empty)->progs.empty_xdp,
+				  &(*empty)->links.empty_xdp);
+	if (err)
+		fprintf(stderr, "empty XDP on the client veth %s: %s\n",
+			t->end[SPW_TOPO_CLI].ifname, strerror(-err));
 	return err;
 }

@@ -23,4 +23,12 @@ int spw_topo_detach(const struct spw_topo *t, struct spw_dataplane *dp);
 int spw_topo_attach_xdp(const struct spw_topo *t, enum spw_topo_side side,
 			const struct bpf_program *prog, struct bpf_link **link);
 
+struct empty_xdp;
+/*
+ * Loads the empty XDP program and attaches it to the client's veth: what a reject of the
+ * server side's XDP needs to arrive. *empty (destroyed with empty_xdp__destroy) is set even
+ * when the attach fails, so the caller's cleanup frees it.
+ */
+int spw_topo_peer_xdp(const struct spw_topo *t, struct empty_xdp **empty);
+
 #endif /* SPW_TEST_ATTACH_H */

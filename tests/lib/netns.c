@@ -566,3 +566,11 @@ int spw_topo_sockaddr(const struct spw_topo *t, enum spw_topo_side side, int fam
 	}
 	return -EAFNOSUPPORT;
 }
+
+int spw_topo_addr_add(const struct spw_topo *t, enum spw_topo_side side, const char *cidr)
+{
+	const char *add[] = {"-n",  t->end[side].ns,	 "addr", "add", cidr,
+			     "dev", t->end[side].ifname, NULL};
+
+	return spw_netns_ip(add);
+}

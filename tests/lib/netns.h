@@ -95,6 +95,9 @@ bool spw_netns_exists(const char *name);
 int spw_topo_sockaddr(const struct spw_topo *t, enum spw_topo_side side, int family, uint16_t port,
 		      struct sockaddr_storage *ss);
 
+/* Adds cidr ("198.18.1.3/32") to side's veth: another source address for the clients. */
+int spw_topo_addr_add(const struct spw_topo *t, enum spw_topo_side side, const char *cidr);
+
 /* Deletes every namespace this process created and has not deleted yet. Never fails. */
 void spw_netns_cleanup_all(void);
 

@@ -41,17 +41,7 @@ int spw_nfx_attach(struct spw_nfx *n)
 	n->attached = true;
 	if (n->mode == SPW_ATTACH_TC)
 		return 0;
-	n->empty = empty_xdp__open_and_load();
-	if (!n->empty) {
-		err = -errno;
-		fprintf(stderr, "nfx: loading the empty XDP program: %s\n", strerror(-err));
-		return err;
-	}
-	err = spw_topo_attach_xdp(&n->topo, SPW_TOPO_CLI, n->empty->progs.empty_xdp,
-				  &n->empty->links.empty_xdp);
-	if (err)
-		fprintf(stderr, "nfx: empty XDP on the client veth: %s\n", strerror(-err));
-	return err;
+	return spw_topo_peer_xdp(&n->topo, &n->empty);
 }
 
 int spw_nfx_close(struct spw_nfx *n)
