@@ -28,8 +28,8 @@ static int pg_run(struct spw_pg *pg, const char *what, const char *prefix, const
 		return -ENAMETOOLONG;
 	rc = system(line);
 	if (rc) {
-		fprintf(stderr, "pg: %s failed (%d): %s (see %s/%s.log)\n", what, rc, cmd,
-			pg->dir, what);
+		fprintf(stderr, "pg: %s failed (%d): %s (see %s/%s.log)\n", what, rc, cmd, pg->dir,
+			what);
 		return -EIO;
 	}
 	return 0;

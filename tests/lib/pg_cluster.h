@@ -26,7 +26,7 @@
 struct spw_pg {
 	char dir[SPW_PG_DIR_LEN]; /* PARENT/pg: data/, the logs, the unix socket */
 	char bin[256];		  /* /usr/lib/postgresql/<newest>/bin */
-	bool as_postgres;	     /* root: every command through runuser -u postgres */
+	bool as_postgres;	  /* root: every command through runuser -u postgres */
 	bool started;
 };
 

@@ -373,25 +373,23 @@ static void make_config(struct test_ctx *c, char *buf, size_t len, bool reserve)
 		 "    connection_limit: %d\n    reserve: {critical: %d}\n", CONNECTION_LIMIT,
 		 RESERVE_CRITICAL);
 	n = snprintf(buf, len,
-			 "# spillwayd under test (tests/netns/test_storm_pg.c)\n"
-			 "interfaces: [{name: %s, mode: xdp}]\n"
-			 "tiers: [critical, standard, sheddable]\n"
-			 "classify:\n"
-			 "  - {cidr: \"%s/32\", tier: critical}\n"
-			 "  - {cidr: \"%s/32\", tier: sheddable}\n"
-			 "services:\n"
-			 "  - name: " SVC_NAME "\n"
-			 "    protocol: tcp\n"
-			 "    port: %d\n"
-			 "    default_tier: standard\n"
-			 "    shed_action: {standard: reject, sheddable: reject}\n"
-			 "%s"
-			 "controller: {tick: 100ms, lease: 3s, syn_timeout: %dms, "
-			 "sweep_every: %dms}\n",
-			 c->topo.end[SPW_TOPO_SRV].ifname, c->topo.end[SPW_TOPO_CLI].v4_str,
-			 c->storm_addr, PG_PORT,
-			 reserve ? reservation : "",
-			 SYN_TIMEOUT_MS, SWEEP_MS);
+		     "# spillwayd under test (tests/netns/test_storm_pg.c)\n"
+		     "interfaces: [{name: %s, mode: xdp}]\n"
+		     "tiers: [critical, standard, sheddable]\n"
+		     "classify:\n"
+		     "  - {cidr: \"%s/32\", tier: critical}\n"
+		     "  - {cidr: \"%s/32\", tier: sheddable}\n"
+		     "services:\n"
+		     "  - name: " SVC_NAME "\n"
+		     "    protocol: tcp\n"
+		     "    port: %d\n"
+		     "    default_tier: standard\n"
+		     "    shed_action: {standard: reject, sheddable: reject}\n"
+		     "%s"
+		     "controller: {tick: 100ms, lease: 3s, syn_timeout: %dms, "
+		     "sweep_every: %dms}\n",
+		     c->topo.end[SPW_TOPO_SRV].ifname, c->topo.end[SPW_TOPO_CLI].v4_str,
+		     c->storm_addr, PG_PORT, reserve ? reservation : "", SYN_TIMEOUT_MS, SWEEP_MS);
 
 	assert_true(n > 0 && (size_t)n < len);
 }
@@ -556,9 +554,8 @@ static void test_reserve_keeps_tier0(void **state)
 	printf("data plane: %.0f sheddable SYNs shed_reserve (%" PRIu64 " in the counters), "
 	       "tier 0 shed_reserve %" PRIu64 ", service connections %.0f, PostgreSQL lists %ld "
 	       "storm sessions\n",
-	       shed, count(c, TIER_SHEDDABLE, SPW_REASON_SHED_RESERVE), count(c, TIER_CRITICAL,
-									       SPW_REASON_SHED_RESERVE),
-	       conns, pg_storm_sessions(c));
+	       shed, count(c, TIER_SHEDDABLE, SPW_REASON_SHED_RESERVE),
+	       count(c, TIER_CRITICAL, SPW_REASON_SHED_RESERVE), conns, pg_storm_sessions(c));
 
 	assert_true(t.first_ok);
 	assert_true(t.ok * 1000 >= t.cycles * TIER0_SUCCESS_PERMIL);
