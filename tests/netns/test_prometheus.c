@@ -562,8 +562,9 @@ static bool in_list(const char *v, const char *const *list, size_t n)
 /* A label's value must be one of a known set: names the test configured, enums. */
 static void check_label_value(const char *fam, const char *label, const char *v)
 {
-	static const char *const decisions[] = {"admitted",  "shed_level", "shed_cap",
-						"shed_rate", "would_shed", "fail_open"};
+	static const char *const decisions[] = {"admitted",  "shed_level",   "shed_cap",
+						"shed_rate", "shed_reserve", "would_shed",
+						"fail_open"};
 	static const char *const bounds[] = {"min", "max"};
 	/* signal: the kind; source: the pool or queue it reads (no label for kernel kinds). */
 	static const char *const kinds[] = {"pool",	  "pool_wait",	  "queue",
@@ -583,7 +584,8 @@ static void check_label_value(const char *fam, const char *label, const char *v)
 	if (!strcmp(label, "tier") && !in_list(v, tier_names, 3) &&
 	    !(none_ok && !strcmp(v, "none")))
 		fail_msg("%s: tier=\"%s\" is none of the configured tiers", fam, v);
-	if (!strcmp(label, "decision") && !in_list(v, decisions, 6))
+	if (!strcmp(label, "decision") &&
+	    !in_list(v, decisions, sizeof(decisions) / sizeof(decisions[0])))
 		fail_msg("%s: decision=\"%s\" is not a decision", fam, v);
 	if (!strcmp(label, "bound") && !in_list(v, bounds, 2))
 		fail_msg("%s: bound=\"%s\", expected min or max", fam, v);

@@ -124,6 +124,9 @@ static void test_counters(void **state)
 	    "spillway_new_flows_total{service=\"web\",tier=\"bulk\",decision=\"shed_level\"} 7");
 	has_line(out,
 		 "spillway_new_flows_total{service=\"web\",tier=\"bulk\",decision=\"admitted\"} 0");
+	/* A SYN the reservation refused is a new flow's decision like the others. */
+	has_line(out, "spillway_new_flows_total{service=\"web\",tier=\"bulk\","
+		      "decision=\"shed_reserve\"} 0");
 	/* Unconfigured traffic: only its non-zero row, as service and tier "none". */
 	has_line(
 	    out,
