@@ -13,7 +13,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
 /* Bumped whenever a map key or value layout changes; stored in spw_globals. */
-#define SPW_ABI_VERSION 3
+#define SPW_ABI_VERSION 4
 
 /* Priority classes: 0 is critical, N-1 the most sheddable; a policy has room for 8. */
 #define SPW_MAX_TIERS 8
@@ -206,6 +206,22 @@ struct spw_policy_rec {
 	struct bpf_spin_lock lock;
 	__u32 present;
 	struct spw_policy pol;
+};
+
+/*
+ * Client-side throttling of a downstream (a destination this host connects to): two
+ * generations of buckets (SPW_THROTTLE_BUCKET_MS_DEFAULT wide), the current one and the one
+ * before, of the connection attempts per tier (egress SYNs, the ones refused locally
+ * included) and of the accepts (SYN-ACKs) of all tiers. include/spillway_throttle.h does the
+ * arithmetic, for the data plane and for the unit tests. One record per downstream, shared by all
+ * CPUs and updated under its lock, so a generation is rolled over exactly once.
+ */
+struct spw_throttle_win {
+	struct bpf_spin_lock lock;
+	__u32 bucket[2]; /* bucket number each generation counts; gen = bucket & 1 */
+	__u32 requests[2][SPW_MAX_TIERS]; /* attempts per generation and tier */
+	__u32 accepts[2];		  /* accepts per generation, all tiers */
+	__u32 reserved;
 };
 
 /* spw_globals value (single entry): knobs the daemon rotates at run time. */

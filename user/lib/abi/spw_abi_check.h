@@ -35,6 +35,11 @@ SPW_ABI_OFF(struct spw_lpm_key, prefixlen, 0);
 SPW_ABI_OFF(struct spw_lpm_key, addr, 4);
 
 SPW_ABI_SIZE(struct spw_rule, 8);
+
+SPW_ABI_SIZE(struct spw_throttle_win, 88);
+SPW_ABI_OFF(struct spw_throttle_win, bucket, 4);
+SPW_ABI_OFF(struct spw_throttle_win, requests, 12);
+SPW_ABI_OFF(struct spw_throttle_win, accepts, 76);
 SPW_ABI_OFF(struct spw_rule, tier, 0);
 SPW_ABI_OFF(struct spw_rule, rule_id, 4);
 
