@@ -123,9 +123,12 @@ class StateTest(unittest.TestCase):
         # It gives up after its read budget (10 ms), then fails open at once.
         self.assertGreaterEqual(took, 0.010)
         self.assertLess(took, 0.5)
+        # Later checks do not wait the budget again: 20 of them take less than 10 budgets
+        # (timed together: one scheduling delay of a loaded machine does not decide it).
         t0 = time.monotonic()
-        self.assertEqual(self.c.shed_state("web", 2).error, errno.ESTALE)
-        self.assertLess(time.monotonic() - t0, 0.005)
+        for _ in range(20):
+            self.assertEqual(self.c.shed_state("web", 2).error, errno.ESTALE)
+        self.assertLess(time.monotonic() - t0, 0.100)
 
     def test_restart_found_once_a_second(self):
         self.w.publish(64)
