@@ -96,8 +96,7 @@ static inline __u64 spw_throttle_requests(const struct spw_throttle_win *w, __u3
 }
 
 /* Accepts of all tiers in the window, in 1/SPW_THROTTLE_W_ONE. */
-static inline __u64 spw_throttle_accepts(const struct spw_throttle_win *w, __u32 now,
-					 __u32 prev_w)
+static inline __u64 spw_throttle_accepts(const struct spw_throttle_win *w, __u32 now, __u32 prev_w)
 {
 	__u64 n = 0;
 	__u32 g;
@@ -117,8 +116,8 @@ static inline __u64 spw_throttle_excess(__u64 a, __u64 b)
  * The share of tier's new attempts to refuse now, 0 .. SPW_THROTTLE_ONE, with K in hundredths
  * (k_centi). Counts are in hundredths too, so a fractional K needs no division but the last.
  */
-static inline __u32 spw_throttle_share(const struct spw_throttle_win *w, __u32 tier,
-				       __u32 k_centi, __u32 now, __u32 prev_w)
+static inline __u32 spw_throttle_share(const struct spw_throttle_win *w, __u32 tier, __u32 k_centi,
+				       __u32 now, __u32 prev_w)
 {
 	__u64 budget = (__u64)k_centi * spw_throttle_accepts(w, now, prev_w);
 	__u64 before = 0, mine = 0, share;

@@ -19,7 +19,7 @@
 /* The previous bucket weighs in whole: the window's read at the start of bucket NOW. */
 #define W SPW_THROTTLE_W_ONE
 /* Shares compare as fractions of SPW_THROTTLE_ONE; rounding down loses less than one unit. */
-#define SHARE(num, den) ((uint32_t)((uint64_t)(num) * SPW_THROTTLE_ONE / (den)))
+#define SHARE(num, den) ((uint32_t)((uint64_t)(num)*SPW_THROTTLE_ONE / (den)))
 
 static void requests(struct spw_throttle_win *w, uint32_t tier, uint32_t n, uint32_t now)
 {
@@ -53,7 +53,8 @@ static void test_single_tier_is_the_books_formula(void **state)
 	assert_int_equal(spw_throttle_share(&w, 0, SPW_THROTTLE_K_DEFAULT, NOW, W), 0);
 	requests(&w, 0, 100, NOW);
 	/* (300 - 2 x 100) / 301 */
-	assert_int_equal(spw_throttle_share(&w, 0, SPW_THROTTLE_K_DEFAULT, NOW, W), SHARE(100, 301));
+	assert_int_equal(spw_throttle_share(&w, 0, SPW_THROTTLE_K_DEFAULT, NOW, W),
+			 SHARE(100, 301));
 	/* K = 1.5: (300 - 150) / 301 */
 	assert_int_equal(spw_throttle_share(&w, 0, 150, NOW, W), SHARE(150, 301));
 }
@@ -65,7 +66,8 @@ static void test_refusing_downstream_refuses_almost_all(void **state)
 
 	(void)state;
 	requests(&w, 1, 100, NOW);
-	assert_int_equal(spw_throttle_share(&w, 1, SPW_THROTTLE_K_DEFAULT, NOW, W), SHARE(100, 101));
+	assert_int_equal(spw_throttle_share(&w, 1, SPW_THROTTLE_K_DEFAULT, NOW, W),
+			 SHARE(100, 101));
 	assert_true(spw_throttle_share(&w, 1, 0, NOW, W) <= SPW_THROTTLE_ONE);
 }
 
@@ -81,12 +83,14 @@ static void test_lowest_tiers_first(void **state)
 	assert_int_equal(spw_throttle_share(&w, 0, SPW_THROTTLE_K_DEFAULT, NOW, W), 0);
 	assert_int_equal(spw_throttle_share(&w, 1, SPW_THROTTLE_K_DEFAULT, NOW, W), 0);
 	/* 250 - 100 over budget, all of it tier 2's */
-	assert_int_equal(spw_throttle_share(&w, 2, SPW_THROTTLE_K_DEFAULT, NOW, W), SHARE(150, 201));
+	assert_int_equal(spw_throttle_share(&w, 2, SPW_THROTTLE_K_DEFAULT, NOW, W),
+			 SHARE(150, 201));
 
 	/* Tier 0 alone over the budget: it loses its excess, tier 2 loses everything it sends. */
 	requests(&w, 0, 100, NOW);
 	assert_int_equal(spw_throttle_share(&w, 0, SPW_THROTTLE_K_DEFAULT, NOW, W), SHARE(50, 151));
-	assert_int_equal(spw_throttle_share(&w, 2, SPW_THROTTLE_K_DEFAULT, NOW, W), SHARE(200, 201));
+	assert_int_equal(spw_throttle_share(&w, 2, SPW_THROTTLE_K_DEFAULT, NOW, W),
+			 SHARE(200, 201));
 }
 
 /* The window is the current bucket and the one before; older counts are forgotten. */
