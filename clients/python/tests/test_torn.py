@@ -32,9 +32,10 @@ class TornReadTest(unittest.TestCase):
     def judge(self, tier, st, ss, last_k):
         """None when every field names the same k and k did not go back, else why not."""
         # Stale is the clock's verdict on a writer the scheduler paused (a loaded machine),
-        # not a tear: a stale read must fail open, and is then not checked against the
-        # pattern.
-        if (st.error == 0 and st.stale) or (ss.error == 0 and ss.stale):
+        # or a read that gave up (ESTALE) after its budget when the reader itself was paused
+        # mid-read, not a tear: a stale read must fail open, and is then not checked against
+        # the pattern.
+        if st.stale or ss.stale:
             if (st.stale and (st.shed or st.admitted_permille != 1000)) or \
                     (ss.stale and (ss.shedding or ss.admitted_permille != 1000)):
                 return f"stale but not failing open: {st} {ss}"
@@ -64,14 +65,14 @@ class TornReadTest(unittest.TestCase):
             while not done.is_set():
                 st = self.c.shed_state("web", tier)
                 ss = self.c.service_state("web")
-                if (st.error == 0 and st.stale) or (ss.error == 0 and ss.stale):
+                if st.stale or ss.stale:
                     s["stale"] += 1
                 why = self.judge(tier, st, ss, s["last"])
                 if why:
                     s["bad"] += 1
                     s["why"] = s["why"] or why
                     continue
-                if (st.error == 0 and st.stale) or (ss.error == 0 and ss.stale):
+                if st.stale or ss.stale:
                     continue
                 s["checks"] += 1
                 if st.retry_lo_s != s["last"]:
