@@ -537,6 +537,59 @@ static void test_capacity_halves(void **state)
 		      settle, worst);
 }
 
+/*
+ * (8b) The database slows 3x under 3C, then is fast again as the load falls to 0.5C: full
+ * admission within 1 s of the drop. The capacity estimate was lowered during the slowdown
+ * and the low readings after it (fill under learn_min) never relearn it: a recovery sized by
+ * that estimate climbs a few ranks a tick and keeps tiers 1 and 2 shed for seconds.
+ */
+static void test_slow_db_recovers(void **state)
+{
+	double worst = 0;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < nseeds; i++) {
+		struct sim_loop_config c;
+		uint32_t before, rises;
+		size_t from, j;
+
+		sim_loop_defaults(&c, seed_of(i));
+		c.load_c = 3.0;
+		c.pool_target = 0.95;
+		c.rep.wait_signal = true;
+		start(&cur, &c);
+		sim_loop_run(&cur, S(10));
+		sim_set_capacity(cur.sim, c.server.capacity / 3);
+		sim_loop_run(&cur, S(20));
+		before = cur.level;
+		assert_true(before < CEILING);
+		from = cur.n;
+		sim_set_capacity(cur.sim, c.server.capacity);
+		sim_loop_set_load(&cur, 0.5);
+		sim_loop_run(&cur, S(10));
+		if (i == 0)
+			dump(&cur, "slow_db_recovers");
+		for (j = from, rises = 0; j < cur.n && cur.rec[j].level < CEILING; j++)
+			rises += j > from && cur.rec[j].level > cur.rec[j - 1].level;
+		assert_true(j < cur.n);
+		rises++; /* the one to the ceiling */
+		print_message("  seed %u: level %u -> %u in %.1f s, %u rises\n", i, before, CEILING,
+			      (double)(j + 1 - from) * TICK_NS / NSEC_PER_SEC, rises);
+		assert_true((j + 1 - from) * TICK_NS <= S(1));
+		/* Each rise waits out a settle time: on a reporter slower than these ticks each
+		 * costs a report period, so the demand that fits is reached in one. */
+		assert_true(rises == 1);
+		worst_of(&worst, (double)(j + 1 - from) * TICK_NS / NSEC_PER_SEC);
+		for (; j < cur.n; j++)
+			assert_int_equal(cur.rec[j].level, CEILING);
+		sim_loop_free(&cur);
+	}
+	print_message("(8b) DB 3x slower at 3C, then fast at 0.5C: full admission %.1f s after the "
+		      "drop (worst of %u seeds, limit 1 s)\n",
+		      worst, nseeds);
+}
+
 /* (9) Constant 2C for 5 minutes: within +-10 % throughout, at most 2 turns a minute. */
 static void test_constant_2c(void **state)
 {
@@ -681,6 +734,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_saturated_only, loop_teardown),
 	    cmocka_unit_test_teardown(test_load_drop, loop_teardown),
 	    cmocka_unit_test_teardown(test_capacity_halves, loop_teardown),
+	    cmocka_unit_test_teardown(test_slow_db_recovers, loop_teardown),
 	    cmocka_unit_test_teardown(test_constant_2c, loop_teardown),
 	    cmocka_unit_test_teardown(test_stale_signal, loop_teardown),
 	    cmocka_unit_test_teardown(test_invalid_readings, loop_teardown),

@@ -539,11 +539,24 @@ static double recovery(const struct spw_law_state *s, const struct spw_law_param
 	double cap = s->capacity, a;
 	bool steady;
 
-	if (!(cap > 0) && r->load_pressure > 0 && isfinite(r->load_pressure)) {
+	if (r->load_pressure > 0 && isfinite(r->load_pressure)) {
 		a = reading_rate(s, p, r, &steady);
-		if (!(a > 0))
-			a = spw_law_rate_at(s, p, level);
-		cap = a / r->load_pressure;
+		if (!(cap > 0)) {
+			if (!(a > 0))
+				a = spw_law_rate_at(s, p, level);
+			cap = a / r->load_pressure;
+		} else if (r->load_pressure < p->learn_min && a > 0 && steady &&
+			   a / r->load_pressure > cap) {
+			/*
+			 * Readings below learn_min never relearn the estimate, which may be one
+			 * lowered by an overload that is over (a database slowed, then recovered):
+			 * the steady admitted rate over such a reading shows the capacity is at
+			 * least that much. Noisy at low fill, but a rise sized too high is cut back
+			 * by the next reading, while one sized by the stale estimate climbs a few
+			 * ranks a tick and keeps every tier shed for seconds after the overload.
+			 */
+			cap = a / r->load_pressure;
+		}
 	}
 	if (cap > 0)
 		return level_for(s, p, cap * p->aim);
