@@ -454,6 +454,23 @@ static void test_saturated_only(void **state)
 		      first, settle);
 }
 
+/*
+ * Ticks from `from` until the level is at the ceiling, which it then holds to the end of the
+ * run (asserted); *rises counts the rises on the way, the one to the ceiling included.
+ */
+static size_t ticks_to_full(const struct sim_loop *l, size_t from, unsigned int *rises)
+{
+	size_t j, k;
+
+	*rises = 1;
+	for (j = from; j < l->n && l->rec[j].level < CEILING; j++)
+		*rises += j > from && l->rec[j].level > l->rec[j - 1].level;
+	assert_true(j < l->n);
+	for (k = j; k < l->n; k++)
+		assert_int_equal(l->rec[k].level, CEILING);
+	return j + 1 - from;
+}
+
 /* (7) Load back to 0.5C after 3C: full admission within 1 s, and it stays there. */
 static void test_load_drop(void **state)
 {
@@ -464,8 +481,9 @@ static void test_load_drop(void **state)
 	for (i = 0; i < nseeds; i++) {
 		struct sim_loop_config c;
 		struct sim_counts c0, c1;
+		unsigned int rises;
 		uint32_t before;
-		size_t from, j;
+		size_t from, ticks;
 
 		sim_loop_defaults(&c, seed_of(i));
 		c.load_c = 3.0;
@@ -476,15 +494,11 @@ static void test_load_drop(void **state)
 		from = cur.n;
 		sim_loop_set_load(&cur, 0.5);
 		sim_loop_run(&cur, S(10));
-		for (j = from; j < cur.n && cur.rec[j].level < CEILING; j++)
-			;
-		assert_true(j < cur.n);
+		ticks = ticks_to_full(&cur, from, &rises);
 		print_message("  seed %u: level %u -> %u in %.1f s\n", i, before, CEILING,
-			      (double)(j + 1 - from) * TICK_NS / NSEC_PER_SEC);
-		assert_true((j + 1 - from) * TICK_NS <= S(1));
-		worst_of(&worst, (double)(j + 1 - from) * TICK_NS / NSEC_PER_SEC);
-		for (; j < cur.n; j++)
-			assert_int_equal(cur.rec[j].level, CEILING);
+			      (double)ticks * TICK_NS / NSEC_PER_SEC);
+		assert_true(ticks * TICK_NS <= S(1));
+		worst_of(&worst, (double)ticks * TICK_NS / NSEC_PER_SEC);
 		sim_totals(cur.sim, 2, &c0);
 		sim_loop_run(&cur, S(1));
 		sim_totals(cur.sim, 2, &c1);
@@ -551,8 +565,9 @@ static void test_slow_db_recovers(void **state)
 	(void)state;
 	for (i = 0; i < nseeds; i++) {
 		struct sim_loop_config c;
-		uint32_t before, rises;
-		size_t from, j;
+		unsigned int rises;
+		uint32_t before;
+		size_t from, ticks;
 
 		sim_loop_defaults(&c, seed_of(i));
 		c.load_c = 3.0;
@@ -570,19 +585,14 @@ static void test_slow_db_recovers(void **state)
 		sim_loop_run(&cur, S(10));
 		if (i == 0)
 			dump(&cur, "slow_db_recovers");
-		for (j = from, rises = 0; j < cur.n && cur.rec[j].level < CEILING; j++)
-			rises += j > from && cur.rec[j].level > cur.rec[j - 1].level;
-		assert_true(j < cur.n);
-		rises++; /* the one to the ceiling */
+		ticks = ticks_to_full(&cur, from, &rises);
 		print_message("  seed %u: level %u -> %u in %.1f s, %u rises\n", i, before, CEILING,
-			      (double)(j + 1 - from) * TICK_NS / NSEC_PER_SEC, rises);
-		assert_true((j + 1 - from) * TICK_NS <= S(1));
+			      (double)ticks * TICK_NS / NSEC_PER_SEC, rises);
+		assert_true(ticks * TICK_NS <= S(1));
 		/* Each rise waits out a settle time: on a reporter slower than these ticks each
 		 * costs a report period, so the demand that fits is reached in one. */
 		assert_true(rises == 1);
-		worst_of(&worst, (double)(j + 1 - from) * TICK_NS / NSEC_PER_SEC);
-		for (; j < cur.n; j++)
-			assert_int_equal(cur.rec[j].level, CEILING);
+		worst_of(&worst, (double)ticks * TICK_NS / NSEC_PER_SEC);
 		sim_loop_free(&cur);
 	}
 	print_message("(8b) DB 3x slower at 3C, then fast at 0.5C: full admission %.1f s after the "
