@@ -116,7 +116,10 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 	return SPW_VERDICT_BOUNCE;
 }
 
-/* Packets of a UDP service: known flows pass, the first packet of a new one is decided. */
+/*
+ * Packets of a UDP service: known flows pass, the first packet of a new one is decided. A
+ * client's datagram is a request unless one is pending (see spw_udp_from_server).
+ */
 static __always_inline enum spw_verdict spw_udp(spw_ctx_t *ctx, const struct spw_pkt *pkt,
 						__u32 svc)
 {
@@ -128,8 +131,7 @@ static __always_inline enum spw_verdict spw_udp(spw_ctx_t *ctx, const struct spw
 	spw_flow_key_of(pkt, saddr, daddr, &key);
 	flow = bpf_map_lookup_elem(&spw_flows, &key);
 	if (flow) {
-		/* The idle stamp needs no better than a tick: the coarse clock costs half. */
-		spw_flow_touch(flow, spw_us(bpf_ktime_get_coarse_ns()));
+		spw_flow_touch(flow, spw_flow_request_data(flow));
 		spw_count(svc, flow->tier & (SPW_MAX_TIERS - 1), SPW_REASON_ESTABLISHED, pkt->len);
 		return SPW_VERDICT_PASS;
 	}
@@ -195,7 +197,8 @@ static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
 
 /*
  * Server replies, at TC egress: only the flow tracker reads them, and nothing is refused.
- * The flow key is the client's view, so source and destination swap.
+ * The flow key is the client's view, so source and destination swap. UDP flows are tracked
+ * whatever spw_track_tcp says, so their replies are read in either case.
  */
 static __always_inline void spw_egress(spw_ctx_t *ctx, struct spw_pkt *out,
 				       struct spw_flow_seen *seen)
@@ -206,15 +209,14 @@ static __always_inline void spw_egress(spw_ctx_t *ctx, struct spw_pkt *out,
 	struct spw_port *port;
 	__u32 slot;
 
-	if (!spw_track_tcp)
-		return;
 	ctx_prepare_parse(ctx, SPW_PARSE_PULL_LEN);
 	pkt.len = ctx_len(ctx);
-	if (spw_parse(ctx_data(ctx), ctx_data_end(ctx), &pkt) != SPW_PARSE_OK ||
-	    pkt.proto != IPPROTO_TCP || spw_tcp_is_pure_ack(&pkt))
+	if (spw_parse(ctx_data(ctx), ctx_data_end(ctx), &pkt) != SPW_PARSE_OK)
+		return;
+	if (pkt.proto == IPPROTO_TCP && (!spw_track_tcp || spw_tcp_is_pure_ack(&pkt)))
 		return;
 	/* Replies come from the service's port: one array lookup skips everything else. */
-	slot = bpf_ntohs(pkt.sport) + SPW_PORT_SLOT_TCP;
+	slot = bpf_ntohs(pkt.sport) + (pkt.proto == IPPROTO_UDP ? SPW_PORT_SLOT_UDP : 0);
 	port = bpf_map_lookup_elem(&spw_ports, &slot);
 	if (!port || (!port->svc_id && !(port->flags & SPW_PORT_ADDR_BOUND)))
 		return;
@@ -223,8 +225,12 @@ static __always_inline void spw_egress(spw_ctx_t *ctx, struct spw_pkt *out,
 	__builtin_memcpy(key.daddr, saddr, SPW_ADDR_LEN);
 	key.sport = pkt.dport;
 	key.dport = pkt.sport;
-	key.proto = IPPROTO_TCP;
+	key.proto = pkt.proto;
 	key.pad[0] = key.pad[1] = key.pad[2] = 0;
+	if (pkt.proto == IPPROTO_UDP) {
+		spw_udp_from_server(&key);
+		return;
+	}
 	spw_flow_from_server(&pkt, &key, seen);
 	*out = pkt;
 }

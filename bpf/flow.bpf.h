@@ -72,65 +72,16 @@ static __always_inline void spw_active_put(__u64 *active, __u64 *total)
 }
 
 /*
- * Opens a flow of an admitted client: takes a place under the tier's cap and one in the
- * service's total outside the reserve of the tiers above, then inserts. Returns ADMITTED,
- * SHED_CAP or SHED_RESERVE (shed it), or FLOOD_GUARD / TABLE_FULL (admitted untracked).
- */
-static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32 svc, __u32 tier,
-					   __u32 cohort, __u8 state, const struct spw_policy *pol,
-					   __u64 now)
-{
-	__u32 cap = pol->max_conns[tier & (SPW_MAX_TIERS - 1)];
-	__u32 below = pol->admit_below[tier & (SPW_MAX_TIERS - 1)];
-	__u64 *active = spw_active_of(svc, tier), *total = spw_active_of(svc, SPW_ACTIVE_TOTAL);
-	struct spw_flow flow = {
-	    .last_us = spw_us(now),
-	    .svc_id = svc,
-	    .tier = tier,
-	    .cohort = cohort,
-	    .state = state,
-	    .mark = pol->mark_egress[tier & (SPW_MAX_TIERS - 1)],
-	};
-	__u64 before, in_service;
-	long err;
-
-	if (!active || !total)
-		return SPW_REASON_ADMITTED;
-	/* Take the places first, then check: two CPUs can never both take the last one. */
-	before = __sync_fetch_and_add(active, 1);
-	in_service = __sync_fetch_and_add(total, 1);
-	if (cap && before >= cap) {
-		spw_active_put(active, total);
-		return SPW_REASON_SHED_CAP;
-	}
-	if ((pol->flags & SPW_POLICY_RESERVE) && in_service >= below) {
-		spw_active_put(active, total);
-		return SPW_REASON_SHED_RESERVE;
-	}
-	if (!spw_guard_take(now)) {
-		spw_active_put(active, total);
-		return SPW_REASON_FLOOD_GUARD;
-	}
-	/* Marked before the insert: a retransmission on another CPU that finds the entry
-	 * finds the mark too, and an insert that fails leaves a false hit, never a miss. */
-	if (state == SPW_FLOW_SYN_SEEN)
-		spw_recent_mark(key);
-	err = bpf_map_update_elem(&spw_flows, key, &flow, BPF_NOEXIST);
-	if (err) {
-		spw_active_put(active, total);
-		/* -EEXIST: another CPU opened the same flow a moment earlier: it is tracked. */
-		return err == -EEXIST ? SPW_REASON_ADMITTED : SPW_REASON_TABLE_FULL;
-	}
-	return SPW_REASON_ADMITTED;
-}
-
-/*
  * Requests in flight: a flow's request is outstanding while req_us holds its stamp. The count
  * of its (service, tier) and its start-time slot move with req_us's own transitions, each
  * taken by an atomic exchange on the entry, so a CPU seeing the client's data and another
  * sending the response (or closing) cannot both count one request.
  */
-static __always_inline void spw_inflight_add(__u32 svc, __u32 tier, __u32 req_us, int delta)
+/*
+ * Not inlined: its keys would sit in the ingress program's own frame, which with
+ * spw_reject()'s must stay within the verifier's 512 bytes (it had 0 to spare).
+ */
+static __noinline void spw_inflight_add(__u32 svc, __u32 tier, __u32 req_us, int delta)
 {
 	__u32 idx = spw_active_index(svc, tier & (SPW_MAX_TIERS - 1));
 	__u32 aidx = spw_req_age_index(svc, req_us);
@@ -167,6 +118,68 @@ static __always_inline __u32 spw_request_end(struct spw_flow *f)
 	if (req_us)
 		spw_inflight_add(f->svc_id, f->tier, req_us, -1);
 	return req_us;
+}
+
+/*
+ * Opens a flow of an admitted client: takes a place under the tier's cap and one in the
+ * service's total outside the reserve of the tiers above, then inserts. Returns ADMITTED,
+ * SHED_CAP or SHED_RESERVE (shed it), or FLOOD_GUARD / TABLE_FULL (admitted untracked).
+ * A UDP flow's first datagram is its first request: the entry is inserted with it pending.
+ */
+static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32 svc, __u32 tier,
+					   __u32 cohort, __u8 state, const struct spw_policy *pol,
+					   __u64 now)
+{
+	__u32 cap = pol->max_conns[tier & (SPW_MAX_TIERS - 1)];
+	__u32 below = pol->admit_below[tier & (SPW_MAX_TIERS - 1)];
+	__u64 *active = spw_active_of(svc, tier), *total = spw_active_of(svc, SPW_ACTIVE_TOTAL);
+	struct spw_flow flow = {
+	    .last_us = spw_us(now),
+	    .svc_id = svc,
+	    .tier = tier,
+	    .cohort = cohort,
+	    .state = state,
+	    .mark = pol->mark_egress[tier & (SPW_MAX_TIERS - 1)],
+	};
+	__u64 before, in_service;
+	long err;
+
+	if (!active || !total)
+		return SPW_REASON_ADMITTED;
+	/* Take the places first, then check: two CPUs can never both take the last one. */
+	before = __sync_fetch_and_add(active, 1);
+	in_service = __sync_fetch_and_add(total, 1);
+	if (cap && before >= cap) {
+		spw_active_put(active, total);
+		return SPW_REASON_SHED_CAP;
+	}
+	if ((pol->flags & SPW_POLICY_RESERVE) && in_service >= below) {
+		spw_active_put(active, total);
+		return SPW_REASON_SHED_RESERVE;
+	}
+	if (!spw_guard_take(now)) {
+		spw_active_put(active, total);
+		return SPW_REASON_FLOOD_GUARD;
+	}
+	/* Counted in flight before the entry holding the stamp is published, as
+	 * spw_request_start() does, and given back if the insert fails. */
+	if (state == SPW_FLOW_UDP) {
+		flow.req_us = flow.last_us;
+		spw_inflight_add(svc, tier, flow.req_us, 1);
+	}
+	/* Marked before the insert: a retransmission on another CPU that finds the entry
+	 * finds the mark too, and an insert that fails leaves a false hit, never a miss. */
+	if (state == SPW_FLOW_SYN_SEEN)
+		spw_recent_mark(key);
+	err = bpf_map_update_elem(&spw_flows, key, &flow, BPF_NOEXIST);
+	if (err) {
+		if (flow.req_us)
+			spw_inflight_add(svc, tier, flow.req_us, -1);
+		spw_active_put(active, total);
+		/* -EEXIST: another CPU opened the same flow a moment earlier: it is tracked. */
+		return err == -EEXIST ? SPW_REASON_ADMITTED : SPW_REASON_TABLE_FULL;
+	}
+	return SPW_REASON_ADMITTED;
 }
 
 /* Ends a flow; only the delete that removed the entry gives its place back. */
@@ -216,6 +229,35 @@ static __always_inline void spw_latency_record(__u32 svc, __u32 tier, __u32 us)
 		__sync_fetch_and_add(slot, 1);
 }
 
+/*
+ * A client's request data on a tracked flow (TCP data, any UDP datagram): starts a request
+ * unless one is pending. Returns the time to stamp the flow's activity with. The precise
+ * clock only where a latency sample starts; the idle stamp needs no more than the coarse one
+ * (a tick), which costs half as much.
+ */
+static __always_inline __u32 spw_flow_request_data(struct spw_flow *f)
+{
+	__u32 now_us;
+
+	if (!f->req_us) {
+		now_us = spw_us(bpf_ktime_get_ns());
+		spw_request_start(f, now_us);
+	} else {
+		now_us = spw_us(bpf_ktime_get_coarse_ns());
+	}
+	return now_us;
+}
+
+/* The server's first data after a request: its response, one latency sample. */
+static __always_inline void spw_flow_response(struct spw_flow *f, __u32 now_us)
+{
+	__u32 req_us = spw_request_end(f);
+
+	/* 0: another CPU ended it between the caller's test and the exchange (a close). */
+	if (req_us)
+		spw_latency_record(f->svc_id, f->tier, now_us - req_us);
+}
+
 /* A TCP packet with nothing for the tracker: no SYN/FIN/RST and no payload (a pure ACK). */
 static __always_inline int spw_tcp_is_pure_ack(const struct spw_pkt *pkt)
 {
@@ -242,14 +284,7 @@ static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
 	}
 	if (!pkt->payload_len)
 		return tier;
-	/* The precise clock only where a latency sample starts; the idle stamp needs no more
-	 * than the coarse one (a tick), which costs half as much. */
-	if (!f->req_us) {
-		now_us = spw_us(bpf_ktime_get_ns());
-		spw_request_start(f, now_us);
-	} else {
-		now_us = spw_us(bpf_ktime_get_coarse_ns());
-	}
+	now_us = spw_flow_request_data(f);
 	if (f->state == SPW_FLOW_SYN_SEEN) {
 		/* The client's data: the handshake completed (see spw_flow_from_server). */
 		f->state = SPW_FLOW_ESTABLISHED;
@@ -301,12 +336,30 @@ static __always_inline void spw_flow_from_server(const struct spw_pkt *pkt,
 		f->state = SPW_FLOW_ESTABLISHED;
 		f->last_us = now_us;
 	}
-	if (pkt->payload_len && f->req_us) {
-		__u32 req_us = spw_request_end(f);
+	if (pkt->payload_len && f->req_us)
+		spw_flow_response(f, now_us);
+	spw_flow_touch(f, now_us);
+}
 
-		/* 0: another CPU ended it between the test and the exchange (a close). */
-		if (req_us)
-			spw_latency_record(f->svc_id, f->tier, now_us - req_us);
+/*
+ * A server datagram (TC egress) of a UDP flow: the first one after a client's request is its
+ * response (latency sample); the client's next datagram starts the next request. A UDP flow
+ * has no handshake and no end: it expires by the idle sweep, which also takes a request still
+ * outstanding then out of the in-flight count. The marks are written on TCP flows only.
+ */
+static __always_inline void spw_udp_from_server(const struct spw_flow_key *key)
+{
+	struct spw_flow *f = bpf_map_lookup_elem(&spw_flows, key);
+	__u32 now_us;
+
+	if (!f)
+		return;
+	/* As at ingress: the precise clock only where a sample is taken. */
+	if (f->req_us) {
+		now_us = spw_us(bpf_ktime_get_ns());
+		spw_flow_response(f, now_us);
+	} else {
+		now_us = spw_us(bpf_ktime_get_coarse_ns());
 	}
 	spw_flow_touch(f, now_us);
 }

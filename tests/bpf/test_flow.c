@@ -777,7 +777,8 @@ static void test_udp_first_packet(void **state)
 	cli(t, &f, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ESTABLISHED);
 	cli(t, &f, 0, 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
 	expect_active(t, SVC_UDP, 2, 1);
-	/* The server's datagrams: egress tracks TCP only, and UDP flows end by the sweep. */
+	/* The server's datagrams answer requests (see test_udp_latency) but change no state:
+	 * UDP flows end by the sweep. */
 	srv(t, &f, 0, DATA_LEN);
 	CHECK(t, flow_must(t, &f).state == SPW_FLOW_UDP, "state changed");
 
@@ -1717,6 +1718,88 @@ static void test_inflight_close_outstanding(void **state)
 	expect_all_idle(t);
 }
 
+/*
+ * UDP, as packets make it: a client's datagram is a request unless one is pending (the first
+ * datagram of the flow included), the server's next datagram back is its response, empty
+ * datagrams included; more datagrams back are no samples. A request never answered leaves
+ * the in-flight count by the sweep, with no sample. The same with TCP tracking off: UDP flows
+ * are tracked either way.
+ */
+static void udp_latency_case(void **state, bool track_tcp)
+{
+	const struct spw_dp_opts opts = {.flow_capacity = TEST_TABLE,
+					 .no_tcp_tracking = !track_tcp};
+	struct fctx *t = build_opts(state, &opts);
+	struct flow f = udp_flow(t, CLI_T1, 1), g = udp_flow(t, CLI_V6, 2);
+	struct spw_latency_hist before = hist(t, SVC_UDP, 1), all;
+	struct spw_sweep_stats st;
+	uint32_t req, lo;
+
+	cli(t, &f, 0, DATA_LEN, V_PASS, 1, SPW_REASON_ADMITTED);
+	req = flow_must(t, &f).req_us;
+	CHECK(t, req != 0, "no request pending after the flow's first datagram");
+	expect_inflight(t, SVC_UDP, 1, 1);
+	usleep(3000);
+	cli(t, &f, 0, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	CHECK(t, flow_must(t, &f).req_us == req, "a second datagram restarted the request");
+	expect_inflight(t, SVC_UDP, 1, 1);
+	expect_no_sample(t, &before, SVC_UDP, 1);
+
+	lo = now_us() - req; /* at least 3 ms: from the first datagram, not the second */
+	CHECK(t, lo >= 3000, "only %u us since the request", lo);
+	srv(t, &f, 0, DATA_LEN);
+	expect_one_sample(t, &before, SVC_UDP, 1, lo, now_us() - req);
+	CHECK(t, flow_must(t, &f).req_us == 0, "request not cleared by the response");
+	expect_inflight(t, SVC_UDP, 1, 0);
+	/* More of the answer: no request pending, no sample, nothing below zero. */
+	before = hist(t, SVC_UDP, 1);
+	srv(t, &f, 0, DATA_LEN);
+	srv(t, &f, 0, 0);
+	expect_no_sample(t, &before, SVC_UDP, 1);
+	expect_inflight(t, SVC_UDP, 1, 0);
+
+	/* The next request, an empty datagram each way, is measured again. */
+	cli(t, &f, 0, 0, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	req = flow_must(t, &f).req_us;
+	CHECK(t, req != 0, "an empty datagram started no request");
+	lo = now_us() - req;
+	srv(t, &f, 0, 0);
+	expect_one_sample(t, &before, SVC_UDP, 1, lo, now_us() - req);
+	expect_inflight(t, SVC_UDP, 1, 0);
+
+	/* IPv6, tier 2: a request never answered is swept out of flight, with no sample. */
+	cli(t, &g, 0, DATA_LEN, V_PASS, 2, SPW_REASON_ADMITTED);
+	expect_inflight(t, SVC_UDP, 2, 1);
+	before = hist(t, SVC_UDP, 2);
+	flow_age(t, &g, 2 * US_PER_S);
+	st = sweep(t, 100 * S_NS, 100 * S_NS, 1 * S_NS);
+	expect_swept(t, &st, 2, 1);
+	flow_gone(t, &g);
+	expect_inflight(t, SVC_UDP, 2, 0);
+	srv(t, &g, 0, DATA_LEN);
+	expect_no_sample(t, &before, SVC_UDP, 2);
+
+	/* Only the UDP service's tier 1 has samples, in its own histogram and the service's. */
+	for (uint32_t tier = 0; tier < SPW_MAX_TIERS; tier++) {
+		CHECK(t, tier == 1 || hist(t, SVC_UDP, tier).count == 0, "UDP tier %u has samples",
+		      tier);
+		CHECK(t, hist(t, SVC_TCP, tier).count == 0, "TCP tier %u has samples", tier);
+	}
+	CHECK_OK(t, spw_dp_latency_read_service(t->dp, SVC_UDP, &all));
+	CHECK(t, all.count == 2, "UDP service histogram holds %llu samples, want 2",
+	      (unsigned long long)all.count);
+}
+
+static void test_udp_latency(void **state)
+{
+	udp_latency_case(state, true);
+}
+
+static void test_udp_latency_no_tcp_tracking(void **state)
+{
+	udp_latency_case(state, false);
+}
+
 /* Clear removes every flow of every service, tier and state, and gives every place back. */
 static void test_flows_clear(void **state)
 {
@@ -2078,6 +2161,8 @@ int main(void)
 	    ONCE(test_latency_known_bucket),
 	    BOTH(test_latency_request_response),
 	    ONCE(test_latency_read_exact),
+	    BOTH(test_udp_latency),
+	    BOTH(test_udp_latency_no_tcp_tracking),
 	    BOTH(test_flood_guard),
 	    BOTH(test_table_full),
 	    BOTH(test_sweep_by_state),

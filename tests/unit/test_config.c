@@ -299,7 +299,7 @@ static void test_example(void **state)
 	assert_int_equal(s->default_tier, 2);
 	assert_true(s->protect_tier0);
 	assert_int_equal(s->nsignals, 1);
-	assert_signal(&s->signals[0], SPW_SIG_CONNECTIONS, "", 5000.0);
+	assert_signal(&s->signals[0], SPW_SIG_LATENCY_P99, "", 20.0);
 
 	k = &c->controller;
 	assert_int_equal(k->tick_ns, 100 * SPW_NSEC_PER_MSEC);
@@ -429,6 +429,16 @@ static void test_good_strings(void **state)
 	assert_int_equal(c->services[0].match.port, 8080);
 	assert_int_equal(c->services[0].match.proto, IPPROTO_UDP);
 	assert_int_equal(spw_config_tier(c, "critical"), -1);
+	spw_config_free(c);
+
+	/* The request signals of a UDP service: the tracker measures its datagrams too. */
+	c = parse_ok("services:\n  - {name: d, port: 53, protocol: udp, signals: [{latency_p99: "
+		     "20ms}, {in_flight: 50}, {oldest_request_age: 1s}]}\n");
+	assert_int_equal(c->services[0].match.proto, IPPROTO_UDP);
+	assert_int_equal(c->services[0].nsignals, 3);
+	assert_signal(&c->services[0].signals[0], SPW_SIG_LATENCY_P99, "", 20.0);
+	assert_signal(&c->services[0].signals[1], SPW_SIG_IN_FLIGHT, "", 50.0);
+	assert_signal(&c->services[0].signals[2], SPW_SIG_OLDEST_REQUEST_AGE, "", 1000.0);
 	spw_config_free(c);
 
 	/* Names are case sensitive, as metric labels are. */
@@ -573,12 +583,6 @@ static const struct bad_string bad_strings[] = {
     {"dscp: {trusted_sources: 10.0.0.0/8}\n",
      "1:25: 'trusted_sources' must be a list, not a single value"},
     {"services: [{name: a, port: -1}]\n", "1:28: port: -1 is out of range (1..65535)"},
-    {"services: [{name: d, port: 53, protocol: udp, signals: [{latency_p99: 50ms}]}]\n",
-     "1:58: latency_p99: requests and responses are measured for TCP services only"},
-    {"services: [{name: d, port: 53, protocol: udp, signals: [{in_flight: 50}]}]\n",
-     "1:58: in_flight: requests and responses are measured for TCP services only"},
-    {"services: [{name: d, port: 53, protocol: udp, signals: [{oldest_request_age: 1s}]}]\n",
-     "1:58: oldest_request_age: requests and responses are measured for TCP services only"},
     {"services: [{name: a, port: 1, signals: [{in_flight: 0}]}]\n",
      "1:53: in_flight: 0 is out of range (1..4294967295)"},
     {"services: [{name: a, port: 1, signals: [{in_flight: 2.5}]}]\n",

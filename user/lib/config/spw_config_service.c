@@ -46,7 +46,7 @@ static const struct signal_kind kinds[] = {
 /* What one service's walk remembers beyond struct spw_config_service: nodes for messages. */
 struct svc_aux {
 	struct spw_config_service *s;
-	yaml_node_t *name, *port, *default_tier, *accept_queue, *request_signal, *limit, *reserve;
+	yaml_node_t *name, *port, *default_tier, *accept_queue, *limit, *reserve;
 	yaml_node_t *burst[SPW_MAX_TIERS];
 	yaml_node_t *signal_first[SPW_MAX_SIGNALS]; /* each signal's kind key */
 };
@@ -167,10 +167,6 @@ static int parse_signal(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
 				       k->source ? "'" : "", cfg_line(a->signal_first[i]));
 	if (sig->kind == SPW_SIG_ACCEPT_QUEUE)
 		a->accept_queue = kind_key;
-	/* The kinds the tracker measures from a TCP request and its response. */
-	if (sig->kind == SPW_SIG_LATENCY_P99 || sig->kind == SPW_SIG_IN_FLIGHT ||
-	    sig->kind == SPW_SIG_OLDEST_REQUEST_AGE)
-		a->request_signal = kind_key;
 	a->signal_first[s->nsignals++] = kind_key;
 	return 0;
 }
@@ -519,12 +515,6 @@ static int check_service(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item
 	if (a->accept_queue && s->match.proto != IPPROTO_TCP)
 		return cfg_err(x, a->accept_queue,
 			       "accept_queue: a UDP service has no accept queue");
-	/* The tracker measures a TCP request's first byte to its response's: a UDP flow has no
-	 * request it could tell apart, so these signals would never be measured. */
-	if (a->request_signal && s->match.proto != IPPROTO_TCP)
-		return cfg_err(x, a->request_signal,
-			       "%s: requests and responses are measured for TCP services only",
-			       cfg_text(a->request_signal));
 	if (!a->default_tier)
 		s->default_tier = (uint8_t)(x->c->ntiers - 1);
 	return check_reservation(x, a);
