@@ -6,8 +6,8 @@
  * spillway on the server's veth, the kernel's TCP stack on both ends.
  *
  * Attach mode: TC (clsact ingress + egress) unless a test says otherwise. Flow tracking sees
- * the server's side (SYN-ACK, FIN, RST, responses) only at TC egress, and spw_dp_attach()
- * attaches an egress program only in TC mode: an XDP attach has ingress alone.
+ * the server's side (SYN-ACK, FIN, RST, responses) only at TC egress, which every attach mode
+ * puts on the interface (test_flows_latency's UDP case runs in XDP mode too).
  *
  * The client's IPv4 and IPv6 addresses are put in different tiers by CIDR rules, so every
  * count is checked per tier. Client sockets bind ports of their own from a range no other
