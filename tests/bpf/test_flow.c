@@ -950,7 +950,10 @@ static void expect_no_sample(struct fctx *t, const struct spw_latency_hist *befo
  */
 static void test_latency_known_bucket(void **state)
 {
-	static const uint32_t delays_us[] = {5000, 300000, 3 * US_PER_S, 40, 1};
+	/* From 0 to the top bucket: 2^32 - 1 us less a second, so the run's own time cannot
+	 * wrap the u32 difference past the top. */
+	static const uint32_t delays_us[] = {5000, 300000, 3 * US_PER_S,	 40,
+					     1,	   0,	   UINT32_MAX - US_PER_S};
 	struct fctx *t = build(state);
 
 	for (size_t i = 0; i < ARRAY_SIZE(delays_us); i++) {
@@ -986,6 +989,8 @@ static void test_latency_known_bucket(void **state)
 		srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
 		expect_no_sample(t, &before, SVC_TCP, tier);
 	}
+	CHECK(t, hist(t, SVC_TCP, 0).buckets[SPW_LAT_BUCKETS - 1] == 1,
+	      "2^32 - 1 us less a second not in the top bucket");
 	/* The 5 ms sample of tier 0 is in 5000's bucket whatever the run took. */
 	CHECK(t, hist(t, SVC_TCP, 0).buckets[spw_latency_bucket(5000)] == 1,
 	      "5000 us not in bucket %u", spw_latency_bucket(5000));
