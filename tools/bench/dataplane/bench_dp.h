@@ -68,6 +68,7 @@ struct prog {
 enum prog_id {
 	PROG_SPW,	  /* spillway as deployed: TCP flow tracking on */
 	PROG_SPW_NOTRACK, /* the same maps, programs loaded with no_tcp_tracking */
+	PROG_TC_EGRESS,	  /* spillway's TC egress (the server's side), against the empty TC one */
 };
 
 /* One generated CIDR rule. */
@@ -80,7 +81,10 @@ struct bench {
 	struct spw_dataplane *dp, *dp_notrack;
 	struct empty_xdp *empty_skel;
 	struct prog spw, spw_notrack, empty;
-	struct prog tc_egress; /* the server's side of a tracked flow: never timed */
+	struct prog tc_egress; /* the server's side of a tracked flow */
+	struct prog empty_tc;  /* the baseline of the TC egress rows */
+	/* Responses the service's latency histogram held before a round (the response row). */
+	uint64_t lat_before;
 
 	/* Packets a prep hook ran through the timed program, untimed (counted under prep_*). */
 	uint64_t prep_packets;
@@ -110,6 +114,7 @@ struct bench_pkt {
 	uint16_t sport, dport;
 	uint8_t flags;	  /* PKT_TCP_* */
 	uint16_t payload; /* bytes after the TCP header */
+	uint8_t proto;	  /* 0: TCP; IPPROTO_UDP: a datagram (flags unused) */
 };
 
 enum run_mode {
@@ -124,6 +129,7 @@ enum run_mode {
 enum bench_goals {
 	GOALS_DATAPLANE, /* the data plane; its goals predate flow tracking */
 	GOALS_FLOWS,	 /* flow tracking */
+	GOALS_EGRESS,	 /* the server's side at TC egress: no goal, printed */
 };
 
 /* When a verify hook runs. */
@@ -206,6 +212,8 @@ extern const unsigned int case_count;
 int build_pkt(struct bench_pkt *p);
 int flows_empty(struct bench *b);
 struct prog *case_prog(struct bench *b, const struct bench_case *c);
+struct prog *case_empty(struct bench *b, const struct bench_case *c);
+uint32_t case_empty_verdict(const struct bench_case *c);
 int expect_verdict(const struct prog *pg, const struct bench_case *c, uint32_t got, uint32_t want);
 double median(const double *v, unsigned int n);
 int memory_measure(struct bench *b, struct mem_report *mr);

@@ -54,7 +54,7 @@ int build_pkt(struct bench_pkt *p)
 	    .family = strchr(p->saddr, ':') ? 6 : 4,
 	    .saddr = p->saddr,
 	    .daddr = p->daddr[0] ? p->daddr : NULL,
-	    .proto = IPPROTO_TCP,
+	    .proto = p->proto ? p->proto : IPPROTO_TCP,
 	    .sport = p->sport,
 	    .dport = p->dport,
 	    .tcp_flags = p->flags,
@@ -63,7 +63,9 @@ int build_pkt(struct bench_pkt *p)
 	};
 	size_t len;
 
-	if (p->flags & PKT_TCP_ACK) {
+	if (spec.proto == IPPROTO_UDP) {
+		spec.tcp_flags = 0;
+	} else if (p->flags & PKT_TCP_ACK) {
 		spec.ack = 0x9abcdef0;
 		spec.tcp_opts_len = 12; /* NOP, NOP, timestamps: every segment of a Linux flow */
 	} else {
@@ -233,42 +235,64 @@ static int expect_no_flows(struct bench *b, const struct bench_case *c, uint32_t
 	return -EPROTO;
 }
 
-/*
- * The server's SYN-ACK to the client packet cli, through the TC egress program, where a
- * host sees its own replies: it makes the client's admitted flow established. Never timed.
- */
-static int server_synack(struct bench *b, const struct bench_case *c, const struct bench_pkt *cli)
+/* The server's packet of the flow of client packet cli: addresses and ports swapped. */
+static int build_server(struct bench_pkt *p, const struct bench_pkt *cli, uint8_t flags,
+			uint16_t payload)
 {
+	snprintf(p->saddr, sizeof(p->saddr), "%s",
+		 cli->daddr[0]		   ? cli->daddr
+		 : strchr(cli->saddr, ':') ? PKT_DEF_DADDR6
+					   : PKT_DEF_DADDR4);
+	snprintf(p->daddr, sizeof(p->daddr), "%s", cli->saddr);
+	p->sport = cli->dport;
+	p->dport = cli->sport;
+	p->flags = flags;
+	p->payload = payload;
+	p->proto = cli->proto;
+	return build_pkt(p);
+}
+
+/*
+ * The server's side of the handshake of client packet cli's flow, through the TC egress
+ * program, where a host sees its own replies: the SYN-ACK, then a greeting (the first data
+ * either way is what makes a tracked flow established; no request is pending, so it is no
+ * latency sample). Never timed.
+ */
+static int server_handshake(struct bench *b, const struct bench_case *c,
+			    const struct bench_pkt *cli)
+{
+	static const struct {
+		uint8_t flags;
+		uint16_t payload;
+		const char *what;
+	} pkts[] = {
+	    {PKT_TCP_SYN | PKT_TCP_ACK, 0, "SYN-ACK"},
+	    {PKT_TCP_ACK | PKT_TCP_PSH, 64, "greeting"},
+	};
 	static struct bench_pkt s; /* 2 KiB: off the stack */
 	uint32_t ret;
 	int err;
 
-	memset(&s, 0, sizeof(s));
-	snprintf(s.saddr, sizeof(s.saddr), "%s",
-		 cli->daddr[0]		   ? cli->daddr
-		 : strchr(cli->saddr, ':') ? PKT_DEF_DADDR6
-					   : PKT_DEF_DADDR4);
-	snprintf(s.daddr, sizeof(s.daddr), "%s", cli->saddr);
-	s.sport = cli->dport;
-	s.dport = cli->sport;
-	s.flags = PKT_TCP_SYN | PKT_TCP_ACK;
-	err = build_pkt(&s);
-	if (!err)
-		err = test_run(&b->tc_egress, &s, 1, NULL, NULL, NULL, &ret, NULL);
-	if (err)
-		return err;
-	if ((int)ret != TC_ACT_UNSPEC) {
-		pr_warn("%s: the TC egress program returned %d for the server's SYN-ACK, expected "
-			"TC_ACT_UNSPEC\n",
-			c->name, (int)ret);
-		return -EPROTO;
+	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++) {
+		memset(&s, 0, sizeof(s));
+		err = build_server(&s, cli, pkts[i].flags, pkts[i].payload)
+			  ?: test_run(&b->tc_egress, &s, 1, NULL, NULL, NULL, &ret, NULL);
+		if (err)
+			return err;
+		if ((int)ret != TC_ACT_UNSPEC) {
+			pr_warn("%s: the TC egress program returned %d for the server's %s, "
+				"expected TC_ACT_UNSPEC\n",
+				c->name, (int)ret, pkts[i].what);
+			return -EPROTO;
+		}
 	}
 	return 0;
 }
 
 /*
  * Opens an established flow through the data plane itself: the client's SYN through the
- * tracking XDP program (admitted, inserted), then the server's SYN-ACK through TC egress.
+ * tracking XDP program (admitted, inserted), then the server's SYN-ACK and greeting through
+ * TC egress.
  */
 static int flow_open(struct bench *b, const struct bench_case *c, const struct bench_pkt *syn)
 {
@@ -278,7 +302,7 @@ static int flow_open(struct bench *b, const struct bench_case *c, const struct b
 	err = test_run(&b->spw, syn, 1, NULL, NULL, NULL, &ret, NULL);
 	if (!err)
 		err = expect_verdict(&b->spw, c, ret, XDP_PASS);
-	return err ?: server_synack(b, c, syn);
+	return err ?: server_handshake(b, c, syn);
 }
 
 /*
@@ -427,7 +451,8 @@ static int verify_no_insert(struct bench *b, const struct bench_case *c, const s
 
 /*
  * Before a FIN round: one established flow per call, opened through the data plane (SYN via
- * the case's XDP program, SYN-ACK via TC egress), on the source ports the timed FINs carry.
+ * the case's XDP program, SYN-ACK and greeting via TC egress), on the source ports the timed
+ * FINs carry.
  */
 static int prep_fin(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
 		    uint32_t calls)
@@ -448,7 +473,7 @@ static int prep_fin(struct bench *b, const struct bench_case *c, const struct be
 		if (err)
 			return err;
 		b->prep_packets++;
-		err = expect_verdict(pg, c, ret, XDP_PASS) ?: server_synack(b, c, &syn);
+		err = expect_verdict(pg, c, ret, XDP_PASS) ?: server_handshake(b, c, &syn);
 		if (err)
 			return err;
 	}
@@ -465,6 +490,162 @@ static int verify_fin(struct bench *b, const struct bench_case *c, const struct 
 			       at == AT_FIRST	? "first packet"
 			       : at == AT_ROUND ? "after a round"
 						: "after the run");
+}
+
+/* ---- the server's side, at TC egress ---- */
+
+/* The server's data on the established flow, no request pending: a response's later segments. */
+static int setup_server_data(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
+{
+	static struct bench_pkt cli; /* 2 KiB: off the stack */
+	int err;
+
+	err = setup_established(b, c, &cli, PKT_TCP_ACK | PKT_TCP_PSH, 128);
+	return err ?: build_server(p, &cli, PKT_TCP_ACK | PKT_TCP_PSH, 1024);
+}
+
+/* The flow is still established with no request pending: the path named, every time. */
+static int verify_server_data(struct bench *b, const struct bench_case *c,
+			      const struct bench_pkt *p, enum verify_at at, uint32_t calls)
+{
+	static struct bench_pkt cli; /* 2 KiB: off the stack */
+	const char *when = at == AT_FIRST ? "first packet" : "after the run";
+	struct spw_flow f;
+	int err;
+
+	(void)calls;
+	err = build_server(&cli, p, PKT_TCP_ACK, 0) ?: flow_must(b, c, &cli, when, &f);
+	if (err)
+		return err;
+	if (f.state != SPW_FLOW_ESTABLISHED || f.req_us) {
+		pr_warn("%s: %s: the flow is in state %u with req_us %u: expected established "
+			"with no request pending\n",
+			c->name, when, f.state, f.req_us);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The responses the bench service's latency histogram holds, all tiers. */
+static int latency_count(struct bench *b, uint64_t *n)
+{
+	struct spw_latency_hist h;
+	int err = spw_dp_latency_read_service(b->dp, BENCH_SVC_ID, &h);
+
+	if (err)
+		pr_warn("reading the latency histogram failed: %s\n", strerror(-err));
+	*n = h.count;
+	return err;
+}
+
+/*
+ * The response row's flow: established, a request pending (the client's data through the
+ * data plane, so the in-flight count holds it), and p the server's first data segment back.
+ */
+static int setup_response(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
+{
+	static struct bench_pkt cli; /* 2 KiB: off the stack */
+	uint32_t ret;
+	int err;
+
+	err = setup_established(b, c, &cli, PKT_TCP_ACK | PKT_TCP_PSH, 128)
+		  ?: test_run(&b->spw, &cli, 1, NULL, NULL, NULL, &ret, NULL)
+		  ?: expect_verdict(&b->spw, c, ret, XDP_PASS);
+	if (!err)
+		err = build_server(p, &cli, PKT_TCP_ACK | PKT_TCP_PSH, 1024)
+			  ?: latency_count(b, &b->lat_before);
+	return err;
+}
+
+/* The inserted flows of a response round: one per call, as the data plane makes them. */
+static struct spw_flow_key prep_keys[UNIQUE_MAX_CALLS];
+static struct spw_flow prep_vals[UNIQUE_MAX_CALLS];
+
+/*
+ * Before a response round: one established flow per call on the ports the timed responses
+ * carry, written into the table (counted active as the data plane counts an insert), then
+ * the client's request through the case's ingress program, untimed, so each timed packet is
+ * the first response to a pending request.
+ */
+static int prep_response(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+			 uint32_t calls)
+{
+	static struct bench_pkt cli; /* 2 KiB: off the stack */
+	uint32_t i, ret, now_us = (uint32_t)(bench_mono_ns() / 1000);
+	int err;
+
+	if (calls > UNIQUE_MAX_CALLS)
+		return -E2BIG;
+	err = build_server(&cli, p, PKT_TCP_ACK | PKT_TCP_PSH, 128);
+	for (i = 0; !err && i < calls; i++) {
+		cli.sport = (uint16_t)(UNIQUE_SPORT_BASE + i);
+		err = build_pkt(&cli) ?: flow_key_of(&cli, &prep_keys[i]);
+		prep_vals[i] = (struct spw_flow){
+		    .last_us = now_us ? now_us : 1,
+		    .svc_id = BENCH_SVC_ID,
+		    .tier = BENCH_DEFAULT_TIER,
+		    .state = SPW_FLOW_ESTABLISHED,
+		};
+	}
+	if (!err)
+		err = spw_dp_flows_insert(b->dp, prep_keys, prep_vals, calls);
+	if (err) {
+		pr_warn("%s: opening the round's flows failed: %s\n", c->name, strerror(-err));
+		return err;
+	}
+	for (i = 0; i < calls; i++) {
+		if (stop_requested)
+			return -EINTR;
+		cli.sport = (uint16_t)(UNIQUE_SPORT_BASE + i);
+		err = build_pkt(&cli) ?: test_run(&b->spw, &cli, 1, NULL, NULL, NULL, &ret, NULL);
+		if (err)
+			return err;
+		b->prep_packets++;
+		err = expect_verdict(&b->spw, c, ret, XDP_PASS);
+		if (err)
+			return err;
+	}
+	return latency_count(b, &b->lat_before);
+}
+
+/* Every timed response took one latency sample and left nothing in flight. */
+static int verify_response(struct bench *b, const struct bench_case *c, const struct bench_pkt *p,
+			   enum verify_at at, uint32_t calls)
+{
+	uint64_t n, inflight;
+	int err;
+
+	(void)p;
+	if (at == AT_END)
+		return 0;
+	err = latency_count(b, &n);
+	if (!err)
+		err = spw_dp_inflight_read(b->dp, BENCH_SVC_ID, BENCH_DEFAULT_TIER, &inflight);
+	if (err)
+		return err;
+	if (n - b->lat_before != calls || inflight) {
+		pr_warn("%s: %s: %llu latency samples taken by %u responses, %llu requests left "
+			"in flight: expected one each, none left\n",
+			c->name, at == AT_FIRST ? "first packet" : "after a round",
+			(unsigned long long)(n - b->lat_before), calls,
+			(unsigned long long)inflight);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* A UDP datagram the host sends from a port no service uses (a DNS query, QUIC): passed. */
+static int setup_udp_nonservice(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
+{
+	(void)b;
+	(void)c;
+	snprintf(p->saddr, sizeof(p->saddr), "%s", PKT_DEF_DADDR4);
+	snprintf(p->daddr, sizeof(p->daddr), "%s", "203.0.113.53");
+	p->sport = BENCH_NONSVC_PORT;
+	p->dport = 53;
+	p->payload = 64;
+	p->proto = IPPROTO_UDP;
+	return build_pkt(p);
 }
 
 static int setup_syn(struct bench *b, const struct bench_case *c, struct bench_pkt *p, uint8_t tier,
@@ -705,6 +886,47 @@ const struct bench_case cases[] = {
 	.svc = BENCH_SVC_ID,
 	.tier = BENCH_DEFAULT_TIER, /* the flow's tier: proves the flow was found */
 	.reason = SPW_REASON_ESTABLISHED,
+    },
+    /* ---- the server's side at TC egress: it counts nothing (the counters must not move:
+     * svc, tier and reason name no counter it could take), so the flow and the latency
+     * histogram show the path instead ---- */
+    {
+	.name = "egress: UDP from a non-service port",
+	.goals = GOALS_EGRESS,
+	.prog = PROG_TC_EGRESS,
+	.setup = setup_udp_nonservice,
+	.verdict = (uint32_t)TC_ACT_UNSPEC,
+	.svc = SPW_SVC_NONE,
+	.tier = SPW_TIER_NONE,
+	.reason = SPW_REASON_NOT_SERVICE,
+    },
+    {
+	.name = "egress: data, tracked flow, no request",
+	.goals = GOALS_EGRESS,
+	.prog = PROG_TC_EGRESS,
+	.setup = setup_server_data,
+	.verify = verify_server_data,
+	.verdict = (uint32_t)TC_ACT_UNSPEC,
+	.svc = SPW_SVC_NONE,
+	.tier = SPW_TIER_NONE,
+	.reason = SPW_REASON_NOT_SERVICE,
+    },
+    {
+	/* A new flow per call, its request made (untimed) before the round. */
+	.name = "egress: response + latency sample *",
+	.goals = GOALS_EGRESS,
+	.prog = PROG_TC_EGRESS,
+	.mode = RUN_SINGLE,
+	.unique_flows = true,
+	.setup = setup_response,
+	.prep = prep_response,
+	.prep_tier = BENCH_DEFAULT_TIER,
+	.prep_reason = SPW_REASON_ESTABLISHED,
+	.verify = verify_response,
+	.verdict = (uint32_t)TC_ACT_UNSPEC,
+	.svc = BENCH_SVC_ID, /* the prep's data is counted there, as established */
+	.tier = SPW_TIER_NONE,
+	.reason = SPW_REASON_NOT_SERVICE,
     },
 };
 

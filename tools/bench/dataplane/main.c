@@ -60,6 +60,7 @@ static const char *const goals_title[] = {
     [GOALS_DATAPLANE] = "data-plane goals, with TCP tracking off (the goals predate it);\n"
 			"   its rows without a goal run as deployed, tracking on",
     [GOALS_FLOWS] = "flow-tracking goals, TCP tracking on",
+    [GOALS_EGRESS] = "the server's side: TC egress against an empty TC program, no goal",
 };
 
 static int case_index(const char *name)
@@ -81,7 +82,7 @@ static void print_table(const struct bench *b, const struct result *res,
 	struct utsname u;
 
 	for (i = 0; i < case_count; i++)
-		if (res[i].done && cases[i].mode == RUN_REPEAT)
+		if (res[i].done && cases[i].mode == RUN_REPEAT && cases[i].prog != PROG_TC_EGRESS)
 			empties[n_empty++] = res[i].empty_ns;
 	if (n_empty)
 		empty_pkt = median(empties, n_empty);
@@ -151,7 +152,9 @@ static void print_table(const struct bench *b, const struct result *res,
 			const struct result *r = &res[i];
 			int k;
 
-			if (!r->done || cases[i].mode != RUN_SINGLE || empty_pkt <= 0)
+			/* The XDP rows' empty packet is no baseline for a TC row. */
+			if (!r->done || cases[i].mode != RUN_SINGLE || empty_pkt <= 0 ||
+			    cases[i].prog == PROG_TC_EGRESS)
 				continue;
 			printf("     %-42s %.2fx the empty program\n", cases[i].name,
 			       (empty_pkt + r->spw_ns - r->empty_ns) / empty_pkt);
@@ -224,6 +227,8 @@ static int open_dataplanes(struct bench *b, const char *pin_root)
 	}
 	b->empty =
 	    (struct prog){.name = "empty", .fd = bpf_program__fd(b->empty_skel->progs.empty_xdp)};
+	b->empty_tc =
+	    (struct prog){.name = "empty TC", .fd = bpf_program__fd(b->empty_skel->progs.empty_tc)};
 	err = spw_dp_flood_guard_set(b->dp, SPW_RATE_MAX, SPW_RATE_MAX);
 	if (err) {
 		pr_warn("setting the flood guard failed: %s\n", strerror(-err));
