@@ -20,6 +20,16 @@
 #define SPW_ABI_OFF(type, field, off)                                                              \
 	_Static_assert(offsetof(type, field) == (off), #type "." #field " is not at offset " #off)
 
+/*
+ * Row sizes of the latency histograms: a changed bucket count is a changed layout of two
+ * pinned maps (and of what each bucket index means), though no struct moves.
+ */
+_Static_assert(SPW_LAT_BUCKETS == 240, "the latency histogram is not 240 buckets a row");
+_Static_assert(SPW_LAT_ENTRIES == SPW_MAX_SERVICES * SPW_MAX_TIERS * 240,
+	       "spw_latency is not 240 buckets per (service, tier)");
+_Static_assert(SPW_LAT_SVC_ENTRIES == SPW_MAX_SERVICES * 240,
+	       "spw_lat_svc is not 240 buckets per service");
+
 SPW_ABI_SIZE(struct spw_port, 4);
 SPW_ABI_OFF(struct spw_port, svc_id, 0);
 SPW_ABI_OFF(struct spw_port, flags, 2);
