@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -194,9 +195,29 @@ static void assert_addr(const uint8_t addr[SPW_ADDR_LEN], const char *text)
 	assert_string_equal(buf, text);
 }
 
+static void assert_learned(const struct spw_signal *s, enum spw_signal_kind kind)
+{
+	assert_int_equal(s->kind, kind);
+	assert_string_equal(s->source, "");
+	assert_true(s->learn);
+	assert_true(isnan(s->target)); /* no target until the daemon has learned one */
+}
+
+/* What `auto` gives a TCP service. */
+static void assert_auto_tcp(const struct spw_config_service *s)
+{
+	assert_int_equal(s->nsignals, 3);
+	assert_int_equal(s->signals[0].kind, SPW_SIG_ACCEPT_QUEUE);
+	assert_false(s->signals[0].learn);
+	assert_true(s->signals[0].target == 0.5);
+	assert_learned(&s->signals[1], SPW_SIG_LATENCY_P99);
+	assert_learned(&s->signals[2], SPW_SIG_OLDEST_REQUEST_AGE);
+}
+
 static void assert_signal(const struct spw_signal *s, enum spw_signal_kind kind, const char *source,
 			  double target)
 {
+	assert_false(s->learn);
 	assert_int_equal(s->kind, kind);
 	assert_string_equal(s->source, source);
 	/* Targets are exact decimals or ns / 1e6: compare tightly, not with ==. */
@@ -397,7 +418,8 @@ static void test_defaults(void **state)
 		assert_int_equal(s->burst[t], 0);
 		assert_int_equal(s->mark_egress[t], 0);
 	}
-	assert_int_equal(s->nsignals, 0);
+	/* No signals key: the ones spillway measures itself, targets that need no number. */
+	assert_auto_tcp(s);
 	spw_config_free(c);
 
 	/* Sections left empty (all entries commented out) are their defaults. */
@@ -439,6 +461,41 @@ static void test_good_strings(void **state)
 	assert_signal(&c->services[0].signals[0], SPW_SIG_LATENCY_P99, "", 20.0);
 	assert_signal(&c->services[0].signals[1], SPW_SIG_IN_FLIGHT, "", 50.0);
 	assert_signal(&c->services[0].signals[2], SPW_SIG_OLDEST_REQUEST_AGE, "", 1000.0);
+	spw_config_free(c);
+
+	/* auto, written: the same as leaving signals out; UDP has no accept queue. */
+	c = parse_ok("services:\n  - {name: a, port: 1, signals: [auto]}\n"
+		     "  - {name: d, port: 53, protocol: udp, signals: [auto]}\n");
+	assert_auto_tcp(&c->services[0]);
+	assert_int_equal(c->services[1].nsignals, 2);
+	assert_learned(&c->services[1].signals[0], SPW_SIG_LATENCY_P99);
+	assert_learned(&c->services[1].signals[1], SPW_SIG_OLDEST_REQUEST_AGE);
+	spw_config_free(c);
+
+	/* auto beside signals of the list: a kind listed keeps its own target, in its place. */
+	c = parse_ok("services:\n  - name: a\n    port: 1\n    signals:\n"
+		     "      - {pool: db, target: 0.9}\n      - auto\n"
+		     "      - {latency_p99: 80ms}\n");
+	s = &c->services[0];
+	assert_int_equal(s->nsignals, 4);
+	assert_signal(&s->signals[0], SPW_SIG_POOL, "db", 0.9);
+	assert_signal(&s->signals[1], SPW_SIG_LATENCY_P99, "", 80.0);
+	assert_signal(&s->signals[2], SPW_SIG_ACCEPT_QUEUE, "", 0.5);
+	assert_learned(&s->signals[3], SPW_SIG_OLDEST_REQUEST_AGE);
+	spw_config_free(c);
+
+	/* An empty list is no signal at all: caps and rates only, never shed on pressure. */
+	c = parse_ok("services: [{name: a, port: 1, signals: []}]\n");
+	assert_int_equal(c->services[0].nsignals, 0);
+	spw_config_free(c);
+
+	/* A single learned target, beside a typed one. */
+	c = parse_ok("services: [{name: a, port: 1, signals: [{oldest_request_age: learn}, "
+		     "{accept_queue: 0.25}]}]\n");
+	s = &c->services[0];
+	assert_int_equal(s->nsignals, 2);
+	assert_learned(&s->signals[0], SPW_SIG_OLDEST_REQUEST_AGE);
+	assert_signal(&s->signals[1], SPW_SIG_ACCEPT_QUEUE, "", 0.25);
 	spw_config_free(c);
 
 	/* Names are case sensitive, as metric labels are. */
@@ -591,6 +648,14 @@ static const struct bad_string bad_strings[] = {
      "1:62: oldest_request_age: duration '100' has no unit (ns, us, ms, s, m or h)"},
     {"services: [{name: a, port: 1, signals: [{in_flight: 5}, {in_flight: 6}]}]\n",
      "1:58: signal in_flight is listed twice (first at line 1)"},
+    {"services: [{name: a, port: 1, signals: [auto, auto]}]\n",
+     "1:47: signals: auto is listed twice (first at line 1)"},
+    {"services: [{name: a, port: 1, signals: [{accept_queue: learn}]}]\n",
+     "1:56: accept_queue: only latency_p99 and oldest_request_age learn their target"},
+    {"services: [{name: a, port: 1, signals: [{pool: db, target: learn}]}]\n",
+     "1:60: target: 'learn' is not a decimal number (like 0.85)"},
+    {"services: [{name: a, port: 1, signals: [automatic]}]\n",
+     "1:41: a signal must be a mapping, not a single value"},
     {"services: [{name: a, port: 80x}]\n", "1:28: port: '80x' is not a whole number"},
     {"services: [{name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, port: 1}]\n",
      "1:19: name: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a valid service name (a letter, "

@@ -205,6 +205,12 @@ static void keep_measurements(struct spwd_service *s, const struct spwd_service 
 			    !strcmp(o->source, s->signals[i].source)) {
 				s->signals[i].value = o->value;
 				s->signals[i].updated_ns = o->updated_ns;
+				/* A target learned is kept while the file still asks to learn it.
+				 */
+				if (s->signals[i].learn && o->learn) {
+					s->signals[i].target = o->target;
+					s->baselines[i] = old->baselines[j];
+				}
 				break;
 			}
 		}
@@ -254,6 +260,8 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
 				 cfg->controller.hysteresis, cfg->controller.tick_ns);
 		spw_law_init(&s->law, &s->law_params, (uint32_t)cfg->ntiers);
 		memcpy(s->signals, c->signals, sizeof(s->signals));
+		for (j = 0; j < SPW_MAX_SIGNALS; j++)
+			spw_baseline_init(&s->baselines[j]);
 		s->pressure = NAN;
 		s->level = s->law_params.ceiling;
 		/* A service kept across a reload keeps its law state and measurements. */

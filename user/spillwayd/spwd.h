@@ -10,6 +10,7 @@
 #include "spw_control.h"
 #include "spw_dataplane.h"
 #include "spw_metrics.h"
+#include "spw_baseline.h"
 #include "spw_signal.h"
 #include "spw_sockdiag.h"
 #include "spillway_state.h"
@@ -19,13 +20,14 @@ struct spwd_service {
 	const struct spw_config_service *cfg; /* points into spwd.cfg */
 	struct spw_law_params law_params;
 	struct spw_law_state law;
-	struct spw_signal signals[SPW_MAX_SIGNALS]; /* cfg's signals with their last values */
-	double pressure;			    /* NAN when no signal is fresh */
-	uint32_t level;				    /* what the data plane enforces now */
-	uint32_t partial;			    /* ... and the share of the next rank, of 256 */
-	uint32_t law_level;			    /* what the law asked for */
-	bool overridden;			    /* a manual override set the level */
-	bool dry_run;				    /* config or override: nothing shed */
+	struct spw_signal signals[SPW_MAX_SIGNALS];	/* cfg's signals with their last values */
+	struct spw_baseline baselines[SPW_MAX_SIGNALS]; /* what a learned target learns from */
+	double pressure;				/* NAN when no signal is fresh */
+	uint32_t level;					/* what the data plane enforces now */
+	uint32_t partial;   /* ... and the share of the next rank, of 256 */
+	uint32_t law_level; /* what the law asked for */
+	bool overridden;    /* a manual override set the level */
+	bool dry_run;	    /* config or override: nothing shed */
 	uint32_t retry_lo_s, retry_hi_s;
 	uint32_t generation;
 	/* Accept-queue signal: this tick's reading, taken for all services at once. */

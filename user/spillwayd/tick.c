@@ -342,6 +342,31 @@ static void save_record(struct spwd *d, struct spwd_service *s, uint64_t now)
  * instead of up to a tick later (at 3x capacity every 100 ms of delay queues 200 ms of work
  * in front of tier 0).
  */
+/*
+ * Learned targets follow the signal's quiet values (spw_baseline.h). Called after the tick's
+ * measurements and before the law steps, with the level enforced since the last tick.
+ */
+static void learn_targets(struct spwd_service *s, uint64_t now)
+{
+	bool full = s->level >= s->law_params.ceiling && !s->partial;
+	int i;
+
+	for (i = 0; i < s->cfg->nsignals; i++) {
+		struct spw_signal *sig = &s->signals[i];
+		struct spw_baseline *b = &s->baselines[i];
+		bool learning = isnan(sig->target);
+
+		if (!sig->learn)
+			continue;
+		spw_baseline_observe(b, sig->updated_ns == now ? sig->value : NAN, full, now);
+		sig->target = spw_baseline_target(b);
+		if (learning && !isnan(sig->target))
+			pr_info("%s: %s learned: %.1f ms when quiet, target %.1f ms\n",
+				s->cfg->name, spw_signal_kind_name(sig->kind), b->baseline,
+				sig->target);
+	}
+}
+
 static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now, bool urgent)
 {
 	struct spw_law_reading r;
@@ -353,6 +378,8 @@ static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 	for (i = 0; i < s->cfg->nsignals; i++)
 		if (!urgent || report_kind_of(s->signals[i].kind) >= 0)
 			measure(d, s, &s->signals[i], now);
+	if (!urgent)
+		learn_targets(s, now);
 	spw_pressure_read(s->signals, s->cfg->nsignals, now, d->cfg->controller.stale_after_ns, &r);
 	s->pressure = r.pressure;
 	if (!urgent || r.saturated || r.pressure >= 1.0 + s->law_params.hysteresis)

@@ -122,22 +122,33 @@ static void signal_text(const struct spw_signal *g, char *buf, size_t len)
 		 g->source);
 }
 
+/* A target as the file spells it: a number, or `learn`. */
+static void target_text(const struct spw_signal *g, char *buf, size_t len)
+{
+	if (g->learn)
+		snprintf(buf, len, "learn");
+	else
+		snprintf(buf, len, "%g", g->target);
+}
+
 static void diff_signals(struct diff *df, const struct spw_config_service *a,
 			 const struct spw_config_service *b)
 {
 	const struct spw_signal *o;
-	char name[96];
+	char name[96], was[32], now[32];
 	int i;
 
 	for (i = 0; i < b->nsignals; i++) {
 		signal_text(&b->signals[i], name, sizeof(name));
+		target_text(&b->signals[i], now, sizeof(now));
 		o = signal_like(a, &b->signals[i]);
-		if (!o)
-			say(df, "service %s: signal %s added (target %g)", b->name, name,
-			    b->signals[i].target);
-		else if (o->target != b->signals[i].target)
-			say(df, "service %s: signal %s target %g -> %g", b->name, name, o->target,
-			    b->signals[i].target);
+		if (!o) {
+			say(df, "service %s: signal %s added (target %s)", b->name, name, now);
+			continue;
+		}
+		target_text(o, was, sizeof(was));
+		if (strcmp(was, now))
+			say(df, "service %s: signal %s target %s -> %s", b->name, name, was, now);
 	}
 	for (i = 0; i < a->nsignals; i++) {
 		if (signal_like(b, &a->signals[i]))

@@ -5,6 +5,7 @@
  * documents for each kind: fractions, milliseconds or a count.
  */
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,18 +29,19 @@ struct signal_kind {
 	enum spw_signal_kind kind;
 	const char *source; /* "pool" or "queue": the value names one, the target is apart */
 	enum target_unit unit;
+	bool learnable; /* a delay the daemon measures: `learn` takes its target from the service */
 };
 
 static const struct signal_kind kinds[] = {
-    {"pool", SPW_SIG_POOL, "pool", UNIT_FRACTION},
-    {"pool_wait", SPW_SIG_POOL_WAIT, "pool", UNIT_MS},
-    {"queue", SPW_SIG_QUEUE, "queue", UNIT_FRACTION},
-    {"queue_age", SPW_SIG_QUEUE_AGE, "queue", UNIT_MS},
-    {"accept_queue", SPW_SIG_ACCEPT_QUEUE, NULL, UNIT_FRACTION},
-    {"latency_p99", SPW_SIG_LATENCY_P99, NULL, UNIT_MS},
-    {"connections", SPW_SIG_CONNECTIONS, NULL, UNIT_COUNT},
-    {"in_flight", SPW_SIG_IN_FLIGHT, NULL, UNIT_COUNT},
-    {"oldest_request_age", SPW_SIG_OLDEST_REQUEST_AGE, NULL, UNIT_MS},
+    {"pool", SPW_SIG_POOL, "pool", UNIT_FRACTION, false},
+    {"pool_wait", SPW_SIG_POOL_WAIT, "pool", UNIT_MS, false},
+    {"queue", SPW_SIG_QUEUE, "queue", UNIT_FRACTION, false},
+    {"queue_age", SPW_SIG_QUEUE_AGE, "queue", UNIT_MS, false},
+    {"accept_queue", SPW_SIG_ACCEPT_QUEUE, NULL, UNIT_FRACTION, false},
+    {"latency_p99", SPW_SIG_LATENCY_P99, NULL, UNIT_MS, true},
+    {"connections", SPW_SIG_CONNECTIONS, NULL, UNIT_COUNT, false},
+    {"in_flight", SPW_SIG_IN_FLIGHT, NULL, UNIT_COUNT, false},
+    {"oldest_request_age", SPW_SIG_OLDEST_REQUEST_AGE, NULL, UNIT_MS, true},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -49,6 +51,8 @@ struct svc_aux {
 	yaml_node_t *name, *port, *default_tier, *accept_queue, *limit, *reserve;
 	yaml_node_t *burst[SPW_MAX_TIERS];
 	yaml_node_t *signal_first[SPW_MAX_SIGNALS]; /* each signal's kind key */
+	yaml_node_t *signals;			    /* the key; NULL: not given (auto) */
+	yaml_node_t *auto_item;			    /* `auto` in the list */
 };
 
 static int parse_target(struct cfg_ctx *x, const char *key, enum target_unit unit, yaml_node_t *val,
@@ -154,7 +158,18 @@ static int parse_signal(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
 			return cfg_err(x, target_key,
 				       "target: %s takes its target as its value ({%s: ...})",
 				       k->name, k->name);
-		err = parse_target(x, k->name, k->unit, kind_val, &sig->target);
+		if (kind_val->type == YAML_SCALAR_NODE && !strcmp(cfg_text(kind_val), "learn")) {
+			if (!k->learnable)
+				return cfg_err(x, kind_val,
+					       "%s: only latency_p99 and oldest_request_age learn "
+					       "their target",
+					       k->name);
+			sig->learn = true;
+			sig->target = NAN;
+			err = 0;
+		} else {
+			err = parse_target(x, k->name, k->unit, kind_val, &sig->target);
+		}
 	}
 	if (err)
 		return err;
@@ -176,7 +191,7 @@ static int svc_signals(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, vo
 	struct svc_aux *a = obj;
 	int i, n, err;
 
-	(void)key;
+	a->signals = key;
 	err = cfg_expect_list(x, "'signals'", val);
 	if (err)
 		return err;
@@ -184,7 +199,16 @@ static int svc_signals(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, vo
 	for (i = 0; i < n; i++) {
 		yaml_node_t *item = cfg_list_item(x, val, i);
 
-		if (i == SPW_MAX_SIGNALS)
+		if (item->type == YAML_SCALAR_NODE && !strcmp(cfg_text(item), "auto")) {
+			if (a->auto_item)
+				return cfg_err(x, item,
+					       "signals: auto is listed twice (first at "
+					       "line %u)",
+					       cfg_line(a->auto_item));
+			a->auto_item = item;
+			continue;
+		}
+		if (a->s->nsignals == SPW_MAX_SIGNALS)
 			return cfg_err(x, item, "signals: at most %d per service", SPW_MAX_SIGNALS);
 		err = parse_signal(x, a, item);
 		if (err)
@@ -496,6 +520,46 @@ static const struct cfg_field svc_fields[] = {
     {"signals", svc_signals},
 };
 
+/*
+ * `signals: [auto]`, or no signals key at all: what spillway measures itself, with targets
+ * that need no knowledge of the service. The accept queue's fill at half its backlog (a
+ * backlog half full is a queue the app does not drain, whatever its speed); the response
+ * time and the oldest outstanding request against the service's own quiet figures
+ * (spw_baseline.h), the second acting as the queue builds, before the responses that waited
+ * in it complete. A kind the list names itself keeps its own target. `signals: []` is no
+ * signal: counts, caps and rates only.
+ */
+static const struct spw_signal auto_signals[] = {
+    {.kind = SPW_SIG_ACCEPT_QUEUE, .target = 0.5},
+    {.kind = SPW_SIG_LATENCY_P99, .target = NAN, .learn = true},
+    {.kind = SPW_SIG_OLDEST_REQUEST_AGE, .target = NAN, .learn = true},
+};
+
+static int add_auto_signals(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
+{
+	struct spw_config_service *s = a->s;
+	size_t i;
+	int j;
+
+	for (i = 0; i < sizeof(auto_signals) / sizeof(auto_signals[0]); i++) {
+		const struct spw_signal *sig = &auto_signals[i];
+
+		if (sig->kind == SPW_SIG_ACCEPT_QUEUE && s->match.proto != IPPROTO_TCP)
+			continue; /* a UDP socket has no accept queue */
+		for (j = 0; j < s->nsignals; j++)
+			if (s->signals[j].kind == sig->kind)
+				break;
+		if (j < s->nsignals)
+			continue;
+		if (s->nsignals == SPW_MAX_SIGNALS)
+			return cfg_err(x, a->auto_item ? a->auto_item : item,
+				       "signals: auto adds %s, past the %d signals of a service",
+				       spw_signal_kind_name(sig->kind), SPW_MAX_SIGNALS);
+		s->signals[s->nsignals++] = *sig;
+	}
+	return 0;
+}
+
 /* Checks that need the whole service: the file may list its keys in any order. */
 static int check_service(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
 {
@@ -517,6 +581,12 @@ static int check_service(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item
 			       "accept_queue: a UDP service has no accept queue");
 	if (!a->default_tier)
 		s->default_tier = (uint8_t)(x->c->ntiers - 1);
+	if (!a->signals || a->auto_item) {
+		int err = add_auto_signals(x, a, item);
+
+		if (err)
+			return err;
+	}
 	return check_reservation(x, a);
 }
 

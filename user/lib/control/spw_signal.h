@@ -38,7 +38,8 @@ const char *spw_signal_kind_name(enum spw_signal_kind kind);
 struct spw_signal {
 	enum spw_signal_kind kind;
 	char source[SPW_NAME_MAX]; /* pool or queue name; empty for kernel-measured kinds */
-	double target;		   /* > 0 */
+	double target;		   /* > 0; NAN while a learned target is still learning */
+	bool learn;		   /* the target is learned from the service (spw_baseline.h) */
 	double value;		   /* last measured value, in the target's unit */
 	/*
 	 * The part of value that grows in proportion to the admitted load, for the kinds that
