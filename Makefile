@@ -315,6 +315,9 @@ $(BUILD)/tests/unit/test_example_consumer: | $(BUILD)/example-consumer $(BUILD)/
 $(BUILD)/san/tests/netns/test_storm_pg.o: TEST_CFLAGS += $(PQ_CFLAGS)
 $(BUILD)/tests/netns/test_storm_pg: TEST_LDLIBS += -lpq
 $(BUILD)/tests/netns/test_storm_pg: | $(BUILD)/spillwayd
+$(BUILD)/san/tests/netns/test_learned_pg.o: TEST_CFLAGS += $(PQ_CFLAGS)
+$(BUILD)/tests/netns/test_learned_pg: TEST_LDLIBS += -lpq
+$(BUILD)/tests/netns/test_learned_pg: | $(BUILD)/spillwayd
 
 tests: $(TESTS)
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "pg_cluster.h"
+#include "util.h"
 
 /* Runs the shell line fmt as PostgreSQL's user when root, its output into DIR/<what>.log. */
 static int pg_run(struct spw_pg *pg, const char *what, const char *prefix, const char *fmt, ...)
@@ -133,4 +134,23 @@ void spw_pg_stop(struct spw_pg *pg)
 void spw_pg_conninfo(const struct spw_pg *pg, char *buf, size_t len)
 {
 	snprintf(buf, len, "host=%s user=postgres dbname=postgres", pg->dir);
+}
+
+int spw_pg_create_temp(struct spw_pg *pg, char *parent)
+{
+	int err;
+
+	if (!mkdtemp(parent) || chmod(parent, 0755)) {
+		err = -errno;
+		fprintf(stderr, "pg: cannot make %s: %s\n", parent, strerror(errno));
+		return err;
+	}
+	err = spw_pg_create(pg, parent);
+	return err ? err : spw_pg_hba_add(pg, "host all all 198.18.0.0/15 trust");
+}
+
+void spw_pg_remove_temp(struct spw_pg *pg, const char *parent)
+{
+	spw_pg_stop(pg);
+	spw_rm_tree(parent);
 }

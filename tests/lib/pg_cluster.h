@@ -36,6 +36,14 @@ struct spw_pg {
  */
 int spw_pg_create(struct spw_pg *pg, const char *parent);
 
+/*
+ * The same in a folder of its own: parent (at most 63 characters) is a mkdtemp() template
+ * ("/tmp/spw-x-XXXXXX"), rewritten to the folder made; the cluster trusts TCP from the test
+ * topologies' addresses (198.18.0.0/15). spw_pg_remove_temp() stops it and removes the folder.
+ */
+int spw_pg_create_temp(struct spw_pg *pg, char *parent);
+void spw_pg_remove_temp(struct spw_pg *pg, const char *parent);
+
 /* Appends line (and a newline) to the cluster's pg_hba.conf: read at the next start. */
 int spw_pg_hba_add(struct spw_pg *pg, const char *line);
 

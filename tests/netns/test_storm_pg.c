@@ -649,12 +649,7 @@ static int group_setup(void **state)
 	if (!T)
 		return -1;
 	strcpy(T->dir, "/tmp/spw-stormpg-XXXXXX");
-	if (!mkdtemp(T->dir) || chmod(T->dir, 0755)) {
-		fprintf(stderr, "test: cannot make %s: %s\n", T->dir, strerror(errno));
-		return -1;
-	}
-	if (spw_pg_create(&T->pg, T->dir) ||
-	    spw_pg_hba_add(&T->pg, "host all all 198.18.0.0/15 trust"))
+	if (spw_pg_create_temp(&T->pg, T->dir))
 		return -1;
 	*state = T;
 	return 0;
@@ -665,8 +660,7 @@ static int group_teardown(void **state)
 	(void)state;
 	if (!T)
 		return 0;
-	spw_pg_stop(&T->pg);
-	spw_rm_tree(T->dir);
+	spw_pg_remove_temp(&T->pg, T->dir);
 	free(T);
 	return 0;
 }

@@ -302,14 +302,15 @@ static void test_example(void **state)
 	assert_int_equal(s->mark_egress[0], SPW_MARK_SET | 46);
 	assert_int_equal(s->mark_egress[1], SPW_MARK_SET | 26);
 	assert_int_equal(s->mark_egress[2], 0); /* not given: not marked */
-	assert_int_equal(s->nsignals, 7);
+	assert_int_equal(s->nsignals, 8);
 	assert_signal(&s->signals[0], SPW_SIG_POOL, "db", 0.85);
 	assert_signal(&s->signals[1], SPW_SIG_POOL_WAIT, "db", 50.0);
 	assert_signal(&s->signals[2], SPW_SIG_QUEUE, "jobs", 0.8);
 	assert_signal(&s->signals[3], SPW_SIG_QUEUE_AGE, "jobs", 2000.0);
 	assert_signal(&s->signals[4], SPW_SIG_ACCEPT_QUEUE, "", 0.5);
 	assert_signal(&s->signals[5], SPW_SIG_LATENCY_P99, "", 200.0);
-	assert_signal(&s->signals[6], SPW_SIG_CONNECTIONS, "", 1000.0);
+	assert_learned(&s->signals[6], SPW_SIG_OLDEST_REQUEST_AGE);
+	assert_signal(&s->signals[7], SPW_SIG_CONNECTIONS, "", 1000.0);
 
 	s = &c->services[1];
 	assert_string_equal(s->name, "dns");

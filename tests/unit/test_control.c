@@ -228,6 +228,32 @@ static void test_signal_kind_names(void **state)
 		assert_string_equal(spw_signal_kind_name((enum spw_signal_kind)k), want[k]);
 	assert_string_equal(spw_signal_kind_name(SPW_SIG_KIND_COUNT), "unknown");
 	assert_string_equal(spw_signal_kind_name((enum spw_signal_kind) - 1), "unknown");
+	/* Every name fits the metrics' field; the state file's 16 bytes cut the longest. */
+	for (k = 0; k < SPW_SIG_KIND_COUNT; k++)
+		assert_true(strlen(want[k]) < SPW_SIGNAL_KIND_NAME_MAX);
+}
+
+/* A kind read back from the state file's 16-byte field, whole or cut. */
+static void test_signal_kind_spelling(void **state)
+{
+	char field[16];
+
+	(void)state;
+	/* What the daemon's snprintf() of "oldest_request_age" leaves in the field. */
+	memcpy(field, "oldest_request_", 16);
+	assert_string_equal(spw_signal_kind_spelling(field, sizeof(field)), "oldest_request_age");
+	snprintf(field, sizeof(field), "%s", "pool");
+	assert_string_equal(spw_signal_kind_spelling(field, sizeof(field)), "pool");
+	snprintf(field, sizeof(field), "%s", "pool_wait");
+	assert_string_equal(spw_signal_kind_spelling(field, sizeof(field)), "pool_wait");
+	/* A prefix that is not cut is no kind: "queue_a" is not queue_age. */
+	snprintf(field, sizeof(field), "%s", "queue_a");
+	assert_null(spw_signal_kind_spelling(field, sizeof(field)));
+	snprintf(field, sizeof(field), "%s", "nothing");
+	assert_null(spw_signal_kind_spelling(field, sizeof(field)));
+	/* Sixteen bytes without a NUL: read as far as the field goes. */
+	memcpy(field, "oldest_request_a", 16);
+	assert_string_equal(spw_signal_kind_spelling(field, sizeof(field)), "oldest_request_age");
 }
 
 /* ---- spw_pressure_read ---- */
@@ -739,6 +765,7 @@ int main(void)
 	    cmocka_unit_test(test_pressure_max_and_stale),
 	    cmocka_unit_test(test_pressure_invalid),
 	    cmocka_unit_test(test_signal_kind_names),
+	    cmocka_unit_test(test_signal_kind_spelling),
 	    cmocka_unit_test(test_pressure_read),
 	    cmocka_unit_test(test_law_defaults),
 	    cmocka_unit_test(test_law_floor),

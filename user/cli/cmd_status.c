@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include "spillway_rank.h"
 #include "cli_priv.h"
+#include "spw_signal.h"
 #include "spw_strnum.h"
 #include "spw_totals_json.h"
 
@@ -115,9 +116,13 @@ static json_t *view_json(const struct spw_state_file *st, const struct svc_view 
 	for (i = 0; i < s->nsignals && i < SPW_STATE_SIGNALS; i++) {
 		const struct spw_state_signal *g = &s->signals[i];
 		json_t *j = json_object();
+		const char *kind;
 
+		kind = spw_signal_kind_spelling(g->kind, sizeof(g->kind));
 		json_object_set_new(j, "kind",
-				    json_stringn(g->kind, strnlen(g->kind, sizeof(g->kind))));
+				    kind
+					? json_string(kind)
+					: json_stringn(g->kind, strnlen(g->kind, sizeof(g->kind))));
 		json_object_set_new(j, "source",
 				    json_stringn(g->source, strnlen(g->source, sizeof(g->source))));
 		json_object_set_new(j, "value", milli_json(g->value_milli));
@@ -238,9 +243,11 @@ static void status_text(FILE *f, const struct spw_state_file *st, const struct s
 		fprintf(f, "\n");
 		for (t = 0; t < s->nsignals && t < SPW_STATE_SIGNALS; t++) {
 			const struct spw_state_signal *g = &s->signals[t];
+			const char *kind = spw_signal_kind_spelling(g->kind, sizeof(g->kind));
 
-			fprintf(f, "    %.*s%s%.*s: ", 16, g->kind, g->source[0] ? " " : "",
-				SPW_STATE_NAME_MAX, g->source);
+			fprintf(f, "    %.*s%s%.*s: ", kind ? SPW_SIGNAL_KIND_NAME_MAX : 16,
+				kind ? kind : g->kind, g->source[0] ? " " : "", SPW_STATE_NAME_MAX,
+				g->source);
 			print_milli(f, g->value_milli);
 			fprintf(f, " / target ");
 			print_milli(f, g->target_milli);

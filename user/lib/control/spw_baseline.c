@@ -28,8 +28,7 @@ static void recompute(struct spw_baseline *b)
 		return;
 	memcpy(sorted, b->ring, b->n * sizeof(sorted[0]));
 	qsort(sorted, b->n, sizeof(sorted[0]), cmp_double);
-	b->baseline = b->n % 2 ? sorted[b->n / 2]
-			       : (sorted[b->n / 2 - 1] + sorted[b->n / 2]) / 2.0;
+	b->baseline = b->n % 2 ? sorted[b->n / 2] : (sorted[b->n / 2 - 1] + sorted[b->n / 2]) / 2.0;
 }
 
 /* Ends the second under way: a quiet one with a value joins the ring. */

@@ -47,12 +47,12 @@
 #define SPW_BASELINE_MIN_TARGET_MS 25.0
 
 struct spw_baseline {
-	double second_max;	/* largest value of the second under way; NAN: none yet */
-	uint64_t second_start;	/* CLOCK_MONOTONIC ns the second began; 0: not begun */
-	bool second_loud;	/* the second had a value over the quiet bound, or a shed */
+	double second_max;     /* largest value of the second under way; NAN: none yet */
+	uint64_t second_start; /* CLOCK_MONOTONIC ns the second began; 0: not begun */
+	bool second_loud;      /* the second had a value over the quiet bound, or a shed */
 	double ring[SPW_BASELINE_SECONDS];
-	uint32_t n, head;	/* quiet seconds kept; where the next goes */
-	double baseline;	/* median of ring; NAN before SPW_BASELINE_MIN_SECONDS */
+	uint32_t n, head; /* quiet seconds kept; where the next goes */
+	double baseline;  /* median of ring; NAN before SPW_BASELINE_MIN_SECONDS */
 };
 
 void spw_baseline_init(struct spw_baseline *b);

@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 #include "spw_control.h"
 #include "spw_signal.h"
 
@@ -28,6 +29,20 @@ const char *spw_signal_kind_name(enum spw_signal_kind kind)
 	if ((unsigned int)kind >= SPW_SIG_KIND_COUNT || !kind_names[kind])
 		return "unknown";
 	return kind_names[kind];
+}
+
+const char *spw_signal_kind_spelling(const char *field, size_t len)
+{
+	size_t n = strnlen(field, len), i;
+
+	for (i = 0; i < SPW_SIG_KIND_COUNT; i++) {
+		const char *k = kind_names[i];
+
+		/* Cut: the field was full (its last byte the NUL), the name longer than it. */
+		if (k && !strncmp(k, field, n) && (!k[n] || (n + 1 >= len && strlen(k) > n)))
+			return k;
+	}
+	return NULL;
 }
 
 bool spw_signal_scales_with_load(enum spw_signal_kind kind)

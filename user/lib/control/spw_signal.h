@@ -11,6 +11,7 @@
 #define SPW_SIGNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Names of pools, queues and services: what a report line or the config may use. */
@@ -33,6 +34,15 @@ enum spw_signal_kind {
 
 /* Config and metrics spelling of a kind ("pool", "accept_queue", ...). */
 const char *spw_signal_kind_name(enum spw_signal_kind kind);
+/* Room for the longest spelling and its NUL. */
+#define SPW_SIGNAL_KIND_NAME_MAX 24
+
+/*
+ * The spelling of a kind from a fixed field of len bytes that may have cut it (the state
+ * file's 16 bytes hold 15 characters: "oldest_request_age" reads "oldest_request_"): the whole
+ * name, or NULL when the field names no kind.
+ */
+const char *spw_signal_kind_spelling(const char *field, size_t len);
 
 /* One signal of a service, as configured and as last measured. */
 struct spw_signal {

@@ -23,9 +23,9 @@ extern const double spw_metrics_tick_le[SPW_METRICS_TICK_BUCKETS];
 #define SPW_METRICS_VERSION_MAX 32
 
 struct spw_metrics_signal {
-	char kind[16];		   /* spw_signal_kind_name() */
-	char source[SPW_NAME_MAX]; /* pool or queue name; "" for kernel-measured kinds */
-	double value;		   /* NAN when never measured */
+	char kind[SPW_SIGNAL_KIND_NAME_MAX]; /* spw_signal_kind_name() */
+	char source[SPW_NAME_MAX];	     /* pool or queue name; "" for kernel-measured kinds */
+	double value;			     /* NAN when never measured */
 	double target;
 	bool stale;
 };
