@@ -3,7 +3,8 @@
  * The admission core, written once against the context wrapper (ctx_xdp.bpf.h or
  * ctx_skb.bpf.h, included first) and compiled into the XDP and TC entry points:
  *
- *   parse -> service? -> known flow? -> tier, cohort -> lease? -> level -> retransmission?
+ *   parse -> service? -> known flow? -> tier -> exempt? -> lease? -> cohort -> level
+ *         -> retransmission?
  *         -> bucket, caps -> admit / shed
  *
  * Anything not understood passes, counted. Only new flows are decided: a TCP SYN, or the first
@@ -68,6 +69,14 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		return SPW_VERDICT_PASS;
 	}
 	tier = spw_tier_of(pkt, saddr, pol);
+	if (spw_is_exempt(pkt, saddr)) {
+		/* Exempt flows are not tracked: they take no place under a cap or a reservation,
+		 * so probes and the host's own connections can neither be refused nor crowd out
+		 * the clients the caps protect, and a flow the table never held can never make an
+		 * active count drift. Their later packets pass as untracked established ones. */
+		spw_count(svc, tier, SPW_REASON_EXEMPT, pkt->len);
+		return SPW_VERDICT_PASS;
+	}
 	if (bpf_ktime_get_coarse_ns() >= pol->lease_expires_ns) {
 		/* The controller stopped renewing: a dead controller never leaves a host shedding.
 		 */

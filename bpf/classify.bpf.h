@@ -72,6 +72,22 @@ static __always_inline __u32 spw_tier_of(const struct spw_pkt *pkt, const __u8 *
 	return tier;
 }
 
+/*
+ * Is the source of a new flow exempt (the host's own addresses, configured probe and
+ * management sources)? The key carries the packet's family, so an IPv6 packet from
+ * ::ffff:a.b.c.d does not match the IPv4 entry a.b.c.d. Only new flows pay for this lookup.
+ */
+static __always_inline int spw_is_exempt(const struct spw_pkt *pkt, const __u8 *saddr)
+{
+	struct spw_exempt_key key = {
+	    .prefixlen = SPW_EXEMPT_FAMILY_BITS + SPW_ADDR_LEN * 8,
+	    .family = pkt->is_v4 ? SPW_EXEMPT_FAMILY_V4 : SPW_EXEMPT_FAMILY_V6,
+	};
+
+	__builtin_memcpy(key.addr, saddr, SPW_ADDR_LEN);
+	return bpf_map_lookup_elem(&spw_exempt, &key) != NULL;
+}
+
 static __always_inline __u32 spw_salt(void)
 {
 	__u32 zero = 0;

@@ -77,7 +77,8 @@
 	X(FLOOD_GUARD, "flood_guard")	  /* insert rate-guarded: admitted untracked */            \
 	X(REJECT_FAILED, "reject_failed") /* shed, reject reply not buildable: dropped */          \
 	X(SHED_RESERVE, "shed_reserve")	  /* new flow, slots left are reserved for tiers above */  \
-	X(MARKED_EGRESS, "marked_egress") /* TC egress: a server packet given its tier's DSCP */
+	X(MARKED_EGRESS, "marked_egress") /* TC egress: a server packet given its tier's DSCP */   \
+	X(EXEMPT, "exempt")		  /* new flow from an exempt source: never refused */
 
 enum spw_reason {
 #define SPW_REASON_ENUM(name, str) SPW_REASON_##name,
@@ -87,7 +88,7 @@ enum spw_reason {
 };
 
 /* Reason slots per (service, tier) counter row: room to add reasons without a relayout. */
-#define SPW_REASON_SLOTS 16
+#define SPW_REASON_SLOTS 32
 
 /* spw_counters value: per CPU, summed by user space over libbpf_num_possible_cpus(). */
 struct spw_counter {
@@ -159,6 +160,24 @@ struct spw_rule {
 	__u8 tier;
 	__u8 pad[3];
 	__u32 rule_id; /* user space's handle, shown by `spillway explain` */
+};
+
+/*
+ * Exempt sources (spw_exempt): the host's own addresses and configured management and probe
+ * sources, which no level, cap, rate or reservation refuses. The key leads with the address
+ * family, so an IPv6 packet from an IPv4-mapped source (::ffff:a.b.c.d) can never match an
+ * IPv4 entry, as it would in the 16-byte form alone; prefixlen counts the family byte.
+ */
+#define SPW_MAX_EXEMPT	       4096
+#define SPW_EXEMPT_FAMILY_V4   4
+#define SPW_EXEMPT_FAMILY_V6   6
+#define SPW_EXEMPT_FAMILY_BITS 8
+
+struct spw_exempt_key {
+	__u32 prefixlen; /* SPW_EXEMPT_FAMILY_BITS + the prefix over the 16-byte form */
+	__u8 family;	 /* SPW_EXEMPT_FAMILY_V4 or SPW_EXEMPT_FAMILY_V6 */
+	__u8 addr[SPW_ADDR_LEN];
+	__u8 pad[3]; /* never inside a prefix: at most 8 + 128 of the 160 bits */
 };
 
 /* spw_dscp value for a DSCP with no tier mapped. */

@@ -25,6 +25,8 @@
 	X(rules, LPM_TRIE, SPW_MAX_RULES, BPF_F_NO_PREALLOC, struct spw_lpm_key, struct spw_rule)  \
 	/* source prefixes whose DSCP marks are trusted to pick a tier. */                         \
 	X(trusted, LPM_TRIE, SPW_MAX_TRUSTED, BPF_F_NO_PREALLOC, struct spw_lpm_key, __u8)         \
+	/* (family, source prefix) -> 1: exempt sources, admitted whatever the policy says. */     \
+	X(exempt, LPM_TRIE, SPW_MAX_EXEMPT, BPF_F_NO_PREALLOC, struct spw_exempt_key, __u8)        \
 	/* DSCP -> tier, SPW_DSCP_UNMAPPED when the mark names no tier. */                         \
 	X(dscp, ARRAY, SPW_DSCP_VALUES, 0, __u32, __u8)                                            \
 	/* run-time knobs the daemon rotates (cohort salt); one entry. */                          \

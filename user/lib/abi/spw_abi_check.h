@@ -115,6 +115,10 @@ SPW_ABI_OFF(struct spw_flow, cohort, 11);
 SPW_ABI_OFF(struct spw_flow, state, 12);
 SPW_ABI_OFF(struct spw_flow, mark, 13);
 
+SPW_ABI_SIZE(struct spw_exempt_key, 24);
+SPW_ABI_OFF(struct spw_exempt_key, family, 4);
+SPW_ABI_OFF(struct spw_exempt_key, addr, 5);
+
 SPW_ABI_SIZE(struct spw_insert_guard, 16);
 SPW_ABI_SIZE(struct spw_counter, 16);
 

@@ -144,6 +144,10 @@ int spw_dp_trusted_add(struct spw_dataplane *dp, const struct spw_cidr *c);
 int spw_dp_trusted_del(struct spw_dataplane *dp, const struct spw_cidr *c);
 /* 0 when a trusted prefix covers addr (longest-prefix match), -ENOENT when none does. */
 int spw_dp_trusted_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN]);
+/* Exempt sources: never refused. is_v4 is the packet's family (a mapped IPv6 source is not
+ * the IPv4 one). Lookup: 0 when an exempt prefix covers addr, -ENOENT when none does. */
+int spw_dp_exempt_add(struct spw_dataplane *dp, const struct spw_cidr *c);
+int spw_dp_exempt_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN], bool is_v4);
 /* DSCP -> tier; tier SPW_DSCP_UNMAPPED removes the mapping. */
 int spw_dp_dscp_set(struct spw_dataplane *dp, uint8_t dscp, uint8_t tier);
 /* The tier DSCP maps to, SPW_DSCP_UNMAPPED when none. */
@@ -155,6 +159,7 @@ int spw_dp_dscp_get(struct spw_dataplane *dp, uint8_t dscp, uint8_t *tier);
  */
 int spw_dp_rules_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n);
 int spw_dp_trusted_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n);
+int spw_dp_exempt_prune(struct spw_dataplane *dp, const struct spw_exempt_key *keep, int n);
 
 int spw_dp_globals_get(struct spw_dataplane *dp, struct spw_globals *g);
 int spw_dp_globals_set(struct spw_dataplane *dp, const struct spw_globals *g);

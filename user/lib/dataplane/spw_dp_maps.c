@@ -255,6 +255,29 @@ int spw_dp_trusted_del(struct spw_dataplane *dp, const struct spw_cidr *c)
 	return map_delete(dp->maps.trusted, &key);
 }
 
+int spw_dp_exempt_add(struct spw_dataplane *dp, const struct spw_cidr *c)
+{
+	struct spw_exempt_key key;
+	uint8_t yes = 1;
+
+	if (c->prefixlen > SPW_ADDR_LEN * 8)
+		return -EINVAL;
+	spw_cidr_to_exempt_key(c, &key);
+	return map_update(dp->maps.exempt, &key, &yes, BPF_ANY);
+}
+
+int spw_dp_exempt_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN], bool is_v4)
+{
+	struct spw_exempt_key key = {
+	    .prefixlen = SPW_EXEMPT_FAMILY_BITS + SPW_ADDR_LEN * 8,
+	    .family = is_v4 ? SPW_EXEMPT_FAMILY_V4 : SPW_EXEMPT_FAMILY_V6,
+	};
+	uint8_t yes;
+
+	memcpy(key.addr, addr, SPW_ADDR_LEN);
+	return map_lookup(dp->maps.exempt, &key, &yes);
+}
+
 int spw_dp_dscp_set(struct spw_dataplane *dp, uint8_t dscp, uint8_t tier)
 {
 	uint32_t key = dscp;
@@ -305,51 +328,61 @@ int spw_dp_rules_foreach(struct spw_dataplane *dp, spw_dp_rule_fn fn, void *ctx)
 	return errno == ENOENT || !errno ? 0 : -errno;
 }
 
+/* Largest LPM key of SPW_MAPS (spw_exempt_key); the walk copies keys into buffers this big. */
+#define SPW_LPM_KEY_MAX sizeof(struct spw_exempt_key)
+
+/* qsort and bsearch take no context: the key size of the trie being pruned is set here. */
+static _Thread_local size_t lpm_key_size;
+
 static int lpm_key_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, sizeof(struct spw_lpm_key));
+	return memcmp(a, b, lpm_key_size);
 }
 
 /*
- * Makes an LPM map hold only the wanted prefixes (tiers set by the caller afterwards). The
- * wanted keys are sorted once and each key of the trie looked up among them by bisection, in
- * one walk of the trie that collects what is stale, deleted after it (a delete during the
- * walk would restart it): O((n + m) log m), where comparing every key with every wanted one,
- * and restarting after each batch of deletes, took seconds at 100k rules (past the lease, at
- * every start and reload).
+ * Makes an LPM map hold only the wanted prefixes (values set by the caller afterwards); want
+ * holds nwant keys of key_size bytes each. The wanted keys are sorted once and each key of the
+ * trie looked up among them by bisection, in one walk of the trie that collects what is
+ * stale, deleted after it (a delete during the walk would restart it): O((n + m) log m), where
+ * comparing every key with every wanted one, and restarting after each batch of deletes, took
+ * seconds at 100k rules (past the lease, at every start and reload).
  */
-static int prune_lpm(int fd, const struct spw_lpm_key *want, int nwant)
+static int prune_lpm(int fd, const void *want, int nwant, size_t key_size)
 {
-	struct spw_lpm_key key, next, *sorted, *stale = NULL, *grown;
+	uint8_t key[SPW_LPM_KEY_MAX], next[SPW_LPM_KEY_MAX];
+	uint8_t *sorted, *stale = NULL, *grown;
 	size_t n = 0, cap = 0, i;
 	void *prev = NULL;
 	int err = 0;
 
-	sorted = malloc(((size_t)nwant + 1) * sizeof(*sorted));
+	if (key_size > SPW_LPM_KEY_MAX)
+		return -EINVAL;
+	sorted = malloc(((size_t)nwant + 1) * key_size);
 	if (!sorted)
 		return -ENOMEM;
+	lpm_key_size = key_size;
 	if (nwant) {
-		memcpy(sorted, want, (size_t)nwant * sizeof(*sorted));
-		qsort(sorted, (size_t)nwant, sizeof(*sorted), lpm_key_cmp);
+		memcpy(sorted, want, (size_t)nwant * key_size);
+		qsort(sorted, (size_t)nwant, key_size, lpm_key_cmp);
 	}
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bsearch(&key, sorted, (size_t)nwant, sizeof(*sorted), lpm_key_cmp))
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		if (bsearch(key, sorted, (size_t)nwant, key_size, lpm_key_cmp))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 256;
-			grown = realloc(stale, cap * sizeof(*stale));
+			grown = realloc(stale, cap * key_size);
 			if (!grown) {
 				err = -ENOMEM;
 				goto out;
 			}
 			stale = grown;
 		}
-		stale[n++] = key;
+		memcpy(stale + n++ * key_size, key, key_size);
 	}
 	for (i = 0; i < n; i++)
-		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT) {
+		if (bpf_map_delete_elem(fd, stale + i * key_size) && errno != ENOENT) {
 			err = -errno;
 			break;
 		}
@@ -361,12 +394,17 @@ out:
 
 int spw_dp_rules_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n)
 {
-	return prune_lpm(dp->maps.rules, keep, n);
+	return prune_lpm(dp->maps.rules, keep, n, sizeof(*keep));
 }
 
 int spw_dp_trusted_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n)
 {
-	return prune_lpm(dp->maps.trusted, keep, n);
+	return prune_lpm(dp->maps.trusted, keep, n, sizeof(*keep));
+}
+
+int spw_dp_exempt_prune(struct spw_dataplane *dp, const struct spw_exempt_key *keep, int n)
+{
+	return prune_lpm(dp->maps.exempt, keep, n, sizeof(*keep));
 }
 
 int spw_dp_globals_get(struct spw_dataplane *dp, struct spw_globals *g)

@@ -23,7 +23,7 @@ const double spw_metrics_tick_le[SPW_METRICS_TICK_BUCKETS] = {
 /* The new-flow decisions: the reasons a new flow can get (spillway_new_flows_total). */
 static const enum spw_reason decisions[] = {
     SPW_REASON_ADMITTED,     SPW_REASON_SHED_LEVEL, SPW_REASON_SHED_CAP,  SPW_REASON_SHED_RATE,
-    SPW_REASON_SHED_RESERVE, SPW_REASON_WOULD_SHED, SPW_REASON_FAIL_OPEN,
+    SPW_REASON_SHED_RESERVE, SPW_REASON_WOULD_SHED, SPW_REASON_FAIL_OPEN, SPW_REASON_EXEMPT,
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -229,3 +229,11 @@ void spw_cidr_to_key(const struct spw_cidr *c, struct spw_lpm_key *key)
 	key->prefixlen = c->prefixlen;
 	memcpy(key->addr, c->addr, SPW_ADDR_LEN);
 }
+
+void spw_cidr_to_exempt_key(const struct spw_cidr *c, struct spw_exempt_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->prefixlen = SPW_EXEMPT_FAMILY_BITS + c->prefixlen;
+	key->family = c->is_v4 ? SPW_EXEMPT_FAMILY_V4 : SPW_EXEMPT_FAMILY_V6;
+	memcpy(key->addr, c->addr, SPW_ADDR_LEN);
+}

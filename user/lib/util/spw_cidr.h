@@ -30,5 +30,7 @@ void spw_addr_format(const uint8_t addr[SPW_ADDR_LEN], char *buf, size_t len);
 bool spw_cidr_contains(const struct spw_cidr *a, const struct spw_cidr *b);
 /* The LPM trie key of a prefix. */
 void spw_cidr_to_key(const struct spw_cidr *c, struct spw_lpm_key *key);
+/* The exempt trie's key: the family first, so a mapped IPv6 prefix is not the IPv4 one. */
+void spw_cidr_to_exempt_key(const struct spw_cidr *c, struct spw_exempt_key *key);
 
 #endif /* SPW_CIDR_H */
