@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Applying a validated config to the data plane: services, CIDR rules, trusted sources, DSCP
- * map, flood guard, interfaces. Idempotent: applying the running config again changes nothing,
- * and applying a new one removes what the old one had and the new one does not.
+ * Applying a validated config to the data plane: exempt sources, services, CIDR rules, trusted
+ * sources, DSCP map, flood guard, interfaces. Idempotent: applying the running config again changes
+ * nothing, and applying a new one removes what the old one had and the new one does not.
  */
 #include <errno.h>
 #include <math.h>
@@ -120,6 +120,55 @@ out:
 	return err;
 }
 
+/*
+ * The exempt set: the configured prefixes and, unless turned off, the host's own addresses as
+ * they are now. The new set is added before what only the old one had is removed, so a source
+ * exempt before and after a reload is never refused in between, and a failed add leaves the
+ * old entries in place (the caller then applies the old config again).
+ */
+static int apply_exempt(const struct spwd *d, const struct spw_config *cfg)
+{
+	int i, n = cfg->nexempt, host = 0, err = 0;
+	struct spw_exempt_key *keys;
+	struct spw_cidr *all;
+
+	all = calloc((size_t)cfg->nexempt + SPW_EXEMPT_HOST_MAX, sizeof(*all));
+	keys = calloc((size_t)cfg->nexempt + SPW_EXEMPT_HOST_MAX, sizeof(*keys));
+	if (!all || !keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (cfg->nexempt)
+		memcpy(all, cfg->exempt, (size_t)cfg->nexempt * sizeof(*all));
+	if (cfg->exempt_host_addresses) {
+		host = spw_host_addrs(all + n, SPW_EXEMPT_HOST_MAX);
+		if (host < 0) {
+			err = host;
+			pr_warn("cannot list the host's addresses to exempt: %s\n", strerror(-err));
+			goto out;
+		}
+		if (host > SPW_EXEMPT_HOST_MAX)
+			pr_warn("the host has %d addresses; only the first %d are exempt\n", host,
+				SPW_EXEMPT_HOST_MAX);
+		n += host < SPW_EXEMPT_HOST_MAX ? host : SPW_EXEMPT_HOST_MAX;
+	}
+	for (i = 0; !err && i < n; i++) {
+		spw_cidr_to_exempt_key(&all[i], &keys[i]);
+		err = spw_dp_exempt_add(d->dp, &all[i]);
+	}
+	if (!err)
+		err = spw_dp_exempt_prune(d->dp, keys, n);
+	if (err)
+		pr_warn("cannot load the exempt sources: %s\n", strerror(-err));
+	else
+		pr_debug("exempt: %d configured prefixes, %d host addresses\n", cfg->nexempt,
+			 n - cfg->nexempt);
+out:
+	free(keys);
+	free(all);
+	return err;
+}
+
 static int apply_dscp(struct spwd *d, const struct spw_config *cfg)
 {
 	int i, err;
@@ -180,7 +229,10 @@ int spwd_apply(struct spwd *d, const struct spw_config *cfg, const struct spw_co
 {
 	int err;
 
-	err = apply_services(d, cfg, old);
+	/* Exempt sources first: a service must never match before its probes are exempt. */
+	err = apply_exempt(d, cfg);
+	if (!err)
+		err = apply_services(d, cfg, old);
 	if (!err)
 		err = apply_prefixes(d, cfg);
 	if (!err)

@@ -103,7 +103,7 @@ struct spwd {
 	uint32_t ifindex[SPW_MAX_IFACES];     /* its interfaces' ifindexes, 0: none such */
 };
 
-/* apply.c: make the data plane match cfg (services, rules, DSCP, flood guard, attach). */
+/* apply.c: make the data plane match cfg (exempt, services, rules, DSCP, flood guard, attach). */
 int spwd_apply(struct spwd *d, const struct spw_config *cfg, const struct spw_config *old);
 /*
  * Builds the per-service control state for cfg, keeping law state of services kept by name;

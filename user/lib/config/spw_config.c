@@ -53,6 +53,7 @@ static void set_defaults(struct spw_config *c)
 	k->syn_timeout_ns = 30 * SPW_NSEC_PER_SEC;
 	k->idle_timeout_ns = 10 * SPW_NSEC_PER_MIN;
 	k->udp_timeout_ns = 60 * SPW_NSEC_PER_SEC;
+	c->exempt_host_addresses = true;
 	c->flow_capacity = SPW_FLOWS_DEFAULT;
 	c->flood_insert_rate = DEFAULT_INSERT_RATE;
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", DEFAULT_LISTEN);
@@ -123,11 +124,18 @@ static int skip(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj
 
 /* In the order the example file shows them. */
 static const struct cfg_field top_fields[] = {
-    {"interfaces", cfg_parse_interfaces}, {"tiers", parse_tiers},
-    {"classify", cfg_parse_classify},	  {"dscp", cfg_parse_dscp},
-    {"services", cfg_parse_services},	  {"controller", cfg_parse_controller},
-    {"flows", cfg_parse_flows},		  {"metrics", cfg_parse_metrics},
-    {"report", cfg_parse_report},	  {"state_dir", cfg_parse_state_dir},
+    {"interfaces", cfg_parse_interfaces},
+    {"tiers", parse_tiers},
+    {"classify", cfg_parse_classify},
+    {"dscp", cfg_parse_dscp},
+    {"exempt", cfg_parse_exempt},
+    {"exempt_host_addresses", cfg_parse_exempt_host_addresses},
+    {"services", cfg_parse_services},
+    {"controller", cfg_parse_controller},
+    {"flows", cfg_parse_flows},
+    {"metrics", cfg_parse_metrics},
+    {"report", cfg_parse_report},
+    {"state_dir", cfg_parse_state_dir},
 };
 #define NTOP (sizeof(top_fields) / sizeof(top_fields[0]))
 
@@ -362,5 +370,6 @@ void spw_config_free(struct spw_config *c)
 		return;
 	free(c->rules);
 	free(c->trusted);
+	free(c->exempt);
 	free(c);
 }

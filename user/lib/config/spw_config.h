@@ -18,6 +18,13 @@
 
 #define SPW_MAX_IFACES 16
 #define SPW_ERR_MAX    512
+/*
+ * Exempt prefixes the file may list, and host addresses the daemon adds to them: together at
+ * most half of spw_exempt (SPW_MAX_EXEMPT), so a reload, which adds the new set before it
+ * removes what the old one had, always fits in the map.
+ */
+#define SPW_EXEMPT_CONFIG_MAX (SPW_MAX_EXEMPT / 4)
+#define SPW_EXEMPT_HOST_MAX   (SPW_MAX_EXEMPT / 4)
 
 struct spw_config_iface {
 	char name[IF_NAMESIZE];
@@ -79,6 +86,9 @@ struct spw_config {
 	struct spw_cidr *trusted; /* dscp.trusted_sources */
 	int ntrusted;
 	uint8_t dscp_tier[SPW_DSCP_VALUES]; /* SPW_DSCP_UNMAPPED when not mapped */
+	struct spw_cidr *exempt;	    /* exempt: sources no level, cap or rate refuses */
+	int nexempt;
+	bool exempt_host_addresses; /* default true: the host's own addresses are exempt too */
 	struct spw_config_service services[SPW_MAX_SERVICES - 1];
 	int nservices;
 	struct spw_config_controller controller;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The config's classify and dscp sections: source CIDR -> tier rules, the sources whose DSCP
- * marks are trusted, and DSCP -> tier.
+ * The config's classify, dscp and exempt sections: source CIDR -> tier rules, the sources whose
+ * DSCP marks are trusted, DSCP -> tier, and the sources nothing refuses.
  *
  * The data plane takes the longest matching prefix, so two rules where one prefix contains the
  * other and they name different tiers would not be an error to it. They are rejected here
@@ -16,6 +16,8 @@
 
 /* spw_cidr_parse's reasons fit in this. */
 #define REASON_MAX 256
+/* A key of this file in quotes, for "'KEY' must be a list". */
+#define KEY_QUOTED_MAX 32
 /* Prefixes that strictly nest: /0 .. /128 over the 16-byte form. */
 #define NEST_MAX (8 * SPW_ADDR_LEN + 1)
 
@@ -201,28 +203,32 @@ int cfg_parse_classify(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, vo
 	return err;
 }
 
-/* ---- dscp ---- */
+/* ---- prefix lists: dscp.trusted_sources, exempt ---- */
 
-static int parse_trusted(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+/*
+ * A list of source prefixes under key, at most max of them, into *out and *n. Nesting is
+ * harmless in these lists (trust is trust, exempt is exempt): only a repeat is a slip worth
+ * naming.
+ */
+static int parse_prefix_list(struct cfg_ctx *x, const char *key, yaml_node_t *val, int max,
+			     struct spw_cidr **out, int *nout)
 {
-	struct spw_config *c = x->c;
+	char what[KEY_QUOTED_MAX];
 	struct prefix_ref *refs;
 	int i, n, err;
 
-	(void)key;
-	(void)obj;
-	err = cfg_expect_list(x, "'trusted_sources'", val);
+	snprintf(what, sizeof(what), "'%s'", key);
+	err = cfg_expect_list(x, what, val);
 	if (err)
 		return err;
 	n = cfg_list_len(val);
-	if (n > SPW_MAX_TRUSTED)
-		return cfg_err(x, cfg_list_item(x, val, SPW_MAX_TRUSTED),
-			       "trusted_sources: at most %d prefixes", SPW_MAX_TRUSTED);
+	if (n > max)
+		return cfg_err(x, cfg_list_item(x, val, max), "%s: at most %d prefixes", key, max);
 	if (!n)
 		return 0;
-	c->trusted = calloc((size_t)n, sizeof(*c->trusted));
+	*out = calloc((size_t)n, sizeof(**out));
 	refs = calloc((size_t)n, sizeof(*refs));
-	if (!c->trusted || !refs) {
+	if (!*out || !refs) {
 		free(refs);
 		snprintf(x->err, x->errlen, "%s: out of memory", x->name);
 		return -ENOMEM;
@@ -230,18 +236,43 @@ static int parse_trusted(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, 
 	for (i = 0; i < n; i++) {
 		yaml_node_t *item = cfg_list_item(x, val, i);
 
-		err = parse_cidr(x, "trusted_sources", item, &c->trusted[i]);
+		err = parse_cidr(x, key, item, &(*out)[i]);
 		if (err) {
 			free(refs);
 			return err;
 		}
-		refs[i] = (struct prefix_ref){&c->trusted[i], item, i, 0};
-		c->ntrusted = i + 1;
+		refs[i] = (struct prefix_ref){&(*out)[i], item, i, 0};
+		*nout = i + 1;
 	}
-	/* Nesting is harmless here (trust is trust); only a repeat is a slip worth naming. */
-	err = check_prefixes(x, refs, n, false, "trusted_sources");
+	err = check_prefixes(x, refs, n, false, key);
 	free(refs);
 	return err;
+}
+
+int cfg_parse_exempt(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	(void)key;
+	(void)obj;
+	return parse_prefix_list(x, "exempt", val, SPW_EXEMPT_CONFIG_MAX, &x->c->exempt,
+				 &x->c->nexempt);
+}
+
+int cfg_parse_exempt_host_addresses(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val,
+				    void *obj)
+{
+	(void)key;
+	(void)obj;
+	return cfg_bool(x, "exempt_host_addresses", val, &x->c->exempt_host_addresses);
+}
+
+/* ---- dscp ---- */
+
+static int parse_trusted(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	(void)key;
+	(void)obj;
+	return parse_prefix_list(x, "trusted_sources", val, SPW_MAX_TRUSTED, &x->c->trusted,
+				 &x->c->ntrusted);
 }
 
 static int parse_dscp_map(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)

@@ -307,9 +307,29 @@ static bool has_cidr(const struct spw_cidr *list, int n, const struct spw_cidr *
 	return false;
 }
 
-static void diff_dscp(struct diff *df, const struct spw_config *a, const struct spw_config *b)
+/* "WHAT PREFIX: added" for each prefix only b lists, "...: removed" for each only a lists. */
+static void diff_prefix_list(struct diff *df, const char *what, const struct spw_cidr *a, int na,
+			     const struct spw_cidr *b, int nb)
 {
 	char text[SPW_CIDR_STRLEN];
+	int i;
+
+	for (i = 0; i < nb; i++) {
+		if (has_cidr(a, na, &b[i]))
+			continue;
+		spw_cidr_format(&b[i], text, sizeof(text));
+		say(df, "%s %s: added", what, text);
+	}
+	for (i = 0; i < na; i++) {
+		if (has_cidr(b, nb, &a[i]))
+			continue;
+		spw_cidr_format(&a[i], text, sizeof(text));
+		say(df, "%s %s: removed", what, text);
+	}
+}
+
+static void diff_dscp(struct diff *df, const struct spw_config *a, const struct spw_config *b)
+{
 	int i;
 
 	for (i = 0; i < SPW_DSCP_VALUES; i++) {
@@ -321,18 +341,17 @@ static void diff_dscp(struct diff *df, const struct spw_config *a, const struct 
 		if (strcmp(x, y))
 			say(df, "dscp %d: %s -> %s", i, x, y);
 	}
-	for (i = 0; i < b->ntrusted; i++) {
-		if (has_cidr(a->trusted, a->ntrusted, &b->trusted[i]))
-			continue;
-		spw_cidr_format(&b->trusted[i], text, sizeof(text));
-		say(df, "dscp trusted source %s: added", text);
-	}
-	for (i = 0; i < a->ntrusted; i++) {
-		if (has_cidr(b->trusted, b->ntrusted, &a->trusted[i]))
-			continue;
-		spw_cidr_format(&a->trusted[i], text, sizeof(text));
-		say(df, "dscp trusted source %s: removed", text);
-	}
+	diff_prefix_list(df, "dscp trusted source", a->trusted, a->ntrusted, b->trusted,
+			 b->ntrusted);
+}
+
+static void diff_exempt(struct diff *df, const struct spw_config *a, const struct spw_config *b)
+{
+	diff_prefix_list(df, "exempt source", a->exempt, a->nexempt, b->exempt, b->nexempt);
+	if (a->exempt_host_addresses != b->exempt_host_addresses)
+		say(df, "exempt_host_addresses: %s -> %s",
+		    a->exempt_host_addresses ? "true" : "false",
+		    b->exempt_host_addresses ? "true" : "false");
 }
 
 static const struct spw_config_iface *iface_named(const struct spw_config *c, const char *name)
@@ -397,6 +416,7 @@ int spw_config_diff(const struct spw_config *from, const struct spw_config *to, 
 	if (diff_rules(&df, from, to))
 		return -1;
 	diff_dscp(&df, from, to);
+	diff_exempt(&df, from, to);
 	diff_ifaces(&df, from, to);
 	diff_duration(&df, "tick", x->tick_ns, y->tick_ns);
 	diff_duration(&df, "lease", x->lease_ns, y->lease_ns);

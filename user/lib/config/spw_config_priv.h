@@ -132,6 +132,8 @@ int cfg_walk_tier_map(struct cfg_ctx *x, const char *what, yaml_node_t *map,
 /* spw_config_classify.c */
 CFG_SECTION(classify);
 CFG_SECTION(dscp);
+CFG_SECTION(exempt);
+CFG_SECTION(exempt_host_addresses);
 /* spw_config_service.c */
 CFG_SECTION(services);
 /* spw_config_daemon.c */

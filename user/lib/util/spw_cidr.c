@@ -5,6 +5,7 @@
  * and the checks that make a typo an error instead of a different rule.
  */
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -236,4 +237,44 @@ void spw_cidr_to_exempt_key(const struct spw_cidr *c, struct spw_exempt_key *key
 	key->prefixlen = SPW_EXEMPT_FAMILY_BITS + c->prefixlen;
 	key->family = c->is_v4 ? SPW_EXEMPT_FAMILY_V4 : SPW_EXEMPT_FAMILY_V6;
 	memcpy(key->addr, c->addr, SPW_ADDR_LEN);
+}
+
+int spw_host_addrs(struct spw_cidr *out, int max)
+{
+	struct ifaddrs *all, *a;
+	int n = 0;
+
+	if (getifaddrs(&all))
+		return -errno;
+	for (a = all; a; a = a->ifa_next) {
+		struct spw_cidr c = {.prefixlen = SPW_ADDR_LEN * 8};
+		int i;
+
+		/* An interface without an address (or of another family) has nothing to add. */
+		if (!a->ifa_addr)
+			continue;
+		if (a->ifa_addr->sa_family == AF_INET) {
+			map_v4(&((const struct sockaddr_in *)(const void *)a->ifa_addr)->sin_addr,
+			       c.addr);
+			c.is_v4 = true;
+		} else if (a->ifa_addr->sa_family == AF_INET6) {
+			memcpy(c.addr,
+			       ((const struct sockaddr_in6 *)(const void *)a->ifa_addr)
+				   ->sin6_addr.s6_addr,
+			       SPW_ADDR_LEN);
+		} else {
+			continue;
+		}
+		/* One address on several interfaces (or listed twice) is one entry. */
+		for (i = 0; i < n && i < max; i++)
+			if (out[i].is_v4 == c.is_v4 && !memcmp(out[i].addr, c.addr, SPW_ADDR_LEN))
+				break;
+		if (i < n && i < max)
+			continue;
+		if (n < max)
+			out[n] = c;
+		n++;
+	}
+	freeifaddrs(all);
+	return n;
 }

@@ -32,5 +32,11 @@ bool spw_cidr_contains(const struct spw_cidr *a, const struct spw_cidr *b);
 void spw_cidr_to_key(const struct spw_cidr *c, struct spw_lpm_key *key);
 /* The exempt trie's key: the family first, so a mapped IPv6 prefix is not the IPv4 one. */
 void spw_cidr_to_exempt_key(const struct spw_cidr *c, struct spw_exempt_key *key);
+/*
+ * The addresses of this network namespace's interfaces (getifaddrs), each once, as /32 and
+ * /128 prefixes: the first max into out. Returns how many there are, which can be more than
+ * max, or -errno.
+ */
+int spw_host_addrs(struct spw_cidr *out, int max);
 
 #endif /* SPW_CIDR_H */
