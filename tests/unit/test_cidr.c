@@ -14,6 +14,9 @@
 #include <cmocka.h>
 #include "spw_cidr.h"
 
+/* More addresses than a test machine has. */
+#define SPW_HOST_ADDRS_TEST_MAX 256
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* 32 hex digits -> 16 bytes; the tables below stay readable and independent of inet_pton. */
@@ -278,6 +281,55 @@ static void test_to_key(void **state)
 	assert_memory_equal(key.addr, want, SPW_ADDR_LEN);
 }
 
+static void test_exempt_key(void **state)
+{
+	struct spw_exempt_key key;
+	uint8_t want[SPW_ADDR_LEN];
+	struct spw_cidr c;
+
+	(void)state;
+	parse_ok("192.0.2.0/24", &c);
+	memset(&key, 0xee, sizeof(key));
+	spw_cidr_to_exempt_key(&c, &key);
+	assert_int_equal(key.prefixlen, SPW_EXEMPT_FAMILY_BITS + 120);
+	assert_int_equal(key.family, SPW_EXEMPT_FAMILY_V4);
+	hex16("00000000000000000000ffffc0000200", want);
+	assert_memory_equal(key.addr, want, SPW_ADDR_LEN);
+	assert_int_equal(key.pad[0] | key.pad[1] | key.pad[2], 0);
+
+	/* The mapped form written as IPv6 is another family: it never matches the IPv4 entry. */
+	parse_ok("::ffff:192.0.2.0/120", &c);
+	spw_cidr_to_exempt_key(&c, &key);
+	assert_int_equal(key.prefixlen, SPW_EXEMPT_FAMILY_BITS + 120);
+	assert_int_equal(key.family, SPW_EXEMPT_FAMILY_V6);
+	assert_memory_equal(key.addr, want, SPW_ADDR_LEN);
+}
+
+/* The host's addresses: host prefixes, each once, 127.0.0.1 among them, cut at max. */
+static void test_host_addrs(void **state)
+{
+	struct spw_cidr all[SPW_HOST_ADDRS_TEST_MAX], one[2], loop;
+	int n, i, j;
+	bool lo = false;
+
+	(void)state;
+	parse_ok("127.0.0.1", &loop);
+	n = spw_host_addrs(all, SPW_HOST_ADDRS_TEST_MAX);
+	assert_true(n > 0 && n <= SPW_HOST_ADDRS_TEST_MAX);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(all[i].prefixlen, 128);
+		lo |= all[i].is_v4 && !memcmp(all[i].addr, loop.addr, SPW_ADDR_LEN);
+		for (j = 0; j < i; j++)
+			assert_false(all[j].is_v4 == all[i].is_v4 &&
+				     !memcmp(all[j].addr, all[i].addr, SPW_ADDR_LEN));
+	}
+	assert_true(lo);
+	memset(one, 0xee, sizeof(one));
+	assert_int_equal(spw_host_addrs(one, 1), n);
+	assert_memory_equal(&one[0], &all[0], sizeof(one[0]));
+	assert_int_equal(one[1].prefixlen, 0xee);
+}
+
 /* Every IPv4 prefix length round-trips through format and parse. */
 static void test_roundtrip_all_lengths(void **state)
 {
@@ -317,6 +369,8 @@ int main(void)
 	    cmocka_unit_test(test_addr_format),
 	    cmocka_unit_test(test_contains),
 	    cmocka_unit_test(test_to_key),
+	    cmocka_unit_test(test_exempt_key),
+	    cmocka_unit_test(test_host_addrs),
 	    cmocka_unit_test(test_roundtrip_all_lengths),
 	};
 

@@ -277,6 +277,13 @@ static void test_example(void **state)
 		assert_int_equal(c->dscp_tier[i], want);
 	}
 
+	assert_int_equal(c->nexempt, 2);
+	assert_cidr(&c->exempt[0], "10.0.0.10/32");
+	assert_true(c->exempt[0].is_v4);
+	assert_cidr(&c->exempt[1], "fd00:1::/64");
+	assert_false(c->exempt[1].is_v4);
+	assert_true(c->exempt_host_addresses);
+
 	assert_int_equal(c->nservices, 2);
 	s = &c->services[0];
 	assert_string_equal(s->name, "api");
@@ -375,6 +382,9 @@ static void assert_defaults(const struct spw_config *c)
 	assert_null(c->trusted);
 	for (i = 0; i < SPW_DSCP_VALUES; i++)
 		assert_int_equal(c->dscp_tier[i], SPW_DSCP_UNMAPPED);
+	assert_int_equal(c->nexempt, 0);
+	assert_null(c->exempt);
+	assert_true(c->exempt_host_addresses);
 	assert_int_equal(k->tick_ns, 100 * SPW_NSEC_PER_MSEC);
 	assert_int_equal(k->lease_ns, 3 * SPW_NSEC_PER_SEC);
 	assert_true(k->hysteresis == 0.1);
@@ -424,8 +434,8 @@ static void test_defaults(void **state)
 	spw_config_free(c);
 
 	/* Sections left empty (all entries commented out) are their defaults. */
-	c = parse_ok("interfaces:\ntiers:\nclassify:\ndscp:\nservices:\ncontroller:\nflows:\n"
-		     "metrics:\nreport:\n");
+	c = parse_ok("interfaces:\ntiers:\nclassify:\ndscp:\nexempt:\nservices:\ncontroller:\n"
+		     "flows:\nmetrics:\nreport:\n");
 	assert_defaults(c);
 	assert_int_equal(c->nservices, 0);
 	spw_config_free(c);
@@ -497,6 +507,26 @@ static void test_good_strings(void **state)
 	assert_int_equal(s->nsignals, 2);
 	assert_learned(&s->signals[0], SPW_SIG_OLDEST_REQUEST_AGE);
 	assert_signal(&s->signals[1], SPW_SIG_ACCEPT_QUEUE, "", 0.25);
+	spw_config_free(c);
+
+	/* Exempt sources of both families, nested ones, a bare address as a host prefix. */
+	c = parse_ok("exempt:\n  - 10.0.0.0/8\n  - 10.1.2.3\n  - \"2001:db8::/32\"\n  - \"::1\"\n"
+		     "exempt_host_addresses: false\n");
+	assert_int_equal(c->nexempt, 4);
+	assert_cidr(&c->exempt[0], "10.0.0.0/8");
+	assert_int_equal(c->exempt[0].prefixlen, 96 + 8);
+	assert_cidr(&c->exempt[1], "10.1.2.3/32");
+	assert_true(c->exempt[1].is_v4);
+	assert_cidr(&c->exempt[2], "2001:db8::/32");
+	assert_false(c->exempt[2].is_v4);
+	assert_int_equal(c->exempt[2].prefixlen, 32);
+	assert_cidr(&c->exempt[3], "::1/128");
+	assert_false(c->exempt_host_addresses);
+	spw_config_free(c);
+	c = parse_ok("exempt: []\nexempt_host_addresses: true\n");
+	assert_int_equal(c->nexempt, 0);
+	assert_null(c->exempt);
+	assert_true(c->exempt_host_addresses);
 	spw_config_free(c);
 
 	/* Names are case sensitive, as metric labels are. */
@@ -640,6 +670,25 @@ static const struct bad_string bad_strings[] = {
      "1:45: map: DSCP 'ef' is not a whole number"},
     {"dscp: {trusted_sources: 10.0.0.0/8}\n",
      "1:25: 'trusted_sources' must be a list, not a single value"},
+    {"exempt: 10.0.0.0/8\n", "1:9: 'exempt' must be a list, not a single value"},
+    {"exempt: {a: 10.0.0.0/8}\n", "1:9: 'exempt' must be a list, not a mapping"},
+    {"exempt: [10.0.0.256]\n", "1:10: exempt: '10.0.0.256' is not an IPv4 address"},
+    {"exempt: [10.1.2.3/16]\n",
+     "1:10: exempt: 10.1.2.3/16 has host bits set (did you mean 10.1.0.0/16?)"},
+    {"exempt: [10.0.0.0/33]\n",
+     "1:10: exempt: prefix length 33 is longer than an IPv4 address (32)"},
+    {"exempt: [\"2001:db8::/129\"]\n",
+     "1:10: exempt: prefix length 129 is longer than an IPv6 address (128)"},
+    {"exempt: [\"fe80::1%eth0\"]\n", "1:10: exempt: 'fe80::1%eth0' is not an IPv6 address"},
+    {"exempt: ['']\n", "1:10: exempt: empty address"},
+    {"exempt: [[10.0.0.1]]\n", "1:10: 'exempt' must be a single value, not a list"},
+    {"exempt:\n  - 10.0.0.1\n  - \"2001:db8::1\"\n  - 10.0.0.1/32\n",
+     "4:5: exempt: 10.0.0.1/32 is already listed at line 2"},
+    {"exempt:\n  - \"2001:db8::/32\"\n  - \"2001:0db8:0::/32\"\n",
+     "3:5: exempt: 2001:db8::/32 is already listed at line 2"},
+    {"exempt_host_addresses: yes\n", "1:24: exempt_host_addresses: 'yes' is not true or false"},
+    {"exempt_host_addresses: [true]\n",
+     "1:24: 'exempt_host_addresses' must be a single value, not a list"},
     {"services: [{name: a, port: -1}]\n", "1:28: port: -1 is out of range (1..65535)"},
     {"services: [{name: a, port: 1, signals: [{in_flight: 0}]}]\n",
      "1:53: in_flight: 0 is out of range (1..4294967295)"},
@@ -882,6 +931,12 @@ static void test_limits(void **state)
 	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)),
 			 -EINVAL);
 	assert_string_equal(err, "t.yaml:4099:7: trusted_sources: at most 4096 prefixes");
+	free(text);
+
+	text = repeat("exempt:\n", "  - 10.0.0.0/8\n", SPW_EXEMPT_CONFIG_MAX + 1);
+	assert_int_equal(spw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "t.yaml:1026:5: exempt: at most 1024 prefixes");
 	free(text);
 
 	/* At the limit itself, a repeat is what is wrong. */

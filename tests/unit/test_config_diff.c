@@ -183,6 +183,25 @@ static void test_tiers_and_dscp(void **state)
 	free(l);
 }
 
+static void test_exempt(void **state)
+{
+	static const char a[] = "exempt: [10.0.0.10, \"fd00::/64\"]\n"
+				"services: [{name: api, port: 8080}]\n";
+	static const char b[] = "exempt: [\"fd00::/64\", 192.0.2.0/24]\n"
+				"exempt_host_addresses: false\n"
+				"services: [{name: api, port: 8080}]\n";
+	struct lines *l = malloc(sizeof(*l));
+
+	(void)state;
+	assert_non_null(l);
+	assert_int_equal(diff(a, b, l), 3);
+	print(l);
+	assert_true(has(l, "exempt source 192.0.2.0/24: added"));
+	assert_true(has(l, "exempt source 10.0.0.10/32: removed"));
+	assert_true(has(l, "exempt_host_addresses: true -> false"));
+	free(l);
+}
+
 /* 100k rules, every one retiered: summed up after 50 lines, in well under a second. */
 static void test_many_rules(void **state)
 {
@@ -236,9 +255,8 @@ static void test_many_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_same),
-	    cmocka_unit_test(test_each_change),
-	    cmocka_unit_test(test_tiers_and_dscp),
+	    cmocka_unit_test(test_same),	   cmocka_unit_test(test_each_change),
+	    cmocka_unit_test(test_tiers_and_dscp), cmocka_unit_test(test_exempt),
 	    cmocka_unit_test(test_many_rules),
 	};
 
