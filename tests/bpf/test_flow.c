@@ -2,7 +2,7 @@
 /*
  * Flow tracking through BPF_PROG_RUN: every state transition of the flow table, the exact
  * active counts, the concurrency cap, the latency histogram, the flood guard, a full table,
- * and libspillway's sweep and clear.
+ * exempt sources, and libspillway's sweep and clear.
  *
  * Client packets go through the ingress program under test (XDP or TC ingress: every test
  * runs once with each), server packets through TC egress, which is where a host sees its own
@@ -1947,6 +1947,95 @@ static void reserve_case(void **state, uint8_t action)
 	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 3);
 }
 
+/* Exempt sources (default tier 2, like CLI_T2 and CLI_V6, which are not exempt). */
+#define CLI_EX4	   "198.51.100.9"
+#define CLI_EX6	   "2001:db8:e::9"
+#define EXEMPT4	   "198.51.100.9/32"
+#define EXEMPT6	   "2001:db8:e::/64"
+#define CLI_MAPPED "::ffff:198.51.100.9" /* EXEMPT4's address in an IPv6 packet: not exempt */
+
+/* A new flow from f's source is passed as exempt: counted so, and never tracked. */
+static void expect_exempt(struct fctx *t, struct flow *f)
+{
+	cli(t, f, f->proto == IPPROTO_TCP ? PKT_TCP_SYN : 0, f->proto == IPPROTO_TCP ? 0 : DATA_LEN,
+	    V_PASS, f->tier, SPW_REASON_EXEMPT);
+	flow_gone(t, f);
+}
+
+/*
+ * Exempt sources are never refused: with tier 2 shed in turn by the level, a concurrency cap,
+ * an empty token bucket and the reservation, new flows from the exempt IPv4 host and IPv6
+ * prefix pass, counted exempt, without a flow entry or an active count (so they take no place
+ * under a cap), while a source of the same tier that is not exempt is refused by the same
+ * check. An IPv6 packet from the mapped form of the exempt IPv4 address is not exempt.
+ */
+static void test_exempt(void **state)
+{
+	static const uint32_t caps[TIERS] = {0, 0, 1};
+	static const uint32_t below[TIERS] = {UINT32_MAX, 0, 0};
+	struct fctx *t = build(state);
+	struct flow ex4 = tcp_flow(t, CLI_EX4, 2), ex6 = tcp_flow(t, CLI_EX6, 2);
+	struct flow exu = udp_flow(t, CLI_EX4, 2), mapped = tcp_flow(t, CLI_MAPPED, 2);
+	struct flow other = tcp_flow(t, CLI_T2, 2), other6 = tcp_flow(t, CLI_V6, 2);
+	struct flow otheru = udp_flow(t, CLI_T2, 2), held = tcp_flow(t, CLI_T2, 2);
+	const struct spw_bucket empty = {.last_ns = spw_now_ns()};
+	struct spw_bucket bk;
+	struct spw_policy p;
+	struct spw_cidr c;
+
+	CHECK(t, spw_fixture_cidr(EXEMPT4, &c) == 0, "bad CIDR %s", EXEMPT4);
+	CHECK_OK(t, spw_dp_exempt_add(t->dp, &c));
+	CHECK(t, spw_fixture_cidr(EXEMPT6, &c) == 0, "bad CIDR %s", EXEMPT6);
+	CHECK_OK(t, spw_dp_exempt_add(t->dp, &c));
+
+	/* The level sheds everything (tier 0 too: no floor). */
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, 0);
+	set_policy(t, SVC_UDP, NULL, SPW_ACTION_DROP, 0);
+	expect_exempt(t, &ex4);
+	expect_exempt(t, &ex6);
+	expect_exempt(t, &exu);
+	cli(t, &other, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	cli(t, &other6, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	cli(t, &otheru, 0, DATA_LEN, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	cli(t, &mapped, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	/* The exempt client's retry is decided again, and passes again. */
+	expect_exempt(t, &ex4);
+
+	/* A cap of 1 on tier 2, held by another client. */
+	set_policy(t, SVC_TCP, caps, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	open_syn(t, &held);
+	cli(t, &other, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_CAP);
+	ex4.cport = t->next_port++;
+	expect_exempt(t, &ex4);
+	ex6.cport = t->next_port++;
+	expect_exempt(t, &ex6);
+	expect_active(t, SVC_TCP, 2, 1);
+	srv(t, &held, PKT_TCP_RST | PKT_TCP_ACK, 0);
+
+	/* An empty bucket: 1 new flow a second, none left now. */
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	p.rate_per_sec[2] = 1;
+	p.burst[2] = 1;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	CHECK_OK(t, spw_dp_bucket_set(t->dp, SVC_TCP, 2, &empty));
+	cli(t, &other, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_RATE);
+	ex4.cport = t->next_port++;
+	expect_exempt(t, &ex4);
+	/* No token taken: the bucket holds the few units its refill gave, not one less. */
+	CHECK_OK(t, spw_dp_bucket_get(t->dp, SVC_TCP, 2, &bk));
+	CHECK(t, bk.units < SPW_BUCKET_UNIT, "bucket holds %llu units",
+	      (unsigned long long)bk.units);
+
+	/* The reservation leaves tier 2 no place at all. */
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_REJECT, SPW_RANK_LIMIT);
+	set_reserve(t, below, SPW_ACTION_REJECT);
+	cli(t, &other, PKT_TCP_SYN, 0, V_REJECT, 2, SPW_REASON_SHED_RESERVE);
+	ex6.cport = t->next_port++;
+	expect_exempt(t, &ex6);
+	expect_all_idle(t);
+}
+
 /* A service's counters read alone are its rows of the whole table (the daemon's demand). */
 static void test_counters_of_service(void **state)
 {
@@ -2182,6 +2271,7 @@ int main(void)
 	    BOTH(test_reserve_reject),
 	    ONCE(test_reserve_off),
 	    ONCE(test_counters_of_service),
+	    BOTH(test_exempt),
 	    BOTH(test_partial_rank),
 	    ONCE(test_mark_egress),
 	};
