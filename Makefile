@@ -299,8 +299,8 @@ $(filter $(BUILD)/tests/netns/test_flows_%,$(NETNS_TESTS)): $(BUILD)/san/tests/n
 $(BUILD)/tests/netns/test_daemon: | $(BUILD)/spillwayd
 # So do the operator's tests (port 0, idle connections, SIGTERM, report floods, reloads).
 $(BUILD)/tests/netns/test_daemon_ops: | $(BUILD)/spillwayd
-# The exempt-source test: real connects through the daemon, reloads by SIGHUP.
-$(BUILD)/tests/netns/test_exempt: | $(BUILD)/spillwayd
+# The exempt-source test: real connects through the daemon, reloads by SIGHUP, explain.
+$(BUILD)/tests/netns/test_exempt: | $(BUILD)/spillwayd $(BUILD)/spillway
 # The exporter's scrape test runs it too, and parses /v1/state.
 $(BUILD)/tests/netns/test_metrics_scrape: | $(BUILD)/spillwayd
 $(BUILD)/tests/netns/test_metrics_scrape: TEST_LDLIBS += -ljansson

@@ -5,9 +5,9 @@
  *
  *   (a) exempt: [address 1/32]: a connect from address 1 is admitted, counted exempt (in the
  *       data plane's counter and in spillway_new_flows_total), while one from address 2, in
- *       the same tier, is refused;
+ *       the same tier, is refused; `spillway explain` says the same of each;
  *   (b) the config rewritten to exempt address 2 instead, and SIGHUP: now 2 connects and 1 is
- *       refused;
+ *       refused, and explain follows;
  *   (c) a bad exempt list on SIGHUP is refused and the running exempt set keeps working;
  *   (d) exempt_host_addresses: the daemon's namespace's own addresses are in spw_exempt, an
  *       address added to its interface is there after SIGHUP, and none of them is once the
@@ -24,6 +24,7 @@
  * order and share one daemon.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +42,7 @@
 #include "spillway_rank.h"
 #include "spw_cidr.h"
 #include "spw_dataplane.h"
+#include "cmd.h"
 #include "daemon.h"
 #include "netns.h"
 #include "attach.h"
@@ -74,6 +76,7 @@ struct test_ctx {
 	struct spw_fds fds;
 	char addr[SRC_COUNT][INET_ADDRSTRLEN];
 	char host_extra[INET_ADDRSTRLEN]; /* (d): added to the server's veth later */
+	char cli[4096];			  /* build/spillway */
 };
 
 /* ---- the config -------------------------------------------------------------------------- */
@@ -98,8 +101,8 @@ static void write_config(struct test_ctx *c, const char *exempt, bool host_addre
 			 "      - {pool: db, target: 0.85}\n"
 			 "controller: {tick: %dms, lease: 1s, cohort_rotation: 1h, "
 			 "stale_after: 2s}\n",
-			 c->topo.end[SPW_TOPO_SRV].ifname, exempt, host_addresses ? "true" : "false",
-			 SVC_PORT, TICK_MS);
+			 c->topo.end[SPW_TOPO_SRV].ifname, exempt,
+			 host_addresses ? "true" : "false", SVC_PORT, TICK_MS);
 
 	assert_true(n > 0 && (size_t)n < sizeof(buf));
 	assert_int_equal(spw_daemon_write_config(&c->d, buf), 0);
@@ -130,6 +133,7 @@ static uint64_t count(struct test_ctx *c, enum spw_reason r)
 {
 	struct spw_count n;
 
+	assert_non_null(c->d.dp);
 	assert_int_equal(spw_dp_counter_read(c->d.dp, SVC_ID, TIER_STD, r, &n), 0);
 	return n.packets;
 }
@@ -140,6 +144,7 @@ static int exempt_lookup(struct test_ctx *c, const char *text)
 	uint8_t addr[SPW_ADDR_LEN];
 	bool is_v4;
 
+	assert_non_null(c->d.dp);
 	assert_int_equal(spw_addr_parse(text, addr, &is_v4), 0);
 	return spw_dp_exempt_lookup(c->d.dp, addr, is_v4);
 }
@@ -219,6 +224,28 @@ static void expect(struct test_ctx *c, enum src s, bool admitted, const char *wh
 	assert_int_equal(count(c, SPW_REASON_SHED_LEVEL) - shed, admitted ? 0 : TRIES);
 }
 
+/* `spillway explain` of a connect from s: its text names decision. */
+static void expect_explain(struct test_ctx *c, enum src s, const char *decision)
+{
+	char port[8], want[64];
+	const char *argv[] = {c->cli,	 "--pin-root", c->d.pin_root, "--state-dir", c->d.dir,
+			      "explain", c->addr[s],   port,	      NULL};
+	char *out = NULL;
+	int st;
+
+	snprintf(port, sizeof(port), "%d", SVC_PORT);
+	snprintf(want, sizeof(want), "decision: %s:", decision);
+	st = spw_cmd_capture(argv, &out);
+	if (st != 0 || !out || !strstr(out, want)) {
+		char copy[4096];
+
+		snprintf(copy, sizeof(copy), "%s", out ? out : "");
+		free(out);
+		fail_msg("explain %s exited %d without \"%s\":\n%s", c->addr[s], st, want, copy);
+	}
+	free(out);
+}
+
 /* ---- setup and teardown ------------------------------------------------------------------ */
 
 static int group_setup(void **state)
@@ -231,6 +258,18 @@ static int group_setup(void **state)
 		return -1;
 	c->listen_fd = -1;
 	*state = c;
+	if (spw_daemon_binary(c->cli, sizeof(c->cli)))
+		return -1;
+	{
+		char bin[sizeof(c->cli)];
+
+		snprintf(bin, sizeof(bin), "%s", c->cli);
+		snprintf(c->cli, sizeof(c->cli), "%s/spillway", dirname(bin));
+	}
+	if (access(c->cli, X_OK)) {
+		fprintf(stderr, "%s is missing: make %s\n", c->cli, "build/spillway");
+		return -1;
+	}
 	if (spw_topo_create(&c->topo))
 		return -1;
 	if (spw_topo_peer_xdp(&c->topo, &c->empty))
@@ -286,6 +325,8 @@ static void test_exempt_source(void **state)
 	expect(c, SRC_2, false, "(a) standard shed, source 2 not exempt");
 	expect(c, SRC_1, true, "(a) standard shed, source 1 exempt");
 	expect(c, SRC_2, false, "(a) after source 1's connects");
+	expect_explain(c, SRC_1, "exempt");
+	expect_explain(c, SRC_2, "shed_level");
 
 	/* The exporter shows the same count (it reads the counters at each scrape). */
 	ex = count(c, SPW_REASON_EXEMPT);
@@ -313,6 +354,8 @@ static void test_reload_moves(void **state)
 
 	expect(c, SRC_2, true, "(b) after the reload that exempts source 2");
 	expect(c, SRC_1, false, "(b) after the reload that no longer exempts source 1");
+	expect_explain(c, SRC_2, "exempt");
+	expect_explain(c, SRC_1, "shed_level");
 }
 
 /* ---- (c) a bad file keeps the running exempt set ----------------------------------------- */

@@ -62,6 +62,7 @@ struct spw_cli_req {
 	/* explain */
 	const char *addr_text;
 	uint8_t addr[SPW_ADDR_LEN];
+	bool addr_v4; /* typed as IPv4: a packet of that family */
 	uint16_t port;
 	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
 	bool has_local;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * spillway explain ADDR PORT: the data plane's decision for a new flow, recomputed from the
- * pinned maps in the order bpf/admission.bpf.h takes it (policy, tier, lease, level, token
- * bucket, concurrency cap, dry run, action), with spillway_rank.h's cohort and rank: the same
- * code the BPF side runs. Nothing is written: the bucket is read, not taken from.
+ * pinned maps in the order bpf/admission.bpf.h takes it (policy, tier, exempt source, lease,
+ * level, token bucket, concurrency cap, dry run, action), with spillway_rank.h's cohort and rank:
+ * the same code the BPF side runs. Nothing is written: the bucket is read, not taken from.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -180,7 +180,10 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 	now = spw_now_ns();
 	e->decision = SPW_REASON_ADMITTED;
 	e->why = "rank below the admit level, token and connection slot available";
-	if (now >= e->pol.lease_expires_ns) {
+	if (!spw_dp_exempt_lookup(dp, req->addr, req->addr_v4)) {
+		e->decision = SPW_REASON_EXEMPT;
+		e->why = "the source is exempt (config exempt, or a host address): never refused";
+	} else if (now >= e->pol.lease_expires_ns) {
 		e->decision = SPW_REASON_FAIL_OPEN;
 		e->why = "the policy's lease has expired (spillwayd not renewing): fails open";
 	} else if (!spw_level_admits(&e->pol, e->rank, spw_host_slot(req->addr, g.cohort_salt))) {
@@ -203,7 +206,8 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 		e->decision = SPW_REASON_SHED_RESERVE;
 		e->why = "the service's connections left are reserved for the tiers above";
 	}
-	if (e->decision == SPW_REASON_ADMITTED || e->decision == SPW_REASON_FAIL_OPEN) {
+	if (e->decision == SPW_REASON_ADMITTED || e->decision == SPW_REASON_FAIL_OPEN ||
+	    e->decision == SPW_REASON_EXEMPT) {
 		e->passes = true;
 		e->action = "pass";
 	} else if (e->pol.flags & SPW_POLICY_DRY_RUN) {

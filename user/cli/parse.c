@@ -388,7 +388,7 @@ static enum spw_cli_parse_result parse_explain(struct spw_cli_req *req, int argc
 	if (!positionals("explain", argc, argv, 2, names, err, errlen))
 		return SPW_CLI_USAGE;
 	req->addr_text = argv[optind];
-	if (spw_addr_parse(req->addr_text, req->addr, NULL)) {
+	if (spw_addr_parse(req->addr_text, req->addr, &req->addr_v4)) {
 		spw_set_err(err, errlen, "explain: bad address '%s': not an IPv4 or IPv6 address",
 			    req->addr_text);
 		return SPW_CLI_USAGE;
