@@ -247,6 +247,28 @@ int spw_daemon_binary(char *buf, size_t len)
 	return 0;
 }
 
+int spw_daemon_cli_binary(char *buf, size_t len)
+{
+	char daemon[PATH_MAX], *slash;
+	int err = spw_daemon_binary(daemon, sizeof(daemon));
+
+	if (err)
+		return err;
+	slash = strrchr(daemon, '/');
+	if (snprintf(buf, len, "%.*s/spillway", slash ? (int)(slash - daemon) : 1,
+		     slash ? daemon : ".") >= (int)len)
+		return -ENAMETOOLONG;
+	if (access(buf, X_OK)) {
+		err = -errno;
+		fprintf(stderr,
+			"daemon: %s is missing or not executable (%s): build it with "
+			"`make build/spillway` (part of `make all`)\n",
+			buf, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
 static long file_size(const char *path)
 {
 	struct stat st;

@@ -92,6 +92,9 @@ int spw_daemon_write_raw(struct spw_daemon *d, const char *text);
  */
 int spw_daemon_binary(char *buf, size_t len);
 
+/* The CLI, spillway, beside that daemon binary: fails with a message when it is missing. */
+int spw_daemon_cli_binary(char *buf, size_t len);
+
 /*
  * Starts `spillwayd -c CONFIG --pin-root PIN_ROOT -v` in the namespace (without -v when
  * d->quiet), output to the log.

@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <grp.h>
-#include <libgen.h>
 #include <math.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -219,7 +218,7 @@ static void make_config(struct test_ctx *c, char *buf, size_t len)
 static int group_setup(void **state)
 {
 	struct test_ctx *c = calloc(1, sizeof(*c));
-	char cfg[4096], bin[4096];
+	char cfg[4096];
 	int err;
 
 	if (!c)
@@ -227,13 +226,8 @@ static int group_setup(void **state)
 	c->listen_fd = -1;
 	ctx = c;
 	*state = c;
-	if (spw_daemon_binary(bin, sizeof(bin)))
+	if (spw_daemon_cli_binary(c->cli, sizeof(c->cli)))
 		return -1;
-	snprintf(c->cli, sizeof(c->cli), "%s/spillway", dirname(bin));
-	if (access(c->cli, X_OK)) {
-		fprintf(stderr, "%s is missing: make %s\n", c->cli, "build/spillway");
-		return -1;
-	}
 	if (spw_topo_create(&c->topo))
 		return -1;
 	c->empty = empty_xdp__open_and_load();

@@ -24,7 +24,6 @@
  * order and share one daemon.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -258,18 +257,8 @@ static int group_setup(void **state)
 		return -1;
 	c->listen_fd = -1;
 	*state = c;
-	if (spw_daemon_binary(c->cli, sizeof(c->cli)))
+	if (spw_daemon_cli_binary(c->cli, sizeof(c->cli)))
 		return -1;
-	{
-		char bin[sizeof(c->cli)];
-
-		snprintf(bin, sizeof(bin), "%s", c->cli);
-		snprintf(c->cli, sizeof(c->cli), "%s/spillway", dirname(bin));
-	}
-	if (access(c->cli, X_OK)) {
-		fprintf(stderr, "%s is missing: make %s\n", c->cli, "build/spillway");
-		return -1;
-	}
 	if (spw_topo_create(&c->topo))
 		return -1;
 	if (spw_topo_peer_xdp(&c->topo, &c->empty))
