@@ -21,6 +21,7 @@
 #include "reject.bpf.h"
 #include "flow.bpf.h"
 #include "recent.bpf.h"
+#include "throttle.bpf.h"
 
 /* What the entry point should do with the packet, in hook-neutral terms. */
 enum spw_verdict {
@@ -185,6 +186,7 @@ static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
 	ctx_prepare_parse(ctx, SPW_PARSE_PULL_LEN);
 	pkt.len = ctx_len(ctx);
 	ret = spw_parse(ctx_data(ctx), ctx_data_end(ctx), &pkt);
+	spw_throttle_ingress(ctx, &pkt, ret);
 	if (ret != SPW_PARSE_OK) {
 		__u32 reason = ret == SPW_PARSE_OTHER_L4   ? SPW_REASON_NOT_SERVICE
 			       : ret == SPW_PARSE_FRAGMENT ? SPW_REASON_FRAGMENT

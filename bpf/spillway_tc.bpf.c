@@ -2,7 +2,8 @@
 /*
  * TC entry points: ingress runs the same admission core as XDP, for interfaces where XDP is
  * not wanted; egress sees the server's replies (flow tracking builds on it, and the tier
- * marks are written there).
+ * marks are written there) and this host's own new connections (client-side throttling,
+ * throttle.bpf.h).
  *
  * What they pass they answer TC_ACT_UNSPEC, never TC_ACT_OK: in a tcx chain that is TCX_NEXT
  * and in a clsact filter chain "no verdict", so the other programs on the interface still run
@@ -16,6 +17,11 @@
 SEC("tc")
 int spw_tc_ingress(struct __sk_buff *skb)
 {
+	/* A refusal the throttle made at egress: the local stack's, not the downstream's. */
+	if (skb->mark == SPW_THROTTLE_SKB_MARK) {
+		skb->mark = 0;
+		return TC_ACT_UNSPEC;
+	}
 	switch (spw_ingress(skb)) {
 	case SPW_VERDICT_DROP:
 		return TC_ACT_SHOT;
@@ -31,7 +37,11 @@ int spw_tc_egress(struct __sk_buff *skb)
 {
 	struct spw_flow_seen seen = {};
 	struct spw_pkt pkt;
+	int verdict = spw_throttle_egress(skb);
 
+	/* Only this host's own new connections to a throttled downstream are refused here. */
+	if (verdict >= 0)
+		return verdict;
 	/* Replies are never refused; flow tracking reads them here, and marks them. */
 	spw_egress(skb, &pkt, &seen);
 	spw_mark_egress(skb, &pkt, &seen);

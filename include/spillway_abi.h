@@ -243,6 +243,40 @@ struct spw_throttle_win {
 	__u32 reserved;
 };
 
+/* Downstreams this host throttles its connections to; id 0 is unused (no downstream). */
+#define SPW_MAX_DOWNSTREAMS 64
+
+/*
+ * spw_downstreams value, keyed by the destination prefix (spw_lpm_key): a new outgoing TCP
+ * connection to it (and to port, when not 0) is counted in window id of spw_throttle and may
+ * be refused locally. Its tier is the DSCP of the SYN when spw_dscp maps it, else
+ * default_tier.
+ */
+struct spw_downstream {
+	__u32 id;	   /* 1 .. SPW_MAX_DOWNSTREAMS - 1 */
+	__be16 port;	   /* 0 = any port */
+	__u8 default_tier; /* < SPW_MAX_TIERS */
+	__u8 pad;
+	__u32 k_centi;	 /* K in hundredths: 200 = 2.0 */
+	__u32 bucket_ms; /* the window's width, > 0 */
+};
+
+/* What the throttle counts per downstream and tier (spw_thr_counts). */
+enum spw_throttle_kind {
+	SPW_THR_REQUESTS,  /* outgoing SYNs, the throttled ones included */
+	SPW_THR_ACCEPTS,   /* SYN-ACKs back from the downstream */
+	SPW_THR_REFUSALS,  /* RSTs and ICMP admin-prohibited back from the downstream */
+	SPW_THR_THROTTLED, /* SYNs refused locally: never left the host */
+	SPW_THR_KINDS,
+};
+
+#define SPW_THROTTLE_COUNT_ENTRIES (SPW_MAX_DOWNSTREAMS * SPW_MAX_TIERS * SPW_THR_KINDS)
+
+static inline __u32 spw_throttle_count_index(__u32 id, __u32 tier, __u32 kind)
+{
+	return (id * SPW_MAX_TIERS + tier) * SPW_THR_KINDS + kind;
+}
+
 /* spw_globals value (single entry): knobs the daemon rotates at run time. */
 struct spw_globals {
 	__u32 cohort_salt;     /* mixed into the cohort hash; rotated every epoch */

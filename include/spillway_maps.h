@@ -62,7 +62,14 @@
 	X(attached, HASH, SPW_MAX_ATTACHED, 0, struct spw_iface_key, struct spw_attach_rec)        \
 	/* interface -> XDP_TX frames its driver failed to send; the tracepoint programs count,    \
 	 * per CPU, only interfaces user space entered. */                                         \
-	X(tx_failed, PERCPU_HASH, SPW_MAX_ATTACHED, 0, struct spw_iface_key, __u64)
+	X(tx_failed, PERCPU_HASH, SPW_MAX_ATTACHED, 0, struct spw_iface_key, __u64)                \
+	/* destination prefix -> downstream whose new connections TC egress throttles. */          \
+	X(downstreams, LPM_TRIE, SPW_MAX_DOWNSTREAMS, BPF_F_NO_PREALLOC, struct spw_lpm_key,       \
+	  struct spw_downstream)                                                                   \
+	/* downstream id -> its throttle window; shared by all CPUs, so spin-locked. */            \
+	X(throttle, ARRAY, SPW_MAX_DOWNSTREAMS, 0, __u32, struct spw_throttle_win)                 \
+	/* [downstream][tier][kind] -> count; per CPU, summed by readers. */                       \
+	X(thr_counts, PERCPU_ARRAY, SPW_THROTTLE_COUNT_ENTRIES, 0, __u32, __u64)
 
 /* The pinned name of map `name` of SPW_MAPS: SPW_MAP_NAME(flows) is "spw_flows". */
 #define SPW_MAP_NAME(name) "spw_" #name

@@ -644,6 +644,32 @@ struct bad_string {
 
 /* Cases that read better inline than as files, including some the files do not cover. */
 static const struct bad_string bad_strings[] = {
+    {"downstreams: [{dest: 10.0.0.1}]", "1:15: a downstream needs a name"},
+    {"downstreams: [{name: a}]", "1:15: downstream 'a' needs a dest (ADDR[:PORT] or CIDR)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1:0}]",
+     "1:31: dest: '10.0.0.1:0': port must be a number 1..65535 (ADDR[:PORT] or CIDR, IPv6 as "
+     "[ADDR]:PORT)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1/33}]",
+     "1:31: dest: '10.0.0.1/33': prefix length 33 is longer than an IPv4 address (32) (ADDR[:PORT] "
+     "or CIDR, "
+     "IPv6 as [ADDR]:PORT)"},
+    {"downstreams: [{name: a, dest: \"[::1\"}]",
+     "1:31: dest: '[::1': '[' needs ']' and then ':PORT' or nothing (ADDR[:PORT] or CIDR, "
+     "IPv6 as [ADDR]:PORT)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, k: 0.5}]",
+     "1:44: k: 0.5 is out of range (1 .. 100: the downstream sees at most about K times what "
+     "it accepts)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, window_s: 0}]",
+     "1:51: window_s: 0 is out of range (1..3600)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, tier: gold}]",
+     "1:47: tier: unknown tier 'gold' (tiers: critical, standard, sheddable)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, port: 1}]",
+     "1:41: unknown key 'port' in a downstream (known keys: name, dest, k, window_s, tier)"},
+    {"downstreams:\n  - {name: a, dest: 10.0.0.1:80}\n  - {name: a, dest: 10.0.0.2}\n",
+     "3:12: name: downstream 'a' is listed twice (first at line 2)"},
+    {"downstreams:\n  - {name: a, dest: 10.0.0.1:80}\n  - {name: b, dest: 10.0.0.1:81}\n",
+     "3:21: dest: the same address or prefix as downstream 'a' at line 2 (one downstream per "
+     "prefix)"},
     {"", "1:1: the file is empty: no settings"},
     {"~\n", "1:1: the file is empty: no settings"},
     {"services: [{name: a, port: 1}]\n...\n---\n[1]\n",
@@ -781,6 +807,39 @@ static const struct bad_string bad_strings[] = {
      "      - {pool: p9, target: 1}\n",
      "13:9: signals: at most 8 per service"},
 };
+
+/* downstreams: every dest form, the defaults, and the values as the data plane takes them. */
+static void test_downstreams(void **state)
+{
+	struct spw_config *c =
+	    parse_ok("downstreams:\n"
+		     "  - {name: db, dest: 10.0.2.1:5432, k: 1.5, window_s: 3, tier: critical}\n"
+		     "  - {name: net, dest: 10.0.3.0/24}\n"
+		     "  - {name: v6, dest: \"[2001:db8::1]:443\"}\n"
+		     "  - {name: v6net, dest: \"2001:db8:1::/48\"}\n");
+
+	(void)state;
+	assert_int_equal(c->ndownstreams, 4);
+	assert_string_equal(c->downstreams[0].name, "db");
+	assert_int_equal(c->downstreams[0].id, 1);
+	assert_cidr(&c->downstreams[0].dest, "10.0.2.1/32");
+	assert_int_equal(c->downstreams[0].port, 5432);
+	assert_int_equal(c->downstreams[0].k_centi, 150);
+	assert_int_equal(c->downstreams[0].bucket_ms, 3000);
+	assert_int_equal(c->downstreams[0].default_tier, 0);
+	assert_cidr(&c->downstreams[1].dest, "10.0.3.0/24");
+	assert_int_equal(c->downstreams[1].port, 0);
+	/* Defaults: K = 2, a one-second window, the most sheddable tier. */
+	assert_int_equal(c->downstreams[1].k_centi, 200);
+	assert_int_equal(c->downstreams[1].bucket_ms, 1000);
+	assert_int_equal(c->downstreams[1].default_tier, 2);
+	assert_cidr(&c->downstreams[2].dest, "2001:db8::1/128");
+	assert_int_equal(c->downstreams[2].port, 443);
+	assert_cidr(&c->downstreams[3].dest, "2001:db8:1::/48");
+	assert_int_equal(c->downstreams[3].port, 0);
+	assert_int_equal(c->downstreams[3].id, 4);
+	spw_config_free(c);
+}
 
 static void test_bad_strings(void **state)
 {
@@ -1009,9 +1068,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_files),	cmocka_unit_test(test_example),
 	    cmocka_unit_test(test_defaults),	cmocka_unit_test(test_good_strings),
-	    cmocka_unit_test(test_bad_strings), cmocka_unit_test(test_io_errors),
-	    cmocka_unit_test(test_err_buffer),	cmocka_unit_test(test_many_rules),
-	    cmocka_unit_test(test_limits),	cmocka_unit_test(test_advice),
+	    cmocka_unit_test(test_downstreams), cmocka_unit_test(test_bad_strings),
+	    cmocka_unit_test(test_io_errors),	cmocka_unit_test(test_err_buffer),
+	    cmocka_unit_test(test_many_rules),	cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_advice),
 	};
 
 	return cmocka_run_group_tests(tests, find_dirs, NULL);

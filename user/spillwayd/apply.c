@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <arpa/inet.h>
 #include "spwd.h"
 #include "spw_log.h"
 
@@ -169,6 +170,31 @@ out:
 	return err;
 }
 
+static int apply_downstreams(struct spwd *d, const struct spw_config *cfg)
+{
+	struct spw_lpm_key keys[SPW_MAX_DOWNSTREAMS];
+	int i, err;
+
+	for (i = 0; i < cfg->ndownstreams; i++)
+		spw_cidr_to_key(&cfg->downstreams[i].dest, &keys[i]);
+	err = spw_dp_downstreams_prune(d->dp, keys, cfg->ndownstreams);
+	for (i = 0; !err && i < cfg->ndownstreams; i++) {
+		const struct spw_config_downstream *c = &cfg->downstreams[i];
+		struct spw_downstream ds = {
+		    .id = c->id,
+		    .port = htons(c->port),
+		    .default_tier = c->default_tier,
+		    .k_centi = c->k_centi,
+		    .bucket_ms = c->bucket_ms,
+		};
+
+		err = spw_dp_downstream_set(d->dp, &c->dest, &ds);
+	}
+	if (err)
+		pr_warn("cannot load the downstreams: %s\n", strerror(-err));
+	return err;
+}
+
 static int apply_dscp(struct spwd *d, const struct spw_config *cfg)
 {
 	int i, err;
@@ -237,6 +263,8 @@ int spwd_apply(struct spwd *d, const struct spw_config *cfg, const struct spw_co
 		err = apply_prefixes(d, cfg);
 	if (!err)
 		err = apply_dscp(d, cfg);
+	if (!err)
+		err = apply_downstreams(d, cfg);
 	if (!err)
 		err = spw_dp_flood_guard_set(d->dp, cfg->flood_insert_rate, 0);
 	if (!err)

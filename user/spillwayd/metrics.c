@@ -190,6 +190,30 @@ void spwd_metrics_fill_counters(struct spwd *d, struct spw_metrics_snapshot *s)
 	}
 }
 
+/* On a failed read a downstream keeps its last counts: counters never go backwards. */
+static void collect_downstreams(struct spwd *d, struct spw_metrics_snapshot *b)
+{
+	uint64_t n[SPW_MAX_TIERS][SPW_THR_KINDS];
+	uint32_t t;
+	int i;
+
+	for (i = 0; i < d->cfg->ndownstreams; i++) {
+		const struct spw_config_downstream *c = &d->cfg->downstreams[i];
+
+		if (strcmp(b->downstreams[i].name, c->name))
+			memset(&b->downstreams[i], 0, sizeof(b->downstreams[i]));
+		snprintf(b->downstreams[i].name, sizeof(b->downstreams[i].name), "%s", c->name);
+		if (spw_dp_throttle_read(d->dp, c->id, n))
+			continue;
+		for (t = 0; t < SPW_MAX_TIERS; t++) {
+			b->downstreams[i].requests[t] = n[t][SPW_THR_REQUESTS];
+			b->downstreams[i].accepts[t] = n[t][SPW_THR_ACCEPTS];
+			b->downstreams[i].throttled[t] = n[t][SPW_THR_THROTTLED];
+		}
+	}
+	b->ndownstreams = i;
+}
+
 void spwd_metrics_collect(struct spwd *d, uint64_t now)
 {
 	struct spw_metrics_snapshot *b = d->mbuild;
@@ -214,6 +238,7 @@ void spwd_metrics_collect(struct spwd *d, uint64_t now)
 		    d->dp, (int)if_nametoindex(d->cfg->ifaces[i].name), &b->ifaces[i].tx_failed);
 	}
 	b->nifaces = i;
+	collect_downstreams(d, b);
 	for (i = 0; i < d->nsvcs; i++)
 		collect_service(d, &d->svcs[i], &b->svcs[i], now, slow);
 	b->nservices = d->nsvcs;

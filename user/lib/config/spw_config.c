@@ -136,6 +136,7 @@ static const struct cfg_field top_fields[] = {
     {"metrics", cfg_parse_metrics},
     {"report", cfg_parse_report},
     {"state_dir", cfg_parse_state_dir},
+    {"downstreams", cfg_parse_downstreams},
 };
 #define NTOP (sizeof(top_fields) / sizeof(top_fields[0]))
 

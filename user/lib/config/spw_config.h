@@ -63,6 +63,24 @@ struct spw_config_service {
 	int nsignals;
 };
 
+/* A destination whose new connections pass the client-side throttle (downstreams:). */
+struct spw_config_downstream {
+	char name[SPW_NAME_MAX];
+	uint32_t id;	      /* the data plane's downstream id: 1.. in file order */
+	struct spw_cidr dest; /* the destination address or prefix */
+	uint16_t port;	      /* 0 = any port */
+	uint8_t default_tier; /* tier of a SYN without a mapped DSCP; default the last tier */
+	uint32_t k_centi;     /* K in hundredths, default 200 */
+	uint32_t bucket_ms;   /* the window, window_s x 1000, default 1000 */
+};
+
+/*
+ * A downstream's dest: "ADDR[:PORT]", "CIDR", IPv6 with a port as "[ADDR]:PORT". Returns 0 or
+ * -EINVAL with a plain-words reason in why.
+ */
+int spw_downstream_dest_parse(const char *text, struct spw_cidr *cidr, uint16_t *port, char *why,
+			      size_t whylen);
+
 struct spw_config_controller {
 	uint64_t tick_ns;	     /* default 100ms */
 	uint64_t lease_ns;	     /* default 3s; longer than several ticks */
@@ -91,6 +109,8 @@ struct spw_config {
 	bool exempt_host_addresses; /* default true: the host's own addresses are exempt too */
 	struct spw_config_service services[SPW_MAX_SERVICES - 1];
 	int nservices;
+	struct spw_config_downstream downstreams[SPW_MAX_DOWNSTREAMS - 1];
+	int ndownstreams;
 	struct spw_config_controller controller;
 	uint32_t flow_capacity;	    /* flows: {capacity: N}, default SPW_FLOWS_DEFAULT */
 	uint32_t flood_insert_rate; /* flows: {insert_rate: 20000/s} per CPU; 0 = off */

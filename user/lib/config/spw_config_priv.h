@@ -143,5 +143,7 @@ CFG_SECTION(flows);
 CFG_SECTION(metrics);
 CFG_SECTION(report);
 CFG_SECTION(state_dir);
+/* spw_config_downstream.c */
+CFG_SECTION(downstreams);
 
 #endif /* SPW_CONFIG_PRIV_H */

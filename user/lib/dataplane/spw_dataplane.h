@@ -161,6 +161,15 @@ int spw_dp_rules_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep,
 int spw_dp_trusted_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n);
 int spw_dp_exempt_prune(struct spw_dataplane *dp, const struct spw_exempt_key *keep, int n);
 
+/* A downstream TC egress throttles connections to (dest, ds->port); replaces the prefix's. */
+int spw_dp_downstream_set(struct spw_dataplane *dp, const struct spw_cidr *dest,
+			  const struct spw_downstream *ds);
+/* Removes every downstream whose prefix is not in keep[0..n). */
+int spw_dp_downstreams_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n);
+/* Downstream id's counts per tier and kind (enum spw_throttle_kind), summed over CPUs. */
+int spw_dp_throttle_read(struct spw_dataplane *dp, uint32_t id,
+			 uint64_t out[SPW_MAX_TIERS][SPW_THR_KINDS]);
+
 int spw_dp_globals_get(struct spw_dataplane *dp, struct spw_globals *g);
 int spw_dp_globals_set(struct spw_dataplane *dp, const struct spw_globals *g);
 

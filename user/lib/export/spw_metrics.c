@@ -500,6 +500,47 @@ static void fmt_tx_failed(FILE *f, const struct spw_metrics_snapshot *s)
 	}
 }
 
+static void fmt_throttle_family(FILE *f, const struct spw_metrics_snapshot *s, const char *name,
+				const char *help, size_t off)
+{
+	uint32_t t, nt = ntiers_of(s);
+	int i;
+
+	if (!s->ndownstreams)
+		return;
+	head(f, name, "counter", help);
+	for (i = 0; i < s->ndownstreams; i++) {
+		const uint64_t *v = (const uint64_t *)((const char *)&s->downstreams[i] + off);
+
+		for (t = 0; t < nt; t++) {
+			fprintf(f, "%s{downstream=\"", name);
+			esc(f, s->downstreams[i].name);
+			fputs("\",tier=\"", f);
+			esc(f, tier_name(s, t));
+			fputs("\"}", f);
+			unum(f, v[t]);
+		}
+	}
+}
+
+#define THROTTLE_OFF(field)                                                                        \
+	offsetof(__typeof__(((struct spw_metrics_snapshot *)0)->downstreams[0]), field)
+
+static void fmt_throttle(FILE *f, const struct spw_metrics_snapshot *s)
+{
+	fmt_throttle_family(f, s, "spillway_throttle_requests_total",
+			    "New connections this host opened to a throttled downstream, the "
+			    "throttled ones included.",
+			    THROTTLE_OFF(requests));
+	fmt_throttle_family(f, s, "spillway_throttle_accepts_total",
+			    "SYN-ACKs a throttled downstream answered with.",
+			    THROTTLE_OFF(accepts));
+	fmt_throttle_family(f, s, "spillway_throttle_throttled_total",
+			    "New connections to a downstream refused on this host (ECONNREFUSED); "
+			    "they never left it.",
+			    THROTTLE_OFF(throttled));
+}
+
 static void fmt_controller(FILE *f, const struct spw_metrics_snapshot *s)
 {
 	uint64_t cum = 0;
@@ -561,6 +602,7 @@ int spw_metrics_format(const struct spw_metrics_snapshot *s, char **out, size_t 
 	fmt_services(f, s);
 	fmt_signals(f, s);
 	fmt_reports(f, s);
+	fmt_throttle(f, s);
 	fmt_controller(f, s);
 	if (ferror(f)) {
 		fclose(f);

@@ -92,6 +92,14 @@ struct spw_metrics_snapshot {
 		bool tx_counted;    /* XDP modes with the kernel's BTF: tx_failed is counted */
 		uint64_t tx_failed; /* XDP_TX frames the interface failed to send (rejects) */
 	} ifaces[16];
+	/* Client-side throttling: per configured downstream, per tier (exported when counted). */
+	int ndownstreams;
+	struct {
+		char name[SPW_NAME_MAX];
+		uint64_t requests[SPW_MAX_TIERS];  /* SYNs to it, the throttled included */
+		uint64_t accepts[SPW_MAX_TIERS];   /* SYN-ACKs from it */
+		uint64_t throttled[SPW_MAX_TIERS]; /* SYNs refused locally */
+	} downstreams[SPW_MAX_DOWNSTREAMS - 1];
 	/* Service id 0: traffic that is not a configured service (only non-zero rows are shown). */
 	struct spw_metrics_tier none[SPW_TIER_SLOTS];
 	int nreports;

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Client-side throttling of downstreams: this host's new TCP connections to a configured
+ * destination are counted at TC egress (requests, per tier) and the downstream's answers at
+ * ingress (SYN-ACK = accept; RST and ICMP admin-prohibited = refusal; no answer = a request
+ * without accept). include/spillway_throttle.h turns the window into the share of new
+ * attempts to refuse; a refused SYN is rewritten into the RST+ACK the downstream would send
+ * and handed to the same device's ingress, so the connecting socket gets ECONNREFUSED at once
+ * and nothing leaves the host.
+ *
+ * Outgoing connections have no classifier of their own (the rules and trusted prefixes
+ * classify clients of local services): their tier is the DSCP the SYN carries when spw_dscp
+ * maps it to a tier, else the downstream's default tier.
+ *
+ * Needs the context wrapper (ctx_*.bpf.h) included first.
+ */
+#ifndef SPW_THROTTLE_BPF_H
+#define SPW_THROTTLE_BPF_H
+
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "reject.bpf.h"
+#include "spillway_throttle.h"
+
+/* skb->mark of a refusal made here: ingress must not count it as the downstream's. */
+#define SPW_THROTTLE_SKB_MARK 0x5350574bU /* "SPWK" */
+#define SPW_NS_PER_MS	      1000000ULL
+
+static __always_inline void spw_throttle_count(__u32 id, __u32 tier, __u32 kind)
+{
+	__u32 idx = spw_throttle_count_index(id, tier & (SPW_MAX_TIERS - 1), kind);
+	__u64 *n;
+
+	if (id >= SPW_MAX_DOWNSTREAMS)
+		return;
+	n = bpf_map_lookup_elem(&spw_thr_counts, &idx);
+	if (n)
+		*n += 1;
+}
+
+/* The downstream a connection to addr:port (16-byte form, network order) goes to, or NULL. */
+static __always_inline struct spw_downstream *spw_downstream_of(const __u8 *addr, __be16 port)
+{
+	struct spw_lpm_key key = {.prefixlen = SPW_ADDR_LEN * 8};
+	struct spw_downstream *ds;
+
+	__builtin_memcpy(key.addr, addr, SPW_ADDR_LEN);
+	ds = bpf_map_lookup_elem(&spw_downstreams, &key);
+	if (!ds || (ds->port && ds->port != port) || !ds->id || ds->id >= SPW_MAX_DOWNSTREAMS ||
+	    !ds->bucket_ms)
+		return NULL;
+	return ds;
+}
+
+/* A set DSCP the config maps to a tier picks the tier; otherwise the downstream's default. */
+static __always_inline __u32 spw_downstream_tier(const struct spw_downstream *ds, __u32 dscp)
+{
+	__u32 tier = ds->default_tier;
+
+	if (dscp) {
+		__u8 *mapped = bpf_map_lookup_elem(&spw_dscp, &dscp);
+
+		if (mapped && *mapped != SPW_DSCP_UNMAPPED)
+			tier = *mapped;
+	}
+	return tier & (SPW_MAX_TIERS - 1);
+}
+
+/* Counts an answer of kind from the downstream behind addr:port. */
+static __always_inline void spw_throttle_answer(const __u8 *addr, __be16 port, __u32 dscp,
+						__u32 kind)
+{
+	struct spw_downstream *ds = spw_downstream_of(addr, port);
+	struct spw_throttle_win *win;
+	__u32 id, bucket, prev_w;
+
+	if (!ds)
+		return;
+	id = ds->id;
+	spw_throttle_count(id, spw_downstream_tier(ds, dscp), kind);
+	if (kind != SPW_THR_ACCEPTS)
+		return;
+	bucket = spw_throttle_clock(bpf_ktime_get_ns() / SPW_NS_PER_MS, ds->bucket_ms, &prev_w);
+	win = bpf_map_lookup_elem(&spw_throttle, &id);
+	if (!win)
+		return;
+	bpf_spin_lock(&win->lock);
+	spw_throttle_accept(win, bucket);
+	bpf_spin_unlock(&win->lock);
+}
+
+/*
+ * An ICMP destination-unreachable "administratively prohibited" about a TCP segment this host
+ * sent: the quoted header names the downstream and its port.
+ */
+static __always_inline void spw_throttle_icmp(spw_ctx_t *ctx, const struct spw_pkt *pkt)
+{
+	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
+	__u8 addr[SPW_ADDR_LEN];
+	__u32 off = pkt->l4_off;
+	__u8 *ic;
+
+	if (off > SPW_PARSE_PULL_LEN)
+		return;
+	ic = data + off;
+	if (pkt->is_v4) {
+		struct iphdr *q = (void *)(ic + SPW_ICMP_HLEN);
+		__be16 *ports = (void *)(q + 1);
+
+		if ((void *)(ports + 2) > data_end || pkt->proto != IPPROTO_ICMP ||
+		    ic[0] != ICMP_DEST_UNREACH || ic[1] != ICMP_PKT_FILTERED || q->ihl != 5 ||
+		    q->protocol != IPPROTO_TCP)
+			return;
+		spw_addr_from_v4(addr, q->daddr);
+		spw_throttle_answer(addr, ports[1], q->tos >> 2, SPW_THR_REFUSALS);
+	} else {
+		struct ipv6hdr *q = (void *)(ic + SPW_ICMP_HLEN);
+		__be16 *ports = (void *)(q + 1);
+
+		if ((void *)(ports + 2) > data_end || pkt->proto != IPPROTO_ICMPV6 ||
+		    ic[0] != ICMPV6_DEST_UNREACH || ic[1] != ICMPV6_ADM_PROHIBITED ||
+		    q->nexthdr != IPPROTO_TCP)
+			return;
+		__builtin_memcpy(addr, &q->daddr, SPW_ADDR_LEN);
+		spw_throttle_answer(addr, ports[1], (bpf_ntohs(*(__be16 *)q) >> 6) & SPW_DSCP_MASK,
+				    SPW_THR_REFUSALS);
+	}
+}
+
+/*
+ * At ingress, for every parsed packet: SYN-ACKs and RSTs from a downstream, and ICMP
+ * refusals about one, are its answers. Other packets cost one flag test.
+ */
+static __always_inline void spw_throttle_ingress(spw_ctx_t *ctx, const struct spw_pkt *pkt,
+						 int parsed)
+{
+	__u8 saddr[SPW_ADDR_LEN], daddr[SPW_ADDR_LEN];
+	__u8 f = pkt->tcp_flags;
+
+	if (parsed == SPW_PARSE_OTHER_L4) {
+		if (pkt->proto == IPPROTO_ICMP || pkt->proto == IPPROTO_ICMPV6)
+			spw_throttle_icmp(ctx, pkt);
+		return;
+	}
+	if (parsed != SPW_PARSE_OK || pkt->proto != IPPROTO_TCP ||
+	    !(f & (SPW_TCP_SYN | SPW_TCP_RST)))
+		return;
+	spw_pkt_addrs(pkt, saddr, daddr);
+	if ((f & (SPW_TCP_SYN | SPW_TCP_ACK | SPW_TCP_RST)) == (SPW_TCP_SYN | SPW_TCP_ACK))
+		spw_throttle_answer(saddr, pkt->sport, pkt->dscp, SPW_THR_ACCEPTS);
+	else if (f & SPW_TCP_RST)
+		spw_throttle_answer(saddr, pkt->sport, pkt->dscp, SPW_THR_REFUSALS);
+}
+
+/* Egress exists only at TC (ctx_skb.bpf.h). */
+#ifdef SPW_CTX_SKB_BPF_H
+/*
+ * At TC egress: a SYN to a downstream is a request; refused, it becomes the RST+ACK for the
+ * local socket and goes to this device's ingress. Returns the TC verdict for a refused SYN,
+ * or -1 to let the packet go on.
+ */
+static __always_inline int spw_throttle_egress(struct __sk_buff *skb)
+{
+	__u8 saddr[SPW_ADDR_LEN], daddr[SPW_ADDR_LEN];
+	struct spw_throttle_win *win;
+	struct spw_downstream *ds;
+	struct spw_pkt pkt = {};
+	struct spw_reply r;
+	__u32 id, tier, k, bucket, prev_w, share, rnd;
+
+	ctx_prepare_parse(skb, SPW_PARSE_PULL_LEN);
+	if (spw_parse(ctx_data(skb), ctx_data_end(skb), &pkt) != SPW_PARSE_OK ||
+	    pkt.proto != IPPROTO_TCP ||
+	    (pkt.tcp_flags & (SPW_TCP_SYN | SPW_TCP_ACK | SPW_TCP_RST)) != SPW_TCP_SYN)
+		return -1;
+	spw_pkt_addrs(&pkt, saddr, daddr);
+	ds = spw_downstream_of(daddr, pkt.dport);
+	if (!ds)
+		return -1;
+	id = ds->id;
+	k = ds->k_centi;
+	tier = spw_downstream_tier(ds, pkt.dscp);
+	bucket = spw_throttle_clock(bpf_ktime_get_ns() / SPW_NS_PER_MS, ds->bucket_ms, &prev_w);
+	win = bpf_map_lookup_elem(&spw_throttle, &id);
+	if (!win)
+		return -1;
+	/* No helper may run under the lock: draw the random bits first. */
+	rnd = bpf_get_prandom_u32();
+	bpf_spin_lock(&win->lock);
+	share = spw_throttle_share(win, tier, k, bucket, prev_w);
+	spw_throttle_request(win, tier, bucket);
+	bpf_spin_unlock(&win->lock);
+	spw_throttle_count(id, tier, SPW_THR_REQUESTS);
+	if (!spw_throttle_refuse(share, rnd))
+		return -1;
+	spw_reply_of(&pkt, saddr, daddr, &r);
+	spw_throttle_count(id, tier, SPW_THR_THROTTLED);
+	/* A rewrite that failed half way leaves no packet worth sending: the socket's SYN
+	 * retransmission tries again, as after a loss. */
+	if (spw_reject(skb, &r))
+		return TC_ACT_SHOT;
+	skb->mark = SPW_THROTTLE_SKB_MARK;
+	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+}
+#endif
+
+#endif /* SPW_THROTTLE_BPF_H */

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Client-side throttling: the downstreams TC egress throttles, and what it counted of them. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "spw_dataplane_priv.h"
+
+int spw_dp_downstream_set(struct spw_dataplane *dp, const struct spw_cidr *dest,
+			  const struct spw_downstream *ds)
+{
+	struct spw_lpm_key key;
+
+	if (dest->prefixlen > SPW_ADDR_LEN * 8 || !ds->id || ds->id >= SPW_MAX_DOWNSTREAMS ||
+	    !ds->bucket_ms || ds->default_tier >= SPW_MAX_TIERS)
+		return -EINVAL;
+	spw_cidr_to_key(dest, &key);
+	return bpf_map_update_elem(dp->maps.downstreams, &key, ds, BPF_ANY) ? -errno : 0;
+}
+
+int spw_dp_downstreams_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n)
+{
+	struct spw_lpm_key key, next, *gone;
+	int i, ngone = 0, err = 0;
+	void *prev = NULL;
+
+	/* At most SPW_MAX_DOWNSTREAMS entries: collect, then delete, so the walk stays valid. */
+	gone = calloc(SPW_MAX_DOWNSTREAMS, sizeof(*gone));
+	if (!gone)
+		return -ENOMEM;
+	while (ngone < SPW_MAX_DOWNSTREAMS && !bpf_map_get_next_key(dp->maps.downstreams, prev, &next)) {
+		bool kept = false;
+
+		for (i = 0; i < n && !kept; i++)
+			kept = !memcmp(&keep[i], &next, sizeof(next));
+		if (!kept)
+			gone[ngone++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (i = 0; i < ngone; i++)
+		if (bpf_map_delete_elem(dp->maps.downstreams, &gone[i]) && errno != ENOENT && !err)
+			err = -errno;
+	free(gone);
+	return err;
+}
+
+int spw_dp_throttle_read(struct spw_dataplane *dp, uint32_t id,
+			 uint64_t out[SPW_MAX_TIERS][SPW_THR_KINDS])
+{
+	uint64_t *vals;
+	uint32_t t, k, idx;
+	int cpu, err = 0;
+
+	if (!id || id >= SPW_MAX_DOWNSTREAMS)
+		return -EINVAL;
+	vals = calloc((size_t)dp->ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (t = 0; t < SPW_MAX_TIERS && !err; t++)
+		for (k = 0; k < SPW_THR_KINDS && !err; k++) {
+			idx = spw_throttle_count_index(id, t, k);
+			if (bpf_map_lookup_elem(dp->maps.thr_counts, &idx, vals)) {
+				err = -errno;
+				break;
+			}
+			out[t][k] = 0;
+			for (cpu = 0; cpu < dp->ncpus; cpu++)
+				out[t][k] += vals[cpu];
+		}
+	free(vals);
+	return err;
+}
