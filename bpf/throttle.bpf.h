@@ -98,35 +98,43 @@ static __always_inline void spw_throttle_answer(const __u8 *addr, __be16 port, _
 static __always_inline void spw_throttle_icmp(spw_ctx_t *ctx, const struct spw_pkt *pkt)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
+	/* ICMP header, quoted IPv6 header, quoted TCP ports: the most either family reads. */
+	__u8 q[SPW_ICMP_HLEN + SPW_IPV6_HLEN + 4];
 	__u8 addr[SPW_ADDR_LEN];
-	__u32 off = pkt->l4_off;
+	__u32 off = pkt->l4_off, dscp;
+	__be16 port;
 	__u8 *ic;
 
-	if (off > SPW_PARSE_PULL_LEN)
+	/* Bounded on the register that forms the pointer (see spw_l3_bounded), and one bounds
+	 * check for the whole copy, so every read below is of the stack. */
+	if (off > 0xff)
 		return;
+	asm volatile("" : "+r"(off));
+	off &= 0xff;
 	ic = data + off;
+	if ((void *)(ic + sizeof(q)) > data_end)
+		return;
+	__builtin_memcpy(q, ic, sizeof(q));
 	if (pkt->is_v4) {
-		struct iphdr *q = (void *)(ic + SPW_ICMP_HLEN);
-		__be16 *ports = (void *)(q + 1);
-
-		if ((void *)(ports + 2) > data_end || pkt->proto != IPPROTO_ICMP ||
-		    ic[0] != ICMP_DEST_UNREACH || ic[1] != ICMP_PKT_FILTERED || q->ihl != 5 ||
-		    q->protocol != IPPROTO_TCP)
+		/* q + 8: the quoted IPv4 header, no options; then the TCP ports. */
+		if (pkt->proto != IPPROTO_ICMP || q[0] != ICMP_DEST_UNREACH ||
+		    q[1] != ICMP_PKT_FILTERED || q[8] != 0x45 || q[8 + 9] != IPPROTO_TCP)
 			return;
-		spw_addr_from_v4(addr, q->daddr);
-		spw_throttle_answer(addr, ports[1], q->tos >> 2, SPW_THR_REFUSALS);
+		__builtin_memset(addr, 0, 10);
+		addr[10] = addr[11] = 0xff;
+		__builtin_memcpy(addr + 12, q + 8 + 16, 4);
+		__builtin_memcpy(&port, q + 8 + SPW_IPV4_HLEN + 2, 2);
+		dscp = q[8 + 1] >> 2;
 	} else {
-		struct ipv6hdr *q = (void *)(ic + SPW_ICMP_HLEN);
-		__be16 *ports = (void *)(q + 1);
-
-		if ((void *)(ports + 2) > data_end || pkt->proto != IPPROTO_ICMPV6 ||
-		    ic[0] != ICMPV6_DEST_UNREACH || ic[1] != ICMPV6_ADM_PROHIBITED ||
-		    q->nexthdr != IPPROTO_TCP)
+		/* q + 8: the quoted IPv6 header (next header at 6, destination at 24). */
+		if (pkt->proto != IPPROTO_ICMPV6 || q[0] != ICMPV6_DEST_UNREACH ||
+		    q[1] != ICMPV6_ADM_PROHIBITED || q[8 + 6] != IPPROTO_TCP)
 			return;
-		__builtin_memcpy(addr, &q->daddr, SPW_ADDR_LEN);
-		spw_throttle_answer(addr, ports[1], (bpf_ntohs(*(__be16 *)q) >> 6) & SPW_DSCP_MASK,
-				    SPW_THR_REFUSALS);
+		__builtin_memcpy(addr, q + 8 + 24, SPW_ADDR_LEN);
+		__builtin_memcpy(&port, q + 8 + SPW_IPV6_HLEN + 2, 2);
+		dscp = ((q[8] << 8 | q[9]) >> 6) & SPW_DSCP_MASK;
 	}
+	spw_throttle_answer(addr, port, dscp, SPW_THR_REFUSALS);
 }
 
 /*

@@ -96,7 +96,8 @@ static int ds_dest(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *
 	if (err)
 		return err;
 	if (spw_downstream_dest_parse(t, &a->d->dest, &a->d->port, why, sizeof(why)))
-		return cfg_err(x, val, "dest: '%.*s': %s (ADDR[:PORT] or CIDR, IPv6 as [ADDR]:PORT)",
+		return cfg_err(x, val,
+			       "dest: '%.*s': %s (ADDR[:PORT] or CIDR, IPv6 as [ADDR]:PORT)",
 			       CFG_QUOTE_MAX, t, why);
 	a->dest = val;
 	return 0;
@@ -113,8 +114,9 @@ static int ds_k(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj
 	if (err)
 		return err;
 	if (k < K_MIN || k > K_MAX)
-		return cfg_err(x, val, "k: %g is out of range (%g .. %g: the downstream sees at most "
-				       "about K times what it accepts)",
+		return cfg_err(x, val,
+			       "k: %g is out of range (%g .. %g: the downstream sees at most "
+			       "about K times what it accepts)",
 			       k, K_MIN, K_MAX);
 	a->d->k_centi = (uint32_t)(k * 100 + 0.5);
 	return 0;
@@ -182,8 +184,8 @@ int cfg_parse_downstreams(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val,
 		if (!a.name)
 			return cfg_err(x, item, "a downstream needs a name");
 		if (!a.dest)
-			return cfg_err(x, item, "downstream '%s' needs a dest (ADDR[:PORT] or CIDR)",
-				       d->name);
+			return cfg_err(
+			    x, item, "downstream '%s' needs a dest (ADDR[:PORT] or CIDR)", d->name);
 		for (j = 0; j < i; j++) {
 			const struct spw_config_downstream *o = &c->downstreams[j];
 
@@ -194,10 +196,11 @@ int cfg_parse_downstreams(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val,
 					       d->name, cfg_line(names[j]));
 			if (o->dest.prefixlen == d->dest.prefixlen &&
 			    !memcmp(o->dest.addr, d->dest.addr, SPW_ADDR_LEN))
-				return cfg_err(x, a.dest,
-					       "dest: the same address or prefix as downstream '%s' "
-					       "at line %u (one downstream per prefix)",
-					       o->name, cfg_line(dests[j]));
+				return cfg_err(
+				    x, a.dest,
+				    "dest: the same address or prefix as downstream '%s' "
+				    "at line %u (one downstream per prefix)",
+				    o->name, cfg_line(dests[j]));
 		}
 		names[i] = a.name;
 		dests[i] = a.dest;

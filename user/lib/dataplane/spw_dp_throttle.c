@@ -28,7 +28,8 @@ int spw_dp_downstreams_prune(struct spw_dataplane *dp, const struct spw_lpm_key 
 	gone = calloc(SPW_MAX_DOWNSTREAMS, sizeof(*gone));
 	if (!gone)
 		return -ENOMEM;
-	while (ngone < SPW_MAX_DOWNSTREAMS && !bpf_map_get_next_key(dp->maps.downstreams, prev, &next)) {
+	while (ngone < SPW_MAX_DOWNSTREAMS &&
+	       !bpf_map_get_next_key(dp->maps.downstreams, prev, &next)) {
 		bool kept = false;
 
 		for (i = 0; i < n && !kept; i++)
