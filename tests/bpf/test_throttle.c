@@ -147,8 +147,7 @@ static void run_tc(struct tctx *t, enum spw_prog prog, const uint8_t *pkt, size_
 }
 
 /* This host's SYN, with the options a Linux client sends, to dst:dport from a new port. */
-static size_t syn_to(struct tctx *t, const char *dst, uint16_t dport, uint8_t *buf,
-		     uint32_t *seq)
+static size_t syn_to(struct tctx *t, const char *dst, uint16_t dport, uint8_t *buf, uint32_t *seq)
 {
 	struct pkt_spec s = {.family = t->family,
 			     .daddr = dst,
@@ -224,8 +223,8 @@ static void feed_accepts(struct tctx *t)
 }
 
 /* A SYN TC egress let go: verdict "no verdict" (the next program, then the wire), untouched. */
-static void expect_passed(struct tctx *t, const struct spw_run *run, const uint8_t *syn,
-			  size_t len, int i)
+static void expect_passed(struct tctx *t, const struct spw_run *run, const uint8_t *syn, size_t len,
+			  int i)
 {
 	CHECK(t, run->retval == TC_ACT_UNSPEC, "SYN %d: verdict %d, want TC_ACT_UNSPEC", i,
 	      run->retval);
@@ -250,14 +249,15 @@ static void expect_refusal(struct tctx *t, const struct spw_run *run, uint32_t m
 	CHECK(t, mark == THROTTLE_MARK, "skb->mark %#x, want %#x", mark, THROTTLE_MARK);
 	CHECK(t, pkt_parse(syn, syn_len, &in) == 0, "SYN does not parse");
 	CHECK(t, pkt_parse(run->data, run->len, &r) == 0, "refusal does not parse");
-	CHECK(t, inet_pton(t->family == 4 ? AF_INET : AF_INET6,
-			   t->family == 4 ? PKT_DEF_SADDR4 : PKT_DEF_SADDR6, local) == 1,
+	CHECK(t,
+	      inet_pton(t->family == 4 ? AF_INET : AF_INET6,
+			t->family == 4 ? PKT_DEF_SADDR4 : PKT_DEF_SADDR6, local) == 1,
 	      "local address");
 	CHECK(t, inet_pton(t->family == 4 ? AF_INET : AF_INET6, ds_addr(t), remote) == 1,
 	      "remote address");
 	CHECK(t, r.len == 14 + (t->family == 4 ? 20u : 40u) + 20u, "refusal is %zu bytes", r.len);
-	CHECK(t, r.family == t->family && r.l4_proto == IPPROTO_TCP, "family %d proto %u",
-	      r.family, r.l4_proto);
+	CHECK(t, r.family == t->family && r.l4_proto == IPPROTO_TCP, "family %d proto %u", r.family,
+	      r.l4_proto);
 	CHECK(t, memcmp(r.dmac, in.smac, 6) == 0 && memcmp(r.smac, in.dmac, 6) == 0,
 	      "MACs not swapped");
 	CHECK(t, memcmp(r.saddr, remote, alen) == 0, "source is not the downstream");
@@ -373,8 +373,8 @@ static void test_not_throttled(void **state)
 	until_refused(t, &run, syn, &syn_len, &seq, &mark, 1);
 	counts(t, before);
 	for (int i = 0; i < OTHER_SYNS; i++) {
-		syn_len = syn_to(t, i % 2 ? other_addr(t) : ds_addr(t), i % 2 ? DS_PORT : OTHER_PORT,
-				 syn, &seq);
+		syn_len = syn_to(t, i % 2 ? other_addr(t) : ds_addr(t),
+				 i % 2 ? DS_PORT : OTHER_PORT, syn, &seq);
 		run_tc(t, SPW_PROG_TC_EGRESS, syn, syn_len, 0, &run, &mark);
 		expect_passed(t, &run, syn, syn_len, i);
 		CHECK(t, mark == 0, "SYN %d marked %#x", i, mark);
