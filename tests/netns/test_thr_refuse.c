@@ -38,15 +38,15 @@
 #include "spw_fixture.h"
 #include "util.h"
 
-#define PORT	   5432
-#define DS_ID	   1
-#define K_CENTI	   SPW_THROTTLE_K_DEFAULT
-#define BUCKET_MS  SPW_THROTTLE_BUCKET_MS_DEFAULT
-#define BACKLOG	   2
-#define ACCEPT_MS  100
-#define ATTEMPTS   600
+#define PORT	  5432
+#define DS_ID	  1
+#define K_CENTI	  SPW_THROTTLE_K_DEFAULT
+#define BUCKET_MS SPW_THROTTLE_BUCKET_MS_DEFAULT
+#define BACKLOG	  2
+#define ACCEPT_MS 100
+#define ATTEMPTS  600
 /* One window's worth of attempts: after them the window is full and the throttle steady. */
-#define WARMUP (BUCKET_MS / PACE_MS)
+#define WARMUP	   (BUCKET_MS / PACE_MS)
 #define PACE_MS	   5
 #define GIVE_UP_MS 400
 /*
@@ -174,7 +174,8 @@ static int attach_in_ns(void *arg)
 /* The topology, the data plane on the client's veth, the server and its packet socket. */
 static void build(struct tctx *t, bool throttled)
 {
-	const struct spw_topo_end *cli = &t->topo.end[SPW_TOPO_CLI], *srv = &t->topo.end[SPW_TOPO_SRV];
+	const struct spw_topo_end *cli = &t->topo.end[SPW_TOPO_CLI],
+				  *srv = &t->topo.end[SPW_TOPO_SRV];
 	struct attach_args a;
 	struct sockaddr_storage ss;
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
