@@ -557,6 +557,17 @@ static void test_good_strings(void **state)
 	assert_signal(&s->signals[1], SPW_SIG_OLDEST_REQUEST_AGE, "", 250.0);
 	spw_config_free(c);
 
+	/* Listen overflows: a rate, written as rates are elsewhere, stored per second. */
+	c = parse_ok("services:\n  - name: a\n    port: 1\n    signals:\n"
+		     "      - {listen_overflow: 5/s}\n      - {accept_queue: 0.5}\n");
+	s = &c->services[0];
+	assert_int_equal(s->nsignals, 2);
+	assert_signal(&s->signals[0], SPW_SIG_LISTEN_OVERFLOW, "", 5.0);
+	spw_config_free(c);
+	c = parse_ok("services: [{name: a, port: 1, signals: [{listen_overflow: 30/m}]}]\n");
+	assert_signal(&c->services[0].signals[0], SPW_SIG_LISTEN_OVERFLOW, "", 0.5);
+	spw_config_free(c);
+
 	/* Rates in other periods become whole flows per second; the guard can be turned off. */
 	c = parse_ok(
 	    "flows: {insert_rate: 'off', capacity: 1}\nservices:\n"
@@ -732,6 +743,14 @@ static const struct bad_string bad_strings[] = {
      "1:60: target: 'learn' is not a decimal number (like 0.85)"},
     {"services: [{name: a, port: 1, signals: [automatic]}]\n",
      "1:41: a signal must be a mapping, not a single value"},
+    {"services: [{name: a, port: 1, signals: [{listen_overflow: 1}]}]\n",
+     "1:59: listen_overflow: rate '1' has no period (write 1/s, 1/m or 1/h)"},
+    {"services: [{name: a, port: 1, signals: [{listen_overflow: 0/s}]}]\n",
+     "1:59: listen_overflow: 0/s is not a rate above 0"},
+    {"services: [{name: a, port: 1, signals: [{listen_overflow: 1/d}]}]\n",
+     "1:59: listen_overflow: rate '1/d' has an unknown period 'd' (s, m or h)"},
+    {"services: [{name: a, port: 1, protocol: udp, signals: [{listen_overflow: 1/s}]}]\n",
+     "1:57: listen_overflow: a UDP service has no accept queue"},
     {"services: [{name: a, port: 80x}]\n", "1:28: port: '80x' is not a whole number"},
     {"services: [{name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, port: 1}]\n",
      "1:19: name: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a valid service name (a letter, "
@@ -766,7 +785,7 @@ static const struct bad_string bad_strings[] = {
      "1:41: a signal must be a mapping, not a single value"},
     {"services: [{name: a, port: 1, signals: [{a: 1}, {b: 1}, {c: 1}]}]\n",
      "1:42: unknown signal 'a' (signals: pool, pool_wait, queue, queue_age, accept_queue, "
-     "latency_p99, connections, in_flight, oldest_request_age)"},
+     "latency_p99, connections, in_flight, oldest_request_age, listen_overflow)"},
     {"controller: {tick: 10s, lease: 29s}\n", "1:32: lease: 29s is shorter than 3 ticks (30s)"},
     {"controller: {tick: 2s}\n", "1:13: lease: 3s is shorter than 3 ticks (6s)"},
     {"controller: {tick: 11s}\n", "1:20: tick: duration 11s is out of range (10ms..10s)"},

@@ -219,7 +219,7 @@ static void test_signal_kind_names(void **state)
 {
 	static const char *const want[SPW_SIG_KIND_COUNT] = {
 	    "pool",	   "pool_wait",	  "queue",     "queue_age",	     "accept_queue",
-	    "latency_p99", "connections", "in_flight", "oldest_request_age",
+	    "latency_p99", "connections", "in_flight", "oldest_request_age", "listen_overflow",
 	};
 	int k;
 

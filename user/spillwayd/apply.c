@@ -360,6 +360,10 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
 			s->generation = o->generation;
 			s->lat_base = o->lat_base;
 			s->lat_base_ns = o->lat_base_ns;
+			if (o->cfg->match.port == c->match.port) {
+				s->lo_drops = o->lo_drops;
+				s->lo_ns = o->lo_ns;
+			}
 			keep_measurements(s, o);
 			break;
 		}

@@ -36,6 +36,9 @@ struct spwd_service {
 	/* Latency p99 signal: histogram at the start of the current window. */
 	struct spw_latency_hist lat_base;
 	uint64_t lat_base_ns;
+	/* Listen-overflow signal: the drop count at the last reading, and when (0: none yet). */
+	uint64_t lo_drops;
+	uint64_t lo_ns;
 	/* Demand: the counters at the last observation, and the level enforced since. */
 	uint64_t obs_passed[SPW_MAX_TIERS], obs_shed[SPW_MAX_TIERS], obs_admitted[SPW_MAX_TIERS];
 	uint64_t obs_ns;	 /* 0: not observed yet (the first reading is the base) */

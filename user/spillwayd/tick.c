@@ -83,6 +83,27 @@ bool spwd_oldest_request_ms(struct spwd *d, uint32_t svc_id, uint64_t now, doubl
 	return true;
 }
 
+/*
+ * Packets the service's listeners dropped per second since the last reading (their sk_drops,
+ * from this tick's sock_diag dump). The first reading is only the base: a count since the
+ * listener was created says nothing of the rate now. No listener is no measurement.
+ */
+static bool listen_overflow_rate(struct spwd_service *s, uint64_t now, double *per_s)
+{
+	uint64_t prev = s->lo_drops, prev_ns = s->lo_ns;
+
+	if (!s->aq_read || !s->aq.sockets)
+		return false;
+	s->lo_drops = s->aq.drops;
+	s->lo_ns = now;
+	if (!prev_ns || now <= prev_ns)
+		return false;
+	/* Fewer than before: a listener was replaced, and the new one counts from 0. */
+	*per_s = (double)(s->aq.drops >= prev ? s->aq.drops - prev : s->aq.drops) * 1e9 /
+		 (double)(now - prev_ns);
+	return true;
+}
+
 /* A kernel-measured signal's new value, taken at now. */
 static void measured(struct spw_signal *sig, double v, uint64_t now)
 {
@@ -151,6 +172,10 @@ static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *s
 		break;
 	case SPW_SIG_OLDEST_REQUEST_AGE:
 		if (spwd_oldest_request_ms(d, s->cfg->id, now, &v))
+			measured(sig, v, now);
+		break;
+	case SPW_SIG_LISTEN_OVERFLOW:
+		if (listen_overflow_rate(s, now, &v))
 			measured(sig, v, now);
 		break;
 	default:
@@ -474,7 +499,8 @@ static void sweep_flows(struct spwd *d, uint64_t now)
 }
 
 /*
- * Accept queues of every TCP service that uses them, in one sock_diag dump per family: a dump
+ * Accept queues (and their listeners' drops) of every TCP service that uses them, in one
+ * sock_diag dump per family: a dump
  * per service cost about 35 us each, most of a 20-service tick.
  */
 static void read_accept_queues(struct spwd *d)
@@ -491,7 +517,8 @@ static void read_accept_queues(struct spwd *d)
 		if (s->cfg->match.proto != IPPROTO_TCP)
 			continue;
 		for (j = 0; j < s->cfg->nsignals; j++) {
-			if (s->cfg->signals[j].kind == SPW_SIG_ACCEPT_QUEUE) {
+			if (s->cfg->signals[j].kind == SPW_SIG_ACCEPT_QUEUE ||
+			    s->cfg->signals[j].kind == SPW_SIG_LISTEN_OVERFLOW) {
 				ports[n] = s->cfg->match.port;
 				idx[n++] = i;
 				break;

@@ -22,6 +22,7 @@ static const char *const kind_names[SPW_SIG_KIND_COUNT] = {
     [SPW_SIG_CONNECTIONS] = "connections",
     [SPW_SIG_IN_FLIGHT] = "in_flight",
     [SPW_SIG_OLDEST_REQUEST_AGE] = "oldest_request_age",
+    [SPW_SIG_LISTEN_OVERFLOW] = "listen_overflow",
 };
 
 const char *spw_signal_kind_name(enum spw_signal_kind kind)

@@ -29,6 +29,7 @@ enum spw_signal_kind {
 	SPW_SIG_CONNECTIONS,  /* active connections of the service (all tiers), target a count */
 	SPW_SIG_IN_FLIGHT,    /* requests awaiting their response (all tiers), target a count */
 	SPW_SIG_OLDEST_REQUEST_AGE, /* age of the oldest of them, target in ms */
+	SPW_SIG_LISTEN_OVERFLOW, /* SYNs/ACKs dropped on the service's full accept queue, per s */
 	SPW_SIG_KIND_COUNT
 };
 

@@ -6,8 +6,9 @@
  * Cost: the request asks for listeners only (idiag_states = TCPF_LISTEN), so the kernel walks its
  * listening hash and never the established one, and it sets id.idiag_sport, which the kernel's
  * listener walk compares before it builds a message (inet_diag_dump_icsk), so only the port's
- * listeners come back. No extensions are requested: each answer is a bare inet_diag_msg. The
- * port is checked again here, which also covers a kernel that ignored the field.
+ * listeners come back. One extension is requested, INET_DIAG_SKMEMINFO (36 bytes more per
+ * listener), for the listener's drop count (SK_MEMINFO_DROPS, kernel >= 4.6). The port is
+ * checked again here, which also covers a kernel that ignored the field.
  *
  * For a listener the kernel fills idiag_rqueue with sk_ack_backlog (connections fully set up,
  * waiting for accept()) and idiag_wqueue with sk_max_ack_backlog (listen()'s backlog, capped by
@@ -20,6 +21,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
+#include <linux/rtnetlink.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
@@ -40,8 +42,27 @@ struct diag_req {
 	struct inet_diag_req_v2 r;
 };
 
-static void account(struct spw_accept_queue *out, const struct inet_diag_msg *m)
+/* SK_MEMINFO_DROPS of a listener's answer, 0 when the kernel sent no memory info. */
+static uint32_t listener_drops(const struct nlmsghdr *h)
 {
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
+	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*m));
+	const struct rtattr *a = (const struct rtattr *)(m + 1);
+	uint32_t drops;
+
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type != INET_DIAG_SKMEMINFO ||
+		    RTA_PAYLOAD(a) < (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t))
+			continue;
+		memcpy(&drops, (const uint32_t *)RTA_DATA(a) + SK_MEMINFO_DROPS, sizeof(drops));
+		return drops;
+	}
+	return 0;
+}
+
+static void account(struct spw_accept_queue *out, const struct nlmsghdr *h)
+{
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
 	/*
 	 * listen(fd, 0) gives a limit of 0, yet Linux still queues one connection (it drops only
 	 * when the queue is longer than the limit): count such a limit as 1 so the fill stays
@@ -53,6 +74,7 @@ static void account(struct spw_accept_queue *out, const struct inet_diag_msg *m)
 	out->sockets++;
 	out->queued += m->idiag_rqueue;
 	out->backlog += m->idiag_wqueue;
+	out->drops += listener_drops(h);
 	if (fill > out->fill)
 		out->fill = fill;
 }
@@ -71,6 +93,7 @@ static int send_req(int fd, uint8_t family, uint16_t port, uint32_t seq)
 	req.r.sdiag_family = family;
 	req.r.sdiag_protocol = IPPROTO_TCP;
 	req.r.idiag_states = 1U << TCP_LISTEN;
+	req.r.idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
 	req.r.id.idiag_sport = htons(port);
 
 	do {
@@ -154,7 +177,7 @@ static int recv_dump(int fd, const uint16_t *ports, int n_ports, uint32_t seq,
 
 				for (p = 0; p < n_ports && m->idiag_state == TCP_LISTEN; p++)
 					if (m->id.idiag_sport == htons(ports[p]))
-						account(&out[p], m);
+						account(&out[p], h);
 			}
 		}
 		if (len)

@@ -2,7 +2,9 @@
 /*
  * Accept-queue fill of listening TCP sockets, read from the kernel with NETLINK_SOCK_DIAG:
  * no app change needed. For a listener, inet_diag reports the accept queue's current length
- * (idiag_rqueue) and its limit, the backlog (idiag_wqueue).
+ * (idiag_rqueue) and its limit, the backlog (idiag_wqueue), and with the socket's memory info
+ * the packets the listener dropped (sk_drops: SYNs and handshake ACKs the kernel refused, an
+ * accept queue overflow above all).
  */
 #ifndef SPW_SOCKDIAG_H
 #define SPW_SOCKDIAG_H
@@ -14,6 +16,12 @@ struct spw_accept_queue {
 	uint32_t queued;  /* connections waiting for accept(), summed */
 	uint32_t backlog; /* their limits, summed */
 	double fill;	  /* the fullest listener's queued / backlog: the one that drops first */
+	/*
+	 * Packets the listeners dropped, summed, since each was created: tcp_listendrop(), which
+	 * the kernel calls for a SYN or an ACK refused on a full accept queue (the host-wide
+	 * ListenOverflows), a full SYN queue without syncookies, or a child it could not set up.
+	 */
+	uint64_t drops;
 };
 
 /*

@@ -417,8 +417,8 @@ static void fmt_signal_family(FILE *f, const struct spw_metrics_snapshot *s, con
 static void fmt_signals(FILE *f, const struct spw_metrics_snapshot *s)
 {
 	fmt_signal_family(f, s, "spillway_signal_value",
-			  "Last measured value of a signal, in its target's unit (fraction, ms or "
-			  "count); NaN when never measured.",
+			  "Last measured value of a signal, in its target's unit (fraction, ms, "
+			  "count or per second); NaN when never measured.",
 			  SIG_VALUE);
 	fmt_signal_family(f, s, "spillway_signal_target", "Configured target of a signal.",
 			  SIG_TARGET);
