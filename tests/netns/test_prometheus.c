@@ -564,12 +564,12 @@ static void check_label_value(const char *fam, const char *label, const char *v)
 {
 	static const char *const decisions[] = {"admitted",  "shed_level",   "shed_cap",
 						"shed_rate", "shed_reserve", "would_shed",
-						"fail_open"};
+						"fail_open", "exempt"};
 	static const char *const bounds[] = {"min", "max"};
 	/* signal: the kind; source: the pool or queue it reads (no label for kernel kinds). */
-	static const char *const kinds[] = {"pool",	  "pool_wait",	  "queue",
-					    "queue_age",  "accept_queue", "latency_p99",
-					    "connections"};
+	static const char *const kinds[] = {
+	    "pool",	   "pool_wait",	  "queue",     "queue_age",	     "accept_queue",
+	    "latency_p99", "connections", "in_flight", "oldest_request_age", "listen_overflow"};
 	static const char *const sources[] = {"db", "jobs"};
 
 	/*
