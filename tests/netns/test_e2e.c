@@ -26,7 +26,7 @@
  *     after the phase's start (the load generator's per-second figures, by send time).
  *
  * The zero-integration variant (the backend neither reports nor reads the shed state;
- * spillway has the accept-queue and latency signals only), spillway on: tier-0 success >=
+ * the service has no signals key, so signals: [auto]), spillway on: tier-0 success >=
  * 97 % in overload. The baseline (spillway off) is printed, never asserted: it is expected to
  * be far worse.
  *

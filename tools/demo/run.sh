@@ -30,7 +30,7 @@
 #
 # Environment (defaults in brackets):
 #   PHASE_S [20]  seconds per phase        ZERO_INTEGRATION [0]  1: the backend does not report;
-#   RUNS ["off on"]                        spillway uses accept-queue and latency signals only
+#   RUNS ["off on"]                        spillway uses signals: [auto] (what it measures itself)
 #   C  capacity in requests/s [measured]   POOL [20] DB connections   QUERY_MS [50]
 #   WORKERS [64]  BACKLOG [256]  POOL_WAIT_MS [QUERY_MS] target of the pool wait signal  SOURCES [16, at most 16] prefixes for tiers 1 and 2 (tier 0 has one)
 #   POOL_TARGET [0.95] target of the pool signal
@@ -258,8 +258,8 @@ stop_pid() { # PID
 write_config() { # FILE
 	local t k sigs
 	if [ "$ZERO_INTEGRATION" = 1 ]; then
-		sigs="      - {accept_queue: 0.5}
-      - {latency_p99: $((QUERY_MS * 3))ms}"
+		# No signals key: signals: [auto], targets learned in the warm phase.
+		sigs=
 	else
 		# The pool's fill cannot show a queue beyond 100 %: its wait time does.
 		sigs="      - {pool: db, target: $POOL_TARGET}
@@ -280,9 +280,9 @@ services:
     port: $PORT
     default_tier: ${TIER_NAMES[2]}
     shed_action: {${TIER_NAMES[1]}: reject, ${TIER_NAMES[2]}: reject}
-    signals:
+${sigs:+    signals:
 $sigs
-controller:
+}controller:
   tick: 100ms
   lease: 3s
 metrics:
