@@ -114,7 +114,8 @@ int sim_loop_init(struct sim_loop *l, const struct sim_loop_config *c)
 	strcpy(l->sig[1].source, "db");
 	l->sig[1].target = c->wait_target_ms;
 	l->sig[1].load_value = NAN;
-	l->nsig = c->rep.wait_signal ? 2 : 1;
+	l->first_sig = c->rep.wait_only ? 1 : 0;
+	l->nsig = c->rep.wait_signal && !c->rep.wait_only ? 2 : 1;
 	l->reporting = true;
 	l->next_report_ns = to_steps(l, c->rep.phase_ns);
 	/* Events fall on the server's steps, or the loop would wait for a time it never reaches. */
@@ -193,7 +194,8 @@ static void report(struct sim_loop *l, uint64_t now)
 	l->sig[0].value = (in_use + waiting) / pool;
 	l->sig[0].load_value = in_use / pool;
 	l->sig[0].updated_ns = now;
-	if (rep->wait_signal && w.started) { /* no request got a connection: no wait measured */
+	if ((rep->wait_signal || rep->wait_only) &&
+	    w.started) { /* no request got a connection: no wait measured */
 		l->sig[1].value = w.wait_p99_ms;
 		l->sig[1].updated_ns = now;
 	}
@@ -202,7 +204,7 @@ static void report(struct sim_loop *l, uint64_t now)
 		struct spw_law_reading r;
 		uint32_t before = l->level;
 
-		spw_pressure_read(l->sig, l->nsig, now, l->cfg.stale_after_ns, &r);
+		spw_pressure_read(l->sig + l->first_sig, l->nsig, now, l->cfg.stale_after_ns, &r);
 		l->last_fresh = r.pressure;
 		/* A cut between ticks needs the demand of now: the counts so far, as the daemon. */
 		if (r.saturated || r.pressure >= 1.0 + l->lp.hysteresis)
@@ -248,7 +250,7 @@ static void tick(struct sim_loop *l, uint64_t now)
 		completed += rec->tier[t].completed;
 		l->tick_base[t] = now_c;
 	}
-	spw_pressure_read(l->sig, l->nsig, now, l->cfg.stale_after_ns, &r);
+	spw_pressure_read(l->sig + l->first_sig, l->nsig, now, l->cfg.stale_after_ns, &r);
 	if (!isnan(r.pressure))
 		l->last_fresh = r.pressure;
 	set_level(l, spw_law_step(&l->law, &l->lp, &r, now));

@@ -35,6 +35,8 @@ struct sim_reporter {
 	uint32_t overfull;  /* a full pool reports this many more in use (PostgreSQL counts
 			     * reserved and starting backends) */
 	bool wait_signal;   /* also report the wait p99, read by a pool_wait signal */
+	bool wait_only;	    /* report the wait p99 alone: a delay signal, no pool fill (a
+			     * service watched only by its latency) */
 };
 
 struct sim_loop_config {
@@ -70,7 +72,7 @@ struct sim_loop {
 	struct spw_law_params lp;
 	struct spw_law_state law;
 	struct spw_signal sig[2]; /* pool fill; pool wait p99 */
-	int nsig;
+	int first_sig, nsig;	  /* the signals the service has: sig[first_sig..+nsig) */
 	bool reporting;
 	uint32_t level; /* enforced level */
 	double fine;	/* the same with the partial share of the cohort at it */

@@ -733,6 +733,114 @@ static void test_invalid_readings(void **state)
 		      nseeds);
 }
 
+/* Ticks from `from` until the level first reaches the ceiling; -1 when it never does. */
+static int64_t first_full(const struct sim_loop *l, size_t from)
+{
+	size_t j;
+
+	for (j = from; j < l->n; j++)
+		if (l->rec[j].level >= CEILING)
+			return (int64_t)(j + 1 - from);
+	return -1;
+}
+
+/*
+ * (12) Only a delay signal: the app reports its pool wait p99 (target 3 ms, a queue of about
+ * 60 waiters) and nothing that scales with the load, as a service watched by its latency
+ * alone. A delay says "over", never by how much, so the law has no capacity to size a rise
+ * by. At 3C tier 0 is never shed; when the load falls back to 0.5C, full admission within
+ * 2 s: rises sized by the rate they were seen to serve, not a rank or two a tick (which
+ * took 6 s and more from this level).
+ */
+static void test_delay_only_load_drop(void **state)
+{
+	double worst = 0, goodput = 1;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < nseeds; i++) {
+		struct sim_loop_config c;
+		uint32_t before;
+		int64_t ticks;
+		size_t from;
+		double g;
+
+		sim_loop_defaults(&c, seed_of(i));
+		c.rep.wait_only = true;
+		c.wait_target_ms = 3.0;
+		c.load_c = 3.0;
+		start(&cur, &c);
+		sim_loop_run(&cur, S(20));
+		g = sim_loop_goodput(&cur, 50, cur.n);
+		before = cur.level;
+		assert_true(before < CEILING);
+		check_tiers(&cur, 0, cur.n);
+		from = cur.n;
+		sim_loop_set_load(&cur, 0.5);
+		sim_loop_run(&cur, S(10));
+		if (i == 0)
+			dump(&cur, "delay_only_load_drop");
+		ticks = first_full(&cur, from);
+		print_message("  seed %u: goodput at 3C %.3f C, level %u -> %u in %.1f s\n", i, g,
+			      before, CEILING, secs(ticks * (int64_t)TICK_NS));
+		assert_true(ticks >= 0 && ticks * TICK_NS <= S(2));
+		worst_of(&worst, secs(ticks * (int64_t)TICK_NS));
+		if (g < goodput)
+			goodput = g;
+		sim_loop_free(&cur);
+	}
+	print_message("(12) delay signal only, 3C -> 0.5C: full admission %.1f s after the drop "
+		      "(worst of %u seeds, limit 2 s); goodput at 3C at least %.3f C\n",
+		      worst, nseeds, goodput);
+}
+
+/*
+ * (13) Only a delay signal, the database 3x slower under 2C and then fast again with the
+ * load unchanged: the level climbs back to what the restored capacity serves. Goodput over
+ * the 10 s after the database recovers is at least 0.78 C (about 0.68 C with a rise of two
+ * ranks a tick; the climb probes where the capacity went, so it cannot be 1), tier 0 is
+ * never shed.
+ */
+static void test_delay_only_capacity_back(void **state)
+{
+	double worst = 2;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < nseeds; i++) {
+		struct sim_loop_config c;
+		size_t from;
+		double g;
+
+		sim_loop_defaults(&c, seed_of(i));
+		c.rep.wait_only = true;
+		c.wait_target_ms = 3.0;
+		c.load_c = 2.0;
+		start(&cur, &c);
+		sim_loop_run(&cur, S(10));
+		sim_set_capacity(cur.sim, c.server.capacity / 3);
+		sim_loop_run(&cur, S(20));
+		from = cur.n;
+		sim_set_capacity(cur.sim, c.server.capacity);
+		sim_loop_run(&cur, S(10));
+		if (i == 0)
+			dump(&cur, "delay_only_capacity_back");
+		g = sim_loop_goodput(&cur, from, cur.n);
+		print_message(
+		    "  seed %u: goodput over the 10 s after the recovery %.3f C (the first "
+		    "5 s %.3f C)\n",
+		    i, g, sim_loop_goodput(&cur, from, from + 50));
+		check_tiers(&cur, 0, cur.n);
+		if (g < worst)
+			worst = g;
+		assert_true(g >= 0.78);
+		sim_loop_free(&cur);
+	}
+	print_message("(13) delay signal only, DB 3x slower at 2C then fast: goodput over the 10 s "
+		      "after %.3f C (worst of %u seeds, limit 0.78)\n",
+		      worst, nseeds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -748,6 +856,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_constant_2c, loop_teardown),
 	    cmocka_unit_test_teardown(test_stale_signal, loop_teardown),
 	    cmocka_unit_test_teardown(test_invalid_readings, loop_teardown),
+	    cmocka_unit_test_teardown(test_delay_only_load_drop, loop_teardown),
+	    cmocka_unit_test_teardown(test_delay_only_capacity_back, loop_teardown),
 	};
 	const char *env = getenv("SPW_SIM_SEEDS");
 

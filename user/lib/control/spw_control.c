@@ -27,6 +27,11 @@
  *   p in [1 - h, 1]           hold: the band where a settled service sits
  *   p < 1 - h                 low: once it has lasted recover_after_ns, rise to where the
  *                             demand fits the capacity (full admission when all of it does)
+ *   nothing that scales       delay signals only: the rate served while the delay was low
+ *                             bounds the capacity from below and a level read overloaded
+ *                             from above; a cut goes to the served rate, a rise probes past
+ *                             it by a gain that doubles while it keeps fitting, and bisects
+ *                             toward a level read overloaded a moment ago
  *   nothing fresh             after drift_after_ns, drift up drift_ranks a tick
  *
  * A level read in clear overload is remembered for OVER_MEMORY_NS: no rise goes past it in
@@ -166,6 +171,17 @@
  * readings after the overload before it may pass that level again.
  */
 #define OVER_MEMORY_NS (2 * NSEC_PER_SEC)
+/*
+ * Delay signals only: a rise probes past the rate last served with the delay low by this
+ * share first, doubled by each rise in a row (25 %, 50 %, then 100 % a rise): a delay is zero
+ * until the capacity is reached and then grows without bound, so it says where the capacity
+ * is not, never how far off it is. Small first probes keep an overshoot at the edge small;
+ * doubling finds a capacity that tripled (a database fast again) in four rises instead of
+ * the drift's thirty, and overshoots it by at most the last rise.
+ */
+#define PROBE_GAIN	0.25
+#define PROBE_GAIN_MAX	1.0
+#define NEAR_EDGE_SHARE 0.5
 /* Steps closer together than this share of a tick are one tick's (timer jitter). */
 #define TICK_SLACK 0.75
 /*
@@ -502,6 +518,52 @@ static void lower_capacity(struct spw_law_state *s, const struct spw_law_params 
 	}
 }
 
+/* A reading with no fresh signal that grows in proportion to the load: delays only. */
+static bool delay_only(const struct spw_law_state *s, const struct spw_law_reading *r)
+{
+	return !(s->capacity > 0) && !(r->load_pressure > 0 && isfinite(r->load_pressure));
+}
+
+/*
+ * Delay signals only: what a reading shows of the rate the service serves. A low one of a
+ * steady window proves its admitted rate fits; a clear overload at or below the rate proven
+ * before is a capacity that fell, and the proof is void.
+ */
+static void learn_served(struct spw_law_state *s, const struct spw_law_params *p,
+			 const struct spw_law_reading *r)
+{
+	bool steady, over = r->saturated || r->pressure >= 1.0 + p->hysteresis;
+	double a;
+
+	if (!delay_only(s, r))
+		return;
+	a = reading_rate(s, p, r, &steady);
+	if (!(a > 0))
+		return;
+	if (over && s->served > 0 && a <= s->served) {
+		/*
+		 * Once, the proof was at the edge (a delay's noise there spans the band and more):
+		 * lowered a band, so the cut it sizes is small. Twice before a low reading: the
+		 * capacity fell, and the cut halves.
+		 */
+		s->served = s->served_lowered ? 0 : a / (1.0 + p->hysteresis);
+		s->served_lowered = true;
+		return;
+	}
+	if (over || !steady || !(r->pressure < 1.0 - p->hysteresis))
+		return;
+	if (a > s->served)
+		s->served = a;
+	s->served_lowered = false;
+	/*
+	 * The overload remembered is over when the level it was read at reads low now (the
+	 * capacity rose), or when all that enters fits in what was served (the demand fell):
+	 * holding the rises below it would keep tiers shed for nothing.
+	 */
+	if (s->level >= s->over_level || s->entering <= s->served)
+		s->over_ns = 0;
+}
+
 /* The level a clear overload cuts to (see the header comment). */
 static double clear_cut(const struct spw_law_state *s, const struct spw_law_params *p,
 			const struct spw_law_reading *r, double level, double lo)
@@ -521,6 +583,12 @@ static double clear_cut(const struct spw_law_state *s, const struct spw_law_para
 		implied = rate * (1.0 - p->max_cut);
 	target = implied;
 	/*
+	 * A delay over its target above a rate it was seen low at: that rate drains the queue
+	 * (the capacity is past it), and halving would throw away what it serves.
+	 */
+	if (delay_only(s, r) && s->served * p->aim > target && s->served < rate)
+		target = s->served * p->aim;
+	/*
 	 * With a capacity estimate a saturated reading is cut to it: a full pool's ratio counts
 	 * the backlog waiting in front of it, which drains once admission fits, and taking it
 	 * at its word would cut below the aim for a moment. A delay signal over while the pool
@@ -530,6 +598,42 @@ static double clear_cut(const struct spw_law_state *s, const struct spw_law_para
 	if (s->capacity > 0 && (r->saturated || s->capacity * p->aim < target))
 		target = s->capacity * p->aim;
 	return level_for(s, p, target);
+}
+
+/*
+ * Delay signals only: a low reading rises to the rate served with the delay low, and past it
+ * by the probe's gain (at least the drift's ranks). A demand that all fits in what was served
+ * is let in whole at once: the end of an overload.
+ */
+static double probe(const struct spw_law_state *s, const struct spw_law_params *p, double level)
+{
+	double gain = s->rise_gain > 0 ? s->rise_gain : PROBE_GAIN, base, next;
+
+	/* A delay at half its target is a queue forming: the capacity is close, probe small. */
+	if (s->smoothed >= NEAR_EDGE_SHARE)
+		gain = p->hysteresis;
+	base = spw_law_rate_at(s, p, level);
+	if (s->served > base)
+		base = s->served;
+	if (!(base > 0))
+		return level + p->drift_ranks;
+	if (s->entering <= s->served || spw_law_rate_at(s, p, p->ceiling) <= s->served)
+		return p->ceiling;
+	next = level_for(s, p, base * (1.0 + gain));
+	if (next < level + p->drift_ranks)
+		next = level + p->drift_ranks;
+	/* Below a level read overloaded a moment ago: halfway to it, bisecting the bracket. */
+	if (s->over_ns && s->over_level > level) {
+		double half = (level + s->over_level) / 2;
+
+		/* At least the drift's ranks: halving a gap forever never reaches its end. */
+		if (half < level + p->drift_ranks)
+			half = level + p->drift_ranks < s->over_level ? level + p->drift_ranks
+								      : s->over_level;
+		if (next > half)
+			next = half;
+	}
+	return next;
 }
 
 /* Where a low reading lets the level rise to. */
@@ -560,7 +664,7 @@ static double recovery(const struct spw_law_state *s, const struct spw_law_param
 	}
 	if (cap > 0)
 		return level_for(s, p, cap * p->aim);
-	return level + p->drift_ranks; /* delay signals only: they give no size */
+	return probe(s, p, level);
 }
 
 /*
@@ -625,6 +729,10 @@ static void move_to(struct spw_law_state *s, double level, uint64_t now_ns)
 	if (!dir)
 		return;
 	s->moved_ns = now_ns ? now_ns : 1;
+	if (dir < 0)
+		s->rise_gain = PROBE_GAIN;
+	else if (s->rise_gain < PROBE_GAIN_MAX)
+		s->rise_gain = 2 * (s->rise_gain > 0 ? s->rise_gain : PROBE_GAIN);
 	if (enforced(level) != enforced(s->level)) {
 		s->changed_ns = now_ns ? now_ns : 1;
 		s->smoothed = NAN;
@@ -716,6 +824,7 @@ uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p,
 	straddle = s->changed_ns && r->taken_ns < s->changed_ns + settle_of(s, p);
 	if (!straddle) {
 		learn_capacity(s, p, r);
+		learn_served(s, p, r);
 		/* Readings of this level only: the first one after a change starts the mean. */
 		if (isnan(s->smoothed))
 			s->smoothed = pr;

@@ -98,6 +98,15 @@ struct spw_law_state {
 	double capacity;
 	uint64_t capacity_ns;
 	bool capacity_lowered; /* last set by saturation, not learned */
+	/*
+	 * Delay signals only (no capacity): the highest new flows/s admitted steadily while the
+	 * delay stayed low, a lower bound of the capacity; 0 when none, or when an overload was
+	 * read at or below it since (the capacity fell). And the gain of the next probe past it,
+	 * doubled by each rise and restarted by each cut.
+	 */
+	double served;
+	bool served_lowered; /* by an overload since the last low reading */
+	double rise_gain;
 	/* Readings: */
 	uint64_t read_ns;	    /* taken_ns of the newest reading stepped on */
 	uint64_t interval_ns;	    /* time between readings (smoothed): a reporter's period,
