@@ -49,7 +49,7 @@ func TestMiddleware(t *testing.T) {
 	if code, _ := get("2"); code != 200 {
 		t.Fatalf("recovered: %d", code)
 	}
-	w.publish(64, 1000, 0) // the daemon went silent: fail open
+	w.publish(64, 4*patTickMs, 0) // the daemon went silent: fail open
 	if code, _ := get("2"); code != 200 {
 		t.Fatalf("stale: %d", code)
 	}

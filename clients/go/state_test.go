@@ -177,13 +177,13 @@ func TestRestartFoundOnceASecond(t *testing.T) {
 	c := openClient(t, w.dir)
 	w.publish(64, 0, 0)
 	shed(t, c, "web", 2, nil)
-	w.publish(64, 1000, 0)
+	w.publish(64, 4*patTickMs, 0)
 	w.do("restart")
 	w.publish(80, 0, 0)
 	if st := shed(t, c, "web", 2, nil); st.AdmittedPermille != 500 {
 		t.Fatalf("%+v", st)
 	}
-	w.publish(80, 1000, 0)
+	w.publish(80, 4*patTickMs, 0)
 	w.do("restart")
 	w.publish(90, 0, 0)
 	shed(t, c, "web", 2, ErrStale) // looked < 1 s ago

@@ -22,7 +22,7 @@ import (
 const (
 	patTiers   = 3
 	patCeiling = patTiers * 32
-	patTickMs  = 100
+	patTickMs  = 1000
 )
 
 type stateWriter struct {

@@ -34,7 +34,7 @@ void spw_state_pattern(struct spw_state_file *b, uint32_t k, uint64_t updated_ns
 		s->retry_after_hi_s = k + 10;
 		for (t = 0; t < SPW_STATE_PATTERN_TIERS; t++)
 			s->admitted_permille[t] = spw_state_admitted_permille(s->level, 0, t);
-		s->lease_expires_ns = updated_ns + 3000000000ULL;
+		s->lease_expires_ns = updated_ns + 10ULL * SPW_STATE_PATTERN_TICK_MS * 1000000ULL;
 	}
 	b->tick_ms = SPW_STATE_PATTERN_TICK_MS;
 	b->ntiers = SPW_STATE_PATTERN_TIERS;

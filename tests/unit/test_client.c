@@ -213,7 +213,7 @@ static void test_stale_fails_open(void **state)
 	assert_int_equal(spw_client_shed_state(f->c, "web", 1, &o), 0);
 	assert_false(o.shed);
 	/* The same state 4 ticks old: the daemon stopped publishing: not shed. */
-	publish(f, 64, now_ns() - 400000000ULL, 0);
+	publish(f, 64, now_ns() - 4ULL * SPW_STATE_PATTERN_TICK_MS * 1000000ULL, 0);
 	assert_int_equal(spw_client_shed_state(f->c, "web", 2, &o), -ESTALE);
 	assert_true(o.stale);
 	assert_false(o.shed);
@@ -222,7 +222,7 @@ static void test_stale_fails_open(void **state)
 	assert_false(ss.shedding);
 	assert_int_equal(ss.admitted_permille, 1000);
 	/* 2 ticks old: still fresh. */
-	publish(f, 64, now_ns() - 200000000ULL, 0);
+	publish(f, 64, now_ns() - 2ULL * SPW_STATE_PATTERN_TICK_MS * 1000000ULL, 0);
 	assert_int_equal(spw_client_shed_state(f->c, "web", 2, &o), 0);
 	assert_true(o.shed);
 	/* Dry-run: counted, not shed. */
@@ -264,7 +264,7 @@ static void test_no_file_then_restart(void **state)
 	assert_int_equal(spw_client_shed_state(f->c, "web", 2, &o), 0);
 	assert_true(o.shed);
 	/* Restart: the old file goes stale; the new one is found at the next look. */
-	publish(f, 64, now_ns() - 1000000000ULL, 0);
+	publish(f, 64, now_ns() - 4ULL * SPW_STATE_PATTERN_TICK_MS * 1000000ULL, 0);
 	spw_state_file_unmap(f->map);
 	assert_int_equal(spw_state_file_create(f->dir, &f->map), 0);
 	publish(f, 80, now_ns(), 0);

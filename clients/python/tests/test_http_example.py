@@ -7,7 +7,7 @@ import socket
 import unittest
 
 from example import Example
-from writer import StateWriter
+from writer import TICK_MS, StateWriter
 
 
 class HttpExampleTest(unittest.TestCase):
@@ -34,7 +34,7 @@ class HttpExampleTest(unittest.TestCase):
         self.assertEqual(self.ex.get("/", tier="x")[0], 400)
         self.w.publish(96)  # recovered
         self.assertEqual(self.ex.get("/", tier=2)[:2], (200, None))
-        self.w.publish(64, age_ms=1000)  # the daemon went silent: fail open
+        self.w.publish(64, age_ms=4 * TICK_MS)  # the daemon went silent: fail open
         self.assertEqual(self.ex.get("/", tier=2)[0], 200)
 
     def test_reports_its_pool(self):

@@ -134,13 +134,13 @@ class StateTest(unittest.TestCase):
         self.w.publish(64)
         self.assertTrue(self.c.shed_state("web", 2).shed)
         # Restart: the old file goes stale; the new one is found at the next look.
-        self.w.publish(64, age_ms=1000)
+        self.w.publish(64, age_ms=4 * TICK_MS)
         self.w.restart()
         self.w.publish(80)
         st = self.c.shed_state("web", 2)
         self.assertEqual(st.error, 0)  # the first stale check looks at once
         self.assertEqual(st.admitted_permille, 500)
-        self.w.publish(80, age_ms=1000)
+        self.w.publish(80, age_ms=4 * TICK_MS)
         self.w.restart()
         self.w.publish(90)
         self.assertEqual(self.c.shed_state("web", 2).error, errno.ESTALE)  # looked < 1 s ago

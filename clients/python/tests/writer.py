@@ -16,7 +16,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 TIERS = 3
 CEILING = TIERS * 32
 FLAG_DRY_RUN = 4
-TICK_MS = 100
+TICK_MS = 1000
 
 
 def writer_path():
