@@ -54,13 +54,19 @@ enum { HOOK_XDP, HOOK_TC, HOOKS };
 static const char *const hook_name[HOOKS] = {"xdp", "tc"};
 static const enum spw_prog hook_prog[HOOKS] = {SPW_PROG_XDP, SPW_PROG_TC_INGRESS};
 
-/* Services of the configuration; see config(). */
-#define SVC_WEB 1   /* TCP 80: tier 0 rate-limited, tier 1 shed in part by reject, tier 2 by drop */
-#define SVC_DNS 2   /* UDP 53: tier 0 capped, tier 1 rate-limited and rejected (ICMP), tier 2 drop \
-		     */
-#define SVC_BOUND 3 /* TCP 80 on 192.0.2.10 only: tier 0 capped and rejected */
-#define SVC_NOPOL 4 /* TCP and UDP 8080: no policy, fail open */
-#define SVC_DRY	  5 /* TCP 53: dry run, everything would be shed */
+/*
+ * Services of the configuration (see config()):
+ *   web    TCP 80: tier 0 rate-limited, tier 1 shed in part by reject, tier 2 by drop
+ *   dns    UDP 53: tier 0 capped, tier 1 rate-limited and rejected (ICMP), tier 2 dropped
+ *   bound  TCP 80 on 192.0.2.10 only: tier 0 capped and rejected beyond its cap
+ *   nopol  TCP and UDP 8080: no policy, fail open
+ *   dry    TCP 53: dry run, everything would be shed
+ */
+#define SVC_WEB	  1
+#define SVC_DNS	  2
+#define SVC_BOUND 3
+#define SVC_NOPOL 4
+#define SVC_DRY	  5
 
 /* The (service, tier) buckets the oracle states before each frame. */
 static const struct {
