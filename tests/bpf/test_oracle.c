@@ -45,8 +45,10 @@
 #define FULL_CHECK_EVERY 5000
 /* Frames between clears of the flow tables: idle expiry is the sweep's, not modelled. */
 #define CLEAR_EVERY 20000
-/* Disagreements printed in full; the rest are only counted. */
+/* Disagreements printed in full, with the packet. */
 #define PRINT_MAX 12
+/* Then one line each, up to this many. */
+#define PRINT_BRIEF_MAX 1000
 /* The lease: far past the run's end. */
 #define LEASE_S 3600
 
@@ -86,7 +88,7 @@ struct oracle {
 	struct om_config cfg;
 	struct hook h[HOOKS];
 	struct og_rng rng;
-	uint64_t packets, disagreements, bounces, checks;
+	uint64_t packets, disagreements, bounces, checks, tc_refused;
 	uint64_t by_reason[SPW_REASON_SLOTS];
 };
 
@@ -361,8 +363,13 @@ static void disagree(struct oracle *o, int hk, const uint8_t *frame, size_t len,
 		     const struct om_result *m, int got_verdict, const char *what)
 {
 	o->disagreements++;
-	if (o->disagreements > PRINT_MAX)
+	if (o->disagreements > PRINT_MAX) {
+		if (o->disagreements <= PRINT_BRIEF_MAX)
+			fprintf(stderr,
+				"DISAGREEMENT #%" PRIu64 " at packet %" PRIu64 " on %s: %s\n",
+				o->disagreements, o->packets, hook_name[hk], what);
 		return;
+	}
 	fprintf(stderr,
 		"DISAGREEMENT #%" PRIu64 " at packet %" PRIu64 " on %s: %s\n"
 		"  model:   %s, counter svc %u tier %u %s\n  program: %s\n  packet (%zu bytes): ",
@@ -466,11 +473,23 @@ static void one_frame(struct oracle *o, int hk, const uint8_t *frame, size_t len
 	struct om_result m;
 	struct spw_count c;
 	uint32_t idx;
-	int v;
+	int v, err;
 	char why[200];
 
+	err = spw_fixture_run(&h->fx, hook_prog[hk], frame, len, &run);
+	if (err == -EINVAL && hk == HOOK_TC && len < 14 + 40) {
+		/* The kernel builds no skb of an IP frame shorter than its IP header: such a
+		 * frame never reaches TC, nothing to compare. */
+		o->tc_refused++;
+		return;
+	}
+	if (err) {
+		fprintf(stderr, "BPF_PROG_RUN on %s refused a %zu-byte frame: %s\n  ",
+			hook_name[hk], len, strerror(-err));
+		hex(frame, len);
+	}
+	assert_int_equal(err, 0);
 	om_decide(&o->cfg, &h->st, frame, len, &m);
-	assert_int_equal(spw_fixture_run(&h->fx, hook_prog[hk], frame, len, &run), 0);
 	v = verdict_of(hk, run.retval);
 	idx = spw_counter_index(m.svc, m.tier_slot, m.reason);
 	h->want[idx].packets++;
@@ -591,8 +610,10 @@ static void test_oracle(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	printf("oracle: %" PRIu64 " packets through xdp and tc in %.1f s (%.0f packets/s per "
-	       "hook), %" PRIu64 " refusals checked, %" PRIu64 " whole comparisons\n",
-	       o->packets, secs, secs > 0 ? (double)o->packets / secs : 0.0, o->bounces, o->checks);
+	       "hook), %" PRIu64 " refusals checked, %" PRIu64 " whole comparisons, %" PRIu64
+	       " short frames the kernel runs through XDP only\n",
+	       o->packets, secs, secs > 0 ? (double)o->packets / secs : 0.0, o->bounces, o->checks,
+	       o->tc_refused);
 	printf("oracle: by reason (xdp):");
 	for (uint32_t r = 0; r < SPW_REASON_COUNT; r++)
 		if (o->by_reason[r])
