@@ -6,6 +6,7 @@
 #   make fuzz              every target for FUZZ_S seconds (default 60), under ASan and UBSan
 #   make fuzz FUZZ_S=10 FUZZ_TARGETS="report cli"
 #   make fuzz ORACLE_PACKETS=200000  the packet oracle's count (default 1,000,000)
+#   make fuzz-oracle                 the packet oracle alone
 #
 # `make fuzz` builds them with clang -fsanitize=fuzzer,address,undefined (build/fuzz/), runs
 # tools/fuzz/run.sh, and fails on any crash, leak or sanitizer report. `make tests` builds the
@@ -69,9 +70,16 @@ tests test-unit: $(FUZZ_REPLAYS)
 # Any disagreement fails `make fuzz`, as a crash does.
 ORACLE_PACKETS ?= 1000000
 
-.PHONY: fuzz
+.PHONY: fuzz fuzz-oracle
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) $(BUILD)/tests/bpf/test_oracle
-	$(Q)rc=0; FUZZ_S=$(FUZZ_S) bash tools/fuzz/run.sh $(BUILD) $(FUZZ_TARGETS) || rc=1; \
-	echo "==> packet oracle: $(ORACLE_PACKETS) packets"; \
-	SPW_ORACLE_PACKETS=$(ORACLE_PACKETS) $(BUILD)/tests/bpf/test_oracle || rc=1; \
+	$(Q)rc=0; \
+	if [ -n "$(strip $(FUZZ_TARGETS))" ]; then \
+		FUZZ_S=$(FUZZ_S) bash tools/fuzz/run.sh $(BUILD) $(FUZZ_TARGETS) || rc=1; \
+	fi; \
+	$(MAKE) --no-print-directory fuzz-oracle || rc=1; \
 	exit $$rc
+
+# The oracle alone (also `make fuzz FUZZ_TARGETS=`).
+fuzz-oracle: $(BUILD)/tests/bpf/test_oracle
+	@echo "==> packet oracle: $(ORACLE_PACKETS) packets"
+	$(Q)SPW_ORACLE_PACKETS=$(ORACLE_PACKETS) $<
