@@ -31,6 +31,7 @@
 #include "spillway_rank.h"
 
 int om_break_rule;
+int om_rules_pending;
 
 #define ETH_LEN 14
 /* TCP flags, byte 13 of the header. */
@@ -179,6 +180,8 @@ static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uin
 		if (rd16(ip + 2))
 			ip_end = off + rd16(ip + 2);
 		proto = ip[9];
+		if (om_rules_pending && ip_end && ip_end < len)
+			len = ip_end; /* Ethernet padding is not TCP */
 		map_v4(f->saddr, ip + 12);
 		map_v4(f->daddr, ip + 16);
 		if (rd16(ip + 6) & 0x1fff)
@@ -195,6 +198,8 @@ static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uin
 		*dscp = (uint8_t)((rd16(ip) >> 4) & 0xff) >> 2;
 		if (rd16(ip + 4))
 			ip_end = off + 40 + rd16(ip + 4);
+		if (om_rules_pending && ip_end && ip_end < len)
+			len = ip_end;
 		memcpy(f->saddr, ip + 8, 16);
 		memcpy(f->daddr, ip + 24, 16);
 		proto = ip[6];
@@ -289,6 +294,13 @@ static uint32_t service_of(const struct om_config *c, const struct om_facts *f)
 	return wild;
 }
 
+static bool is_mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
 static uint32_t tier_of(const struct om_config *c, const struct spw_policy *pol,
 			const struct om_facts *f, uint8_t dscp)
 {
@@ -296,9 +308,13 @@ static uint32_t tier_of(const struct om_config *c, const struct spw_policy *pol,
 	uint32_t tier = pol->default_tier;
 	uint32_t count = pol->tier_count;
 
+	/* An IPv6 packet from ::ffff:a.b.c.d is not the IPv4 client a.b.c.d. */
+	if (om_rules_pending && !f->is_v4 && is_mapped(f->saddr))
+		rule = NULL;
 	if (rule)
 		tier = rule->tier;
 	else if (c->dscp_tier[dscp] != SPW_DSCP_UNMAPPED &&
+		 !(om_rules_pending && !f->is_v4 && is_mapped(f->saddr)) &&
 		 longest(c->trusted, c->ntrusted, f->saddr))
 		tier = c->dscp_tier[dscp];
 	if (count == 0 || count > SPW_MAX_TIERS)

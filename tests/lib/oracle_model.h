@@ -106,5 +106,13 @@ void om_decide(const struct om_config *cfg, struct om_state *st, const uint8_t *
 
 /* Breaks one rule on purpose (the oracle's self-test that it can fail): 0 none. */
 extern int om_break_rule;
+/*
+ * Non-zero: also the rules stated for the data plane that it does not keep yet, to count the
+ * frames they would change: the L4 header is parsed within the IP length (Ethernet padding is
+ * not TCP), and an IPv6 packet from an IPv4-mapped source matches no IPv4 rule or trusted
+ * prefix. (Not modelled: dropping tiny first fragments of a service's traffic, whose reason
+ * is not defined yet.)
+ */
+extern int om_rules_pending;
 
 #endif /* SPW_ORACLE_MODEL_H */
