@@ -38,59 +38,38 @@ static bool chance(struct og_rng *r, uint32_t pct)
 }
 
 /*
- * A client address: the prefixes of the oracle's rules (tier 0, tier 1, a tier past the
- * service's count), its trusted and exempt sources, IPv4-mapped IPv6, and unruled ones.
+ * Client prefixes: those of the oracle's rules (tier 0, tier 1, a tier past the service's
+ * count), its trusted and exempt sources, IPv4-mapped IPv6, and unruled ones. A client is the
+ * prefix and either a two-part host (a /24 or /64 of 16, 8 hosts each) or one number.
  */
+struct og_prefix {
+	const char *text;
+	bool one_number;
+	bool trusted;
+};
+
+static const struct og_prefix prefixes4[] = {
+    {"10.0.", false, false},	{"10.1.", false, false},      {"10.7.", false, false},
+    {"203.0.113.", true, true}, {"198.51.100.", true, false}, {"100.64.", false, false},
+};
+
+static const struct og_prefix prefixes6[] = {
+    {"2001:db8:a:", false, false}, {"2001:db8:b:", false, false},  {"2001:db8:7:", false, true},
+    {"2001:db8:e::", true, false}, {"::ffff:10.0.", false, false}, {"2001:db8:100:", false, false},
+};
+
 static void pick_saddr(struct og_rng *r, int fam, char *out, size_t n, bool *trusted)
 {
+	const struct og_prefix *p =
+	    fam == 4 ? &prefixes4[og_below(r, 6)] : &prefixes6[og_below(r, 6)];
+	bool dotted = fam == 4 || p->text[0] == ':';
 	uint32_t a = og_below(r, 16), b = og_below(r, 8);
 
-	*trusted = false;
-	if (fam == 4) {
-		switch (og_below(r, 6)) {
-		case 0:
-			snprintf(out, n, "10.0.%u.%u", a, b + 1);
-			break;
-		case 1:
-			snprintf(out, n, "10.1.%u.%u", a, b + 1);
-			break;
-		case 2:
-			snprintf(out, n, "10.7.%u.%u", a, b + 1);
-			break;
-		case 3:
-			snprintf(out, n, "203.0.113.%u", a * 8 + b);
-			*trusted = true;
-			break;
-		case 4:
-			snprintf(out, n, "198.51.100.%u", a * 2 + (b & 1));
-			break;
-		default:
-			snprintf(out, n, "100.64.%u.%u", a, b + 1);
-			break;
-		}
-		return;
-	}
-	switch (og_below(r, 6)) {
-	case 0:
-		snprintf(out, n, "2001:db8:a:%x::%x", a, b + 1);
-		break;
-	case 1:
-		snprintf(out, n, "2001:db8:b:%x::%x", a, b + 1);
-		break;
-	case 2:
-		snprintf(out, n, "2001:db8:7:%x::%x", a, b + 1);
-		*trusted = true;
-		break;
-	case 3:
-		snprintf(out, n, "2001:db8:e::%x", a * 8 + b);
-		break;
-	case 4:
-		snprintf(out, n, "::ffff:10.0.%u.%u", a, b + 1);
-		break;
-	default:
-		snprintf(out, n, "2001:db8:100:%x::%x", a, b + 1);
-		break;
-	}
+	*trusted = p->trusted;
+	if (p->one_number)
+		snprintf(out, n, dotted ? "%s%u" : "%s%x", p->text, a * 8 + b);
+	else
+		snprintf(out, n, dotted ? "%s%u.%u" : "%s%x::%x", p->text, a, b + 1);
 }
 
 static uint16_t pick_dport(struct og_rng *r, uint8_t *proto)
