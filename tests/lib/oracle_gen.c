@@ -147,7 +147,7 @@ static void pick_layers(struct og_rng *r, struct pkt_spec *s)
 	}
 	if (chance(r, 30)) {
 		static const uint8_t kinds[] = {PKT_EXT_HOPOPTS, PKT_EXT_ROUTING, PKT_EXT_DSTOPTS,
-						PKT_EXT_FRAGMENT};
+						PKT_EXT_FRAGMENT, PKT_EXT_AUTH};
 
 		s->ext_count = (uint8_t)(1 + og_below(r, PKT_MAX_EXT));
 		for (int i = 0; i < s->ext_count; i++) {
@@ -155,6 +155,8 @@ static void pick_layers(struct og_rng *r, struct pkt_spec *s)
 
 			e->kind = kinds[og_below(r, sizeof(kinds))];
 			e->len8 = (uint8_t)og_below(r, 3);
+			if (e->kind == PKT_EXT_AUTH)
+				e->len8 = (uint8_t)(2 * og_below(r, 3)); /* a multiple of 8 bytes */
 			if (e->kind == PKT_EXT_FRAGMENT) {
 				e->frag_offset =
 				    chance(r, 40) ? (uint16_t)(1 + og_below(r, 100)) : 0;
