@@ -3,8 +3,8 @@
  * The packet oracle's generator: random and mutated Ethernet frames from a seeded PRNG, the
  * same seed giving the same frames. Valid TCP (SYN, SYN with data or FIN, ACK, data, FIN,
  * RST, SYN-ACK) and UDP over IPv4 and IPv6, ICMP, ARP; VLAN tags (up to one more than the data
- * plane parses), IPv4 options, IPv6 extension-header chains, AH included (up to two more than it walks),
- * fragments (first, tiny first, later), then mutations: truncation, bit flips, Ethernet
+ * plane parses), IPv4 options, IPv6 extension-header chains, AH included (up to two more than it
+ * walks), fragments (first, tiny first, later), then mutations: truncation, bit flips, Ethernet
  * padding, a rewritten IP length. Clients, ports and services come from small pools, so flows
  * repeat (retransmitted SYNs, data and FIN of admitted flows) and the tables stay small.
  */
