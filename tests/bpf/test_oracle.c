@@ -13,7 +13,8 @@
  *
  *   SPW_ORACLE_PACKETS  frames (default 50000; `make fuzz` runs 1,000,000)
  *   SPW_ORACLE_SEED     PRNG seed (default: from the clock; printed, so a run can be repeated)
- *   SPW_ORACLE_BREAK    break rule N of the model on purpose, to see the oracle fail (1: the floor)
+ *   SPW_ORACLE_BREAK    break rule N of the model on purpose, to see the oracle fail (1-3, see
+ *                       om_break_rule)
  *   SPW_ORACLE_PENDING  1: the model also keeps rules the data plane does not yet (see
  *                       om_rules_pending), counting the frames they change
  *

@@ -160,7 +160,8 @@ static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uin
 		return P_MALFORMED;
 	type = rd16(p + 12);
 	for (int tags = 0; is_vlan(type); tags++) {
-		if (tags == SPW_MAX_VLAN_TAGS || off + 4 > len)
+		/* Broken rule 3: a third tag parsed. */
+		if (tags == SPW_MAX_VLAN_TAGS + (om_break_rule == 3) || off + 4 > len)
 			return P_MALFORMED;
 		type = rd16(p + off + 2);
 		off += 4;
@@ -337,10 +338,10 @@ static bool level_admits(const struct spw_policy *pol, uint32_t tier, const uint
 	uint32_t admit = pol->admit_level, floor = pol->floor_level;
 	uint32_t level = admit > floor ? admit : floor;
 
-	if (om_break_rule == 1)
-		level = admit; /* forget the floor */
 	if (rank < level)
 		return true;
+	if (om_break_rule == 1)
+		return false; /* broken: no partial share at the admit level */
 	/* Part of the rank at the admit level; the floor protects whole cohorts only. */
 	return rank == level && admit >= floor && spw_host_slot(saddr, salt) < pol->partial;
 }
@@ -402,7 +403,8 @@ static void new_flow(const struct om_config *c, struct om_state *st, struct om_r
 	if (reason == SPW_REASON_ADMITTED) {
 		uint32_t cap = pol->max_conns[tier];
 
-		if (cap && st->active[svc][tier] >= cap) {
+		/* Broken rule 2: one flow past the cap. */
+		if (cap && st->active[svc][tier] >= cap + (om_break_rule == 2)) {
 			reason = SPW_REASON_SHED_CAP;
 			if (pol->rate_per_sec[tier]) {
 				uint64_t depth =

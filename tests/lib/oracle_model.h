@@ -104,7 +104,10 @@ void om_state_clear(struct om_state *st);
 void om_decide(const struct om_config *cfg, struct om_state *st, const uint8_t *frame, size_t len,
 	       struct om_result *out);
 
-/* Breaks one rule on purpose (the oracle's self-test that it can fail): 0 none. */
+/*
+ * Breaks one rule on purpose, the oracle's check that it can fail: 0 none, 1 no partial share
+ * at the admit level, 2 the cap admits one flow too many, 3 a third VLAN tag is parsed.
+ */
 extern int om_break_rule;
 /*
  * Non-zero: also the rules stated for the data plane that it does not keep yet, to count the
