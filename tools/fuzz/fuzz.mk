@@ -70,16 +70,18 @@ tests test-unit: $(FUZZ_REPLAYS)
 # Any disagreement fails `make fuzz`, as a crash does.
 ORACLE_PACKETS ?= 1000000
 
+ORACLE_RUN = echo "==> packet oracle: $(ORACLE_PACKETS) packets"; \
+	SPW_ORACLE_PACKETS=$(ORACLE_PACKETS) $(BUILD)/tests/bpf/test_oracle
+
 .PHONY: fuzz fuzz-oracle
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) $(BUILD)/tests/bpf/test_oracle
 	$(Q)rc=0; \
 	if [ -n "$(strip $(FUZZ_TARGETS))" ]; then \
 		FUZZ_S=$(FUZZ_S) bash tools/fuzz/run.sh $(BUILD) $(FUZZ_TARGETS) || rc=1; \
 	fi; \
-	$(MAKE) --no-print-directory fuzz-oracle || rc=1; \
+	$(ORACLE_RUN) || rc=1; \
 	exit $$rc
 
 # The oracle alone (also `make fuzz FUZZ_TARGETS=`).
 fuzz-oracle: $(BUILD)/tests/bpf/test_oracle
-	@echo "==> packet oracle: $(ORACLE_PACKETS) packets"
-	$(Q)SPW_ORACLE_PACKETS=$(ORACLE_PACKETS) $<
+	$(Q)$(ORACLE_RUN)
