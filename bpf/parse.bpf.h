@@ -55,7 +55,7 @@ struct spw_pkt {
 	__u16 l4_off; /* offset of the TCP/UDP header */
 	__be16 sport;
 	__be16 dport;
-	__u32 tcp_seq;	   /* host order */
+	__u32 tcp_seq_end; /* host order: SEQ + LEN, the SYN and FIN counted (what acks it all) */
 	__u32 ip_end;	   /* offset where the IP datagram ends by its length field; 0: unknown */
 	__u32 payload_len; /* TCP payload bytes (by the IP length: Ethernet padding is not data) */
 	__u8 proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
@@ -211,9 +211,11 @@ static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pk
 			return SPW_PARSE_MALFORMED;
 		pkt->sport = th->source;
 		pkt->dport = th->dest;
-		pkt->tcp_seq = bpf_ntohl(th->seq);
 		pkt->tcp_flags = ((__u8 *)th)[13];
 		pkt->payload_len = spw_tcp_payload_len(pkt, c->pos - data);
+		pkt->tcp_seq_end = bpf_ntohl(th->seq) + pkt->payload_len +
+				   !!(pkt->tcp_flags & SPW_TCP_SYN) +
+				   !!(pkt->tcp_flags & SPW_TCP_FIN);
 		return SPW_PARSE_OK;
 	}
 	if (pkt->proto == IPPROTO_UDP) {
