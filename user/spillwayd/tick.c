@@ -236,9 +236,14 @@ static void log_level_change(const struct spwd_service *s, uint32_t prev)
 	if (s->overridden)
 		pr_debug("%s: level %u -> %u (manual override)\n", s->cfg->name, prev, s->level);
 	else if (top)
-		pr_debug("%s: level %u -> %u (pressure %.3f: %s%s%s %.3f, target %.3f)\n",
-			 s->cfg->name, prev, s->level, s->pressure, spw_signal_kind_name(top->kind),
-			 top->source[0] ? " " : "", top->source, top->value, top->target);
+		/* The estimate the move was sized by: a capacity, or with delay signals only the
+		 * rate served while the delay was low (0: none yet). */
+		pr_debug(
+		    "%s: level %u -> %u (pressure %.3f: %s%s%s %.3f, target %.3f; %s %.0f/s)\n",
+		    s->cfg->name, prev, s->level, s->pressure, spw_signal_kind_name(top->kind),
+		    top->source[0] ? " " : "", top->source, top->value, top->target,
+		    s->law.capacity > 0 ? "capacity" : "served",
+		    s->law.capacity > 0 ? s->law.capacity : s->law.served);
 	else
 		pr_debug("%s: level %u -> %u (no fresh signal)\n", s->cfg->name, prev, s->level);
 }
