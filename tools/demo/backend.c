@@ -46,7 +46,8 @@
  * (--upstream-timeout-ms) or answered an error. The call's socket carries the DSCP of the
  * request's tier (--upstream-dscp, IP_TOS / IPV6_TCLASS), so a next host that trusts this
  * one's marks classifies the call as this host classified the request. Calls are counted
- * per tier and outcome, printed on exit.
+ * per tier and outcome, printed on exit. The call names the tier in X-Tier too, for the
+ * next hop's own shed checks.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -383,8 +384,6 @@ static bool parse_dscp_list(const char *arg)
  */
 static enum call_result call_upstream(unsigned int tier)
 {
-	static const char req[] =
-	    "GET /work HTTP/1.1\r\nHost: upstream\r\nConnection: close\r\n\r\n";
 	struct timeval tv = {.tv_sec = (time_t)(B.upstream_timeout_ms / 1000),
 			     .tv_usec = (suseconds_t)(B.upstream_timeout_ms % 1000) * 1000};
 	enum call_result res = CALL_FAILED;
@@ -414,7 +413,12 @@ static enum call_result call_upstream(unsigned int tier)
 								   : CALL_FAILED;
 		goto out;
 	}
-	if (!send_all(fd, req, sizeof(req) - 1))
+	/* X-Tier: the next hop's app learns the tier its data plane takes from the DSCP. */
+	n = snprintf(buf, sizeof(buf),
+		     "GET /work HTTP/1.1\r\nHost: upstream\r\nConnection: close\r\n"
+		     "X-Tier: %u\r\n\r\n",
+		     tier);
+	if (!send_all(fd, buf, (size_t)n))
 		goto out;
 	while (have < HEAD_MAX) {
 		n = recv(fd, buf + have, HEAD_MAX - have, 0);
