@@ -143,6 +143,8 @@ echo $ID >"$TMP/owner"
 mkdir -p "$OUT"
 
 from_root() { (cd / && "$@"); }
+# Background processes are started with nsenter itself, never through this function: $! of
+# a function run in the background is a subshell's, which signals would not reach through.
 nsx() { # NS CMD...: run in a namespace's network only (bpffs and /sys stay ours)
 	local ns=$1
 	shift
@@ -211,7 +213,7 @@ wait_http() { # NS URL PID LOG
 start_services() { # MODE
 	local dir=$TMP/run-$1 tiermap= t
 	mkdir -p "$TMP/state-back" "$TMP/state-front"
-	nsx "$NS_BACK" "$BUILD/demo-backend" --listen "0.0.0.0:$PORT" --workers "$BACK_WORKERS" \
+	nsenter --net="/var/run/netns/$NS_BACK" -- "$BUILD/demo-backend" --listen "0.0.0.0:$PORT" --workers "$BACK_WORKERS" \
 		--db-pool "$POOL" --db "host=$TMP/pg dbname=postgres user=postgres" \
 		--query-ms "$QUERY_MS" --service backend --state-dir "$TMP/state-back" \
 		--backlog 256 --report-socket "$TMP/report-back.sock" --default-tier 2 \
@@ -219,7 +221,7 @@ start_services() { # MODE
 	BACK_PID=$!
 	PIDS+=("$BACK_PID")
 	for t in 0 1 2; do tiermap+="${tiermap:+,}198.19.$((16 * t)).0/20=$t"; done
-	nsx "$NS_FRONT" "$BUILD/demo-backend" --listen "0.0.0.0:$PORT" --workers "$FRONT_WORKERS" \
+	nsenter --net="/var/run/netns/$NS_FRONT" -- "$BUILD/demo-backend" --listen "0.0.0.0:$PORT" --workers "$FRONT_WORKERS" \
 		--upstream "$BACK_ADDR:$PORT" --upstream-timeout-ms "$UPSTREAM_TIMEOUT_MS" \
 		--upstream-dscp "$(
 			IFS=,
@@ -296,7 +298,7 @@ start_daemon() { # NS NAME CONFIG
 	local ns=$1 name=$2 cfg=$3 pin=/sys/fs/bpf/spw-hops-$ID-$2 i pid
 	"$BUILD/spillway" config check "$cfg" >/dev/null ||
 		die "the generated config does not validate: $cfg"
-	nsx "$ns" "$BUILD/spillwayd" -c "$cfg" --pin-root "$pin" >>"$TMP/spillwayd-$name.log" 2>&1 &
+	nsenter --net="/var/run/netns/$ns" -- "$BUILD/spillwayd" -c "$cfg" --pin-root "$pin" >>"$TMP/spillwayd-$name.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	for ((i = 0; i < 150; i++)); do
@@ -342,7 +344,7 @@ run_once() { # off|on
 	fi
 	start_services "$mode"
 	# Every SYN (not SYN-ACK) that reaches the back host, before its TC ingress.
-	nsx "$NS_BACK" tcpdump -i hk0 -nn -U -B 8192 -w "$dir/back-syns.pcap" \
+	nsenter --net="/var/run/netns/$NS_BACK" -- tcpdump -i hk0 -nn -U -B 8192 -w "$dir/back-syns.pcap" \
 		"tcp dst port $PORT and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" \
 		2>"$dir/tcpdump.err" &
 	cap_pid=$!
@@ -362,7 +364,7 @@ run_once() { # off|on
 			rate=$(calc "$C * $LOAD * ${MIX[t]} / 100")
 			srcs=()
 			for ((k = 0; k < $(src_count $t); k++)); do srcs+=(--source "$(src_addr $t $k)"); done
-			nsx "$NS_CLI" "$BUILD/loadgen" --target "$FRONT_ADDR:$PORT" --rate "$rate" \
+			nsenter --net="/var/run/netns/$NS_CLI" -- "$BUILD/loadgen" --target "$FRONT_ADDR:$PORT" --rate "$rate" \
 				--duration "$PHASE_S" "${srcs[@]}" --tier "$t" --path /work \
 				--retries "$RETRIES" --connect-timeout-ms 1000 --timeout-ms 3000 \
 				--json "$dir/$ph-t$t.json" >"$dir/$ph-t$t.log" 2>&1 &
