@@ -26,8 +26,9 @@
 # the front's side of that veth.
 #
 # Every SYN that reaches the back host is captured on hk0 (tcpdump, before TC ingress, so
-# refused ones count): retry amplification = those SYNs / the requests the clients meant to
-# send (loadgen's offered, retries not counted), and their DSCP says the tier each carried.
+# refused ones count); a retransmitted SYN (same source port and sequence) is the same
+# connection attempt. Retry amplification = those attempts / the requests the clients meant
+# to send (loadgen's offered, retries not counted); their DSCP says the tier each carried.
 #
 # Phases (PHASE_S seconds each, load LOAD x C, C = POOL / QUERY_MS, mix 10/30/60 %):
 #   warm | slowdb (the DB 3x slower) | recover
@@ -400,14 +401,18 @@ prom_delta() { # DIR HOST METRIC LABEL_REGEX
 
 collect_run() { # MODE
 	local mode=$1 dir=$TMP/run-$1 ph t i st en tiers agree='null' starts=() syns tosfile
-	# SYNs at the back by phase (by capture time) and by DSCP.
+	# Connection attempts at the back (distinct SYNs: "TIME DSCP SRC/SEQ") by phase (by
+	# capture time) and by DSCP.
 	tosfile=$dir/back-syns.txt
 	tcpdump -r "$dir/back-syns.pcap" -nn -tt -v 2>/dev/null |
 		awk 'function hex(s, i, v) { v = 0; for (i = 1; i <= length(s); i++)
 			v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
-		/ tos 0x/ { match($0, /tos 0x[0-9a-f]+/)
-			print $1, int(hex(substr($0, RSTART + 6, RLENGTH - 6)) / 4) }' \
-			>"$tosfile"
+		/\(tos 0x/ { match($0, /tos 0x[0-9a-f]+/); ts = $1
+			dscp = int(hex(substr($0, RSTART + 6, RLENGTH - 6)) / 4); next }
+		/ Flags \[S\]/ { match($0, / seq [0-9]+/)
+			print ts, dscp, $1 "/" substr($0, RSTART + 5, RLENGTH - 5) }' |
+		# A retransmitted SYN (same source port and sequence number) is the same attempt.
+		awk '!seen[$3]++' >"$tosfile"
 	for ph in "${PHASES[@]}"; do starts+=("$(cat "$dir/start-$ph")"); done
 	starts+=("$(cat "$dir/end")")
 	for ((i = 0; i < ${#PHASES[@]}; i++)); do
@@ -420,10 +425,10 @@ collect_run() { # MODE
 			retried, p50_ms, p99_ms,
 			success: (if .offered > 0 then .ok / .offered else null end)}]' \
 			"$dir/$ph-t"[012].json)
-		jq -n --arg ph "$ph" --argjson tiers "$tiers" --argjson syns "$syns" '{($ph): {tiers: $tiers,
+		jq -n --arg ph "$ph" --argjson tiers "$tiers" --argjson syns "$syns" '{($ph): ({tiers: $tiers,
 			back_syns: $syns, meant: ($tiers | map(.offered) | add),
 			attempts: ($tiers | map(.attempts) | add)} |
-			.retry_amplification = (if .meant > 0 then .back_syns / .meant else null end)}' \
+			.retry_amplification = (if .meant > 0 then .back_syns / .meant else null end))}' \
 			>"$dir/phase-$ph.json"
 	done
 	# The back's SYNs by tier, as their DSCP says (a DSCP the back's map has not: the default).

@@ -5,6 +5,7 @@
 # times its capacity, once without spillway and once with it.
 #
 #   sudo tools/demo/run.sh          (or: sudo make demo, which installs and builds first)
+#   sudo HOPS=2 tools/demo/run.sh   the two-hop scenario instead (tools/demo/hops.sh)
 #
 # Topology, all in network namespaces of this run's own (nothing in the caller's namespace):
 #
@@ -36,6 +37,10 @@
 #   POOL_TARGET [0.95] target of the pool signal
 #   OUT [build/e2e]  BUILD [build]  QUIET [0] 1: no live table
 set -euo pipefail
+
+# HOPS=2: the two-hop scenario (client, front service, back service), its own script.
+if [ "${HOPS:-1}" = 2 ]; then exec bash "$(dirname "${BASH_SOURCE[0]}")/hops.sh" "$@"; fi
+case ${HOPS:-1} in 1) ;; *) echo "HOPS must be 1 or 2, not '$HOPS'" >&2; exit 2 ;; esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(cd "$ROOT" && mkdir -p "${BUILD:-build}" && cd "${BUILD:-build}" && pwd)
