@@ -248,7 +248,7 @@ write_front_config() { # FILE
 	{
 		echo "# spillway on the front host, written by tools/demo/hops.sh"
 		echo "interfaces: [{name: hf0, mode: xdp}, {name: hb0, mode: tc}]"
-		echo "tiers: [${TIER_NAMES[*]}]" | sed 's/ /, /g'
+		echo "tiers: [${TIER_NAMES[0]}, ${TIER_NAMES[1]}, ${TIER_NAMES[2]}]"
 		echo "classify:"
 		for t in 0 1 2; do echo "  - {cidr: 198.19.$((16 * t)).0/20, tier: ${TIER_NAMES[t]}}"; done
 		# The map gives the throttle the tier of the front's own calls (their DSCP).
