@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include "summary_check.h"
 
 #ifndef SPW_SRC_ROOT
 #error "SPW_SRC_ROOT (the source tree) is set by the Makefile"
@@ -67,9 +68,10 @@ static int run_hops(const char *out)
 	char cmd[1024];
 	int rc;
 
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && HOPS=2 PHASE_S=%s IDLE_N=60 BUILD='%s' OUT='%s' bash tools/demo/run.sh",
-		 SPW_SRC_ROOT, ps && *ps ? ps : DEFAULT_PHASE_S, SPW_BUILD_DIR, out);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "cd '%s' && HOPS=2 PHASE_S=%s IDLE_N=60 BUILD='%s' OUT='%s' bash tools/demo/run.sh",
+	    SPW_SRC_ROOT, ps && *ps ? ps : DEFAULT_PHASE_S, SPW_BUILD_DIR, out);
 	fprintf(stderr, "hops: %s\n", cmd);
 	fflush(NULL);
 	rc = system(cmd);
@@ -112,23 +114,14 @@ static double idle_p99(json_t *s, const char *phase)
 }
 
 /* Checks one condition, printing it either way; returns 1 when it failed. */
-static int check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("hops: %s ", ok ? "ok:  " : "FAIL:");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	return !ok;
-}
+#define check(...) spw_summary_check("hops", __VA_ARGS__)
 
 static bool close_enough(double a, double b)
 {
 	double m = a > b ? a : b;
 
-	return a >= 0 && b >= 0 && (a > b ? a - b : b - a) <= (m * AGREE_SLACK > 2 ? m * AGREE_SLACK : 2);
+	return a >= 0 && b >= 0 &&
+	       (a > b ? a - b : b - a) <= (m * AGREE_SLACK > 2 ? m * AGREE_SLACK : 2);
 }
 
 static double arr(json_t *o, const char *key, int i)
@@ -146,13 +139,15 @@ static int check_wire(json_t *s, const char *run)
 
 	for (t = 0; t < TIERS; t++) {
 		/* On, the front's calls include the ones its throttle refused on the host. */
-		double chosen = arr(r, "front_calls_by_tier", t), wire = arr(r, "back_syns_by_dscp_tier", t);
+		double chosen = arr(r, "front_calls_by_tier", t),
+		       wire = arr(r, "back_syns_by_dscp_tier", t);
 		double sent = ag && json_is_object(ag) ? arr(ag, "front_sent", t) : chosen;
 
-		failed += check(close_enough(sent, wire),
-				"%s: tier %d: %.0f calls chosen, %.0f let out by the front, %.0f SYNs of "
-				"its DSCP at the back",
-				run, t, chosen, sent, wire);
+		failed +=
+		    check(close_enough(sent, wire),
+			  "%s: tier %d: %.0f calls chosen, %.0f let out by the front, %.0f SYNs of "
+			  "its DSCP at the back",
+			  run, t, chosen, sent, wire);
 	}
 	return failed;
 }
@@ -189,8 +184,8 @@ static void test_hops(void **state)
 		p99 = num(c0, "p99_ms");
 		idle = idle_p99(s, phases[p]);
 		failed += check(p99 > 0 && idle > 0 && p99 <= T0_P99_IDLE_X * idle,
-				"on, %s: tier-0 p99 %.1f ms <= %.1fx idle (%.1f ms)%s", phases[p], p99,
-				T0_P99_IDLE_X, idle,
+				"on, %s: tier-0 p99 %.1f ms <= %.1fx idle (%.1f ms)%s", phases[p],
+				p99, T0_P99_IDLE_X, idle,
 				p99 <= T0_P99_GOAL_X * idle ? "; goal 2x met" : "; goal 2x UNMET");
 	}
 	amp_on = num(on, "retry_amplification");
