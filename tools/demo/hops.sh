@@ -79,19 +79,14 @@ PIDS=()
 
 log() { printf '[hops %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=tools/demo/lib.sh
+. "$ROOT/tools/demo/lib.sh"
 
 cleanup() {
-	local rc=$? p ns
+	local rc=$? ns
 	set +e
 	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
-		from_root runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 10 stop \
-			>/dev/null 2>&1
-	fi
+	demo_stop_all
 	for ns in "$NS_CLI" "$NS_FRONT" "$NS_BACK"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "/sys/fs/bpf/spw-hops-$ID-front" "/sys/fs/bpf/spw-hops-$ID-back" 2>/dev/null
 	if [ -n "$TMP" ]; then
@@ -104,30 +99,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Leftovers of runs killed with SIGKILL: their owner pid is gone.
-reap_stale() {
-	local ns pid d
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^spw-hops-[0-9]*-' || true); do
-		pid=${ns#spw-hops-}
-		pid=${pid%%-*}
-		kill -0 "$pid" 2>/dev/null || ip netns del "$ns" 2>/dev/null || true
-	done
-	for d in /tmp/spw-hops.*; do
-		[ -f "$d/owner" ] || continue
-		pid=$(cat "$d/owner")
-		kill -0 "$pid" 2>/dev/null && continue
-		[ -f "$d/pg/data/postmaster.pid" ] &&
-			kill -KILL "$(head -1 "$d/pg/data/postmaster.pid")" 2>/dev/null
-		rm -rf "$d"
-	done
-	for d in /sys/fs/bpf/spw-hops-*; do
-		[ -d "$d" ] || continue
-		pid=${d#/sys/fs/bpf/spw-hops-}
-		pid=${pid%%-*}
-		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
-	done
-	return 0
-}
 
 [ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP, PostgreSQL as user postgres): sudo $0"
 for b in spillwayd spillway loadgen demo-backend bpf/empty_xdp.bpf.o; do
@@ -139,20 +110,12 @@ done
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PG_BIN/initdb" ] || die "PostgreSQL is not installed (sudo make deps)"
 
-reap_stale
+demo_reap_stale hops
 TMP=$(mktemp -d /tmp/spw-hops.XXXXXX)
 chmod 755 "$TMP"
 echo $ID >"$TMP/owner"
 mkdir -p "$OUT"
 
-from_root() { (cd / && "$@"); }
-# Background processes are started with nsenter itself, never through this function: $! of
-# a function run in the background is a subshell's, which signals would not reach through.
-nsx() { # NS CMD...: run in a namespace's network only (bpffs and /sys stay ours)
-	local ns=$1
-	shift
-	nsenter --net="/var/run/netns/$ns" -- "$@"
-}
 src_count() { if [ "$1" -eq 0 ]; then echo 1; else echo "$SOURCES"; fi; }
 src_addr() { echo "198.19.$((16 * $1 + $2)).1"; }
 calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
@@ -189,18 +152,6 @@ setup_topology() {
 	ip -n "$NS_CLI" link set dev hc0 xdpdrv obj "$BUILD/bpf/empty_xdp.bpf.o" sec xdp
 }
 
-start_postgres() {
-	mkdir -p "$TMP/pg"
-	chown postgres "$TMP/pg"
-	PG_DATA=$TMP/pg/data
-	from_root runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres \
-		>"$TMP/pg/initdb.log" 2>&1 || { cat "$TMP/pg/initdb.log" >&2; die "initdb failed"; }
-	from_root nsx "$NS_BACK" runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" \
-		-l "$TMP/pg/server.log" -w -t 30 -o "-c listen_addresses='' \
-		-c unix_socket_directories=$TMP/pg -c max_connections=$((POOL + 20)) \
-		-c shared_buffers=32MB -c fsync=off -c synchronous_commit=off" start >/dev/null ||
-		{ cat "$TMP/pg/server.log" >&2; die "PostgreSQL did not start"; }
-}
 
 wait_http() { # NS URL PID LOG
 	local i
@@ -237,11 +188,6 @@ start_services() { # MODE
 	wait_http "$NS_CLI" "http://$FRONT_ADDR:$PORT/health" "$FRONT_PID" "$dir/front.log"
 }
 
-stop_pid() {
-	[ -n "${1:-}" ] || return 0
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 
 # ---- spillway on both hosts -----------------------------------------------------------------
 
@@ -516,7 +462,7 @@ side_by_side() {
 main() {
 	local started=$SECONDS
 	setup_topology
-	start_postgres
+	demo_start_postgres "$NS_BACK" $((POOL + 20))
 	C=$(awk -v p="$POOL" -v q="$QUERY_MS" 'BEGIN { printf "%d", p * 1000 / q }')
 	mkdir -p "$TMP/run-idle"
 	start_services idle

@@ -97,21 +97,16 @@ DAEMON_PID=
 
 log() { printf '[demo %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=tools/demo/lib.sh
+. "$ROOT/tools/demo/lib.sh"
 
 # ---- cleanup: always runs, never fails --------------------------------------------------------
 
 cleanup() {
-	local rc=$? p ns
+	local rc=$? ns
 	set +e
 	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
-		from_root runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 10 stop \
-			>/dev/null 2>&1
-	fi
+	demo_stop_all
 	for ns in "$NS_SRV" "${NS_CLI[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$PIN" 2>/dev/null
 	if [ -n "$TMP" ]; then
@@ -124,29 +119,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Leftovers of runs that were killed with SIGKILL: their owner pid is gone.
-reap_stale() {
-	local ns pid d
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^spw-demo-[0-9]*-' || true); do
-		pid=${ns#spw-demo-}
-		pid=${pid%%-*}
-		kill -0 "$pid" 2>/dev/null || ip netns del "$ns" 2>/dev/null || true
-	done
-	for d in /tmp/spw-demo.*; do
-		[ -f "$d/owner" ] || continue
-		pid=$(cat "$d/owner")
-		kill -0 "$pid" 2>/dev/null && continue
-		[ -f "$d/pg/data/postmaster.pid" ] &&
-			kill -KILL "$(head -1 "$d/pg/data/postmaster.pid")" 2>/dev/null
-		rm -rf "$d"
-	done
-	for d in /sys/fs/bpf/spw-demo-*; do
-		[ -d "$d" ] || continue
-		pid=${d#/sys/fs/bpf/spw-demo-}
-		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
-	done
-	return 0
-}
 
 # ---- checks -------------------------------------------------------------------------------
 
@@ -161,22 +133,12 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PG_BIN/initdb" ] || die "PostgreSQL is not installed (sudo make deps)"
 getent passwd postgres >/dev/null || die "no user postgres (the postgresql package creates it)"
 
-reap_stale
+demo_reap_stale demo
 TMP=$(mktemp -d /tmp/spw-demo.XXXXXX)
 chmod 755 "$TMP"
 echo $ID >"$TMP/owner"
 mkdir -p "$OUT"
 
-from_root() { # CMD...: run from /: the postgres user may not enter the caller's folder (a
-	# checkout in a private mktemp folder), and its tools complain when they cannot
-	(cd / && "$@")
-}
-
-nsx() { # NS CMD...: run in a namespace's network only (bpffs and /sys stay ours)
-	local ns=$1
-	shift
-	nsenter --net="/var/run/netns/$ns" -- "$@"
-}
 
 # ---- topology -----------------------------------------------------------------------------
 
@@ -211,19 +173,6 @@ setup_topology() {
 
 # ---- PostgreSQL and the backend -----------------------------------------------------------
 
-start_postgres() {
-	mkdir -p "$TMP/pg"
-	chown postgres "$TMP/pg"
-	PG_DATA=$TMP/pg/data
-	from_root runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres \
-		>"$TMP/pg/initdb.log" 2>&1 || { cat "$TMP/pg/initdb.log" >&2; die "initdb failed"; }
-	from_root nsx "$NS_SRV" runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$TMP/pg/server.log" \
-		-w -t 30 -o "-c listen_addresses='' -c unix_socket_directories=$TMP/pg \
-		-c max_connections=$((POOL + 20)) -c shared_buffers=32MB -c fsync=off \
-		-c synchronous_commit=off" start >/dev/null ||
-		{ cat "$TMP/pg/server.log" >&2; die "PostgreSQL did not start"; }
-	log "PostgreSQL $(basename "$(dirname "$PG_BIN")") up in $NS_SRV (socket $TMP/pg)"
-}
 
 start_backend() { # REPORT_SOCKET
 	local sock=$1 extra=() i
@@ -252,11 +201,6 @@ start_backend() { # REPORT_SOCKET
 	die "the backend did not come up"
 }
 
-stop_pid() { # PID
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 
 # ---- spillwayd ------------------------------------------------------------------------------
 
@@ -681,7 +625,7 @@ plot() {
 main() {
 	local started=$SECONDS
 	setup_topology
-	start_postgres
+	demo_start_postgres "$NS_SRV" $((POOL + 20))
 	# Capacity and idle figures with a plain backend, nothing shedding.
 	rm -f "$TMP/report.sock"
 	start_backend "$TMP/report.sock"
