@@ -77,3 +77,34 @@ demo_start_postgres() { # NS MAX_CONNECTIONS
 		{ cat "$TMP/pg/server.log" >&2; die "PostgreSQL did not start"; }
 	log "PostgreSQL $(basename "$(dirname "$PG_BIN")") up in $1 (socket $TMP/pg)"
 }
+
+# Cleanup's end: TMP removed (kept with KEEP=1), a failure said, the status kept.
+demo_finish() { # RC
+	if [ -n "$TMP" ]; then
+		if [ "${KEEP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP" 2>/dev/null; fi
+	fi
+	[ "$1" -ne 0 ] && log "exit status $1 (cleaned up)"
+	exit "$1"
+}
+
+# Cleanup (the caller's function) on every way out.
+demo_traps() {
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# Root, the built programs, the commands named, PostgreSQL; sets PG_BIN.
+demo_check_setup() { # COMMAND...
+	local b c
+	[ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP, PostgreSQL as user postgres): sudo $0"
+	for b in spillwayd spillway loadgen demo-backend bpf/empty_xdp.bpf.o; do
+		[ -e "$BUILD/$b" ] || die "$BUILD/$b is missing: run 'make all $BUILD/loadgen $BUILD/demo-backend'"
+	done
+	for c in "$@"; do
+		command -v "$c" >/dev/null || die "$c is missing: run 'sudo make deps'"
+	done
+	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+	[ -x "$PG_BIN/initdb" ] || die "PostgreSQL is not installed (sudo make deps)"
+	getent passwd postgres >/dev/null || die "no user postgres (the postgresql package creates it)"
+}

@@ -109,29 +109,14 @@ cleanup() {
 	demo_stop_all
 	for ns in "$NS_SRV" "${NS_CLI[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$PIN" 2>/dev/null
-	if [ -n "$TMP" ]; then
-		if [ "${KEEP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP" 2>/dev/null; fi
-	fi
-	[ $rc -ne 0 ] && log "exit status $rc (cleaned up)"
-	exit $rc
+	demo_finish $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+demo_traps
 
 
 # ---- checks -------------------------------------------------------------------------------
 
-[ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP, PostgreSQL as user postgres): sudo $0"
-for b in spillwayd spillway loadgen demo-backend bpf/empty_xdp.bpf.o; do
-	[ -e "$BUILD/$b" ] || die "$BUILD/$b is missing: run 'make all $BUILD/loadgen $BUILD/demo-backend'"
-done
-for c in jq gnuplot nsenter ip socat runuser; do
-	command -v "$c" >/dev/null || die "$c is missing: run 'sudo make deps'"
-done
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -x "$PG_BIN/initdb" ] || die "PostgreSQL is not installed (sudo make deps)"
-getent passwd postgres >/dev/null || die "no user postgres (the postgresql package creates it)"
+demo_check_setup jq gnuplot nsenter ip socat runuser
 
 demo_reap_stale demo
 TMP=$(mktemp -d /tmp/spw-demo.XXXXXX)
