@@ -11,8 +11,8 @@
 #include <stdio.h>
 
 /* Prints "WHO: ok:" or "WHO: FAIL:" and the condition; returns 1 when it failed. */
-static inline __attribute__((format(printf, 3, 4))) int
-spw_summary_check(const char *who, bool ok, const char *fmt, ...)
+static inline __attribute__((format(printf, 3, 4))) int spw_summary_check(const char *who, bool ok,
+									  const char *fmt, ...)
 {
 	va_list ap;
 
