@@ -333,18 +333,26 @@ test:
 # (spillway off, then on; summary in build/e2e/, plot build/e2e/demo.png). Needs root.
 # `make demo ZERO_INTEGRATION=1`: the backend reports nothing, spillway uses accept-queue and
 # latency signals only. PHASE_S=N shortens the phases (default 20 s).
+# `make demo HOPS=2`: the two-hop scenario (tools/demo/hops.sh; summary in build/e2e/hops/).
 ZERO_INTEGRATION ?= 0
+HOPS ?= 1
 .PHONY: demo
 demo:
 	$(Q)bash tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/loadgen $(BUILD)/demo-backend
-	$(Q)ZERO_INTEGRATION=$(ZERO_INTEGRATION) BUILD=$(BUILD) bash tools/demo/run.sh
+	$(Q)HOPS=$(HOPS) ZERO_INTEGRATION=$(ZERO_INTEGRATION) BUILD=$(BUILD) bash tools/demo/run.sh
 
 # The overload demo as an end-to-end test (tests/netns/test_e2e.c): runs
 # tools/demo/run.sh with the demo's programs and the daemon, asserts on build/e2e/summary.json.
 $(BUILD)/tests/netns/test_e2e: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/netns/test_e2e: | $(BUILD)/spillwayd $(BUILD)/spillway $(DEMO_PROGS)
 $(BUILD)/san/tests/netns/test_e2e.o: TEST_CFLAGS += -DSPW_SRC_ROOT='"$(CURDIR)"' \
+	-DSPW_BUILD_DIR='"$(abspath $(BUILD))"'
+# The two-hop scenario as an end-to-end test (tests/netns/test_hops.c): runs
+# tools/demo/hops.sh, asserts on build/e2e/hops/summary.json.
+$(BUILD)/tests/netns/test_hops: TEST_LDLIBS += -ljansson
+$(BUILD)/tests/netns/test_hops: | $(BUILD)/spillwayd $(BUILD)/spillway $(DEMO_PROGS)
+$(BUILD)/san/tests/netns/test_hops.o: TEST_CFLAGS += -DSPW_SRC_ROOT='"$(CURDIR)"' \
 	-DSPW_BUILD_DIR='"$(abspath $(BUILD))"'
 # Only the end-to-end test, with the demo's output: `sudo make e2e`.
 .PHONY: e2e
