@@ -2,7 +2,8 @@
 /*
  * Tier marks that travel: TC egress writes the DSCP of a flow's tier on the service's packets,
  * so a next hop that trusts this host's prefix classifies them the same way. The mark comes
- * from the flow entry the tracker has already looked up: no lookup of its own.
+ * from the flow entry the tracker has already looked up: no lookup of its own. The connections
+ * this host opens are marked by their downstream's entry instead (throttle.bpf.h).
  */
 #ifndef SPW_MARK_BPF_H
 #define SPW_MARK_BPF_H
@@ -11,6 +12,7 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include "flow.bpf.h"
 #include "parse.bpf.h"
 #include "stats.bpf.h"
 

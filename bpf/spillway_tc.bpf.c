@@ -37,9 +37,10 @@ int spw_tc_egress(struct __sk_buff *skb)
 {
 	struct spw_flow_seen seen = {};
 	struct spw_pkt pkt;
-	int verdict = spw_throttle_egress(skb);
+	int verdict = spw_outgoing_egress(skb);
 
-	/* Only this host's own new connections to a throttled downstream are refused here. */
+	/* Only this host's own new connections to a throttled downstream are refused here; the
+	 * connections it opens to downstreams are marked there too. */
 	if (verdict >= 0)
 		return verdict;
 	/* Replies are never refused; flow tracking reads them here, and marks them. */

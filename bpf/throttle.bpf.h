@@ -9,8 +9,10 @@
  * and nothing leaves the host.
  *
  * Outgoing connections have no classifier of their own (the rules and trusted prefixes
- * classify clients of local services): their tier is the DSCP the SYN carries when spw_dscp
- * maps it to a tier, else the downstream's default tier.
+ * classify clients of local services): their tier is the tier the config gives the local
+ * socket's cgroup for the downstream, else the DSCP the packet carries when spw_dscp maps it
+ * to a tier, else the downstream's default tier. Every packet is classified the same way, so
+ * the marks of a downstream's tiers (written here too) need no per-connection state.
  *
  * Needs the context wrapper (ctx_*.bpf.h) included first.
  */
@@ -21,6 +23,7 @@
 #include <linux/icmpv6.h>
 #include "maps.bpf.h"
 #include "parse.bpf.h"
+#include "mark.bpf.h"
 #include "reject.bpf.h"
 #include "spillway_throttle.h"
 
@@ -48,8 +51,7 @@ static __always_inline struct spw_downstream *spw_downstream_of(const __u8 *addr
 
 	__builtin_memcpy(key.addr, addr, SPW_ADDR_LEN);
 	ds = bpf_map_lookup_elem(&spw_downstreams, &key);
-	if (!ds || (ds->port && ds->port != port) || !ds->id || ds->id >= SPW_MAX_DOWNSTREAMS ||
-	    !ds->bucket_ms)
+	if (!ds || (ds->port && ds->port != port) || !ds->id || ds->id >= SPW_MAX_DOWNSTREAMS)
 		return NULL;
 	return ds;
 }
@@ -80,7 +82,7 @@ static __always_inline void spw_throttle_answer(const __u8 *addr, __be16 port, _
 		return;
 	id = ds->id;
 	spw_throttle_count(id, spw_downstream_tier(ds, dscp), kind);
-	if (kind != SPW_THR_ACCEPTS)
+	if (kind != SPW_THR_ACCEPTS || !ds->bucket_ms)
 		return;
 	bucket = spw_throttle_clock(bpf_ktime_get_ns() / SPW_NS_PER_MS, ds->bucket_ms, &prev_w);
 	win = bpf_map_lookup_elem(&spw_throttle, &id);
@@ -165,31 +167,38 @@ static __always_inline void spw_throttle_ingress(spw_ctx_t *ctx, const struct sp
 /* Egress exists only at TC (ctx_skb.bpf.h). */
 #ifdef SPW_CTX_SKB_BPF_H
 /*
- * At TC egress: a SYN to a downstream is a request; refused, it becomes the RST+ACK for the
- * local socket and goes to this device's ingress. Returns the TC verdict for a refused SYN,
- * or -1 to let the packet go on.
+ * The tier of a packet this host sends to downstream ds: its socket's cgroup decides first
+ * when the config gives cgroups a tier for ds. bpf_skb_cgroup_id reads the cgroup v2 id of the
+ * skb's full socket (0 when there is none: a time-wait ACK, a packet being forwarded).
  */
-static __always_inline int spw_throttle_egress(struct __sk_buff *skb)
+static __always_inline __u32 spw_out_tier(struct __sk_buff *skb, const struct spw_downstream *ds,
+					  __u32 dscp)
 {
-	__u8 saddr[SPW_ADDR_LEN], daddr[SPW_ADDR_LEN];
-	struct spw_throttle_win *win;
-	struct spw_downstream *ds;
-	struct spw_pkt pkt = {};
-	struct spw_reply r;
-	__u32 id, tier, k, bucket, prev_w, share, rnd;
+	if (ds->flags & SPW_DS_CGROUPS) {
+		struct spw_out_cgroup_key key = {.downstream = ds->id};
+		__u8 *tier;
 
-	ctx_prepare_parse(skb, SPW_PARSE_PULL_LEN);
-	if (spw_parse(ctx_data(skb), ctx_data_end(skb), &pkt) != SPW_PARSE_OK ||
-	    pkt.proto != IPPROTO_TCP ||
-	    (pkt.tcp_flags & (SPW_TCP_SYN | SPW_TCP_ACK | SPW_TCP_RST)) != SPW_TCP_SYN)
-		return -1;
-	spw_pkt_addrs(&pkt, saddr, daddr);
-	ds = spw_downstream_of(daddr, pkt.dport);
-	if (!ds)
-		return -1;
-	id = ds->id;
-	k = ds->k_centi;
-	tier = spw_downstream_tier(ds, pkt.dscp);
+		key.cgroup_id = bpf_skb_cgroup_id(skb);
+		tier = key.cgroup_id ? bpf_map_lookup_elem(&spw_out_cgroups, &key) : NULL;
+		if (tier)
+			return *tier & (SPW_MAX_TIERS - 1);
+	}
+	return spw_downstream_tier(ds, dscp);
+}
+
+/*
+ * A SYN to a throttled downstream is a request; refused, it becomes the RST+ACK for the local
+ * socket and goes to this device's ingress. Returns the TC verdict for a refused SYN, or -1
+ * to let the packet go on.
+ */
+static __always_inline int spw_throttle_syn(struct __sk_buff *skb, const struct spw_pkt *pkt,
+					    const __u8 *saddr, const __u8 *daddr,
+					    const struct spw_downstream *ds, __u32 tier)
+{
+	struct spw_throttle_win *win;
+	struct spw_reply r;
+	__u32 id = ds->id, k = ds->k_centi, bucket, prev_w, share, rnd;
+
 	bucket = spw_throttle_clock(bpf_ktime_get_ns() / SPW_NS_PER_MS, ds->bucket_ms, &prev_w);
 	win = bpf_map_lookup_elem(&spw_throttle, &id);
 	if (!win)
@@ -203,7 +212,7 @@ static __always_inline int spw_throttle_egress(struct __sk_buff *skb)
 	spw_throttle_count(id, tier, SPW_THR_REQUESTS);
 	if (!spw_throttle_refuse(share, rnd))
 		return -1;
-	spw_reply_of(&pkt, saddr, daddr, &r);
+	spw_reply_of(pkt, saddr, daddr, &r);
 	spw_throttle_count(id, tier, SPW_THR_THROTTLED);
 	/* A rewrite that failed half way leaves no packet worth sending: the socket's SYN
 	 * retransmission tries again, as after a loss. */
@@ -211,6 +220,51 @@ static __always_inline int spw_throttle_egress(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	skb->mark = SPW_THROTTLE_SKB_MARK;
 	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+}
+
+/*
+ * At TC egress, every packet this host sends to a downstream: a new TCP connection may be
+ * throttled (spw_throttle_syn), and a packet of a tier the downstream marks gets that tier's
+ * DSCP. To a downstream of any port, a packet from a local service's port is the service's
+ * reply to a client, not a connection this host opened: left to the service's own marks.
+ * Returns the TC verdict for a refused SYN, or -1 to let the packet go on.
+ */
+static __always_inline int spw_outgoing_egress(struct __sk_buff *skb)
+{
+	__u8 saddr[SPW_ADDR_LEN], daddr[SPW_ADDR_LEN];
+	struct spw_downstream *ds;
+	struct spw_pkt pkt = {};
+	__u32 tier, slot;
+	__u8 mark;
+	int verdict;
+
+	ctx_prepare_parse(skb, SPW_PARSE_PULL_LEN);
+	pkt.len = ctx_len(skb);
+	if (spw_parse(ctx_data(skb), ctx_data_end(skb), &pkt) != SPW_PARSE_OK)
+		return -1;
+	spw_pkt_addrs(&pkt, saddr, daddr);
+	ds = spw_downstream_of(daddr, pkt.dport);
+	if (!ds)
+		return -1;
+	if (!ds->port) {
+		struct spw_port *port;
+
+		slot = bpf_ntohs(pkt.sport) + (pkt.proto == IPPROTO_UDP ? SPW_PORT_SLOT_UDP : 0);
+		port = bpf_map_lookup_elem(&spw_ports, &slot);
+		if (port && (port->svc_id || (port->flags & SPW_PORT_ADDR_BOUND)))
+			return -1;
+	}
+	tier = spw_out_tier(skb, ds, pkt.dscp);
+	if (ds->bucket_ms && pkt.proto == IPPROTO_TCP &&
+	    (pkt.tcp_flags & (SPW_TCP_SYN | SPW_TCP_ACK | SPW_TCP_RST)) == SPW_TCP_SYN) {
+		verdict = spw_throttle_syn(skb, &pkt, saddr, daddr, ds, tier);
+		if (verdict >= 0)
+			return verdict;
+	}
+	mark = ds->mark[tier & (SPW_MAX_TIERS - 1)];
+	if ((mark & SPW_MARK_SET) && spw_mark_write(skb, &pkt, mark & SPW_DSCP_MASK))
+		spw_throttle_count(ds->id, tier, SPW_THR_MARKED);
+	return -1;
 }
 #endif
 

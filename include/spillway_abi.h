@@ -247,18 +247,38 @@ struct spw_throttle_win {
 #define SPW_MAX_DOWNSTREAMS 64
 
 /*
- * spw_downstreams value, keyed by the destination prefix (spw_lpm_key): a new outgoing TCP
- * connection to it (and to port, when not 0) is counted in window id of spw_throttle and may
- * be refused locally. Its tier is the DSCP of the SYN when spw_dscp maps it, else
- * default_tier.
+ * spw_downstreams value, keyed by the destination prefix (spw_lpm_key): this host's outgoing
+ * connections to it (and to port, when not 0). Their tier is, in order: the tier of the local
+ * socket's cgroup in spw_out_cgroups (when SPW_DS_CGROUPS is set), the DSCP the packet
+ * carries when spw_dscp maps it, default_tier. With bucket_ms > 0 a new TCP connection is
+ * counted in window id of spw_throttle and may be refused locally; with mark[tier] set, TC
+ * egress writes that DSCP on every packet of the connection.
  */
 struct spw_downstream {
 	__u32 id;	   /* 1 .. SPW_MAX_DOWNSTREAMS - 1 */
 	__be16 port;	   /* 0 = any port */
 	__u8 default_tier; /* < SPW_MAX_TIERS */
-	__u8 pad;
-	__u32 k_centi;	 /* K in hundredths: 200 = 2.0 */
-	__u32 bucket_ms; /* the window's width, > 0 */
+	__u8 flags;	   /* enum spw_downstream_flags */
+	__u32 k_centi;	   /* K in hundredths: 200 = 2.0 */
+	__u32 bucket_ms;   /* the throttle window's width; 0 = not throttled */
+	/* DSCP written on the connection's packets per tier: SPW_MARK_SET | dscp, 0 = none. */
+	__u8 mark[SPW_MAX_TIERS];
+};
+
+/* spw_downstream.flags */
+enum spw_downstream_flags {
+	/* Some local cgroup has a tier for this downstream: look the socket's cgroup up. */
+	SPW_DS_CGROUPS = 1 << 0,
+};
+
+/* Local cgroups given a tier for their connections to a downstream (spw_out_cgroups). */
+#define SPW_MAX_OUT_CGROUPS 1024
+
+/* spw_out_cgroups key: a cgroup v2 id (its directory's inode) and a downstream id. */
+struct spw_out_cgroup_key {
+	__u64 cgroup_id;
+	__u32 downstream; /* spw_downstream.id */
+	__u32 pad;
 };
 
 /* What the throttle counts per downstream and tier (spw_thr_counts). */
@@ -267,6 +287,7 @@ enum spw_throttle_kind {
 	SPW_THR_ACCEPTS,   /* SYN-ACKs back from the downstream */
 	SPW_THR_REFUSALS,  /* RSTs and ICMP admin-prohibited back from the downstream */
 	SPW_THR_THROTTLED, /* SYNs refused locally: never left the host */
+	SPW_THR_MARKED,	   /* packets to the downstream given their tier's DSCP */
 	SPW_THR_KINDS,
 };
 

@@ -69,7 +69,9 @@
 	/* downstream id -> its throttle window; shared by all CPUs, so spin-locked. */            \
 	X(throttle, ARRAY, SPW_MAX_DOWNSTREAMS, 0, __u32, struct spw_throttle_win)                 \
 	/* [downstream][tier][kind] -> count; per CPU, summed by readers. */                       \
-	X(thr_counts, PERCPU_ARRAY, SPW_THROTTLE_COUNT_ENTRIES, 0, __u32, __u64)
+	X(thr_counts, PERCPU_ARRAY, SPW_THROTTLE_COUNT_ENTRIES, 0, __u32, __u64)                   \
+	/* (local cgroup, downstream) -> tier of the cgroup's connections to the downstream. */    \
+	X(out_cgroups, HASH, SPW_MAX_OUT_CGROUPS, 0, struct spw_out_cgroup_key, __u8)
 
 /* The pinned name of map `name` of SPW_MAPS: SPW_MAP_NAME(flows) is "spw_flows". */
 #define SPW_MAP_NAME(name) "spw_" #name

@@ -50,11 +50,14 @@ SPW_ABI_SIZE(struct spw_throttle_win, 88);
 SPW_ABI_OFF(struct spw_throttle_win, bucket, 4);
 SPW_ABI_OFF(struct spw_throttle_win, requests, 12);
 SPW_ABI_OFF(struct spw_throttle_win, accepts, 76);
-SPW_ABI_SIZE(struct spw_downstream, 16);
+SPW_ABI_SIZE(struct spw_downstream, 24);
 SPW_ABI_OFF(struct spw_downstream, port, 4);
 SPW_ABI_OFF(struct spw_downstream, default_tier, 6);
 SPW_ABI_OFF(struct spw_downstream, k_centi, 8);
 SPW_ABI_OFF(struct spw_downstream, bucket_ms, 12);
+SPW_ABI_OFF(struct spw_downstream, mark, 16);
+SPW_ABI_SIZE(struct spw_out_cgroup_key, 16);
+SPW_ABI_OFF(struct spw_out_cgroup_key, downstream, 8);
 SPW_ABI_OFF(struct spw_rule, tier, 0);
 SPW_ABI_OFF(struct spw_rule, rule_id, 4);
 

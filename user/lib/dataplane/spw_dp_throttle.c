@@ -12,7 +12,7 @@ int spw_dp_downstream_set(struct spw_dataplane *dp, const struct spw_cidr *dest,
 	struct spw_lpm_key key;
 
 	if (dest->prefixlen > SPW_ADDR_LEN * 8 || !ds->id || ds->id >= SPW_MAX_DOWNSTREAMS ||
-	    !ds->bucket_ms || ds->default_tier >= SPW_MAX_TIERS)
+	    ds->default_tier >= SPW_MAX_TIERS)
 		return -EINVAL;
 	spw_cidr_to_key(dest, &key);
 	return bpf_map_update_elem(dp->maps.downstreams, &key, ds, BPF_ANY) ? -errno : 0;
