@@ -675,7 +675,22 @@ static const struct bad_string bad_strings[] = {
     {"downstreams: [{name: a, dest: 10.0.0.1, tier: gold}]",
      "1:47: tier: unknown tier 'gold' (tiers: critical, standard, sheddable)"},
     {"downstreams: [{name: a, dest: 10.0.0.1, port: 1}]",
-     "1:41: unknown key 'port' in a downstream (known keys: name, dest, k, window_s, tier)"},
+     "1:41: unknown key 'port' in a downstream (known keys: name, dest, k, window_s, tier, "
+     "throttle, mark_egress, cgroups)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, mark_egress: {critical: 64}}]",
+     "1:65: mark_egress: 64 is out of range (0..63)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, mark_egress: {gold: 1}}]",
+     "1:55: mark_egress: unknown tier 'gold' (tiers: critical, standard, sheddable)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, cgroups: {a.service: critical}}]",
+     "1:51: cgroups: 'a.service' must start with '/' (a path below the cgroup v2 root)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, cgroups: {/a/../b: critical}}]",
+     "1:51: cgroups: '/a/../b' has an empty, '.' or '..' part"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, cgroups: {/a: gold}}]",
+     "1:55: cgroups: unknown tier 'gold' (tiers: critical, standard, sheddable)"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, cgroups: [/a]}]",
+     "1:50: 'cgroups' must be a mapping, not a list"},
+    {"downstreams: [{name: a, dest: 10.0.0.1, throttle: maybe}]",
+     "1:51: throttle: 'maybe' is not true or false"},
     {"downstreams:\n  - {name: a, dest: 10.0.0.1:80}\n  - {name: a, dest: 10.0.0.2}\n",
      "3:12: name: downstream 'a' is listed twice (first at line 2)"},
     {"downstreams:\n  - {name: a, dest: 10.0.0.1:80}\n  - {name: b, dest: 10.0.0.1:81}\n",
@@ -857,6 +872,39 @@ static void test_downstreams(void **state)
 	assert_cidr(&c->downstreams[3].dest, "2001:db8:1::/48");
 	assert_int_equal(c->downstreams[3].port, 0);
 	assert_int_equal(c->downstreams[3].id, 4);
+	for (int i = 0; i < 4; i++) {
+		/* Defaults: throttled, nothing marked, no cgroup gives a tier. */
+		assert_int_equal(c->downstreams[i].ncgroups, 0);
+		for (int t = 0; t < SPW_MAX_TIERS; t++)
+			assert_int_equal(c->downstreams[i].mark_egress[t], 0);
+	}
+	spw_config_free(c);
+}
+
+/* A downstream's marks, cgroups and throttle: false, as the data plane takes them. */
+static void test_downstream_marks(void **state)
+{
+	struct spw_config *c =
+	    parse_ok("downstreams:\n"
+		     "  - name: back\n"
+		     "    dest: 10.0.4.1:8080\n"
+		     "    throttle: false\n"
+		     "    mark_egress: {critical: 46, sheddable: 0}\n"
+		     "    cgroups: {/system.slice/a.service: critical, /batch: sheddable}\n"
+		     "  - {name: db, dest: 10.0.2.1:5432, throttle: true}\n");
+
+	(void)state;
+	assert_int_equal(c->ndownstreams, 2);
+	assert_int_equal(c->downstreams[0].bucket_ms, 0);
+	assert_int_equal(c->downstreams[0].mark_egress[0], SPW_MARK_SET | 46);
+	assert_int_equal(c->downstreams[0].mark_egress[1], 0); /* not given: not marked */
+	assert_int_equal(c->downstreams[0].mark_egress[2], SPW_MARK_SET | 0);
+	assert_int_equal(c->downstreams[0].ncgroups, 2);
+	assert_string_equal(c->downstreams[0].cgroups[0].path, "/system.slice/a.service");
+	assert_int_equal(c->downstreams[0].cgroups[0].tier, 0);
+	assert_string_equal(c->downstreams[0].cgroups[1].path, "/batch");
+	assert_int_equal(c->downstreams[0].cgroups[1].tier, 2);
+	assert_int_equal(c->downstreams[1].bucket_ms, 1000);
 	spw_config_free(c);
 }
 
@@ -1087,10 +1135,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_files),	cmocka_unit_test(test_example),
 	    cmocka_unit_test(test_defaults),	cmocka_unit_test(test_good_strings),
-	    cmocka_unit_test(test_downstreams), cmocka_unit_test(test_bad_strings),
-	    cmocka_unit_test(test_io_errors),	cmocka_unit_test(test_err_buffer),
-	    cmocka_unit_test(test_many_rules),	cmocka_unit_test(test_limits),
-	    cmocka_unit_test(test_advice),
+	    cmocka_unit_test(test_downstreams), cmocka_unit_test(test_downstream_marks),
+	    cmocka_unit_test(test_bad_strings), cmocka_unit_test(test_io_errors),
+	    cmocka_unit_test(test_err_buffer),	cmocka_unit_test(test_many_rules),
+	    cmocka_unit_test(test_limits),	cmocka_unit_test(test_advice),
 	};
 
 	return cmocka_run_group_tests(tests, find_dirs, NULL);

@@ -11,6 +11,9 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <arpa/inet.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include "spwd.h"
 #include "spw_log.h"
 
@@ -170,24 +173,101 @@ out:
 	return err;
 }
 
+/* Where the cgroup v2 hierarchy is mounted: the downstreams' cgroups paths are below it. */
+#define CGROUP2_ROOT "/sys/fs/cgroup"
+
+/*
+ * The id bpf_skb_cgroup_id reports for the cgroup v2 at path (below CGROUP2_ROOT): the
+ * kernfs node id, which is the directory's inode number on 64-bit hosts.
+ */
+static int cgroup_id_of(const char *path, uint64_t *id)
+{
+	char full[sizeof(CGROUP2_ROOT) + SPW_CGROUP_PATH_MAX];
+	struct statfs fs;
+	struct stat st;
+
+	if (statfs(CGROUP2_ROOT, &fs))
+		return -errno;
+	if (fs.f_type != CGROUP2_SUPER_MAGIC)
+		return -ENOTSUP;
+	snprintf(full, sizeof(full), "%s%s", CGROUP2_ROOT, path);
+	if (stat(full, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	*id = (uint64_t)st.st_ino;
+	return 0;
+}
+
+/*
+ * The downstreams' cgroups. A cgroup that does not exist (yet: its service has not started)
+ * gives nothing a tier, said once per apply; a reload picks it up.
+ */
+static int apply_out_cgroups(struct spwd *d, const struct spw_config *cfg, uint8_t *flags)
+{
+	struct spw_out_cgroup_key *keys;
+	uint8_t *tiers;
+	int i, j, n = 0, err;
+
+	keys = calloc(SPW_MAX_OUT_CGROUPS, sizeof(*keys));
+	tiers = calloc(SPW_MAX_OUT_CGROUPS, sizeof(*tiers));
+	if (!keys || !tiers) {
+		free(keys);
+		free(tiers);
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->ndownstreams; i++) {
+		const struct spw_config_downstream *c = &cfg->downstreams[i];
+
+		for (j = 0; j < c->ncgroups && n < SPW_MAX_OUT_CGROUPS; j++) {
+			uint64_t id = 0;
+
+			err = cgroup_id_of(c->cgroups[j].path, &id);
+			if (err) {
+				pr_warn("downstream %s: cgroup %s: %s%s; its connections get the "
+					"downstream's tier until a reload finds it\n",
+					c->name, c->cgroups[j].path, strerror(-err),
+					err == -ENOTSUP ? " (" CGROUP2_ROOT " is not cgroup v2)"
+							: "");
+				continue;
+			}
+			keys[n] = (struct spw_out_cgroup_key){.cgroup_id = id, .downstream = c->id};
+			tiers[n++] = c->cgroups[j].tier;
+			flags[i] |= SPW_DS_CGROUPS;
+		}
+	}
+	err = spw_dp_out_cgroups_replace(d->dp, keys, tiers, n);
+	if (err)
+		pr_warn("cannot load the downstreams' cgroups: %s\n", strerror(-err));
+	free(keys);
+	free(tiers);
+	return err;
+}
+
 static int apply_downstreams(struct spwd *d, const struct spw_config *cfg)
 {
 	struct spw_lpm_key keys[SPW_MAX_DOWNSTREAMS];
+	uint8_t flags[SPW_MAX_DOWNSTREAMS] = {0};
 	int i, err;
 
 	for (i = 0; i < cfg->ndownstreams; i++)
 		spw_cidr_to_key(&cfg->downstreams[i].dest, &keys[i]);
 	err = spw_dp_downstreams_prune(d->dp, keys, cfg->ndownstreams);
+	/* Cgroups before their downstreams: a flag set never points at a missing entry. */
+	if (!err)
+		err = apply_out_cgroups(d, cfg, flags);
 	for (i = 0; !err && i < cfg->ndownstreams; i++) {
 		const struct spw_config_downstream *c = &cfg->downstreams[i];
 		struct spw_downstream ds = {
 		    .id = c->id,
 		    .port = htons(c->port),
 		    .default_tier = c->default_tier,
+		    .flags = flags[i],
 		    .k_centi = c->k_centi,
 		    .bucket_ms = c->bucket_ms,
 		};
 
+		memcpy(ds.mark, c->mark_egress, sizeof(ds.mark));
 		err = spw_dp_downstream_set(d->dp, &c->dest, &ds);
 	}
 	if (err)

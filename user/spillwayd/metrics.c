@@ -209,6 +209,7 @@ static void collect_downstreams(struct spwd *d, struct spw_metrics_snapshot *b)
 			b->downstreams[i].requests[t] = n[t][SPW_THR_REQUESTS];
 			b->downstreams[i].accepts[t] = n[t][SPW_THR_ACCEPTS];
 			b->downstreams[i].throttled[t] = n[t][SPW_THR_THROTTLED];
+			b->downstreams[i].marked[t] = n[t][SPW_THR_MARKED];
 		}
 	}
 	b->ndownstreams = i;

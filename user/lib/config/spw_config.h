@@ -63,7 +63,20 @@ struct spw_config_service {
 	int nsignals;
 };
 
-/* A destination whose new connections pass the client-side throttle (downstreams:). */
+/* Local cgroups one downstream may give a tier of their own (a downstream's cgroups:). */
+#define SPW_DS_CGROUPS_MAX 16
+/* A cgroup v2 path below the hierarchy's root, "/" first: room for systemd's slice names. */
+#define SPW_CGROUP_PATH_MAX 256
+
+struct spw_config_out_cgroup {
+	char path[SPW_CGROUP_PATH_MAX]; /* below the cgroup v2 root, e.g. /system.slice/x.service */
+	uint8_t tier;
+};
+
+/*
+ * A destination this host connects to (downstreams:): its new connections pass the
+ * client-side throttle, and their packets may be marked with their tier's DSCP.
+ */
 struct spw_config_downstream {
 	char name[SPW_NAME_MAX];
 	uint32_t id;	      /* the data plane's downstream id: 1.. in file order */
@@ -71,7 +84,11 @@ struct spw_config_downstream {
 	uint16_t port;	      /* 0 = any port */
 	uint8_t default_tier; /* tier of a SYN without a mapped DSCP; default the last tier */
 	uint32_t k_centi;     /* K in hundredths, default 200 */
-	uint32_t bucket_ms;   /* the window, window_s x 1000, default 1000 */
+	uint32_t bucket_ms;   /* the window, window_s x 1000, default 1000; 0: throttle: false */
+	/* DSCP written on the connections' packets per tier: SPW_MARK_SET | dscp, 0 = none. */
+	uint8_t mark_egress[SPW_MAX_TIERS];
+	struct spw_config_out_cgroup cgroups[SPW_DS_CGROUPS_MAX]; /* tier by local cgroup */
+	int ncgroups;
 };
 
 /*

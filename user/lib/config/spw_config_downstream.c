@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The config's downstreams section: destinations this host connects to whose new connections
- * pass the client-side throttle at TC egress.
+ * pass the client-side throttle at TC egress, and whose packets TC egress may mark with the
+ * DSCP of their tier (mark_egress, as a service's), the tier coming from the local cgroup of
+ * the connecting socket when cgroups names it.
  *
  *   downstreams:
  *     - {name: db, dest: 10.0.2.1:5432, k: 2.0, window_s: 1, tier: standard}
  *     - {name: api, dest: "[2001:db8::1]:443"}
  *     - {name: cache, dest: 10.0.3.0/24}
+ *     - name: back
+ *       dest: 10.0.4.1:8080
+ *       throttle: false
+ *       mark_egress: {critical: 46, standard: 26, sheddable: 0}
+ *       cgroups: {/system.slice/checkout.service: critical}
  *
  * dest is ADDR[:PORT] or a CIDR (IPv6 with a port in brackets). The data plane finds a
  * downstream by the longest matching prefix of the destination address, so two downstreams
@@ -31,6 +38,7 @@
 struct ds_aux {
 	struct spw_config_downstream *d;
 	yaml_node_t *name, *dest;
+	bool throttle; /* throttle: false leaves the connections unthrottled (marks only) */
 };
 
 static int ds_name(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
@@ -144,8 +152,100 @@ static int ds_tier(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *
 	return cfg_tier(x, "tier", val, &a->d->default_tier);
 }
 
+static int ds_throttle(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct ds_aux *a = obj;
+
+	(void)key;
+	return cfg_bool(x, "throttle", val, &a->throttle);
+}
+
+static int ds_mark_one(struct cfg_ctx *x, uint8_t tier, yaml_node_t *key, yaml_node_t *val,
+		       void *obj)
+{
+	struct ds_aux *a = obj;
+
+	(void)key;
+	return cfg_mark(x, "mark_egress", val, &a->d->mark_egress[tier]);
+}
+
+static int ds_mark_egress(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	(void)key;
+	return cfg_walk_tier_map(x, "mark_egress", val, ds_mark_one, obj);
+}
+
+/*
+ * A cgroup v2 path below the root: "/" first, no "." or ".." component, no empty one, so the
+ * daemon resolves it under the cgroup mount and nowhere else.
+ */
+static const char *cgroup_path_why(const char *p)
+{
+	const char *c;
+
+	if (p[0] != '/')
+		return "must start with '/' (a path below the cgroup v2 root)";
+	if (strlen(p) >= SPW_CGROUP_PATH_MAX)
+		return "is too long";
+	for (c = p; *c; c++) {
+		if (*c != '/')
+			continue;
+		if (c[1] == '/' || (c[1] == '.' && (!c[2] || c[2] == '/')) ||
+		    (c[1] == '.' && c[2] == '.' && (!c[3] || c[3] == '/')))
+			return "has an empty, '.' or '..' part";
+	}
+	return NULL;
+}
+
+static int ds_cgroups(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct ds_aux *a = obj;
+	struct spw_config_downstream *d = a->d;
+	int i, n, err;
+
+	(void)key;
+	err = cfg_expect_map(x, "'cgroups'", val);
+	if (err)
+		return err;
+	n = cfg_map_len(val);
+	if (n > SPW_DS_CGROUPS_MAX)
+		return cfg_err(x, val, "cgroups: at most %d cgroups a downstream",
+			       SPW_DS_CGROUPS_MAX);
+	for (i = 0; i < n; i++) {
+		struct spw_config_out_cgroup *g = &d->cgroups[i];
+		yaml_node_t *k, *v;
+		const char *path, *why;
+		int j;
+
+		err = cfg_map_key(x, val, i, &path);
+		if (err)
+			return err;
+		cfg_map_pair(x, val, i, &k, &v);
+		why = cgroup_path_why(path);
+		if (why)
+			return cfg_err(x, k, "cgroups: '%.*s' %s", CFG_QUOTE_MAX, path, why);
+		for (j = 0; j < i; j++)
+			if (!strcmp(d->cgroups[j].path, path))
+				return cfg_err(x, k, "cgroups: '%.*s' is listed twice",
+					       CFG_QUOTE_MAX, path);
+		err = cfg_tier(x, "cgroups", v, &g->tier);
+		if (err)
+			return err;
+		snprintf(g->path, sizeof(g->path), "%s", path);
+		d->ncgroups = i + 1;
+	}
+	return 0;
+}
+
 static const struct cfg_field ds_fields[] = {
-    {"name", ds_name}, {"dest", ds_dest}, {"k", ds_k}, {"window_s", ds_window}, {"tier", ds_tier},
+    {"name", ds_name},
+    {"dest", ds_dest},
+    {"k", ds_k},
+    {"window_s", ds_window},
+    {"tier", ds_tier},
+    {"throttle", ds_throttle},
+    {"mark_egress", ds_mark_egress},
+    {"cgroups", ds_cgroups},
 };
 
 int cfg_parse_downstreams(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
@@ -163,7 +263,7 @@ int cfg_parse_downstreams(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val,
 	for (i = 0; i < n; i++) {
 		yaml_node_t *item = cfg_list_item(x, val, i);
 		struct spw_config_downstream *d;
-		struct ds_aux a = {0};
+		struct ds_aux a = {.throttle = true};
 
 		/* Downstream id 0 means "none" to the data plane. */
 		if (i == SPW_MAX_DOWNSTREAMS - 1)
@@ -183,6 +283,8 @@ int cfg_parse_downstreams(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val,
 			return err;
 		if (!a.name)
 			return cfg_err(x, item, "a downstream needs a name");
+		if (!a.throttle)
+			d->bucket_ms = 0;
 		if (!a.dest)
 			return cfg_err(
 			    x, item, "downstream '%s' needs a dest (ADDR[:PORT] or CIDR)", d->name);

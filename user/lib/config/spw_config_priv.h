@@ -106,6 +106,8 @@ int cfg_duration(struct cfg_ctx *x, const char *key, yaml_node_t *val, uint64_t 
  * take. Range checks are the caller's, since whether the ends are open differs.
  */
 int cfg_decimal(struct cfg_ctx *x, const char *key, yaml_node_t *val, double *out);
+/* A DSCP to write (0..63), as a mark: SPW_MARK_SET | dscp (mark_egress values). */
+int cfg_mark(struct cfg_ctx *x, const char *key, yaml_node_t *val, uint8_t *out);
 /* A tier by name: "unknown tier" with the configured list otherwise. */
 int cfg_tier(struct cfg_ctx *x, const char *key, yaml_node_t *val, uint8_t *out);
 /*

@@ -389,16 +389,9 @@ static int svc_max_conns(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, 
 static int mark_one(struct cfg_ctx *x, uint8_t tier, yaml_node_t *key, yaml_node_t *val, void *obj)
 {
 	struct svc_aux *a = obj;
-	uint32_t dscp;
-	int err;
 
 	(void)key;
-	/* DSCP is the top 6 bits of the IPv4 TOS and of the IPv6 traffic class. */
-	err = cfg_u32(x, "mark_egress", val, 0, SPW_DSCP_MASK, &dscp);
-	if (err)
-		return err;
-	a->s->mark_egress[tier] = (uint8_t)(SPW_MARK_SET | dscp);
-	return 0;
+	return cfg_mark(x, "mark_egress", val, &a->s->mark_egress[tier]);
 }
 
 static int svc_mark_egress(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)

@@ -392,6 +392,19 @@ int cfg_name(struct cfg_ctx *x, const char *key, const char *what, bool letter_f
 	return 0;
 }
 
+int cfg_mark(struct cfg_ctx *x, const char *key, yaml_node_t *val, uint8_t *out)
+{
+	uint32_t dscp;
+	int err;
+
+	/* DSCP is the top 6 bits of the IPv4 TOS and of the IPv6 traffic class. */
+	err = cfg_u32(x, key, val, 0, SPW_DSCP_MASK, &dscp);
+	if (err)
+		return err;
+	*out = (uint8_t)(SPW_MARK_SET | dscp);
+	return 0;
+}
+
 int cfg_walk_tier_map(struct cfg_ctx *x, const char *what, yaml_node_t *map,
 		      int (*parse)(struct cfg_ctx *x, uint8_t tier, yaml_node_t *key,
 				   yaml_node_t *val, void *obj),

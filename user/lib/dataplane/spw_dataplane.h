@@ -166,6 +166,12 @@ int spw_dp_downstream_set(struct spw_dataplane *dp, const struct spw_cidr *dest,
 			  const struct spw_downstream *ds);
 /* Removes every downstream whose prefix is not in keep[0..n). */
 int spw_dp_downstreams_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n);
+/*
+ * Makes spw_out_cgroups hold exactly keys[i] -> tiers[i] (i < n): the new entries are written
+ * first, then the ones no longer named removed, so a reload never leaves a kept cgroup untiered.
+ */
+int spw_dp_out_cgroups_replace(struct spw_dataplane *dp, const struct spw_out_cgroup_key *keys,
+			       const uint8_t *tiers, int n);
 /* Downstream id's counts per tier and kind (enum spw_throttle_kind), summed over CPUs. */
 int spw_dp_throttle_read(struct spw_dataplane *dp, uint32_t id,
 			 uint64_t out[SPW_MAX_TIERS][SPW_THR_KINDS]);

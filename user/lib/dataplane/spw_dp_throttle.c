@@ -46,6 +46,44 @@ int spw_dp_downstreams_prune(struct spw_dataplane *dp, const struct spw_lpm_key 
 	return err;
 }
 
+int spw_dp_out_cgroups_replace(struct spw_dataplane *dp, const struct spw_out_cgroup_key *keys,
+			       const uint8_t *tiers, int n)
+{
+	struct spw_out_cgroup_key key, next, *gone;
+	int i, ngone = 0, err = 0;
+	void *prev = NULL;
+
+	if (n < 0 || n > SPW_MAX_OUT_CGROUPS)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (tiers[i] >= SPW_MAX_TIERS || !keys[i].downstream ||
+		    keys[i].downstream >= SPW_MAX_DOWNSTREAMS)
+			return -EINVAL;
+		if (bpf_map_update_elem(dp->maps.out_cgroups, &keys[i], &tiers[i], BPF_ANY))
+			return -errno;
+	}
+	gone = calloc(SPW_MAX_OUT_CGROUPS, sizeof(*gone));
+	if (!gone)
+		return -ENOMEM;
+	while (ngone < SPW_MAX_OUT_CGROUPS &&
+	       !bpf_map_get_next_key(dp->maps.out_cgroups, prev, &next)) {
+		bool kept = false;
+
+		for (i = 0; i < n && !kept; i++)
+			kept = keys[i].cgroup_id == next.cgroup_id &&
+			       keys[i].downstream == next.downstream;
+		if (!kept)
+			gone[ngone++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (i = 0; i < ngone; i++)
+		if (bpf_map_delete_elem(dp->maps.out_cgroups, &gone[i]) && errno != ENOENT && !err)
+			err = -errno;
+	free(gone);
+	return err;
+}
+
 int spw_dp_throttle_read(struct spw_dataplane *dp, uint32_t id,
 			 uint64_t out[SPW_MAX_TIERS][SPW_THR_KINDS])
 {

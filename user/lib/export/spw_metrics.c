@@ -539,6 +539,11 @@ static void fmt_throttle(FILE *f, const struct spw_metrics_snapshot *s)
 			    "New connections to a downstream refused on this host (ECONNREFUSED); "
 			    "they never left it.",
 			    THROTTLE_OFF(throttled));
+	fmt_throttle_family(
+	    f, s, "spillway_downstream_marked_total",
+	    "Packets of connections this host opened to a downstream that TC egress "
+	    "gave their tier's DSCP (mark_egress).",
+	    THROTTLE_OFF(marked));
 }
 
 static void fmt_controller(FILE *f, const struct spw_metrics_snapshot *s)

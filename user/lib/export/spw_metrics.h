@@ -99,6 +99,7 @@ struct spw_metrics_snapshot {
 		uint64_t requests[SPW_MAX_TIERS];  /* SYNs to it, the throttled included */
 		uint64_t accepts[SPW_MAX_TIERS];   /* SYN-ACKs from it */
 		uint64_t throttled[SPW_MAX_TIERS]; /* SYNs refused locally */
+		uint64_t marked[SPW_MAX_TIERS];	   /* packets to it given their tier's DSCP */
 	} downstreams[SPW_MAX_DOWNSTREAMS - 1];
 	/* Service id 0: traffic that is not a configured service (only non-zero rows are shown). */
 	struct spw_metrics_tier none[SPW_TIER_SLOTS];
