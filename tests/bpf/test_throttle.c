@@ -7,6 +7,11 @@
  * TC ingress, which counts them. SYNs to a destination that is not a downstream, or to another
  * port of one, pass unchanged and count nothing.
  *
+ * Downstreams also mark: every packet of this host's connections to one gets the DSCP of its
+ * tier (the socket's cgroup, else the packet's mapped DSCP, else the default tier), with the
+ * IPv4 header checksum right and ECN kept; the frame must be exactly the builder's with that
+ * DSCP, and the IPv4 checksum is also checked by an RFC 1071 sum of the test's own.
+ *
  * The RST is judged field by field here and by tests/lib/dpcheck.c, with checksums computed by
  * tests/lib/pktbuild.c (RFC 1071, nothing shared with bpf/). Every test runs for IPv4 and IPv6.
  *
@@ -31,6 +36,7 @@
 #include "spillway_abi.h"
 #include "spw_dataplane.h"
 #include "dpcheck.h"
+#include "cgroup2.h"
 #include "pktbuild.h"
 #include "spw_fixture.h"
 
@@ -383,6 +389,232 @@ static void test_not_throttled(void **state)
 	CHECK(t, memcmp(before, after, sizeof(before)) == 0, "counts moved");
 }
 
+/* The DSCPs the marking downstream writes per tier, and DSCPs the spw_dscp map names. */
+#define MARK_T0	      46
+#define MARK_T1	      26
+#define DSCP_TO_T0    10 /* a packet carrying it is tier 0 */
+#define DSCP_TO_T2    34 /* ... tier 2, which the downstream marks 0 */
+#define DSCP_UNMAPPED 8	 /* names no tier: the downstream's default */
+/* An ECN codepoint (ECT(1)) the mark must leave as it is. */
+#define ECN_ECT1 1
+
+/* Sets the ECN bits of a built frame, fixing the IPv4 header checksum by a sum of its own. */
+static void set_ecn(const struct tctx *t, uint8_t *frame, size_t len, uint8_t ecn)
+{
+	struct pkt_view v;
+	uint8_t *ip;
+
+	CHECK(t, pkt_parse(frame, len, &v) == 0, "frame does not parse");
+	ip = frame + v.l3_off;
+	if (t->family == 4) {
+		ip[1] = (uint8_t)((ip[1] & ~3) | ecn);
+		ip[10] = ip[11] = 0;
+		uint16_t c = (uint16_t)~pkt_fold16(pkt_sum16(ip, (size_t)v.ihl * 4, 0));
+
+		/* The sum is of big-endian words: the checksum is stored the same way. */
+		ip[10] = (uint8_t)(c >> 8);
+		ip[11] = (uint8_t)c;
+	} else {
+		/* Traffic class: the low nibble of byte 0, the high nibble of byte 1. */
+		ip[1] = (uint8_t)((ip[1] & ~0x30) | (ecn << 4));
+	}
+}
+
+/* A packet of this host's connection from port sport to dst:dport, IP header DSCP and ECN. */
+static size_t out_pkt(struct tctx *t, const char *dst, uint16_t dport, uint16_t sport,
+		      uint8_t flags, uint16_t payload, uint8_t dscp, uint8_t ecn, uint8_t *buf)
+{
+	struct pkt_spec s = {.family = t->family,
+			     .daddr = dst,
+			     .sport = sport,
+			     .dport = dport,
+			     .tcp_flags = flags,
+			     .seq = 0x1000u,
+			     .ack = flags & PKT_TCP_ACK ? 0x2000u : 0,
+			     .tcp_opts_len = flags & PKT_TCP_SYN ? PKT_LINUX_SYN_OPTS : 0,
+			     .payload_len = payload,
+			     .dscp = dscp};
+	size_t len = pkt_build(&s, buf, PKT_BUF_MAX);
+
+	CHECK(t, len > 0, "building a packet to %s", dst);
+	set_ecn(t, buf, len, ecn);
+	return len;
+}
+
+/* A data plane whose downstream marks tiers 0, 1 and 2 (the last with DSCP 0). */
+static void build_marking(struct tctx *t, uint32_t bucket_ms, uint8_t flags)
+{
+	struct spw_downstream ds = {
+	    .id = DS_ID,
+	    .port = htons(DS_PORT),
+	    .default_tier = DS_TIER,
+	    .flags = flags,
+	    .k_centi = K_CENTI,
+	    .bucket_ms = bucket_ms,
+	    .mark = {SPW_MARK_SET | MARK_T0, SPW_MARK_SET | MARK_T1, SPW_MARK_SET | 0}};
+	char cidr[64];
+	struct spw_cidr c;
+
+	CHECK_OK(t, spw_fixture_open(&t->fx));
+	snprintf(cidr, sizeof(cidr), "%s/%d", ds_addr(t), t->family == 4 ? 32 : 128);
+	CHECK(t, spw_fixture_cidr(cidr, &c) == 0, "bad CIDR %s", cidr);
+	CHECK_OK(t, spw_dp_downstream_set(t->fx.dp, &c, &ds));
+	CHECK_OK(t, spw_dp_dscp_set(t->fx.dp, DSCP_TO_T0, 0));
+	CHECK_OK(t, spw_dp_dscp_set(t->fx.dp, DSCP_TO_T2, 2));
+}
+
+static uint64_t marked(struct tctx *t, int tier)
+{
+	uint64_t n[SPW_MAX_TIERS][SPW_THR_KINDS];
+
+	counts(t, n);
+	return n[tier][SPW_THR_MARKED];
+}
+
+/*
+ * pkt through TC egress comes out as want: same length, the IPv4 header checksum right by
+ * the builder's verifier and by a sum of our own, the L4 checksum untouched and right, and
+ * exactly want's bytes. The marked count of tier grows by one (or stays, for tier < 0).
+ */
+static void expect_out(struct tctx *t, const char *what, const uint8_t *pkt, size_t len,
+		       const uint8_t *want, int tier)
+{
+	uint64_t before = tier >= 0 ? marked(t, tier) : 0;
+	uint64_t all_before[SPW_MAX_TIERS][SPW_THR_KINDS], all_after[SPW_MAX_TIERS][SPW_THR_KINDS];
+	struct spw_run run;
+	struct pkt_view v;
+
+	counts(t, all_before);
+	run_tc(t, SPW_PROG_TC_EGRESS, pkt, len, 0, &run, NULL);
+	CHECK(t, run.retval == TC_ACT_UNSPEC, "%s: verdict %d", what, run.retval);
+	CHECK(t, run.len == len, "%s: length %u, want %zu", what, run.len, len);
+	CHECK(t, pkt_parse(run.data, run.len, &v) == 0, "%s: does not parse", what);
+	if (t->family == 4) {
+		CHECK(t, pkt_ipv4_csum_ok(run.data, run.len), "%s: IPv4 header checksum", what);
+		CHECK(t, pkt_fold16(pkt_sum16(run.data + v.l3_off, (size_t)v.ihl * 4, 0)) == 0xffff,
+		      "%s: IPv4 header does not sum to 0xffff", what);
+	}
+	CHECK(t, pkt_l4_csum_ok(run.data, run.len), "%s: TCP checksum", what);
+	CHECK(t, !memcmp(run.data, want, len), "%s: frame differs from the expected one", what);
+	counts(t, all_after);
+	if (tier >= 0) {
+		CHECK(t, marked(t, tier) == before + 1,
+		      "%s: marked count of tier %d %llu, want %llu", what, tier,
+		      (unsigned long long)marked(t, tier), (unsigned long long)before + 1);
+		all_after[tier][SPW_THR_MARKED]--;
+	}
+	/* Nothing else counted: no request (unthrottled or not a SYN), no other tier. */
+	for (int k = 0; k < SPW_MAX_TIERS; k++)
+		all_before[k][SPW_THR_REQUESTS] = all_after[k][SPW_THR_REQUESTS];
+	CHECK(t, !memcmp(all_before, all_after, sizeof(all_before)), "%s: other counts moved",
+	      what);
+}
+
+/*
+ * An unthrottled marking downstream: the SYN, data and pure ACKs of a connection to it get
+ * their tier's DSCP, whatever DSCP and ECN the packet came with; packets to another address or
+ * another port of the downstream's pass untouched and count nothing.
+ */
+static void test_mark_outgoing(void **state)
+{
+	struct tctx *t = *state;
+	const struct {
+		const char *what;
+		uint8_t flags;
+		uint16_t payload;
+		uint8_t dscp_in, ecn, dscp_out;
+		int tier;
+	} cases[] = {
+	    {"SYN, no DSCP: default tier", PKT_TCP_SYN, 0, 0, 0, MARK_T1, DS_TIER},
+	    {"data, unmapped DSCP", PKT_TCP_ACK | PKT_TCP_PSH, 100, DSCP_UNMAPPED, 0, MARK_T1,
+	     DS_TIER},
+	    {"pure ACK, ECN kept", PKT_TCP_ACK, 0, 0, ECN_ECT1, MARK_T1, DS_TIER},
+	    {"data, DSCP of tier 0", PKT_TCP_ACK | PKT_TCP_PSH, 64, DSCP_TO_T0, ECN_ECT1, MARK_T0,
+	     0},
+	    {"FIN, DSCP of tier 2: cleared", PKT_TCP_FIN | PKT_TCP_ACK, 0, DSCP_TO_T2, 0, 0, 2},
+	    {"already the tier's DSCP", PKT_TCP_ACK, 0, MARK_T1, ECN_ECT1, MARK_T1, DS_TIER},
+	};
+	uint8_t pkt[PKT_BUF_MAX], want[PKT_BUF_MAX];
+	size_t len;
+
+	build_marking(t, 0, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = out_pkt(t, ds_addr(t), DS_PORT, CLIENT_PORT, cases[i].flags, cases[i].payload,
+			      cases[i].dscp_in, cases[i].ecn, pkt);
+		CHECK(t,
+		      out_pkt(t, ds_addr(t), DS_PORT, CLIENT_PORT, cases[i].flags, cases[i].payload,
+			      cases[i].dscp_out, cases[i].ecn, want) == len,
+		      "%s: want frame", cases[i].what);
+		expect_out(t, cases[i].what, pkt, len, want, cases[i].tier);
+	}
+	/* Not the downstream: left as they are, nothing counted. */
+	len = out_pkt(t, other_addr(t), DS_PORT, CLIENT_PORT, PKT_TCP_ACK, 10, DSCP_UNMAPPED,
+		      ECN_ECT1, pkt);
+	expect_out(t, "another address", pkt, len, pkt, -1);
+	len = out_pkt(t, ds_addr(t), OTHER_PORT, CLIENT_PORT, PKT_TCP_SYN, 0, 0, 0, pkt);
+	expect_out(t, "another port", pkt, len, pkt, -1);
+}
+
+/* Throttled and marking: a SYN the throttle lets go leaves marked, and both are counted. */
+static void test_mark_throttled(void **state)
+{
+	struct tctx *t = *state;
+	uint8_t pkt[PKT_BUF_MAX], want[PKT_BUF_MAX];
+	uint64_t n[SPW_MAX_TIERS][SPW_THR_KINDS];
+	struct spw_run run;
+	size_t len;
+
+	build_marking(t, BUCKET_MS, 0);
+	/* The first attempt of an empty window is never refused. */
+	len = out_pkt(t, ds_addr(t), DS_PORT, CLIENT_PORT, PKT_TCP_SYN, 0, 0, 0, pkt);
+	out_pkt(t, ds_addr(t), DS_PORT, CLIENT_PORT, PKT_TCP_SYN, 0, MARK_T1, 0, want);
+	run_tc(t, SPW_PROG_TC_EGRESS, pkt, len, 0, &run, NULL);
+	CHECK(t, run.retval == TC_ACT_UNSPEC, "SYN: verdict %d", run.retval);
+	CHECK(t, run.len == len && !memcmp(run.data, want, len), "SYN not marked as expected");
+	counts(t, n);
+	CHECK(t, n[DS_TIER][SPW_THR_REQUESTS] == 1 && n[DS_TIER][SPW_THR_MARKED] == 1,
+	      "requests %llu, marked %llu, want 1 and 1",
+	      (unsigned long long)n[DS_TIER][SPW_THR_REQUESTS],
+	      (unsigned long long)n[DS_TIER][SPW_THR_MARKED]);
+}
+
+/*
+ * The socket's cgroup decides first. BPF_PROG_RUN gives the skb a socket of its own, made in
+ * the cgroup of the process that runs the test: an entry for that cgroup and the downstream
+ * makes the packet tier 0 whatever its DSCP; an entry of another cgroup, or of another
+ * downstream, changes nothing.
+ */
+static void test_mark_cgroup(void **state)
+{
+	struct tctx *t = *state;
+	uint8_t pkt[PKT_BUF_MAX], want_t0[PKT_BUF_MAX], want_t1[PKT_BUF_MAX];
+	struct spw_out_cgroup_key keys[2];
+	const uint8_t tiers[2] = {0, 0};
+	char self[256];
+	uint64_t id;
+	size_t len;
+
+	CHECK(t, cg2_self(self, sizeof(self)) == 0, "no cgroup v2 path in /proc/self/cgroup");
+	CHECK(t, cg2_id(self, &id) == 0, "cgroup %s: no id", self);
+	build_marking(t, 0, SPW_DS_CGROUPS);
+	len = out_pkt(t, ds_addr(t), DS_PORT, CLIENT_PORT, PKT_TCP_ACK, 20, DSCP_UNMAPPED, 0, pkt);
+	out_pkt(t, ds_addr(t), DS_PORT, CLIENT_PORT, PKT_TCP_ACK, 20, MARK_T0, 0, want_t0);
+	out_pkt(t, ds_addr(t), DS_PORT, CLIENT_PORT, PKT_TCP_ACK, 20, MARK_T1, 0, want_t1);
+
+	/* Another cgroup, and this one for another downstream: the default tier. */
+	keys[0] = (struct spw_out_cgroup_key){.cgroup_id = id + 1000003, .downstream = DS_ID};
+	keys[1] = (struct spw_out_cgroup_key){.cgroup_id = id, .downstream = DS_ID + 1};
+	CHECK_OK(t, spw_dp_out_cgroups_replace(t->fx.dp, keys, tiers, 2));
+	expect_out(t, "other cgroups", pkt, len, want_t1, DS_TIER);
+	/* This cgroup: tier 0. */
+	keys[0] = (struct spw_out_cgroup_key){.cgroup_id = id, .downstream = DS_ID};
+	CHECK_OK(t, spw_dp_out_cgroups_replace(t->fx.dp, keys, tiers, 1));
+	expect_out(t, "own cgroup", pkt, len, want_t0, 0);
+	/* Replaced by nothing: the default tier again. */
+	CHECK_OK(t, spw_dp_out_cgroups_replace(t->fx.dp, keys, tiers, 0));
+	expect_out(t, "cgroups removed", pkt, len, want_t1, DS_TIER);
+}
+
 #define BOTH(fn)                                                                                   \
 	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&fam4),              \
 	    cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&fam6)
@@ -390,9 +622,8 @@ static void test_not_throttled(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    BOTH(test_refusal),
-	    BOTH(test_refusal_no_accepts),
-	    BOTH(test_not_throttled),
+	    BOTH(test_refusal),	      BOTH(test_refusal_no_accepts), BOTH(test_not_throttled),
+	    BOTH(test_mark_outgoing), BOTH(test_mark_throttled),     BOTH(test_mark_cgroup),
 	};
 
 	return cmocka_run_group_tests_name("client-side throttling", tests, NULL, NULL);

@@ -173,24 +173,31 @@ out:
 	return err;
 }
 
-/* Where the cgroup v2 hierarchy is mounted: the downstreams' cgroups paths are below it. */
-#define CGROUP2_ROOT "/sys/fs/cgroup"
+/*
+ * Where the cgroup v2 hierarchy is mounted: the unified mount of current systems (Debian 12),
+ * or the "unified" one of hosts that still mount the v1 controllers at /sys/fs/cgroup. The
+ * downstreams' cgroups paths are below it.
+ */
+static const char *const cgroup2_roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
 
 /*
- * The id bpf_skb_cgroup_id reports for the cgroup v2 at path (below CGROUP2_ROOT): the
- * kernfs node id, which is the directory's inode number on 64-bit hosts.
+ * The id bpf_skb_cgroup_id reports for the cgroup v2 at path: the kernfs node id, which is
+ * the directory's inode number on 64-bit hosts. -ENOTSUP when no cgroup v2 is mounted.
  */
 static int cgroup_id_of(const char *path, uint64_t *id)
 {
-	char full[sizeof(CGROUP2_ROOT) + SPW_CGROUP_PATH_MAX];
+	char full[64 + SPW_CGROUP_PATH_MAX];
+	const char *root = NULL;
 	struct statfs fs;
 	struct stat st;
+	size_t i;
 
-	if (statfs(CGROUP2_ROOT, &fs))
-		return -errno;
-	if (fs.f_type != CGROUP2_SUPER_MAGIC)
+	for (i = 0; i < sizeof(cgroup2_roots) / sizeof(cgroup2_roots[0]) && !root; i++)
+		if (!statfs(cgroup2_roots[i], &fs) && fs.f_type == CGROUP2_SUPER_MAGIC)
+			root = cgroup2_roots[i];
+	if (!root)
 		return -ENOTSUP;
-	snprintf(full, sizeof(full), "%s%s", CGROUP2_ROOT, path);
+	snprintf(full, sizeof(full), "%s%s", root, path);
 	if (stat(full, &st))
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
@@ -227,8 +234,7 @@ static int apply_out_cgroups(struct spwd *d, const struct spw_config *cfg, uint8
 				pr_warn("downstream %s: cgroup %s: %s%s; its connections get the "
 					"downstream's tier until a reload finds it\n",
 					c->name, c->cgroups[j].path, strerror(-err),
-					err == -ENOTSUP ? " (" CGROUP2_ROOT " is not cgroup v2)"
-							: "");
+					err == -ENOTSUP ? " (no cgroup v2 at /sys/fs/cgroup)" : "");
 				continue;
 			}
 			keys[n] = (struct spw_out_cgroup_key){.cgroup_id = id, .downstream = c->id};
