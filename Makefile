@@ -297,6 +297,8 @@ $(filter $(BUILD)/tests/netns/test_flows_%,$(NETNS_TESTS)): $(BUILD)/san/tests/n
 
 # The daemon test runs the real daemon.
 $(BUILD)/tests/netns/test_daemon: | $(BUILD)/spillwayd
+# The outgoing marks run it too: its config and its loading of the cgroups are under test.
+$(BUILD)/tests/netns/test_out_marks: | $(BUILD)/spillwayd
 # So do the operator's tests (port 0, idle connections, SIGTERM, report floods, reloads).
 $(BUILD)/tests/netns/test_daemon_ops: | $(BUILD)/spillwayd
 # The exempt-source test: real connects through the daemon, reloads by SIGHUP, explain.
