@@ -163,8 +163,8 @@ static void build(struct tctx *t)
  * Every packet the server's veth saw from the client's port cport to port: how many, and
  * whether all carried dscp (and, IPv4, a right header checksum). Reads what is queued.
  */
-static void expect_seen(struct tctx *t, const char *what, int family, uint16_t cport,
-			uint16_t port, int dscp)
+static void expect_seen(struct tctx *t, const char *what, int family, uint16_t cport, uint16_t port,
+			int dscp)
 {
 	uint8_t buf[2048];
 	int n = 0, wrong = 0, bad_csum = 0, last = -1;
