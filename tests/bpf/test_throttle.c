@@ -117,21 +117,35 @@ static const char *other_addr(const struct tctx *t)
 	return t->family == 4 ? OTHER_DST4 : OTHER_DST6;
 }
 
-/* A fresh data plane with the downstream (its address, /32 or /128, port DS_PORT). */
-static void build(struct tctx *t)
+/*
+ * A fresh data plane with the downstream (its address, /32 or /128, port DS_PORT): throttled
+ * with a window bucket_ms wide (0: not throttled), flags and marks as given.
+ */
+static void build_ds(struct tctx *t, uint32_t bucket_ms, uint8_t flags,
+		     const uint8_t mark[SPW_MAX_TIERS])
 {
 	struct spw_downstream ds = {.id = DS_ID,
 				    .port = htons(DS_PORT),
 				    .default_tier = DS_TIER,
+				    .flags = flags,
 				    .k_centi = K_CENTI,
-				    .bucket_ms = BUCKET_MS};
+				    .bucket_ms = bucket_ms};
 	char cidr[64];
 	struct spw_cidr c;
 
+	memcpy(ds.mark, mark, sizeof(ds.mark));
 	CHECK_OK(t, spw_fixture_open(&t->fx));
 	snprintf(cidr, sizeof(cidr), "%s/%d", ds_addr(t), t->family == 4 ? 32 : 128);
 	CHECK(t, spw_fixture_cidr(cidr, &c) == 0, "bad CIDR %s", cidr);
 	CHECK_OK(t, spw_dp_downstream_set(t->fx.dp, &c, &ds));
+}
+
+/* The throttled downstream, marking nothing. */
+static void build(struct tctx *t)
+{
+	static const uint8_t none[SPW_MAX_TIERS];
+
+	build_ds(t, BUCKET_MS, 0, none);
 }
 
 /* One TC run with skb->mark set to mark_in; *mark_out is skb->mark as the program left it. */
@@ -444,21 +458,10 @@ static size_t out_pkt(struct tctx *t, const char *dst, uint16_t dport, uint16_t 
 /* A data plane whose downstream marks tiers 0, 1 and 2 (the last with DSCP 0). */
 static void build_marking(struct tctx *t, uint32_t bucket_ms, uint8_t flags)
 {
-	struct spw_downstream ds = {
-	    .id = DS_ID,
-	    .port = htons(DS_PORT),
-	    .default_tier = DS_TIER,
-	    .flags = flags,
-	    .k_centi = K_CENTI,
-	    .bucket_ms = bucket_ms,
-	    .mark = {SPW_MARK_SET | MARK_T0, SPW_MARK_SET | MARK_T1, SPW_MARK_SET | 0}};
-	char cidr[64];
-	struct spw_cidr c;
+	static const uint8_t marks[SPW_MAX_TIERS] = {SPW_MARK_SET | MARK_T0, SPW_MARK_SET | MARK_T1,
+						     SPW_MARK_SET | 0};
 
-	CHECK_OK(t, spw_fixture_open(&t->fx));
-	snprintf(cidr, sizeof(cidr), "%s/%d", ds_addr(t), t->family == 4 ? 32 : 128);
-	CHECK(t, spw_fixture_cidr(cidr, &c) == 0, "bad CIDR %s", cidr);
-	CHECK_OK(t, spw_dp_downstream_set(t->fx.dp, &c, &ds));
+	build_ds(t, bucket_ms, flags, marks);
 	CHECK_OK(t, spw_dp_dscp_set(t->fx.dp, DSCP_TO_T0, 0));
 	CHECK_OK(t, spw_dp_dscp_set(t->fx.dp, DSCP_TO_T2, 2));
 }

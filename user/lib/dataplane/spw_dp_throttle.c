@@ -18,70 +18,59 @@ int spw_dp_downstream_set(struct spw_dataplane *dp, const struct spw_cidr *dest,
 	return bpf_map_update_elem(dp->maps.downstreams, &key, ds, BPF_ANY) ? -errno : 0;
 }
 
-int spw_dp_downstreams_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n)
+/*
+ * Removes every key of map fd (keys of ksz bytes, at most max of them) that is not one of
+ * keep[0..n). The walk collects first and deletes after, so it stays valid.
+ */
+static int prune_keys(int fd, size_t ksz, int max, const void *keep, int n)
 {
-	struct spw_lpm_key key, next, *gone;
+	/* The largest key pruned: an LPM key, a cgroup key. */
+	uint8_t key[32], next[32], *gone;
 	int i, ngone = 0, err = 0;
 	void *prev = NULL;
 
-	/* At most SPW_MAX_DOWNSTREAMS entries: collect, then delete, so the walk stays valid. */
-	gone = calloc(SPW_MAX_DOWNSTREAMS, sizeof(*gone));
+	if (ksz > sizeof(key))
+		return -EINVAL;
+	gone = calloc((size_t)max, ksz);
 	if (!gone)
 		return -ENOMEM;
-	while (ngone < SPW_MAX_DOWNSTREAMS &&
-	       !bpf_map_get_next_key(dp->maps.downstreams, prev, &next)) {
+	while (ngone < max && !bpf_map_get_next_key(fd, prev, next)) {
 		bool kept = false;
 
 		for (i = 0; i < n && !kept; i++)
-			kept = !memcmp(&keep[i], &next, sizeof(next));
+			kept = !memcmp((const uint8_t *)keep + (size_t)i * ksz, next, ksz);
 		if (!kept)
-			gone[ngone++] = next;
-		key = next;
-		prev = &key;
+			memcpy(gone + (size_t)ngone++ * ksz, next, ksz);
+		memcpy(key, next, ksz);
+		prev = key;
 	}
 	for (i = 0; i < ngone; i++)
-		if (bpf_map_delete_elem(dp->maps.downstreams, &gone[i]) && errno != ENOENT && !err)
+		if (bpf_map_delete_elem(fd, gone + (size_t)i * ksz) && errno != ENOENT && !err)
 			err = -errno;
 	free(gone);
 	return err;
 }
 
+int spw_dp_downstreams_prune(struct spw_dataplane *dp, const struct spw_lpm_key *keep, int n)
+{
+	return prune_keys(dp->maps.downstreams, sizeof(*keep), SPW_MAX_DOWNSTREAMS, keep, n);
+}
+
 int spw_dp_out_cgroups_replace(struct spw_dataplane *dp, const struct spw_out_cgroup_key *keys,
 			       const uint8_t *tiers, int n)
 {
-	struct spw_out_cgroup_key key, next, *gone;
-	int i, ngone = 0, err = 0;
-	void *prev = NULL;
+	int i;
 
 	if (n < 0 || n > SPW_MAX_OUT_CGROUPS)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		if (tiers[i] >= SPW_MAX_TIERS || !keys[i].downstream ||
-		    keys[i].downstream >= SPW_MAX_DOWNSTREAMS)
+		    keys[i].downstream >= SPW_MAX_DOWNSTREAMS || keys[i].pad)
 			return -EINVAL;
 		if (bpf_map_update_elem(dp->maps.out_cgroups, &keys[i], &tiers[i], BPF_ANY))
 			return -errno;
 	}
-	gone = calloc(SPW_MAX_OUT_CGROUPS, sizeof(*gone));
-	if (!gone)
-		return -ENOMEM;
-	while (ngone < SPW_MAX_OUT_CGROUPS &&
-	       !bpf_map_get_next_key(dp->maps.out_cgroups, prev, &next)) {
-		bool kept = false;
-
-		for (i = 0; i < n && !kept; i++)
-			kept = keys[i].cgroup_id == next.cgroup_id &&
-			       keys[i].downstream == next.downstream;
-		if (!kept)
-			gone[ngone++] = next;
-		key = next;
-		prev = &key;
-	}
-	for (i = 0; i < ngone; i++)
-		if (bpf_map_delete_elem(dp->maps.out_cgroups, &gone[i]) && errno != ENOENT && !err)
-			err = -errno;
-	free(gone);
-	return err;
+	return prune_keys(dp->maps.out_cgroups, sizeof(*keys), SPW_MAX_OUT_CGROUPS, keys, n);
 }
 
 int spw_dp_throttle_read(struct spw_dataplane *dp, uint32_t id,
