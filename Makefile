@@ -8,6 +8,8 @@
 #   make check-format  the C sources against .clang-format (`make format` rewrites them)
 #   make bench-dataplane   BPF_PROG_RUN benchmark, ratios to an empty XDP program
 #   make fuzz          libFuzzer harnesses, FUZZ_S seconds each (tools/fuzz/fuzz.mk)
+#   sudo make chaos    faults under traffic (daemon killed, restarted, signals, floods,
+#                      closes, a full table): a table of figures, non-zero on a missed goal
 
 BUILD	?= build
 CC	?= cc
@@ -322,6 +324,16 @@ $(BUILD)/tests/netns/test_learned_pg: TEST_LDLIBS += -lpq
 $(BUILD)/tests/netns/test_learned_pg: | $(BUILD)/spillwayd
 
 tests: $(TESTS)
+
+# make chaos: faults injected into a running spillwayd while real TCP runs through it, a table
+# of resets, refusals, time without a program and count drift (tests/chaos/chaos.c). Needs root;
+# about 3 minutes. Not part of `make test`: it is a measurement with figures, run on its own.
+CHAOS := $(BUILD)/tests/chaos/chaos
+tests: $(CHAOS)
+$(CHAOS): | $(BUILD)/spillwayd
+.PHONY: chaos
+chaos: all $(CHAOS)
+	$(Q)$(CHAOS)
 
 # The README's test command: installs what is missing, builds, runs every layer.
 test:
