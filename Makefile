@@ -331,9 +331,13 @@ tests: $(TESTS)
 CHAOS := $(BUILD)/tests/chaos/chaos
 tests: $(CHAOS)
 $(CHAOS): | $(BUILD)/spillwayd
+# The upgrade fault starts from the daemon of an older commit, CHAOS_PREV (default: the one
+# before HEAD), built once into $(BUILD)/chaos-prev by tools/chaos/prev-build.sh.
+CHAOS_PREV ?= HEAD~1
 .PHONY: chaos
 chaos: all $(CHAOS)
-	$(Q)$(CHAOS)
+	$(Q)prev=$$(bash tools/chaos/prev-build.sh $(CHAOS_PREV) $(abspath $(BUILD))/chaos-prev) && \
+		CHAOS_PREV_DAEMON=$$prev $(CHAOS)
 
 # The README's test command: installs what is missing, builds, runs every layer.
 test:

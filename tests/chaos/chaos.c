@@ -24,7 +24,9 @@
  * The faults, in order: kill -9 then restart (past the lease, so the fail-open path runs too);
  * SIGTERM then restart; SIGHUP 10/s for 10 s; a report flood (one sender, non-blocking, as fast
  * as it can for 10 s); 100,000 varied closes (FIN from either side, RST from either side, a
- * handshake abandoned before accept and one abandoned mid-way); a full flow table (a fresh
+ * handshake abandoned before accept and one abandoned mid-way); an upgrade (the daemon of an
+ * older commit, CHAOS_PREV_DAEMON, makes the pins and runs, then this build's daemon replaces it
+ * on them, SIGTERM then start, as a package upgrade does); a full flow table (a fresh
  * daemon with flows.capacity 512, filled by held connections, then new flows and a tier's cap
  * checked against what the README says: admitted untracked, counted table_full, established
  * flows not evicted). CHAOS_CLOSES changes the number of closes (quick runs while developing).
@@ -51,7 +53,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <cmocka.h>
@@ -62,6 +63,7 @@
 #include "attach.h"
 #include "daemon.h"
 #include "netns.h"
+#include "sockets.h"
 #include "util.h"
 #include "xdp_watch.h"
 #include "empty_xdp.skel.h"
@@ -122,13 +124,15 @@ enum fault {
 	F_HUP,
 	F_FLOOD,
 	F_CLOSES,
+	F_UPGRADE,
 	F_FULL,
 	F_COUNT,
 };
 
 static const char *const fault_name[F_COUNT] = {
-    "kill -9, restart", "restart (SIGTERM)", "SIGHUP 10/s, 10 s", "report flood, 10 s",
-    "varied closes",	"full flow table",
+    "kill -9, restart",	  "restart (SIGTERM)", "SIGHUP 10/s, 10 s",
+    "report flood, 10 s", "varied closes",     "upgrade from the previous build",
+    "full flow table",
 };
 
 struct row {
@@ -211,14 +215,9 @@ static int wait_fd(int fd, short ev, int ms)
 /* The outcome of a started non-blocking connect, waited for at most ms. */
 static int connect_result(int fd, int ms)
 {
-	int err = wait_fd(fd, POLLOUT, ms), soerr = 0;
-	socklen_t l = sizeof(soerr);
+	int r = spw_connect_wait(fd, ms);
 
-	if (err)
-		return err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &l))
-		return -errno;
-	return -soerr;
+	return r == SPW_CONN_PENDING ? -ETIMEDOUT : r;
 }
 
 /*
@@ -310,8 +309,8 @@ static void *server_main(void *arg)
 			if (fd == t->lfd[0] || fd == t->lfd[1]) {
 				int c;
 
-				while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
-				       0) {
+				while ((c = accept4(fd, NULL, NULL,
+						    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 					struct epoll_event e = {.events = EPOLLIN, .data.fd = c};
 
 					epoll_ctl(ep, EPOLL_CTL_ADD, c, &e);
@@ -538,8 +537,8 @@ static void run_end(struct run *x)
 		spw_xdp_sampler_free(&x->w);
 	}
 	a = tsnap(&C.tr);
-	r->resets += (a.long_resets - x->before.long_resets) +
-		     (a.short_resets - x->before.short_resets);
+	r->resets +=
+	    (a.long_resets - x->before.long_resets) + (a.short_resets - x->before.short_resets);
 	r->refused += a.short_refused - x->before.short_refused;
 	r->conns += a.short_ok - x->before.short_ok;
 	pthread_mutex_lock(&C.tr.lock);
@@ -548,8 +547,7 @@ static void run_end(struct run *x)
 	pthread_mutex_unlock(&C.tr.lock);
 	if (!C.d.pid || !spw_daemon_alive(&C.d))
 		row_fail(r, "the daemon is not running after the fault");
-	else if (spw_daemon_wait_ready(&C.d, SVC_API, READY_MS) != 1 &&
-		 spw_daemon_poll_ready(&C.d, SVC_API) != 1)
+	else if (spw_daemon_wait_ready(&C.d, SVC_API, READY_MS))
 		row_fail(r, "the daemon renews no lease after the fault");
 }
 
@@ -557,32 +555,31 @@ static void run_end(struct run *x)
 
 static void make_config(char *buf, size_t len, uint32_t capacity)
 {
-	int n = snprintf(
-	    buf, len,
-	    "# spillwayd under chaos (tests/chaos/chaos.c)\n"
-	    "interfaces: [{name: %s, mode: xdp}]\n"
-	    "tiers: [critical, standard, sheddable]\n"
-	    "classify:\n"
-	    "  - {cidr: \"%s/128\", tier: sheddable}\n"
-	    "services:\n"
-	    "  - name: api\n"
-	    "    protocol: tcp\n"
-	    "    port: %d\n"
-	    "    default_tier: standard\n"
-	    "    signals:\n"
-	    "      - {pool: db, target: 0.85}\n"
-	    "  - name: churn\n"
-	    "    protocol: tcp\n"
-	    "    port: %d\n"
-	    "    default_tier: standard\n"
-	    "    shed_action: {sheddable: reject}\n"
-	    "    max_connections: {sheddable: %d}\n"
-	    "    signals: []\n"
-	    "controller: {tick: 100ms, lease: %dms, stale_after: 2s, sweep_every: 1s, "
-	    "syn_timeout: 2s}\n"
-	    "flows: {capacity: %u}\n",
-	    C.topo.end[SPW_TOPO_SRV].ifname, C.topo.end[SPW_TOPO_CLI].v6_str, API_PORT, CHURN_PORT,
-	    CAP, LEASE_MS, capacity);
+	int n = snprintf(buf, len,
+			 "# spillwayd under chaos (tests/chaos/chaos.c)\n"
+			 "interfaces: [{name: %s, mode: xdp}]\n"
+			 "tiers: [critical, standard, sheddable]\n"
+			 "classify:\n"
+			 "  - {cidr: \"%s/128\", tier: sheddable}\n"
+			 "services:\n"
+			 "  - name: api\n"
+			 "    protocol: tcp\n"
+			 "    port: %d\n"
+			 "    default_tier: standard\n"
+			 "    signals:\n"
+			 "      - {pool: db, target: 0.85}\n"
+			 "  - name: churn\n"
+			 "    protocol: tcp\n"
+			 "    port: %d\n"
+			 "    default_tier: standard\n"
+			 "    shed_action: {sheddable: reject}\n"
+			 "    max_connections: {sheddable: %d}\n"
+			 "    signals: []\n"
+			 "controller: {tick: 100ms, lease: %dms, stale_after: 2s, sweep_every: 1s, "
+			 "syn_timeout: 2s}\n"
+			 "flows: {capacity: %u}\n",
+			 C.topo.end[SPW_TOPO_SRV].ifname, C.topo.end[SPW_TOPO_CLI].v6_str, API_PORT,
+			 CHURN_PORT, CAP, LEASE_MS, capacity);
 
 	assert_true(n > 0 && (size_t)n < len);
 }
@@ -619,16 +616,6 @@ static int sysctl_in_ns(void *arg)
 	return err;
 }
 
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static int launch(uint32_t capacity)
 {
 	int err = spw_daemon_init(&C.d, C.topo.end[SPW_TOPO_SRV].ns, false);
@@ -647,7 +634,7 @@ static int group_setup(void **state)
 	int err;
 
 	(void)state;
-	raise_fd_limit();
+	spw_raise_fd_limit();
 	if (spw_netns_set_prefix("ch") || spw_daemon_binary(bin, sizeof(bin)))
 		return -1;
 	if (spw_topo_create(&C.topo))
@@ -666,9 +653,19 @@ static int group_setup(void **state)
 	snprintf(C.alias[1], sizeof(C.alias[1]), "fc00:5b:%x::3", C.topo.n);
 	for (int f = 0; f < 2; f++) {
 		char cidr[SPW_NETNS_ADDR_LEN + 8];
+		/* nodad: an IPv6 address is usable at once, not tentative for a second. */
+		const char *add[] = {"-n",
+				     C.topo.end[SPW_TOPO_CLI].ns,
+				     "addr",
+				     "add",
+				     cidr,
+				     "dev",
+				     C.topo.end[SPW_TOPO_CLI].ifname,
+				     f ? "nodad" : NULL,
+				     NULL};
 
 		snprintf(cidr, sizeof(cidr), "%s/%d", C.alias[f], f ? 128 : 32);
-		if (spw_topo_addr_add(&C.topo, SPW_TOPO_CLI, cidr))
+		if (spw_netns_ip(add))
 			return -1;
 	}
 	if (spw_netns_run(C.topo.end[SPW_TOPO_CLI].ns, sysctl_in_ns, (void *)range))
@@ -732,7 +729,7 @@ static void restart(struct row *r)
 		row_fail(r, "restart: %s", strerror(-err));
 		return;
 	}
-	if (spw_daemon_wait_ready(&C.d, SVC_API, READY_MS) != 1)
+	if (spw_daemon_wait_ready(&C.d, SVC_API, READY_MS))
 		row_fail(r, "the restarted daemon was not ready within %d ms", READY_MS);
 }
 
@@ -873,7 +870,11 @@ enum end_mode {
 };
 
 static const char *const end_name[E_MODES] = {
-    "client FIN", "server FIN", "client RST", "server RST", "abandoned before accept",
+    "client FIN",
+    "server FIN",
+    "client RST",
+    "server RST",
+    "abandoned before accept",
     "abandoned in the handshake",
 };
 
@@ -980,7 +981,9 @@ static void churn_accept(struct churn *ch, int want)
 					continue;
 				}
 				ch->c[i].srv = fd;
-				got++;
+				/* An abandoned one that arrives anyway is closed with its batch. */
+				got += ch->c[i].end != E_ABANDON_SYN &&
+				       ch->c[i].end != E_ABANDON_ACCEPT;
 			}
 		}
 	}
@@ -1081,7 +1084,7 @@ static void churn_batch(struct churn *ch)
 		default:
 			break;
 		}
-done:
+	done:
 		if (k->end < E_MODES)
 			ch->closes[k->end]++;
 		if (k->port)
@@ -1242,12 +1245,72 @@ static void test_closes(void **state)
 	for (int m = 0; m < E_MODES; m++)
 		printf(" %s %llu%s", end_name[m], (unsigned long long)j.ch.closes[m],
 		       m + 1 < E_MODES ? "," : "\n");
-	row_note(x.r, "%d closes beside %d held; drift %+lld at once, %+lld after %.1f s, "
+	row_note(x.r,
+		 "%d closes beside %d held; drift %+lld at once, %+lld after %.1f s, "
 		 "%+lld once the held ones closed",
-		 j.total, HELD, (long long)j.drift_at_once, (long long)j.drift,
-		 j.settle_ms / 1000, (long long)j.drift_after_release);
+		 j.total, HELD, (long long)j.drift_at_once, (long long)j.drift, j.settle_ms / 1000,
+		 (long long)j.drift_after_release);
 	if (j.ch.last[0])
 		row_note(x.r, "%s", j.ch.last);
+	run_end(&x);
+}
+
+/* ---- upgrade ------------------------------------------------------------------------------ */
+
+/*
+ * A fresh daemon of another build on fresh pins (the traffic restarted, so its connections are
+ * that build's flows): prev is its binary, NULL for this build's.
+ */
+static int relaunch(const char *prev, uint32_t capacity)
+{
+	int err;
+
+	traffic_stop(&C.tr);
+	spw_daemon_stop(&C.d, 3000);
+	spw_daemon_cleanup(&C.d);
+	if (prev)
+		setenv("SPW_DAEMON", prev, 1);
+	else
+		unsetenv("SPW_DAEMON");
+	err = launch(capacity);
+	unsetenv("SPW_DAEMON");
+	if (!err)
+		err = traffic_start(&C.tr);
+	/* The traffic's connections made and carrying data before the fault begins. */
+	spw_sleep_ms(1000);
+	return err;
+}
+
+/*
+ * The previous build (CHAOS_PREV_DAEMON, which `make chaos` builds from an older commit) makes
+ * the pins and runs; this build's daemon replaces it on the same pins, as a package upgrade
+ * does: SIGTERM, then the new binary.
+ */
+static void test_upgrade(void **state)
+{
+	const char *prev = getenv("CHAOS_PREV_DAEMON");
+	struct run x;
+	double t0;
+	int err = -ENOENT, rc;
+
+	(void)state;
+	if (prev && access(prev, X_OK) == 0)
+		err = relaunch(prev, TABLE_DEFAULT);
+	memset(idx_of, 0xff, sizeof(idx_of));
+	run_begin(&x, F_UPGRADE);
+	if (err) {
+		row_fail(x.r, "the previous build's daemon (CHAOS_PREV_DAEMON=%s): %s",
+			 prev ? prev : "unset", strerror(-err));
+		run_end(&x);
+		return;
+	}
+	t0 = spw_now_ms();
+	rc = spw_daemon_stop(&C.d, 3000);
+	if (rc)
+		row_fail(x.r, "SIGTERM: the previous build exited with %d", rc);
+	restart(x.r);
+	row_note(x.r, "%s replaced, stop to ready %.0f ms, %u program ids seen", prev,
+		 spw_now_ms() - t0, x.w.s ? x.w.s->nids : 0);
 	run_end(&x);
 }
 
@@ -1308,13 +1371,7 @@ static void test_full_table(void **state)
 
 	(void)state;
 	/* A table's size is fixed when its maps are made: a fresh daemon on fresh pins. */
-	traffic_stop(&C.tr);
-	spw_daemon_stop(&C.d, 3000);
-	spw_daemon_cleanup(&C.d);
-	err = launch(SMALL_TABLE);
-	if (!err)
-		err = traffic_start(&C.tr);
-	spw_sleep_ms(1000);
+	err = relaunch(NULL, SMALL_TABLE);
 	memset(idx_of, 0xff, sizeof(idx_of));
 	run_begin(&x, F_FULL);
 	if (err) {
@@ -1332,9 +1389,9 @@ static void test_full_table(void **state)
 	row_note(x.r,
 		 "%d held into a table of %u: %llu entries, %llu admitted untracked (table_full); "
 		 "tier cap %d while full: %llu of %d admitted, %llu shed_cap",
-		 FILL, j.capacity, (unsigned long long)j.entries,
-		 (unsigned long long)j.table_full, CAP, (unsigned long long)j.cap_admitted,
-		 CAP_TRIES, (unsigned long long)j.cap_shed);
+		 FILL, j.capacity, (unsigned long long)j.entries, (unsigned long long)j.table_full,
+		 CAP, (unsigned long long)j.cap_admitted, CAP_TRIES,
+		 (unsigned long long)j.cap_shed);
 	if (!j.table_full)
 		row_fail(x.r, "the table never filled: no flow admitted untracked");
 	if (j.entries > j.capacity)
@@ -1375,9 +1432,8 @@ static int print_table(void)
 		}
 		printf("| %s | %llu | %llu | %llu | %.0f; %llu/%llu | %s | %s |\n", fault_name[f],
 		       (unsigned long long)r->conns, (unsigned long long)r->resets,
-		       (unsigned long long)r->refused, r->no_prog_ms,
-		       (unsigned long long)r->absent, (unsigned long long)r->samples, drift,
-		       row_ok(r) ? "ok" : "MISSED");
+		       (unsigned long long)r->refused, r->no_prog_ms, (unsigned long long)r->absent,
+		       (unsigned long long)r->samples, drift, row_ok(r) ? "ok" : "MISSED");
 	}
 	printf("\nnotes:\n");
 	for (int f = 0; f < F_COUNT; f++)
@@ -1390,9 +1446,10 @@ static int print_table(void)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_kill9),	 cmocka_unit_test(test_restart),
-	    cmocka_unit_test(test_hup_storm),	 cmocka_unit_test(test_report_flood),
-	    cmocka_unit_test(test_closes),	 cmocka_unit_test(test_full_table),
+	    cmocka_unit_test(test_kill9),      cmocka_unit_test(test_restart),
+	    cmocka_unit_test(test_hup_storm),  cmocka_unit_test(test_report_flood),
+	    cmocka_unit_test(test_closes),     cmocka_unit_test(test_upgrade),
+	    cmocka_unit_test(test_full_table),
 	};
 	int rc = cmocka_run_group_tests_name("chaos", tests, group_setup, group_teardown);
 

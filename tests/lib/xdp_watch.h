@@ -2,8 +2,9 @@
 /*
  * The XDP program of an interface inside a namespace: its id now, and a sampler, a child
  * process in that namespace that asks the kernel every period_us which program is attached and
- * counts the samples that found none (and the same for its tcx egress chain). An upgrade or a restart that is meant to replace the
- * program in place shows as several ids and not one absent sample.
+ * counts the samples that found none (and the same for its tcx egress chain). An upgrade or a
+ * restart that is meant to replace the program in place shows as several ids and not one absent
+ * sample.
  */
 #ifndef SPW_TEST_XDP_WATCH_H
 #define SPW_TEST_XDP_WATCH_H
