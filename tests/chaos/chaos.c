@@ -1451,8 +1451,10 @@ int main(void)
 	    cmocka_unit_test(test_closes),     cmocka_unit_test(test_upgrade),
 	    cmocka_unit_test(test_full_table),
 	};
-	int rc = cmocka_run_group_tests_name("chaos", tests, group_setup, group_teardown);
+	int rc;
 
+	/* Progress shows as it happens, also through a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	rc = cmocka_run_group_tests_name("chaos", tests, group_setup, group_teardown);
 	return print_table() || rc ? 1 : 0;
 }
