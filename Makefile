@@ -331,13 +331,19 @@ tests: $(TESTS)
 CHAOS := $(BUILD)/tests/chaos/chaos
 tests: $(CHAOS)
 $(CHAOS): | $(BUILD)/spillwayd
-# The upgrade fault starts from the daemon of an older commit, CHAOS_PREV (default: the one
-# before HEAD), built once into $(BUILD)/chaos-prev by tools/chaos/prev-build.sh.
+# The upgrade faults start from the daemons of older commits, each built once into
+# $(BUILD)/chaos-prev-* by tools/chaos/prev-build.sh: CHAOS_PREV, the commit before HEAD (one
+# map ABI: replaced in place), and CHAOS_PREV_ABI, the last commit before the newest change of
+# SPW_ABI_VERSION (pins of another ABI: the README's detach-then-install path).
 CHAOS_PREV ?= HEAD~1
+CHAOS_PREV_ABI ?= $(shell git log -1 --format=%H -G'define SPW_ABI_VERSION' -- \
+	include/spillway_abi.h 2>/dev/null)~1
 .PHONY: chaos
 chaos: all $(CHAOS)
-	$(Q)prev=$$(bash tools/chaos/prev-build.sh $(CHAOS_PREV) $(abspath $(BUILD))/chaos-prev) && \
-		CHAOS_PREV_DAEMON=$$prev $(CHAOS)
+	$(Q)prev=$$(bash tools/chaos/prev-build.sh "$(CHAOS_PREV)" $(abspath $(BUILD))/chaos-prev) && \
+	prev_abi=$$(bash tools/chaos/prev-build.sh "$(CHAOS_PREV_ABI)" \
+		$(abspath $(BUILD))/chaos-prev-abi) && \
+	CHAOS_PREV_DAEMON=$$prev CHAOS_PREV_ABI_DAEMON=$$prev_abi $(CHAOS)
 
 # The README's test command: installs what is missing, builds, runs every layer.
 test:

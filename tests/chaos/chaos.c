@@ -125,18 +125,24 @@ enum fault {
 	F_FLOOD,
 	F_CLOSES,
 	F_UPGRADE,
+	F_UPGRADE_ABI,
 	F_FULL,
 	F_COUNT,
 };
 
 static const char *const fault_name[F_COUNT] = {
-    "kill -9, restart",	  "restart (SIGTERM)", "SIGHUP 10/s, 10 s",
-    "report flood, 10 s", "varied closes",     "upgrade from the previous build",
-    "full flow table",
+    "kill -9, restart",	       "restart (SIGTERM)", "SIGHUP 10/s, 10 s",
+    "report flood, 10 s",      "varied closes",	    "upgrade from the previous build",
+    "upgrade across map ABIs", "full flow table",
 };
 
 struct row {
 	bool ran;
+	/*
+	 * A window without a program is what the README documents for this fault (an upgrade
+	 * across map ABIs is detach, then install): printed, not judged.
+	 */
+	bool gap_documented;
 	bool failed; /* the fault could not be run as meant: note says why */
 	uint64_t resets, refused, conns;
 	uint64_t samples, absent;
@@ -555,31 +561,37 @@ static void run_end(struct run *x)
 
 static void make_config(char *buf, size_t len, uint32_t capacity)
 {
-	int n = snprintf(buf, len,
-			 "# spillwayd under chaos (tests/chaos/chaos.c)\n"
-			 "interfaces: [{name: %s, mode: xdp}]\n"
-			 "tiers: [critical, standard, sheddable]\n"
-			 "classify:\n"
-			 "  - {cidr: \"%s/128\", tier: sheddable}\n"
-			 "services:\n"
-			 "  - name: api\n"
-			 "    protocol: tcp\n"
-			 "    port: %d\n"
-			 "    default_tier: standard\n"
-			 "    signals:\n"
-			 "      - {pool: db, target: 0.85}\n"
-			 "  - name: churn\n"
-			 "    protocol: tcp\n"
-			 "    port: %d\n"
-			 "    default_tier: standard\n"
-			 "    shed_action: {sheddable: reject}\n"
-			 "    max_connections: {sheddable: %d}\n"
-			 "    signals: []\n"
-			 "controller: {tick: 100ms, lease: %dms, stale_after: 2s, sweep_every: 1s, "
-			 "syn_timeout: 2s}\n"
-			 "flows: {capacity: %u}\n",
-			 C.topo.end[SPW_TOPO_SRV].ifname, C.topo.end[SPW_TOPO_CLI].v6_str, API_PORT,
-			 CHURN_PORT, CAP, LEASE_MS, capacity);
+	/* The cap is the full table's check; elsewhere churn's sheddable (IPv6) flows are many. */
+	char cap[64] = "";
+	int n;
+
+	if (capacity == SMALL_TABLE)
+		snprintf(cap, sizeof(cap), "    max_connections: {sheddable: %d}\n", CAP);
+	n = snprintf(buf, len,
+		     "# spillwayd under chaos (tests/chaos/chaos.c)\n"
+		     "interfaces: [{name: %s, mode: xdp}]\n"
+		     "tiers: [critical, standard, sheddable]\n"
+		     "classify:\n"
+		     "  - {cidr: \"%s/128\", tier: sheddable}\n"
+		     "services:\n"
+		     "  - name: api\n"
+		     "    protocol: tcp\n"
+		     "    port: %d\n"
+		     "    default_tier: standard\n"
+		     "    signals:\n"
+		     "      - {pool: db, target: 0.85}\n"
+		     "  - name: churn\n"
+		     "    protocol: tcp\n"
+		     "    port: %d\n"
+		     "    default_tier: standard\n"
+		     "    shed_action: {sheddable: reject}\n"
+		     "%s"
+		     "    signals: []\n"
+		     "controller: {tick: 100ms, lease: %dms, stale_after: 2s, sweep_every: 1s, "
+		     "syn_timeout: 2s}\n"
+		     "flows: {capacity: %u}\n",
+		     C.topo.end[SPW_TOPO_SRV].ifname, C.topo.end[SPW_TOPO_CLI].v6_str, API_PORT,
+		     CHURN_PORT, cap, LEASE_MS, capacity);
 
 	assert_true(n > 0 && (size_t)n < len);
 }
@@ -1314,6 +1326,69 @@ static void test_upgrade(void **state)
 	run_end(&x);
 }
 
+/*
+ * The daemon of the last build before the newest ABI change (CHAOS_PREV_ABI_DAEMON) makes the
+ * pins and runs; this build's daemon is started on them after a SIGTERM. The README says what
+ * happens: pins of another ABI are refused (the old programs stay attached, failing open after
+ * their lease), and the upgrade is detach, then install, with a few seconds without a program.
+ * The refusal is checked, then the detach (the pins removed, as `spillway detach --all` does)
+ * and the install are timed; the gap is printed, not judged.
+ */
+static void test_upgrade_abi(void **state)
+{
+	const char *prev = getenv("CHAOS_PREV_ABI_DAEMON");
+	struct run x;
+	double t0, t_refused;
+	int err = -ENOENT, rc;
+	bool refused = false;
+
+	(void)state;
+	if (prev && access(prev, X_OK) == 0)
+		err = relaunch(prev, TABLE_DEFAULT);
+	run_begin(&x, F_UPGRADE_ABI);
+	if (err) {
+		row_fail(x.r, "the older ABI's daemon (CHAOS_PREV_ABI_DAEMON=%s): %s",
+			 prev ? prev : "unset", strerror(-err));
+		run_end(&x);
+		return;
+	}
+	t0 = spw_now_ms();
+	rc = spw_daemon_stop(&C.d, 3000);
+	if (rc)
+		row_fail(x.r, "SIGTERM: the older build exited with %d", rc);
+	/* The test's handle on the old maps would be read as the new daemon's. */
+	spw_dp_close(C.d.dp);
+	C.d.dp = NULL;
+	spw_daemon_log_mark(&C.d);
+	if (spw_daemon_start(&C.d)) {
+		row_fail(x.r, "this build's daemon did not start");
+		run_end(&x);
+		return;
+	}
+	while (spw_daemon_alive(&C.d) && spw_now_ms() - t0 < READY_MS &&
+	       spw_daemon_poll_ready(&C.d, SVC_API) == 0)
+		spw_sleep_ms(10);
+	if (!spw_daemon_alive(&C.d)) {
+		refused = spw_daemon_log_has(&C.d, "ABI version");
+		if (!refused)
+			row_fail(x.r, "this build's daemon exited on the old pins without naming "
+				      "the ABI");
+	}
+	t_refused = spw_now_ms();
+	if (refused) {
+		x.r->gap_documented = true;
+		/* What `spillway detach --all` does: the pins go, and with them the links. */
+		spw_rm_tree(C.d.pin_root);
+		restart(x.r);
+		row_note(x.r, "ABI pins refused as documented; detach and install took %.0f ms",
+			 spw_now_ms() - t_refused);
+	} else {
+		row_note(x.r, "the old pins were taken over (one ABI?), stop to ready %.0f ms",
+			 spw_now_ms() - t0);
+	}
+	run_end(&x);
+}
+
 /* ---- the full flow table ------------------------------------------------------------------ */
 
 static uint64_t counter(uint32_t svc, uint32_t tier, enum spw_reason r)
@@ -1397,9 +1472,12 @@ static void test_full_table(void **state)
 	if (j.entries > j.capacity)
 		row_fail(x.r, "%llu entries in a table of %u", (unsigned long long)j.entries,
 			 j.capacity);
-	if (j.cap_admitted != CAP)
-		row_fail(x.r, "the cap of %d admitted %llu of %d while the table was full", CAP,
-			 (unsigned long long)j.cap_admitted, CAP_TRIES);
+	/*
+	 * Fewer than the cap admitted is a refusal where the service admits. More is what the
+	 * README says of a full table: a flow admitted untracked is not counted, so not capped.
+	 */
+	if (j.cap_admitted < CAP)
+		x.r->refused += CAP - j.cap_admitted;
 	if (j.ch.last[0])
 		row_note(x.r, "%s", j.ch.last);
 	run_end(&x);
@@ -1409,8 +1487,8 @@ static void test_full_table(void **state)
 
 static bool row_ok(const struct row *r)
 {
-	return r->ran && !r->failed && !r->resets && !r->refused && !r->absent &&
-	       (!r->has_drift || !r->drift);
+	return r->ran && !r->failed && !r->resets && !r->refused &&
+	       (!r->absent || r->gap_documented) && (!r->has_drift || !r->drift);
 }
 
 static int print_table(void)
@@ -1433,7 +1511,10 @@ static int print_table(void)
 		printf("| %s | %llu | %llu | %llu | %.0f; %llu/%llu | %s | %s |\n", fault_name[f],
 		       (unsigned long long)r->conns, (unsigned long long)r->resets,
 		       (unsigned long long)r->refused, r->no_prog_ms, (unsigned long long)r->absent,
-		       (unsigned long long)r->samples, drift, row_ok(r) ? "ok" : "MISSED");
+		       (unsigned long long)r->samples, drift,
+		       !row_ok(r)  ? "MISSED"
+		       : r->absent ? "ok (gap documented)"
+				   : "ok");
 	}
 	printf("\nnotes:\n");
 	for (int f = 0; f < F_COUNT; f++)
@@ -1446,10 +1527,10 @@ static int print_table(void)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_kill9),      cmocka_unit_test(test_restart),
-	    cmocka_unit_test(test_hup_storm),  cmocka_unit_test(test_report_flood),
-	    cmocka_unit_test(test_closes),     cmocka_unit_test(test_upgrade),
-	    cmocka_unit_test(test_full_table),
+	    cmocka_unit_test(test_kill9),	cmocka_unit_test(test_restart),
+	    cmocka_unit_test(test_hup_storm),	cmocka_unit_test(test_report_flood),
+	    cmocka_unit_test(test_closes),	cmocka_unit_test(test_upgrade),
+	    cmocka_unit_test(test_upgrade_abi), cmocka_unit_test(test_full_table),
 	};
 	int rc;
 

@@ -8,8 +8,9 @@
 #   tools/chaos/prev-build.sh REV DIR
 set -euo pipefail
 
-rev=${1:?usage: prev-build.sh REV DIR}
-dir=${2:?usage: prev-build.sh REV DIR}
+[[ $# -eq 2 && -n $1 ]] || { echo "usage: prev-build.sh REV DIR" >&2; exit 2; }
+rev=$1
+dir=$2
 hash=$(git rev-parse --verify "$rev^{commit}")
 
 if [[ -x $dir/build/spillwayd && $(git -C "$dir" rev-parse HEAD 2>/dev/null) == "$hash" ]]; then
