@@ -8,6 +8,8 @@
 #   make check-format  the C sources against .clang-format (`make format` rewrites them)
 #   make bench-dataplane   BPF_PROG_RUN benchmark, ratios to an empty XDP program
 #   make fuzz          libFuzzer harnesses, FUZZ_S seconds each (tools/fuzz/fuzz.mk)
+#   sudo make chaos    faults under traffic (daemon killed, restarted, signals, floods,
+#                      closes, a full table): a table of figures, non-zero on a missed goal
 
 BUILD	?= build
 CC	?= cc
@@ -322,6 +324,26 @@ $(BUILD)/tests/netns/test_learned_pg: TEST_LDLIBS += -lpq
 $(BUILD)/tests/netns/test_learned_pg: | $(BUILD)/spillwayd
 
 tests: $(TESTS)
+
+# make chaos: faults injected into a running spillwayd while real TCP runs through it, a table
+# of resets, refusals, time without a program and count drift (tests/chaos/chaos.c). Needs root;
+# about 3 minutes. Not part of `make test`: it is a measurement with figures, run on its own.
+CHAOS := $(BUILD)/tests/chaos/chaos
+tests: $(CHAOS)
+$(CHAOS): | $(BUILD)/spillwayd
+# The upgrade faults start from the daemons of older commits, each built once into
+# $(BUILD)/chaos-prev-* by tools/chaos/prev-build.sh: CHAOS_PREV, the commit before HEAD (one
+# map ABI: replaced in place), and CHAOS_PREV_ABI, the last commit before the newest change of
+# SPW_ABI_VERSION (pins of another ABI: the README's detach-then-install path).
+CHAOS_PREV ?= HEAD~1
+CHAOS_PREV_ABI ?= $(shell git log -1 --format=%H -G'define SPW_ABI_VERSION' -- \
+	include/spillway_abi.h 2>/dev/null)~1
+.PHONY: chaos
+chaos: all $(CHAOS)
+	$(Q)prev=$$(bash tools/chaos/prev-build.sh "$(CHAOS_PREV)" $(abspath $(BUILD))/chaos-prev) && \
+	prev_abi=$$(bash tools/chaos/prev-build.sh "$(CHAOS_PREV_ABI)" \
+		$(abspath $(BUILD))/chaos-prev-abi) && \
+	CHAOS_PREV_DAEMON=$$prev CHAOS_PREV_ABI_DAEMON=$$prev_abi $(CHAOS)
 
 # The README's test command: installs what is missing, builds, runs every layer.
 test:
