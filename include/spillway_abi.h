@@ -207,7 +207,13 @@ struct spw_policy {
 	/* DSCP TC egress writes on the service's packets of a flow of each tier, copied into the
 	 * flow when it opens: SPW_MARK_SET | dscp, 0 = leave the packets as they are. */
 	__u8 mark_egress[SPW_MAX_TIERS];
-	__u32 reserved1[1];
+	/*
+	 * Flows of the service the table may hold, 0 = no bound: one service's flood (random UDP
+	 * source ports, handshakes never completed) cannot fill the table for every service.
+	 * Past it a new flow of the service is admitted untracked (table_full), or shed
+	 * (shed_cap) when its tier has a cap: only a counted flow can be held to a cap.
+	 */
+	__u32 max_tracked;
 };
 
 /* In spw_policy.mark_egress and spw_flow.mark: a DSCP (its low 6 bits) is to be written. */

@@ -396,6 +396,7 @@ static void assert_defaults(const struct spw_config *c)
 	assert_int_equal(k->udp_timeout_ns, 60 * SPW_NSEC_PER_SEC);
 	assert_int_equal(c->flow_capacity, SPW_FLOWS_DEFAULT);
 	assert_int_equal(c->flood_insert_rate, 20000);
+	assert_true(c->flow_service_share == 0.5);
 	assert_string_equal(c->metrics_listen, "127.0.0.1:9478");
 	assert_string_equal(c->report_socket, "/run/spillway/report.sock");
 	assert_string_equal(c->report_group, "");
@@ -570,10 +571,11 @@ static void test_good_strings(void **state)
 
 	/* Rates in other periods become whole flows per second; the guard can be turned off. */
 	c = parse_ok(
-	    "flows: {insert_rate: 'off', capacity: 1}\nservices:\n"
+	    "flows: {insert_rate: 'off', capacity: 1, service_share: 1}\nservices:\n"
 	    "  - {name: a, port: 1, new_flow_rate: {critical: 1200/m, standard: 3600/h}}\n");
 	assert_int_equal(c->flood_insert_rate, 0);
 	assert_int_equal(c->flow_capacity, 1);
+	assert_true(c->flow_service_share == 1.0);
 	assert_int_equal(c->services[0].rate_per_sec[0], 20);
 	assert_int_equal(c->services[0].rate_per_sec[1], 1);
 	spw_config_free(c);
@@ -796,6 +798,8 @@ static const struct bad_string bad_strings[] = {
     {"controller: {hysteresis: -0.1}\n",
      "1:26: hysteresis: '-0.1' is not a decimal number (like 0.85)"},
     {"flows: {capacity: 16777217}\n", "1:19: capacity: 16777217 is out of range (1..16777216)"},
+    {"flows: {service_share: 0}\n", "1:24: service_share: 0 is not a fraction in (0, 1]"},
+    {"flows: {service_share: 1.5}\n", "1:24: service_share: 1.5 is not a fraction in (0, 1]"},
     {"flows: {insert_rate: 16777217/s}\n",
      "1:22: insert_rate: rate 16777217 per 1s is more than 16777216 per second"},
     {"metrics: {listen: '127.0.0.1:65536'}\n",

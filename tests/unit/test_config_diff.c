@@ -126,6 +126,7 @@ static void test_each_change(void **state)
 				      "  - name: web\n"
 				      "    port: 80\n"
 				      "controller: {tick: 200ms}\n"
+				      "flows: {service_share: 0.25}\n"
 				      "metrics: {listen: '127.0.0.1:9100'}\n";
 	static const char *const want[] = {
 	    "service api: tcp/8080 -> tcp/8081",
@@ -141,6 +142,7 @@ static void test_each_change(void **state)
 	    "interface eth0: mode xdp -> tc",
 	    "interface eth1: added (xdp)",
 	    "controller.tick: 100ms -> 200ms",
+	    "flows.service_share: 0.5 -> 0.25",
 	    "metrics.listen: 127.0.0.1:9478 -> 127.0.0.1:9100 (a reload keeps the running value: "
 	    "needs a restart)",
 	};

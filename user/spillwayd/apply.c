@@ -122,6 +122,22 @@ out:
 }
 
 /*
+ * Each service's share of the flow table, from the table's real size (a pinned table keeps
+ * the size it was made with): written into every policy from the next tick.
+ */
+static void set_max_tracked(struct spwd *d, const struct spw_config *cfg)
+{
+	uint32_t table = 0;
+
+	d->max_tracked = 0;
+	if (cfg->flow_service_share >= 1.0 || spw_dp_flow_capacity(d->dp, &table) || !table)
+		return;
+	d->max_tracked = (uint32_t)(cfg->flow_service_share * table);
+	if (!d->max_tracked)
+		d->max_tracked = 1;
+}
+
+/*
  * The exempt set: the configured prefixes and, unless turned off, the host's own addresses as
  * they are now. The new set is added before what only the old one had is removed, so a source
  * exempt before and after a reload is never refused in between, and a failed add leaves the
@@ -267,6 +283,8 @@ int spwd_apply(struct spwd *d, const struct spw_config *cfg, const struct spw_co
 		err = apply_downstreams(d, cfg);
 	if (!err)
 		err = spw_dp_flood_guard_set(d->dp, cfg->flood_insert_rate, 0);
+	if (!err)
+		set_max_tracked(d, cfg);
 	if (!err)
 		err = apply_ifaces(d, cfg, old);
 	return err;

@@ -77,7 +77,7 @@ SPW_ABI_OFF(struct spw_policy, max_conns, 88);
 SPW_ABI_OFF(struct spw_policy, admit_below, 120);
 SPW_ABI_OFF(struct spw_policy, generation, 152);
 SPW_ABI_OFF(struct spw_policy, mark_egress, 156);
-SPW_ABI_OFF(struct spw_policy, reserved1, 164);
+SPW_ABI_OFF(struct spw_policy, max_tracked, 164);
 
 SPW_ABI_SIZE(struct spw_service_rec, 48);
 SPW_ABI_OFF(struct spw_service_rec, capacity_mfps, 32);

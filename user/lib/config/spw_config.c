@@ -29,9 +29,15 @@
 
 /* Defaults (spw_config.h). */
 #define DEFAULT_INSERT_RATE 20000
-#define DEFAULT_LISTEN	    "127.0.0.1:9478"
-#define DEFAULT_STATE_DIR   SPW_STATE_DIR
-#define DEFAULT_SOCKET	    SPW_REPORT_SOCKET
+/*
+ * Half the flow table per service: a flood of one service (random UDP source ports, never
+ * completed handshakes) leaves the other half to the others, whose caps and counts keep
+ * working; a single service still has 131k flows of the default table.
+ */
+#define DEFAULT_SERVICE_SHARE 0.5
+#define DEFAULT_LISTEN	      "127.0.0.1:9478"
+#define DEFAULT_STATE_DIR     SPW_STATE_DIR
+#define DEFAULT_SOCKET	      SPW_REPORT_SOCKET
 
 static const char *const default_tiers[] = {"critical", "standard", "sheddable"};
 
@@ -56,6 +62,7 @@ static void set_defaults(struct spw_config *c)
 	c->exempt_host_addresses = true;
 	c->flow_capacity = SPW_FLOWS_DEFAULT;
 	c->flood_insert_rate = DEFAULT_INSERT_RATE;
+	c->flow_service_share = DEFAULT_SERVICE_SHARE;
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", DEFAULT_LISTEN);
 	snprintf(c->report_socket, sizeof(c->report_socket), "%s", DEFAULT_SOCKET);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", DEFAULT_STATE_DIR);

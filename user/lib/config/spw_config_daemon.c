@@ -310,9 +310,27 @@ static int flows_insert_rate(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *v
 	return 0;
 }
 
+static int flows_service_share(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	double share;
+	int err;
+
+	(void)key;
+	(void)obj;
+	err = cfg_decimal(x, "service_share", val, &share);
+	if (err)
+		return err;
+	if (!(share > 0.0) || share > 1.0)
+		return cfg_err(x, val, "service_share: %s is not a fraction in (0, 1]",
+			       cfg_text(val));
+	x->c->flow_service_share = share;
+	return 0;
+}
+
 static const struct cfg_field flows_fields[] = {
     {"capacity", flows_capacity},
     {"insert_rate", flows_insert_rate},
+    {"service_share", flows_service_share},
 };
 
 int cfg_parse_flows(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)

@@ -431,6 +431,9 @@ int spw_config_diff(const struct spw_config *from, const struct spw_config *to, 
 	if (from->flood_insert_rate != to->flood_insert_rate)
 		say(&df, "flows.insert_rate: %" PRIu32 "/s -> %" PRIu32 "/s",
 		    from->flood_insert_rate, to->flood_insert_rate);
+	if (from->flow_service_share != to->flow_service_share)
+		say(&df, "flows.service_share: %g -> %g", from->flow_service_share,
+		    to->flow_service_share);
 	diff_restart_only(&df, from, to);
 	return df.n;
 }
