@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bench_refusal's own programs (tools/bench/refusal): the SYN generator the sender runs through
+ * BPF_PROG_RUN in live-frame mode, so frames reach the server's veth as XDP frames the way a NIC
+ * driver hands them over; the bare XDP_DROP that is the floor; the XDP_PASS the netfilter and TC
+ * trials need on the server's veth (a veth only takes XDP frames while it runs an XDP program);
+ * and the sink on the sender's veth that takes the rejects' RSTs. Each counts what it saw, so the
+ * bench can tell that every trial's frames arrived.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+/* Set by the bench before a trial. */
+__u32 out_ifindex; /* the sender's veth: redirected frames arrive at its peer */
+__u32 send_frames; /* 0: the sender-only control, every frame dropped after being made */
+__u32 host_mask;   /* source host bits drawn at random, host order */
+
+/* Plain increments: each is read by the bench between trials, and one CPU writes each. */
+__u64 floor_hits, pass_hits, rst_hits;
+
+/* RFC 1624: the checksum after a 32-bit field (two 16-bit words) changed from old to new. */
+static __always_inline __u16 csum_update(__u16 check, __u32 old, __u32 new)
+{
+	__u32 s = (__u16)~check;
+
+	s += (~old & 0xffff) + (~old >> 16) + (new & 0xffff) + (new >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/* A fresh random source inside the shed prefix and a random source port per frame. */
+SEC("xdp")
+int gen_syn(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *tcp = (void *)(ip + 1);
+	__u32 r = bpf_get_prandom_u32();
+	__u32 old_a, new_a;
+	__u16 old_p, new_p;
+
+	if ((void *)(tcp + 1) > end)
+		return XDP_ABORTED;
+	/* Live frames keep what the last run wrote: update from what is there. */
+	old_a = ip->saddr;
+	new_a = bpf_htonl((bpf_ntohl(old_a) & ~host_mask) | (r & host_mask));
+	old_p = tcp->source;
+	new_p = bpf_htons(1024 + (__u16)(r >> 16) % 60000);
+	ip->saddr = new_a;
+	tcp->source = new_p;
+	ip->check = csum_update(ip->check, old_a, new_a);
+	/* The pseudo-header holds the source address too. */
+	tcp->check = csum_update(csum_update(tcp->check, old_a, new_a), old_p, new_p);
+	if (!send_frames)
+		return XDP_DROP;
+	return bpf_redirect(out_ifindex, 0);
+}
+
+SEC("xdp")
+int floor_drop(struct xdp_md *ctx)
+{
+	floor_hits++;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int pass_count(struct xdp_md *ctx)
+{
+	pass_hits++;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int rst_sink(struct xdp_md *ctx)
+{
+	rst_hits++;
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "GPL";
