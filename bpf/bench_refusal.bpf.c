@@ -18,6 +18,12 @@
 __u32 out_ifindex; /* the sender's veth: redirected frames arrive at its peer */
 __u32 send_frames; /* 0: the sender-only control, every frame dropped after being made */
 __u32 host_mask;   /* source host bits drawn at random, host order */
+/*
+ * The SYN's headers (Ethernet, IPv4, TCP with Linux's options), written over every frame:
+ * live frames keep what the last run left in the page, and a reject rewrites it into a RST.
+ */
+#define TMPL_LEN (14 + 20 + 40)
+__u8 tmpl[TMPL_LEN];
 
 /* Plain increments: each is read by the bench between trials, and one CPU writes each. */
 __u64 floor_hits, pass_hits, rst_hits;
@@ -33,21 +39,20 @@ static __always_inline __u16 csum_update(__u16 check, __u32 old, __u32 new)
 	return (__u16)~s;
 }
 
-/* A fresh random source inside the shed prefix and a random source port per frame. */
+/* The template with a fresh random source inside the shed prefix and a random source port. */
 SEC("xdp")
 int gen_syn(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
+	struct iphdr *ip = data + sizeof(struct ethhdr);
 	struct tcphdr *tcp = (void *)(ip + 1);
 	__u32 r = bpf_get_prandom_u32();
 	__u32 old_a, new_a;
 	__u16 old_p, new_p;
 
-	if ((void *)(tcp + 1) > end)
+	if (data + TMPL_LEN > end)
 		return XDP_ABORTED;
-	/* Live frames keep what the last run wrote: update from what is there. */
+	__builtin_memcpy(data, tmpl, TMPL_LEN);
 	old_a = ip->saddr;
 	new_a = bpf_htonl((bpf_ntohl(old_a) & ~host_mask) | (r & host_mask));
 	old_p = tcp->source;

@@ -297,6 +297,12 @@ int main(int argc, char **argv)
 		return 1;
 	b->skel->bss->host_mask = (1U << (32 - BR_SHED_LEN)) - 1;
 	b->skel->bss->out_ifindex = b->net.snd_ifindex;
+	if (len != sizeof(b->skel->bss->tmpl)) {
+		pr_warn("the SYN is %u bytes, the generator's template %zu\n", len,
+			sizeof(b->skel->bss->tmpl));
+		return 1;
+	}
+	memcpy(b->skel->bss->tmpl, frame, len);
 	/* The rejects' RSTs arrive at the sender's veth: they need a program there to land. */
 	err = br_enter(b->net.snd_fd);
 	if (err)
@@ -314,6 +320,11 @@ int main(int argc, char **argv)
 	for (r = 0; r < rounds && !stop_requested && !invalid; r++) {
 		for (i = 0; i < BR_KINDS && !stop_requested; i++) {
 			enum br_kind k = (i + r) % BR_KINDS;
+			const char *only = getenv("BR_ONLY");
+
+			if (only && k != BR_CONTROL && k != BR_FLOOR && k != BR_NFT_DROP &&
+			    !strstr(br_refusals[k].name, only))
+				continue;
 
 			ns[k][r] = trial(b, k, frame, len, n, ksoft);
 			if (ns[k][r] < 0) {

@@ -302,5 +302,8 @@ int br_verify(struct bench *b, enum br_kind k, uint64_t n)
 			(unsigned long long)floor, (unsigned long long)pass,
 			(unsigned long long)rst, (unsigned long long)level,
 			(unsigned long long)rate, (unsigned long long)segs);
+	if (why && getenv("BR_DEBUG"))
+		br_sh("ip netns exec %s ethtool -S %s >&2; ip netns exec %s ethtool -S %s >&2",
+		      b->net.rcv, b->net.rcv, b->net.snd, b->net.snd);
 	return why ? -EPROTO : 0;
 }
