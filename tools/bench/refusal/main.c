@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,17 @@ static void cleanup(void)
 	bench_refusal__destroy(b->skel);
 }
 
-static unsigned long env_ul(const char *name, unsigned long def, unsigned long lo,
-			    unsigned long hi)
+/* libbpf's own messages only with -v: a tc detach probes for a qdisc the veth may not have. */
+static bool libbpf_verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!libbpf_verbose || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static unsigned long env_ul(const char *name, unsigned long def, unsigned long lo, unsigned long hi)
 {
 	const char *v = getenv(name);
 	char *end;
@@ -87,8 +97,8 @@ struct flood {
 	struct bench *b;
 	const uint8_t *frame;
 	uint32_t len, n;
-	int cpu;		    /* -1: stay where the caller is */
-	pthread_barrier_t *start;   /* NULL: start at once */
+	int cpu;		  /* -1: stay where the caller is */
+	pthread_barrier_t *start; /* NULL: start at once */
 	int err;
 };
 
@@ -125,8 +135,8 @@ static void *flood_thread(void *arg)
 }
 
 /* One trial on the pinned CPU: CPU ns per frame, the thread's and ksoftirqd's, or < 0. */
-static double trial(struct bench *b, enum br_kind k, const uint8_t *frame, uint32_t len,
-		    uint32_t n, int ksoft_pid)
+static double trial(struct bench *b, enum br_kind k, const uint8_t *frame, uint32_t len, uint32_t n,
+		    int ksoft_pid)
 {
 	uint64_t t0, t1, s0, s1;
 	int err;
@@ -157,34 +167,35 @@ static void method(const struct bench *b, int cpu, uint32_t n, unsigned int roun
 
 	uname(&u);
 	printf("bench_refusal: CPU ns per refused SYN, kernel %s %s\n", u.release, u.machine);
-	printf("method: veth pair %s | %s between two namespaces the bench creates (2 queues "
-	       "each);\n"
-	       "  the sender, pinned to CPU %d, makes %u SYNs per trial with BPF_PROG_RUN in "
-	       "live-frame mode:\n"
-	       "  a generator XDP program gives each a random source in " BR_SHED_PREFIX
-	       "/%d (the shed prefix)\n"
-	       "  and port and redirects it, so frames reach %s as XDP frames, as a NIC driver "
-	       "hands them over;\n"
-	       "  cost = sender thread CPU time + ksoftirqd/%d CPU time (schedstat), per SYN, minus "
-	       "the\n"
-	       "  sender-only control (the same frames made, dropped before they leave); softirq "
-	       "work run on\n"
-	       "  bh-enable is in the thread's time (no IRQ time accounting on this kernel).\n"
-	       "  Trials alternate between the refusals in each of %u rounds (order rotated); "
-	       "medians.\n"
-	       "  Netfilter and TC trials run an XDP_PASS on %s (a veth takes XDP frames only "
-	       "then),\n"
-	       "  so theirs includes it and the skb the stack builds, as on a NIC. Rejects' RSTs "
-	       "go back\n"
-	       "  to an XDP_DROP on %s, on the same CPU. Every trial checks its frames arrived and "
-	       "were\n"
-	       "  refused (spillway's counters, the programs' counts, TCP InSegs of the server).\n"
-	       "  netfilter: nft netdev ingress chain; iptables -t raw PREROUTING (%s);\n"
-	       "  hashlimit: one bucket for the port, %d/s burst %d, above it DROP. spillway: "
-	       "programs from\n"
-	       "  build/, tier %d shed by level (drop, reject) or by a %d/s bucket (rate limit).\n",
-	       b->net.snd, b->net.rcv, cpu, n, BR_SHED_LEN, b->net.rcv, cpu, rounds, b->net.rcv,
-	       b->net.snd, "the iptables command", BR_RATE, BR_RATE, BR_SHED_TIER, BR_RATE);
+	printf(
+	    "method: veth pair %s | %s between two namespaces the bench creates (2 queues "
+	    "each);\n"
+	    "  the sender, pinned to CPU %d, makes %u SYNs per trial with BPF_PROG_RUN in "
+	    "live-frame mode:\n"
+	    "  a generator XDP program gives each a random source in " BR_SHED_PREFIX
+	    "/%d (the shed prefix)\n"
+	    "  and port and redirects it, so frames reach %s as XDP frames, as a NIC driver "
+	    "hands them over;\n"
+	    "  cost = sender thread CPU time + ksoftirqd/%d CPU time (schedstat), per SYN, minus "
+	    "the\n"
+	    "  sender-only control (the same frames made, dropped before they leave); softirq "
+	    "work run on\n"
+	    "  bh-enable is in the thread's time (no IRQ time accounting on this kernel).\n"
+	    "  Trials alternate between the refusals in each of %u rounds (order rotated); "
+	    "medians.\n"
+	    "  Netfilter and TC trials run an XDP_PASS on %s (a veth takes XDP frames only "
+	    "then),\n"
+	    "  so theirs includes it and the skb the stack builds, as on a NIC. Rejects' RSTs "
+	    "go back\n"
+	    "  to an XDP_DROP on %s, on the same CPU. Every trial checks its frames arrived and "
+	    "were\n"
+	    "  refused (spillway's counters, the programs' counts, TCP InSegs of the server).\n"
+	    "  netfilter: nft netdev ingress chain; iptables -t raw PREROUTING (%s);\n"
+	    "  hashlimit: one bucket for the port, %d/s burst %d, above it DROP. spillway: "
+	    "programs from\n"
+	    "  build/, tier %d shed by level (drop, reject) or by a %d/s bucket (rate limit).\n",
+	    b->net.snd, b->net.rcv, cpu, n, BR_SHED_LEN, b->net.rcv, cpu, rounds, b->net.rcv,
+	    b->net.snd, "the iptables command", BR_RATE, BR_RATE, BR_SHED_TIER, BR_RATE);
 }
 
 static const char *met(double ratio, double goal)
@@ -217,8 +228,12 @@ static int multi_cpu(struct bench *b, enum br_kind k, const uint8_t *frame, uint
 				break;
 			pthread_barrier_init(&bar, NULL, senders + 1);
 			for (i = 0; i < senders; i++) {
-				f[i] = (struct flood){.b = b, .frame = frame, .len = len, .n = n,
-						      .cpu = senders == 1 ? cpu : i, .start = &bar};
+				f[i] = (struct flood){.b = b,
+						      .frame = frame,
+						      .len = len,
+						      .n = n,
+						      .cpu = senders == 1 ? cpu : i,
+						      .start = &bar};
 				pthread_create(&th[i], NULL, flood_thread, &f[i]);
 			}
 			pthread_barrier_wait(&bar);
@@ -260,16 +275,19 @@ int main(int argc, char **argv)
 			b->verbose = true;
 			continue;
 		}
-		printf("usage: bench_refusal [-v]\n"
-		       "  CPU ns per refused SYN: spillway's refusals, nftables, iptables and a bare\n"
-		       "  XDP_DROP side by side on a veth pair. Needs root, nft and iptables.\n"
-		       "  Exits 0 when goals are missed (it is a benchmark), 1 when a trial did not\n"
-		       "  refuse what it names or the run failed.\n"
-		       "  BR_ROUNDS (default %d), BR_SYNS per trial (default %d), BR_MC_ROUNDS\n"
-		       "  (multi-CPU rounds, default %d); -v prints every trial's counts.\n",
-		       DEF_ROUNDS, DEF_SYNS, DEF_MC_ROUNDS);
+		printf(
+		    "usage: bench_refusal [-v]\n"
+		    "  CPU ns per refused SYN: spillway's refusals, nftables, iptables and a bare\n"
+		    "  XDP_DROP side by side on a veth pair. Needs root, nft and iptables.\n"
+		    "  Exits 0 when goals are missed (it is a benchmark), 1 when a trial did not\n"
+		    "  refuse what it names or the run failed.\n"
+		    "  BR_ROUNDS (default %d), BR_SYNS per trial (default %d), BR_MC_ROUNDS\n"
+		    "  (multi-CPU rounds, default %d); -v prints every trial's counts.\n",
+		    DEF_ROUNDS, DEF_SYNS, DEF_MC_ROUNDS);
 		return opt == 'h' ? 0 : 1;
 	}
+	libbpf_verbose = b->verbose;
+	libbpf_set_print(libbpf_print);
 	rounds = env_ul("BR_ROUNDS", DEF_ROUNDS, 1, MAX_ROUNDS);
 	n = env_ul("BR_SYNS", DEF_SYNS, 1000, MAX_SYNS);
 	mc_rounds = env_ul("BR_MC_ROUNDS", DEF_MC_ROUNDS, 1, MAX_ROUNDS);

@@ -110,13 +110,17 @@ int br_net_create(struct br_net *n)
 		return -errno;
 	n->created = true;
 	err = br_sh("ip netns add %s && ip netns add %s", n->snd, n->rcv);
-	err = err ?: br_sh("ip link add %s address %s netns %s numtxqueues 2 numrxqueues 2 type veth "
-			   "peer name %s address %s netns %s numtxqueues 2 numrxqueues 2",
-			   n->snd, BR_CLI_MAC, n->snd, n->rcv, BR_SRV_MAC, n->rcv);
-	err = err ?: br_sh("ip -n %s link set lo up && ip -n %s link set %s up && "
+	err =
+	    err
+		?: br_sh("ip link add %s address %s netns %s numtxqueues 2 numrxqueues 2 type veth "
+			 "peer name %s address %s netns %s numtxqueues 2 numrxqueues 2",
+			 n->snd, BR_CLI_MAC, n->snd, n->rcv, BR_SRV_MAC, n->rcv);
+	err = err
+		  ?: br_sh("ip -n %s link set lo up && ip -n %s link set %s up && "
 			   "ip -n %s addr add %s/24 dev %s",
 			   n->snd, n->snd, n->snd, n->snd, BR_CLI_ADDR, n->snd);
-	err = err ?: br_sh("ip -n %s link set lo up && ip -n %s link set %s up && "
+	err = err
+		  ?: br_sh("ip -n %s link set lo up && ip -n %s link set %s up && "
 			   "ip -n %s addr add %s/24 dev %s",
 			   n->rcv, n->rcv, n->rcv, n->rcv, BR_SRV_ADDR, n->rcv);
 	if (err)
@@ -207,7 +211,8 @@ int br_tcp_in_segs(uint64_t *out)
 		if (strncmp(names, "Tcp:", 4))
 			continue;
 		for (tn = strtok_r(names, " \n", &save_n), tv = strtok_r(vals, " \n", &save_v);
-		     tn && tv; tn = strtok_r(NULL, " \n", &save_n), tv = strtok_r(NULL, " \n", &save_v))
+		     tn && tv;
+		     tn = strtok_r(NULL, " \n", &save_n), tv = strtok_r(NULL, " \n", &save_v))
 			if (!strcmp(tn, "InSegs")) {
 				*out = strtoull(tv, NULL, 10);
 				err = 0;

@@ -16,13 +16,13 @@
 #include "bench_refusal.skel.h"
 
 /* The service and the policy: sources in the shed prefix are tier 2, tier 2 is shed. */
-#define BR_SVC_ID      1
-#define BR_SVC_PORT    8080
-#define BR_TIERS       3
+#define BR_SVC_ID	1
+#define BR_SVC_PORT	8080
+#define BR_TIERS	3
 #define BR_DEFAULT_TIER 1
-#define BR_SHED_TIER   2
-#define BR_SHED_PREFIX "100.64.0.0"
-#define BR_SHED_LEN    16
+#define BR_SHED_TIER	2
+#define BR_SHED_PREFIX	"100.64.0.0"
+#define BR_SHED_LEN	16
 /* The refused flood's addresses: the server's veth and the sender's, and their MACs. */
 #define BR_SRV_ADDR "192.0.2.1"
 #define BR_CLI_ADDR "192.0.2.2"

@@ -108,7 +108,8 @@ static int policy_write(struct bench *b, enum br_kind k)
 
 static int xdp_attach(struct bench *b, struct bpf_program *prog)
 {
-	int err = bpf_xdp_attach(b->net.rcv_ifindex, bpf_program__fd(prog), XDP_FLAGS_DRV_MODE, NULL);
+	int err =
+	    bpf_xdp_attach(b->net.rcv_ifindex, bpf_program__fd(prog), XDP_FLAGS_DRV_MODE, NULL);
 
 	if (err)
 		pr_warn("attaching %s to %s failed: %s\n", bpf_program__name(prog), b->net.rcv,
@@ -138,19 +139,21 @@ static int up(struct bench *b, enum br_kind k)
 		return policy_write(b, k) ?: xdp_attach(b, s->progs.pass_count)
 					  ?: spw_dp_attach(b->dp, n->rcv_ifindex, SPW_ATTACH_TC);
 	case BR_NFT_DROP:
-		return xdp_attach(b, s->progs.pass_count) ?: br_sh(
-		    "ip netns exec %s nft -f - <<'EOF'\n"
-		    "table netdev %s {\n"
-		    "  chain ingress {\n"
-		    "    type filter hook ingress device \"%s\" priority -500;\n"
-		    "    ip saddr " BR_SHED_PREFIX "/16 tcp dport %d tcp flags & (syn | ack) == syn drop\n"
-		    "  }\n"
-		    "}\n"
-		    "EOF",
-		    n->rcv, n->nft_table, n->rcv, BR_SVC_PORT);
+		return xdp_attach(b, s->progs.pass_count)
+			   ?: br_sh("ip netns exec %s nft -f - <<'EOF'\n"
+				    "table netdev %s {\n"
+				    "  chain ingress {\n"
+				    "    type filter hook ingress device \"%s\" priority -500;\n"
+				    "    ip saddr " BR_SHED_PREFIX
+				    "/16 tcp dport %d tcp flags & (syn | ack) == syn drop\n"
+				    "  }\n"
+				    "}\n"
+				    "EOF",
+				    n->rcv, n->nft_table, n->rcv, BR_SVC_PORT);
 	case BR_IPT_RAW_DROP:
 		return xdp_attach(b, s->progs.pass_count)
-			   ?: br_sh("ip netns exec %s iptables -t raw -A PREROUTING " IPT_MATCH " -j DROP",
+			   ?: br_sh("ip netns exec %s iptables -t raw -A PREROUTING " IPT_MATCH
+				    " -j DROP",
 				    n->rcv, n->rcv, BR_SVC_PORT);
 	case BR_IPT_HASHLIMIT:
 		/* One bucket for the port, as spillway's is one per tier: above it, dropped. */
