@@ -25,8 +25,22 @@ __u32 host_mask;   /* source host bits drawn at random, host order */
 #define TMPL_LEN (14 + 20 + 40)
 __u8 tmpl[TMPL_LEN];
 
-/* Plain increments: each is read by the bench between trials, and one CPU writes each. */
-__u64 floor_hits, pass_hits, rst_hits;
+/*
+ * Frames each program saw, per CPU: one 64-byte line per CPU, so two CPUs refusing at once
+ * share nothing (user space sums the lines).
+ */
+#define CNT_CPUS   64
+#define CNT_STRIDE 8
+__u64 floor_hits[CNT_CPUS * CNT_STRIDE], pass_hits[CNT_CPUS * CNT_STRIDE],
+    rst_hits[CNT_CPUS * CNT_STRIDE];
+
+static __always_inline void count(__u64 *hits)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu < CNT_CPUS)
+		hits[cpu * CNT_STRIDE]++;
+}
 
 /* RFC 1624: the checksum after a 32-bit field (two 16-bit words) changed from old to new. */
 static __always_inline __u16 csum_update(__u16 check, __u32 old, __u32 new)
@@ -70,21 +84,21 @@ int gen_syn(struct xdp_md *ctx)
 SEC("xdp")
 int floor_drop(struct xdp_md *ctx)
 {
-	floor_hits++;
+	count(floor_hits);
 	return XDP_DROP;
 }
 
 SEC("xdp")
 int pass_count(struct xdp_md *ctx)
 {
-	pass_hits++;
+	count(pass_hits);
 	return XDP_PASS;
 }
 
 SEC("xdp")
 int rst_sink(struct xdp_md *ctx)
 {
-	rst_hits++;
+	count(rst_hits);
 	return XDP_DROP;
 }
 

@@ -214,13 +214,25 @@ void br_refusal_down(struct bench *b, enum br_kind k)
 
 static uint64_t shed_level0, shed_rate0;
 
+/* One of the programs' per-CPU counts, summed. */
+static uint64_t hits_sum(const __u64 *hits, size_t n)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sum += hits[i];
+	return sum;
+}
+#define HITS(b, name) hits_sum((b)->skel->bss->name, sizeof((b)->skel->bss->name) / sizeof(__u64))
+
 int br_mark(struct bench *b)
 {
 	int err;
 
-	b->floor_hits = b->skel->bss->floor_hits;
-	b->pass_hits = b->skel->bss->pass_hits;
-	b->rst_hits = b->skel->bss->rst_hits;
+	b->floor_hits = HITS(b, floor_hits);
+	b->pass_hits = HITS(b, pass_hits);
+	b->rst_hits = HITS(b, rst_hits);
 	err = shed_counts(b, &shed_level0, &shed_rate0);
 	if (err)
 		return err;
@@ -238,9 +250,9 @@ int br_mark(struct bench *b)
 
 int br_verify(struct bench *b, enum br_kind k, uint64_t n)
 {
-	uint64_t floor = b->skel->bss->floor_hits - b->floor_hits;
-	uint64_t pass = b->skel->bss->pass_hits - b->pass_hits;
-	uint64_t rst = b->skel->bss->rst_hits - b->rst_hits;
+	uint64_t floor = HITS(b, floor_hits) - b->floor_hits;
+	uint64_t pass = HITS(b, pass_hits) - b->pass_hits;
+	uint64_t rst = HITS(b, rst_hits) - b->rst_hits;
 	uint64_t level, rate, segs = 0;
 	const char *why = NULL;
 	int err;
