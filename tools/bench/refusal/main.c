@@ -309,6 +309,7 @@ int main(int argc, char **argv)
 		pr_warn("loading bench_refusal's programs failed: %s\n", strerror(errno));
 		return 1;
 	}
+	br_sweep_stale();
 	err = br_net_create(&b->net);
 	err = err ?: br_dp_open(b);
 	if (err)

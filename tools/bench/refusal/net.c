@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,28 @@ void br_net_destroy(struct br_net *n)
 	if (n->self_fd >= 0)
 		close(n->self_fd);
 	br_sh("ip netns del %s; ip netns del %s; true", n->snd, n->rcv);
+}
+
+/* Leftovers of a bench that was killed (SIGKILL skips cleanup): its pid no longer runs. */
+void br_sweep_stale(void)
+{
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(NETNS_DIR);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int pid;
+		char side;
+
+		if (sscanf(de->d_name, "br-%d-%c", &pid, &side) != 2 || pid <= 0 || !kill(pid, 0) ||
+		    errno != ESRCH)
+			continue;
+		pr_info("removing namespace %s of a bench that is gone\n", de->d_name);
+		br_sh("ip netns del %s", de->d_name);
+	}
+	closedir(d);
 }
 
 int br_ksoftirqd_pid(int cpu)

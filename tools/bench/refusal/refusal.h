@@ -80,6 +80,8 @@ struct bench {
 /* net.c */
 int br_net_create(struct br_net *n);
 void br_net_destroy(struct br_net *n);
+/* Deletes the namespaces of benches that were killed before their cleanup ran. */
+void br_sweep_stale(void);
 /* Moves the calling thread into a namespace (fd from struct br_net). 0 or -errno. */
 int br_enter(int ns_fd);
 /* `sh -c` of the line; its output is shown only when it fails. The exit status or -errno. */
