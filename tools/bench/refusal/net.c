@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "spw_log.h"
+#include "bench_util.h"
 #include "refusal.h"
 
 #define NETNS_DIR "/run/netns"
@@ -170,6 +171,20 @@ void br_sweep_stale(void)
 			continue;
 		pr_info("removing namespace %s of a bench that is gone\n", de->d_name);
 		br_sh("ip netns del %s", de->d_name);
+	}
+	closedir(d);
+	d = opendir("/sys/fs/bpf");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[300];
+		int pid;
+
+		if (sscanf(de->d_name, "br-%d", &pid) != 1 || pid <= 0 || !kill(pid, 0) ||
+		    errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "/sys/fs/bpf/%s", de->d_name);
+		bench_remove_tree(path);
 	}
 	closedir(d);
 }
