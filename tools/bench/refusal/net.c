@@ -111,7 +111,13 @@ int br_net_create(struct br_net *n)
 	if (n->self_fd < 0)
 		return -errno;
 	n->created = true;
+	/* No IPv6 on the veths: their router solicitations would land among a trial's frames. */
 	err = br_sh("ip netns add %s && ip netns add %s", n->snd, n->rcv);
+	err = err
+		  ?: br_sh("for ns in %s %s; do ip netns exec $ns sysctl -qw "
+			   "net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 "
+			   "|| exit 1; done",
+			   n->snd, n->rcv);
 	err =
 	    err
 		?: br_sh("ip link add %s address %s netns %s numtxqueues 2 numrxqueues 2 type veth "
