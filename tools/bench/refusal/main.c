@@ -322,6 +322,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memcpy(b->skel->bss->tmpl, frame, len);
+	frame[len++] = 0; /* the byte the generator trims (see gen_syn) */
 	/* The rejects' RSTs arrive at the sender's veth: they need a program there to land. */
 	err = br_enter(b->net.snd_fd);
 	if (err)
