@@ -5,6 +5,7 @@
  * The method is printed with the table (method() below).
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -268,7 +269,7 @@ int main(int argc, char **argv)
 	unsigned int rounds, mc_rounds, r, i;
 	uint32_t n, len;
 	int cpu, ksoft, err = 0, opt;
-	bool invalid = false;
+	bool invalid = false, bad[BR_KINDS] = {false};
 
 	while ((opt = getopt(argc, argv, "vh")) != -1) {
 		if (opt == 'v') {
@@ -337,7 +338,7 @@ int main(int argc, char **argv)
 	}
 
 	method(b, cpu, n, rounds);
-	for (r = 0; r < rounds && !stop_requested && !invalid; r++) {
+	for (r = 0; r < rounds && !stop_requested && !bad[BR_CONTROL]; r++) {
 		for (i = 0; i < BR_KINDS && !stop_requested; i++) {
 			enum br_kind k = (i + r) % BR_KINDS;
 			const char *only = getenv("BR_ONLY");
@@ -346,24 +347,32 @@ int main(int argc, char **argv)
 			    !strstr(br_refusals[k].name, only))
 				continue;
 
+			if (bad[k])
+				continue;
 			ns[k][r] = trial(b, k, frame, len, n, ksoft);
 			if (ns[k][r] < 0) {
-				invalid = true;
-				break;
+				/* No figure for it; the others still run, the exit status says it.
+				 */
+				bad[k] = invalid = true;
+				continue;
 			}
 			if (b->verbose)
 				fprintf(stderr, "  round %u %-30s %.1f ns/frame\n", r + 1,
 					br_refusals[k].name, ns[k][r]);
 		}
 	}
-	if (invalid || stop_requested) {
-		pr_warn(invalid ? "a trial did not refuse what it names: no figures\n"
-				: "stopped\n");
+	if (stop_requested || bad[BR_CONTROL]) {
+		pr_warn(stop_requested ? "stopped\n" : "the control failed: no figures\n");
 		return 1;
 	}
 	/* Each round's control is set against the same round's trials. */
 	for (i = 0; i < BR_KINDS; i++) {
 		double v[MAX_ROUNDS];
+
+		if (bad[i]) {
+			med[i] = lo[i] = hi[i] = NAN;
+			continue;
+		}
 
 		for (r = 0; r < rounds; r++)
 			v[r] = i == BR_CONTROL ? ns[i][r] : ns[i][r] - ns[BR_CONTROL][r];
@@ -378,6 +387,11 @@ int main(int argc, char **argv)
 		double vn = med[i] / med[BR_NFT_DROP], vf = med[i] / med[BR_FLOOR];
 		char goal[96] = "";
 
+		if (bad[i]) {
+			printf("| %s | no figure: a trial did not refuse what it names | | | | |\n",
+			       f->name);
+			continue;
+		}
 		if (i == BR_CONTROL) {
 			printf("| %s | %.0f (not subtracted) | %.0f..%.0f | | | |\n", f->name,
 			       med[i], lo[i], hi[i]);
@@ -411,5 +425,7 @@ int main(int argc, char **argv)
 	       "| bare XDP_DROP (the floor; sender included) | %.0f | %.0f | %.2fx | |\n",
 	       one, two, two / one, MC_GOAL, two / one >= MC_GOAL ? "met" : "UNMET", f_one, f_two,
 	       f_two / f_one);
-	return 0;
+	if (invalid)
+		pr_warn("a trial did not refuse what it names: its row has no figure\n");
+	return invalid ? 1 : 0;
 }

@@ -26,14 +26,16 @@ int br_sh(const char *fmt, ...)
 	FILE *f;
 	int st;
 
+	/* In braces, so the redirection also holds after a here-document's last line. */
+	strcpy(cmd, "{ ");
 	va_start(ap, fmt);
-	if (vsnprintf(cmd, sizeof(cmd) - 8, fmt, ap) >= (int)sizeof(cmd) - 8) {
+	if (vsnprintf(cmd + 2, sizeof(cmd) - 16, fmt, ap) >= (int)sizeof(cmd) - 16) {
 		va_end(ap);
 		pr_warn("command too long: %.80s...\n", cmd);
 		return -E2BIG;
 	}
 	va_end(ap);
-	strcat(cmd, " 2>&1");
+	strcat(cmd, "\n} 2>&1");
 	f = popen(cmd, "r");
 	if (!f) {
 		int err = -errno;

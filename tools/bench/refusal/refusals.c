@@ -245,7 +245,10 @@ int br_mark(struct bench *b)
 	return err;
 }
 
-/* Fewer than 1 in 100 refused SYNs may reach TCP (the rate limits let BR_RATE a second pass). */
+/*
+ * Fewer than 1 in 100 SYNs may escape a refusal: the rate limits let BR_RATE a second pass, and
+ * a random SYN may hit the tuple of a flow the rate limit admitted (a retransmission to spillway).
+ */
 #define LEAK_DIV 100
 
 int br_verify(struct bench *b, enum br_kind k, uint64_t n)
@@ -283,14 +286,14 @@ int br_verify(struct bench *b, enum br_kind k, uint64_t n)
 		break;
 	case BR_SPW_XDP_DROP:
 	case BR_SPW_TC_DROP:
-		if (level < n)
-			why = "spillway did not shed every SYN by level";
+		if (level < n - n / LEAK_DIV)
+			why = "spillway shed too few SYNs by level";
 		else if (k == BR_SPW_TC_DROP && pass < n)
 			why = "not every frame reached TC";
 		break;
 	case BR_SPW_XDP_REJECT:
-		if (level < n)
-			why = "spillway did not shed every SYN by level";
+		if (level < n - n / LEAK_DIV)
+			why = "spillway shed too few SYNs by level";
 		else if (rst < n - n / LEAK_DIV)
 			why = "fewer RSTs than rejects reached the sender";
 		break;
