@@ -283,7 +283,9 @@ int main(int argc, char **argv)
 		    "  Exits 0 when goals are missed (it is a benchmark), 1 when a trial did not\n"
 		    "  refuse what it names or the run failed.\n"
 		    "  BR_ROUNDS (default %d), BR_SYNS per trial (default %d), BR_MC_ROUNDS\n"
-		    "  (multi-CPU rounds, default %d); -v prints every trial's counts.\n",
+		    "  (multi-CPU rounds, default %d); BR_ONLY=TEXT only the refusals whose\n"
+		    "  name holds TEXT (and the control, floor and nft rows); BR_DEBUG=1 prints\n"
+		    "  the veths' statistics when a trial fails; -v prints every trial's counts.\n",
 		    DEF_ROUNDS, DEF_SYNS, DEF_MC_ROUNDS);
 		return opt == 'h' ? 0 : 1;
 	}
