@@ -7,6 +7,7 @@
 #   sudo make test     every test layer: lint, unit, bpf, netns, package (tests/run-tests.sh)
 #   make check-format  the C sources against .clang-format (`make format` rewrites them)
 #   make bench-dataplane   BPF_PROG_RUN benchmark, ratios to an empty XDP program
+#   make bench-refusal     CPU ns per refused SYN: spillway vs nftables/iptables on a veth
 #   make fuzz          libFuzzer harnesses, FUZZ_S seconds each (tools/fuzz/fuzz.mk)
 #   sudo make chaos    faults under traffic (daemon killed, restarted, signals, floods,
 #                      closes, a full table): a table of figures, non-zero on a missed goal
@@ -46,7 +47,7 @@ TEST_LDLIBS := $(LDLIBS) -lcmocka -lpthread
 
 BPF_OBJS := $(BUILD)/bpf/spillway_xdp.bpf.o $(BUILD)/bpf/spillway_tc.bpf.o \
 	$(BUILD)/bpf/spillway_trace.bpf.o \
-	$(BUILD)/bpf/empty_xdp.bpf.o
+	$(BUILD)/bpf/empty_xdp.bpf.o $(BUILD)/bpf/bench_refusal.bpf.o
 SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)
 
 # libspillway.a: the pure library's objects and dataplane/'s (libbpf).
@@ -76,6 +77,7 @@ TESTS	    := $(UNIT_TESTS) $(BPF_TESTS) $(NETNS_TESTS)
 
 BENCHES	 := $(BUILD)/bench_dataplane
 BENCHES	 += $(BUILD)/bench_controller
+BENCHES	 += $(BUILD)/bench_refusal
 PROGS	 := $(BUILD)/spillwayd
 SPWD_SRCS := $(wildcard user/spillwayd/*.c)
 SPWD_OBJS := $(SPWD_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -180,6 +182,18 @@ $(BUILD)/bench_controller: $(BENCH_CTL_OBJS) $(BENCH_SHARED_OBJS) $(BUILD)/obj/t
 
 bench-controller: $(BUILD)/bench_controller $(BUILD)/spillwayd
 	$(Q)$(BUILD)/bench_controller --daemon $(BUILD)/spillwayd
+
+# The refusal benchmark floods a veth pair in two namespaces it creates, against spillway's
+# programs and against nftables/iptables rules (tools/bench/refusal).
+.PHONY: bench-refusal
+BENCH_REF_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/bench/refusal/*.c))
+$(BUILD)/bench_refusal: $(BENCH_REF_OBJS) $(BUILD)/obj/tools/bench/bench_util.o \
+		$(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
+
+bench-refusal: $(BUILD)/bench_refusal
+	$(Q)$(BUILD)/bench_refusal
 
 $(BUILD)/spillwayd: $(SPWD_OBJS) $(LIB)
 	$(call msg,LINK,$@)
