@@ -140,9 +140,10 @@ int spw_dp_libxdp_attach(struct spw_dataplane *dp, int ifindex, bool generic, un
 				old_id, ifindex, strerror(-err));
 			err = 0;
 		} else {
-			pr_info("ifindex %d: spillway's program swapped in libxdp's dispatcher; both "
-				"copies ran for %llu us\n",
-				ifindex, (unsigned long long)(now_us() - attached_us));
+			pr_info(
+			    "ifindex %d: spillway's program swapped in libxdp's dispatcher; both "
+			    "copies ran for %llu us\n",
+			    ifindex, (unsigned long long)(now_us() - attached_us));
 		}
 	}
 	rec->xdp_via = SPW_XDP_VIA_LIBXDP;
