@@ -48,6 +48,48 @@ static bool in_dispatcher(int ifindex, __u32 id, enum xdp_attach_mode mode)
 	return found;
 }
 
+/*
+ * What is on ifindex's XDP hook, as libxdp sees it: 1 when libxdp's dispatcher, 0 when nothing,
+ * -EBUSY when a program that is no dispatcher (loaded by ip link, a bpf_link, or libxdp's own
+ * fallback to one program alone); main_id gets that program's id.
+ */
+static int hook_kind(int ifindex, __u32 *main_id)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *main;
+	int kind;
+
+	*main_id = 0;
+	if (libxdp_get_error(mp) || !mp)
+		return 0;
+	main = xdp_multiprog__main_prog(mp);
+	*main_id = main ? xdp_program__id(main) : 0;
+	kind = xdp_multiprog__is_legacy(mp) ? -EBUSY : 1;
+	xdp_multiprog__close(mp);
+	return *main_id ? kind : 0;
+}
+
+/*
+ * libxdp attaches one program alone, without its dispatcher, when the kernel cannot run the
+ * dispatcher (no freplace, or the kernel refuses to load extensions): spillway would then hold
+ * the hook exclusively, the opposite of what was asked. Undone here, with the reason.
+ */
+static int refuse_alone(int ifindex, struct xdp_program *prog, enum xdp_attach_mode mode)
+{
+	__u32 main_id;
+
+	if (hook_kind(ifindex, &main_id) != -EBUSY || main_id != xdp_program__id(prog))
+		return 0;
+	xdp_program__detach(prog, ifindex, mode, 0);
+	pr_warn("libxdp could not run its dispatcher on ifindex %d (the kernel refused to load or "
+		"attach an extension program: freplace needs kernel >= 5.10 with BTF, CAP_BPF, "
+		"CAP_PERFMON and CAP_NET_ADMIN, and no LSM denying BPF_PROG_TYPE_EXT); libxdp "
+		"attached spillway alone instead, which would keep every other XDP program off the "
+		"interface, so spillway detached again; use xdp_dispatcher: link, or mode tc\n",
+		ifindex);
+	return -EOPNOTSUPP;
+}
+
 static int own_slot(const struct spw_dataplane *dp, __u32 id)
 {
 	int i;
@@ -123,6 +165,19 @@ int spw_dp_libxdp_attach(struct spw_dataplane *dp, int ifindex, bool generic, un
 	err = xdp_program__set_run_prio(prog, prio);
 	if (!err)
 		err = xdp_program__attach(prog, ifindex, mode, 0);
+	if (err == -EBUSY && hook_kind(ifindex, &id) == -EBUSY) {
+		pr_warn("ifindex %d runs an XDP program (id %u) that is not libxdp's dispatcher "
+			"(attached by ip link, a bpf_link, or libxdp's fallback to one program "
+			"alone): nothing can go beside it; load it through libxdp (xdp-loader, "
+			"xdp-filter) on a kernel that runs the dispatcher, or use xdp_dispatcher: "
+			"link\n",
+			ifindex, id);
+		goto out;
+	}
+	if (!err)
+		err = refuse_alone(ifindex, prog, mode);
+	if (err == -EOPNOTSUPP)
+		goto out;
 	if (err) {
 		pr_warn("cannot attach XDP (%s mode) through libxdp's dispatcher to ifindex %d: "
 			"%s\n",
