@@ -293,6 +293,8 @@ $(BUILD)/tests/netns/test_cli: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/unit/test_http_route: $(BUILD)/san/user/spillwayd/http_route.o
 $(BUILD)/san/tests/unit/test_http_route.o: TEST_CFLAGS += -Iuser/spillwayd
 $(BUILD)/tests/netns/test_cli: | $(BUILD)/spillwayd $(BUILD)/spillway
+# spillway beside xdp-filter: the daemon, and the CLI for policy set and detach.
+$(BUILD)/tests/netns/test_xdp_coexist: | $(BUILD)/spillwayd $(BUILD)/spillway
 
 # The flow-tracking scenarios share their context and helpers (tests/netns/flows.c).
 $(filter $(BUILD)/tests/netns/test_flows_%,$(NETNS_TESTS)): $(BUILD)/san/tests/netns/flows.o
