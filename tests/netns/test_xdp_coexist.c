@@ -13,6 +13,7 @@
  *   - xdp-filter unloaded and loaded again leaves spillway's program (the same id) attached
  *     and enforcing;
  *   - `spillway detach` removes spillway's program and nothing else.
+ * And where libxdp cannot put spillway beside others, the daemon says so and holds nothing.
  *
  * xdp-filter and xdp-loader run with nsenter --net (the network namespace only): `ip netns
  * exec` would mount a /sys of its own, and their pins (the dispatcher's under
@@ -59,7 +60,7 @@ struct test_ctx {
 	struct spw_topo topo;
 	struct spw_daemon d;
 	char cli[4096];
-	char ns_path[64];	      /* /run/netns/<server namespace> for nsenter */
+	char ns_path[64];		 /* /run/netns/<server namespace> for nsenter */
 	char shed_addr[INET_ADDRSTRLEN]; /* the second client address: tier sheddable */
 	int listen_svc, listen_deny;
 	bool filter_loaded;
@@ -135,19 +136,25 @@ static void print_view(const char *when, const struct disp_view *v)
 	printf("\n");
 }
 
+/* The hook holds libxdp's dispatcher, not one program alone. */
+static void expect_dispatcher(struct test_ctx *c, struct disp_view *v, const char *when)
+{
+	view(c, v);
+	print_view(when, v);
+	if (!v->dispatcher)
+		fail_msg("%s: the XDP hook holds %s alone, not libxdp's dispatcher: libxdp fell "
+			 "back to one program because the kernel would not load its dispatcher's "
+			 "extensions (BPF_PROG_TYPE_EXT; xdp-filter load -v says why)",
+			 when, v->n ? v->names[0] : "nothing");
+}
+
 /* Both programs in one dispatcher, spillway's at SPW_PRIO; returns spillway's program id. */
 static uint32_t expect_both(struct test_ctx *c, const char *when)
 {
 	struct disp_view v;
 	int f, s;
 
-	view(c, &v);
-	print_view(when, &v);
-	if (!v.dispatcher)
-		fail_msg("%s: the XDP hook holds %s alone, not libxdp's dispatcher: libxdp fell "
-			 "back to one program because the kernel would not load its dispatcher's "
-			 "extensions (BPF_PROG_TYPE_EXT; xdp-filter load -v says why)",
-			 when, v.n ? v.names[0] : "nothing");
+	expect_dispatcher(c, &v, when);
 	f = find(&v, "xdpfilt_");
 	s = find(&v, "spw_xdp_ingress");
 	if (f < 0 || s < 0)
@@ -177,7 +184,7 @@ static void nsrun(struct test_ctx *c, const char *const *args)
 static void filter_load(struct test_ctx *c)
 {
 	char port[8];
-	const char *load[] = {"xdp-filter", "load", c->topo.end[SPW_TOPO_SRV].ifname,
+	const char *load[] = {"xdp-filter", "load",   c->topo.end[SPW_TOPO_SRV].ifname,
 			      "-m",	    "native", NULL};
 	const char *deny[] = {"xdp-filter", "port", port, NULL};
 
@@ -338,8 +345,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct test_ctx *c = *state;
-	const char *argv[] = {"nsenter",	    c->ns_path, "xdp-loader", "unload",
-			      c->topo.end[SPW_TOPO_SRV].ifname, "--all",	  NULL};
+	const char *argv[] = {
+	    "nsenter", c->ns_path, "xdp-loader", "unload", c->topo.end[SPW_TOPO_SRV].ifname,
+	    "--all",   NULL};
 	char net[96];
 
 	if (!c)
@@ -350,8 +358,12 @@ static int teardown(void **state)
 	argv[1] = net;
 	if (c->topo.created) {
 		if (c->filter_loaded) {
-			const char *fu[] = {"nsenter", net, "xdp-filter", "unload",
-					    c->topo.end[SPW_TOPO_SRV].ifname, NULL};
+			const char *fu[] = {"nsenter",
+					    net,
+					    "xdp-filter",
+					    "unload",
+					    c->topo.end[SPW_TOPO_SRV].ifname,
+					    NULL};
 
 			spw_cmd_run(fu);
 		}
@@ -377,6 +389,7 @@ static void test_beside_xdp_filter(void **state)
 
 	/* The other team's program first, with its denied port. */
 	filter_load(c);
+	expect_dispatcher(c, &v, "xdp-filter loaded");
 	make_config(c, cfg, sizeof(cfg));
 	assert_int_equal(spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS), 0);
 	id0 = expect_both(c, "daemon started");
@@ -402,8 +415,7 @@ static void test_beside_xdp_filter(void **state)
 
 	/* xdp-filter unloaded: spillway alone in the dispatcher, the same program. */
 	filter_unload(c);
-	view(c, &v);
-	print_view("xdp-filter unloaded", &v);
+	expect_dispatcher(c, &v, "xdp-filter unloaded");
 	assert_true(find(&v, "spw_xdp_ingress") >= 0);
 	assert_int_equal(v.ids[find(&v, "spw_xdp_ingress")], id1);
 	assert_true(find(&v, "xdpfilt_") < 0);
@@ -417,16 +429,60 @@ static void test_beside_xdp_filter(void **state)
 
 	/* spillway's detach takes its program out and nothing else. */
 	cli(c, detach);
-	view(c, &v);
-	print_view("spillway detached", &v);
+	expect_dispatcher(c, &v, "spillway detached");
 	assert_true(find(&v, "spw_xdp_ingress") < 0);
 	assert_true(find(&v, "xdpfilt_") >= 0);
 	expect_traffic(c, "spillway detached", true, false);
 }
 
+/*
+ * Where libxdp cannot put spillway beside others, the daemon says why and holds nothing:
+ * libxdp attaches one program alone, without its dispatcher, where the kernel cannot run the
+ * dispatcher, and LIBXDP_SKIP_DISPATCHER=1 makes it do that on any kernel. An XDP program
+ * alone on the hook (xdp-filter so loaded) stays, and keeps dropping; spillway alone would
+ * keep every other program off the interface, so it comes off again.
+ */
+static void test_never_alone(void **state)
+{
+	struct test_ctx *c = *state;
+	struct disp_view v;
+	char cfg[1024];
+
+	make_config(c, cfg, sizeof(cfg));
+	assert_int_equal(setenv("LIBXDP_SKIP_DISPATCHER", "1", 1), 0);
+	filter_load(c);
+	assert_int_equal(unsetenv("LIBXDP_SKIP_DISPATCHER"), 0);
+	view(c, &v);
+	print_view("xdp-filter loaded alone", &v);
+	assert_false(v.dispatcher);
+	assert_true(find(&v, "xdpfilt_") == 0);
+	spw_daemon_log_mark(&c->d);
+	assert_true(spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS) < 0);
+	assert_true(spw_daemon_log_has(&c->d, "that is not libxdp's dispatcher"));
+	view(c, &v);
+	print_view("daemon refused", &v);
+	assert_false(v.dispatcher);
+	assert_true(find(&v, "xdpfilt_") == 0 && v.n == 1);
+	assert_int_equal(connect_from(c, NULL, DENY_PORT, DROP_WAIT_MS), SPW_CONN_PENDING);
+	filter_unload(c);
+
+	/* Nothing on the hook, and libxdp would attach spillway alone. */
+	assert_int_equal(setenv("LIBXDP_SKIP_DISPATCHER", "1", 1), 0);
+	spw_daemon_log_mark(&c->d);
+	assert_true(spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS) < 0);
+	assert_int_equal(unsetenv("LIBXDP_SKIP_DISPATCHER"), 0);
+	assert_true(spw_daemon_log_has(&c->d, "libxdp attached spillway alone instead"));
+	view(c, &v);
+	print_view("daemon refused to be alone", &v);
+	assert_int_equal(v.n, 0);
+	assert_int_equal(connect_from(c, c->shed_addr, SVC_PORT, CONNECT_MS), SPW_CONN_OK);
+	drain(c->listen_svc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_never_alone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_beside_xdp_filter, setup, teardown),
 	};
 
