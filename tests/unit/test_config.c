@@ -249,6 +249,7 @@ static void test_example(void **state)
 	assert_int_equal(c->ifaces[0].mode, SPW_ATTACH_XDP);
 	assert_string_equal(c->ifaces[1].name, "eth1");
 	assert_int_equal(c->ifaces[1].mode, SPW_ATTACH_TC);
+	assert_int_equal(c->xdp_dispatcher, SPW_XDP_VIA_LINK);
 
 	assert_int_equal(c->ntiers, 3);
 	assert_string_equal(c->tiers[0], "critical");
