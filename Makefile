@@ -39,7 +39,9 @@ LIB_DIRS := $(LIB_PURE_DIRS) dataplane
 CFLAGS	+= -std=gnu11 -fno-strict-aliasing -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
 	-Iinclude $(addprefix -Iuser/lib/,$(LIB_DIRS)) -I$(BUILD)/bpf -MMD -MP -D_GNU_SOURCE
 PURE_LDLIBS := -lyaml -ljansson -lm
-LDLIBS	:= -lbpf -lelf -lz $(PURE_LDLIBS)
+# libxdp: the data plane's attach through libxdp's dispatcher (xdp_dispatcher: libxdp).
+XDP_LDLIBS := $(shell pkg-config --libs libxdp 2>/dev/null || echo -lxdp)
+LDLIBS	:= $(XDP_LDLIBS) -lbpf -lelf -lz $(PURE_LDLIBS)
 # Tests also run under AddressSanitizer and UBSan.
 SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_CFLAGS := $(CFLAGS) -Itests/lib -I$(BUILD)/tests/progs $(SAN)
@@ -307,6 +309,8 @@ $(BUILD)/tests/netns/test_cli: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/unit/test_http_route: $(BUILD)/san/user/spillwayd/http_route.o
 $(BUILD)/san/tests/unit/test_http_route.o: TEST_CFLAGS += -Iuser/spillwayd
 $(BUILD)/tests/netns/test_cli: | $(BUILD)/spillwayd $(BUILD)/spillway
+# spillway beside xdp-filter: the daemon, and the CLI for policy set and detach.
+$(BUILD)/tests/netns/test_xdp_coexist: | $(BUILD)/spillwayd $(BUILD)/spillway
 
 # The flow-tracking scenarios share their context and helpers (tests/netns/flows.c).
 $(filter $(BUILD)/tests/netns/test_flows_%,$(NETNS_TESTS)): $(BUILD)/san/tests/netns/flows.o

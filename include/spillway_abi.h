@@ -535,10 +535,12 @@ struct spw_attach_rec {
 	__u8 tc_kind;	    /* enum spw_tc_kind */
 	__u16 ingress_prio; /* clsact: priority of the ingress filter; 0 = none (XDP modes) */
 	__u16 egress_prio;  /* clsact: priority of the egress filter */
-	__u16 pad;
+	__u8 xdp_via;	    /* XDP modes: enum spw_xdp_dispatcher (0 = spillway's own link) */
+	__u8 pad;
 	__u32 ingress_handle; /* clsact: handle of the ingress filter */
 	__u32 egress_handle;  /* clsact: handle of the egress filter */
-	__u64 reserved;
+	__u32 xdp_prog_id;    /* libxdp: id of spillway's program in the dispatcher */
+	__u32 reserved;
 };
 
 #endif /* SPILLWAY_ABI_H */

@@ -239,6 +239,7 @@ static enum spw_attach_mode iface_mode(const struct spw_config *cfg, const char 
 
 static int apply_ifaces(struct spwd *d, const struct spw_config *cfg, const struct spw_config *old)
 {
+	const struct spw_xdp_via via = {cfg->xdp_dispatcher, cfg->xdp_priority};
 	bool found;
 	int i, err, ifindex;
 
@@ -258,11 +259,16 @@ static int apply_ifaces(struct spwd *d, const struct spw_config *cfg, const stru
 			pr_warn("interface %s does not exist\n", cfg->ifaces[i].name);
 			return -ENODEV;
 		}
-		err = spw_dp_attach(d->dp, ifindex, cfg->ifaces[i].mode);
+		err = spw_dp_attach_via(d->dp, ifindex, cfg->ifaces[i].mode, &via);
 		if (err)
 			return err;
-		pr_info("attached to %s (%s)\n", cfg->ifaces[i].name,
-			spw_attach_mode_name(cfg->ifaces[i].mode));
+		if (cfg->ifaces[i].mode == SPW_ATTACH_TC || via.dispatcher == SPW_XDP_VIA_LINK)
+			pr_info("attached to %s (%s)\n", cfg->ifaces[i].name,
+				spw_attach_mode_name(cfg->ifaces[i].mode));
+		else
+			pr_info("attached to %s (%s, libxdp's dispatcher, priority %u)\n",
+				cfg->ifaces[i].name, spw_attach_mode_name(cfg->ifaces[i].mode),
+				via.priority);
 	}
 	return 0;
 }

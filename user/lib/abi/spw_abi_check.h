@@ -91,6 +91,8 @@ SPW_ABI_SIZE(struct spw_attach_rec, 24);
 SPW_ABI_OFF(struct spw_attach_rec, ingress_prio, 2);
 SPW_ABI_OFF(struct spw_attach_rec, ingress_handle, 8);
 SPW_ABI_OFF(struct spw_attach_rec, egress_handle, 12);
+SPW_ABI_OFF(struct spw_attach_rec, xdp_via, 6);
+SPW_ABI_OFF(struct spw_attach_rec, xdp_prog_id, 16);
 SPW_ABI_OFF(struct spw_globals, cohort_salt, 0);
 SPW_ABI_OFF(struct spw_globals, abi_version, 4);
 SPW_ABI_OFF(struct spw_globals, salt_rotated_ns, 8);

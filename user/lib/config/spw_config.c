@@ -66,6 +66,8 @@ static void set_defaults(struct spw_config *c)
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", DEFAULT_LISTEN);
 	snprintf(c->report_socket, sizeof(c->report_socket), "%s", DEFAULT_SOCKET);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", DEFAULT_STATE_DIR);
+	c->xdp_dispatcher = SPW_XDP_VIA_LINK;
+	c->xdp_priority = SPW_XDP_PRIORITY_DEFAULT;
 }
 
 int spw_config_tier(const struct spw_config *c, const char *name)
@@ -144,6 +146,8 @@ static const struct cfg_field top_fields[] = {
     {"report", cfg_parse_report},
     {"state_dir", cfg_parse_state_dir},
     {"downstreams", cfg_parse_downstreams},
+    {"xdp_dispatcher", cfg_parse_xdp_dispatcher},
+    {"xdp_priority", cfg_parse_xdp_priority},
 };
 #define NTOP (sizeof(top_fields) / sizeof(top_fields[0]))
 
@@ -173,7 +177,16 @@ static int parse_root(struct cfg_ctx *x, yaml_node_t *root)
 		if (!strcmp(pass[i].key, "tiers"))
 			pass[i].parse = skip;
 	}
-	return cfg_walk_map(x, root, "the top level", "at the top level", pass, NTOP, NULL);
+	err = cfg_walk_map(x, root, "the top level", "at the top level", pass, NTOP, NULL);
+	if (err)
+		return err;
+	/* Only libxdp's dispatcher orders programs: a priority for spillway's own link, which
+	 * holds the hook alone, would be a setting that does nothing. */
+	if (x->xdp_priority && x->c->xdp_dispatcher != SPW_XDP_VIA_LIBXDP)
+		return cfg_err(x, x->xdp_priority,
+			       "xdp_priority: only libxdp's dispatcher runs programs in an order "
+			       "(set xdp_dispatcher: libxdp, or remove xdp_priority)");
+	return 0;
 }
 
 /* Line and column of a byte offset, for reader errors, which libyaml reports by offset only. */

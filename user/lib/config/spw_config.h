@@ -119,6 +119,10 @@ struct spw_config {
 	char report_socket[108];    /* sun_path: /run/spillway/report.sock */
 	char report_group[64];	    /* empty: root's group */
 	char state_dir[256];	    /* /run/spillway: shed-state file, control socket */
+	/* How the XDP modes attach: spillway's own link (default) or libxdp's dispatcher,
+	 * where xdp_priority orders the programs (lower runs first). */
+	enum spw_xdp_dispatcher xdp_dispatcher;
+	uint32_t xdp_priority; /* default SPW_XDP_PRIORITY_DEFAULT */
 };
 
 /*

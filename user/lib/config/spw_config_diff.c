@@ -381,6 +381,11 @@ static void diff_ifaces(struct diff *df, const struct spw_config *a, const struc
 	for (i = 0; i < a->nifaces; i++)
 		if (!iface_named(b, a->ifaces[i].name))
 			say(df, "interface %s: removed (detached)", a->ifaces[i].name);
+	if (a->xdp_dispatcher != b->xdp_dispatcher)
+		say(df, "xdp_dispatcher: %s -> %s", spw_xdp_dispatcher_name(a->xdp_dispatcher),
+		    spw_xdp_dispatcher_name(b->xdp_dispatcher));
+	if (a->xdp_priority != b->xdp_priority)
+		say(df, "xdp_priority: %" PRIu32 " -> %" PRIu32, a->xdp_priority, b->xdp_priority);
 }
 
 static void diff_restart_only(struct diff *df, const struct spw_config *a,
