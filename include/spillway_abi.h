@@ -71,14 +71,16 @@
 	X(WOULD_SHED, "would_shed")	  /* dry run: would have been shed, passed */              \
 	X(FAIL_OPEN, "fail_open")	  /* policy lease expired or missing: passed */            \
 	X(MALFORMED, "malformed")	  /* not understood: passed untouched */                   \
-	X(FRAGMENT, "fragment")		  /* non-first IP fragment: no ports, passed */            \
+	X(FRAGMENT, "fragment")		  /* a fragment with nothing to decide: passed */          \
 	X(TABLE_FULL, "table_full")	  /* flow table full: admitted untracked */                \
 	X(NOT_IP, "not_ip")		  /* neither IPv4 nor IPv6 (ARP, LLDP...): passed */       \
 	X(FLOOD_GUARD, "flood_guard")	  /* insert rate-guarded: admitted untracked */            \
 	X(REJECT_FAILED, "reject_failed") /* shed, reject reply not buildable: dropped */          \
 	X(SHED_RESERVE, "shed_reserve")	  /* new flow, slots left are reserved for tiers above */  \
 	X(MARKED_EGRESS, "marked_egress") /* TC egress: a server packet given its tier's DSCP */   \
-	X(EXEMPT, "exempt")		  /* new flow from an exempt source: never refused */
+	X(EXEMPT, "exempt")		  /* new flow from an exempt source: never refused */      \
+	X(TINY_FRAGMENT, "tiny_fragment") /* to a service: first fragment without its L4 header */ \
+	X(HEADER_CHAIN, "header_chain")	  /* to a service: IPv6 header chain past the walk */
 
 enum spw_reason {
 #define SPW_REASON_ENUM(name, str) SPW_REASON_##name,

@@ -74,10 +74,10 @@ static void test_no_implicit_padding(void **state)
 static void test_reasons(void **state)
 {
 	static const char *const want[] = {
-	    "not_service",   "established", "admitted",	   "shed_level",    "shed_cap",
-	    "shed_rate",     "would_shed",  "fail_open",   "malformed",	    "fragment",
-	    "table_full",    "not_ip",	    "flood_guard", "reject_failed", "shed_reserve",
-	    "marked_egress", "exempt",
+	    "not_service",   "established", "admitted",	     "shed_level",    "shed_cap",
+	    "shed_rate",     "would_shed",  "fail_open",     "malformed",     "fragment",
+	    "table_full",    "not_ip",	    "flood_guard",   "reject_failed", "shed_reserve",
+	    "marked_egress", "exempt",	    "tiny_fragment", "header_chain",
 	};
 	static const char *const got[] = {
 #define REASON_NAME(name, str) [SPW_REASON_##name] = str,
