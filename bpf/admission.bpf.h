@@ -177,6 +177,29 @@ static __always_inline enum spw_verdict spw_tcp(spw_ctx_t *ctx, const struct spw
 	return spw_new_flow(ctx, pkt, svc, saddr, daddr, &key, SPW_FLOW_SYN_SEEN);
 }
 
+/*
+ * A packet whose headers the filter cannot read whole but the kernel will (a tiny first
+ * fragment, a TCP fragment at offset 1, an IPv6 chain past the walk) could carry a SYN that
+ * nobody decides. To a service (by its ports when it has them, else by its destination
+ * address) it is dropped whatever the policy says: no stack sends such packets for a
+ * legitimate reason, and the kernel itself discards IPv6 first fragments without their upper
+ * layer header. Elsewhere it passes as it always did.
+ */
+static __always_inline enum spw_verdict spw_unreadable(const struct spw_pkt *pkt, int ret)
+{
+	__u32 svc = ret == SPW_PARSE_TINY_FRAG_PORTS ? spw_service_of(pkt) : spw_service_at(pkt);
+	int tiny = ret != SPW_PARSE_HEADER_CHAIN;
+
+	if (svc == SPW_SVC_NONE) {
+		spw_count(SPW_SVC_NONE, SPW_TIER_NONE,
+			  tiny ? SPW_REASON_FRAGMENT : SPW_REASON_MALFORMED, pkt->len);
+		return SPW_VERDICT_PASS;
+	}
+	spw_count(svc, SPW_TIER_NONE, tiny ? SPW_REASON_TINY_FRAGMENT : SPW_REASON_HEADER_CHAIN,
+		  pkt->len);
+	return SPW_VERDICT_DROP;
+}
+
 static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
 {
 	struct spw_pkt pkt = {};
@@ -187,6 +210,8 @@ static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
 	pkt.len = ctx_len(ctx);
 	ret = spw_parse(ctx_data(ctx), ctx_data_end(ctx), &pkt);
 	spw_throttle_ingress(ctx, &pkt, ret);
+	if (ret >= SPW_PARSE_TINY_FRAG)
+		return spw_unreadable(&pkt, ret);
 	if (ret != SPW_PARSE_OK) {
 		__u32 reason = ret == SPW_PARSE_OTHER_L4   ? SPW_REASON_NOT_SERVICE
 			       : ret == SPW_PARSE_FRAGMENT ? SPW_REASON_FRAGMENT

@@ -40,6 +40,28 @@ static __always_inline __u32 spw_service_of(const struct spw_pkt *pkt)
 }
 
 /*
+ * Service at a packet's destination address, for packets whose ports cannot be read: the
+ * entry user space keeps under port 0 and protocol 0 for each address a service is bound to,
+ * and under the all-zero address (never a packet's) when a service listens on every address.
+ */
+static __always_inline __u32 spw_service_at(const struct spw_pkt *pkt)
+{
+	struct spw_svc_addr_key key = {};
+	__u8 saddr[SPW_ADDR_LEN];
+	__u32 *svc;
+
+	spw_pkt_addrs(pkt, saddr, key.addr);
+	svc = bpf_map_lookup_elem(&spw_svc_addrs, &key);
+	if (!svc) {
+		__builtin_memset(key.addr, 0, SPW_ADDR_LEN);
+		svc = bpf_map_lookup_elem(&spw_svc_addrs, &key);
+	}
+	if (!svc || *svc >= SPW_MAX_SERVICES)
+		return SPW_SVC_NONE;
+	return *svc;
+}
+
+/*
  * Tier of a new flow's client, in order: the longest matching source CIDR rule, the DSCP mark
  * when the source is trusted to set it, the service's default. Clamped below tier_count, so a
  * rule naming a tier the service does not have lands in its most sheddable tier.
