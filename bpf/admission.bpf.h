@@ -98,7 +98,9 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		now = bpf_ktime_get_ns();
 		reason = spw_decide_rate(svc, tier, pol, now);
 		if (reason == SPW_REASON_ADMITTED && key) {
-			reason = spw_flow_open(key, svc, tier, cohort, state, pol, now);
+			/* A SYN takes one sequence number: the client's next is the one after. */
+			reason = spw_flow_open(key, svc, tier, cohort, state, pol, now,
+					       pkt->tcp_seq + 1);
 			if (reason == SPW_REASON_SHED_CAP || reason == SPW_REASON_SHED_RESERVE)
 				spw_bucket_give(svc, tier, pol);
 		}
@@ -118,6 +120,7 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		return SPW_VERDICT_DROP;
 	}
 	spw_reply_of(pkt, saddr, daddr, &reply);
+	/* Also a packet to a group, never answered (see spw_to_group): dropped all the same. */
 	if (spw_reject(ctx, &reply)) {
 		spw_count(svc, tier, SPW_REASON_REJECT_FAILED, pkt->len);
 		return SPW_VERDICT_DROP;

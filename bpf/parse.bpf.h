@@ -68,6 +68,7 @@ struct spw_pkt {
 	__be16 sport;
 	__be16 dport;
 	__u32 tcp_seq;	   /* host order */
+	__u32 tcp_ack;	   /* host order; 0 without the ACK flag */
 	__u32 ip_end;	   /* offset where the IP datagram ends by its length field; 0: unknown */
 	__u32 payload_len; /* TCP payload bytes (by the IP length: Ethernet padding is not data) */
 	__u8 proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
@@ -288,6 +289,7 @@ static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pk
 		pkt->sport = th->source;
 		pkt->dport = th->dest;
 		pkt->tcp_seq = bpf_ntohl(th->seq);
+		pkt->tcp_ack = th->ack ? bpf_ntohl(th->ack_seq) : 0;
 		pkt->tcp_flags = ((__u8 *)th)[13];
 		pkt->payload_len = spw_tcp_payload_len(pkt, c->pos - data);
 		return SPW_PARSE_OK;

@@ -330,10 +330,11 @@ enum spw_flow_state {
 };
 
 /*
- * spw_flows value: 16 bytes, so key + value + the kernel's per-element header stay within
- * the 128 bytes per flow the design allows. Times are CLOCK_MONOTONIC in microseconds,
- * truncated to 32 bits: they are only ever compared as differences, which survive the wrap
- * (every 71 minutes) as long as timeouts stay below SPW_FLOW_TIMEOUT_MAX_US.
+ * spw_flows value: 20 bytes (24 as the kernel stores it), so key + value + the kernel's
+ * per-element header (48) stay within the 128 bytes per flow the design allows: 112. Times are
+ * CLOCK_MONOTONIC in microseconds, truncated to 32 bits: they are only ever compared as
+ * differences, which survive the wrap (every 71 minutes) as long as timeouts stay below
+ * SPW_FLOW_TIMEOUT_MAX_US.
  */
 struct spw_flow {
 	__u32 last_us; /* last activity, refreshed at most once per SPW_FLOW_TOUCH_US */
@@ -344,7 +345,22 @@ struct spw_flow {
 	__u8 state; /* enum spw_flow_state */
 	__u8 mark;  /* the policy's mark_egress of the tier when the flow opened */
 	__u8 pad[2];
+	/*
+	 * TCP: the sequence number the server expects next from the client, as far as the
+	 * tracker knows (the SYN's + 1, the client's data, the server's acks). A client FIN or
+	 * RST ends the flow only near it (SPW_TCP_END_WINDOW): the kernel ignores one outside
+	 * its window (RFC 5961), and so must the active counts.
+	 */
+	__u32 cli_nxt;
 };
+
+/*
+ * How far behind the client's next sequence a client FIN or RST may be and still end the
+ * flow: the largest window without scaling. The kernel's own next expected byte is never
+ * ahead of the furthest client byte the filter saw, so a genuine end lies in
+ * [cli_nxt - window, cli_nxt]; a blind spoofer hits this range once in 65536 tries.
+ */
+#define SPW_TCP_END_WINDOW 65535U
 
 /*
  * The "recently admitted" filter in front of the flow table (spw_recent): a bit array of

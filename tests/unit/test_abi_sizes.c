@@ -63,7 +63,8 @@ static void test_no_implicit_padding(void **state)
 	assert_int_equal(FSZ(struct spw_flow, last_us) + FSZ(struct spw_flow, req_us) +
 			     FSZ(struct spw_flow, svc_id) + FSZ(struct spw_flow, tier) +
 			     FSZ(struct spw_flow, cohort) + FSZ(struct spw_flow, state) +
-			     FSZ(struct spw_flow, mark) + FSZ(struct spw_flow, pad),
+			     FSZ(struct spw_flow, mark) + FSZ(struct spw_flow, pad) +
+			     FSZ(struct spw_flow, cli_nxt),
 			 sizeof(struct spw_flow));
 }
 
