@@ -98,9 +98,9 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		now = bpf_ktime_get_ns();
 		reason = spw_decide_rate(svc, tier, pol, now);
 		if (reason == SPW_REASON_ADMITTED && key) {
-			/* A SYN takes one sequence number: the client's next is the one after. */
+			/* The client's next byte: after the SYN and any data it carries. */
 			reason = spw_flow_open(key, svc, tier, cohort, state, pol, now,
-					       pkt->tcp_seq + 1);
+					       pkt->tcp_seq_end);
 			if (reason == SPW_REASON_SHED_CAP || reason == SPW_REASON_SHED_RESERVE)
 				spw_bucket_give(svc, tier, pol);
 		}

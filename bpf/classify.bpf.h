@@ -75,6 +75,10 @@ static __always_inline __u32 spw_tier_of(const struct spw_pkt *pkt, const __u8 *
 	__u32 dscp = pkt->dscp;
 	__u32 count = pol->tier_count;
 
+	/* An IPv6 packet from ::ffff:a.b.c.d is not the IPv4 client a.b.c.d (the trie holds
+	 * IPv4 prefixes in that form): it gets no IPv4 rule's tier nor its trust. */
+	if (!pkt->is_v4 && spw_addr_is_mapped(saddr))
+		goto clamp;
 	__builtin_memcpy(key.addr, saddr, SPW_ADDR_LEN);
 	rule = bpf_map_lookup_elem(&spw_rules, &key);
 	if (rule) {
@@ -87,6 +91,7 @@ static __always_inline __u32 spw_tier_of(const struct spw_pkt *pkt, const __u8 *
 		    bpf_map_lookup_elem(&spw_trusted, &key))
 			tier = *mapped;
 	}
+clamp:
 	if (count == 0 || count > SPW_MAX_TIERS)
 		count = SPW_MAX_TIERS;
 	if (tier >= count)

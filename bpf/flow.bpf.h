@@ -124,6 +124,9 @@ static __always_inline __u32 spw_request_end(struct spw_flow *f)
  * Opens a flow of an admitted client: takes a place under the tier's cap and one in the
  * service's total outside the reserve of the tiers above, then inserts. Returns ADMITTED,
  * SHED_CAP or SHED_RESERVE (shed it), or FLOOD_GUARD / TABLE_FULL (admitted untracked).
+ * A flow that cannot be tracked (the service's share of the table held, the table full, the
+ * flood guard's budget spent) is shed when its tier has a cap: an uncounted flow would pass
+ * the cap, and a cap is what a connection-limited server relies on.
  * A UDP flow's first datagram is its first request: the entry is inserted with it pending.
  */
 static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32 svc, __u32 tier,
@@ -158,9 +161,13 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 		spw_active_put(active, total);
 		return SPW_REASON_SHED_RESERVE;
 	}
+	if (pol->max_tracked && in_service >= pol->max_tracked) {
+		spw_active_put(active, total);
+		return cap ? SPW_REASON_SHED_CAP : SPW_REASON_TABLE_FULL;
+	}
 	if (!spw_guard_take(now)) {
 		spw_active_put(active, total);
-		return SPW_REASON_FLOOD_GUARD;
+		return cap ? SPW_REASON_SHED_CAP : SPW_REASON_FLOOD_GUARD;
 	}
 	/* Counted in flight before the entry holding the stamp is published, as
 	 * spw_request_start() does, and given back if the insert fails. */
@@ -178,7 +185,9 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 			spw_inflight_add(svc, tier, flow.req_us, -1);
 		spw_active_put(active, total);
 		/* -EEXIST: another CPU opened the same flow a moment earlier: it is tracked. */
-		return err == -EEXIST ? SPW_REASON_ADMITTED : SPW_REASON_TABLE_FULL;
+		if (err == -EEXIST)
+			return SPW_REASON_ADMITTED;
+		return cap ? SPW_REASON_SHED_CAP : SPW_REASON_TABLE_FULL;
 	}
 	return SPW_REASON_ADMITTED;
 }
@@ -295,13 +304,16 @@ static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
 		return SPW_TIER_NONE;
 	tier = f->tier & (SPW_MAX_TIERS - 1);
 	if (pkt->tcp_flags & (SPW_TCP_FIN | SPW_TCP_RST)) {
-		if (f->cli_nxt - pkt->tcp_seq <= SPW_TCP_END_WINDOW)
+		/* The segment's own SEQ: its end less the data and the FIN (no SYN comes here). */
+		__u32 seq = pkt->tcp_seq_end - pkt->payload_len - (pkt->tcp_flags & SPW_TCP_FIN);
+
+		if (f->cli_nxt - seq <= SPW_TCP_END_WINDOW)
 			spw_flow_close(key, f);
 		return tier;
 	}
 	if (!pkt->payload_len)
 		return tier;
-	spw_flow_client_upto(f, pkt->tcp_seq + pkt->payload_len);
+	spw_flow_client_upto(f, pkt->tcp_seq_end);
 	now_us = spw_flow_request_data(f);
 	if (f->state == SPW_FLOW_SYN_SEEN) {
 		/* The client's data: the handshake completed (see spw_flow_from_server). */

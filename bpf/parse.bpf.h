@@ -67,7 +67,7 @@ struct spw_pkt {
 	__u16 l4_off; /* offset of the TCP/UDP header */
 	__be16 sport;
 	__be16 dport;
-	__u32 tcp_seq;	   /* host order */
+	__u32 tcp_seq_end; /* host order: SEQ + LEN, the SYN and FIN counted (what acks it all) */
 	__u32 tcp_ack;	   /* host order; 0 without the ACK flag */
 	__u32 ip_end;	   /* offset where the IP datagram ends by its length field; 0: unknown */
 	__u32 payload_len; /* TCP payload bytes (by the IP length: Ethernet padding is not data) */
@@ -288,10 +288,12 @@ static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pk
 			return spw_l4_short(c, pkt, th->doff * 4);
 		pkt->sport = th->source;
 		pkt->dport = th->dest;
-		pkt->tcp_seq = bpf_ntohl(th->seq);
 		pkt->tcp_ack = th->ack ? bpf_ntohl(th->ack_seq) : 0;
 		pkt->tcp_flags = ((__u8 *)th)[13];
 		pkt->payload_len = spw_tcp_payload_len(pkt, c->pos - data);
+		pkt->tcp_seq_end = bpf_ntohl(th->seq) + pkt->payload_len +
+				   !!(pkt->tcp_flags & SPW_TCP_SYN) +
+				   !!(pkt->tcp_flags & SPW_TCP_FIN);
 		return SPW_PARSE_OK;
 	}
 	if (pkt->proto == IPPROTO_UDP) {
@@ -333,6 +335,19 @@ static __always_inline void spw_addr_from_v4(__u8 *dst, __be32 a)
 	dst[10] = 0xff;
 	dst[11] = 0xff;
 	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+/* Is a in the IPv4-mapped form, ::ffff:0:0/96? */
+static __always_inline int spw_addr_is_mapped(const __u8 *a)
+{
+	__u8 zero = 0;
+	int i;
+
+	/* Byte by byte: the caller's address need not be aligned for wider loads. */
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		zero |= a[i];
+	return !zero && a[10] == 0xff && a[11] == 0xff;
 }
 
 /* Source and destination in the 16-byte form; the packet must not have been modified yet. */

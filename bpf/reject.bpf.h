@@ -147,7 +147,7 @@ struct spw_reply {
 	__u8 daddr[SPW_ADDR_LEN];
 	__be16 sport;
 	__be16 dport;
-	__u32 tcp_seq;
+	__u32 tcp_ack; /* host order: what the RST acks, the SYN's SEQ + LEN */
 	__u16 l3_off;
 	__u16 l4_off;
 	__u8 is_v4;
@@ -155,7 +155,7 @@ struct spw_reply {
 	__u8 pad[2];
 };
 
-/* RST+ACK for a SYN: seq 0, ack = the SYN's seq + 1, no options, window 0. */
+/* RST+ACK for a SYN: seq 0, ack = the SYN's SEQ + LEN, no options, window 0. */
 static __always_inline int spw_reject_tcp(spw_ctx_t *ctx, const struct spw_reply *pkt)
 {
 	const __u8 *saddr = pkt->saddr, *daddr = pkt->daddr;
@@ -185,7 +185,7 @@ static __always_inline int spw_reject_tcp(spw_ctx_t *ctx, const struct spw_reply
 	__builtin_memset(th, 0, sizeof(*th));
 	th->source = pkt->dport;
 	th->dest = pkt->sport;
-	th->ack_seq = bpf_htonl(pkt->tcp_seq + 1);
+	th->ack_seq = bpf_htonl(pkt->tcp_ack);
 	th->doff = 5;
 	th->rst = 1;
 	th->ack = 1;
@@ -299,7 +299,9 @@ static __always_inline void spw_reply_of(const struct spw_pkt *pkt, const __u8 *
 	__builtin_memcpy(r->daddr, daddr, SPW_ADDR_LEN);
 	r->sport = pkt->sport;
 	r->dport = pkt->dport;
-	r->tcp_seq = pkt->tcp_seq;
+	/* A reset answering a segment without ACK acks its SEQ + LEN (RFC 9293 3.10.7.1): the
+	 * SYN, its data (fast open) and a FIN each count. */
+	r->tcp_ack = pkt->tcp_seq_end;
 	r->l3_off = pkt->l3_off;
 	r->l4_off = pkt->l4_off;
 	r->is_v4 = pkt->is_v4;

@@ -209,7 +209,13 @@ struct spw_policy {
 	/* DSCP TC egress writes on the service's packets of a flow of each tier, copied into the
 	 * flow when it opens: SPW_MARK_SET | dscp, 0 = leave the packets as they are. */
 	__u8 mark_egress[SPW_MAX_TIERS];
-	__u32 reserved1[1];
+	/*
+	 * Flows of the service the table may hold, 0 = no bound: one service's flood (random UDP
+	 * source ports, handshakes never completed) cannot fill the table for every service.
+	 * Past it a new flow of the service is admitted untracked (table_full), or shed
+	 * (shed_cap) when its tier has a cap: only a counted flow can be held to a cap.
+	 */
+	__u32 max_tracked;
 };
 
 /* In spw_policy.mark_egress and spw_flow.mark: a DSCP (its low 6 bits) is to be written. */
@@ -547,10 +553,12 @@ struct spw_attach_rec {
 	__u8 tc_kind;	    /* enum spw_tc_kind */
 	__u16 ingress_prio; /* clsact: priority of the ingress filter; 0 = none (XDP modes) */
 	__u16 egress_prio;  /* clsact: priority of the egress filter */
-	__u16 pad;
+	__u8 xdp_via;	    /* XDP modes: enum spw_xdp_dispatcher (0 = spillway's own link) */
+	__u8 pad;
 	__u32 ingress_handle; /* clsact: handle of the ingress filter */
 	__u32 egress_handle;  /* clsact: handle of the egress filter */
-	__u64 reserved;
+	__u32 xdp_prog_id;    /* libxdp: id of spillway's program in the dispatcher */
+	__u32 reserved;
 };
 
 #endif /* SPILLWAY_ABI_H */

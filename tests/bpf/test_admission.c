@@ -385,6 +385,12 @@ static const struct adm_case cases[] = {
 	 .pol.action = {[1] = SPW_ACTION_REJECT}, .want = WANT(V_DROP, SVC_TCP, 2, SHED_LEVEL)),
 
     /* Tier by source CIDR: longest prefix wins, IPv4 and IPv6 in one trie. */
+    CASE(.desc = "IPv6 source ::ffff:10.1.2.3 is not the IPv4 client: no IPv4 rule, default tier",
+	 .pkt = SYN6(.saddr = "::ffff:10.1.2.3"), .rules = rules_v4_nested, .pol.tier_count = 4,
+	 .pol.default_tier = 3, .want = WANT(V_PASS, SVC_TCP, 3, ADMITTED)),
+    CASE(.desc = "IPv6 source ::ffff:203.0.113.5 marks EF: not the trusted IPv4 source, shed",
+	 .pkt = SYN6(.saddr = "::ffff:203.0.113.5", .dscp = DSCP_EF), .trusted = trusted_srcs,
+	 .dscp = DSCP_MAP, .pol.level = 0, .want = WANT(V_DROP, SVC_TCP, 2, SHED_LEVEL)),
     CASE(.desc = "IPv4 source in /8, /16 and /24 rules: the /24's tier 0",
 	 .pkt = SYN4(.saddr = "10.1.2.3"), .rules = rules_v4_nested, .pol.tier_count = 4,
 	 .pol.default_tier = 3, .want = WANT(V_PASS, SVC_TCP, 0, ADMITTED)),

@@ -1336,6 +1336,71 @@ static void test_table_full(void **state)
 	      (unsigned long long)table_entries(t));
 }
 
+/*
+ * A service's share of the table (policy max_tracked): past it the service's new flows are
+ * admitted untracked, and another service's still tracked, so one service's flood cannot
+ * take every entry and with them the others' caps and counts.
+ */
+static void test_service_share(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow a = tcp_flow(t, CLI_T2, 2), b = tcp_flow(t, CLI_T1, 1),
+		    over = tcp_flow(t, CLI_T2, 2), u = udp_flow(t, CLI_T0, 0);
+	struct spw_policy p;
+
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	p.max_tracked = 2;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	open_syn(t, &a);
+	open_syn(t, &b);
+	cli(t, &over, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_TABLE_FULL);
+	flow_gone(t, &over);
+	expect_active(t, SVC_TCP, 2, 1);
+	expect_active(t, SVC_TCP, 1, 1);
+	/* Another service has its own share: its flow is tracked. */
+	cli(t, &u, 0, DATA_LEN, V_PASS, 0, SPW_REASON_ADMITTED);
+	expect_active(t, SVC_UDP, 0, 1);
+	/* A place of the service frees: its next flow is tracked again. */
+	close_fin(t, &a);
+	open_syn(t, &over);
+	expect_active(t, SVC_TCP, 2, 1);
+}
+
+/*
+ * A flow that cannot be tracked cannot be held to a cap: a capped tier sheds it (shed_cap)
+ * where an uncapped one admits it untracked, with the table full and past the service's
+ * share alike. Before, a full table let a tier capped at 1 open flows without limit.
+ */
+static void test_cap_untrackable(void **state)
+{
+	static const uint32_t caps[TIERS] = {0, 0, 8};
+	const struct spw_dp_opts opts = {.flow_capacity = SMALL_TABLE};
+	struct fctx *t = build_opts(state, &opts);
+	struct flow f[SMALL_TABLE], capped = tcp_flow(t, CLI_T2, 2),
+				    uncapped = tcp_flow(t, CLI_T1, 1);
+	struct spw_policy p;
+
+	set_policy(t, SVC_TCP, caps, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	for (int i = 0; i < SMALL_TABLE; i++) {
+		f[i] = tcp_flow(t, CLI_T1, 1);
+		open_est(t, &f[i]);
+	}
+	cli(t, &capped, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_CAP);
+	flow_gone(t, &capped);
+	expect_active(t, SVC_TCP, 2, 0);
+	cli(t, &uncapped, PKT_TCP_SYN, 0, V_PASS, 1, SPW_REASON_TABLE_FULL);
+	/* Room in the table, none in the service's share: the same. */
+	close_fin(t, &f[0]);
+	close_fin(t, &f[1]);
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	p.max_tracked = SMALL_TABLE - 2;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	cli(t, &capped, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_CAP);
+	cli(t, &uncapped, PKT_TCP_SYN, 0, V_PASS, 1, SPW_REASON_TABLE_FULL);
+	expect_active(t, SVC_TCP, 2, 0);
+}
+
 /* ---- sweep and clear --------------------------------------------------------------------- */
 
 /* Sweep timeouts are given in nanoseconds. */
@@ -2332,6 +2397,8 @@ int main(void)
 	    BOTH(test_udp_latency_no_tcp_tracking),
 	    BOTH(test_flood_guard),
 	    BOTH(test_table_full),
+	    BOTH(test_service_share),
+	    BOTH(test_cap_untrackable),
 	    BOTH(test_sweep_by_state),
 	    BOTH(test_sweep_refreshed_kept),
 	    ONCE(test_sweep_real_clock),

@@ -93,7 +93,7 @@ int spw_check_rst(const uint8_t *in_pkt, size_t in_len, const uint8_t *reply, si
 		  char *why, size_t whylen)
 {
 	struct pkt_view in, r;
-	uint32_t ack_plain, ack_data;
+	uint32_t ack;
 	int err;
 
 	err = views(in_pkt, in_len, reply, reply_len, &in, &r, why, whylen)
@@ -109,13 +109,12 @@ int spw_check_rst(const uint8_t *in_pkt, size_t in_len, const uint8_t *reply, si
 	REQUIRE(r.tcp_flags == (PKT_TCP_RST | PKT_TCP_ACK), "flags %#x, want RST|ACK", r.tcp_flags);
 	REQUIRE(r.seq == 0, "seq %u, want 0 (the SYN had no ACK)", r.seq);
 	/*
-	 * RFC 793 acks the SYN plus its data; a client in SYN-SENT accepts any ack in
-	 * (ISS, SND.NXT], so the SYN alone (seq + 1) is as good.
+	 * A reset answering a segment without ACK acks SEG.SEQ + SEG.LEN (RFC 9293 3.10.7.1):
+	 * the SYN, its data and a FIN each count. (A Linux client would take seq + 1 too, but a
+	 * stack that checks the ack against SND.NXT would not.) The length is the IP datagram's.
 	 */
-	ack_plain = in.seq + 1;
-	ack_data = in.seq + 1 + (uint32_t)in.payload_len;
-	REQUIRE(r.ack == ack_plain || r.ack == ack_data, "ack %u, want %u (seq + 1)", r.ack,
-		ack_plain);
+	ack = in.seq + 1 + (uint32_t)in.payload_len + (in.tcp_flags & PKT_TCP_FIN ? 1u : 0u);
+	REQUIRE(r.ack == ack, "ack %u, want %u (SEQ + LEN)", r.ack, ack);
 	REQUIRE(r.doff == 5, "doff %u: options not trimmed", r.doff);
 	REQUIRE(r.urg == 0, "urgent pointer %u", r.urg);
 	REQUIRE(pkt_l4_csum_ok(reply, reply_len), "TCP checksum wrong");

@@ -123,6 +123,8 @@ static size_t l4_hdr_len(const struct pkt_spec *s)
 
 static size_t ext_len(const struct pkt_ext *e)
 {
+	if (e->kind == PKT_EXT_AUTH)
+		return ((size_t)e->len8 + 2) * 4;
 	return e->kind == PKT_EXT_FRAGMENT ? FRAG_HDR : ((size_t)e->len8 + 1) * 8;
 }
 
@@ -149,7 +151,7 @@ static bool spec_valid(const struct pkt_spec *s)
 		uint8_t k = s->ext[i].kind;
 
 		if (k != PKT_EXT_HOPOPTS && k != PKT_EXT_ROUTING && k != PKT_EXT_FRAGMENT &&
-		    k != PKT_EXT_DSTOPTS)
+		    k != PKT_EXT_DSTOPTS && k != PKT_EXT_AUTH)
 			return false;
 		if (s->ext[i].frag_offset > IP_OFFMASK)
 			return false;
@@ -241,6 +243,11 @@ static void put_ext(const struct pkt_ext *e, uint8_t *p, uint8_t next)
 	case PKT_EXT_FRAGMENT:
 		put16(p + 2, (uint16_t)(e->frag_offset << 3 | (e->frag_more ? 1 : 0)));
 		put32(p + 4, 0xabcd);
+		break;
+	case PKT_EXT_AUTH:
+		/* Payload Len in 4-byte units minus 2; an SPI and a sequence number, no ICV. */
+		p[1] = e->len8;
+		put32(p + 4, 0x5151);
 		break;
 	case PKT_EXT_ROUTING:
 		p[1] = e->len8;
@@ -496,12 +503,14 @@ static int parse_ipv6(const uint8_t *b, size_t len, struct pkt_view *v)
 	off = v->l3_off + IPV6_HDR;
 	nh = v->nexthdr;
 	while (nh == PKT_EXT_HOPOPTS || nh == PKT_EXT_ROUTING || nh == PKT_EXT_FRAGMENT ||
-	       nh == PKT_EXT_DSTOPTS) {
+	       nh == PKT_EXT_DSTOPTS || nh == PKT_EXT_AUTH) {
 		size_t elen;
 
 		if (off + 8 > end)
 			return -EINVAL;
-		elen = nh == PKT_EXT_FRAGMENT ? FRAG_HDR : ((size_t)b[off + 1] + 1) * 8;
+		elen = nh == PKT_EXT_FRAGMENT ? FRAG_HDR
+		       : nh == PKT_EXT_AUTH   ? ((size_t)b[off + 1] + 2) * 4
+					      : ((size_t)b[off + 1] + 1) * 8;
 		if (off + elen > end)
 			return -EINVAL;
 		v->ext_count++;

@@ -43,6 +43,7 @@ enum pkt_ext_kind {
 	PKT_EXT_HOPOPTS = 0,
 	PKT_EXT_ROUTING = 43,
 	PKT_EXT_FRAGMENT = 44,
+	PKT_EXT_AUTH = 51, /* AH: len8 is its Payload Len (4-byte units minus 2) */
 	PKT_EXT_DSTOPTS = 60,
 };
 

@@ -53,6 +53,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include "summary_check.h"
 
 #ifndef SPW_SRC_ROOT
 #error "SPW_SRC_ROOT (the source tree) is set by the Makefile"
@@ -221,17 +222,7 @@ static void print_summary(json_t *s)
 }
 
 /* Checks one condition, printing it either way; returns 1 when it failed. */
-static int e2e_check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("e2e: %s ", ok ? "ok:  " : "FAIL:");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	return !ok;
-}
+#define e2e_check(...) spw_summary_check("e2e", __VA_ARGS__)
 
 /* All tiers' successes per second of a phase, as a share of the capacity. */
 static double goodput_c(json_t *s, const char *run, const char *phase)

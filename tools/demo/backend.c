@@ -39,6 +39,15 @@
  * A request's tier: the --tier-map entry with the longest prefix matching the client's
  * address (the same rule the data plane applies to the SYN), else the request's X-Tier
  * header, else --default-tier (0).
+ *
+ * Front mode (--upstream ADDR:PORT, no --db): the service of the two-hop demo's front host.
+ * GET /work makes one call, GET /work on a new connection to the upstream, and answers 200
+ * when the call got a 200, else 503 (Retry-After 1): the upstream refused (RST), timed out
+ * (--upstream-timeout-ms) or answered an error. The call's socket carries the DSCP of the
+ * request's tier (--upstream-dscp, IP_TOS / IPV6_TCLASS), so a next host that trusts this
+ * one's marks classifies the call as this host classified the request. Calls are counted
+ * per tier and outcome, printed on exit. The call names the tier in X-Tier too, for the
+ * next hop's own shed checks.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -76,6 +85,8 @@
 #define TIER_MAP_MAX 64
 /* What SIGUSR1 multiplies the query time by: the scenario's "DB slows 3x". */
 #define SLOW_FACTOR 3
+/* Tiers the front mode counts its calls for (include/spillway_abi.h SPW_MAX_TIERS). */
+#define CALL_TIERS 8
 
 struct tier_rule {
 	int family;
@@ -85,6 +96,10 @@ struct tier_rule {
 };
 
 enum shed_check { SHED_KEEPALIVE, SHED_ALL, SHED_OFF };
+
+/* How a front-mode call to the upstream ended. */
+enum call_result { CALL_OK, CALL_REFUSED, CALL_TIMEOUT, CALL_FAILED, CALL_RESULTS };
+static const char *const call_names[CALL_RESULTS] = {"ok", "refused", "timeout", "failed"};
 
 static struct {
 	/* options */
@@ -97,6 +112,14 @@ static struct {
 	enum shed_check shed_check;
 	struct tier_rule rules[TIER_MAP_MAX];
 	unsigned int nrules;
+	/* front mode */
+	bool front;
+	struct sockaddr_storage upstream;
+	socklen_t upstream_len;
+	const char *upstream_str;
+	unsigned long upstream_timeout_ms;
+	int dscp[CALL_TIERS]; /* -1: the tier's calls are not marked */
+	atomic_uint_least64_t calls[CALL_TIERS][CALL_RESULTS];
 
 	struct spw_client *c;
 	int lfd;
@@ -132,6 +155,8 @@ static struct {
     .query_ms = 10,
     .backlog = 128,
     .idle_timeout_s = 5,
+    .upstream_timeout_ms = 1000,
+    .dscp = {-1, -1, -1, -1, -1, -1, -1, -1},
     .service = "demo",
     .pool_name = "db",
     .lfd = -1,
@@ -334,16 +359,109 @@ static void db_give(unsigned int i)
 
 enum work_result { WORK_OK, WORK_DB_ERROR, WORK_SHED };
 
+/* "D0,D1,...": the DSCP (0..63) of each tier's calls, tier 0 first. */
+static bool parse_dscp_list(const char *arg)
+{
+	char s[128], *item, *save = NULL;
+	unsigned long v;
+	unsigned int t = 0;
+
+	if (strlen(arg) >= sizeof(s))
+		return false;
+	strcpy(s, arg);
+	for (item = strtok_r(s, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (t == CALL_TIERS || !demo_parse_ulong(item, 0, 63, &v))
+			return false;
+		B.dscp[t++] = (int)v;
+	}
+	return t > 0;
+}
+
+/*
+ * One call to the upstream on a new connection, blocking, bounded by --upstream-timeout-ms
+ * (connect, and each send and receive). The upstream closes after its answer (Connection:
+ * close), so this side reads to EOF and keeps no TIME_WAIT.
+ */
+static enum call_result call_upstream(unsigned int tier)
+{
+	struct timeval tv = {.tv_sec = (time_t)(B.upstream_timeout_ms / 1000),
+			     .tv_usec = (suseconds_t)(B.upstream_timeout_ms % 1000) * 1000};
+	enum call_result res = CALL_FAILED;
+	char buf[HEAD_MAX + 1];
+	size_t have = 0;
+	ssize_t n;
+	int fd, tos, one = 1, code;
+
+	fd = socket(B.upstream.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return CALL_FAILED;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (tier < CALL_TIERS && B.dscp[tier] >= 0) {
+		/* The DSCP is the upper 6 bits of the TOS / traffic class; ECN stays 0. */
+		tos = B.dscp[tier] << 2;
+		if (B.upstream.ss_family == AF_INET)
+			setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+		else
+			setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+	}
+	if (connect(fd, (struct sockaddr *)&B.upstream, B.upstream_len)) {
+		/* A blocking connect past SO_SNDTIMEO fails with EINPROGRESS. */
+		res = errno == ECONNREFUSED			   ? CALL_REFUSED
+		      : errno == EINPROGRESS || errno == ETIMEDOUT ? CALL_TIMEOUT
+								   : CALL_FAILED;
+		goto out;
+	}
+	/* X-Tier: the next hop's app learns the tier its data plane takes from the DSCP. */
+	n = snprintf(buf, sizeof(buf),
+		     "GET /work HTTP/1.1\r\nHost: upstream\r\nConnection: close\r\n"
+		     "X-Tier: %u\r\n\r\n",
+		     tier);
+	if (!send_all(fd, buf, (size_t)n))
+		goto out;
+	while (have < HEAD_MAX) {
+		n = recv(fd, buf + have, HEAD_MAX - have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			res = CALL_TIMEOUT;
+			goto out;
+		}
+		if (n < 0 && errno == ECONNRESET) {
+			res = CALL_REFUSED;
+			goto out;
+		}
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	buf[have] = '\0';
+	if (sscanf(buf, "HTTP/1.%*d %d", &code) == 1 && code == 200)
+		res = CALL_OK;
+out:
+	close(fd);
+	return res;
+}
+
 /* The unit of work: hold a DB connection for the query's time, unless shed while queued. */
 static enum work_result do_work(unsigned int worker, unsigned int tier, uint32_t *retry_s)
 {
 	static atomic_bool warned;
 	char sql[64];
-	int i = db_take(worker, tier, retry_s);
+	int i;
 	PGconn *conn;
 	PGresult *res;
 	bool ok;
 
+	if (B.front) {
+		enum call_result r = call_upstream(tier);
+
+		atomic_fetch_add(&B.calls[tier < CALL_TIERS ? tier : CALL_TIERS - 1][r], 1);
+		*retry_s = 1;
+		return r == CALL_OK ? WORK_OK : WORK_SHED;
+	}
+	i = db_take(worker, tier, retry_s);
 	if (i < 0)
 		return WORK_SHED;
 	conn = B.conns[i];
@@ -628,6 +746,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: demo-backend --listen IP:PORT --db CONNINFO [options]\n"
+	    "       demo-backend --listen IP:PORT --upstream IP:PORT [options]\n"
 	    "  --listen IP:PORT        address to serve on ([IPv6]:PORT for IPv6)\n"
 	    "  --workers N             worker threads (default 32)\n"
 	    "  --db-pool M             DB connections (default 8)\n"
@@ -646,6 +765,10 @@ static void usage(FILE *f)
 	    "  --default-tier N        tier without a map match or X-Tier header (default 0)\n"
 	    "  --backlog B             listen backlog (default 128)\n"
 	    "  --idle-timeout-s S      close idle keep-alive connections after S s (default 5)\n"
+	    "  --upstream IP:PORT      front mode: /work calls GET /work there instead of the DB\n"
+	    "  --upstream-timeout-ms MS  the call's connect, send and receive bound (default "
+	    "1000)\n"
+	    "  --upstream-dscp D0,D1,...  DSCP (0..63) of each tier's calls, tier 0 first\n"
 	    "Signals: SIGUSR1 DB 3x slower, SIGUSR2 normal, SIGTERM/SIGINT clean exit.\n",
 	    SPW_CLIENT_REPORT_SOCKET, SPW_CLIENT_STATE_DIR);
 }
@@ -669,6 +792,9 @@ int main(int argc, char **argv)
 	    {"default-tier", required_argument, NULL, 't'},
 	    {"backlog", required_argument, NULL, 'b'},
 	    {"idle-timeout-s", required_argument, NULL, 'i'},
+	    {"upstream", required_argument, NULL, 'U'},
+	    {"upstream-timeout-ms", required_argument, NULL, 'u'},
+	    {"upstream-dscp", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -747,6 +873,20 @@ int main(int argc, char **argv)
 			if (!demo_parse_ulong(optarg, 1, 3600, &B.idle_timeout_s))
 				goto bad;
 			break;
+		case 'U':
+			if (!demo_parse_ip_port(optarg, &B.upstream, &B.upstream_len))
+				goto bad;
+			B.upstream_str = optarg;
+			B.front = true;
+			break;
+		case 'u':
+			if (!demo_parse_ulong(optarg, 1, 600000, &B.upstream_timeout_ms))
+				goto bad;
+			break;
+		case 'd':
+			if (!parse_dscp_list(optarg))
+				goto bad;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -754,8 +894,10 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind != argc || !have_listen || !B.db)
+	if (optind != argc || !have_listen || (B.db != NULL) == B.front)
 		goto usage;
+	if (B.front)
+		B.db_pool = 1; /* no DB: the pool's arrays stay allocated, never used */
 
 	/*
 	 * Every thread inherits this mask; the main thread takes the signals with sigwait(), so
@@ -789,7 +931,7 @@ int main(int argc, char **argv)
 			strerror(errno));
 		goto out;
 	}
-	if (db_connect_all(db_wait_s))
+	if (!B.front && db_connect_all(db_wait_s))
 		goto out;
 
 	B.lfd = socket(B.listen_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -808,12 +950,17 @@ int main(int argc, char **argv)
 			shutdown(B.lfd, SHUT_RDWR);
 			goto join;
 		}
-	if (!B.no_report)
+	if (!B.no_report && !B.front)
 		reporting = !pthread_create(&reporter, NULL, reporter_main, NULL);
-	printf("demo-backend: listening on %s: %lu workers, db pool %lu, query %lu ms, "
-	       "service %s%s\n",
-	       B.listen_str, B.workers, B.db_pool, B.query_ms, B.service,
-	       B.no_report ? ", not reporting" : "");
+	if (B.front)
+		printf("demo-backend: listening on %s: %lu workers, front of %s (timeout %lu ms), "
+		       "service %s\n",
+		       B.listen_str, B.workers, B.upstream_str, B.upstream_timeout_ms, B.service);
+	else
+		printf("demo-backend: listening on %s: %lu workers, db pool %lu, query %lu ms, "
+		       "service %s%s\n",
+		       B.listen_str, B.workers, B.db_pool, B.query_ms, B.service,
+		       B.no_report ? ", not reporting" : "");
 	fflush(stdout);
 
 	for (;;) {
@@ -849,6 +996,19 @@ join:
 		" shed (503), %" PRIu64 " DB errors\n",
 		(uint64_t)atomic_load(&B.requests), (uint64_t)atomic_load(&B.ok),
 		(uint64_t)atomic_load(&B.shed), (uint64_t)atomic_load(&B.db_errors));
+	for (i = 0; B.front && i < CALL_TIERS; i++) {
+		uint64_t n[CALL_RESULTS], sum = 0;
+		unsigned int k;
+
+		for (k = 0; k < CALL_RESULTS; k++)
+			sum += n[k] = atomic_load(&B.calls[i][k]);
+		if (!sum)
+			continue;
+		fprintf(stderr, "demo-backend: calls tier=%u", i);
+		for (k = 0; k < CALL_RESULTS; k++)
+			fprintf(stderr, " %s=%" PRIu64, call_names[k], n[k]);
+		fputc('\n', stderr);
+	}
 	ret = 0;
 out:
 	if (B.lfd >= 0)

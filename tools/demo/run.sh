@@ -5,6 +5,7 @@
 # times its capacity, once without spillway and once with it.
 #
 #   sudo tools/demo/run.sh          (or: sudo make demo, which installs and builds first)
+#   sudo HOPS=2 tools/demo/run.sh   the two-hop scenario instead (tools/demo/hops.sh)
 #
 # Topology, all in network namespaces of this run's own (nothing in the caller's namespace):
 #
@@ -36,6 +37,10 @@
 #   POOL_TARGET [0.95] target of the pool signal
 #   OUT [build/e2e]  BUILD [build]  QUIET [0] 1: no live table
 set -euo pipefail
+
+# HOPS=2: the two-hop scenario (client, front service, back service), its own script.
+if [ "${HOPS:-1}" = 2 ]; then exec bash "$(dirname "${BASH_SOURCE[0]}")/hops.sh" "$@"; fi
+case ${HOPS:-1} in 1) ;; *) echo "HOPS must be 1 or 2, not '$HOPS'" >&2; exit 2 ;; esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(cd "$ROOT" && mkdir -p "${BUILD:-build}" && cd "${BUILD:-build}" && pwd)
@@ -92,86 +97,33 @@ DAEMON_PID=
 
 log() { printf '[demo %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=tools/demo/lib.sh
+. "$ROOT/tools/demo/lib.sh"
 
 # ---- cleanup: always runs, never fails --------------------------------------------------------
 
 cleanup() {
-	local rc=$? p ns
+	local rc=$? ns
 	set +e
 	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
-		from_root runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 10 stop \
-			>/dev/null 2>&1
-	fi
+	demo_stop_all
 	for ns in "$NS_SRV" "${NS_CLI[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$PIN" 2>/dev/null
-	if [ -n "$TMP" ]; then
-		if [ "${KEEP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP" 2>/dev/null; fi
-	fi
-	[ $rc -ne 0 ] && log "exit status $rc (cleaned up)"
-	exit $rc
+	demo_finish $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+demo_traps
 
-# Leftovers of runs that were killed with SIGKILL: their owner pid is gone.
-reap_stale() {
-	local ns pid d
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^spw-demo-[0-9]*-' || true); do
-		pid=${ns#spw-demo-}
-		pid=${pid%%-*}
-		kill -0 "$pid" 2>/dev/null || ip netns del "$ns" 2>/dev/null || true
-	done
-	for d in /tmp/spw-demo.*; do
-		[ -f "$d/owner" ] || continue
-		pid=$(cat "$d/owner")
-		kill -0 "$pid" 2>/dev/null && continue
-		[ -f "$d/pg/data/postmaster.pid" ] &&
-			kill -KILL "$(head -1 "$d/pg/data/postmaster.pid")" 2>/dev/null
-		rm -rf "$d"
-	done
-	for d in /sys/fs/bpf/spw-demo-*; do
-		[ -d "$d" ] || continue
-		pid=${d#/sys/fs/bpf/spw-demo-}
-		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
-	done
-	return 0
-}
 
 # ---- checks -------------------------------------------------------------------------------
 
-[ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP, PostgreSQL as user postgres): sudo $0"
-for b in spillwayd spillway loadgen demo-backend bpf/empty_xdp.bpf.o; do
-	[ -e "$BUILD/$b" ] || die "$BUILD/$b is missing: run 'make all $BUILD/loadgen $BUILD/demo-backend'"
-done
-for c in jq gnuplot nsenter ip socat runuser; do
-	command -v "$c" >/dev/null || die "$c is missing: run 'sudo make deps'"
-done
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -x "$PG_BIN/initdb" ] || die "PostgreSQL is not installed (sudo make deps)"
-getent passwd postgres >/dev/null || die "no user postgres (the postgresql package creates it)"
+demo_check_setup jq gnuplot nsenter ip socat runuser
 
-reap_stale
+demo_reap_stale demo
 TMP=$(mktemp -d /tmp/spw-demo.XXXXXX)
 chmod 755 "$TMP"
 echo $ID >"$TMP/owner"
 mkdir -p "$OUT"
 
-from_root() { # CMD...: run from /: the postgres user may not enter the caller's folder (a
-	# checkout in a private mktemp folder), and its tools complain when they cannot
-	(cd / && "$@")
-}
-
-nsx() { # NS CMD...: run in a namespace's network only (bpffs and /sys stay ours)
-	local ns=$1
-	shift
-	nsenter --net="/var/run/netns/$ns" -- "$@"
-}
 
 # ---- topology -----------------------------------------------------------------------------
 
@@ -206,19 +158,6 @@ setup_topology() {
 
 # ---- PostgreSQL and the backend -----------------------------------------------------------
 
-start_postgres() {
-	mkdir -p "$TMP/pg"
-	chown postgres "$TMP/pg"
-	PG_DATA=$TMP/pg/data
-	from_root runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres \
-		>"$TMP/pg/initdb.log" 2>&1 || { cat "$TMP/pg/initdb.log" >&2; die "initdb failed"; }
-	from_root nsx "$NS_SRV" runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$TMP/pg/server.log" \
-		-w -t 30 -o "-c listen_addresses='' -c unix_socket_directories=$TMP/pg \
-		-c max_connections=$((POOL + 20)) -c shared_buffers=32MB -c fsync=off \
-		-c synchronous_commit=off" start >/dev/null ||
-		{ cat "$TMP/pg/server.log" >&2; die "PostgreSQL did not start"; }
-	log "PostgreSQL $(basename "$(dirname "$PG_BIN")") up in $NS_SRV (socket $TMP/pg)"
-}
 
 start_backend() { # REPORT_SOCKET
 	local sock=$1 extra=() i
@@ -247,11 +186,6 @@ start_backend() { # REPORT_SOCKET
 	die "the backend did not come up"
 }
 
-stop_pid() { # PID
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 
 # ---- spillwayd ------------------------------------------------------------------------------
 
@@ -676,7 +610,7 @@ plot() {
 main() {
 	local started=$SECONDS
 	setup_topology
-	start_postgres
+	demo_start_postgres "$NS_SRV" $((POOL + 20))
 	# Capacity and idle figures with a plain backend, nothing shedding.
 	rm -f "$TMP/report.sock"
 	start_backend "$TMP/report.sock"

@@ -5,6 +5,8 @@
 #
 #   make fuzz              every target for FUZZ_S seconds (default 60), under ASan and UBSan
 #   make fuzz FUZZ_S=10 FUZZ_TARGETS="report cli"
+#   make fuzz ORACLE_PACKETS=200000  the packet oracle's count (default 1,000,000)
+#   make fuzz-oracle                 the packet oracle alone
 #
 # `make fuzz` builds them with clang -fsanitize=fuzzer,address,undefined (build/fuzz/), runs
 # tools/fuzz/run.sh, and fails on any crash, leak or sanitizer report. `make tests` builds the
@@ -62,6 +64,24 @@ $(FUZZ_REPLAYS): $(BUILD)/tests/unit/test_fuzz_%: $(BUILD)/san/tests/fuzz/replay
 	$(Q)$(CC) $(TEST_CFLAGS) $^ -o $@ $(PURE_LDLIBS) -lpthread
 tests test-unit: $(FUZZ_REPLAYS)
 
-.PHONY: fuzz
-fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
-	$(Q)FUZZ_S=$(FUZZ_S) bash tools/fuzz/run.sh $(BUILD) $(FUZZ_TARGETS)
+# The packet oracle (tests/bpf/test_oracle.c, a short run of which is in the bpf layer of
+# `make test`) runs its full count here: ORACLE_PACKETS random and mutated frames through the
+# XDP and TC programs and the reference model (SPW_ORACLE_SEED repeats a run). Needs root.
+# Any disagreement fails `make fuzz`, as a crash does.
+ORACLE_PACKETS ?= 1000000
+
+ORACLE_RUN = echo "==> packet oracle: $(ORACLE_PACKETS) packets"; \
+	SPW_ORACLE_PACKETS=$(ORACLE_PACKETS) $(BUILD)/tests/bpf/test_oracle
+
+.PHONY: fuzz fuzz-oracle
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) $(BUILD)/tests/bpf/test_oracle
+	$(Q)rc=0; \
+	if [ -n "$(strip $(FUZZ_TARGETS))" ]; then \
+		FUZZ_S=$(FUZZ_S) bash tools/fuzz/run.sh $(BUILD) $(FUZZ_TARGETS) || rc=1; \
+	fi; \
+	$(ORACLE_RUN) || rc=1; \
+	exit $$rc
+
+# The oracle alone (also `make fuzz FUZZ_TARGETS=`).
+fuzz-oracle: $(BUILD)/tests/bpf/test_oracle
+	$(Q)$(ORACLE_RUN)

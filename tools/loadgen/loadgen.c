@@ -14,6 +14,12 @@
  * Latency of ok requests is measured from the scheduled start, so when the generator itself
  * falls behind, that shows in the latency too; how far behind it fell is reported apart
  * (behind, max_lag_ms) so a reader can tell a slow server from a slow client.
+ *
+ * --retries N makes it a naive client: a request refused (ECONNREFUSED) or answered 5xx is
+ * tried again at once on a new connection, up to N more times, and only its last outcome is
+ * counted (its latency still from the first scheduled start). offered counts the requests
+ * the client meant to send, attempts every connection it opened: their ratio is the retry
+ * amplification the client causes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -84,7 +90,8 @@ struct req {
 	size_t have; /* bytes of the head in buf */
 	bool head_done;
 	int status;
-	long long body_left; /* -1: no Content-Length, read to EOF */
+	long long body_left;  /* -1: no Content-Length, read to EOF */
+	unsigned int attempt; /* 0: the first try, then each immediate retry */
 	char buf[HEAD_MAX + 1];
 };
 
@@ -114,7 +121,8 @@ static struct {
 	uint64_t connect_timeout_ns, timeout_ns;
 	const char *json_path;
 	bool live;
-	unsigned long idle_n; /* --measure-idle: 0 = load mode */
+	unsigned long idle_n;  /* --measure-idle: 0 = load mode */
+	unsigned long retries; /* --retries: immediate retries of a refused or 5xx request */
 	uint64_t seed;
 
 	/* run state */
@@ -126,7 +134,8 @@ static struct {
 	uint64_t inflight;
 	uint64_t start_ns;
 	uint64_t behind, max_lag_ns;
-	uint64_t unfinished;			      /* in flight when stopped by a signal */
+	uint64_t attempts, retried; /* connections opened; requests that needed more than one */
+	uint64_t unfinished;	    /* in flight when stopped by a signal */
 	uint64_t connect_timeouts, response_timeouts; /* the two kinds of timeouts */
 	struct counts total;
 	struct counts *per_sec; /* by scheduled second: exact ratios once all are done */
@@ -320,16 +329,29 @@ static void count(struct counts *c, enum outcome o, uint64_t lat_ns)
  * side keeps no TIME_WAIT: at thousands of connections per second from one source address,
  * TIME_WAIT would exhaust the ephemeral ports within a minute.
  */
+static void start_attempt(uint64_t sched_ns, uint64_t now, unsigned int attempt);
+
 static void finish(struct req *r, enum outcome o, int kind, bool abort)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-	uint64_t lat = demo_now_ns() - r->sched_ns;
+	uint64_t now = demo_now_ns(), lat = now - r->sched_ns;
 	struct counts *s = sec_of(r->sched_ns);
+	unsigned int attempt = r->attempt;
 
 	list_del(list_of(r), r);
 	if (abort)
 		setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(r->fd);
+	if ((o == OUT_REFUSED || o == OUT_5XX) && attempt < g.retries) {
+		/* A naive client: the same request again, at once, on a new connection. */
+		g.inflight--;
+		r->next = g.free_reqs;
+		g.free_reqs = r;
+		if (!attempt)
+			g.retried++;
+		start_attempt(r->sched_ns, now, attempt + 1);
+		return;
+	}
 	count(&g.total, o, lat);
 	count(&g.live_now, o, lat);
 	if (s)
@@ -366,10 +388,7 @@ static void fail_early(uint64_t sched_ns, int err)
 
 static void start_request(uint64_t sched_ns, uint64_t now)
 {
-	int one = 1, fd, err;
 	struct counts *s = sec_of(sched_ns);
-	struct req *r;
-	struct epoll_event ev;
 	uint64_t lag = now > sched_ns ? now - sched_ns : 0;
 
 	g.total.offered++;
@@ -380,7 +399,17 @@ static void start_request(uint64_t sched_ns, uint64_t now)
 		g.behind++;
 	if (lag > g.max_lag_ns)
 		g.max_lag_ns = lag;
+	start_attempt(sched_ns, now, 0);
+}
 
+/* One connection of a request: its first try (attempt 0) or an immediate retry. */
+static void start_attempt(uint64_t sched_ns, uint64_t now, unsigned int attempt)
+{
+	int one = 1, fd, err;
+	struct req *r;
+	struct epoll_event ev;
+
+	g.attempts++;
 	fd = socket(g.target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		fail_early(sched_ns, errno);
@@ -418,6 +447,7 @@ static void start_request(uint64_t sched_ns, uint64_t now)
 	memset(r, 0, offsetof(struct req, buf));
 	r->fd = fd;
 	r->sched_ns = sched_ns;
+	r->attempt = attempt;
 	r->state = RS_CONNECTING;
 	r->deadline_ns = now + g.connect_timeout_ns;
 	r->body_left = -1;
@@ -741,6 +771,9 @@ static json_t *summary_json(void)
 	json_object_set_new(o, "sources", json_integer((json_int_t)g.nsources));
 	json_object_set_new(o, "connect_timeouts", json_integer((json_int_t)g.connect_timeouts));
 	json_object_set_new(o, "response_timeouts", json_integer((json_int_t)g.response_timeouts));
+	json_object_set_new(o, "retries", json_integer((json_int_t)g.retries));
+	json_object_set_new(o, "attempts", json_integer((json_int_t)g.attempts));
+	json_object_set_new(o, "retried", json_integer((json_int_t)g.retried));
 	kinds = json_object();
 	for (k = 0; k < ERR_KINDS; k++)
 		if (g.err_kinds[k])
@@ -788,7 +821,9 @@ static void usage(FILE *f)
 	    "  --seed N                  PRNG seed (default: from the tier and --source)\n"
 	    "  --json FILE               write the summary as JSON ('-': stdout)\n"
 	    "  --live                    one line per second on stderr\n"
-	    "  --measure-idle N          N requests one after another; prints p50/p99\n");
+	    "  --measure-idle N          N requests one after another; prints p50/p99\n"
+	    "  --retries N               retry a refused or 5xx request at once, up to N times\n"
+	    "                            (default 0); only its last outcome is counted\n");
 }
 
 int main(int argc, char **argv)
@@ -806,6 +841,7 @@ int main(int argc, char **argv)
 	    {"json", required_argument, NULL, 'j'},
 	    {"live", no_argument, NULL, 'l'},
 	    {"measure-idle", required_argument, NULL, 'I'},
+	    {"retries", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -880,6 +916,11 @@ int main(int argc, char **argv)
 			break;
 		case 'I':
 			if (!demo_parse_ulong(optarg, 1, 10000000, &g.idle_n))
+				goto bad;
+			break;
+		case 'R':
+			/* More than a handful is no longer a client, it is a flood. */
+			if (!demo_parse_ulong(optarg, 0, 10, &g.retries))
 				goto bad;
 			break;
 		case 'h':

@@ -200,6 +200,7 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
 	memcpy(p.burst, c->burst, sizeof(p.burst));
 	memcpy(p.max_conns, c->max_conns, sizeof(p.max_conns));
 	memcpy(p.mark_egress, c->mark_egress, sizeof(p.mark_egress));
+	p.max_tracked = d->max_tracked;
 	if (s->conn_limit) {
 		p.flags |= SPW_POLICY_RESERVE;
 		memcpy(p.admit_below, s->admit_below, sizeof(p.admit_below));
@@ -236,9 +237,14 @@ static void log_level_change(const struct spwd_service *s, uint32_t prev)
 	if (s->overridden)
 		pr_debug("%s: level %u -> %u (manual override)\n", s->cfg->name, prev, s->level);
 	else if (top)
-		pr_debug("%s: level %u -> %u (pressure %.3f: %s%s%s %.3f, target %.3f)\n",
-			 s->cfg->name, prev, s->level, s->pressure, spw_signal_kind_name(top->kind),
-			 top->source[0] ? " " : "", top->source, top->value, top->target);
+		/* The estimate the move was sized by: a capacity, or with delay signals only the
+		 * rate served while the delay was low (0: none yet). */
+		pr_debug(
+		    "%s: level %u -> %u (pressure %.3f: %s%s%s %.3f, target %.3f; %s %.0f/s)\n",
+		    s->cfg->name, prev, s->level, s->pressure, spw_signal_kind_name(top->kind),
+		    top->source[0] ? " " : "", top->source, top->value, top->target,
+		    s->law.capacity > 0 ? "capacity" : "served",
+		    s->law.capacity > 0 ? s->law.capacity : s->law.served);
 	else
 		pr_debug("%s: level %u -> %u (no fresh signal)\n", s->cfg->name, prev, s->level);
 }

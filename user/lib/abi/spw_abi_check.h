@@ -77,7 +77,7 @@ SPW_ABI_OFF(struct spw_policy, max_conns, 88);
 SPW_ABI_OFF(struct spw_policy, admit_below, 120);
 SPW_ABI_OFF(struct spw_policy, generation, 152);
 SPW_ABI_OFF(struct spw_policy, mark_egress, 156);
-SPW_ABI_OFF(struct spw_policy, reserved1, 164);
+SPW_ABI_OFF(struct spw_policy, max_tracked, 164);
 
 SPW_ABI_SIZE(struct spw_service_rec, 48);
 SPW_ABI_OFF(struct spw_service_rec, capacity_mfps, 32);
@@ -91,6 +91,8 @@ SPW_ABI_SIZE(struct spw_attach_rec, 24);
 SPW_ABI_OFF(struct spw_attach_rec, ingress_prio, 2);
 SPW_ABI_OFF(struct spw_attach_rec, ingress_handle, 8);
 SPW_ABI_OFF(struct spw_attach_rec, egress_handle, 12);
+SPW_ABI_OFF(struct spw_attach_rec, xdp_via, 6);
+SPW_ABI_OFF(struct spw_attach_rec, xdp_prog_id, 16);
 SPW_ABI_OFF(struct spw_globals, cohort_salt, 0);
 SPW_ABI_OFF(struct spw_globals, abi_version, 4);
 SPW_ABI_OFF(struct spw_globals, salt_rotated_ns, 8);

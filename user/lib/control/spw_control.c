@@ -584,9 +584,11 @@ static double clear_cut(const struct spw_law_state *s, const struct spw_law_para
 	target = implied;
 	/*
 	 * A delay over its target above a rate it was seen low at: that rate drains the queue
-	 * (the capacity is past it), and halving would throw away what it serves.
+	 * (the capacity is past it). Nearer the edge than halving, it keeps what it serves; far
+	 * past it (an overload's onset from a quiet level) it cuts deeper than halving, so the
+	 * queue that formed while the delay grew drains in one step instead of three.
 	 */
-	if (delay_only(s, r) && s->served * p->aim > target && s->served < rate)
+	if (delay_only(s, r) && s->served > 0 && s->served < rate)
 		target = s->served * p->aim;
 	/*
 	 * With a capacity estimate a saturated reading is cut to it: a full pool's ratio counts
