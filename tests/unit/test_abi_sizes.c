@@ -63,7 +63,8 @@ static void test_no_implicit_padding(void **state)
 	assert_int_equal(FSZ(struct spw_flow, last_us) + FSZ(struct spw_flow, req_us) +
 			     FSZ(struct spw_flow, svc_id) + FSZ(struct spw_flow, tier) +
 			     FSZ(struct spw_flow, cohort) + FSZ(struct spw_flow, state) +
-			     FSZ(struct spw_flow, mark) + FSZ(struct spw_flow, pad),
+			     FSZ(struct spw_flow, mark) + FSZ(struct spw_flow, pad) +
+			     FSZ(struct spw_flow, cli_nxt),
 			 sizeof(struct spw_flow));
 }
 
@@ -74,10 +75,10 @@ static void test_no_implicit_padding(void **state)
 static void test_reasons(void **state)
 {
 	static const char *const want[] = {
-	    "not_service",   "established", "admitted",	   "shed_level",    "shed_cap",
-	    "shed_rate",     "would_shed",  "fail_open",   "malformed",	    "fragment",
-	    "table_full",    "not_ip",	    "flood_guard", "reject_failed", "shed_reserve",
-	    "marked_egress", "exempt",
+	    "not_service",   "established", "admitted",	     "shed_level",    "shed_cap",
+	    "shed_rate",     "would_shed",  "fail_open",     "malformed",     "fragment",
+	    "table_full",    "not_ip",	    "flood_guard",   "reject_failed", "shed_reserve",
+	    "marked_egress", "exempt",	    "tiny_fragment", "header_chain",
 	};
 	static const char *const got[] = {
 #define REASON_NAME(name, str) [SPW_REASON_##name] = str,

@@ -112,8 +112,8 @@ SPW_ABI_OFF(struct spw_flow_key, sport, 32);
 SPW_ABI_OFF(struct spw_flow_key, dport, 34);
 SPW_ABI_OFF(struct spw_flow_key, proto, 36);
 
-/* 16 bytes: with the 40-byte key and the kernel's element header, under 128 bytes a flow. */
-SPW_ABI_SIZE(struct spw_flow, 16);
+/* 20 bytes: with the 40-byte key and the kernel's element header, under 128 bytes a flow. */
+SPW_ABI_SIZE(struct spw_flow, 20);
 SPW_ABI_OFF(struct spw_flow, last_us, 0);
 SPW_ABI_OFF(struct spw_flow, req_us, 4);
 SPW_ABI_OFF(struct spw_flow, svc_id, 8);
@@ -121,6 +121,7 @@ SPW_ABI_OFF(struct spw_flow, tier, 10);
 SPW_ABI_OFF(struct spw_flow, cohort, 11);
 SPW_ABI_OFF(struct spw_flow, state, 12);
 SPW_ABI_OFF(struct spw_flow, mark, 13);
+SPW_ABI_OFF(struct spw_flow, cli_nxt, 16);
 
 SPW_ABI_SIZE(struct spw_exempt_key, 24);
 SPW_ABI_OFF(struct spw_exempt_key, family, 4);

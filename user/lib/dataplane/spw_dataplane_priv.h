@@ -77,6 +77,11 @@ typedef int (*spw_dp_map_fd_fn)(const char *name, void *ctx);
 int spw_dp_maps_fill(struct spw_dataplane *dp, spw_dp_map_fd_fn fd_of, void *ctx);
 /* The fd of the map of SPW_MAPS called name, or -ENOENT. */
 int spw_dp_map_fd(const struct spw_dataplane *dp, const char *name);
+
+/* The svc_addrs entry read for packets without readable ports, by destination address. */
+void spw_dp_addr_marker_key(const struct spw_service_match *m, struct spw_svc_addr_key *key);
+int spw_dp_addr_marker_add(struct spw_dataplane *dp, const struct spw_service_match *m,
+			   uint32_t svc_id);
 /* Closes the map fds of a spw_dp_open_pinned() data plane; nothing otherwise. */
 void spw_dp_close_pinned_fds(struct spw_dataplane *dp);
 
