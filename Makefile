@@ -7,7 +7,10 @@
 #   sudo make test     every test layer: lint, unit, bpf, netns, package (tests/run-tests.sh)
 #   make check-format  the C sources against .clang-format (`make format` rewrites them)
 #   make bench-dataplane   BPF_PROG_RUN benchmark, ratios to an empty XDP program
+#   make bench-refusal     CPU ns per refused SYN: spillway vs nftables/iptables on a veth
 #   make fuzz          libFuzzer harnesses, FUZZ_S seconds each (tools/fuzz/fuzz.mk)
+#   sudo make chaos    faults under traffic (daemon killed, restarted, signals, floods,
+#                      closes, a full table): a table of figures, non-zero on a missed goal
 
 BUILD	?= build
 CC	?= cc
@@ -36,7 +39,9 @@ LIB_DIRS := $(LIB_PURE_DIRS) dataplane
 CFLAGS	+= -std=gnu11 -fno-strict-aliasing -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
 	-Iinclude $(addprefix -Iuser/lib/,$(LIB_DIRS)) -I$(BUILD)/bpf -MMD -MP -D_GNU_SOURCE
 PURE_LDLIBS := -lyaml -ljansson -lm
-LDLIBS	:= -lbpf -lelf -lz $(PURE_LDLIBS)
+# libxdp: the data plane's attach through libxdp's dispatcher (xdp_dispatcher: libxdp).
+XDP_LDLIBS := $(shell pkg-config --libs libxdp 2>/dev/null || echo -lxdp)
+LDLIBS	:= $(XDP_LDLIBS) -lbpf -lelf -lz $(PURE_LDLIBS)
 # Tests also run under AddressSanitizer and UBSan.
 SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_CFLAGS := $(CFLAGS) -Itests/lib -I$(BUILD)/tests/progs $(SAN)
@@ -44,7 +49,7 @@ TEST_LDLIBS := $(LDLIBS) -lcmocka -lpthread
 
 BPF_OBJS := $(BUILD)/bpf/spillway_xdp.bpf.o $(BUILD)/bpf/spillway_tc.bpf.o \
 	$(BUILD)/bpf/spillway_trace.bpf.o \
-	$(BUILD)/bpf/empty_xdp.bpf.o
+	$(BUILD)/bpf/empty_xdp.bpf.o $(BUILD)/bpf/bench_refusal.bpf.o
 SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)
 
 # libspillway.a: the pure library's objects and dataplane/'s (libbpf).
@@ -74,6 +79,7 @@ TESTS	    := $(UNIT_TESTS) $(BPF_TESTS) $(NETNS_TESTS)
 
 BENCHES	 := $(BUILD)/bench_dataplane
 BENCHES	 += $(BUILD)/bench_controller
+BENCHES	 += $(BUILD)/bench_refusal
 PROGS	 := $(BUILD)/spillwayd
 SPWD_SRCS := $(wildcard user/spillwayd/*.c)
 SPWD_OBJS := $(SPWD_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -178,6 +184,18 @@ $(BUILD)/bench_controller: $(BENCH_CTL_OBJS) $(BENCH_SHARED_OBJS) $(BUILD)/obj/t
 
 bench-controller: $(BUILD)/bench_controller $(BUILD)/spillwayd
 	$(Q)$(BUILD)/bench_controller --daemon $(BUILD)/spillwayd
+
+# The refusal benchmark floods a veth pair in two namespaces it creates, against spillway's
+# programs and against nftables/iptables rules (tools/bench/refusal).
+.PHONY: bench-refusal
+BENCH_REF_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/bench/refusal/*.c))
+$(BUILD)/bench_refusal: $(BENCH_REF_OBJS) $(BUILD)/obj/tools/bench/bench_util.o \
+		$(BUILD)/obj/tests/lib/pktbuild.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
+
+bench-refusal: $(BUILD)/bench_refusal
+	$(Q)$(BUILD)/bench_refusal
 
 $(BUILD)/spillwayd: $(SPWD_OBJS) $(LIB)
 	$(call msg,LINK,$@)
@@ -291,6 +309,8 @@ $(BUILD)/tests/netns/test_cli: TEST_LDLIBS += -ljansson
 $(BUILD)/tests/unit/test_http_route: $(BUILD)/san/user/spillwayd/http_route.o
 $(BUILD)/san/tests/unit/test_http_route.o: TEST_CFLAGS += -Iuser/spillwayd
 $(BUILD)/tests/netns/test_cli: | $(BUILD)/spillwayd $(BUILD)/spillway
+# spillway beside xdp-filter: the daemon, and the CLI for policy set and detach.
+$(BUILD)/tests/netns/test_xdp_coexist: | $(BUILD)/spillwayd $(BUILD)/spillway
 
 # The flow-tracking scenarios share their context and helpers (tests/netns/flows.c).
 $(filter $(BUILD)/tests/netns/test_flows_%,$(NETNS_TESTS)): $(BUILD)/san/tests/netns/flows.o
@@ -324,6 +344,26 @@ $(BUILD)/tests/netns/test_learned_pg: TEST_LDLIBS += -lpq
 $(BUILD)/tests/netns/test_learned_pg: | $(BUILD)/spillwayd
 
 tests: $(TESTS)
+
+# make chaos: faults injected into a running spillwayd while real TCP runs through it, a table
+# of resets, refusals, time without a program and count drift (tests/chaos/chaos.c). Needs root;
+# about 3 minutes. Not part of `make test`: it is a measurement with figures, run on its own.
+CHAOS := $(BUILD)/tests/chaos/chaos
+tests: $(CHAOS)
+$(CHAOS): | $(BUILD)/spillwayd
+# The upgrade faults start from the daemons of older commits, each built once into
+# $(BUILD)/chaos-prev-* by tools/chaos/prev-build.sh: CHAOS_PREV, the commit before HEAD (one
+# map ABI: replaced in place), and CHAOS_PREV_ABI, the last commit before the newest change of
+# SPW_ABI_VERSION (pins of another ABI: the README's detach-then-install path).
+CHAOS_PREV ?= HEAD~1
+CHAOS_PREV_ABI ?= $(shell git log -1 --format=%H -G'define SPW_ABI_VERSION' -- \
+	include/spillway_abi.h 2>/dev/null)~1
+.PHONY: chaos
+chaos: all $(CHAOS)
+	$(Q)prev=$$(bash tools/chaos/prev-build.sh "$(CHAOS_PREV)" $(abspath $(BUILD))/chaos-prev) && \
+	prev_abi=$$(bash tools/chaos/prev-build.sh "$(CHAOS_PREV_ABI)" \
+		$(abspath $(BUILD))/chaos-prev-abi) && \
+	CHAOS_PREV_DAEMON=$$prev CHAOS_PREV_ABI_DAEMON=$$prev_abi $(CHAOS)
 
 # The README's test command: installs what is missing, builds, runs every layer.
 test:

@@ -98,7 +98,9 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		now = bpf_ktime_get_ns();
 		reason = spw_decide_rate(svc, tier, pol, now);
 		if (reason == SPW_REASON_ADMITTED && key) {
-			reason = spw_flow_open(key, svc, tier, cohort, state, pol, now);
+			/* The client's next byte: after the SYN and any data it carries. */
+			reason = spw_flow_open(key, svc, tier, cohort, state, pol, now,
+					       pkt->tcp_seq_end);
 			if (reason == SPW_REASON_SHED_CAP || reason == SPW_REASON_SHED_RESERVE)
 				spw_bucket_give(svc, tier, pol);
 		}
@@ -118,6 +120,7 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		return SPW_VERDICT_DROP;
 	}
 	spw_reply_of(pkt, saddr, daddr, &reply);
+	/* Also a packet to a group, never answered (see spw_to_group): dropped all the same. */
 	if (spw_reject(ctx, &reply)) {
 		spw_count(svc, tier, SPW_REASON_REJECT_FAILED, pkt->len);
 		return SPW_VERDICT_DROP;
@@ -177,6 +180,29 @@ static __always_inline enum spw_verdict spw_tcp(spw_ctx_t *ctx, const struct spw
 	return spw_new_flow(ctx, pkt, svc, saddr, daddr, &key, SPW_FLOW_SYN_SEEN);
 }
 
+/*
+ * A packet whose headers the filter cannot read whole but the kernel will (a tiny first
+ * fragment, a TCP fragment at offset 1, an IPv6 chain past the walk) could carry a SYN that
+ * nobody decides. To a service (by its ports when it has them, else by its destination
+ * address) it is dropped whatever the policy says: no stack sends such packets for a
+ * legitimate reason, and the kernel itself discards IPv6 first fragments without their upper
+ * layer header. Elsewhere it passes as it always did.
+ */
+static __always_inline enum spw_verdict spw_unreadable(const struct spw_pkt *pkt, int ret)
+{
+	__u32 svc = ret == SPW_PARSE_TINY_FRAG_PORTS ? spw_service_of(pkt) : spw_service_at(pkt);
+	int tiny = ret != SPW_PARSE_HEADER_CHAIN;
+
+	if (svc == SPW_SVC_NONE) {
+		spw_count(SPW_SVC_NONE, SPW_TIER_NONE,
+			  tiny ? SPW_REASON_FRAGMENT : SPW_REASON_MALFORMED, pkt->len);
+		return SPW_VERDICT_PASS;
+	}
+	spw_count(svc, SPW_TIER_NONE, tiny ? SPW_REASON_TINY_FRAGMENT : SPW_REASON_HEADER_CHAIN,
+		  pkt->len);
+	return SPW_VERDICT_DROP;
+}
+
 static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
 {
 	struct spw_pkt pkt = {};
@@ -187,6 +213,8 @@ static __always_inline enum spw_verdict spw_ingress(spw_ctx_t *ctx)
 	pkt.len = ctx_len(ctx);
 	ret = spw_parse(ctx_data(ctx), ctx_data_end(ctx), &pkt);
 	spw_throttle_ingress(ctx, &pkt, ret);
+	if (ret >= SPW_PARSE_TINY_FRAG)
+		return spw_unreadable(&pkt, ret);
 	if (ret != SPW_PARSE_OK) {
 		__u32 reason = ret == SPW_PARSE_OTHER_L4   ? SPW_REASON_NOT_SERVICE
 			       : ret == SPW_PARSE_FRAGMENT ? SPW_REASON_FRAGMENT

@@ -40,6 +40,28 @@ static __always_inline __u32 spw_service_of(const struct spw_pkt *pkt)
 }
 
 /*
+ * Service at a packet's destination address, for packets whose ports cannot be read: the
+ * entry user space keeps under port 0 and protocol 0 for each address a service is bound to,
+ * and under the all-zero address (never a packet's) when a service listens on every address.
+ */
+static __always_inline __u32 spw_service_at(const struct spw_pkt *pkt)
+{
+	struct spw_svc_addr_key key = {};
+	__u8 saddr[SPW_ADDR_LEN];
+	__u32 *svc;
+
+	spw_pkt_addrs(pkt, saddr, key.addr);
+	svc = bpf_map_lookup_elem(&spw_svc_addrs, &key);
+	if (!svc) {
+		__builtin_memset(key.addr, 0, SPW_ADDR_LEN);
+		svc = bpf_map_lookup_elem(&spw_svc_addrs, &key);
+	}
+	if (!svc || *svc >= SPW_MAX_SERVICES)
+		return SPW_SVC_NONE;
+	return *svc;
+}
+
+/*
  * Tier of a new flow's client, in order: the longest matching source CIDR rule, the DSCP mark
  * when the source is trusted to set it, the service's default. Clamped below tier_count, so a
  * rule naming a tier the service does not have lands in its most sheddable tier.
@@ -53,6 +75,10 @@ static __always_inline __u32 spw_tier_of(const struct spw_pkt *pkt, const __u8 *
 	__u32 dscp = pkt->dscp;
 	__u32 count = pol->tier_count;
 
+	/* An IPv6 packet from ::ffff:a.b.c.d is not the IPv4 client a.b.c.d (the trie holds
+	 * IPv4 prefixes in that form): it gets no IPv4 rule's tier nor its trust. */
+	if (!pkt->is_v4 && spw_addr_is_mapped(saddr))
+		goto clamp;
 	__builtin_memcpy(key.addr, saddr, SPW_ADDR_LEN);
 	rule = bpf_map_lookup_elem(&spw_rules, &key);
 	if (rule) {
@@ -65,6 +91,7 @@ static __always_inline __u32 spw_tier_of(const struct spw_pkt *pkt, const __u8 *
 		    bpf_map_lookup_elem(&spw_trusted, &key))
 			tier = *mapped;
 	}
+clamp:
 	if (count == 0 || count > SPW_MAX_TIERS)
 		count = SPW_MAX_TIERS;
 	if (tier >= count)

@@ -124,11 +124,14 @@ static __always_inline __u32 spw_request_end(struct spw_flow *f)
  * Opens a flow of an admitted client: takes a place under the tier's cap and one in the
  * service's total outside the reserve of the tiers above, then inserts. Returns ADMITTED,
  * SHED_CAP or SHED_RESERVE (shed it), or FLOOD_GUARD / TABLE_FULL (admitted untracked).
+ * A flow that cannot be tracked (the service's share of the table held, the table full, the
+ * flood guard's budget spent) is shed when its tier has a cap: an uncounted flow would pass
+ * the cap, and a cap is what a connection-limited server relies on.
  * A UDP flow's first datagram is its first request: the entry is inserted with it pending.
  */
 static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32 svc, __u32 tier,
 					   __u32 cohort, __u8 state, const struct spw_policy *pol,
-					   __u64 now)
+					   __u64 now, __u32 cli_nxt)
 {
 	__u32 cap = pol->max_conns[tier & (SPW_MAX_TIERS - 1)];
 	__u32 below = pol->admit_below[tier & (SPW_MAX_TIERS - 1)];
@@ -140,6 +143,7 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 	    .cohort = cohort,
 	    .state = state,
 	    .mark = pol->mark_egress[tier & (SPW_MAX_TIERS - 1)],
+	    .cli_nxt = cli_nxt,
 	};
 	__u64 before, in_service;
 	long err;
@@ -157,9 +161,13 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 		spw_active_put(active, total);
 		return SPW_REASON_SHED_RESERVE;
 	}
+	if (pol->max_tracked && in_service >= pol->max_tracked) {
+		spw_active_put(active, total);
+		return cap ? SPW_REASON_SHED_CAP : SPW_REASON_TABLE_FULL;
+	}
 	if (!spw_guard_take(now)) {
 		spw_active_put(active, total);
-		return SPW_REASON_FLOOD_GUARD;
+		return cap ? SPW_REASON_SHED_CAP : SPW_REASON_FLOOD_GUARD;
 	}
 	/* Counted in flight before the entry holding the stamp is published, as
 	 * spw_request_start() does, and given back if the insert fails. */
@@ -177,7 +185,9 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 			spw_inflight_add(svc, tier, flow.req_us, -1);
 		spw_active_put(active, total);
 		/* -EEXIST: another CPU opened the same flow a moment earlier: it is tracked. */
-		return err == -EEXIST ? SPW_REASON_ADMITTED : SPW_REASON_TABLE_FULL;
+		if (err == -EEXIST)
+			return SPW_REASON_ADMITTED;
+		return cap ? SPW_REASON_SHED_CAP : SPW_REASON_TABLE_FULL;
 	}
 	return SPW_REASON_ADMITTED;
 }
@@ -265,9 +275,24 @@ static __always_inline int spw_tcp_is_pure_ack(const struct spw_pkt *pkt)
 }
 
 /*
+ * Moves the client's next expected sequence forward to nxt, when nxt is ahead of it by at
+ * most SPW_TCP_END_WINDOW: a spoofed segment far ahead must not drag the window to where its
+ * own RST would then fall.
+ */
+static __always_inline void spw_flow_client_upto(struct spw_flow *f, __u32 nxt)
+{
+	__u32 ahead = nxt - f->cli_nxt;
+
+	if (ahead && ahead <= SPW_TCP_END_WINDOW)
+		f->cli_nxt = nxt;
+}
+
+/*
  * A client packet (ingress) of a TCP flow, other than a SYN and a pure ACK: FIN or RST ends
- * the flow; data starts a latency measurement unless a request is already pending. Returns
- * the flow's tier, SPW_TIER_NONE when the flow is not tracked.
+ * the flow when its sequence is in [cli_nxt - SPW_TCP_END_WINDOW, cli_nxt] (one outside is
+ * ignored by the kernel, so the connection lives on and keeps its place); data starts a
+ * latency measurement unless a request is already pending. Returns the flow's tier,
+ * SPW_TIER_NONE when the flow is not tracked.
  */
 static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
 						  const struct spw_flow_key *key)
@@ -279,11 +304,16 @@ static __always_inline __u32 spw_flow_from_client(const struct spw_pkt *pkt,
 		return SPW_TIER_NONE;
 	tier = f->tier & (SPW_MAX_TIERS - 1);
 	if (pkt->tcp_flags & (SPW_TCP_FIN | SPW_TCP_RST)) {
-		spw_flow_close(key, f);
+		/* The segment's own SEQ: its end less the data and the FIN (no SYN comes here). */
+		__u32 seq = pkt->tcp_seq_end - pkt->payload_len - (pkt->tcp_flags & SPW_TCP_FIN);
+
+		if (f->cli_nxt - seq <= SPW_TCP_END_WINDOW)
+			spw_flow_close(key, f);
 		return tier;
 	}
 	if (!pkt->payload_len)
 		return tier;
+	spw_flow_client_upto(f, pkt->tcp_seq_end);
 	now_us = spw_flow_request_data(f);
 	if (f->state == SPW_FLOW_SYN_SEEN) {
 		/* The client's data: the handshake completed (see spw_flow_from_server). */
@@ -325,10 +355,14 @@ static __always_inline void spw_flow_from_server(const struct spw_pkt *pkt,
 	seen->mark = f->mark;
 	seen->svc = f->svc_id;
 	seen->tier = f->tier & (SPW_MAX_TIERS - 1);
+	/* The server's own end is the truth: no window to check. */
 	if (pkt->tcp_flags & (SPW_TCP_FIN | SPW_TCP_RST)) {
 		spw_flow_close(key, f);
 		return;
 	}
+	/* Its ack is exactly the client byte it expects next: the window follows it. */
+	if (pkt->tcp_ack && (__s32)(pkt->tcp_ack - f->cli_nxt) > 0)
+		f->cli_nxt = pkt->tcp_ack;
 	if (f->state == SPW_FLOW_SYN_SEEN && !pkt->payload_len)
 		return;
 	now_us = spw_us(bpf_ktime_get_ns());

@@ -40,6 +40,18 @@ enum spw_parse_result {
 	SPW_PARSE_FRAGMENT,  /* not the first fragment: no ports to classify by */
 	SPW_PARSE_NOT_IP,    /* ARP, LLDP, ...: not spillway's business */
 	SPW_PARSE_MALFORMED, /* truncated or inconsistent: the kernel stack will judge */
+	/*
+	 * A first fragment without its whole L4 header (RFC 1858, RFC 7112), or a TCP fragment
+	 * at offset 1 (it rewrites the first one's flags): the kernel reassembles a segment
+	 * whose header the filter never saw.
+	 */
+	SPW_PARSE_TINY_FRAG,
+	SPW_PARSE_TINY_FRAG_PORTS, /* SPW_PARSE_TINY_FRAG, with sport and dport read */
+	/*
+	 * An IPv6 header chain the walk cannot finish: longer than SPW_MAX_IPV6_EXT, or running
+	 * past the bytes the program can read while the packet goes on. No ports.
+	 */
+	SPW_PARSE_HEADER_CHAIN,
 };
 
 struct spw_vlan_hdr {
@@ -56,6 +68,7 @@ struct spw_pkt {
 	__be16 sport;
 	__be16 dport;
 	__u32 tcp_seq_end; /* host order: SEQ + LEN, the SYN and FIN counted (what acks it all) */
+	__u32 tcp_ack;	   /* host order; 0 without the ACK flag */
 	__u32 ip_end;	   /* offset where the IP datagram ends by its length field; 0: unknown */
 	__u32 payload_len; /* TCP payload bytes (by the IP length: Ethernet padding is not data) */
 	__u8 proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
@@ -64,21 +77,51 @@ struct spw_pkt {
 	__u8 tcp_flags;
 };
 
+/*
+ * end is where the program can read; last is the offset from start of the IP datagram's last
+ * byte by its length field, so bytes after it (Ethernet padding) are never taken for a header.
+ * An unknown length (0) wraps to ~0, no limit: set without a branch, which would split the
+ * verifier's states for the rest of the program.
+ * What only the parse needs lives here, not in spw_pkt: fields the rest of the program never
+ * reads would still split the verifier's states.
+ */
 struct spw_cursor {
 	void *start;
 	void *pos;
 	void *end;
+	__u32 last;
+	__u32 first_frag; /* offset 0, more fragments follow */
 };
 
-/* The next len bytes, or NULL when the packet ends first. */
+/* The next len bytes, or NULL when the packet or its IP datagram ends first. */
 static __always_inline void *cursor_take(struct spw_cursor *c, __u32 len)
 {
 	void *p = c->pos;
 
 	if (p + len > c->end)
 		return NULL;
+	/* In 64 bits: a 32-bit operation on a pointer difference is refused by the verifier. */
+	if ((__u64)(p + len - c->start) > (__u64)c->last + 1)
+		return NULL;
 	c->pos = p + len;
 	return p;
+}
+
+/*
+ * Why the next len bytes could not be taken: the datagram ends first (in a first fragment
+ * the header goes on in the next one: tiny), the program cannot read as far as the packet
+ * goes (TC pulls SPW_PARSE_PULL_LEN bytes: a header chain past them), or the packet is cut.
+ */
+static __always_inline int cursor_short(const struct spw_cursor *c, const struct spw_pkt *pkt,
+					__u32 len)
+{
+	__u32 need = (__u32)(c->pos - c->start) + len;
+
+	if (need - 1 > c->last)
+		return c->first_frag ? SPW_PARSE_TINY_FRAG : SPW_PARSE_MALFORMED;
+	if (need <= pkt->len)
+		return SPW_PARSE_HEADER_CHAIN;
+	return SPW_PARSE_MALFORMED;
 }
 
 static __always_inline int spw_parse_eth(struct spw_cursor *c, __be16 *proto)
@@ -111,6 +154,7 @@ static __always_inline int spw_parse_ipv4(struct spw_cursor *c, struct spw_pkt *
 {
 	struct iphdr *iph = cursor_take(c, sizeof(*iph));
 	__u32 hlen;
+	__u16 frag;
 
 	if (!iph)
 		return SPW_PARSE_MALFORMED;
@@ -127,11 +171,17 @@ static __always_inline int spw_parse_ipv4(struct spw_cursor *c, struct spw_pkt *
 	pkt->is_v4 = 1;
 	/* tot_len 0 is a GSO super-packet (BIG TCP): its length is the frame's. */
 	pkt->ip_end = iph->tot_len ? (void *)iph - c->start + bpf_ntohs(iph->tot_len) : 0;
+	c->last = pkt->ip_end - 1;
 	pkt->dscp = iph->tos >> 2;
 	pkt->proto = iph->protocol;
+	frag = bpf_ntohs(iph->frag_off);
+	/* Offset 1 can only be meant to overwrite the first fragment's TCP flags (RFC 1858). */
+	if ((frag & SPW_IP_OFFSET) == 1 && iph->protocol == IPPROTO_TCP)
+		return SPW_PARSE_TINY_FRAG;
 	/* Later fragments carry no ports; the first one (offset 0) is classified as usual. */
-	if (bpf_ntohs(iph->frag_off) & SPW_IP_OFFSET)
+	if (frag & SPW_IP_OFFSET)
 		return SPW_PARSE_FRAGMENT;
+	c->first_frag = frag & SPW_IP_MF;
 	return SPW_PARSE_OK;
 }
 
@@ -152,6 +202,7 @@ static __always_inline int spw_parse_ipv6(struct spw_cursor *c, struct spw_pkt *
 	pkt->ip_end = ip6->payload_len
 			  ? (void *)ip6 - c->start + sizeof(*ip6) + bpf_ntohs(ip6->payload_len)
 			  : 0;
+	c->last = pkt->ip_end - 1;
 	/* Traffic class straddles the first two bytes; DSCP is its upper six bits. */
 	pkt->dscp = ((ip6->priority << 4) | (ip6->flow_lbl[0] >> 4)) >> 2;
 	nh = ip6->nexthdr;
@@ -164,11 +215,14 @@ static __always_inline int spw_parse_ipv6(struct spw_cursor *c, struct spw_pkt *
 			break;
 		ext = cursor_take(c, 8);
 		if (!ext)
-			return SPW_PARSE_MALFORMED;
+			return cursor_short(c, pkt, 8);
 		if (nh == SPW_NH_FRAGMENT) {
-			/* Offset is the upper 13 bits of bytes 2-3; non-zero: a later fragment. */
-			if ((((__u16)ext[2] << 8) | ext[3]) & 0xfff8)
+			/* Offset is the upper 13 bits of bytes 2-3, M the lowest bit. */
+			__u16 frag = ((__u16)ext[2] << 8) | ext[3];
+
+			if (frag & 0xfff8)
 				return SPW_PARSE_FRAGMENT;
+			c->first_frag = frag & 1;
 		} else {
 			/* AH counts 4-byte units minus 2; the others 8-byte units minus 1. */
 			__u32 len =
@@ -176,13 +230,14 @@ static __always_inline int spw_parse_ipv6(struct spw_cursor *c, struct spw_pkt *
 
 			c->pos = ext;
 			if (!cursor_take(c, len))
-				return SPW_PARSE_MALFORMED;
+				return cursor_short(c, pkt, len);
 		}
 		nh = ext[0];
 	}
+	/* Deeper than the walk: the kernel reads on to a header the filter never saw. */
 	if (nh == SPW_NH_HOP || nh == SPW_NH_ROUTING || nh == SPW_NH_FRAGMENT ||
 	    nh == SPW_NH_AUTH || nh == SPW_NH_DEST)
-		return SPW_PARSE_MALFORMED;
+		return SPW_PARSE_HEADER_CHAIN;
 	pkt->proto = nh;
 	return SPW_PARSE_OK;
 }
@@ -195,6 +250,26 @@ static __always_inline __u32 spw_tcp_payload_len(const struct spw_pkt *pkt, __u3
 	return end > data_off ? end - data_off : 0;
 }
 
+/*
+ * An L4 header that is not all there (see cursor_short). Of a first fragment too short for
+ * it, the ports are read when its datagram holds them: enough to tell whose it is.
+ */
+static __always_inline int spw_l4_short(struct spw_cursor *c, struct spw_pkt *pkt, __u32 len)
+{
+	int ret = cursor_short(c, pkt, len);
+	__be16 *ports;
+
+	if (ret != SPW_PARSE_TINY_FRAG)
+		return ret;
+	ports = cursor_take(c, 4);
+	if (ports) {
+		pkt->sport = ports[0];
+		pkt->dport = ports[1];
+		return SPW_PARSE_TINY_FRAG_PORTS;
+	}
+	return SPW_PARSE_TINY_FRAG;
+}
+
 static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pkt, void *data)
 {
 	struct tcphdr *th;
@@ -203,14 +278,17 @@ static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pk
 	pkt->l4_off = c->pos - data;
 	if (pkt->proto == IPPROTO_TCP) {
 		th = cursor_take(c, sizeof(*th));
-		if (!th || th->doff < 5)
+		if (!th)
+			return spw_l4_short(c, pkt, sizeof(*th));
+		if (th->doff < 5)
 			return SPW_PARSE_MALFORMED;
 		/* Options must be there too: a header cut short is not a header. */
 		c->pos = th;
 		if (!cursor_take(c, th->doff * 4))
-			return SPW_PARSE_MALFORMED;
+			return spw_l4_short(c, pkt, th->doff * 4);
 		pkt->sport = th->source;
 		pkt->dport = th->dest;
+		pkt->tcp_ack = th->ack ? bpf_ntohl(th->ack_seq) : 0;
 		pkt->tcp_flags = ((__u8 *)th)[13];
 		pkt->payload_len = spw_tcp_payload_len(pkt, c->pos - data);
 		pkt->tcp_seq_end = bpf_ntohl(th->seq) + pkt->payload_len +
@@ -221,7 +299,7 @@ static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pk
 	if (pkt->proto == IPPROTO_UDP) {
 		uh = cursor_take(c, sizeof(*uh));
 		if (!uh)
-			return SPW_PARSE_MALFORMED;
+			return spw_l4_short(c, pkt, sizeof(*uh));
 		pkt->sport = uh->source;
 		pkt->dport = uh->dest;
 		return SPW_PARSE_OK;
@@ -231,7 +309,7 @@ static __always_inline int spw_parse_l4(struct spw_cursor *c, struct spw_pkt *pk
 
 static __always_inline int spw_parse(void *data, void *data_end, struct spw_pkt *pkt)
 {
-	struct spw_cursor c = {.start = data, .pos = data, .end = data_end};
+	struct spw_cursor c = {.start = data, .pos = data, .end = data_end, .last = ~0U};
 	__be16 proto;
 	int ret;
 
@@ -257,6 +335,19 @@ static __always_inline void spw_addr_from_v4(__u8 *dst, __be32 a)
 	dst[10] = 0xff;
 	dst[11] = 0xff;
 	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+/* Is a in the IPv4-mapped form, ::ffff:0:0/96? */
+static __always_inline int spw_addr_is_mapped(const __u8 *a)
+{
+	__u8 zero = 0;
+	int i;
+
+	/* Byte by byte: the caller's address need not be aligned for wider loads. */
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		zero |= a[i];
+	return !zero && a[10] == 0xff && a[11] == 0xff;
 }
 
 /* Source and destination in the 16-byte form; the packet must not have been modified yet. */

@@ -263,6 +263,21 @@ static __always_inline int spw_reject_udp(spw_ctx_t *ctx, const struct spw_reply
 }
 
 /*
+ * A shed packet to a group (a multicast or broadcast frame, or a multicast, reserved or
+ * limited-broadcast IP address) is dropped, never answered: one spoofed datagram would draw a
+ * reply from every member (RFC 1122 3.2.2 for ICMP; a TCP segment to a group is invalid).
+ * Counted as reject_failed: the reply the tier's action asks for is not sent.
+ */
+static __always_inline int spw_to_group(spw_ctx_t *ctx, const struct spw_reply *r)
+{
+	__u8 *eth = ctx_data(ctx);
+
+	if ((void *)(eth + 1) > ctx_data_end(ctx) || (eth[0] & 1))
+		return 1;
+	return r->is_v4 ? r->daddr[12] >= 224 : r->daddr[0] == 0xff;
+}
+
+/*
  * Rewrites the packet into its refusal; 0 when it is ready to bounce. A global (noinline,
  * non-static) function: the verifier checks it once, on its own, instead of once for every
  * path the parser can take to it, which would exceed its budget. Packet pointers held by the
@@ -271,6 +286,8 @@ static __always_inline int spw_reject_udp(spw_ctx_t *ctx, const struct spw_reply
 __noinline int spw_reject(spw_ctx_t *ctx, const struct spw_reply *r)
 {
 	if (!ctx || !r)
+		return -1;
+	if (spw_to_group(ctx, r))
 		return -1;
 	return r->proto == IPPROTO_UDP ? spw_reject_udp(ctx, r) : spw_reject_tcp(ctx, r);
 }

@@ -13,7 +13,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
 /* Bumped whenever a map key or value layout changes; stored in spw_globals. */
-#define SPW_ABI_VERSION 4
+#define SPW_ABI_VERSION 5
 
 /* Priority classes: 0 is critical, N-1 the most sheddable; a policy has room for 8. */
 #define SPW_MAX_TIERS 8
@@ -71,14 +71,16 @@
 	X(WOULD_SHED, "would_shed")	  /* dry run: would have been shed, passed */              \
 	X(FAIL_OPEN, "fail_open")	  /* policy lease expired or missing: passed */            \
 	X(MALFORMED, "malformed")	  /* not understood: passed untouched */                   \
-	X(FRAGMENT, "fragment")		  /* non-first IP fragment: no ports, passed */            \
+	X(FRAGMENT, "fragment")		  /* a fragment with nothing to decide: passed */          \
 	X(TABLE_FULL, "table_full")	  /* flow table full: admitted untracked */                \
 	X(NOT_IP, "not_ip")		  /* neither IPv4 nor IPv6 (ARP, LLDP...): passed */       \
 	X(FLOOD_GUARD, "flood_guard")	  /* insert rate-guarded: admitted untracked */            \
 	X(REJECT_FAILED, "reject_failed") /* shed, reject reply not buildable: dropped */          \
 	X(SHED_RESERVE, "shed_reserve")	  /* new flow, slots left are reserved for tiers above */  \
 	X(MARKED_EGRESS, "marked_egress") /* TC egress: a server packet given its tier's DSCP */   \
-	X(EXEMPT, "exempt")		  /* new flow from an exempt source: never refused */
+	X(EXEMPT, "exempt")		  /* new flow from an exempt source: never refused */      \
+	X(TINY_FRAGMENT, "tiny_fragment") /* to a service: first fragment without its L4 header */ \
+	X(HEADER_CHAIN, "header_chain")	  /* to a service: IPv6 header chain past the walk */
 
 enum spw_reason {
 #define SPW_REASON_ENUM(name, str) SPW_REASON_##name,
@@ -207,7 +209,13 @@ struct spw_policy {
 	/* DSCP TC egress writes on the service's packets of a flow of each tier, copied into the
 	 * flow when it opens: SPW_MARK_SET | dscp, 0 = leave the packets as they are. */
 	__u8 mark_egress[SPW_MAX_TIERS];
-	__u32 reserved1[1];
+	/*
+	 * Flows of the service the table may hold, 0 = no bound: one service's flood (random UDP
+	 * source ports, handshakes never completed) cannot fill the table for every service.
+	 * Past it a new flow of the service is admitted untracked (table_full), or shed
+	 * (shed_cap) when its tier has a cap: only a counted flow can be held to a cap.
+	 */
+	__u32 max_tracked;
 };
 
 /* In spw_policy.mark_egress and spw_flow.mark: a DSCP (its low 6 bits) is to be written. */
@@ -349,10 +357,11 @@ enum spw_flow_state {
 };
 
 /*
- * spw_flows value: 16 bytes, so key + value + the kernel's per-element header stay within
- * the 128 bytes per flow the design allows. Times are CLOCK_MONOTONIC in microseconds,
- * truncated to 32 bits: they are only ever compared as differences, which survive the wrap
- * (every 71 minutes) as long as timeouts stay below SPW_FLOW_TIMEOUT_MAX_US.
+ * spw_flows value: 20 bytes (24 as the kernel stores it), so key + value + the kernel's
+ * per-element header (48) stay within the 128 bytes per flow the design allows: 112. Times are
+ * CLOCK_MONOTONIC in microseconds, truncated to 32 bits: they are only ever compared as
+ * differences, which survive the wrap (every 71 minutes) as long as timeouts stay below
+ * SPW_FLOW_TIMEOUT_MAX_US.
  */
 struct spw_flow {
 	__u32 last_us; /* last activity, refreshed at most once per SPW_FLOW_TOUCH_US */
@@ -363,7 +372,22 @@ struct spw_flow {
 	__u8 state; /* enum spw_flow_state */
 	__u8 mark;  /* the policy's mark_egress of the tier when the flow opened */
 	__u8 pad[2];
+	/*
+	 * TCP: the sequence number the server expects next from the client, as far as the
+	 * tracker knows (the SYN's + 1, the client's data, the server's acks). A client FIN or
+	 * RST ends the flow only near it (SPW_TCP_END_WINDOW): the kernel ignores one outside
+	 * its window (RFC 5961), and so must the active counts.
+	 */
+	__u32 cli_nxt;
 };
+
+/*
+ * How far behind the client's next sequence a client FIN or RST may be and still end the
+ * flow: the largest window without scaling. The kernel's own next expected byte is never
+ * ahead of the furthest client byte the filter saw, so a genuine end lies in
+ * [cli_nxt - window, cli_nxt]; a blind spoofer hits this range once in 65536 tries.
+ */
+#define SPW_TCP_END_WINDOW 65535U
 
 /*
  * The "recently admitted" filter in front of the flow table (spw_recent): a bit array of
@@ -550,10 +574,12 @@ struct spw_attach_rec {
 	__u8 tc_kind;	    /* enum spw_tc_kind */
 	__u16 ingress_prio; /* clsact: priority of the ingress filter; 0 = none (XDP modes) */
 	__u16 egress_prio;  /* clsact: priority of the egress filter */
-	__u16 pad;
+	__u8 xdp_via;	    /* XDP modes: enum spw_xdp_dispatcher (0 = spillway's own link) */
+	__u8 pad;
 	__u32 ingress_handle; /* clsact: handle of the ingress filter */
 	__u32 egress_handle;  /* clsact: handle of the egress filter */
-	__u64 reserved;
+	__u32 xdp_prog_id;    /* libxdp: id of spillway's program in the dispatcher */
+	__u32 reserved;
 };
 
 #endif /* SPILLWAY_ABI_H */

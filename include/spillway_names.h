@@ -31,4 +31,14 @@
 	X(XDP_GENERIC, "xdp-generic") /* skb-mode XDP: works everywhere, slower */                 \
 	X(TC, "tc")		      /* clsact ingress + egress */
 
+/*
+ * How the XDP modes put the program on an interface: X(id, name), in enum
+ * spw_xdp_dispatcher's order. The names are the config's `xdp_dispatcher:` values.
+ */
+#define SPW_XDP_DISPATCHERS(X)                                                                     \
+	X(LINK, "link")	    /* spillway's own bpf_link: the interface's XDP hook is spillway's */  \
+	X(LIBXDP, "libxdp") /* one program of libxdp's dispatcher, beside others */
+/* libxdp's run priority when the config names none (its own default): lower runs first. */
+#define SPW_XDP_PRIORITY_DEFAULT 50
+
 #endif /* SPILLWAY_NAMES_H */

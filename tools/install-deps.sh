@@ -13,6 +13,9 @@ packages=(
 	libyaml-dev libmicrohttpd-dev libjansson-dev libxdp-dev libpq-dev libsystemd-dev
 	# Tests: cmocka, sanitizers under clang too, network namespaces and veth checks.
 	libcmocka-dev libclang-rt-14-dev xdp-tools iproute2 ethtool tcpdump valgrind
+	# The refusal benchmark (make bench-refusal) compares spillway with Debian's netfilter
+	# front ends: an nftables netdev ingress drop, iptables raw drop and hashlimit.
+	nftables iptables
 	# The Python and Go clients (clients/): Debian's interpreter, pip for the offline install
 	# test, and Debian's Go (1.19); neither downloads anything.
 	python3 python3-pip golang-go

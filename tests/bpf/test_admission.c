@@ -171,6 +171,13 @@ static const struct svc_cfg bound_svcs[] = {
     {0},
 };
 
+/* Only address-bound services: traffic to other addresses is nobody's. */
+static const struct svc_cfg bound_only_svcs[] = {
+    {IPPROTO_TCP, PORT_ONLY, "192.0.2.10", SVC_ONLY4},
+    {IPPROTO_TCP, PORT_ONLY, "2001:db8:2::10", SVC_BOUND6},
+    {0},
+};
+
 /* Nested prefixes; with tier_count 4 and default tier 3 every level is told apart. */
 static const struct rule_cfg rules_v4_nested[] = {
     {"10.0.0.0/8", 2}, {"10.1.0.0/16", 1}, {"10.1.2.0/24", 0}, {"10.1.2.99/32", 2}, {NULL, 0},
@@ -242,6 +249,13 @@ static const char *const trusted_srcs[] = {"203.0.113.0/24", "2001:db8:7::/48", 
 	{                                                                                          \
 		.kind = (k)                                                                        \
 	}
+/* One more extension header than the walk reads (SPW_MAX_IPV6_EXT + 1). */
+#define EXT7                                                                                       \
+	EXT(PKT_EXT_HOPOPTS), EXT(PKT_EXT_DSTOPTS), EXT(PKT_EXT_DSTOPTS), EXT(PKT_EXT_DSTOPTS),    \
+	    EXT(PKT_EXT_DSTOPTS), EXT(PKT_EXT_DSTOPTS), EXT(PKT_EXT_DSTOPTS)
+/* The datagram ends n bytes into the L4 header; the frame after it is padding or nothing. */
+#define CUT(n)	     .cut_l4 = true, .l4_kept = (n)
+#define CUT_FRAME(n) CUT(n), .cut_frame = true
 #define FRAG6(off, more)                                                                           \
 	{                                                                                          \
 		.kind = PKT_EXT_FRAGMENT, .frag_offset = (off), .frag_more = (more)                \
@@ -324,6 +338,22 @@ static const struct adm_case cases[] = {
     CASE(.desc = "IPv4 SYN carrying 64 bytes of data (fast open), reject: RST without them",
 	 .pkt = SYN4(.payload_len = 64), SHED_ALL(REJECT),
 	 .want = WANT(V_REJECT, SVC_TCP, 2, SHED_LEVEL)),
+    /* A group is never answered: one spoofed datagram would draw a reply from every member. */
+    CASE(.desc = "UDP to IPv4 multicast 224.0.0.251, reject: dropped, no ICMP", .tc = true,
+	 .pkt = UDP4(.daddr = "224.0.0.251"), SHED_ALL(REJECT),
+	 .want = WANT(V_DROP, SVC_UDP, 2, REJECT_FAILED)),
+    CASE(.desc = "UDP to 255.255.255.255, reject: dropped, no ICMP",
+	 .pkt = UDP4(.daddr = "255.255.255.255", .dmac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}),
+	 SHED_ALL(REJECT), .want = WANT(V_DROP, SVC_UDP, 2, REJECT_FAILED)),
+    CASE(.desc = "UDP to IPv6 multicast ff02::fb, reject: dropped, no ICMPv6",
+	 .pkt = UDP6(.daddr = "ff02::fb"), SHED_ALL(REJECT),
+	 .want = WANT(V_DROP, SVC_UDP, 2, REJECT_FAILED)),
+    CASE(.desc = "UDP in a broadcast frame (subnet broadcast address), reject: dropped",
+	 .pkt = UDP4(.dmac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}), SHED_ALL(REJECT),
+	 .want = WANT(V_DROP, SVC_UDP, 2, REJECT_FAILED)),
+    CASE(.desc = "SYN in a multicast frame, reject: dropped, no RST", .tc = true,
+	 .pkt = SYN4(.dmac = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}), SHED_ALL(REJECT),
+	 .want = WANT(V_DROP, SVC_TCP, 2, REJECT_FAILED)),
     CASE(.desc = "IPv4 SYN with seq 0xffffffff, reject: RST ack wraps to 0",
 	 .pkt = SYN4(.seq = 0xffffffffu), SHED_ALL(REJECT),
 	 .want = WANT(V_REJECT, SVC_TCP, 2, SHED_LEVEL)),
@@ -355,6 +385,12 @@ static const struct adm_case cases[] = {
 	 .pol.action = {[1] = SPW_ACTION_REJECT}, .want = WANT(V_DROP, SVC_TCP, 2, SHED_LEVEL)),
 
     /* Tier by source CIDR: longest prefix wins, IPv4 and IPv6 in one trie. */
+    CASE(.desc = "IPv6 source ::ffff:10.1.2.3 is not the IPv4 client: no IPv4 rule, default tier",
+	 .pkt = SYN6(.saddr = "::ffff:10.1.2.3"), .rules = rules_v4_nested, .pol.tier_count = 4,
+	 .pol.default_tier = 3, .want = WANT(V_PASS, SVC_TCP, 3, ADMITTED)),
+    CASE(.desc = "IPv6 source ::ffff:203.0.113.5 marks EF: not the trusted IPv4 source, shed",
+	 .pkt = SYN6(.saddr = "::ffff:203.0.113.5", .dscp = DSCP_EF), .trusted = trusted_srcs,
+	 .dscp = DSCP_MAP, .pol.level = 0, .want = WANT(V_DROP, SVC_TCP, 2, SHED_LEVEL)),
     CASE(.desc = "IPv4 source in /8, /16 and /24 rules: the /24's tier 0",
 	 .pkt = SYN4(.saddr = "10.1.2.3"), .rules = rules_v4_nested, .pol.tier_count = 4,
 	 .pol.default_tier = 3, .want = WANT(V_PASS, SVC_TCP, 0, ADMITTED)),
@@ -627,11 +663,16 @@ static const struct adm_case cases[] = {
 	 .want = WANT(V_PASS, SPW_SVC_NONE, NONE, MALFORMED)),
     CASE(.desc = "IPv6 TCP doff 4: malformed", .pkt = SYN6(.set_doff = true, .doff = 4),
 	 SHED_ALL(REJECT), .want = WANT(V_PASS, SPW_SVC_NONE, NONE, MALFORMED)),
-    CASE(.desc = "IPv6 with 7 extension headers (limit 6): malformed", .tc = true,
-	 .pkt = SYN6(.ext_count = SPW_MAX_IPV6_EXT + 1,
-		     .ext = {EXT(PKT_EXT_HOPOPTS), EXT(PKT_EXT_DSTOPTS), EXT(PKT_EXT_DSTOPTS),
-			     EXT(PKT_EXT_DSTOPTS), EXT(PKT_EXT_DSTOPTS), EXT(PKT_EXT_DSTOPTS),
-			     EXT(PKT_EXT_DSTOPTS)}),
+    /* A chain longer than the walk hides the ports: decided by the destination address. */
+    CASE(.desc = "IPv6 with 7 extension headers (limit 6) to a service's address: dropped",
+	 .tc = true, .pkt = SYN6(.ext_count = SPW_MAX_IPV6_EXT + 1, .ext = {EXT7}),
+	 .want = WANT(V_DROP, SVC_TCP, NONE, HEADER_CHAIN)),
+    CASE(.desc = "IPv6 with 7 extension headers to an address-bound service's address: dropped",
+	 .svcs = bound_only_svcs, .pkt = SYN6(.dport = PORT_ONLY, .ext_count = 7, .ext = {EXT7}),
+	 .want = WANT(V_DROP, SVC_BOUND6, NONE, HEADER_CHAIN)),
+    CASE(.desc = "IPv6 with 7 extension headers to an address no service uses: malformed",
+	 .svcs = bound_only_svcs,
+	 .pkt = SYN6(.daddr = "2001:db8:2::99", .dport = PORT_ONLY, .ext_count = 7, .ext = {EXT7}),
 	 SHED_ALL(REJECT), .want = WANT(V_PASS, SPW_SVC_NONE, NONE, MALFORMED)),
     CASE(.desc = "IPv6 with exactly 6 extension headers: understood, rejected with a RST",
 	 .pkt = SYN6(.ext_count = SPW_MAX_IPV6_EXT,
@@ -664,6 +705,57 @@ static const struct adm_case cases[] = {
     CASE(.desc = "IPv6 first fragment (offset 0, M): classified by ports, shed",
 	 .pkt = SYN6(.ext_count = 1, .ext = {FRAG6(0, true)}), SHED_ALL(DROP),
 	 .want = WANT(V_DROP, SVC_TCP, 2, SHED_LEVEL)),
+
+    /* Tiny first fragments (RFC 1858, RFC 7112): reassembled into a segment nobody decided,
+     * so to a service they are dropped whatever the policy; elsewhere they pass. */
+    CASE(.desc = "IPv4 first fragment with 8 bytes of TCP, padded frame: dropped", .tc = true,
+	 .pkt = SYN4(.frag_more = true, CUT(8)),
+	 .want = WANT(V_DROP, SVC_TCP, NONE, TINY_FRAGMENT)),
+    CASE(.desc = "IPv4 first fragment with 8 bytes of TCP, frame ends there: dropped", .tc = true,
+	 .pkt = SYN4(.frag_more = true, CUT_FRAME(8)),
+	 .want = WANT(V_DROP, SVC_TCP, NONE, TINY_FRAGMENT)),
+    CASE(.desc = "IPv4 first fragment with the TCP header but not its options: dropped",
+	 .pkt = SYN4(.frag_more = true, CUT_FRAME(24)),
+	 .want = WANT(V_DROP, SVC_TCP, NONE, TINY_FRAGMENT)),
+    CASE(.desc = "IPv4 tiny first fragment to a port no service uses: passes, fragment",
+	 .pkt = SYN4(.dport = PORT_NONE, .frag_more = true, CUT_FRAME(8)), SHED_ALL(REJECT),
+	 .want = WANT(V_PASS, SPW_SVC_NONE, NONE, FRAGMENT)),
+    CASE(.desc = "IPv4 UDP first fragment with 4 bytes of UDP to the service: dropped",
+	 .pkt = UDP4(.frag_more = true, CUT_FRAME(4)),
+	 .want = WANT(V_DROP, SVC_UDP, NONE, TINY_FRAGMENT)),
+    CASE(.desc = "IPv4 first fragment without ports to an address-bound service's address: dropped",
+	 .svcs = bound_only_svcs, .pkt = SYN4(.dport = PORT_ONLY, .frag_more = true, CUT_FRAME(0)),
+	 .want = WANT(V_DROP, SVC_ONLY4, NONE, TINY_FRAGMENT)),
+    CASE(.desc = "IPv4 first fragment without ports to an address no service uses: passes",
+	 .svcs = bound_only_svcs,
+	 .pkt = SYN4(.daddr = "192.0.2.99", .dport = PORT_ONLY, .frag_more = true, CUT_FRAME(0)),
+	 SHED_ALL(REJECT), .want = WANT(V_PASS, SPW_SVC_NONE, NONE, FRAGMENT)),
+    CASE(.desc = "IPv4 TCP fragment at offset 1 (rewrites the first one's flags): dropped",
+	 .tc = true, .pkt = SYN4(.frag_offset = 1, .frag_more = true),
+	 .want = WANT(V_DROP, SVC_TCP, NONE, TINY_FRAGMENT)),
+    CASE(.desc = "IPv4 TCP fragment at offset 1 to an address no service uses: fragment",
+	 .svcs = bound_only_svcs, .pkt = SYN4(.daddr = "192.0.2.99", .frag_offset = 1),
+	 SHED_ALL(REJECT), .want = WANT(V_PASS, SPW_SVC_NONE, NONE, FRAGMENT)),
+    CASE(.desc = "IPv4 TCP fragment at offset 2: fragment, passes", .tc = true,
+	 .pkt = SYN4(.frag_offset = 2, .frag_more = true), SHED_ALL(REJECT),
+	 .want = WANT(V_PASS, SPW_SVC_NONE, NONE, FRAGMENT)),
+    CASE(.desc = "IPv6 first fragment ending inside the TCP header (RFC 7112): dropped", .tc = true,
+	 .pkt = SYN6(.ext_count = 1, .ext = {FRAG6(0, true)}, CUT(8)),
+	 .want = WANT(V_DROP, SVC_TCP, NONE, TINY_FRAGMENT)),
+    CASE(.desc = "IPv6 first fragment ending after its options header, before TCP: dropped",
+	 .pkt = SYN6(.ext_count = 2, .ext = {FRAG6(0, true), EXT(PKT_EXT_DSTOPTS)}, CUT_FRAME(0)),
+	 .want = WANT(V_DROP, SVC_TCP, NONE, TINY_FRAGMENT)),
+    CASE(.desc = "IPv6 atomic fragment (offset 0, no M) is whole: classified, shed",
+	 .pkt = SYN6(.ext_count = 1, .ext = {FRAG6(0, false)}), SHED_ALL(DROP),
+	 .want = WANT(V_DROP, SVC_TCP, 2, SHED_LEVEL)),
+
+    /* The IP length ends the datagram: what follows in the frame is padding, never TCP. */
+    CASE(.desc = "IPv4 SYN whose IP length ends inside the TCP header: malformed", .tc = true,
+	 .pkt = SYN4(CUT(12)), SHED_ALL(REJECT),
+	 .want = WANT(V_PASS, SPW_SVC_NONE, NONE, MALFORMED)),
+    CASE(.desc = "IPv6 SYN whose payload length ends inside the TCP options: malformed",
+	 .pkt = SYN6(CUT(24)), SHED_ALL(REJECT),
+	 .want = WANT(V_PASS, SPW_SVC_NONE, NONE, MALFORMED)),
 };
 
 /* ------------------------------------------------------------------------------------- */

@@ -79,6 +79,15 @@
 /* Microseconds, as the flow table stamps them. */
 #define US_PER_S 1000000U
 
+/*
+ * Sequence numbers of the default packets: the server acks the client's SYN (ISN + 1), as a
+ * real server does, so its acks leave the tracker's window where the SYN put it.
+ */
+#define CLI_SEQ 0x1000u
+#define SRV_SEQ 0x9000u
+#define SRV_ACK (CLI_SEQ + 1)
+#define CLI_ACK (SRV_SEQ + 1)
+
 /* Payload of a data segment: any non-zero length is a request or a response. */
 #define DATA_LEN 100
 
@@ -98,6 +107,8 @@ struct flow {
 	uint16_t port; /* the service's port */
 	uint32_t svc;
 	uint32_t tier; /* the tier the flow was admitted in */
+	uint32_t cseq; /* the client's sequence number; 0: CLI_SEQ */
+	uint32_t sack; /* the server's ack; 0: SRV_ACK */
 };
 
 struct fctx {
@@ -289,8 +300,11 @@ static size_t build_pkt(struct fctx *t, const struct flow *f, enum dir d, uint8_
 	    .sport = d == CLI ? f->cport : f->port,
 	    .dport = d == CLI ? f->port : f->cport,
 	    .tcp_flags = flags,
-	    .seq = d == CLI ? 0x1000u : 0x9000u,
-	    .ack = flags & PKT_TCP_ACK ? 0x5000u : 0,
+	    .seq = d == CLI ? (f->cseq ? f->cseq : CLI_SEQ) : SRV_SEQ,
+	    .ack = !(flags & PKT_TCP_ACK) ? 0
+		   : d == CLI		  ? CLI_ACK
+		   : f->sack		  ? f->sack
+					  : SRV_ACK,
 	    /* A SYN as Linux sends it: the options must not confuse the payload length. */
 	    .tcp_opts_len = flags & PKT_TCP_SYN ? PKT_LINUX_SYN_OPTS : 0,
 	    .payload_len = payload,
@@ -681,6 +695,64 @@ static void test_close_paths(void **state)
 		expect_active(t, SVC_TCP, 2, 0);
 		CHECK(t, table_entries(t) == 0, "%s: %llu entries left", c->desc,
 		      (unsigned long long)table_entries(t));
+	}
+}
+
+/*
+ * A client FIN or RST ends the flow only near the sequence the server expects next: one
+ * outside the window (the kernel ignores it, RFC 5961; a blind spoofer's) leaves the flow and
+ * its place under the cap. The window follows the SYN, the client's data within it and the
+ * server's acks; a spoofed segment far ahead does not drag it along.
+ */
+static void test_end_in_window(void **state)
+{
+	struct fctx *t = build(state);
+	static const uint8_t ends[] = {PKT_TCP_RST, PKT_TCP_RST | PKT_TCP_ACK,
+				       PKT_TCP_FIN | PKT_TCP_ACK};
+	/* Far away, one past the next byte (the kernel answers a challenge ACK), one too old. */
+	static const uint32_t outside[] = {0x80000000u, 1, -(SPW_TCP_END_WINDOW + 1)};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ends); i++) {
+		struct flow f = tcp_flow(t, i == 1 ? CLI_V6 : CLI_T2, 2);
+		uint32_t nxt = CLI_SEQ + 1;
+
+		print_message("    end flags %#x\n", ends[i]);
+		open_syn(t, &f);
+		CHECK(t, flow_must(t, &f).cli_nxt == nxt, "cli_nxt %#x after the SYN, want %#x",
+		      flow_must(t, &f).cli_nxt, nxt);
+		for (size_t j = 0; j < ARRAY_SIZE(outside); j++) {
+			f.cseq = nxt + outside[j];
+			cli(t, &f, ends[i], 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+			CHECK(t, flow_get(t, &f, &(struct spw_flow){0}) == 0,
+			      "an end at next %+d ended the flow", (int32_t)outside[j]);
+			expect_active(t, SVC_TCP, 2, 1);
+		}
+		/* The client's data within the window moves it ... */
+		f.cseq = nxt;
+		cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 2, SPW_REASON_ESTABLISHED);
+		nxt += DATA_LEN;
+		CHECK(t, flow_must(t, &f).cli_nxt == nxt, "cli_nxt %#x after data, want %#x",
+		      flow_must(t, &f).cli_nxt, nxt);
+		/* ... a spoofed segment far ahead does not, nor does an end just after it ... */
+		f.cseq = nxt + 0x40000000u;
+		cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 2, SPW_REASON_ESTABLISHED);
+		CHECK(t, flow_must(t, &f).cli_nxt == nxt, "spoofed data moved cli_nxt to %#x",
+		      flow_must(t, &f).cli_nxt);
+		f.cseq += DATA_LEN;
+		cli(t, &f, ends[i], 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+		flow_must(t, &f);
+		/* ... and the server's ack does (it got bytes the filter did not see). */
+		f.sack = nxt + 5000;
+		srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+		nxt += 5000;
+		CHECK(t, flow_must(t, &f).cli_nxt == nxt, "cli_nxt %#x after the server's ack",
+		      flow_must(t, &f).cli_nxt);
+		expect_active(t, SVC_TCP, 2, 1);
+		/* Behind the next byte within the window (the kernel's own lags): the end. */
+		f.cseq = nxt - 1000;
+		cli(t, &f, ends[i], 0, V_PASS, 2, SPW_REASON_ESTABLISHED);
+		flow_gone(t, &f);
+		expect_active(t, SVC_TCP, 2, 0);
 	}
 }
 
@@ -1262,6 +1334,71 @@ static void test_table_full(void **state)
 	expect_active(t, SVC_TCP, 2, SMALL_TABLE);
 	CHECK(t, table_entries(t) == SMALL_TABLE, "entries %llu",
 	      (unsigned long long)table_entries(t));
+}
+
+/*
+ * A service's share of the table (policy max_tracked): past it the service's new flows are
+ * admitted untracked, and another service's still tracked, so one service's flood cannot
+ * take every entry and with them the others' caps and counts.
+ */
+static void test_service_share(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow a = tcp_flow(t, CLI_T2, 2), b = tcp_flow(t, CLI_T1, 1),
+		    over = tcp_flow(t, CLI_T2, 2), u = udp_flow(t, CLI_T0, 0);
+	struct spw_policy p;
+
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	p.max_tracked = 2;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	open_syn(t, &a);
+	open_syn(t, &b);
+	cli(t, &over, PKT_TCP_SYN, 0, V_PASS, 2, SPW_REASON_TABLE_FULL);
+	flow_gone(t, &over);
+	expect_active(t, SVC_TCP, 2, 1);
+	expect_active(t, SVC_TCP, 1, 1);
+	/* Another service has its own share: its flow is tracked. */
+	cli(t, &u, 0, DATA_LEN, V_PASS, 0, SPW_REASON_ADMITTED);
+	expect_active(t, SVC_UDP, 0, 1);
+	/* A place of the service frees: its next flow is tracked again. */
+	close_fin(t, &a);
+	open_syn(t, &over);
+	expect_active(t, SVC_TCP, 2, 1);
+}
+
+/*
+ * A flow that cannot be tracked cannot be held to a cap: a capped tier sheds it (shed_cap)
+ * where an uncapped one admits it untracked, with the table full and past the service's
+ * share alike. Before, a full table let a tier capped at 1 open flows without limit.
+ */
+static void test_cap_untrackable(void **state)
+{
+	static const uint32_t caps[TIERS] = {0, 0, 8};
+	const struct spw_dp_opts opts = {.flow_capacity = SMALL_TABLE};
+	struct fctx *t = build_opts(state, &opts);
+	struct flow f[SMALL_TABLE], capped = tcp_flow(t, CLI_T2, 2),
+				    uncapped = tcp_flow(t, CLI_T1, 1);
+	struct spw_policy p;
+
+	set_policy(t, SVC_TCP, caps, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	for (int i = 0; i < SMALL_TABLE; i++) {
+		f[i] = tcp_flow(t, CLI_T1, 1);
+		open_est(t, &f[i]);
+	}
+	cli(t, &capped, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_CAP);
+	flow_gone(t, &capped);
+	expect_active(t, SVC_TCP, 2, 0);
+	cli(t, &uncapped, PKT_TCP_SYN, 0, V_PASS, 1, SPW_REASON_TABLE_FULL);
+	/* Room in the table, none in the service's share: the same. */
+	close_fin(t, &f[0]);
+	close_fin(t, &f[1]);
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	p.max_tracked = SMALL_TABLE - 2;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	cli(t, &capped, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_CAP);
+	cli(t, &uncapped, PKT_TCP_SYN, 0, V_PASS, 1, SPW_REASON_TABLE_FULL);
+	expect_active(t, SVC_TCP, 2, 0);
 }
 
 /* ---- sweep and clear --------------------------------------------------------------------- */
@@ -2209,8 +2346,8 @@ static void test_mark_egress(void **state)
 			    .sport = f.port,
 			    .dport = f.cport,
 			    .tcp_flags = flags,
-			    .seq = 0x9000u,
-			    .ack = 0x5000u,
+			    .seq = SRV_SEQ,
+			    .ack = SRV_ACK,
 			    .tcp_opts_len = flags & PKT_TCP_SYN ? PKT_LINUX_SYN_OPTS : 0,
 			    .payload_len = payload,
 			    .dscp = cases[i].dscp,
@@ -2244,6 +2381,7 @@ int main(void)
 	    BOTH(test_syn_opens),
 	    BOTH(test_data_establishes),
 	    BOTH(test_close_paths),
+	    BOTH(test_end_in_window),
 	    BOTH(test_syn_retransmit),
 	    BOTH(test_recent_filter),
 	    ONCE(test_recent_ageing),
@@ -2259,6 +2397,8 @@ int main(void)
 	    BOTH(test_udp_latency_no_tcp_tracking),
 	    BOTH(test_flood_guard),
 	    BOTH(test_table_full),
+	    BOTH(test_service_share),
+	    BOTH(test_cap_untrackable),
 	    BOTH(test_sweep_by_state),
 	    BOTH(test_sweep_refreshed_kept),
 	    ONCE(test_sweep_real_clock),

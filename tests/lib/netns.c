@@ -48,6 +48,22 @@ static volatile sig_atomic_t reg_used[NETNS_REG_MAX];
 
 static unsigned int topo_counter;
 
+/* The first part of the names: "spw" unless a program chose its own (spw_netns_set_prefix). */
+static char ns_prefix[SPW_NETNS_PREFIX_MAX + 1] = "spw";
+
+int spw_netns_set_prefix(const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (!n || n > SPW_NETNS_PREFIX_MAX || strspn(prefix, "abcdefghijklmnopqrstuvwxyz") != n) {
+		fprintf(stderr, "netns: prefix \"%s\" is not 1 to %d lowercase letters\n", prefix,
+			SPW_NETNS_PREFIX_MAX);
+		return -EINVAL;
+	}
+	snprintf(ns_prefix, sizeof(ns_prefix), "%s", prefix);
+	return 0;
+}
+
 /* Only the fatal signals a test run is stopped with; SEGV and friends belong to cmocka/ASan. */
 static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT};
 
@@ -86,17 +102,37 @@ static void on_fatal_signal(int sig)
 /* A sanitizer report ends in _exit(), which skips atexit handlers; this runs before it. */
 extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
-/* Is name one this helper makes (spw-srv-<pid>-<n> / spw-cli-<pid>-<n>)? Gives the pid. */
+/* Skips "<prefix>-srv-" or "<prefix>-cli-" at the start of name: what follows, or NULL. */
+static const char *skip_role(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(name, prefix, n) != 0)
+		return NULL;
+	name += n;
+	if (strncmp(name, "-srv-", 5) != 0 && strncmp(name, "-cli-", 5) != 0)
+		return NULL;
+	return name + 5;
+}
+
+/*
+ * Is name one this helper makes (spw-srv-<pid>-<n> / spw-cli-<pid>-<n>, or with this
+ * program's prefix)? Gives the pid.
+ */
 static bool parse_own_name(const char *name, long *pid)
 {
+	const char *rest = skip_role(name, "spw");
 	char *end;
 	long p;
 
-	if (strncmp(name, "spw-srv-", 8) != 0 && strncmp(name, "spw-cli-", 8) != 0)
+	if (!rest)
+		rest = skip_role(name, ns_prefix);
+	if (!rest)
 		return false;
+	name = rest;
 	errno = 0;
-	p = strtol(name + 8, &end, 10);
-	if (errno || end == name + 8 || *end != '-' || p <= 0)
+	p = strtol(name, &end, 10);
+	if (errno || end == name || *end != '-' || p <= 0)
 		return false;
 	name = end + 1;
 	if (*name < '0' || *name > '9')
@@ -455,7 +491,7 @@ static int end_setup(struct spw_topo_end *e)
 static void end_init(struct spw_topo_end *e, const char *role, const char *ifname, unsigned int pid,
 		     unsigned int counter, unsigned int subnet, unsigned int host)
 {
-	snprintf(e->ns, sizeof(e->ns), "spw-%s-%u-%u", role, pid, counter);
+	snprintf(e->ns, sizeof(e->ns), "%s-%s-%u-%u", ns_prefix, role, pid, counter);
 	snprintf(e->ifname, sizeof(e->ifname), "%s", ifname);
 	e->ifindex = 0;
 	/* 198.18.0.0/15: the benchmarking range (RFC 2544), routed nowhere. */

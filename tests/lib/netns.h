@@ -28,6 +28,8 @@
 
 /* "spw-srv-" + pid (at most 7 digits with the default pid_max of 2^22) + "-" + counter. */
 #define SPW_NETNS_NAME_LEN 40
+/* A program's own first part of the names, instead of "spw": at most this many letters. */
+#define SPW_NETNS_PREFIX_MAX 8
 
 /* Address strings with their prefix length, as `ip addr add` takes them. */
 #define SPW_NETNS_ADDR_LEN (INET6_ADDRSTRLEN + 4)
@@ -97,6 +99,13 @@ int spw_topo_sockaddr(const struct spw_topo *t, enum spw_topo_side side, int fam
 
 /* Adds cidr ("198.18.1.3/32") to side's veth: another source address for the clients. */
 int spw_topo_addr_add(const struct spw_topo *t, enum spw_topo_side side, const char *cidr);
+
+/*
+ * Names this process's topologies "<prefix>-srv-<pid>-<n>" instead of "spw-srv-...": a program
+ * whose namespaces an operator should tell apart (the chaos runs use "ch"). Lowercase letters
+ * only; call it before the first spw_topo_create().
+ */
+int spw_netns_set_prefix(const char *prefix);
 
 /* Deletes every namespace this process created and has not deleted yet. Never fails. */
 void spw_netns_cleanup_all(void);

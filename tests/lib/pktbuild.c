@@ -362,7 +362,7 @@ static void put_pattern(uint8_t *p, size_t n)
 size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 {
 	uint8_t saddr[16], daddr[16];
-	size_t l2, l3, ext = 0, l4_total, total;
+	size_t l2, l3, ext = 0, l4_total, ip_l4, total;
 	int fam = family_of(s);
 
 	if (!spec_valid(s))
@@ -382,8 +382,9 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 		ext += ext_len(&s->ext[i]);
 	l4_total = l4_hdr_len(s) + s->payload_len;
 	total = l2 + l3 + ext + l4_total;
-	if (total > cap || ext + l4_total > 0xffff)
+	if (total > cap || ext + l4_total > 0xffff || (s->cut_l4 && s->l4_kept > l4_total))
 		return 0;
+	ip_l4 = s->cut_l4 ? s->l4_kept : l4_total;
 
 	put_eth(s, buf, fam == 4 ? PKT_ETH_P_IP : PKT_ETH_P_IPV6);
 	/* L4 first: IPv4's header checksum does not cover it, the L4 checksum covers the IPs. */
@@ -391,12 +392,12 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 	put_pattern(buf + l2 + l3 + ext + l4_hdr_len(s), s->payload_len);
 	put_l4_csum(s, buf + l2 + l3 + ext, l4_total, saddr, daddr);
 	if (fam == 4) {
-		put_ipv4(s, buf + l2, saddr, daddr, l4_total);
+		put_ipv4(s, buf + l2, saddr, daddr, ip_l4);
 	} else {
-		put_ipv6(s, buf + l2, saddr, daddr, ext + l4_total);
+		put_ipv6(s, buf + l2, saddr, daddr, ext + ip_l4);
 		put_ext_chain(s, buf + l2 + l3);
 	}
-	return total;
+	return s->cut_l4 && s->cut_frame ? l2 + l3 + ext + ip_l4 : total;
 }
 
 /* -------------------------------------------------------------------------------------- */

@@ -90,6 +90,15 @@ struct pkt_spec {
 	uint8_t ihl;
 	bool set_doff; /* write doff as given, whatever the header's real length */
 	uint8_t doff;
+	/*
+	 * The IP length field ends the datagram l4_kept bytes into the L4 header (0: before it),
+	 * while the frame still carries the whole segment after it, as Ethernet padding would be:
+	 * a tiny first fragment, or a datagram whose padding looks like TCP. The L4 checksum is
+	 * the full segment's, as it would be once reassembled.
+	 */
+	bool cut_l4;
+	uint16_t l4_kept;
+	bool cut_frame; /* with cut_l4: the frame ends where the datagram does (no padding) */
 };
 
 /* Builds the frame into buf; returns its length, or 0 when the spec is invalid or cap too small. */

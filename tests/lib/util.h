@@ -27,4 +27,7 @@ char *spw_read_file(const char *path, long *len);
  */
 bool spw_child_alive(pid_t *pid, int *status);
 
+/* Raises the open-file limit to the hard limit: for tests that hold thousands of sockets. */
+void spw_raise_fd_limit(void);
+
 #endif /* SPW_TEST_UTIL_H */

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "netns.h"
@@ -47,10 +48,28 @@ int spw_xdp_prog_id(const char *ns, int ifindex, uint32_t *id)
 	return err;
 }
 
+/* BPF_TCX_EGRESS, by value: the UAPI headers of older distributions do not name it. */
+#define XDP_WATCH_TCX_EGRESS 47
+
+/* Programs on ifindex's tcx egress chain, or a negative errno. */
+static int tcx_egress_count(int ifindex)
+{
+	LIBBPF_OPTS(bpf_prog_query_opts, o);
+	int err = bpf_prog_query_opts(ifindex, (enum bpf_attach_type)XDP_WATCH_TCX_EGRESS, &o);
+
+	return err ? err : (int)o.prog_cnt;
+}
+
 static void sample(struct spw_xdp_samples *s, int ifindex, unsigned int period_us)
 {
 	while (!s->stop) {
 		uint32_t id, i;
+		int tcx = tcx_egress_count(ifindex);
+
+		if (tcx < 0)
+			s->tcx_egress_errors++;
+		else if (tcx == 0)
+			s->tcx_egress_absent++;
 
 		if (query_here(ifindex, &id)) {
 			s->errors++;

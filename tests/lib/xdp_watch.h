@@ -2,8 +2,9 @@
 /*
  * The XDP program of an interface inside a namespace: its id now, and a sampler, a child
  * process in that namespace that asks the kernel every period_us which program is attached and
- * counts the samples that found none. An upgrade or a restart that is meant to replace the
- * program in place shows as several ids and not one absent sample.
+ * counts the samples that found none (and the same for its tcx egress chain). An upgrade or a
+ * restart that is meant to replace the program in place shows as several ids and not one absent
+ * sample.
  */
 #ifndef SPW_TEST_XDP_WATCH_H
 #define SPW_TEST_XDP_WATCH_H
@@ -26,6 +27,13 @@ struct spw_xdp_samples {
 	double last_absent_ms;	 /* of the last sample without one; 0: none */
 	uint32_t ids[SPW_XDP_WATCH_IDS];
 	uint32_t nids; /* distinct ids seen, possibly more than kept */
+	/*
+	 * The same for the interface's tcx egress chain (kernels >= 6.6), where spillway's
+	 * flow tracker sits in every attach mode: samples that found no program there, and
+	 * queries that failed (an older kernel has no tcx).
+	 */
+	uint64_t tcx_egress_absent;
+	uint64_t tcx_egress_errors;
 	volatile int stop;
 };
 

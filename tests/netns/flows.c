@@ -412,14 +412,3 @@ void accept_batch(struct nctx *c, struct conn *b, int n)
 		missing--;
 	}
 }
-
-void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	/* Up to 2 sockets per connection held at once; ask for the hard limit. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}

@@ -177,7 +177,5 @@ struct spw_sweep_stats sweep(struct nctx *c, uint64_t syn_ms, uint64_t idle_ms);
 int connect_now(struct nctx *c, int family, uint16_t *port, int *fd, double *ms);
 void open_pair(struct nctx *c, int family, struct conn *x);
 void accept_batch(struct nctx *c, struct conn *b, int n);
-/* Raises the open-file limit to the hard limit: a test holds thousands of sockets. */
-void raise_fd_limit(void);
 
 #endif /* SPW_TEST_FLOWS_H */

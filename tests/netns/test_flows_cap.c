@@ -79,6 +79,6 @@ int main(void)
 	    cmocka_unit_test_prestate_setup_teardown(test_cap, setup, teardown, (void *)&mode_tc),
 	};
 
-	raise_fd_limit();
+	spw_raise_fd_limit();
 	return cmocka_run_group_tests_name("netns flow tracking: cap", tests, NULL, NULL);
 }

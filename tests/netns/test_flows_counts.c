@@ -196,6 +196,6 @@ int main(void)
 						     (void *)&mode_xdp),
 	};
 
-	raise_fd_limit();
+	spw_raise_fd_limit();
 	return cmocka_run_group_tests_name("netns flow tracking: counts", tests, NULL, NULL);
 }

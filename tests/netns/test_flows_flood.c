@@ -288,6 +288,6 @@ int main(void)
 						     (void *)&mode_tc),
 	};
 
-	raise_fd_limit();
+	spw_raise_fd_limit();
 	return cmocka_run_group_tests_name("netns flow tracking: SYN flood", tests, NULL, NULL);
 }

@@ -159,6 +159,6 @@ int main(void)
 						     (void *)&mode_xdp),
 	};
 
-	raise_fd_limit();
+	spw_raise_fd_limit();
 	return cmocka_run_group_tests_name("netns flow tracking: latency", tests, NULL, NULL);
 }

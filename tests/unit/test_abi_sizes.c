@@ -46,7 +46,7 @@ static void test_no_implicit_padding(void **state)
 		FSZ(struct spw_policy, rate_per_sec) + FSZ(struct spw_policy, burst) +
 		FSZ(struct spw_policy, max_conns) + FSZ(struct spw_policy, admit_below) +
 		FSZ(struct spw_policy, generation) + FSZ(struct spw_policy, mark_egress) +
-		FSZ(struct spw_policy, reserved1),
+		FSZ(struct spw_policy, max_tracked),
 	    sizeof(struct spw_policy));
 	assert_int_equal(
 	    FSZ(struct spw_globals, cohort_salt) + FSZ(struct spw_globals, abi_version) +
@@ -63,7 +63,8 @@ static void test_no_implicit_padding(void **state)
 	assert_int_equal(FSZ(struct spw_flow, last_us) + FSZ(struct spw_flow, req_us) +
 			     FSZ(struct spw_flow, svc_id) + FSZ(struct spw_flow, tier) +
 			     FSZ(struct spw_flow, cohort) + FSZ(struct spw_flow, state) +
-			     FSZ(struct spw_flow, mark) + FSZ(struct spw_flow, pad),
+			     FSZ(struct spw_flow, mark) + FSZ(struct spw_flow, pad) +
+			     FSZ(struct spw_flow, cli_nxt),
 			 sizeof(struct spw_flow));
 }
 
@@ -74,10 +75,10 @@ static void test_no_implicit_padding(void **state)
 static void test_reasons(void **state)
 {
 	static const char *const want[] = {
-	    "not_service",   "established", "admitted",	   "shed_level",    "shed_cap",
-	    "shed_rate",     "would_shed",  "fail_open",   "malformed",	    "fragment",
-	    "table_full",    "not_ip",	    "flood_guard", "reject_failed", "shed_reserve",
-	    "marked_egress", "exempt",
+	    "not_service",   "established", "admitted",	     "shed_level",    "shed_cap",
+	    "shed_rate",     "would_shed",  "fail_open",     "malformed",     "fragment",
+	    "table_full",    "not_ip",	    "flood_guard",   "reject_failed", "shed_reserve",
+	    "marked_egress", "exempt",	    "tiny_fragment", "header_chain",
 	};
 	static const char *const got[] = {
 #define REASON_NAME(name, str) [SPW_REASON_##name] = str,

@@ -249,6 +249,7 @@ static void test_example(void **state)
 	assert_int_equal(c->ifaces[0].mode, SPW_ATTACH_XDP);
 	assert_string_equal(c->ifaces[1].name, "eth1");
 	assert_int_equal(c->ifaces[1].mode, SPW_ATTACH_TC);
+	assert_int_equal(c->xdp_dispatcher, SPW_XDP_VIA_LINK);
 
 	assert_int_equal(c->ntiers, 3);
 	assert_string_equal(c->tiers[0], "critical");
@@ -396,10 +397,13 @@ static void assert_defaults(const struct spw_config *c)
 	assert_int_equal(k->udp_timeout_ns, 60 * SPW_NSEC_PER_SEC);
 	assert_int_equal(c->flow_capacity, SPW_FLOWS_DEFAULT);
 	assert_int_equal(c->flood_insert_rate, 20000);
+	assert_true(c->flow_service_share == 0.5);
 	assert_string_equal(c->metrics_listen, "127.0.0.1:9478");
 	assert_string_equal(c->report_socket, "/run/spillway/report.sock");
 	assert_string_equal(c->report_group, "");
 	assert_string_equal(c->state_dir, "/run/spillway");
+	assert_int_equal(c->xdp_dispatcher, SPW_XDP_VIA_LINK);
+	assert_int_equal(c->xdp_priority, 50);
 }
 
 static void test_defaults(void **state)
@@ -570,10 +574,11 @@ static void test_good_strings(void **state)
 
 	/* Rates in other periods become whole flows per second; the guard can be turned off. */
 	c = parse_ok(
-	    "flows: {insert_rate: 'off', capacity: 1}\nservices:\n"
+	    "flows: {insert_rate: 'off', capacity: 1, service_share: 1}\nservices:\n"
 	    "  - {name: a, port: 1, new_flow_rate: {critical: 1200/m, standard: 3600/h}}\n");
 	assert_int_equal(c->flood_insert_rate, 0);
 	assert_int_equal(c->flow_capacity, 1);
+	assert_true(c->flow_service_share == 1.0);
 	assert_int_equal(c->services[0].rate_per_sec[0], 20);
 	assert_int_equal(c->services[0].rate_per_sec[1], 1);
 	spw_config_free(c);
@@ -811,6 +816,8 @@ static const struct bad_string bad_strings[] = {
     {"controller: {hysteresis: -0.1}\n",
      "1:26: hysteresis: '-0.1' is not a decimal number (like 0.85)"},
     {"flows: {capacity: 16777217}\n", "1:19: capacity: 16777217 is out of range (1..16777216)"},
+    {"flows: {service_share: 0}\n", "1:24: service_share: 0 is not a fraction in (0, 1]"},
+    {"flows: {service_share: 1.5}\n", "1:24: service_share: 1.5 is not a fraction in (0, 1]"},
     {"flows: {insert_rate: 16777217/s}\n",
      "1:22: insert_rate: rate 16777217 per 1s is more than 16777216 per second"},
     {"metrics: {listen: '127.0.0.1:65536'}\n",
@@ -908,14 +915,14 @@ static void test_downstream_marks(void **state)
 	spw_config_free(c);
 }
 
-static void test_bad_strings(void **state)
+/* Each case must fail with exactly its message; every mismatch is printed, then it fails. */
+static void expect_bad_strings(const struct bad_string *cases, size_t n)
 {
 	size_t i;
 	int failed = 0;
 
-	(void)state;
-	for (i = 0; i < ARRAY_SIZE(bad_strings); i++) {
-		const struct bad_string *b = &bad_strings[i];
+	for (i = 0; i < n; i++) {
+		const struct bad_string *b = &cases[i];
 		char err[SPW_ERR_MAX], want[SPW_ERR_MAX + 16];
 		struct spw_config *c = (struct spw_config *)&c;
 		int ret;
@@ -930,6 +937,61 @@ static void test_bad_strings(void **state)
 		spw_config_free(c);
 	}
 	assert_int_equal(failed, 0);
+}
+
+static void test_bad_strings(void **state)
+{
+	(void)state;
+	expect_bad_strings(bad_strings, ARRAY_SIZE(bad_strings));
+}
+
+/* xdp_dispatcher and xdp_priority: the values they take, and the clear errors for the rest. */
+static void test_xdp_dispatcher(void **state)
+{
+	static const struct bad_string bad[] = {
+	    {"xdp_dispatcher: xdp-tools\n",
+	     "1:17: xdp_dispatcher: unknown dispatcher 'xdp-tools' (link: spillway's own XDP "
+	     "link, or libxdp: libxdp's multi-program dispatcher)"},
+	    {"xdp_dispatcher: LIBXDP\n",
+	     "1:17: xdp_dispatcher: unknown dispatcher 'LIBXDP' (link: spillway's own XDP link, "
+	     "or libxdp: libxdp's multi-program dispatcher)"},
+	    {"xdp_dispatcher: [libxdp]\n",
+	     "1:17: 'xdp_dispatcher' must be a single value, not a list"},
+	    {"xdp_dispatcher: libxdp\nxdp_priority: -1\n",
+	     "2:15: xdp_priority: -1 is out of range (0..65535)"},
+	    {"xdp_dispatcher: libxdp\nxdp_priority: 65536\n",
+	     "2:15: xdp_priority: 65536 is out of range (0..65535)"},
+	    {"xdp_dispatcher: libxdp\nxdp_priority: high\n",
+	     "2:15: xdp_priority: 'high' is not a whole number"},
+	    /* A priority orders nothing without the dispatcher, wherever the keys are written. */
+	    {"xdp_priority: 10\n",
+	     "1:15: xdp_priority: only libxdp's dispatcher runs programs in an order (set "
+	     "xdp_dispatcher: libxdp, or remove xdp_priority)"},
+	    {"xdp_priority: 10\nxdp_dispatcher: link\n",
+	     "1:15: xdp_priority: only libxdp's dispatcher runs programs in an order (set "
+	     "xdp_dispatcher: libxdp, or remove xdp_priority)"},
+	    {"xdp_dispatcher: libxdp\nxdp_dispatcher: link\n",
+	     "2:1: duplicate key 'xdp_dispatcher' (first at line 1)"},
+	};
+	struct spw_config *c;
+
+	(void)state;
+	c = parse_ok("xdp_dispatcher: libxdp\n");
+	assert_int_equal(c->xdp_dispatcher, SPW_XDP_VIA_LIBXDP);
+	assert_int_equal(c->xdp_priority, SPW_XDP_PRIORITY_DEFAULT);
+	spw_config_free(c);
+	/* Either order; 0 (first of all) and the bound are priorities too. */
+	c = parse_ok("xdp_priority: 0\ninterfaces: [{name: eth0}]\nxdp_dispatcher: libxdp\n");
+	assert_int_equal(c->xdp_dispatcher, SPW_XDP_VIA_LIBXDP);
+	assert_int_equal(c->xdp_priority, 0);
+	spw_config_free(c);
+	c = parse_ok("xdp_dispatcher: libxdp\nxdp_priority: 65535\n");
+	assert_int_equal(c->xdp_priority, 65535);
+	spw_config_free(c);
+	c = parse_ok("xdp_dispatcher: link\n");
+	assert_int_equal(c->xdp_dispatcher, SPW_XDP_VIA_LINK);
+	spw_config_free(c);
+	expect_bad_strings(bad, ARRAY_SIZE(bad));
 }
 
 static void test_io_errors(void **state)
@@ -1136,9 +1198,10 @@ int main(void)
 	    cmocka_unit_test(test_bad_files),	cmocka_unit_test(test_example),
 	    cmocka_unit_test(test_defaults),	cmocka_unit_test(test_good_strings),
 	    cmocka_unit_test(test_downstreams), cmocka_unit_test(test_downstream_marks),
-	    cmocka_unit_test(test_bad_strings), cmocka_unit_test(test_io_errors),
-	    cmocka_unit_test(test_err_buffer),	cmocka_unit_test(test_many_rules),
-	    cmocka_unit_test(test_limits),	cmocka_unit_test(test_advice),
+	    cmocka_unit_test(test_bad_strings), cmocka_unit_test(test_xdp_dispatcher),
+	    cmocka_unit_test(test_io_errors),	cmocka_unit_test(test_err_buffer),
+	    cmocka_unit_test(test_many_rules),	cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_advice),
 	};
 
 	return cmocka_run_group_tests(tests, find_dirs, NULL);

@@ -126,6 +126,7 @@ static void test_each_change(void **state)
 				      "  - name: web\n"
 				      "    port: 80\n"
 				      "controller: {tick: 200ms}\n"
+				      "flows: {service_share: 0.25}\n"
 				      "metrics: {listen: '127.0.0.1:9100'}\n";
 	static const char *const want[] = {
 	    "service api: tcp/8080 -> tcp/8081",
@@ -141,6 +142,7 @@ static void test_each_change(void **state)
 	    "interface eth0: mode xdp -> tc",
 	    "interface eth1: added (xdp)",
 	    "controller.tick: 100ms -> 200ms",
+	    "flows.service_share: 0.5 -> 0.25",
 	    "metrics.listen: 127.0.0.1:9478 -> 127.0.0.1:9100 (a reload keeps the running value: "
 	    "needs a restart)",
 	};
@@ -156,6 +158,29 @@ static void test_each_change(void **state)
 		if (!has(l, want[i]))
 			fail_msg("missing: %s", want[i]);
 	assert_int_equal(n, (int)(sizeof(want) / sizeof(want[0])));
+	free(l);
+}
+
+static void test_xdp_dispatcher(void **state)
+{
+	static const char libxdp[] = "interfaces: [{name: eth0, mode: xdp}]\n"
+				     "xdp_dispatcher: libxdp\n";
+	static const char libxdp40[] = "interfaces: [{name: eth0, mode: xdp}]\n"
+				       "xdp_dispatcher: libxdp\nxdp_priority: 40\n";
+	static const char link[] = "interfaces: [{name: eth0, mode: xdp}]\n";
+	struct lines *l = malloc(sizeof(*l));
+
+	(void)state;
+	assert_non_null(l);
+	/* A reload applies both: it attaches through the dispatcher the file names. */
+	assert_int_equal(diff(link, libxdp, l), 1);
+	assert_string_equal(l->text[0], "xdp_dispatcher: link -> libxdp");
+	assert_int_equal(diff(libxdp, libxdp40, l), 1);
+	assert_string_equal(l->text[0], "xdp_priority: 50 -> 40");
+	assert_int_equal(diff(libxdp40, link, l), 2);
+	assert_true(has(l, "xdp_dispatcher: libxdp -> link"));
+	assert_true(has(l, "xdp_priority: 40 -> 50"));
+	assert_int_equal(diff(libxdp40, libxdp40, l), 0);
 	free(l);
 }
 
@@ -256,8 +281,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_same),	   cmocka_unit_test(test_each_change),
-	    cmocka_unit_test(test_tiers_and_dscp), cmocka_unit_test(test_exempt),
-	    cmocka_unit_test(test_many_rules),
+	    cmocka_unit_test(test_xdp_dispatcher), cmocka_unit_test(test_tiers_and_dscp),
+	    cmocka_unit_test(test_exempt),	   cmocka_unit_test(test_many_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,6 +125,22 @@ out:
 }
 
 /*
+ * Each service's share of the flow table, from the table's real size (a pinned table keeps
+ * the size it was made with): written into every policy from the next tick.
+ */
+static void set_max_tracked(struct spwd *d, const struct spw_config *cfg)
+{
+	uint32_t table = 0;
+
+	d->max_tracked = 0;
+	if (cfg->flow_service_share >= 1.0 || spw_dp_flow_capacity(d->dp, &table) || !table)
+		return;
+	d->max_tracked = (uint32_t)(cfg->flow_service_share * table);
+	if (!d->max_tracked)
+		d->max_tracked = 1;
+}
+
+/*
  * The exempt set: the configured prefixes and, unless turned off, the host's own addresses as
  * they are now. The new set is added before what only the old one had is removed, so a source
  * exempt before and after a reload is never refused in between, and a failed add leaves the
@@ -309,6 +325,7 @@ static enum spw_attach_mode iface_mode(const struct spw_config *cfg, const char 
 
 static int apply_ifaces(struct spwd *d, const struct spw_config *cfg, const struct spw_config *old)
 {
+	const struct spw_xdp_via via = {cfg->xdp_dispatcher, cfg->xdp_priority};
 	bool found;
 	int i, err, ifindex;
 
@@ -328,11 +345,16 @@ static int apply_ifaces(struct spwd *d, const struct spw_config *cfg, const stru
 			pr_warn("interface %s does not exist\n", cfg->ifaces[i].name);
 			return -ENODEV;
 		}
-		err = spw_dp_attach(d->dp, ifindex, cfg->ifaces[i].mode);
+		err = spw_dp_attach_via(d->dp, ifindex, cfg->ifaces[i].mode, &via);
 		if (err)
 			return err;
-		pr_info("attached to %s (%s)\n", cfg->ifaces[i].name,
-			spw_attach_mode_name(cfg->ifaces[i].mode));
+		if (cfg->ifaces[i].mode == SPW_ATTACH_TC || via.dispatcher == SPW_XDP_VIA_LINK)
+			pr_info("attached to %s (%s)\n", cfg->ifaces[i].name,
+				spw_attach_mode_name(cfg->ifaces[i].mode));
+		else
+			pr_info("attached to %s (%s, libxdp's dispatcher, priority %u)\n",
+				cfg->ifaces[i].name, spw_attach_mode_name(cfg->ifaces[i].mode),
+				via.priority);
 	}
 	return 0;
 }
@@ -353,6 +375,8 @@ int spwd_apply(struct spwd *d, const struct spw_config *cfg, const struct spw_co
 		err = apply_downstreams(d, cfg);
 	if (!err)
 		err = spw_dp_flood_guard_set(d->dp, cfg->flood_insert_rate, 0);
+	if (!err)
+		set_max_tracked(d, cfg);
 	if (!err)
 		err = apply_ifaces(d, cfg, old);
 	return err;

@@ -104,6 +104,7 @@ struct spwd {
 	uint32_t netns_ino;		  /* this process's network namespace (state_file.c) */
 	const struct spw_config *ifindex_cfg; /* the config ifindex[] was resolved for */
 	uint32_t ifindex[SPW_MAX_IFACES];     /* its interfaces' ifindexes, 0: none such */
+	uint32_t max_tracked; /* flows of one service the table may hold (policy), 0: no bound */
 };
 
 /* apply.c: make the data plane match cfg (exempt, services, rules, DSCP, flood guard, attach). */

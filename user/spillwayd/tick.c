@@ -200,6 +200,7 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
 	memcpy(p.burst, c->burst, sizeof(p.burst));
 	memcpy(p.max_conns, c->max_conns, sizeof(p.max_conns));
 	memcpy(p.mark_egress, c->mark_egress, sizeof(p.mark_egress));
+	p.max_tracked = d->max_tracked;
 	if (s->conn_limit) {
 		p.flags |= SPW_POLICY_RESERVE;
 		memcpy(p.admit_below, s->admit_below, sizeof(p.admit_below));

@@ -77,17 +77,46 @@ const char *spw_attach_mode_name(unsigned int mode)
 	return mode < SPW_ATTACH_MODE_COUNT ? attach_mode_names[mode] : "?";
 }
 
-int spw_attach_mode_parse(const char *name, enum spw_attach_mode *mode)
+/* The index of name in names[n], -EINVAL when it is none of them. */
+static int name_index(const char *const *names, unsigned int n, const char *name)
 {
 	unsigned int i;
 
-	for (i = 0; i < SPW_ATTACH_MODE_COUNT; i++) {
-		if (!strcmp(name, attach_mode_names[i])) {
-			*mode = (enum spw_attach_mode)i;
-			return 0;
-		}
-	}
+	for (i = 0; i < n; i++)
+		if (!strcmp(name, names[i]))
+			return (int)i;
 	return -EINVAL;
+}
+
+int spw_attach_mode_parse(const char *name, enum spw_attach_mode *mode)
+{
+	int i = name_index(attach_mode_names, SPW_ATTACH_MODE_COUNT, name);
+
+	if (i < 0)
+		return i;
+	*mode = (enum spw_attach_mode)i;
+	return 0;
+}
+
+static const char *const xdp_dispatcher_names[SPW_XDP_DISPATCHER_COUNT] = {
+#define SPW_XDP_DISPATCHER_NAME(id, name) [SPW_XDP_VIA_##id] = name,
+    SPW_XDP_DISPATCHERS(SPW_XDP_DISPATCHER_NAME)
+#undef SPW_XDP_DISPATCHER_NAME
+};
+
+const char *spw_xdp_dispatcher_name(unsigned int via)
+{
+	return via < SPW_XDP_DISPATCHER_COUNT ? xdp_dispatcher_names[via] : "?";
+}
+
+int spw_xdp_dispatcher_parse(const char *name, enum spw_xdp_dispatcher *via)
+{
+	int i = name_index(xdp_dispatcher_names, SPW_XDP_DISPATCHER_COUNT, name);
+
+	if (i < 0)
+		return i;
+	*via = (enum spw_xdp_dispatcher)i;
+	return 0;
 }
 
 void spw_attach_modes_text(char *buf, size_t len)

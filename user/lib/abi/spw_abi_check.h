@@ -80,7 +80,7 @@ SPW_ABI_OFF(struct spw_policy, max_conns, 88);
 SPW_ABI_OFF(struct spw_policy, admit_below, 120);
 SPW_ABI_OFF(struct spw_policy, generation, 152);
 SPW_ABI_OFF(struct spw_policy, mark_egress, 156);
-SPW_ABI_OFF(struct spw_policy, reserved1, 164);
+SPW_ABI_OFF(struct spw_policy, max_tracked, 164);
 
 SPW_ABI_SIZE(struct spw_service_rec, 48);
 SPW_ABI_OFF(struct spw_service_rec, capacity_mfps, 32);
@@ -94,6 +94,8 @@ SPW_ABI_SIZE(struct spw_attach_rec, 24);
 SPW_ABI_OFF(struct spw_attach_rec, ingress_prio, 2);
 SPW_ABI_OFF(struct spw_attach_rec, ingress_handle, 8);
 SPW_ABI_OFF(struct spw_attach_rec, egress_handle, 12);
+SPW_ABI_OFF(struct spw_attach_rec, xdp_via, 6);
+SPW_ABI_OFF(struct spw_attach_rec, xdp_prog_id, 16);
 SPW_ABI_OFF(struct spw_globals, cohort_salt, 0);
 SPW_ABI_OFF(struct spw_globals, abi_version, 4);
 SPW_ABI_OFF(struct spw_globals, salt_rotated_ns, 8);
@@ -113,8 +115,8 @@ SPW_ABI_OFF(struct spw_flow_key, sport, 32);
 SPW_ABI_OFF(struct spw_flow_key, dport, 34);
 SPW_ABI_OFF(struct spw_flow_key, proto, 36);
 
-/* 16 bytes: with the 40-byte key and the kernel's element header, under 128 bytes a flow. */
-SPW_ABI_SIZE(struct spw_flow, 16);
+/* 20 bytes: with the 40-byte key and the kernel's element header, under 128 bytes a flow. */
+SPW_ABI_SIZE(struct spw_flow, 20);
 SPW_ABI_OFF(struct spw_flow, last_us, 0);
 SPW_ABI_OFF(struct spw_flow, req_us, 4);
 SPW_ABI_OFF(struct spw_flow, svc_id, 8);
@@ -122,6 +124,7 @@ SPW_ABI_OFF(struct spw_flow, tier, 10);
 SPW_ABI_OFF(struct spw_flow, cohort, 11);
 SPW_ABI_OFF(struct spw_flow, state, 12);
 SPW_ABI_OFF(struct spw_flow, mark, 13);
+SPW_ABI_OFF(struct spw_flow, cli_nxt, 16);
 
 SPW_ABI_SIZE(struct spw_exempt_key, 24);
 SPW_ABI_OFF(struct spw_exempt_key, family, 4);

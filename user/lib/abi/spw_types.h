@@ -28,6 +28,18 @@ int spw_attach_mode_parse(const char *name, enum spw_attach_mode *mode);
 /* The names for a message: "xdp, xdp-generic or tc". */
 void spw_attach_modes_text(char *buf, size_t len);
 
+enum spw_xdp_dispatcher {
+#define SPW_XDP_DISPATCHER_ENUM(id, name) SPW_XDP_VIA_##id,
+	SPW_XDP_DISPATCHERS(SPW_XDP_DISPATCHER_ENUM)
+#undef SPW_XDP_DISPATCHER_ENUM
+	    SPW_XDP_DISPATCHER_COUNT
+};
+
+/* A dispatcher's name ("libxdp"), "?" when out of range. */
+const char *spw_xdp_dispatcher_name(unsigned int via);
+/* The dispatcher named name; -EINVAL when none is. */
+int spw_xdp_dispatcher_parse(const char *name, enum spw_xdp_dispatcher *via);
+
 /* A service: (protocol, port, optional local address) -> id. */
 struct spw_service_match {
 	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */

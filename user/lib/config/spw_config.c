@@ -29,9 +29,15 @@
 
 /* Defaults (spw_config.h). */
 #define DEFAULT_INSERT_RATE 20000
-#define DEFAULT_LISTEN	    "127.0.0.1:9478"
-#define DEFAULT_STATE_DIR   SPW_STATE_DIR
-#define DEFAULT_SOCKET	    SPW_REPORT_SOCKET
+/*
+ * Half the flow table per service: a flood of one service (random UDP source ports, never
+ * completed handshakes) leaves the other half to the others, whose caps and counts keep
+ * working; a single service still has 131k flows of the default table.
+ */
+#define DEFAULT_SERVICE_SHARE 0.5
+#define DEFAULT_LISTEN	      "127.0.0.1:9478"
+#define DEFAULT_STATE_DIR     SPW_STATE_DIR
+#define DEFAULT_SOCKET	      SPW_REPORT_SOCKET
 
 static const char *const default_tiers[] = {"critical", "standard", "sheddable"};
 
@@ -56,9 +62,12 @@ static void set_defaults(struct spw_config *c)
 	c->exempt_host_addresses = true;
 	c->flow_capacity = SPW_FLOWS_DEFAULT;
 	c->flood_insert_rate = DEFAULT_INSERT_RATE;
+	c->flow_service_share = DEFAULT_SERVICE_SHARE;
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", DEFAULT_LISTEN);
 	snprintf(c->report_socket, sizeof(c->report_socket), "%s", DEFAULT_SOCKET);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", DEFAULT_STATE_DIR);
+	c->xdp_dispatcher = SPW_XDP_VIA_LINK;
+	c->xdp_priority = SPW_XDP_PRIORITY_DEFAULT;
 }
 
 int spw_config_tier(const struct spw_config *c, const char *name)
@@ -137,6 +146,8 @@ static const struct cfg_field top_fields[] = {
     {"report", cfg_parse_report},
     {"state_dir", cfg_parse_state_dir},
     {"downstreams", cfg_parse_downstreams},
+    {"xdp_dispatcher", cfg_parse_xdp_dispatcher},
+    {"xdp_priority", cfg_parse_xdp_priority},
 };
 #define NTOP (sizeof(top_fields) / sizeof(top_fields[0]))
 
@@ -166,7 +177,16 @@ static int parse_root(struct cfg_ctx *x, yaml_node_t *root)
 		if (!strcmp(pass[i].key, "tiers"))
 			pass[i].parse = skip;
 	}
-	return cfg_walk_map(x, root, "the top level", "at the top level", pass, NTOP, NULL);
+	err = cfg_walk_map(x, root, "the top level", "at the top level", pass, NTOP, NULL);
+	if (err)
+		return err;
+	/* Only libxdp's dispatcher orders programs: a priority for spillway's own link, which
+	 * holds the hook alone, would be a setting that does nothing. */
+	if (x->xdp_priority && x->c->xdp_dispatcher != SPW_XDP_VIA_LIBXDP)
+		return cfg_err(x, x->xdp_priority,
+			       "xdp_priority: only libxdp's dispatcher runs programs in an order "
+			       "(set xdp_dispatcher: libxdp, or remove xdp_priority)");
+	return 0;
 }
 
 /* Line and column of a byte offset, for reader errors, which libyaml reports by offset only. */

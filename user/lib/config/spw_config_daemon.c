@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The config's settings of the daemon itself: interfaces to attach to, the controller's
- * periods and timeouts, the flow table, the exporter, the report socket and the state folder.
+ * The config's settings of the daemon itself: interfaces to attach to and how (the XDP
+ * dispatcher and spillway's priority in it), the controller's periods and timeouts, the flow
+ * table, the exporter, the report socket and the state folder.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,11 @@
  */
 #define FLOW_TIMEOUT_MIN_NS (2ULL * SPW_FLOW_TOUCH_US * SPW_NSEC_PER_USEC)
 #define FLOW_TIMEOUT_MAX_NS ((uint64_t)SPW_FLOW_TIMEOUT_MAX_US * SPW_NSEC_PER_USEC)
+/*
+ * libxdp takes any unsigned run priority; its programs use small ones (its default 50,
+ * xdp-filter's 10). Past this bound the number is a typo, not an order.
+ */
+#define XDP_PRIORITY_MAX 65535
 /* Flow table entries: 2^24 flows at up to 128 bytes each is already 2 GiB of kernel memory. */
 #define FLOW_CAPACITY_MAX (1u << 24)
 
@@ -310,9 +316,27 @@ static int flows_insert_rate(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *v
 	return 0;
 }
 
+static int flows_service_share(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	double share;
+	int err;
+
+	(void)key;
+	(void)obj;
+	err = cfg_decimal(x, "service_share", val, &share);
+	if (err)
+		return err;
+	if (!(share > 0.0) || share > 1.0)
+		return cfg_err(x, val, "service_share: %s is not a fraction in (0, 1]",
+			       cfg_text(val));
+	x->c->flow_service_share = share;
+	return 0;
+}
+
 static const struct cfg_field flows_fields[] = {
     {"capacity", flows_capacity},
     {"insert_rate", flows_insert_rate},
+    {"service_share", flows_service_share},
 };
 
 int cfg_parse_flows(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
@@ -456,4 +480,32 @@ int cfg_parse_state_dir(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, v
 	(void)key;
 	(void)obj;
 	return abs_path(x, "state_dir", val, x->c->state_dir, sizeof(x->c->state_dir));
+}
+
+/* ---- xdp_dispatcher, xdp_priority ---- */
+
+int cfg_parse_xdp_dispatcher(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	const char *t;
+	int err;
+
+	(void)key;
+	(void)obj;
+	err = cfg_scalar(x, "xdp_dispatcher", val, &t);
+	if (err)
+		return err;
+	if (spw_xdp_dispatcher_parse(t, &x->c->xdp_dispatcher))
+		return cfg_err(x, val,
+			       "xdp_dispatcher: unknown dispatcher '%.*s' (link: spillway's own "
+			       "XDP link, or libxdp: libxdp's multi-program dispatcher)",
+			       CFG_QUOTE_MAX, t);
+	return 0;
+}
+
+int cfg_parse_xdp_priority(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	(void)key;
+	(void)obj;
+	x->xdp_priority = val;
+	return cfg_u32(x, "xdp_priority", val, 0, XDP_PRIORITY_MAX, &x->c->xdp_priority);
 }

@@ -381,6 +381,11 @@ static void diff_ifaces(struct diff *df, const struct spw_config *a, const struc
 	for (i = 0; i < a->nifaces; i++)
 		if (!iface_named(b, a->ifaces[i].name))
 			say(df, "interface %s: removed (detached)", a->ifaces[i].name);
+	if (a->xdp_dispatcher != b->xdp_dispatcher)
+		say(df, "xdp_dispatcher: %s -> %s", spw_xdp_dispatcher_name(a->xdp_dispatcher),
+		    spw_xdp_dispatcher_name(b->xdp_dispatcher));
+	if (a->xdp_priority != b->xdp_priority)
+		say(df, "xdp_priority: %" PRIu32 " -> %" PRIu32, a->xdp_priority, b->xdp_priority);
 }
 
 static void diff_restart_only(struct diff *df, const struct spw_config *a,
@@ -431,6 +436,9 @@ int spw_config_diff(const struct spw_config *from, const struct spw_config *to, 
 	if (from->flood_insert_rate != to->flood_insert_rate)
 		say(&df, "flows.insert_rate: %" PRIu32 "/s -> %" PRIu32 "/s",
 		    from->flood_insert_rate, to->flood_insert_rate);
+	if (from->flow_service_share != to->flow_service_share)
+		say(&df, "flows.service_share: %g -> %g", from->flow_service_share,
+		    to->flow_service_share);
 	diff_restart_only(&df, from, to);
 	return df.n;
 }

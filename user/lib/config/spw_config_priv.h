@@ -27,6 +27,8 @@ struct cfg_ctx {
 	struct spw_config *c;
 	char *err;
 	size_t errlen;
+	yaml_node_t
+	    *xdp_priority; /* where xdp_priority is written, checked against the dispatcher */
 };
 
 /* One key a mapping accepts, and what parses its value into obj. */
@@ -142,6 +144,8 @@ CFG_SECTION(services);
 CFG_SECTION(interfaces);
 CFG_SECTION(controller);
 CFG_SECTION(flows);
+CFG_SECTION(xdp_dispatcher);
+CFG_SECTION(xdp_priority);
 CFG_SECTION(metrics);
 CFG_SECTION(report);
 CFG_SECTION(state_dir);

@@ -2,7 +2,8 @@
 /*
  * Attaching to interfaces. XDP goes through a bpf_link pinned under the pin root, so the
  * program stays when the daemon exits and a new daemon swaps its program in atomically with
- * bpf_link_update (never a window without one). TC programs go beside others
+ * bpf_link_update (never a window without one); or, when asked, through libxdp's dispatcher
+ * beside other XDP programs (spw_attach_libxdp.c). TC programs go beside others
  * (spw_attach_tc.c). Every mode also puts the TC egress program on the interface: the flow
  * tracker reads the server's replies there. What went where is recorded per interface in
  * spw_attached, so detach removes spillway's programs and nothing else.
@@ -123,15 +124,55 @@ static bool mode_is_xdp(enum spw_attach_mode mode)
 	return mode == SPW_ATTACH_XDP || mode == SPW_ATTACH_XDP_GENERIC;
 }
 
-/* What a mode change leaves behind of the old mode: the TC ingress program, or the XDP link. */
+/* spillway's XDP program off ifindex, whichever way it went on: its link, or libxdp's. */
+static int detach_xdp_any(struct spw_dataplane *dp, int ifindex, struct spw_attach_rec *rec)
+{
+	int err = detach_xdp(dp, ifindex), e;
+
+	e = spw_dp_libxdp_detach(dp, ifindex, rec);
+	return err ? err : e;
+}
+
+/* What a mode change leaves behind of the old mode: the TC ingress program, or the XDP one. */
 static int drop_old_mode(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode old,
 			 enum spw_attach_mode mode, struct spw_attach_rec *rec)
 {
 	if (old == SPW_ATTACH_TC && mode_is_xdp(mode))
 		return spw_dp_tc_detach(dp, ifindex, BPF_TC_INGRESS, rec);
 	if (mode_is_xdp(old) && mode == SPW_ATTACH_TC)
-		return detach_xdp(dp, ifindex);
+		return detach_xdp_any(dp, ifindex, rec);
 	return 0;
+}
+
+/*
+ * The XDP program on in mode through via. Where spillway's is there already the other way, or
+ * in libxdp's dispatcher in the other XDP mode, it comes off first: a device's XDP hook holds
+ * one attach, so neither way can go in beside the other, and for that switch there is a
+ * moment without spillway's program (said in the log).
+ */
+static int attach_xdp_via(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode,
+			  const struct spw_xdp_via *via, bool had, struct spw_attach_rec *rec)
+{
+	bool generic = mode == SPW_ATTACH_XDP_GENERIC;
+	int err;
+
+	if (had && mode_is_xdp(rec->mode) &&
+	    (rec->xdp_via != via->dispatcher ||
+	     (via->dispatcher == SPW_XDP_VIA_LIBXDP && rec->mode != mode))) {
+		pr_info("ifindex %d: moving spillway's XDP program from %s (%s) to %s (%s): it is "
+			"off the interface until the new attach\n",
+			ifindex, spw_xdp_dispatcher_name(rec->xdp_via),
+			spw_attach_mode_name(rec->mode), spw_xdp_dispatcher_name(via->dispatcher),
+			spw_attach_mode_name(mode));
+		err = detach_xdp_any(dp, ifindex, rec);
+		if (err)
+			return err;
+	}
+	if (via->dispatcher == SPW_XDP_VIA_LIBXDP)
+		return spw_dp_libxdp_attach(dp, ifindex, generic, via->priority, rec);
+	rec->xdp_via = SPW_XDP_VIA_LINK;
+	rec->xdp_prog_id = 0;
+	return attach_xdp(dp, ifindex, generic);
 }
 
 /* Native XDP on a veth can attach where XDP_TX cannot leave: say so at once. */
@@ -152,12 +193,21 @@ static void warn_no_xdp_tx(int ifindex)
 
 int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode)
 {
+	static const struct spw_xdp_via link = {.dispatcher = SPW_XDP_VIA_LINK};
+
+	return spw_dp_attach_via(dp, ifindex, mode, &link);
+}
+
+int spw_dp_attach_via(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode,
+		      const struct spw_xdp_via *via)
+{
 	struct spw_iface_key key;
 	struct spw_attach_rec rec;
 	bool had;
 	int err;
 
-	if (ifindex <= 0 || mode >= SPW_ATTACH_MODE_COUNT)
+	if (ifindex <= 0 || mode >= SPW_ATTACH_MODE_COUNT ||
+	    via->dispatcher >= SPW_XDP_DISPATCHER_COUNT)
 		return -EINVAL;
 	if (spw_dp_prog_fd(dp, SPW_PROG_XDP) < 0)
 		return -ENOENT; /* opened with spw_dp_open_pinned(): no program to attach */
@@ -172,7 +222,7 @@ int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mo
 	if (err)
 		goto fail;
 	if (mode_is_xdp(mode))
-		err = attach_xdp(dp, ifindex, mode == SPW_ATTACH_XDP_GENERIC);
+		err = attach_xdp_via(dp, ifindex, mode, via, had, &rec);
 	else
 		err = spw_dp_tc_attach(dp, ifindex, BPF_TC_INGRESS, SPW_PROG_TC_INGRESS, &rec);
 	if (err)
@@ -216,7 +266,7 @@ int spw_dp_detach(struct spw_dataplane *dp, int ifindex)
 		err = spw_dp_attach_rec_get(dp, &key, &rec, &had);
 	if (err)
 		return err;
-	err = detach_xdp(dp, ifindex);
+	err = detach_xdp_any(dp, ifindex, &rec);
 	e = spw_dp_tc_detach(dp, ifindex, BPF_TC_INGRESS, &rec);
 	if (!err)
 		err = e;

@@ -295,6 +295,25 @@ fail:
 		strerror(-err));
 }
 
+int spw_dp_xdp_open(const struct spw_dataplane *dp, uint32_t flows, bool track_tcp,
+		    struct spillway_xdp **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = dp->pin_root);
+	struct spillway_xdp *xdp;
+	int err;
+
+	xdp = spillway_xdp__open_opts(&oopts);
+	if (!xdp) {
+		err = -errno;
+		pr_warn("cannot open the XDP program: %s\n", strerror(-err));
+		return err;
+	}
+	bpf_map__set_max_entries(xdp->maps.spw_flows, flows);
+	xdp->rodata->spw_track_tcp = track_tcp;
+	*out = xdp;
+	return 0;
+}
+
 int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
@@ -322,14 +341,9 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 	oopts.pin_root_path = dp->pin_root;
 	dp->tc_clsact = opts && opts->tc_clsact;
 
-	dp->xdp = spillway_xdp__open_opts(&oopts);
-	if (!dp->xdp) {
-		err = -errno;
-		pr_warn("cannot open the XDP program: %s\n", strerror(-err));
+	err = spw_dp_xdp_open(dp, flows, !(opts && opts->no_tcp_tracking), &dp->xdp);
+	if (err)
 		goto cleanup;
-	}
-	bpf_map__set_max_entries(dp->xdp->maps.spw_flows, flows);
-	dp->xdp->rodata->spw_track_tcp = !(opts && opts->no_tcp_tracking);
 	err = spillway_xdp__load(dp->xdp);
 	if (err) {
 		pr_warn("cannot load the XDP program: %s\n", strerror(-err));

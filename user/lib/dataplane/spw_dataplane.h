@@ -75,6 +75,19 @@ const char *spw_dp_pin_root(const struct spw_dataplane *dp);
  * and nothing else.
  */
 int spw_dp_attach(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode);
+/* How the XDP modes attach (config xdp_dispatcher, xdp_priority); TC mode ignores it. */
+struct spw_xdp_via {
+	enum spw_xdp_dispatcher dispatcher;
+	unsigned int priority; /* libxdp's run priority: lower runs first */
+};
+/*
+ * spw_dp_attach() with the XDP modes through via: spillway's own link (what spw_dp_attach()
+ * does), or one program of libxdp's dispatcher beside the others there, where attaching again
+ * puts the new program in before the old one comes out (no moment without spillway; both run
+ * in between). Moving between the two ways detaches first: a moment without spillway.
+ */
+int spw_dp_attach_via(struct spw_dataplane *dp, int ifindex, enum spw_attach_mode mode,
+		      const struct spw_xdp_via *via);
 int spw_dp_detach(struct spw_dataplane *dp, int ifindex);
 
 /* Where the device of a pinned XDP link (link_xdp_IFINDEX) is, seen from the caller. */

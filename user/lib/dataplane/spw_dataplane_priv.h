@@ -9,6 +9,8 @@
 #include "spillway_maps.h"
 #include "spw_dataplane.h"
 
+/* Interfaces whose libxdp program a data plane remembers: more than a config names. */
+#define SPW_LIBXDP_OWN_MAX 32
 /* Longest pin root: leaves room in a PATH_MAX buffer for any file name under it. */
 #define SPW_PIN_ROOT_MAX 256
 
@@ -45,6 +47,13 @@ struct spw_dataplane {
 	char pin_root[SPW_PIN_ROOT_MAX];
 	bool pinned_only; /* spw_dp_open_pinned(): the map fds are ours, no programs loaded */
 	bool tc_clsact;	  /* spw_dp_opts.tc_clsact: clsact filters even where tcx exists */
+	/* The programs this data plane put into libxdp's dispatcher, so a reload that changes
+	 * nothing keeps them instead of loading the program again; a new process swaps its own
+	 * in. Zeroed slots are free. */
+	struct {
+		__u32 prog_id;
+		unsigned int prio;
+	} libxdp_own[SPW_LIBXDP_OWN_MAX];
 };
 
 /* A zeroed data plane with its pin root and per-CPU read buffer; nothing opened yet. */
@@ -68,8 +77,32 @@ typedef int (*spw_dp_map_fd_fn)(const char *name, void *ctx);
 int spw_dp_maps_fill(struct spw_dataplane *dp, spw_dp_map_fd_fn fd_of, void *ctx);
 /* The fd of the map of SPW_MAPS called name, or -ENOENT. */
 int spw_dp_map_fd(const struct spw_dataplane *dp, const char *name);
+
+/* The svc_addrs entry read for packets without readable ports, by destination address. */
+void spw_dp_addr_marker_key(const struct spw_service_match *m, struct spw_svc_addr_key *key);
+int spw_dp_addr_marker_add(struct spw_dataplane *dp, const struct spw_service_match *m,
+			   uint32_t svc_id);
 /* Closes the map fds of a spw_dp_open_pinned() data plane; nothing otherwise. */
 void spw_dp_close_pinned_fds(struct spw_dataplane *dp);
+
+/*
+ * The XDP object opened, not loaded: maps pinned by name under dp's pin root (reused when
+ * there), the flow table sized, TCP tracking set. spw_dp_open() loads it as XDP; libxdp loads
+ * another copy as an extension of its dispatcher.
+ */
+int spw_dp_xdp_open(const struct spw_dataplane *dp, uint32_t flows, bool track_tcp,
+		    struct spillway_xdp **out);
+
+/*
+ * spillway's XDP program as one of libxdp's dispatcher on ifindex (mode XDP_MODE_SKB when
+ * generic, else native) at run priority prio. Where rec holds spillway's program there
+ * already, the new one goes in first and the old one out after, so the interface never runs
+ * without spillway; one this data plane put there at the same priority is kept as it is.
+ */
+int spw_dp_libxdp_attach(struct spw_dataplane *dp, int ifindex, bool generic, unsigned int prio,
+			 struct spw_attach_rec *rec);
+/* Takes spillway's program (rec's) out of libxdp's dispatcher on ifindex, and nothing else. */
+int spw_dp_libxdp_detach(struct spw_dataplane *dp, int ifindex, struct spw_attach_rec *rec);
 
 /* The key of ifindex in the calling thread's network namespace. */
 int spw_dp_iface_key(int ifindex, struct spw_iface_key *key);

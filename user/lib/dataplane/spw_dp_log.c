@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* libbpf's messages routed into the one logger (spw_log.h), one level lower. */
+/* libbpf's and libxdp's messages routed into the one logger (spw_log.h), one level lower. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 #include "spw_dataplane.h"
 #include "spw_log.h"
 
@@ -58,7 +59,15 @@ __attribute__((format(printf, 2, 0))) static int libbpf_print(enum libbpf_print_
 	return 0;
 }
 
+/* libxdp's levels are libbpf's (its header says so): the same routing. */
+__attribute__((format(printf, 2, 0))) static int libxdp_print(enum libxdp_print_level level,
+							      const char *fmt, va_list ap)
+{
+	return libbpf_print((enum libbpf_print_level)level, fmt, ap);
+}
+
 void spw_log_install_libbpf(void)
 {
 	libbpf_set_print(libbpf_print);
+	libxdp_set_print(libxdp_print);
 }

@@ -51,6 +51,81 @@ static void svc_addr_key(const struct spw_service_match *m, struct spw_svc_addr_
 	memcpy(key->addr, m->addr, SPW_ADDR_LEN);
 }
 
+/*
+ * The entry the data plane reads for packets whose ports it cannot read (a tiny fragment, an
+ * IPv6 chain past its walk): protocol 0 and port 0, which no service has, and the service's
+ * address, or the all-zero address for a service on every local address.
+ */
+void spw_dp_addr_marker_key(const struct spw_service_match *m, struct spw_svc_addr_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (m->has_addr)
+		memcpy(key->addr, m->addr, SPW_ADDR_LEN);
+}
+
+/* The first service at the marker's address names it; later ones find it there. */
+int spw_dp_addr_marker_add(struct spw_dataplane *dp, const struct spw_service_match *m,
+			   uint32_t svc_id)
+{
+	struct spw_svc_addr_key key;
+	int err;
+
+	spw_dp_addr_marker_key(m, &key);
+	err = map_update(dp->maps.svc_addrs, &key, &svc_id, BPF_NOEXIST);
+	return err == -EEXIST ? 0 : err;
+}
+
+/* Another service at the removed one's address (any if !has_addr), or SPW_SVC_NONE. */
+static int marker_heir(struct spw_dataplane *dp, const struct spw_service_match *m, uint32_t *heir)
+{
+	struct spw_svc_addr_key key, next;
+	void *prev = NULL;
+	struct spw_port p;
+	uint32_t slot, id;
+
+	*heir = SPW_SVC_NONE;
+	if (!m->has_addr) {
+		/* Rare (a service removed): a walk over the port array is affordable. */
+		for (slot = 0; slot < SPW_PORT_SLOTS; slot++) {
+			if (bpf_map_lookup_elem(dp->maps.ports, &slot, &p))
+				return -errno;
+			if (p.svc_id != SPW_SVC_NONE) {
+				*heir = p.svc_id;
+				return 0;
+			}
+		}
+		return 0;
+	}
+	while (!bpf_map_get_next_key(dp->maps.svc_addrs, prev, &next)) {
+		if (next.proto && !memcmp(next.addr, m->addr, SPW_ADDR_LEN) &&
+		    !bpf_map_lookup_elem(dp->maps.svc_addrs, &next, &id)) {
+			*heir = id;
+			return 0;
+		}
+		key = next;
+		prev = &key;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/* After svc_id left the address of m: the marker names a service still there, or goes. */
+static int marker_del(struct spw_dataplane *dp, const struct spw_service_match *m, uint32_t svc_id)
+{
+	struct spw_svc_addr_key key;
+	uint32_t cur, heir;
+	int err;
+
+	spw_dp_addr_marker_key(m, &key);
+	if (map_lookup(dp->maps.svc_addrs, &key, &cur) || cur != svc_id)
+		return 0;
+	err = marker_heir(dp, m, &heir);
+	if (err)
+		return err;
+	if (heir == SPW_SVC_NONE)
+		return map_delete(dp->maps.svc_addrs, &key);
+	return map_update(dp->maps.svc_addrs, &key, &heir, BPF_EXIST);
+}
+
 /* Is any address-bound service left on (proto, port)? Decides the port's ADDR_BOUND flag. */
 static int addr_bound_left(struct spw_dataplane *dp, uint8_t proto, uint16_t port, bool *left)
 {
@@ -83,7 +158,8 @@ int spw_dp_service_add(struct spw_dataplane *dp, const struct spw_service_match 
 		return err;
 	if (!m->has_addr) {
 		port.svc_id = svc_id;
-		return map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+		err = map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+		return err ? err : spw_dp_addr_marker_add(dp, m, svc_id);
 	}
 	/* The address entry first: the flag must never point the data plane at nothing. */
 	svc_addr_key(m, &key);
@@ -91,14 +167,15 @@ int spw_dp_service_add(struct spw_dataplane *dp, const struct spw_service_match 
 	if (err)
 		return err;
 	port.flags |= SPW_PORT_ADDR_BOUND;
-	return map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+	err = map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+	return err ? err : spw_dp_addr_marker_add(dp, m, svc_id);
 }
 
 int spw_dp_service_del(struct spw_dataplane *dp, const struct spw_service_match *m)
 {
 	struct spw_svc_addr_key key;
 	struct spw_port port;
-	uint32_t slot;
+	uint32_t slot, id;
 	bool left;
 	int err;
 
@@ -110,11 +187,18 @@ int spw_dp_service_del(struct spw_dataplane *dp, const struct spw_service_match 
 	if (!m->has_addr) {
 		if (!port.svc_id)
 			return -ENOENT;
+		id = port.svc_id;
 		port.svc_id = SPW_SVC_NONE;
-		return map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+		err = map_update(dp->maps.ports, &slot, &port, BPF_ANY);
+		return err ? err : marker_del(dp, m, id);
 	}
 	svc_addr_key(m, &key);
-	err = map_delete(dp->maps.svc_addrs, &key);
+	err = map_lookup(dp->maps.svc_addrs, &key, &id);
+	if (!err)
+		err = map_delete(dp->maps.svc_addrs, &key);
+	if (err)
+		return err;
+	err = marker_del(dp, m, id);
 	if (err)
 		return err;
 	err = addr_bound_left(dp, m->proto, m->port, &left);

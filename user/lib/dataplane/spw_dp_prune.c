@@ -48,8 +48,18 @@ static int prune_ports(struct spw_dataplane *dp, const struct spw_service_match 
 static bool addr_kept(const struct spw_svc_addr_key *k, uint32_t id,
 		      const struct spw_service_match *keep, const uint32_t *ids, int n)
 {
+	struct spw_svc_addr_key marker;
 	int i;
 
+	/* A marker (protocol 0) is kept while the service it names is kept at its address. */
+	if (!k->proto) {
+		for (i = 0; i < n; i++) {
+			spw_dp_addr_marker_key(&keep[i], &marker);
+			if (ids[i] == id && !memcmp(&marker, k, sizeof(marker)))
+				return true;
+		}
+		return false;
+	}
 	for (i = 0; i < n; i++)
 		if (keep[i].has_addr && keep[i].proto == k->proto &&
 		    htons(keep[i].port) == k->port &&
@@ -74,7 +84,7 @@ int spw_dp_services_prune(struct spw_dataplane *dp, const struct spw_service_mat
 	struct spw_svc_addr_key akey, anext;
 	uint32_t id, pkey;
 	void *prev = NULL;
-	int err;
+	int i, err;
 
 	err = prune_ports(dp, keep, ids, n);
 	if (err)
@@ -89,6 +99,12 @@ int spw_dp_services_prune(struct spw_dataplane *dp, const struct spw_service_mat
 			bpf_map_delete_elem(dp->maps.svc_addrs, &akey);
 			prev = NULL;
 		}
+	}
+	/* A marker dropped above with its service: another kept there takes it over. */
+	for (i = 0; i < n; i++) {
+		err = spw_dp_addr_marker_add(dp, &keep[i], ids[i]);
+		if (err)
+			return err;
 	}
 	/* An array: every slot exists; a policy of a service no longer wanted is cleared. */
 	for (pkey = SPW_SVC_NONE + 1; pkey < SPW_MAX_SERVICES; pkey++) {
