@@ -15,8 +15,6 @@
  *   SPW_ORACLE_SEED     PRNG seed (default: from the clock; printed, so a run can be repeated)
  *   SPW_ORACLE_BREAK    break rule N of the model on purpose, to see the oracle fail (1-3, see
  *                       om_break_rule)
- *   SPW_ORACLE_PENDING  1: the model also keeps rules the data plane does not yet (see
- *                       om_rules_pending), counting the frames they change
  *
  * Needs root (BPF_PROG_RUN, bpffs).
  */
@@ -571,13 +569,9 @@ static void test_oracle(void **state)
 					      ((uint64_t)getpid() << 40));
 	n = env_u64("SPW_ORACLE_PACKETS", DEFAULT_PACKETS);
 	om_break_rule = (int)env_u64("SPW_ORACLE_BREAK", 0);
-	om_rules_pending = (int)env_u64("SPW_ORACLE_PENDING", 0);
 	printf("oracle: seed %" PRIu64 " (SPW_ORACLE_SEED=%" PRIu64 " repeats this run), %" PRIu64
 	       " packets%s\n",
-	       seed, seed, n,
-	       om_break_rule	  ? ", a model rule broken on purpose"
-	       : om_rules_pending ? ", with the rules the data plane does not keep yet"
-				  : "");
+	       seed, seed, n, om_break_rule ? ", a model rule broken on purpose" : "");
 	og_seed(&o->rng, seed);
 	config(&o->cfg);
 	for (hk = 0; hk < HOOKS; hk++) {

@@ -5,15 +5,26 @@
  *
  *   Ethernet, at most two 802.1Q/802.1ad tags (a third: malformed); IPv4 with ihl >= 5, a
  *   total length covering the header, the header (options included) in the frame; a non-zero
- *   fragment offset is a fragment. IPv6 with at most six extension headers (hop-by-hop,
- *   routing, fragment, AH, destination options; a seventh: malformed), a fragment header with
- *   a non-zero offset is a fragment. TCP with doff >= 5 and its options in the frame; UDP with
- *   its 8 bytes. Anything else IP is another L4 (no service), anything else not IP.
+ *   fragment offset is a fragment, offset 1 of TCP a tiny fragment. IPv6 with at most six
+ *   extension headers (hop-by-hop, routing, fragment, AH, destination options; a seventh: a
+ *   header chain), a fragment header with a non-zero offset is a fragment. TCP with doff >= 5
+ *   and its options in the frame; UDP with its 8 bytes. Every header after the IP one ends
+ *   within the datagram by its length field (Ethernet padding is no header): one cut off by
+ *   it in a first fragment (offset 0, more to come) makes a tiny fragment, whose ports are
+ *   read when the datagram holds them. Anything else cut short is malformed, anything else IP
+ *   another L4 (no service), anything else not IP.
+ *
+ *   A tiny fragment or a header chain to a service (by its ports, else by its destination
+ *   address: the first service bound there, else the first on every address) is dropped,
+ *   whatever the policy; elsewhere it passes (a fragment, a malformed packet).
  *
  *   Service by (proto, destination port), an address-bound one winning over the port's
  *   wildcard. Only new flows are decided: a bare SYN (SYN without ACK and RST) or a UDP
  *   datagram of no tracked flow. Other TCP: a pure ACK passes untouched; otherwise it belongs
- *   to its flow (FIN or RST ends it).
+ *   to its flow: FIN or RST ends it when its own SEQ is in [cli_nxt - 65535, cli_nxt], where
+ *   cli_nxt, the client sequence the server expects next, starts at the SYN's SEQ + LEN and
+ *   moves with client data ahead of it by 1..65535 (the oracle runs no egress, whose server
+ *   acks move it too).
  *
  *   New flow: no policy -> fail open. Tier: longest CIDR rule, else a trusted source's mapped
  *   DSCP, else the default; clamped below tier_count. Exempt source -> exempt. Rank = tier *
@@ -21,7 +32,9 @@
  *   the floor) for the partial share of hosts. A SYN of a flow already tracked is its
  *   retransmission: established. Then the tier's bucket (a token per flow), then its cap (a
  *   token given back when the cap refuses). Shed: dry run passes, the tier's action drops or
- *   rejects (TCP RST+ACK, UDP ICMP administratively prohibited).
+ *   rejects (TCP RST+ACK, UDP ICMP administratively prohibited); a refusal to a group
+ *   (multicast or broadcast MAC, IPv4 from 224.0.0.0, IPv6 ff00::/8) is dropped instead,
+ *   counted reject_failed. An IPv6 source ::ffff:a.b.c.d matches no IPv4 rule or trust.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +44,6 @@
 #include "spillway_rank.h"
 
 int om_break_rule;
-int om_rules_pending;
 
 #define ETH_LEN 14
 /* TCP flags, byte 13 of the header. */
@@ -96,7 +108,8 @@ static struct om_flow *flow_find(struct om_state *st, const struct spw_flow_key 
 	return NULL;
 }
 
-static void flow_add(struct om_state *st, const struct spw_flow_key *k, uint32_t svc, uint32_t tier)
+static void flow_add(struct om_state *st, const struct spw_flow_key *k, uint32_t svc, uint32_t tier,
+		     uint32_t cli_nxt)
 {
 	for (uint32_t i = key_hash(k), n = 0; n < OM_FLOW_SLOTS; i++, n++) {
 		struct om_flow *f = &st->flows[i & (OM_FLOW_SLOTS - 1)];
@@ -107,6 +120,7 @@ static void flow_add(struct om_state *st, const struct spw_flow_key *k, uint32_t
 		f->used = 1;
 		f->svc = (uint16_t)svc;
 		f->tier = (uint8_t)tier;
+		f->cli_nxt = cli_nxt;
 		st->live++;
 		st->active[svc][tier]++;
 		st->active[svc][SPW_ACTIVE_TOTAL]++;
@@ -131,6 +145,9 @@ enum om_parse {
 	P_FRAG,	 /* a later fragment */
 	P_NOT_IP,
 	P_MALFORMED,
+	P_TINY,	      /* a tiny fragment, whose service is its destination address's */
+	P_TINY_PORTS, /* a tiny fragment with its ports: its service is theirs */
+	P_CHAIN,      /* an IPv6 chain longer than the walk */
 };
 
 static bool is_vlan(uint16_t t)
@@ -150,9 +167,34 @@ static void map_v4(uint8_t *dst, const uint8_t *a4)
 	memcpy(dst + 12, a4, 4);
 }
 
+/*
+ * A header of need bytes (to the offset need) that is not all there: cut off by the datagram's
+ * end in a first fragment (the rest comes in the next one), a tiny fragment; else malformed.
+ */
+static enum om_parse cut_short(size_t need, size_t ip_end, bool first_frag)
+{
+	return ip_end && need > ip_end && first_frag ? P_TINY : P_MALFORMED;
+}
+
+/* An L4 header cut short: a tiny fragment whose datagram holds the ports has them read. */
+static enum om_parse l4_short(const uint8_t *p, size_t need, size_t lim, size_t ip_end,
+			      bool first_frag, struct om_facts *f)
+{
+	size_t l4 = f->l4_off;
+
+	if (cut_short(need, ip_end, first_frag) != P_TINY)
+		return P_MALFORMED;
+	if (l4 + 4 > lim)
+		return P_TINY;
+	f->sport = rd16(p + l4);
+	f->dport = rd16(p + l4 + 2);
+	return P_TINY_PORTS;
+}
+
 static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uint8_t *dscp)
 {
 	size_t off = ETH_LEN, ip_end = 0, l4;
+	bool first_frag = false;
 	uint16_t type;
 	uint8_t proto;
 
@@ -181,12 +223,16 @@ static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uin
 		if (rd16(ip + 2))
 			ip_end = off + rd16(ip + 2);
 		proto = ip[9];
-		if (om_rules_pending && ip_end && ip_end < len)
-			len = ip_end; /* Ethernet padding is not TCP */
+		if (ip_end && ip_end < len)
+			len = ip_end; /* Ethernet padding is not a header */
 		map_v4(f->saddr, ip + 12);
 		map_v4(f->daddr, ip + 16);
+		/* Offset 1 (in 8-byte units) can only rewrite a first fragment's TCP flags. */
+		if ((rd16(ip + 6) & 0x1fff) == 1 && proto == IPPROTO_TCP)
+			return P_TINY;
 		if (rd16(ip + 6) & 0x1fff)
 			return P_FRAG;
+		first_frag = rd16(ip + 6) & 0x2000;
 		l4 = off + hl;
 	} else if (type == 0x86dd) {
 		const uint8_t *ip = p + off;
@@ -199,7 +245,7 @@ static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uin
 		*dscp = (uint8_t)((rd16(ip) >> 4) & 0xff) >> 2;
 		if (rd16(ip + 4))
 			ip_end = off + 40 + rd16(ip + 4);
-		if (om_rules_pending && ip_end && ip_end < len)
+		if (ip_end && ip_end < len)
 			len = ip_end;
 		memcpy(f->saddr, ip + 8, 16);
 		memcpy(f->daddr, ip + 24, 16);
@@ -207,11 +253,14 @@ static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uin
 		for (n = 0; is_ext(proto); n++) {
 			size_t elen;
 
-			if (n == SPW_MAX_IPV6_EXT || at + 8 > len)
-				return P_MALFORMED;
+			if (n == SPW_MAX_IPV6_EXT)
+				return P_CHAIN;
+			if (at + 8 > len)
+				return cut_short(at + 8, ip_end, first_frag);
 			if (proto == 44) {
 				if (rd16(p + at + 2) & 0xfff8)
 					return P_FRAG;
+				first_frag = p[at + 3] & 1;
 				elen = 8;
 			} else if (proto == 51) {
 				elen = ((size_t)p[at + 1] + 2) * 4;
@@ -219,7 +268,7 @@ static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uin
 				elen = ((size_t)p[at + 1] + 1) * 8;
 			}
 			if (at + elen > len)
-				return P_MALFORMED;
+				return cut_short(at + elen, ip_end, first_frag);
 			proto = p[at];
 			at += elen;
 		}
@@ -232,11 +281,13 @@ static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uin
 	if (proto == IPPROTO_TCP) {
 		size_t doff, end;
 
-		if (l4 + 20 > len || p[l4 + 12] >> 4 < 5)
+		if (l4 + 20 > len)
+			return l4_short(p, l4 + 20, len, ip_end, first_frag, f);
+		if (p[l4 + 12] >> 4 < 5)
 			return P_MALFORMED;
 		doff = (size_t)(p[l4 + 12] >> 4) * 4;
 		if (l4 + doff > len)
-			return P_MALFORMED;
+			return l4_short(p, l4 + doff, len, ip_end, first_frag, f);
 		f->sport = rd16(p + l4);
 		f->dport = rd16(p + l4 + 2);
 		f->seq = rd32(p + l4 + 4);
@@ -247,7 +298,7 @@ static enum om_parse parse(const uint8_t *p, size_t len, struct om_facts *f, uin
 	}
 	if (proto == IPPROTO_UDP) {
 		if (l4 + 8 > len)
-			return P_MALFORMED;
+			return l4_short(p, l4 + 8, len, ip_end, first_frag, f);
 		f->sport = rd16(p + l4);
 		f->dport = rd16(p + l4 + 2);
 		return P_L4;
@@ -295,6 +346,21 @@ static uint32_t service_of(const struct om_config *c, const struct om_facts *f)
 	return wild;
 }
 
+/*
+ * Service of a packet whose ports cannot be read, by its destination address: the first
+ * service bound to it (any protocol, any port), else the first one on every address.
+ */
+static uint32_t service_at(const struct om_config *c, const struct om_facts *f)
+{
+	for (int i = 0; i < c->nsvcs; i++)
+		if (c->svcs[i].bound && !memcmp(c->svcs[i].addr, f->daddr, SPW_ADDR_LEN))
+			return c->svcs[i].id;
+	for (int i = 0; i < c->nsvcs; i++)
+		if (!c->svcs[i].bound)
+			return c->svcs[i].id;
+	return SPW_SVC_NONE;
+}
+
 static bool is_mapped(const uint8_t *a)
 {
 	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -305,17 +371,15 @@ static bool is_mapped(const uint8_t *a)
 static uint32_t tier_of(const struct om_config *c, const struct spw_policy *pol,
 			const struct om_facts *f, uint8_t dscp)
 {
-	const struct om_prefix *rule = longest(c->rules, c->nrules, f->saddr);
+	/* An IPv6 packet from ::ffff:a.b.c.d is not the IPv4 client a.b.c.d: no rule, no trust. */
+	bool mapped = !f->is_v4 && is_mapped(f->saddr);
+	const struct om_prefix *rule = mapped ? NULL : longest(c->rules, c->nrules, f->saddr);
 	uint32_t tier = pol->default_tier;
 	uint32_t count = pol->tier_count;
 
-	/* An IPv6 packet from ::ffff:a.b.c.d is not the IPv4 client a.b.c.d. */
-	if (om_rules_pending && !f->is_v4 && is_mapped(f->saddr))
-		rule = NULL;
 	if (rule)
 		tier = rule->tier;
-	else if (c->dscp_tier[dscp] != SPW_DSCP_UNMAPPED &&
-		 !(om_rules_pending && !f->is_v4 && is_mapped(f->saddr)) &&
+	else if (!mapped && c->dscp_tier[dscp] != SPW_DSCP_UNMAPPED &&
 		 longest(c->trusted, c->ntrusted, f->saddr))
 		tier = c->dscp_tier[dscp];
 	if (count == 0 || count > SPW_MAX_TIERS)
@@ -368,8 +432,23 @@ static void count(struct om_result *r, uint32_t svc, uint32_t tier, uint32_t rea
 	r->verdict = v;
 }
 
+/* SEQ + LEN of a TCP segment: what acks it all, the SYN and the FIN counting one each. */
+static uint32_t seq_end(const struct om_facts *f)
+{
+	return f->seq + f->payload_len + !!(f->tcp_flags & OM_TCP_SYN) +
+	       !!(f->tcp_flags & OM_TCP_FIN);
+}
+
+/* A refusal to a group (multicast or broadcast frame, multicast or broadcast IP) is not sent. */
+static bool to_group(const uint8_t *frame, const struct om_facts *f)
+{
+	if (frame[0] & 1)
+		return true;
+	return f->is_v4 ? f->daddr[12] >= 224 : f->daddr[0] == 0xff;
+}
+
 static void new_flow(const struct om_config *c, struct om_state *st, struct om_result *r,
-		     uint32_t svc, uint8_t dscp, const struct spw_flow_key *k)
+		     uint32_t svc, uint8_t dscp, const struct spw_flow_key *k, const uint8_t *frame)
 {
 	const struct spw_policy *pol = &c->pol[svc];
 	struct om_flow *known;
@@ -419,17 +498,37 @@ static void new_flow(const struct om_config *c, struct om_state *st, struct om_r
 			   st->active[svc][SPW_ACTIVE_TOTAL] >= pol->admit_below[tier]) {
 			reason = SPW_REASON_SHED_RESERVE;
 		} else {
-			flow_add(st, k, svc, tier);
+			flow_add(st, k, svc, tier, seq_end(&r->f));
 		}
 	}
 	if (reason == SPW_REASON_ADMITTED)
 		count(r, svc, tier, reason, OM_PASS);
 	else if (pol->flags & SPW_POLICY_DRY_RUN)
 		count(r, svc, tier, SPW_REASON_WOULD_SHED, OM_PASS);
+	else if (pol->action[tier] == SPW_ACTION_REJECT && to_group(frame, &r->f))
+		count(r, svc, tier, SPW_REASON_REJECT_FAILED, OM_DROP);
 	else if (pol->action[tier] == SPW_ACTION_REJECT)
 		count(r, svc, tier, reason, OM_BOUNCE);
 	else
 		count(r, svc, tier, reason, OM_DROP);
+}
+
+/*
+ * A packet the filter cannot read whole (a tiny fragment, an IPv6 chain past the walk): to a
+ * service (by its ports when read, else its destination address) dropped whatever the policy;
+ * elsewhere passed, a tiny fragment as a fragment, a chain as malformed.
+ */
+static void unreadable(const struct om_config *c, struct om_result *r, enum om_parse kind)
+{
+	uint32_t svc = kind == P_TINY_PORTS ? service_of(c, &r->f) : service_at(c, &r->f);
+	bool tiny = kind != P_CHAIN;
+
+	if (svc == SPW_SVC_NONE || svc >= SPW_MAX_SERVICES)
+		count(r, SPW_SVC_NONE, SPW_TIER_NONE,
+		      tiny ? SPW_REASON_FRAGMENT : SPW_REASON_MALFORMED, OM_PASS);
+	else
+		count(r, svc, SPW_TIER_NONE,
+		      tiny ? SPW_REASON_TINY_FRAGMENT : SPW_REASON_HEADER_CHAIN, OM_DROP);
 }
 
 void om_decide(const struct om_config *c, struct om_state *st, const uint8_t *frame, size_t len,
@@ -438,10 +537,12 @@ void om_decide(const struct om_config *c, struct om_state *st, const uint8_t *fr
 	struct spw_flow_key k;
 	struct om_flow *fl;
 	uint8_t dscp = 0, fl_bits;
+	enum om_parse kind;
 	uint32_t svc;
 
 	memset(r, 0, sizeof(*r));
-	switch (parse(frame, len, &r->f, &dscp)) {
+	kind = parse(frame, len, &r->f, &dscp);
+	switch (kind) {
 	case P_L4:
 		break;
 	case P_OTHER:
@@ -452,6 +553,11 @@ void om_decide(const struct om_config *c, struct om_state *st, const uint8_t *fr
 		return;
 	case P_NOT_IP:
 		count(r, SPW_SVC_NONE, SPW_TIER_NONE, SPW_REASON_NOT_IP, OM_PASS);
+		return;
+	case P_TINY:
+	case P_TINY_PORTS:
+	case P_CHAIN:
+		unreadable(c, r, kind);
 		return;
 	default:
 		count(r, SPW_SVC_NONE, SPW_TIER_NONE, SPW_REASON_MALFORMED, OM_PASS);
@@ -468,12 +574,12 @@ void om_decide(const struct om_config *c, struct om_state *st, const uint8_t *fr
 		if (fl)
 			count(r, svc, fl->tier, SPW_REASON_ESTABLISHED, OM_PASS);
 		else
-			new_flow(c, st, r, svc, dscp, &k);
+			new_flow(c, st, r, svc, dscp, &k, frame);
 		return;
 	}
 	fl_bits = r->f.tcp_flags;
 	if ((fl_bits & (OM_TCP_SYN | OM_TCP_ACK | OM_TCP_RST)) == OM_TCP_SYN) {
-		new_flow(c, st, r, svc, dscp, &k);
+		new_flow(c, st, r, svc, dscp, &k, frame);
 		return;
 	}
 	/* Not a new flow. A pure ACK (no SYN, FIN, RST, no payload) is not even looked up. */
@@ -487,6 +593,17 @@ void om_decide(const struct om_config *c, struct om_state *st, const uint8_t *fr
 		return;
 	}
 	count(r, svc, fl->tier, SPW_REASON_ESTABLISHED, OM_PASS);
-	if (fl_bits & (OM_TCP_FIN | OM_TCP_RST))
-		flow_del(st, fl);
+	if (fl_bits & (OM_TCP_FIN | OM_TCP_RST)) {
+		/* The segment's own SEQ (its end less data and FIN): near cli_nxt or ignored. */
+		uint32_t seq = seq_end(&r->f) - r->f.payload_len - !!(fl_bits & OM_TCP_FIN);
+
+		if (fl->cli_nxt - seq <= SPW_TCP_END_WINDOW)
+			flow_del(st, fl);
+	} else if (r->f.payload_len) {
+		/* Client data moves cli_nxt forward, by at most the window. */
+		uint32_t ahead = seq_end(&r->f) - fl->cli_nxt;
+
+		if (ahead && ahead <= SPW_TCP_END_WINDOW)
+			fl->cli_nxt = seq_end(&r->f);
+	}
 }

@@ -67,6 +67,7 @@ struct om_flow {
 	uint8_t used; /* 0 empty, 1 live, 2 deleted (the probe goes on past it) */
 	uint8_t tier;
 	uint16_t svc;
+	uint32_t cli_nxt; /* TCP: the client sequence the server expects next */
 };
 
 struct om_state {
@@ -109,13 +110,5 @@ void om_decide(const struct om_config *cfg, struct om_state *st, const uint8_t *
  * at the admit level, 2 the cap admits one flow too many, 3 a third VLAN tag is parsed.
  */
 extern int om_break_rule;
-/*
- * Non-zero: also the rules stated for the data plane that it does not keep yet, to count the
- * frames they would change: the L4 header is parsed within the IP length (Ethernet padding is
- * not TCP), and an IPv6 packet from an IPv4-mapped source matches no IPv4 rule or trusted
- * prefix. (Not modelled: dropping tiny first fragments of a service's traffic, whose reason
- * is not defined yet.)
- */
-extern int om_rules_pending;
 
 #endif /* SPW_ORACLE_MODEL_H */
