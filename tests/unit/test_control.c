@@ -310,6 +310,35 @@ static void test_pressure_read(void **state)
 	assert_int_equal(spw_pressure_read(s, 3, 100000, 500, &r), -1);
 	assert_true(isnan(r.pressure));
 	assert_int_equal(r.taken_ns, 0);
+	assert_int_equal(r.lag_ns, 0);
+}
+
+/*
+ * The lag of a reading: the shortest time in which one of its fresh delay signals shows a
+ * queue. An age shows every request older than its value; a latency or a pool wait of
+ * completed requests shows a wait once past its target; fills and counts are no time.
+ */
+static void test_pressure_lag(void **state)
+{
+	struct spw_signal s[3] = {
+	    {.kind = SPW_SIG_ACCEPT_QUEUE, .target = 0.5, .value = 0.1, .updated_ns = 900},
+	    {.kind = SPW_SIG_LATENCY_P99, .target = 170, .value = 60, .updated_ns = 950},
+	    {.kind = SPW_SIG_OLDEST_REQUEST_AGE, .target = 170, .value = 55, .updated_ns = 980},
+	};
+	struct spw_law_reading r;
+
+	(void)state;
+	spw_pressure_read(s, 1, 1000, 500, &r);
+	assert_int_equal(r.lag_ns, 0);
+	spw_pressure_read(s, 2, 1000, 500, &r);
+	assert_int_equal(r.lag_ns, 170 * 1000000ULL);
+	spw_pressure_read(s, 3, 1000, 500, &r);
+	assert_int_equal(r.lag_ns, 55 * 1000000ULL);
+	/* A stale age proves nothing: the latency's target again. */
+	s[2].updated_ns = 100;
+	spw_pressure_read(s, 3, 1000, 500, &r);
+	assert_int_equal(r.lag_ns, 170 * 1000000ULL);
+	assert_true(isnan(spw_signal_shows_after_ms(&s[0])));
 }
 
 /* ---- spw_law_step edges ---- */
@@ -721,6 +750,100 @@ static void test_law_no_rise_past_overload(void **state)
 	assert_true(s.level > overloaded);
 }
 
+/* A fresh reading of delay signals only (an age, a latency): nothing that scales with the
+ * load, and a queue shows in it only after lag_ms. */
+static struct spw_law_reading delay_reading(double p, double lag_ms, uint64_t t)
+{
+	struct spw_law_reading r = reading(p, t);
+
+	r.load_pressure = NAN;
+	r.lag_ns = (uint64_t)(lag_ms * NSEC_PER_MSEC);
+	return r;
+}
+
+/*
+ * Delay signals only: a low reading proves only what was admitted more than its lag ago. The
+ * load tripled 200 ms ago, all of it admitted; an age target of 170 ms cannot show that yet.
+ * The rate served stays near the 300/s of the second before, not the 1000/s of the last two
+ * ticks (taken as served, the next overload's cut landed past the capacity).
+ */
+static void test_law_served_lags(void **state)
+{
+	static const double before[TIERS] = {30, 90, 180}, now_s[TIERS] = {100, 300, 600};
+	struct spw_law_params p;
+	struct spw_law_state s;
+	struct spw_law_reading r;
+	int i;
+
+	(void)state;
+	law3(&p, &s);
+	for (i = 1; i <= 20; i++) {
+		observe(&s, &p, before, CEILING, T(i));
+		r = delay_reading(0.3, 60, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+	}
+	print_message("served at 300/s: %.0f/s\n", s.served);
+	assert_true(s.served >= 250 && s.served <= 310);
+	for (i = 21; i <= 22; i++) {
+		observe(&s, &p, now_s, CEILING, T(i));
+		r = delay_reading(0.5, 170, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+	}
+	print_message("200 ms of 1000/s later, the delay still low: served %.0f/s\n", s.served);
+	assert_true(s.served <= 400);
+}
+
+/*
+ * Delay signals only: after a cut, the age of the queue the level before built stays over
+ * target until the queue is gone. Those readings, at the levels the cuts led to, are that
+ * backlog: the level the overload was read at after a rise stays the bracket, and the rises
+ * after it stop short of it while the overload is remembered.
+ */
+static void test_law_backlog_keeps_bracket(void **state)
+{
+	static const double per_s[TIERS] = {100, 300, 600};
+	struct spw_law_params p;
+	struct spw_law_state s;
+	struct spw_law_reading r;
+	double bracket;
+	int i;
+
+	(void)state;
+	law3(&p, &s);
+	spw_law_resume(&s, &p, 48, 0);
+	/* Low readings until the first rise; it goes past the capacity: the next reading is
+	 * clear, and the level it is read at is the bracket. */
+	for (i = 1; i <= 20 && s.level <= 48; i++) {
+		observe(&s, &p, per_s, s.level, T(i));
+		r = delay_reading(0.3, 60, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+	}
+	bracket = s.level;
+	assert_true(bracket > 48 && bracket < CEILING);
+	for (; i <= 22; i++) {
+		observe(&s, &p, per_s, s.level, T(i));
+		r = delay_reading(1.5, 255, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+	}
+	assert_true(s.level < bracket);
+	/* The backlog drains for a second: over target, not rising, at the levels cut to. */
+	for (i = 23; i <= 31; i++) {
+		observe(&s, &p, per_s, s.level, T(i));
+		r = delay_reading(1.5, 255, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+	}
+	print_message("overload read at %.1f after a rise; cut to %.1f; bracket %.1f\n", bracket,
+		      s.level, s.over_level);
+	assert_near(s.over_level, bracket, 1e-9);
+	/* Drained: low readings; within the overload's memory no rise reaches the bracket. */
+	for (i = 32; i <= 45; i++) {
+		observe(&s, &p, per_s, s.level, T(i));
+		r = delay_reading(0.3, 60, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+		assert_true(s.level < bracket);
+	}
+}
+
 /* ---- spw_retry_hint ---- */
 
 static void test_retry_hint(void **state)
@@ -767,6 +890,7 @@ int main(void)
 	    cmocka_unit_test(test_signal_kind_names),
 	    cmocka_unit_test(test_signal_kind_spelling),
 	    cmocka_unit_test(test_pressure_read),
+	    cmocka_unit_test(test_pressure_lag),
 	    cmocka_unit_test(test_law_defaults),
 	    cmocka_unit_test(test_law_floor),
 	    cmocka_unit_test(test_law_ceiling),
@@ -777,6 +901,8 @@ int main(void)
 	    cmocka_unit_test(test_law_demand),
 	    cmocka_unit_test(test_law_cut_by_demand),
 	    cmocka_unit_test(test_law_no_rise_past_overload),
+	    cmocka_unit_test(test_law_served_lags),
+	    cmocka_unit_test(test_law_backlog_keeps_bracket),
 	    cmocka_unit_test(test_retry_hint),
 	    cmocka_unit_test(test_sim_model),
 	};

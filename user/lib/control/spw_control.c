@@ -28,7 +28,8 @@
  *   p < 1 - h                 low: once it has lasted recover_after_ns, rise to where the
  *                             demand fits the capacity (full admission when all of it does)
  *   nothing that scales       delay signals only: the rate served while the delay was low
- *                             bounds the capacity from below and a level read overloaded
+ *                             (of admissions older than the delay's lag) bounds the
+ *                             capacity from below, and a level risen to and read overloaded
  *                             from above; a cut goes to the served rate, a rise probes past
  *                             it by a gain that doubles while it keeps fitting, and bisects
  *                             toward a level read overloaded a moment ago
@@ -179,6 +180,12 @@
  * doubling finds a capacity that tripled (a database fast again) in four rises instead of
  * the drift's thirty, and overshoots it by at most the last rise.
  */
+/*
+ * The span a low delay reading's proof of the served rate covers: long against the lag of
+ * the delay (a 170 ms age target proves 83 % of a second's admissions), short against the
+ * history (3.2 s) and against how fast a capacity changes.
+ */
+#define SERVED_SPAN_NS	(1 * NSEC_PER_SEC)
 #define PROBE_GAIN	0.25
 #define PROBE_GAIN_MAX	1.0
 #define NEAR_EDGE_SHARE 0.5
@@ -525,9 +532,37 @@ static bool delay_only(const struct spw_law_state *s, const struct spw_law_readi
 }
 
 /*
- * Delay signals only: what a reading shows of the rate the service serves. A low one of a
- * steady window proves its admitted rate fits; a clear overload at or below the rate proven
- * before is a capacity that fell, and the proof is void.
+ * Delay signals only: the rate a low reading proves the service serves. It shows that what
+ * was admitted more than its lag ago is done (spw_law_reading.lag_ns), and nothing of what
+ * came in after: at 1.7 times the capacity a 100 ms window reads low while the queue grows,
+ * and taking its admitted rate as served made the next overload's cut land above the
+ * capacity. The admissions of [taken - SERVED_SPAN_NS, taken - lag] all completed within the
+ * span, so the service carries at least their count over the span, whatever the load did in
+ * it. 0 when the history does not reach back.
+ */
+static double served_bound(const struct spw_law_state *s, const struct spw_law_params *p,
+			   const struct spw_law_reading *r)
+{
+	uint64_t span = SERVED_SPAN_NS, covered;
+	double done;
+
+	if (s->interval_ns > span)
+		span = s->interval_ns;
+	if (p->tick_ns > span)
+		span = p->tick_ns;
+	if (r->taken_ns < span || r->lag_ns >= span / 2)
+		return 0;
+	done = admitted_between(s, r->taken_ns - span, r->taken_ns - r->lag_ns, &covered);
+	/* A history shorter than the span: the bound over what it covers (and the lag). */
+	if (covered < (span - r->lag_ns) / 2)
+		return 0;
+	return done / ((double)(covered + r->lag_ns) / NSEC_PER_SEC);
+}
+
+/*
+ * Delay signals only: what a reading shows of the rate the service serves. A low one raises
+ * the proven rate (served_bound); a clear overload at or below the rate proven before is a
+ * capacity that fell, and the proof is void.
  */
 static void learn_served(struct spw_law_state *s, const struct spw_law_params *p,
 			 const struct spw_law_reading *r)
@@ -550,8 +585,9 @@ static void learn_served(struct spw_law_state *s, const struct spw_law_params *p
 		s->served_lowered = true;
 		return;
 	}
-	if (over || !steady || !(r->pressure < 1.0 - p->hysteresis))
+	if (over || !(r->pressure < 1.0 - p->hysteresis))
 		return;
+	a = served_bound(s, p, r);
 	if (a > s->served)
 		s->served = a;
 	s->served_lowered = false;
@@ -716,6 +752,25 @@ static double clear_overload(struct spw_law_state *s, const struct spw_law_param
 	return next > level - 1.0 ? level - 1.0 : next; /* acted on, it always moves */
 }
 
+/*
+ * A clear overload brackets the capacity from above: the level it was read at. With delay
+ * signals only, one read at a level a cut led to, below the bracket remembered, is most
+ * likely the backlog of the level before, still draining: the age of a queue stays high until
+ * the queue is gone (at the floor it reads over for a second or more). It keeps the memory
+ * alive but does not lower the bracket, or the next low reading would clear it at once and
+ * the rises after would probe blind, past where the overload was read. A level the law rose
+ * to and found overloaded is a new, lower bracket. A fill (a pool) shows the level it reads
+ * once the settle time is past: every clear reading of it brackets.
+ */
+static void remember_over(struct spw_law_state *s, const struct spw_law_reading *r, double level)
+{
+	bool held = s->over_ns && r->taken_ns < s->over_ns + OVER_MEMORY_NS;
+
+	if (!held || !delay_only(s, r) || s->last_move >= 0 || level > s->over_level)
+		s->over_level = level;
+	s->over_ns = r->taken_ns;
+}
+
 /* Whether the level may move now: at most once per tick, however often readings come. */
 static bool may_move(const struct spw_law_state *s, const struct spw_law_params *p, uint64_t now_ns)
 {
@@ -839,10 +894,8 @@ uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p,
 
 	next = level;
 	if (r->saturated || pr >= 1.0 + h) {
-		if (!straddle) {
-			s->over_level = level;
-			s->over_ns = r->taken_ns;
-		}
+		if (!straddle)
+			remember_over(s, r, level);
 		next = clear_overload(s, p, r, level, lo, straddle);
 	} else if (s->clear_since_ns = 0, s->clear_prev = 0, straddle) {
 		/* A reading of the level before the change: nothing to judge this one by. */

@@ -62,6 +62,12 @@ struct spw_law_reading {
 	 * the newest fresh measurement; 0: nothing fresh.
 	 */
 	uint64_t taken_ns;
+	/*
+	 * How long a request admitted may sit in the service before a fresh delay signal shows
+	 * it: a low reading proves nothing of the admissions in that last stretch (0: no delay
+	 * signal, or none fresh). See spw_signal_shows_after_ms().
+	 */
+	uint64_t lag_ns;
 };
 
 /*

@@ -58,6 +58,23 @@ bool spw_signal_is_fill(enum spw_signal_kind kind)
 	return kind == SPW_SIG_POOL || kind == SPW_SIG_QUEUE || kind == SPW_SIG_ACCEPT_QUEUE;
 }
 
+/* A delay past this (a minute) proves nothing of any window the law keeps. */
+#define SPW_LAG_MAX_MS 60000.0
+
+double spw_signal_shows_after_ms(const struct spw_signal *sig)
+{
+	switch (sig->kind) {
+	case SPW_SIG_OLDEST_REQUEST_AGE:
+	case SPW_SIG_QUEUE_AGE:
+		return sig->value;
+	case SPW_SIG_LATENCY_P99:
+	case SPW_SIG_POOL_WAIT:
+		return sig->target;
+	default:
+		return NAN;
+	}
+}
+
 /*
  * The ratio a signal contributes, or NAN when its numbers are not a measurement: a target
  * that is not a positive finite number (config validation rejects those, but a zeroed struct
@@ -84,6 +101,7 @@ int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t 
 		      struct spw_law_reading *out)
 {
 	uint64_t newest = 0, newest_over = 0;
+	bool have_lag = false;
 	int i, top = -1;
 
 	out->pressure = NAN;
@@ -91,6 +109,7 @@ int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t 
 	out->saturated = false;
 	out->saturated_pressure = NAN;
 	out->taken_ns = 0;
+	out->lag_ns = 0;
 	if (!sigs || n <= 0)
 		return -1;
 	if (n > SPW_MAX_SIGNALS)
@@ -103,7 +122,7 @@ int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t 
 		 */
 		uint64_t age = sig->updated_ns > now_ns ? 0 : now_ns - sig->updated_ns;
 		bool saturated;
-		double r;
+		double r, lag;
 
 		sig->stale = true;
 		if (!sig->updated_ns || age > stale_after_ns)
@@ -130,6 +149,15 @@ int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t 
 				lr = sig->load_value / sig->target;
 			if (isnan(out->load_pressure) || lr > out->load_pressure)
 				out->load_pressure = lr;
+		}
+		lag = spw_signal_shows_after_ms(sig);
+		if (lag >= 0 && lag <= SPW_LAG_MAX_MS) {
+			uint64_t ns = (uint64_t)(lag * 1e6);
+
+			/* Each signal proves on its own: the one that shows a queue soonest. */
+			if (!have_lag || ns < out->lag_ns)
+				out->lag_ns = ns;
+			have_lag = true;
 		}
 		if (sig->updated_ns > newest)
 			newest = sig->updated_ns;

@@ -96,12 +96,22 @@ bool spw_signal_is_fill(enum spw_signal_kind kind);
  */
 double spw_pressure(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns);
 
+/*
+ * How long, in ms, a request may wait in the service before this signal reads over its
+ * target: an age of the oldest waiting (oldest_request_age, queue_age) shows every request
+ * older than its value, so a reading of D says all admitted more than D ago are done; a
+ * delay of completed requests (latency_p99, pool_wait) shows a wait once it is past the
+ * target. NAN for kinds that are no time (fills, counts, rates).
+ */
+double spw_signal_shows_after_ms(const struct spw_signal *sig);
+
 struct spw_law_reading;
 
 /*
  * The same, as the control law reads it: pressure, the pressure of the fresh signals that
- * scale with the load and are not saturated, whether a fresh fill is saturated (>= 1), and
- * the newest fresh measurement's time. Returns the index of the signal that sets the
+ * scale with the load and are not saturated, whether a fresh fill is saturated (>= 1), the
+ * newest fresh measurement's time, and the shortest time in which a fresh delay signal shows a
+ * queue (lag_ns). Returns the index of the signal that sets the
  * pressure, -1 when none is fresh.
  */
 int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns,
