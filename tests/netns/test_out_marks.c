@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 
 #include "cgroup2.h"
+#include "check.h"
 #include "daemon.h"
 #include "netns.h"
 #include "pktbuild.h"
@@ -59,18 +60,6 @@ struct tctx {
 	int listen[2][2]; /* [IPv4, IPv6][marked port, other port] */
 	int pfd;	  /* packet socket on the server's veth */
 };
-
-#define CHECK(cond, fmt, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg("failed: %s\n    " fmt, #cond, ##__VA_ARGS__);                    \
-	} while (0)
-
-#define CHECK_OK(call)                                                                             \
-	do {                                                                                       \
-		int err_ = (call);                                                                 \
-		CHECK(err_ == 0, "%s: %s", #call, strerror(-err_));                                \
-	} while (0)
 
 static int teardown(void **state)
 {

@@ -34,6 +34,7 @@
 #include "spillway_throttle.h"
 #include "spw_dataplane.h"
 #include "attach.h"
+#include "check.h"
 #include "netns.h"
 #include "spw_fixture.h"
 #include "util.h"
@@ -89,18 +90,6 @@ struct client_run {
 };
 
 static unsigned int server_syns(struct tctx *t);
-
-#define CHECK(cond, fmt, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg("failed: %s\n    " fmt, #cond, ##__VA_ARGS__);                    \
-	} while (0)
-
-#define CHECK_OK(call)                                                                             \
-	do {                                                                                       \
-		int err_ = (call);                                                                 \
-		CHECK(err_ == 0, "%s: %s", #call, strerror(-err_));                                \
-	} while (0)
 
 static void *accept_loop(void *arg)
 {
