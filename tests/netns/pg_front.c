@@ -65,10 +65,8 @@ void pg_front_start(struct pg_front *f, int port, const char *pg_options)
 
 void pg_front_teardown(struct pg_front *f)
 {
-	if (f->d.inited && ((f->d.pid && !spw_daemon_alive(&f->d)) || getenv("SPW_TEST_LOGS")))
-		spw_daemon_log_dump(&f->d);
 	spw_pg_stop(&f->pg);
-	spw_daemon_cleanup(&f->d);
+	spw_daemon_finish(&f->d);
 	empty_xdp__destroy(f->empty);
 	spw_topo_destroy(&f->topo);
 }

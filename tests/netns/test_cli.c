@@ -219,7 +219,6 @@ static int group_setup(void **state)
 {
 	struct test_ctx *c = calloc(1, sizeof(*c));
 	char cfg[4096];
-	int err;
 
 	if (!c)
 		return -1;
@@ -230,12 +229,7 @@ static int group_setup(void **state)
 		return -1;
 	if (spw_topo_create(&c->topo))
 		return -1;
-	c->empty = empty_xdp__open_and_load();
-	if (!c->empty)
-		return -1;
-	err = spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
-				  &c->empty->links.empty_xdp);
-	if (err)
+	if (spw_topo_peer_xdp(&c->topo, &c->empty))
 		return -1;
 	c->listen_fd = spw_topo_listen(&c->topo, AF_INET, SOCK_STREAM, SVC_PORT, 64);
 	if (c->listen_fd < 0)

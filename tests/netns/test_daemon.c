@@ -537,10 +537,7 @@ static struct test_ctx *build(void **state, const char *dry_run)
 	/* The daemon binary first: without it nothing below means anything. */
 	assert_int_equal(spw_daemon_binary(bin, sizeof(bin)), 0);
 	assert_int_equal(spw_topo_create(&c->topo), 0);
-	c->empty = empty_xdp__open_and_load();
-	assert_non_null(c->empty);
-	err = spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
-				  &c->empty->links.empty_xdp);
+	err = spw_topo_peer_xdp(&c->topo, &c->empty);
 	if (err)
 		fail_msg("empty XDP on the client veth: %s", strerror(-err));
 	c->listen_fd[0] = listen_on(c, AF_INET);
@@ -582,10 +579,7 @@ static int teardown(void **state)
 	snprintf(pin_root, sizeof(pin_root), "%s", c->d.pin_root);
 	snprintf(dir, sizeof(dir), "%s", c->d.dir);
 	spw_fds_close_all(&c->fds);
-	/* A daemon that died by itself during a test is a failure worth its log. */
-	if (c->d.inited && ((c->d.pid && !spw_daemon_alive(&c->d)) || getenv("SPW_TEST_LOGS")))
-		spw_daemon_log_dump(&c->d);
-	spw_daemon_cleanup(&c->d);
+	spw_daemon_finish(&c->d);
 	empty_xdp__destroy(c->empty);
 	spw_topo_destroy(&c->topo);
 

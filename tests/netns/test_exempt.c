@@ -284,10 +284,8 @@ static int group_teardown(void **state)
 
 	if (!c)
 		return 0;
-	if (c->d.inited && getenv("SPW_TEST_LOGS"))
-		spw_daemon_log_dump(&c->d);
 	spw_fds_close_all(&c->fds);
-	spw_daemon_cleanup(&c->d);
+	spw_daemon_finish(&c->d);
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
 	empty_xdp__destroy(c->empty);

@@ -741,11 +741,7 @@ static void build(struct test_ctx *c)
 
 	assert_int_equal(spw_daemon_binary(bin, sizeof(bin)), 0);
 	assert_int_equal(spw_topo_create(&c->topo), 0);
-	c->empty = empty_xdp__open_and_load();
-	assert_non_null(c->empty);
-	assert_int_equal(spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
-					     &c->empty->links.empty_xdp),
-			 0);
+	assert_int_equal(spw_topo_peer_xdp(&c->topo, &c->empty), 0);
 	c->lfd[0] =
 	    spw_fds_track(&c->fds, spw_topo_listen(&c->topo, AF_INET, SOCK_STREAM, SVC_PORT, 64));
 	c->lfd[1] =
@@ -837,11 +833,7 @@ static int teardown(void **state)
 		prom_log_dump(c);
 	if (c->prom_dir[0])
 		spw_rm_tree(c->prom_dir);
-	if (c->d.inited) {
-		if (getenv("SPW_TEST_LOGS") || (c->d.pid && !spw_daemon_alive(&c->d)))
-			spw_daemon_log_dump(&c->d);
-		spw_daemon_cleanup(&c->d);
-	}
+	spw_daemon_finish(&c->d);
 	empty_xdp__destroy(c->empty);
 	spw_topo_destroy(&c->topo);
 	free(c);
