@@ -15,17 +15,36 @@
 #include "pg_front.h"
 #include "empty_xdp.skel.h"
 
-int pg_front_create(struct pg_front *f, const char *dir_template)
+int pg_front_group_setup(void **state, size_t ctx_size, const char *dir_template)
 {
-	if (strlen(dir_template) >= sizeof(f->dir))
+	struct pg_front *f = calloc(1, ctx_size);
+
+	*state = NULL;
+	if (!f)
 		return -1;
+	if (strlen(dir_template) >= sizeof(f->dir)) {
+		free(f);
+		return -1;
+	}
 	strcpy(f->dir, dir_template);
-	return spw_pg_create_temp(&f->pg, f->dir) ? -1 : 0;
+	if (spw_pg_create_temp(&f->pg, f->dir)) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
 }
 
-void pg_front_remove(struct pg_front *f)
+int pg_front_group_teardown(void **state)
 {
+	struct pg_front *f = *state;
+
+	if (!f)
+		return 0;
 	spw_pg_remove_temp(&f->pg, f->dir);
+	free(f);
+	*state = NULL;
+	return 0;
 }
 
 void pg_front_reset(struct pg_front *f)

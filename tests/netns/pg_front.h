@@ -6,9 +6,10 @@
  * (native XDP; an XDP program on the peer so the client's veth passes redirected frames), with
  * a second client address, .3 of the client's /24, for the sheddable tier.
  *
- * A test context holds a struct pg_front: pg_front_create() and pg_front_remove() in the group
- * setup and teardown, pg_front_reset() and pg_front_teardown() in each test's, pg_front_start()
- * where the test builds its scene. The per-test functions fail the test (cmocka) on an error.
+ * A test context begins with its struct pg_front: pg_front_group_setup() and
+ * pg_front_group_teardown() make and remove the context and the cluster, pg_front_reset() and
+ * pg_front_teardown() go in each test's setup and teardown, pg_front_start() where the test
+ * builds its scene. The per-test functions fail the test (cmocka) on an error.
  */
 #ifndef SPW_TEST_PG_FRONT_H
 #define SPW_TEST_PG_FRONT_H
@@ -30,12 +31,13 @@ struct pg_front {
 };
 
 /*
- * The group's cluster, in a folder of its own made from dir_template ("/tmp/spw-x-XXXXXX");
- * 0, or -1 when it could not be made.
+ * cmocka group setup: a zeroed test context of ctx_size bytes, whose first member is its struct
+ * pg_front, in *state, and the group's cluster in a folder of its own made from dir_template
+ * ("/tmp/spw-x-XXXXXX"). 0, or -1 (nothing left behind) when either could not be made.
  */
-int pg_front_create(struct pg_front *f, const char *dir_template);
-/* Stops the cluster and removes its folder. */
-void pg_front_remove(struct pg_front *f);
+int pg_front_group_setup(void **state, size_t ctx_size, const char *dir_template);
+/* cmocka group teardown: the cluster stopped, its folder and the context removed. */
+int pg_front_group_teardown(void **state);
 
 /* Before a test: nothing of a previous test's topology or daemon is left in f. */
 void pg_front_reset(struct pg_front *f);

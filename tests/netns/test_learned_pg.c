@@ -96,7 +96,7 @@ struct test_ctx {
 	struct app app;
 };
 
-static struct test_ctx *T;
+_Static_assert(offsetof(struct test_ctx, front) == 0, "pg_front_group_setup() makes the context");
 
 static int app_loop(void *arg)
 {
@@ -324,21 +324,7 @@ static void test_no_signal_sheds_nothing(void **state)
 
 static int group_setup(void **state)
 {
-	T = calloc(1, sizeof(*T));
-	if (!T || pg_front_create(&T->front, "/tmp/spw-learnpg-XXXXXX"))
-		return -1;
-	*state = T;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	if (!T)
-		return 0;
-	pg_front_remove(&T->front);
-	free(T);
-	return 0;
+	return pg_front_group_setup(state, sizeof(struct test_ctx), "/tmp/spw-learnpg-XXXXXX");
 }
 
 static int setup(void **state)
@@ -369,5 +355,5 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return cmocka_run_group_tests_name("netns learned targets in front of PostgreSQL", tests,
-					   group_setup, group_teardown);
+					   group_setup, pg_front_group_teardown);
 }

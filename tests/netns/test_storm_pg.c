@@ -354,7 +354,7 @@ struct test_ctx {
 	struct storm storm;
 };
 
-static struct test_ctx *T;
+_Static_assert(offsetof(struct test_ctx, front) == 0, "pg_front_group_setup() makes the context");
 
 /* The config: classification by source, the service, and reservation when reserve is set. */
 static void make_config(struct test_ctx *c, char *buf, size_t len, bool reserve)
@@ -613,21 +613,7 @@ static void test_silent_handshakes_expire(void **state)
 
 static int group_setup(void **state)
 {
-	T = calloc(1, sizeof(*T));
-	if (!T || pg_front_create(&T->front, "/tmp/spw-stormpg-XXXXXX"))
-		return -1;
-	*state = T;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	if (!T)
-		return 0;
-	pg_front_remove(&T->front);
-	free(T);
-	return 0;
+	return pg_front_group_setup(state, sizeof(struct test_ctx), "/tmp/spw-stormpg-XXXXXX");
 }
 
 static int setup(void **state)
@@ -659,5 +645,5 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return cmocka_run_group_tests_name("netns storm against PostgreSQL", tests, group_setup,
-					   group_teardown);
+					   pg_front_group_teardown);
 }
