@@ -335,6 +335,9 @@ $(BUILD)/san/tests/unit/test_example_consumer.o: TEST_CFLAGS += $(PQ_CFLAGS) \
 	-DSPW_BUILD_DIR='"$(abspath $(BUILD))"'
 $(BUILD)/tests/unit/test_example_consumer: UNIT_LDLIBS += -lpq
 $(BUILD)/tests/unit/test_example_consumer: | $(BUILD)/example-consumer $(BUILD)/example-slow-sink
+# The tests that drive one daemon through the CLI share their scene (tests/netns/daemon_scene.c).
+$(BUILD)/tests/netns/test_cli $(BUILD)/tests/netns/test_exempt: \
+	$(BUILD)/san/tests/netns/daemon_scene.o
 # The tests of spillwayd in front of a real PostgreSQL share their scene (tests/netns/pg_front.c).
 $(BUILD)/tests/netns/test_storm_pg $(BUILD)/tests/netns/test_learned_pg: \
 	$(BUILD)/san/tests/netns/pg_front.o
