@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* One spillwayd on a topology for a group of CLI-driven netns tests: see daemon_scene.h. */
+#include <stdlib.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -7,7 +8,7 @@
 #include "attach.h"
 #include "empty_xdp.skel.h"
 
-int daemon_scene_create(struct daemon_scene *s, uint16_t port)
+static int create(struct daemon_scene *s, uint16_t port)
 {
 	s->listen_fd = -1;
 	if (spw_daemon_cli_binary(s->cli, sizeof(s->cli)))
@@ -20,14 +21,33 @@ int daemon_scene_create(struct daemon_scene *s, uint16_t port)
 	return s->listen_fd < 0 ? -1 : 0;
 }
 
-void daemon_scene_destroy(struct daemon_scene *s)
+int daemon_scene_group_setup(void **state, size_t ctx_size, uint16_t port)
 {
+	struct daemon_scene *s = calloc(1, ctx_size);
+
+	*state = s;
+	if (!s)
+		return -1;
+	if (create(s, port)) {
+		daemon_scene_group_teardown(state);
+		return -1;
+	}
+	return 0;
+}
+
+int daemon_scene_group_teardown(void **state)
+{
+	struct daemon_scene *s = *state;
+
+	if (!s)
+		return 0;
 	spw_fds_close_all(&s->fds);
 	spw_daemon_finish(&s->d);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
-	s->listen_fd = -1;
 	empty_xdp__destroy(s->empty);
-	s->empty = NULL;
 	spw_topo_destroy(&s->topo);
+	free(s);
+	*state = NULL;
+	return 0;
 }

@@ -26,14 +26,15 @@ struct daemon_scene {
 };
 
 /*
- * Finds the CLI, makes the topology, attaches the peer's program, listens on port. 0, or -1
- * (what was made so far left for daemon_scene_destroy()).
+ * cmocka group setup, first part: a zeroed test context of ctx_size bytes, whose first member
+ * is its struct daemon_scene, in *state; the CLI found, the topology made, the peer's program
+ * attached, a listener on port. 0, or -1 (nothing left behind, *state NULL).
  */
-int daemon_scene_create(struct daemon_scene *s, uint16_t port);
+int daemon_scene_group_setup(void **state, size_t ctx_size, uint16_t port);
 /*
- * The kept connections closed, the daemon finished (spw_daemon_finish()), the listener, the
- * peer's program and the topology removed. Fine on a scene daemon_scene_create() made in part.
+ * cmocka group teardown: the kept connections closed, the daemon finished
+ * (spw_daemon_finish()), the listener, the peer's program, the topology and the context removed.
  */
-void daemon_scene_destroy(struct daemon_scene *s);
+int daemon_scene_group_teardown(void **state);
 
 #endif /* SPW_TEST_DAEMON_SCENE_H */

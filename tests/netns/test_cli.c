@@ -70,9 +70,10 @@
 #define NOBODY		65534
 
 struct test_ctx {
-	struct daemon_scene scene;
+	struct daemon_scene scene; /* first: daemon_scene_group_setup() makes the context */
 	char v4_32[INET_ADDRSTRLEN + 4];
 };
+_Static_assert(offsetof(struct test_ctx, scene) == 0, "the scene begins the context");
 
 static struct test_ctx *ctx;
 
@@ -212,32 +213,18 @@ static void make_config(struct test_ctx *c, char *buf, size_t len)
 
 static int group_setup(void **state)
 {
-	struct test_ctx *c = calloc(1, sizeof(*c));
+	struct test_ctx *c;
 	char cfg[4096];
 
-	if (!c)
+	if (daemon_scene_group_setup(state, sizeof(struct test_ctx), SVC_PORT))
 		return -1;
-	ctx = c;
-	*state = c;
-	if (daemon_scene_create(&c->scene, SVC_PORT))
-		return -1;
+	c = ctx = *state;
 	snprintf(c->v4_32, sizeof(c->v4_32), "%s/32", c->scene.topo.end[SPW_TOPO_CLI].v4_str);
 	if (spw_daemon_init(&c->scene.d, c->scene.topo.end[SPW_TOPO_SRV].ns, false))
 		return -1;
 	make_config(c, cfg, sizeof(cfg));
 	if (spw_daemon_launch(&c->scene.d, cfg, SVC_ID, READY_TIMEOUT_MS))
 		return -1;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	struct test_ctx *c = *state;
-
-	if (!c)
-		return 0;
-	daemon_scene_destroy(&c->scene);
-	free(c);
 	return 0;
 }
 
@@ -948,5 +935,5 @@ int main(void)
 	    cmocka_unit_test_teardown(test_detach_all_across_namespaces, test_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, daemon_scene_group_teardown);
 }

@@ -67,10 +67,11 @@
 enum src { SRC_1, SRC_2, SRC_COUNT };
 
 struct test_ctx {
-	struct daemon_scene scene;
+	struct daemon_scene scene; /* first: daemon_scene_group_setup() makes the context */
 	char addr[SRC_COUNT][INET_ADDRSTRLEN];
 	char host_extra[INET_ADDRSTRLEN]; /* (d): added to the server's veth later */
 };
+_Static_assert(offsetof(struct test_ctx, scene) == 0, "the scene begins the context");
 
 /* ---- the config -------------------------------------------------------------------------- */
 
@@ -245,15 +246,13 @@ static void expect_explain(struct test_ctx *c, enum src s, const char *decision)
 
 static int group_setup(void **state)
 {
-	struct test_ctx *c = calloc(1, sizeof(*c));
+	struct test_ctx *c;
 	char host[INET_ADDRSTRLEN + 4];
 	struct in_addr a;
 
-	if (!c)
+	if (daemon_scene_group_setup(state, sizeof(struct test_ctx), SVC_PORT))
 		return -1;
-	*state = c;
-	if (daemon_scene_create(&c->scene, SVC_PORT))
-		return -1;
+	c = *state;
 	/* Source 2 (.3) and the server's later address (.9), beside the veths' .1 and .2. */
 	snprintf(c->addr[SRC_1], sizeof(c->addr[SRC_1]), "%s",
 		 c->scene.topo.end[SPW_TOPO_CLI].v4_str);
@@ -265,17 +264,6 @@ static int group_setup(void **state)
 	if (spw_topo_addr_add(&c->scene.topo, SPW_TOPO_CLI, host))
 		return -1;
 	return spw_daemon_init(&c->scene.d, c->scene.topo.end[SPW_TOPO_SRV].ns, true) ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-	struct test_ctx *c = *state;
-
-	if (!c)
-		return 0;
-	daemon_scene_destroy(&c->scene);
-	free(c);
-	return 0;
 }
 
 /* ---- (a) one exempt source --------------------------------------------------------------- */
@@ -404,5 +392,5 @@ int main(void)
 	    cmocka_unit_test(test_host_addresses),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, daemon_scene_group_teardown);
 }
