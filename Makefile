@@ -150,7 +150,7 @@ $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(TESTLIB_OBJS) $(LIB_SAN)
 # The unit tests link the whole pure library and no libbpf: a BPF call in util/, abi/,
 # config/, control/ or export/ is a link error of every unit test. They get the tests/lib
 # helpers that do not need the data plane.
-TESTLIB_DP := attach daemon dpcheck nfx spw_fixture xdp_watch
+TESTLIB_DP := attach daemon dpcheck nfx report_pump spw_fixture xdp_watch
 UNIT_TESTLIB_OBJS := $(filter-out $(TESTLIB_DP:%=$(BUILD)/san/tests/lib/%.o),$(TESTLIB_OBJS))
 $(UNIT_TESTS): $(BUILD)/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(UNIT_TESTLIB_OBJS) $(LIB_PURE_SAN)
 	$(call msg,LINK,$@)
