@@ -150,7 +150,7 @@ $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(TESTLIB_OBJS) $(LIB_SAN)
 # The unit tests link the whole pure library and no libbpf: a BPF call in util/, abi/,
 # config/, control/ or export/ is a link error of every unit test. They get the tests/lib
 # helpers that do not need the data plane.
-TESTLIB_DP := attach daemon dpcheck nfx spw_fixture xdp_watch
+TESTLIB_DP := attach daemon dpcheck nfx report_pump spw_fixture xdp_watch
 UNIT_TESTLIB_OBJS := $(filter-out $(TESTLIB_DP:%=$(BUILD)/san/tests/lib/%.o),$(TESTLIB_OBJS))
 $(UNIT_TESTS): $(BUILD)/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(UNIT_TESTLIB_OBJS) $(LIB_PURE_SAN)
 	$(call msg,LINK,$@)
@@ -335,6 +335,12 @@ $(BUILD)/san/tests/unit/test_example_consumer.o: TEST_CFLAGS += $(PQ_CFLAGS) \
 	-DSPW_BUILD_DIR='"$(abspath $(BUILD))"'
 $(BUILD)/tests/unit/test_example_consumer: UNIT_LDLIBS += -lpq
 $(BUILD)/tests/unit/test_example_consumer: | $(BUILD)/example-consumer $(BUILD)/example-slow-sink
+# The tests that drive one daemon through the CLI share their scene (tests/netns/daemon_scene.c).
+$(BUILD)/tests/netns/test_cli $(BUILD)/tests/netns/test_exempt: \
+	$(BUILD)/san/tests/netns/daemon_scene.o
+# The tests of spillwayd in front of a real PostgreSQL share their scene (tests/netns/pg_front.c).
+$(BUILD)/tests/netns/test_storm_pg $(BUILD)/tests/netns/test_learned_pg: \
+	$(BUILD)/san/tests/netns/pg_front.o
 # The connection storm against a real PostgreSQL runs the daemon; its tier-0 client is libpq.
 $(BUILD)/san/tests/netns/test_storm_pg.o: TEST_CFLAGS += $(PQ_CFLAGS)
 $(BUILD)/tests/netns/test_storm_pg: TEST_LDLIBS += -lpq

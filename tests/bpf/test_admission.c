@@ -766,18 +766,13 @@ static const char *hook_name(enum spw_prog p)
 	return p == SPW_PROG_XDP ? "xdp" : "tc";
 }
 
+/* Checks name the hook and the case first: "[xdp] <case>\n    failed: ...". */
 #define CHECK(t, cond, fmt, ...)                                                                   \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg("[%s] %s\n    failed: %s\n    " fmt, hook_name((t)->prog),        \
-				 (t)->c->desc, #cond, ##__VA_ARGS__);                              \
-	} while (0)
-
+	SPW_CHECK_IN(cond, #cond, "[%s] %s\n    ", fmt, hook_name((t)->prog), (t)->c->desc,        \
+		     ##__VA_ARGS__)
 #define CHECK_OK(t, call)                                                                          \
-	do {                                                                                       \
-		int err_ = (call);                                                                 \
-		CHECK(t, err_ == 0, "%s", strerror(-err_));                                        \
-	} while (0)
+	SPW_CHECK_OK_IN(call, #call, "[%s] %s\n    ", hook_name((t)->prog), (t)->c->desc)
+#include "check.h"
 
 static int verdict_code(enum spw_prog p, enum verdict v)
 {

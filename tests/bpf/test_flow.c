@@ -129,17 +129,10 @@ static const char *hook(const struct fctx *t)
 	return t->prog == SPW_PROG_XDP ? "xdp" : "tc";
 }
 
-#define CHECK(t, cond, fmt, ...)                                                                   \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg("[%s] failed: %s\n    " fmt, hook(t), #cond, ##__VA_ARGS__);      \
-	} while (0)
-
-#define CHECK_OK(t, call)                                                                          \
-	do {                                                                                       \
-		int err_ = (call);                                                                 \
-		CHECK(t, err_ == 0, "%s: %s", #call, strerror(-err_));                             \
-	} while (0)
+/* Checks name the hook first: "[xdp] failed: ...". */
+#define CHECK(t, cond, fmt, ...) SPW_CHECK_IN(cond, #cond, "[%s] ", fmt, hook(t), ##__VA_ARGS__)
+#define CHECK_OK(t, call)	 SPW_CHECK_OK_IN(call, #call, "[%s] ", hook(t))
+#include "check.h"
 
 static const char *reason_str(unsigned int r)
 {

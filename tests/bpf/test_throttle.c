@@ -70,18 +70,11 @@ struct tctx {
 
 static const int fam4 = 4, fam6 = 6;
 
+/* Checks name the address family first: "[IPv6] failed: ...". */
 #define CHECK(t, cond, fmt, ...)                                                                   \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg("[IPv%d] failed: %s\n    " fmt, (t)->family, #cond,               \
-				 ##__VA_ARGS__);                                                   \
-	} while (0)
-
-#define CHECK_OK(t, call)                                                                          \
-	do {                                                                                       \
-		int err_ = (call);                                                                 \
-		CHECK(t, err_ == 0, "%s: %s", #call, strerror(-err_));                             \
-	} while (0)
+	SPW_CHECK_IN(cond, #cond, "[IPv%d] ", fmt, (t)->family, ##__VA_ARGS__)
+#define CHECK_OK(t, call) SPW_CHECK_OK_IN(call, #call, "[IPv%d] ", (t)->family)
+#include "check.h"
 
 static int setup(void **state)
 {

@@ -1307,32 +1307,49 @@ static int relaunch(const char *prev, uint32_t capacity, bool foreign_abi)
 }
 
 /*
+ * How an upgrade row begins: the daemon of an older build, the binary named by environment
+ * variable env (on pins of another ABI when foreign_abi), relaunched on the pins and running,
+ * the row of fault f begun, then that daemon stopped with SIGTERM at *t0. The older binary's
+ * path; NULL when it could not run, the row then failed (naming it as `older`) and ended.
+ */
+static const char *upgrade_begin(struct run *x, enum fault f, const char *env, bool foreign_abi,
+				 const char *older, double *t0)
+{
+	const char *prev = getenv(env);
+	int err = -ENOENT, rc;
+
+	if (prev && access(prev, X_OK) == 0)
+		err = relaunch(prev, TABLE_DEFAULT, foreign_abi);
+	run_begin(x, f);
+	if (err) {
+		row_fail(x->r, "%s's daemon (%s=%s): %s", older, env, prev ? prev : "unset",
+			 strerror(-err));
+		run_end(x);
+		return NULL;
+	}
+	*t0 = spw_now_ms();
+	rc = spw_daemon_stop(&C.d, 3000);
+	if (rc)
+		row_fail(x->r, "SIGTERM: %s exited with %d", older, rc);
+	return prev;
+}
+
+/*
  * The previous build (CHAOS_PREV_DAEMON, which `make chaos` builds from an older commit) makes
  * the pins and runs; this build's daemon replaces it on the same pins, as a package upgrade
  * does: SIGTERM, then the new binary.
  */
 static void test_upgrade(void **state)
 {
-	const char *prev = getenv("CHAOS_PREV_DAEMON");
+	const char *prev;
 	struct run x;
 	double t0;
-	int err = -ENOENT, rc;
 
 	(void)state;
-	if (prev && access(prev, X_OK) == 0)
-		err = relaunch(prev, TABLE_DEFAULT, false);
 	memset(idx_of, 0xff, sizeof(idx_of));
-	run_begin(&x, F_UPGRADE);
-	if (err) {
-		row_fail(x.r, "the previous build's daemon (CHAOS_PREV_DAEMON=%s): %s",
-			 prev ? prev : "unset", strerror(-err));
-		run_end(&x);
+	prev = upgrade_begin(&x, F_UPGRADE, "CHAOS_PREV_DAEMON", false, "the previous build", &t0);
+	if (!prev)
 		return;
-	}
-	t0 = spw_now_ms();
-	rc = spw_daemon_stop(&C.d, 3000);
-	if (rc)
-		row_fail(x.r, "SIGTERM: the previous build exited with %d", rc);
 	restart(x.r);
 	row_note(x.r, "%s replaced, stop to ready %.0f ms, %u program ids seen", prev,
 		 spw_now_ms() - t0, x.w.s ? x.w.s->nids : 0);
@@ -1349,26 +1366,14 @@ static void test_upgrade(void **state)
  */
 static void test_upgrade_abi(void **state)
 {
-	const char *prev = getenv("CHAOS_PREV_ABI_DAEMON");
 	struct run x;
 	double t0, t_refused;
-	int err = -ENOENT, rc;
 	bool refused = false;
 
 	(void)state;
-	if (prev && access(prev, X_OK) == 0)
-		err = relaunch(prev, TABLE_DEFAULT, true);
-	run_begin(&x, F_UPGRADE_ABI);
-	if (err) {
-		row_fail(x.r, "the older ABI's daemon (CHAOS_PREV_ABI_DAEMON=%s): %s",
-			 prev ? prev : "unset", strerror(-err));
-		run_end(&x);
+	if (!upgrade_begin(&x, F_UPGRADE_ABI, "CHAOS_PREV_ABI_DAEMON", true, "the older-ABI build",
+			   &t0))
 		return;
-	}
-	t0 = spw_now_ms();
-	rc = spw_daemon_stop(&C.d, 3000);
-	if (rc)
-		row_fail(x.r, "SIGTERM: the older build exited with %d", rc);
 	/* The test's handle on the old maps would be read as the new daemon's. */
 	spw_dp_close(C.d.dp);
 	C.d.dp = NULL;

@@ -598,6 +598,15 @@ int spw_daemon_metric(struct spw_daemon *d, const char *series, double *value)
 	return spw_http_metric(d->ns, metrics_port(d), series, value);
 }
 
+void spw_daemon_finish(struct spw_daemon *d)
+{
+	if (!d || !d->inited)
+		return;
+	if ((d->pid && !spw_daemon_alive(d)) || getenv("SPW_TEST_LOGS"))
+		spw_daemon_log_dump(d);
+	spw_daemon_cleanup(d);
+}
+
 void spw_daemon_cleanup(struct spw_daemon *d)
 {
 	if (!d || !d->inited)

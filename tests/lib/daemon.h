@@ -141,6 +141,12 @@ bool spw_daemon_log_has(struct spw_daemon *d, const char *needle);
 int spw_daemon_log_wait(struct spw_daemon *d, const char *needle, int timeout_ms);
 /* Prints the whole log on stderr with a header: for a failing test's diagnostics. */
 void spw_daemon_log_dump(struct spw_daemon *d);
+/*
+ * The end of a test's daemon: its log on stderr first when it died by itself during the test (a
+ * failure worth its log) or SPW_TEST_LOGS is set, then spw_daemon_cleanup(). Does nothing to a
+ * daemon never initialised.
+ */
+void spw_daemon_finish(struct spw_daemon *d);
 
 /*
  * GET path from the exporter, from inside the namespace. Returns the HTTP status and the body

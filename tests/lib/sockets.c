@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <sys/time.h>
 #include <cmocka.h>
 
@@ -127,6 +130,35 @@ int spw_topo_listen(const struct spw_topo *t, int family, int type, uint16_t por
 	    (type == SOCK_STREAM && listen(fd, backlog))) {
 		err = -errno;
 		fprintf(stderr, "listening on port %u in %s: %s\n", port, t->end[SPW_TOPO_SRV].ns,
+			strerror(-err));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int spw_topo_packet_socket(const struct spw_topo *t, enum spw_topo_side side, int rcvbuf)
+{
+	const struct spw_topo_end *e = &t->end[side];
+	struct sockaddr_ll sll = {
+	    .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = e->ifindex};
+	int fd = spw_netns_socket(e->ns, AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	int err;
+
+	if (fd < 0) {
+		fprintf(stderr, "packet socket in %s: %s\n", e->ns, strerror(-fd));
+		return fd;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf))) {
+		err = -errno;
+		fprintf(stderr, "SO_RCVBUFFORCE %d on a packet socket: %s\n", rcvbuf,
+			strerror(-err));
+		close(fd);
+		return err;
+	}
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		err = -errno;
+		fprintf(stderr, "binding a packet socket to %s in %s: %s\n", e->ifname, e->ns,
 			strerror(-err));
 		close(fd);
 		return err;

@@ -61,6 +61,13 @@ int spw_connect_timed(int fd, const struct sockaddr_storage *to, socklen_t len, 
 int spw_topo_listen(const struct spw_topo *t, int family, int type, uint16_t port, int backlog);
 
 /*
+ * A non-blocking raw packet socket (ETH_P_ALL) bound to side's veth inside its namespace, its
+ * receive buffer forced to rcvbuf bytes so that a burst is not lost before the test reads it:
+ * every frame the veth sees. Returns the fd or a negative errno (said on stderr).
+ */
+int spw_topo_packet_socket(const struct spw_topo *t, enum spw_topo_side side, int rcvbuf);
+
+/*
  * n new TCP connections from the client side to the server side's IPv4 address at port, each
  * closed again: n new flows for the data plane. Each must connect, or with refused_ok be
  * refused (a shed SYN rejected with an RST); anything else, a hang above all, fails the test.

@@ -91,17 +91,11 @@ struct nctx {
 /* The modes a test runs in: its prestate. */
 extern const enum spw_attach_mode mode_xdp, mode_tc;
 
+/* Checks name the attach mode first: "[tc] failed: ...". */
 #define CHECK(c, cond, fmt, ...)                                                                   \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg("[%s] failed: %s\n    " fmt, mode_name(c), #cond, ##__VA_ARGS__); \
-	} while (0)
-
-#define CHECK_OK(c, call)                                                                          \
-	do {                                                                                       \
-		int err_ = (call);                                                                 \
-		CHECK(c, err_ == 0, "%s: %s", #call, strerror(-err_));                             \
-	} while (0)
+	SPW_CHECK_IN(cond, #cond, "[%s] ", fmt, mode_name(c), ##__VA_ARGS__)
+#define CHECK_OK(c, call) SPW_CHECK_OK_IN(call, #call, "[%s] ", mode_name(c))
+#include "check.h"
 
 enum end_mode {
 	END_CLI_FIN,	  /* client closes first */

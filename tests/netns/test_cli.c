@@ -48,10 +48,9 @@
 #include "daemon.h"
 #include "netns.h"
 #include "spw_fixture.h"
-#include "attach.h"
 #include "sockets.h"
 #include "util.h"
-#include "empty_xdp.skel.h"
+#include "daemon_scene.h"
 
 #define SVC_ID		 1
 #define SVC_PORT	 8080
@@ -71,14 +70,10 @@
 #define NOBODY		65534
 
 struct test_ctx {
-	struct spw_topo topo;
-	struct spw_daemon d;
-	struct empty_xdp *empty;
-	int listen_fd;
-	struct spw_fds fds; /* connections kept open, closed by the teardowns */
-	char cli[4096];	    /* build/spillway */
+	struct daemon_scene scene; /* first: daemon_scene_group_setup() makes the context */
 	char v4_32[INET_ADDRSTRLEN + 4];
 };
+_Static_assert(offsetof(struct test_ctx, scene) == 0, "the scene begins the context");
 
 static struct test_ctx *ctx;
 
@@ -116,8 +111,8 @@ static void run_cli_as(struct test_ctx *c, uid_t uid, struct run *r, const char 
 static void run_cli_in(struct test_ctx *c, const char *ns, uid_t uid, struct run *r,
 		       const char *const *args)
 {
-	const char *argv[32] = {c->cli,	  "--pin-root", c->d.pin_root, "--state-dir",
-				c->d.dir, "--config",	c->d.config};
+	const char *argv[32] = {c->scene.cli,	"--pin-root", c->scene.d.pin_root, "--state-dir",
+				c->scene.d.dir, "--config",   c->scene.d.config};
 	FILE *out = tmpfile(), *err = tmpfile();
 	int n = 7, status;
 	pid_t pid;
@@ -143,7 +138,7 @@ static void run_cli_in(struct test_ctx *c, const char *ns, uid_t uid, struct run
 		}
 		if (uid && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
 			_exit(127);
-		execv(c->cli, (char *const *)argv);
+		execv(c->scene.cli, (char *const *)argv);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)
@@ -193,75 +188,43 @@ static json_t *path(json_t *j, const char *key)
 
 static void make_config(struct test_ctx *c, char *buf, size_t len)
 {
-	int n = snprintf(buf, len,
-			 "# spillwayd under the CLI tests (tests/netns/test_cli.c)\n"
-			 "interfaces: [{name: %s, mode: xdp}]\n"
-			 "tiers: [critical, standard, sheddable]\n"
-			 "classify:\n"
-			 "  - {cidr: \"%s/128\", tier: critical}\n"
-			 "services:\n"
-			 "  - name: api\n"
-			 "    protocol: tcp\n"
-			 "    port: %d\n"
-			 "    default_tier: standard\n"
-			 "    shed_action: {standard: reject, sheddable: reject}\n"
-			 "    signals:\n"
-			 "      - {pool: db, target: %.2f}\n"
-			 "controller: {tick: %dms, lease: %dms, cohort_rotation: 1h, "
-			 "stale_after: 2s}\n",
-			 c->topo.end[SPW_TOPO_SRV].ifname, c->topo.end[SPW_TOPO_CLI].v6_str,
-			 SVC_PORT, POOL_TARGET, TICK_MS, LEASE_MS);
+	int n =
+	    snprintf(buf, len,
+		     "# spillwayd under the CLI tests (tests/netns/test_cli.c)\n"
+		     "interfaces: [{name: %s, mode: xdp}]\n"
+		     "tiers: [critical, standard, sheddable]\n"
+		     "classify:\n"
+		     "  - {cidr: \"%s/128\", tier: critical}\n"
+		     "services:\n"
+		     "  - name: api\n"
+		     "    protocol: tcp\n"
+		     "    port: %d\n"
+		     "    default_tier: standard\n"
+		     "    shed_action: {standard: reject, sheddable: reject}\n"
+		     "    signals:\n"
+		     "      - {pool: db, target: %.2f}\n"
+		     "controller: {tick: %dms, lease: %dms, cohort_rotation: 1h, "
+		     "stale_after: 2s}\n",
+		     c->scene.topo.end[SPW_TOPO_SRV].ifname, c->scene.topo.end[SPW_TOPO_CLI].v6_str,
+		     SVC_PORT, POOL_TARGET, TICK_MS, LEASE_MS);
 
 	assert_true(n > 0 && (size_t)n < len);
 }
 
 static int group_setup(void **state)
 {
-	struct test_ctx *c = calloc(1, sizeof(*c));
+	struct test_ctx *c;
 	char cfg[4096];
-	int err;
 
-	if (!c)
+	if (daemon_scene_group_setup(state, sizeof(struct test_ctx), SVC_PORT))
 		return -1;
-	c->listen_fd = -1;
-	ctx = c;
-	*state = c;
-	if (spw_daemon_cli_binary(c->cli, sizeof(c->cli)))
-		return -1;
-	if (spw_topo_create(&c->topo))
-		return -1;
-	c->empty = empty_xdp__open_and_load();
-	if (!c->empty)
-		return -1;
-	err = spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
-				  &c->empty->links.empty_xdp);
-	if (err)
-		return -1;
-	c->listen_fd = spw_topo_listen(&c->topo, AF_INET, SOCK_STREAM, SVC_PORT, 64);
-	if (c->listen_fd < 0)
-		return -1;
-	snprintf(c->v4_32, sizeof(c->v4_32), "%s/32", c->topo.end[SPW_TOPO_CLI].v4_str);
-	if (spw_daemon_init(&c->d, c->topo.end[SPW_TOPO_SRV].ns, false))
+	c = ctx = *state;
+	snprintf(c->v4_32, sizeof(c->v4_32), "%s/32", c->scene.topo.end[SPW_TOPO_CLI].v4_str);
+	if (spw_daemon_init(&c->scene.d, c->scene.topo.end[SPW_TOPO_SRV].ns, false))
 		return -1;
 	make_config(c, cfg, sizeof(cfg));
-	if (spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS))
+	if (spw_daemon_launch(&c->scene.d, cfg, SVC_ID, READY_TIMEOUT_MS))
 		return -1;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	struct test_ctx *c = *state;
-
-	if (!c)
-		return 0;
-	spw_fds_close_all(&c->fds);
-	spw_daemon_cleanup(&c->d);
-	if (c->listen_fd >= 0)
-		close(c->listen_fd);
-	empty_xdp__destroy(c->empty);
-	spw_topo_destroy(&c->topo);
-	free(c);
 	return 0;
 }
 
@@ -270,7 +233,7 @@ static int test_teardown(void **state)
 	struct test_ctx *c = *state;
 	struct run r;
 
-	spw_fds_close_all(&c->fds);
+	spw_fds_close_all(&c->scene.fds);
 	/* Whatever a failed test left, the next one starts without an override or extra rule. */
 	CLI(c, &r, "policy", "clear", "api");
 	CLI(c, &r, "rules", "del", c->v4_32);
@@ -290,8 +253,8 @@ static const char *outcome_name(enum outcome o)
 static enum outcome try_connect(struct test_ctx *c, bool keep)
 {
 	struct sockaddr_storage ss;
-	int len = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &ss);
-	int fd = spw_netns_socket(c->topo.end[SPW_TOPO_CLI].ns, AF_INET, SOCK_STREAM, 0), r;
+	int len = spw_topo_sockaddr(&c->scene.topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &ss);
+	int fd = spw_netns_socket(c->scene.topo.end[SPW_TOPO_CLI].ns, AF_INET, SOCK_STREAM, 0), r;
 	enum outcome o;
 
 	assert_true(len > 0);
@@ -305,7 +268,7 @@ static enum outcome try_connect(struct test_ctx *c, bool keep)
 		o = r == SPW_CONN_OK ? ADMITTED : r == -ECONNREFUSED ? REFUSED : PENDING;
 	}
 	if (keep && o == ADMITTED)
-		spw_fds_track(&c->fds, fd);
+		spw_fds_track(&c->scene.fds, fd);
 	else
 		close(fd);
 	return o;
@@ -320,7 +283,7 @@ static json_t *explain_client(struct test_ctx *c)
 
 	assert_non_null(r);
 	snprintf(port, sizeof(port), "%d", SVC_PORT);
-	CLI_OK(c, r, "explain", c->topo.end[SPW_TOPO_CLI].v4_str, port, "--json");
+	CLI_OK(c, r, "explain", c->scene.topo.end[SPW_TOPO_CLI].v4_str, port, "--json");
 	j = json_of(r);
 	free(r);
 	return j;
@@ -358,7 +321,7 @@ static void reload_with(struct test_ctx *c, const char *yaml)
 {
 	struct run r;
 
-	assert_int_equal(spw_daemon_write_config(&c->d, yaml), 0);
+	assert_int_equal(spw_daemon_write_config(&c->scene.d, yaml), 0);
 	CLI_OK(c, &r, "reload");
 	spw_sleep_ms(3 * TICK_MS);
 }
@@ -369,7 +332,7 @@ static void explain_text(struct test_ctx *c, struct run *r)
 	char port[8];
 
 	snprintf(port, sizeof(port), "%d", SVC_PORT);
-	CLI_OK(c, r, "explain", c->topo.end[SPW_TOPO_CLI].v4_str, port);
+	CLI_OK(c, r, "explain", c->scene.topo.end[SPW_TOPO_CLI].v4_str, port);
 	printf("%s", r->out);
 }
 
@@ -395,7 +358,7 @@ static void test_status_json(void **state)
 	ifs = path(j, "interfaces");
 	assert_int_equal(json_array_size(ifs), 1);
 	assert_string_equal(json_string_value(path(json_array_get(ifs, 0), "name")),
-			    c->topo.end[SPW_TOPO_SRV].ifname);
+			    c->scene.topo.end[SPW_TOPO_SRV].ifname);
 	assert_string_equal(json_string_value(path(json_array_get(ifs, 0), "mode")), "xdp");
 	assert_int_equal(json_array_size(path(j, "services")), 1);
 	svc = json_array_get(path(j, "services"), 0);
@@ -564,14 +527,14 @@ static void test_reload(void **state)
 	struct run r;
 
 	/* An unclosed flow sequence: libyaml's error, with the daemon's file:line:col. */
-	assert_int_equal(spw_daemon_write_raw(&c->d, "interfaces: []\n"
-						     "services:\n"
-						     "  port: [\n"),
+	assert_int_equal(spw_daemon_write_raw(&c->scene.d, "interfaces: []\n"
+							   "services:\n"
+							   "  port: [\n"),
 			 0);
 	CLI(c, &r, "reload");
 	printf("reload of a broken file: exit %d: %s", r.status, r.err);
 	assert_int_equal(r.status, 1);
-	snprintf(want, sizeof(want), "error: %s:", c->d.config);
+	snprintf(want, sizeof(want), "error: %s:", c->scene.d.config);
 	assert_non_null(strstr(r.err, want));
 	/* file:line:col: two numbers after the path. */
 	{
@@ -585,7 +548,7 @@ static void test_reload(void **state)
 	explain_then_connect(c, "admitted", 1);
 
 	make_config(c, cfg, sizeof(cfg));
-	assert_int_equal(spw_daemon_write_config(&c->d, cfg), 0);
+	assert_int_equal(spw_daemon_write_config(&c->scene.d, cfg), 0);
 	CLI_OK(c, &r, "reload");
 	assert_string_equal(r.out, "ok: 1 services\n");
 }
@@ -680,7 +643,7 @@ static void test_config_diff_and_dry_run(void **state)
 	memcpy(at, "port: 8081", strlen("port: 8081"));
 
 	/* Another file: the daemon's stays as it is. */
-	snprintf(other, sizeof(other), "%s/other.yaml", c->d.dir);
+	snprintf(other, sizeof(other), "%s/other.yaml", c->scene.d.dir);
 	assert_int_equal(spw_write_file(other, changed), 0);
 	CLI_OK(c, r, "config", "diff", other);
 	printf("config diff:\n%s", r->out);
@@ -691,7 +654,7 @@ static void test_config_diff_and_dry_run(void **state)
 	assert_non_null(strstr(r->out, "(nothing applied)"));
 
 	/* The daemon's own file, changed but not reloaded: --dry-run shows, applies nothing. */
-	assert_int_equal(spw_daemon_write_config(&c->d, changed), 0);
+	assert_int_equal(spw_daemon_write_config(&c->scene.d, changed), 0);
 	CLI_OK(c, r, "reload", "--dry-run");
 	printf("reload --dry-run:\n%s", r->out);
 	assert_non_null(strstr(r->out, "service api: tcp/8080 -> tcp/8081\n"));
@@ -699,15 +662,15 @@ static void test_config_diff_and_dry_run(void **state)
 	explain_then_connect(c, "admitted", 1); /* still port 8080's service */
 
 	/* A broken file: its error, and still nothing applied. */
-	assert_int_equal(spw_daemon_write_raw(&c->d, "services:\n  port: [\n"), 0);
+	assert_int_equal(spw_daemon_write_raw(&c->scene.d, "services:\n  port: [\n"), 0);
 	CLI(c, r, "reload", "--dry-run");
 	printf("reload --dry-run of a broken file: exit %d: %s", r->status, r->err);
 	assert_int_equal(r->status, 1);
 	assert_non_null(strstr(r->err, "error: "));
-	assert_non_null(strstr(r->err, c->d.config));
+	assert_non_null(strstr(r->err, c->scene.d.config));
 	explain_then_connect(c, "admitted", 1);
 
-	assert_int_equal(spw_daemon_write_config(&c->d, cfg), 0);
+	assert_int_equal(spw_daemon_write_config(&c->scene.d, cfg), 0);
 	CLI_OK(c, r, "reload", "--dry-run");
 	assert_non_null(strstr(r->out, "ok: 0 changes from "));
 	free(r);
@@ -788,11 +751,11 @@ static bool other_instance_counts(struct test_ctx *c, struct spw_fixture *fx)
 {
 	struct sockaddr_storage ss;
 	struct spw_fx_change ch[4];
-	int len = spw_topo_sockaddr(&c->topo, SPW_TOPO_CLI, AF_INET, 9, &ss), fd, i, moved;
+	int len = spw_topo_sockaddr(&c->scene.topo, SPW_TOPO_CLI, AF_INET, 9, &ss), fd, i, moved;
 
 	assert_true(len > 0);
 	assert_int_equal(spw_fixture_mark(fx), 0);
-	fd = spw_netns_socket(c->topo.end[SPW_TOPO_SRV].ns, AF_INET, SOCK_DGRAM, 0);
+	fd = spw_netns_socket(c->scene.topo.end[SPW_TOPO_SRV].ns, AF_INET, SOCK_DGRAM, 0);
 	assert_true(fd >= 0);
 	for (i = 0; i < 5; i++)
 		sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, (socklen_t)len);
@@ -825,27 +788,29 @@ static void test_detach_all_across_namespaces(void **state)
 	assert_non_null(r);
 	assert_int_equal(spw_fixture_open(other), 0);
 	a.dp = other->dp;
-	a.ifname = c->topo.end[SPW_TOPO_CLI].ifname;
-	assert_int_equal(spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, attach_tc_here, &a), 0);
+	a.ifname = c->scene.topo.end[SPW_TOPO_CLI].ifname;
+	assert_int_equal(spw_netns_run(c->scene.topo.end[SPW_TOPO_CLI].ns, attach_tc_here, &a), 0);
 	printf("ifindex of the server's veth %d, of the client's %d\n",
-	       spw_netns_ifindex(c->topo.end[SPW_TOPO_SRV].ns, c->topo.end[SPW_TOPO_SRV].ifname),
-	       spw_netns_ifindex(c->topo.end[SPW_TOPO_CLI].ns, a.ifname));
+	       spw_netns_ifindex(c->scene.topo.end[SPW_TOPO_SRV].ns,
+				 c->scene.topo.end[SPW_TOPO_SRV].ifname),
+	       spw_netns_ifindex(c->scene.topo.end[SPW_TOPO_CLI].ns, a.ifname));
 	assert_true(other_instance_counts(c, other));
 
 	{
 		const char *const args[] = {"detach", "--all", "--yes", NULL};
 
-		run_cli_in(c, c->topo.end[SPW_TOPO_CLI].ns, 0, r, args);
+		run_cli_in(c, c->scene.topo.end[SPW_TOPO_CLI].ns, 0, r, args);
 	}
 	printf("detach --all from the client's namespace: exit %d: %s", r->status, r->err);
 	assert_int_equal(r->status, 1);
 	assert_non_null(strstr(r->err, "another network namespace"));
-	snprintf(want, sizeof(want), "nsenter --net=/run/netns/%s", c->topo.end[SPW_TOPO_SRV].ns);
+	snprintf(want, sizeof(want), "nsenter --net=/run/netns/%s",
+		 c->scene.topo.end[SPW_TOPO_SRV].ns);
 	assert_non_null(strstr(r->err, want));
 	/* Nothing touched: the daemon's pins and XDP program, the other instance's TC. */
-	assert_int_equal(spw_dp_pinned_probe(c->d.pin_root), 0);
-	prog = spw_netns_run(c->topo.end[SPW_TOPO_SRV].ns, xdp_prog_here,
-			     (void *)c->topo.end[SPW_TOPO_SRV].ifname);
+	assert_int_equal(spw_dp_pinned_probe(c->scene.d.pin_root), 0);
+	prog = spw_netns_run(c->scene.topo.end[SPW_TOPO_SRV].ns, xdp_prog_here,
+			     (void *)c->scene.topo.end[SPW_TOPO_SRV].ifname);
 	assert_true(prog > 0);
 	assert_true(other_instance_counts(c, other));
 
@@ -859,27 +824,27 @@ static void test_detach_all_across_namespaces(void **state)
 		const char *const args[] = {"--state-dir", empty, "detach", "--all", "--yes", NULL};
 
 		assert_non_null(mkdtemp(empty));
-		run_cli_in(c, c->topo.end[SPW_TOPO_CLI].ns, 0, r, args);
+		run_cli_in(c, c->scene.topo.end[SPW_TOPO_CLI].ns, 0, r, args);
 		rmdir(empty);
 	}
 	printf("detach --all without a record, from the client's namespace: exit %d: %s", r->status,
 	       r->err);
 	assert_int_equal(r->status, 1);
 	assert_non_null(strstr(r->err, "another network namespace"));
-	assert_int_equal(spw_dp_pinned_probe(c->d.pin_root), 0);
+	assert_int_equal(spw_dp_pinned_probe(c->scene.d.pin_root), 0);
 	assert_true(other_instance_counts(c, other));
 
 	/* In the daemon's namespace: everything of the daemon's goes, nothing of the other's. */
 	{
 		const char *const args[] = {"detach", "--all", "--yes", NULL};
 
-		run_cli_in(c, c->topo.end[SPW_TOPO_SRV].ns, 0, r, args);
+		run_cli_in(c, c->scene.topo.end[SPW_TOPO_SRV].ns, 0, r, args);
 	}
 	printf("detach --all in the daemon's namespace: exit %d: %s%s", r->status, r->out, r->err);
 	assert_int_equal(r->status, 0);
-	assert_int_equal(spw_dp_pinned_probe(c->d.pin_root), -ENOENT);
-	prog = spw_netns_run(c->topo.end[SPW_TOPO_SRV].ns, xdp_prog_here,
-			     (void *)c->topo.end[SPW_TOPO_SRV].ifname);
+	assert_int_equal(spw_dp_pinned_probe(c->scene.d.pin_root), -ENOENT);
+	prog = spw_netns_run(c->scene.topo.end[SPW_TOPO_SRV].ns, xdp_prog_here,
+			     (void *)c->scene.topo.end[SPW_TOPO_SRV].ifname);
 	assert_int_equal(prog, 0);
 	assert_true(other_instance_counts(c, other));
 	spw_fixture_close(other);
@@ -927,7 +892,7 @@ static void test_nobody(void **state)
 	};
 	struct test_ctx *c = *state;
 	struct run *r = malloc(sizeof(*r));
-	char own[sizeof(c->cli)], dir[] = "/tmp/spw-cli-XXXXXX";
+	char own[sizeof(c->scene.cli)], dir[] = "/tmp/spw-cli-XXXXXX";
 	size_t i;
 
 	assert_non_null(r);
@@ -938,8 +903,8 @@ static void test_nobody(void **state)
 	 */
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chmod(dir, 0755), 0);
-	snprintf(own, sizeof(own), "%s", c->cli);
-	assert_int_equal(copy_file(own, dir, c->cli, sizeof(c->cli)), 0);
+	snprintf(own, sizeof(own), "%s", c->scene.cli);
+	assert_int_equal(copy_file(own, dir, c->scene.cli, sizeof(c->scene.cli)), 0);
 	for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
 		run_cli_as(c, NOBODY, r, reads[i]);
 		printf("as nobody: spillway %s: exit %d: %s", reads[i][0], r->status, r->err);
@@ -947,7 +912,7 @@ static void test_nobody(void **state)
 		assert_non_null(strstr(r->err, "CAP_BPF"));
 		assert_non_null(strstr(r->err, "root"));
 	}
-	snprintf(c->cli, sizeof(c->cli), "%s", own);
+	snprintf(c->scene.cli, sizeof(c->scene.cli), "%s", own);
 	spw_rm_tree(dir);
 	free(r);
 }
@@ -970,5 +935,5 @@ int main(void)
 	    cmocka_unit_test_teardown(test_detach_all_across_namespaces, test_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, daemon_scene_group_teardown);
 }

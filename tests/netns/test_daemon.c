@@ -64,6 +64,7 @@
 #include "daemon.h"
 #include "netns.h"
 #include "attach.h"
+#include "report_pump.h"
 #include "sockets.h"
 #include "util.h"
 #include "empty_xdp.skel.h"
@@ -131,40 +132,8 @@ struct test_ctx {
 	char probe[INET_ADDRSTRLEN]; /* the tier-2 source, 10.x.y.1 */
 	uint32_t probe_cohort;
 	struct spw_law_params law; /* what the daemon computes for this config */
-	const char *pump_line;	   /* the report sent every tick while waiting, or NULL */
-	double pump_next;
+	struct spw_pump pump;	   /* the report sent every tick while waiting */
 };
-
-/* ---- reports: one every tick while the test waits ------------------------------------------ */
-
-static void pump(struct test_ctx *c)
-{
-	double t = spw_now_ms();
-
-	if (!c->pump_line || t < c->pump_next)
-		return;
-	assert_int_equal(spw_daemon_report(&c->d, c->pump_line), 0);
-	c->pump_next = t + TICK_MS;
-}
-
-/* From now on line goes out every tick (the first one at once); NULL stops. */
-static void pump_start(struct test_ctx *c, const char *line)
-{
-	c->pump_line = line;
-	c->pump_next = 0;
-	pump(c);
-}
-
-/* Sleeps ms, keeping the reports going. */
-static void wait_pumping(struct test_ctx *c, int ms)
-{
-	double end = spw_now_ms() + ms;
-
-	while (spw_now_ms() < end) {
-		pump(c);
-		spw_sleep_ms(1);
-	}
-}
 
 /* ---- the daemon's maps ------------------------------------------------------------------- */
 
@@ -417,7 +386,7 @@ static double probe_until_refused(struct test_ctx *c, double start_ms, int give_
 	for (;;) {
 		int r;
 
-		pump(c);
+		spw_pump(&c->pump);
 		if (drop < 0 && level(c) < CEILING)
 			drop = spw_now_ms() - start_ms;
 		r = attempt(c, WHO_T2);
@@ -430,7 +399,7 @@ static double probe_until_refused(struct test_ctx *c, double start_ms, int give_
 			fail_msg("the tier-2 probe is still admitted %d ms after saturation was "
 				 "first reported (level %u)",
 				 give_up_ms, level(c));
-		wait_pumping(c, PROBE_EVERY_MS);
+		spw_pump_wait(&c->pump, PROBE_EVERY_MS, 1);
 	}
 	if (first_drop_ms)
 		*first_drop_ms = drop;
@@ -445,7 +414,7 @@ static double pump_until_level(struct test_ctx *c, double start_ms, uint32_t tar
 			fail_msg("level still %u, not at or below %u, %d ms after saturation was "
 				 "first reported",
 				 level(c), target, GIVE_UP_MS);
-		wait_pumping(c, 1);
+		spw_pump_wait(&c->pump, 1, 1);
 	}
 	return spw_now_ms() - start_ms;
 }
@@ -537,10 +506,7 @@ static struct test_ctx *build(void **state, const char *dry_run)
 	/* The daemon binary first: without it nothing below means anything. */
 	assert_int_equal(spw_daemon_binary(bin, sizeof(bin)), 0);
 	assert_int_equal(spw_topo_create(&c->topo), 0);
-	c->empty = empty_xdp__open_and_load();
-	assert_non_null(c->empty);
-	err = spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
-				  &c->empty->links.empty_xdp);
+	err = spw_topo_peer_xdp(&c->topo, &c->empty);
 	if (err)
 		fail_msg("empty XDP on the client veth: %s", strerror(-err));
 	c->listen_fd[0] = listen_on(c, AF_INET);
@@ -565,6 +531,7 @@ static int setup(void **state)
 	if (!c)
 		return -1;
 	c->listen_fd[0] = c->listen_fd[1] = -1;
+	c->pump = (struct spw_pump){.d = &c->d, .period_ms = TICK_MS};
 	*state = c;
 	return 0;
 }
@@ -582,10 +549,7 @@ static int teardown(void **state)
 	snprintf(pin_root, sizeof(pin_root), "%s", c->d.pin_root);
 	snprintf(dir, sizeof(dir), "%s", c->d.dir);
 	spw_fds_close_all(&c->fds);
-	/* A daemon that died by itself during a test is a failure worth its log. */
-	if (c->d.inited && ((c->d.pid && !spw_daemon_alive(&c->d)) || getenv("SPW_TEST_LOGS")))
-		spw_daemon_log_dump(&c->d);
-	spw_daemon_cleanup(&c->d);
+	spw_daemon_finish(&c->d);
 	empty_xdp__destroy(c->empty);
 	spw_topo_destroy(&c->topo);
 
@@ -720,7 +684,7 @@ static void bad_reports(struct test_ctx *c)
 			 log ? log : "(unreadable)");
 	}
 	/* Two ticks later nothing moved: the level is still full, nothing shed. */
-	wait_pumping(c, 2 * TICK_MS);
+	spw_pump_wait(&c->pump, 2 * TICK_MS, 1);
 	assert_int_equal(level(c), CEILING);
 	assert_int_equal(count(c, 2, SPW_REASON_SHED_LEVEL), shed0);
 	assert_true(spw_daemon_alive(&c->d));
@@ -758,9 +722,9 @@ static void test_shed_and_recover(void **state)
 	 * starting from there would always measure the worst phase.
 	 */
 	phase_ms = random_phase_ms();
-	wait_pumping(c, phase_ms);
+	spw_pump_wait(&c->pump, phase_ms, 1);
 	t0 = spw_now_ms();
-	pump_start(c, REPORT_FULL);
+	spw_pump_start(&c->pump, REPORT_FULL);
 	react_ms = probe_until_refused(c, t0, GIVE_UP_MS, &drop_ms);
 	printf("(a) reaction: first tier-2 SYN (cohort %u) refused %.0f ms after the first "
 	       "saturated report (%.2f ticks; level first seen below full after %.0f ms; report "
@@ -788,13 +752,13 @@ static void test_shed_and_recover(void **state)
 	 * stored report again (each would be a further cut of a pinned pool), although the
 	 * accept-queue signal is read anew every tick.
 	 */
-	pump_start(c, NULL);
+	spw_pump_start(&c->pump, NULL);
 	start_level = level(c);
 	spw_sleep_ms(3 * TICK_MS);
 	if (level(c) != start_level)
 		fail_msg("the level went from %u to %u over 3 ticks without a new report",
 			 start_level, level(c));
-	pump_start(c, REPORT_FULL);
+	spw_pump_start(&c->pump, REPORT_FULL);
 
 	tier2_ms = pump_until_level(c, t0, TIER2_SHED);
 	floor_ms = pump_until_level(c, t0, FLOOR);
@@ -817,7 +781,7 @@ static void test_shed_and_recover(void **state)
 	bound = (recover_ticks + 2) * TICK_MS + RECOVERY_SLACK_MS;
 	start_level = level(c);
 	t0 = spw_now_ms();
-	pump_start(c, REPORT_LOW);
+	spw_pump_start(&c->pump, REPORT_LOW);
 	for (;;) {
 		int r;
 
@@ -833,7 +797,7 @@ static void test_shed_and_recover(void **state)
 			    "the tier-2 probe is still refused %.0f ms after the pool came back "
 			    "to 10 %% (level %u of %u; bound %.0f ms)",
 			    spw_now_ms() - t0, level(c), CEILING, bound);
-		wait_pumping(c, RECOVERY_PROBE_MS);
+		spw_pump_wait(&c->pump, RECOVERY_PROBE_MS, 1);
 	}
 	probe_ms = spw_now_ms() - t0;
 	while (level(c) < CEILING) {
@@ -841,7 +805,7 @@ static void test_shed_and_recover(void **state)
 			fail_msg("level %u, not back to full %.0f ms after the pool came back to "
 				 "10 %%",
 				 level(c), spw_now_ms() - t0);
-		wait_pumping(c, 1);
+		spw_pump_wait(&c->pump, 1, 1);
 	}
 	full_ms = spw_now_ms() - t0;
 	printf("(b) recovery: law defaults recover_after %.0f ms, drift +%u ranks per tick: "
@@ -869,7 +833,7 @@ static void test_sighup(void **state)
 
 	/* Shedding under the running config, so "still enforced" can be seen. */
 	t0 = spw_now_ms();
-	pump_start(c, REPORT_FULL);
+	spw_pump_start(&c->pump, REPORT_FULL);
 	probe_until_refused(c, t0, GIVE_UP_MS, NULL);
 
 	/* Invalid YAML: '@' is reserved and cannot start a plain scalar. */
@@ -909,7 +873,7 @@ static void test_sighup(void **state)
 			    "the lease was not renewed after the refused reload: %.0f ms later "
 			    "after %d ms",
 			    (p2.lease_expires_ns - p1.lease_expires_ns) / 1e6, IO_TIMEOUT_MS);
-		wait_pumping(c, 1);
+		spw_pump_wait(&c->pump, 1, 1);
 		p2 = policy(c);
 	} while (p2.lease_expires_ns < p1.lease_expires_ns + 3 * TICK_MS * 1000000ULL);
 	assert_true(spw_daemon_alive(&c->d));
@@ -936,7 +900,7 @@ static void test_sighup(void **state)
 		if (spw_now_ms() - t0 > IO_TIMEOUT_MS)
 			fail_msg("dry_run of the reloaded file is not in the policy after %d ms",
 				 IO_TIMEOUT_MS);
-		wait_pumping(c, 1);
+		spw_pump_wait(&c->pump, 1, 1);
 	}
 	ms = spw_now_ms() - t0;
 	assert_false(spw_daemon_log_has(&c->d, "reload failed"));
@@ -984,7 +948,7 @@ static void test_kill_and_restart(void **state)
 	spw_round_trips(cli, srv, ROUND_TRIPS, "before the overload");
 
 	t0 = spw_now_ms();
-	pump_start(c, REPORT_FULL);
+	spw_pump_start(&c->pump, REPORT_FULL);
 	probe_until_refused(c, t0, GIVE_UP_MS, NULL);
 	spw_round_trips(cli, srv, ROUND_TRIPS, "while its tier is shed");
 	prog_before = xdp_prog(c);
@@ -994,7 +958,7 @@ static void test_kill_and_restart(void **state)
 	/* (d) */
 	assert_int_equal(spw_daemon_kill9(&c->d), 0);
 	t_kill = spw_now_ms();
-	c->pump_line = NULL; /* nobody listens */
+	c->pump.line = NULL; /* nobody listens */
 	/* No writer is left: this is the last lease. Until it expires, the last policy holds. */
 	p = policy(c);
 	lease_ns = p.lease_expires_ns;
@@ -1105,11 +1069,11 @@ static void test_restart_resumes(void **state)
 	double t0;
 
 	t0 = spw_now_ms();
-	pump_start(c, REPORT_FULL);
+	spw_pump_start(&c->pump, REPORT_FULL);
 	probe_until_refused(c, t0, GIVE_UP_MS, NULL);
-	wait_pumping(c, 5 * TICK_MS);
+	spw_pump_wait(&c->pump, 5 * TICK_MS, 1);
 	assert_int_equal(spw_daemon_kill9(&c->d), 0);
-	c->pump_line = NULL;
+	c->pump.line = NULL;
 	before = level(c);
 	assert_true(before < CEILING);
 	/* Past stale_after, the pinned report is no reading: what the new daemon starts from is

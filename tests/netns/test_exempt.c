@@ -44,10 +44,9 @@
 #include "cmd.h"
 #include "daemon.h"
 #include "netns.h"
-#include "attach.h"
 #include "sockets.h"
 #include "util.h"
-#include "empty_xdp.skel.h"
+#include "daemon_scene.h"
 
 #define SVC_ID	 1
 #define SVC_PORT 8080
@@ -68,15 +67,11 @@
 enum src { SRC_1, SRC_2, SRC_COUNT };
 
 struct test_ctx {
-	struct spw_topo topo;
-	struct spw_daemon d;
-	struct empty_xdp *empty;
-	int listen_fd;
-	struct spw_fds fds;
+	struct daemon_scene scene; /* first: daemon_scene_group_setup() makes the context */
 	char addr[SRC_COUNT][INET_ADDRSTRLEN];
 	char host_extra[INET_ADDRSTRLEN]; /* (d): added to the server's veth later */
-	char cli[4096];			  /* build/spillway */
 };
+_Static_assert(offsetof(struct test_ctx, scene) == 0, "the scene begins the context");
 
 /* ---- the config -------------------------------------------------------------------------- */
 
@@ -100,11 +95,11 @@ static void write_config(struct test_ctx *c, const char *exempt, bool host_addre
 			 "      - {pool: db, target: 0.85}\n"
 			 "controller: {tick: %dms, lease: 1s, cohort_rotation: 1h, "
 			 "stale_after: 2s}\n",
-			 c->topo.end[SPW_TOPO_SRV].ifname, exempt,
+			 c->scene.topo.end[SPW_TOPO_SRV].ifname, exempt,
 			 host_addresses ? "true" : "false", SVC_PORT, TICK_MS);
 
 	assert_true(n > 0 && (size_t)n < sizeof(buf));
-	assert_int_equal(spw_daemon_write_config(&c->d, buf), 0);
+	assert_int_equal(spw_daemon_write_config(&c->scene.d, buf), 0);
 }
 
 /* "[A/32]": the exempt list of one client source. */
@@ -118,10 +113,10 @@ static void exempt_of(struct test_ctx *c, enum src s, char *buf, size_t len)
 /* SIGHUP, then waits for the log line that says how the reload went. */
 static void reload_expect(struct test_ctx *c, const char *line)
 {
-	spw_daemon_log_mark(&c->d);
-	assert_int_equal(spw_daemon_signal(&c->d, SIGHUP), 0);
-	if (spw_daemon_log_wait(&c->d, line, IO_TIMEOUT_MS)) {
-		spw_daemon_log_dump(&c->d);
+	spw_daemon_log_mark(&c->scene.d);
+	assert_int_equal(spw_daemon_signal(&c->scene.d, SIGHUP), 0);
+	if (spw_daemon_log_wait(&c->scene.d, line, IO_TIMEOUT_MS)) {
+		spw_daemon_log_dump(&c->scene.d);
 		fail_msg("no \"%s\" in the log %d ms after SIGHUP", line, IO_TIMEOUT_MS);
 	}
 }
@@ -132,8 +127,8 @@ static uint64_t count(struct test_ctx *c, enum spw_reason r)
 {
 	struct spw_count n;
 
-	assert_non_null(c->d.dp);
-	assert_int_equal(spw_dp_counter_read(c->d.dp, SVC_ID, TIER_STD, r, &n), 0);
+	assert_non_null(c->scene.d.dp);
+	assert_int_equal(spw_dp_counter_read(c->scene.d.dp, SVC_ID, TIER_STD, r, &n), 0);
 	return n.packets;
 }
 
@@ -143,9 +138,9 @@ static int exempt_lookup(struct test_ctx *c, const char *text)
 	uint8_t addr[SPW_ADDR_LEN];
 	bool is_v4;
 
-	assert_non_null(c->d.dp);
+	assert_non_null(c->scene.d.dp);
 	assert_int_equal(spw_addr_parse(text, addr, &is_v4), 0);
-	return spw_dp_exempt_lookup(c->d.dp, addr, is_v4);
+	return spw_dp_exempt_lookup(c->scene.d.dp, addr, is_v4);
 }
 
 /* The override is set and the daemon has written it into the policy. */
@@ -155,9 +150,9 @@ static void shed_standard(struct test_ctx *c)
 	double start = spw_now_ms();
 	struct spw_policy p;
 
-	assert_int_equal(spw_dp_override_set(c->d.dp, SVC_ID, &o), 0);
+	assert_int_equal(spw_dp_override_set(c->scene.d.dp, SVC_ID, &o), 0);
 	for (;;) {
-		assert_int_equal(spw_dp_policy_get(c->d.dp, SVC_ID, &p), 0);
+		assert_int_equal(spw_dp_policy_get(c->scene.d.dp, SVC_ID, &p), 0);
 		if (spw_effective_level(&p) == SHED_LEVEL && p.partial == 0)
 			return;
 		if (spw_now_ms() - start > IO_TIMEOUT_MS)
@@ -180,26 +175,27 @@ static const char *result_name(int r)
 static int attempt(struct test_ctx *c, enum src s)
 {
 	struct sockaddr_storage src, dst;
-	int dstlen = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &dst);
-	int srclen = spw_topo_sockaddr(&c->topo, SPW_TOPO_CLI, AF_INET, 0, &src);
+	int dstlen = spw_topo_sockaddr(&c->scene.topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &dst);
+	int srclen = spw_topo_sockaddr(&c->scene.topo, SPW_TOPO_CLI, AF_INET, 0, &src);
 	int fd, r;
 	double ms;
 
 	assert_true(dstlen > 0 && srclen > 0);
 	assert_int_equal(inet_pton(AF_INET, c->addr[s], &((struct sockaddr_in *)&src)->sin_addr),
 			 1);
-	fd = spw_fds_track(&c->fds,
-			   spw_netns_socket(c->topo.end[SPW_TOPO_CLI].ns, AF_INET, SOCK_STREAM, 0));
+	fd = spw_fds_track(&c->scene.fds, spw_netns_socket(c->scene.topo.end[SPW_TOPO_CLI].ns,
+							   AF_INET, SOCK_STREAM, 0));
 	assert_int_equal(bind(fd, (struct sockaddr *)&src, (socklen_t)srclen), 0);
 	r = spw_connect_timed(fd, &dst, (socklen_t)dstlen, IO_TIMEOUT_MS, IO_TIMEOUT_MS, &ms);
 	if (r == SPW_CONN_OK) {
 		int afd;
 
-		assert_true(spw_sock_readable(c->listen_fd, IO_TIMEOUT_MS));
-		afd = spw_fds_track(&c->fds, accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC));
-		spw_fds_close(&c->fds, afd);
+		assert_true(spw_sock_readable(c->scene.listen_fd, IO_TIMEOUT_MS));
+		afd = spw_fds_track(&c->scene.fds,
+				    accept4(c->scene.listen_fd, NULL, NULL, SOCK_CLOEXEC));
+		spw_fds_close(&c->scene.fds, afd);
 	}
-	spw_fds_close(&c->fds, fd);
+	spw_fds_close(&c->scene.fds, fd);
 	return r;
 }
 
@@ -227,8 +223,9 @@ static void expect(struct test_ctx *c, enum src s, bool admitted, const char *wh
 static void expect_explain(struct test_ctx *c, enum src s, const char *decision)
 {
 	char port[8], want[64];
-	const char *argv[] = {c->cli,	 "--pin-root", c->d.pin_root, "--state-dir", c->d.dir,
-			      "explain", c->addr[s],   port,	      NULL};
+	const char *argv[] = {c->scene.cli,  "--pin-root",   c->scene.d.pin_root,
+			      "--state-dir", c->scene.d.dir, "explain",
+			      c->addr[s],    port,	     NULL};
 	char *out = NULL;
 	int st;
 
@@ -249,51 +246,24 @@ static void expect_explain(struct test_ctx *c, enum src s, const char *decision)
 
 static int group_setup(void **state)
 {
-	struct test_ctx *c = calloc(1, sizeof(*c));
+	struct test_ctx *c;
 	char host[INET_ADDRSTRLEN + 4];
 	struct in_addr a;
 
-	if (!c)
+	if (daemon_scene_group_setup(state, sizeof(struct test_ctx), SVC_PORT))
 		return -1;
-	c->listen_fd = -1;
-	*state = c;
-	if (spw_daemon_cli_binary(c->cli, sizeof(c->cli)))
-		return -1;
-	if (spw_topo_create(&c->topo))
-		return -1;
-	if (spw_topo_peer_xdp(&c->topo, &c->empty))
-		return -1;
-	c->listen_fd = spw_topo_listen(&c->topo, AF_INET, SOCK_STREAM, SVC_PORT, 64);
-	if (c->listen_fd < 0)
-		return -1;
+	c = *state;
 	/* Source 2 (.3) and the server's later address (.9), beside the veths' .1 and .2. */
-	snprintf(c->addr[SRC_1], sizeof(c->addr[SRC_1]), "%s", c->topo.end[SPW_TOPO_CLI].v4_str);
-	a.s_addr = htonl((ntohl(c->topo.end[SPW_TOPO_CLI].v4.s_addr) & 0xffffff00u) | 3);
+	snprintf(c->addr[SRC_1], sizeof(c->addr[SRC_1]), "%s",
+		 c->scene.topo.end[SPW_TOPO_CLI].v4_str);
+	a.s_addr = htonl((ntohl(c->scene.topo.end[SPW_TOPO_CLI].v4.s_addr) & 0xffffff00u) | 3);
 	inet_ntop(AF_INET, &a, c->addr[SRC_2], sizeof(c->addr[SRC_2]));
 	a.s_addr = htonl((ntohl(a.s_addr) & 0xffffff00u) | 9);
 	inet_ntop(AF_INET, &a, c->host_extra, sizeof(c->host_extra));
 	snprintf(host, sizeof(host), "%s/32", c->addr[SRC_2]);
-	if (spw_topo_addr_add(&c->topo, SPW_TOPO_CLI, host))
+	if (spw_topo_addr_add(&c->scene.topo, SPW_TOPO_CLI, host))
 		return -1;
-	return spw_daemon_init(&c->d, c->topo.end[SPW_TOPO_SRV].ns, true) ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-	struct test_ctx *c = *state;
-
-	if (!c)
-		return 0;
-	if (c->d.inited && getenv("SPW_TEST_LOGS"))
-		spw_daemon_log_dump(&c->d);
-	spw_fds_close_all(&c->fds);
-	spw_daemon_cleanup(&c->d);
-	if (c->listen_fd >= 0)
-		close(c->listen_fd);
-	empty_xdp__destroy(c->empty);
-	spw_topo_destroy(&c->topo);
-	free(c);
-	return 0;
+	return spw_daemon_init(&c->scene.d, c->scene.topo.end[SPW_TOPO_SRV].ns, true) ? -1 : 0;
 }
 
 /* ---- (a) one exempt source --------------------------------------------------------------- */
@@ -307,8 +277,8 @@ static void test_exempt_source(void **state)
 
 	exempt_of(c, SRC_1, list, sizeof(list));
 	write_config(c, list, true);
-	assert_int_equal(spw_daemon_start(&c->d), 0);
-	assert_int_equal(spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS), 0);
+	assert_int_equal(spw_daemon_start(&c->scene.d), 0);
+	assert_int_equal(spw_daemon_wait_ready(&c->scene.d, SVC_ID, READY_TIMEOUT_MS), 0);
 	shed_standard(c);
 
 	expect(c, SRC_2, false, "(a) standard shed, source 2 not exempt");
@@ -321,7 +291,7 @@ static void test_exempt_source(void **state)
 	ex = count(c, SPW_REASON_EXEMPT);
 	snprintf(series, sizeof(series),
 		 "spillway_new_flows_total{service=\"api\",tier=\"standard\",decision=\"exempt\"}");
-	assert_int_equal(spw_daemon_metric(&c->d, series, &v), 0);
+	assert_int_equal(spw_daemon_metric(&c->scene.d, series, &v), 0);
 	if (v != (double)ex)
 		fail_msg("%s is %.0f, the data plane counted %llu", series, v,
 			 (unsigned long long)ex);
@@ -367,7 +337,7 @@ static void test_bad_reload_keeps(void **state)
 
 	expect(c, SRC_2, true, "(c) after a refused reload, source 2 still exempt");
 	expect(c, SRC_1, false, "(c) after a refused reload, source 1 still not exempt");
-	assert_true(spw_daemon_alive(&c->d));
+	assert_true(spw_daemon_alive(&c->scene.d));
 }
 
 /* ---- (d) the host's own addresses -------------------------------------------------------- */
@@ -375,7 +345,7 @@ static void test_bad_reload_keeps(void **state)
 static void test_host_addresses(void **state)
 {
 	struct test_ctx *c = *state;
-	const struct spw_topo_end *srv = &c->topo.end[SPW_TOPO_SRV];
+	const struct spw_topo_end *srv = &c->scene.topo.end[SPW_TOPO_SRV];
 	char list[64], host[INET_ADDRSTRLEN + 4];
 
 	/* Read at start: the server's veth addresses and lo's; not the client's. */
@@ -395,7 +365,7 @@ static void test_host_addresses(void **state)
 	/* Read again on SIGHUP: an address added since is exempt. */
 	assert_int_equal(exempt_lookup(c, c->host_extra), -ENOENT);
 	snprintf(host, sizeof(host), "%s/32", c->host_extra);
-	assert_int_equal(spw_topo_addr_add(&c->topo, SPW_TOPO_SRV, host), 0);
+	assert_int_equal(spw_topo_addr_add(&c->scene.topo, SPW_TOPO_SRV, host), 0);
 	exempt_of(c, SRC_2, list, sizeof(list));
 	write_config(c, list, true);
 	reload_expect(c, "config reloaded from");
@@ -422,5 +392,5 @@ int main(void)
 	    cmocka_unit_test(test_host_addresses),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, daemon_scene_group_teardown);
 }

@@ -38,13 +38,11 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include "attach.h"
 #include "daemon.h"
 #include "netns.h"
-#include "pg_cluster.h"
+#include "pg_front.h"
 #include "sockets.h"
 #include "util.h"
-#include "empty_xdp.skel.h"
 
 #define SVC_ID		 1
 #define SVC_NAME	 "pg"
@@ -94,16 +92,11 @@ struct app {
 };
 
 struct test_ctx {
-	char dir[64];
-	struct spw_pg pg;
-	struct spw_topo topo;
-	struct spw_daemon d;
-	struct empty_xdp *empty;
+	struct pg_front front;
 	struct app app;
-	char shed_addr[INET_ADDRSTRLEN];
 };
 
-static struct test_ctx *T;
+_Static_assert(offsetof(struct test_ctx, front) == 0, "pg_front_group_setup() makes the context");
 
 static int app_loop(void *arg)
 {
@@ -145,10 +138,10 @@ static void app_start(struct test_ctx *c)
 {
 	struct app *a = &c->app;
 
-	a->ns = c->topo.end[SPW_TOPO_CLI].ns;
+	a->ns = c->front.topo.end[SPW_TOPO_CLI].ns;
 	snprintf(a->conninfo, sizeof(a->conninfo),
 		 "host=%s port=%d user=postgres dbname=postgres connect_timeout=5",
-		 c->topo.end[SPW_TOPO_SRV].v4_str, PG_PORT);
+		 c->front.topo.end[SPW_TOPO_SRV].v4_str, PG_PORT);
 	__atomic_store_n(&a->delay_ms, QUIET_MS, __ATOMIC_RELAXED);
 	for (int i = 0; i < APP_CONNS; i++)
 		assert_int_equal(pthread_create(&a->th[i], NULL, app_thread, a), 0);
@@ -178,11 +171,11 @@ static int probe_run(void *arg)
 	int fd, len;
 	double ms;
 
-	len = spw_topo_sockaddr(&p->c->topo, SPW_TOPO_SRV, AF_INET, PG_PORT, &dst);
+	len = spw_topo_sockaddr(&p->c->front.topo, SPW_TOPO_SRV, AF_INET, PG_PORT, &dst);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0 || len < 0)
 		return p->result = -EIO;
-	inet_pton(AF_INET, p->c->shed_addr, &src.sin_addr);
+	inet_pton(AF_INET, p->c->front.shed_addr, &src.sin_addr);
 	if (bind(fd, (struct sockaddr *)&src, sizeof(src))) {
 		close(fd);
 		return p->result = -errno;
@@ -196,7 +189,7 @@ static int probe(const struct test_ctx *c)
 {
 	struct probe p = {.c = c, .result = -EIO};
 
-	assert_int_equal(spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, probe_run, &p), 0);
+	assert_int_equal(spw_netns_run(c->front.topo.end[SPW_TOPO_CLI].ns, probe_run, &p), 0);
 	return p.result;
 }
 
@@ -204,7 +197,7 @@ static double metric(struct test_ctx *c, const char *series)
 {
 	double v = NAN;
 
-	if (spw_daemon_metric(&c->d, series, &v))
+	if (spw_daemon_metric(&c->front.d, series, &v))
 		return NAN;
 	return v;
 }
@@ -224,45 +217,34 @@ static double probe_until(const struct test_ctx *c, int want, int timeout_ms)
 
 static void make_config(struct test_ctx *c, char *buf, size_t len, bool no_signals)
 {
-	int n = snprintf(buf, len,
-			 "# spillwayd under test (tests/netns/test_learned_pg.c)\n"
-			 "interfaces: [{name: %s, mode: xdp}]\n"
-			 "tiers: [critical, standard, sheddable]\n"
-			 "classify:\n"
-			 "  - {cidr: \"%s/32\", tier: critical}\n"
-			 "  - {cidr: \"%s/32\", tier: sheddable}\n"
-			 "services:\n"
-			 "  - name: " SVC_NAME "\n"
-			 "    port: %d\n"
-			 "    default_tier: standard\n"
-			 "    shed_action: {standard: reject, sheddable: reject}\n"
-			 "%s"
-			 "controller: {tick: 100ms, lease: 3s}\n",
-			 c->topo.end[SPW_TOPO_SRV].ifname, c->topo.end[SPW_TOPO_CLI].v4_str,
-			 c->shed_addr, PG_PORT, no_signals ? "    signals: []\n" : "");
+	int n =
+	    snprintf(buf, len,
+		     "# spillwayd under test (tests/netns/test_learned_pg.c)\n"
+		     "interfaces: [{name: %s, mode: xdp}]\n"
+		     "tiers: [critical, standard, sheddable]\n"
+		     "classify:\n"
+		     "  - {cidr: \"%s/32\", tier: critical}\n"
+		     "  - {cidr: \"%s/32\", tier: sheddable}\n"
+		     "services:\n"
+		     "  - name: " SVC_NAME "\n"
+		     "    port: %d\n"
+		     "    default_tier: standard\n"
+		     "    shed_action: {standard: reject, sheddable: reject}\n"
+		     "%s"
+		     "controller: {tick: 100ms, lease: 3s}\n",
+		     c->front.topo.end[SPW_TOPO_SRV].ifname, c->front.topo.end[SPW_TOPO_CLI].v4_str,
+		     c->front.shed_addr, PG_PORT, no_signals ? "    signals: []\n" : "");
 
 	assert_true(n > 0 && (size_t)n < len);
 }
 
 static void build(struct test_ctx *c, bool no_signals)
 {
-	char bin[4096], cfg[4096], opts[256], host[INET_ADDRSTRLEN + 4];
-	struct in_addr a;
+	char cfg[4096];
 
-	assert_int_equal(spw_daemon_binary(bin, sizeof(bin)), 0);
-	assert_int_equal(spw_topo_create(&c->topo), 0);
-	assert_int_equal(spw_topo_peer_xdp(&c->topo, &c->empty), 0);
-	a = c->topo.end[SPW_TOPO_CLI].v4;
-	a.s_addr = htonl((ntohl(a.s_addr) & 0xffffff00u) | 3);
-	assert_non_null(inet_ntop(AF_INET, &a, c->shed_addr, sizeof(c->shed_addr)));
-	snprintf(host, sizeof(host), "%s/32", c->shed_addr);
-	assert_int_equal(spw_topo_addr_add(&c->topo, SPW_TOPO_CLI, host), 0);
-	snprintf(opts, sizeof(opts), "-c listen_addresses=%s -c port=%d -c max_connections=40",
-		 c->topo.end[SPW_TOPO_SRV].v4_str, PG_PORT);
-	assert_int_equal(spw_pg_start(&c->pg, c->topo.end[SPW_TOPO_SRV].ns, opts), 0);
-	assert_int_equal(spw_daemon_init(&c->d, c->topo.end[SPW_TOPO_SRV].ns, true), 0);
+	pg_front_start(&c->front, PG_PORT, "-c max_connections=40");
 	make_config(c, cfg, sizeof(cfg), no_signals);
-	assert_int_equal(spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS), 0);
+	assert_int_equal(spw_daemon_launch(&c->front.d, cfg, SVC_ID, READY_TIMEOUT_MS), 0);
 }
 
 /* Waits until both learned targets are numbers; the ms it took from the start of traffic. */
@@ -342,34 +324,15 @@ static void test_no_signal_sheds_nothing(void **state)
 
 static int group_setup(void **state)
 {
-	T = calloc(1, sizeof(*T));
-	if (!T)
-		return -1;
-	strcpy(T->dir, "/tmp/spw-learnpg-XXXXXX");
-	if (spw_pg_create_temp(&T->pg, T->dir))
-		return -1;
-	*state = T;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	if (!T)
-		return 0;
-	spw_pg_remove_temp(&T->pg, T->dir);
-	free(T);
-	return 0;
+	return pg_front_group_setup(state, sizeof(struct test_ctx), "/tmp/spw-learnpg-XXXXXX");
 }
 
 static int setup(void **state)
 {
 	struct test_ctx *c = *state;
 
-	memset(&c->topo, 0, sizeof(c->topo));
-	memset(&c->d, 0, sizeof(c->d));
+	pg_front_reset(&c->front);
 	memset(&c->app, 0, sizeof(c->app));
-	c->empty = NULL;
 	return 0;
 }
 
@@ -378,12 +341,7 @@ static int teardown(void **state)
 	struct test_ctx *c = *state;
 
 	app_stop(&c->app);
-	if (c->d.inited && ((c->d.pid && !spw_daemon_alive(&c->d)) || getenv("SPW_TEST_LOGS")))
-		spw_daemon_log_dump(&c->d);
-	spw_pg_stop(&c->pg);
-	spw_daemon_cleanup(&c->d);
-	empty_xdp__destroy(c->empty);
-	spw_topo_destroy(&c->topo);
+	pg_front_teardown(&c->front);
 	return 0;
 }
 
@@ -397,5 +355,5 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return cmocka_run_group_tests_name("netns learned targets in front of PostgreSQL", tests,
-					   group_setup, group_teardown);
+					   group_setup, pg_front_group_teardown);
 }

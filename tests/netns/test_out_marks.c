@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 
 #include "cgroup2.h"
+#include "check.h"
 #include "daemon.h"
 #include "netns.h"
 #include "pktbuild.h"
@@ -59,18 +60,6 @@ struct tctx {
 	int listen[2][2]; /* [IPv4, IPv6][marked port, other port] */
 	int pfd;	  /* packet socket on the server's veth */
 };
-
-#define CHECK(cond, fmt, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg("failed: %s\n    " fmt, #cond, ##__VA_ARGS__);                    \
-	} while (0)
-
-#define CHECK_OK(call)                                                                             \
-	do {                                                                                       \
-		int err_ = (call);                                                                 \
-		CHECK(err_ == 0, "%s: %s", #call, strerror(-err_));                                \
-	} while (0)
 
 static int teardown(void **state)
 {
@@ -114,8 +103,6 @@ static void build(struct tctx *t)
 {
 	const struct spw_topo_end *cli = &t->topo.end[SPW_TOPO_CLI],
 				  *srv = &t->topo.end[SPW_TOPO_SRV];
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
-	int rcvbuf = 8 << 20;
 	char yaml[2048];
 
 	CHECK(cg2_root() != NULL, "no cgroup v2 mounted at /sys/fs/cgroup(/unified)");
@@ -130,13 +117,8 @@ static void build(struct tctx *t)
 					    p ? PORT_OTHER : PORT_MARKED, 16);
 			CHECK(t->listen[f][p] >= 0, "listen: %s", strerror(-t->listen[f][p]));
 		}
-	t->pfd = spw_netns_socket(srv->ns, AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	t->pfd = spw_topo_packet_socket(&t->topo, SPW_TOPO_SRV, 8 << 20);
 	CHECK(t->pfd >= 0, "packet socket: %s", strerror(-t->pfd));
-	CHECK(setsockopt(t->pfd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) == 0,
-	      "SO_RCVBUFFORCE: %s", strerror(errno));
-	sll.sll_ifindex = srv->ifindex;
-	CHECK(bind(t->pfd, (struct sockaddr *)&sll, sizeof(sll)) == 0, "bind packet socket: %s",
-	      strerror(errno));
 
 	snprintf(yaml, sizeof(yaml),
 		 "interfaces: [{name: %s, mode: tc}]\n"

@@ -62,6 +62,7 @@
 #include "attach.h"
 #include "daemon.h"
 #include "netns.h"
+#include "report_pump.h"
 #include "sockets.h"
 #include "util.h"
 #include "empty_xdp.skel.h"
@@ -109,8 +110,7 @@ struct test_ctx {
 	char prom_dir[64];
 	char prom_log[PATH_MAX];
 	pid_t prom;
-	const char *pump_line; /* the pool report sent every tick, with the queue report */
-	double pump_next;
+	struct spw_pump pump; /* the pool report sent every tick, with the queue report */
 };
 
 /* ---- source files ------------------------------------------------------------------------ */
@@ -406,25 +406,9 @@ static double prom_value(struct test_ctx *c, const char *expr)
 
 /* ---- traffic ----------------------------------------------------------------------------- */
 
-static void pump(struct test_ctx *c)
-{
-	double t = spw_now_ms();
-
-	if (!c->pump_line || t < c->pump_next)
-		return;
-	assert_int_equal(spw_daemon_report(&c->d, c->pump_line), 0);
-	assert_int_equal(spw_daemon_report(&c->d, REPORT_QUEUE), 0);
-	c->pump_next = t + TICK_MS;
-}
-
 static void wait_pumping(struct test_ctx *c, int ms)
 {
-	double end = spw_now_ms() + ms;
-
-	while (spw_now_ms() < end) {
-		pump(c);
-		spw_sleep_ms(5);
-	}
+	spw_pump_wait(&c->pump, ms, 5);
 }
 
 /*
@@ -741,11 +725,7 @@ static void build(struct test_ctx *c)
 
 	assert_int_equal(spw_daemon_binary(bin, sizeof(bin)), 0);
 	assert_int_equal(spw_topo_create(&c->topo), 0);
-	c->empty = empty_xdp__open_and_load();
-	assert_non_null(c->empty);
-	assert_int_equal(spw_topo_attach_xdp(&c->topo, SPW_TOPO_CLI, c->empty->progs.empty_xdp,
-					     &c->empty->links.empty_xdp),
-			 0);
+	assert_int_equal(spw_topo_peer_xdp(&c->topo, &c->empty), 0);
 	c->lfd[0] =
 	    spw_fds_track(&c->fds, spw_topo_listen(&c->topo, AF_INET, SOCK_STREAM, SVC_PORT, 64));
 	c->lfd[1] =
@@ -821,6 +801,7 @@ static int setup(void **state)
 
 	if (!c)
 		return -1;
+	c->pump = (struct spw_pump){.d = &c->d, .period_ms = TICK_MS, .line2 = REPORT_QUEUE};
 	*state = c;
 	return 0;
 }
@@ -837,11 +818,7 @@ static int teardown(void **state)
 		prom_log_dump(c);
 	if (c->prom_dir[0])
 		spw_rm_tree(c->prom_dir);
-	if (c->d.inited) {
-		if (getenv("SPW_TEST_LOGS") || (c->d.pid && !spw_daemon_alive(&c->d)))
-			spw_daemon_log_dump(&c->d);
-		spw_daemon_cleanup(&c->d);
-	}
+	spw_daemon_finish(&c->d);
 	empty_xdp__destroy(c->empty);
 	spw_topo_destroy(&c->topo);
 	free(c);
@@ -893,7 +870,7 @@ static void test_prometheus_scrape(void **state)
 	prom_wait_ready(c);
 
 	/* Admitted traffic on two tiers, kept open; reports at low saturation. */
-	c->pump_line = REPORT_LOW;
+	c->pump.line = REPORT_LOW;
 	admitted_exchange(c, 0, "critical, before");
 	admitted_exchange(c, 1, "standard, before");
 	admitted_exchange(c, 2, "sheddable, before");
@@ -916,7 +893,7 @@ static void test_prometheus_scrape(void **state)
 	}
 
 	/* Saturation: the sheddable tier is refused (reject sends an RST). */
-	c->pump_line = REPORT_FULL;
+	c->pump.line = REPORT_FULL;
 	t0 = spw_now_ms();
 	for (;;) {
 		r = connect_from(c, 2, &cli, &srv);

@@ -49,12 +49,10 @@
 #include <libpq-fe.h>
 
 #include "spw_dataplane.h"
-#include "attach.h"
 #include "daemon.h"
 #include "netns.h"
-#include "pg_cluster.h"
+#include "pg_front.h"
 #include "util.h"
-#include "empty_xdp.skel.h"
 
 #define SVC_ID	 1 /* the only service in the file */
 #define SVC_NAME "pg"
@@ -352,16 +350,11 @@ static int tier0_run(void *arg)
 /* ---- the scenario ----------------------------------------------------------------------- */
 
 struct test_ctx {
-	char dir[64]; /* the PostgreSQL cluster's parent folder */
-	struct spw_pg pg;
-	struct spw_topo topo;
-	struct spw_daemon d;
-	struct empty_xdp *empty;
+	struct pg_front front; /* its sheddable address is the storm's source */
 	struct storm storm;
-	char storm_addr[INET_ADDRSTRLEN];
 };
 
-static struct test_ctx *T;
+_Static_assert(offsetof(struct test_ctx, front) == 0, "pg_front_group_setup() makes the context");
 
 /* The config: classification by source, the service, and reservation when reserve is set. */
 static void make_config(struct test_ctx *c, char *buf, size_t len, bool reserve)
@@ -388,59 +381,34 @@ static void make_config(struct test_ctx *c, char *buf, size_t len, bool reserve)
 		     "%s"
 		     "controller: {tick: 100ms, lease: 3s, syn_timeout: %dms, "
 		     "sweep_every: %dms}\n",
-		     c->topo.end[SPW_TOPO_SRV].ifname, c->topo.end[SPW_TOPO_CLI].v4_str,
-		     c->storm_addr, PG_PORT, reserve ? reservation : "", SYN_TIMEOUT_MS, SWEEP_MS);
+		     c->front.topo.end[SPW_TOPO_SRV].ifname, c->front.topo.end[SPW_TOPO_CLI].v4_str,
+		     c->front.shed_addr, PG_PORT, reserve ? reservation : "", SYN_TIMEOUT_MS,
+		     SWEEP_MS);
 
 	assert_true(n > 0 && (size_t)n < len);
 }
 
-/* The storm's source: .3 of the client's /24, a /32 beside the veth's own address. */
-static void add_storm_addr(struct test_ctx *c)
-{
-	char host[INET_ADDRSTRLEN + 4];
-	struct in_addr a = c->topo.end[SPW_TOPO_CLI].v4;
-
-	a.s_addr = htonl((ntohl(a.s_addr) & 0xffffff00u) | 3);
-	assert_non_null(inet_ntop(AF_INET, &a, c->storm_addr, sizeof(c->storm_addr)));
-	snprintf(host, sizeof(host), "%s/32", c->storm_addr);
-	assert_int_equal(spw_topo_addr_add(&c->topo, SPW_TOPO_CLI, host), 0);
-}
-
-/* PostgreSQL in the server namespace, on its address, with every slot open to clients. */
-static void start_pg(struct test_ctx *c)
-{
-	char opts[256];
-
-	snprintf(opts, sizeof(opts),
-		 "-c listen_addresses=%s -c port=%d -c max_connections=%d "
-		 "-c superuser_reserved_connections=0",
-		 c->topo.end[SPW_TOPO_SRV].v4_str, PG_PORT, PG_MAX_CONNECTIONS);
-	assert_int_equal(spw_pg_start(&c->pg, c->topo.end[SPW_TOPO_SRV].ns, opts), 0);
-}
-
+/* PostgreSQL with every slot open to clients. */
 static void build(struct test_ctx *c, bool reserve)
 {
-	char bin[4096], cfg[4096];
+	char cfg[4096], opts[128];
 
-	assert_int_equal(spw_daemon_binary(bin, sizeof(bin)), 0);
-	assert_int_equal(spw_topo_create(&c->topo), 0);
-	assert_int_equal(spw_topo_peer_xdp(&c->topo, &c->empty), 0);
-	add_storm_addr(c);
-	start_pg(c);
-	assert_int_equal(spw_daemon_init(&c->d, c->topo.end[SPW_TOPO_SRV].ns, true), 0);
+	snprintf(opts, sizeof(opts), "-c max_connections=%d -c superuser_reserved_connections=0",
+		 PG_MAX_CONNECTIONS);
+	pg_front_start(&c->front, PG_PORT, opts);
 	make_config(c, cfg, sizeof(cfg), reserve);
-	assert_int_equal(spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS), 0);
+	assert_int_equal(spw_daemon_launch(&c->front.d, cfg, SVC_ID, READY_TIMEOUT_MS), 0);
 }
 
 static void storm_start(struct test_ctx *c, bool send_startup, int threads)
 {
 	struct storm *s = &c->storm;
 
-	s->ns = c->topo.end[SPW_TOPO_CLI].ns;
+	s->ns = c->front.topo.end[SPW_TOPO_CLI].ns;
 	s->send_startup = send_startup;
 	s->src.sin_family = s->dst.sin_family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, c->storm_addr, &s->src.sin_addr), 1);
-	s->dst.sin_addr = c->topo.end[SPW_TOPO_SRV].v4;
+	assert_int_equal(inet_pton(AF_INET, c->front.shed_addr, &s->src.sin_addr), 1);
+	s->dst.sin_addr = c->front.topo.end[SPW_TOPO_SRV].v4;
 	s->dst.sin_port = htons(PG_PORT);
 	for (; s->nthreads < threads; s->nthreads++)
 		assert_int_equal(pthread_create(&s->th[s->nthreads], NULL, storm_thread, s), 0);
@@ -456,13 +424,13 @@ static void storm_then_tier0(struct test_ctx *c, struct tier0 *t, int cycles)
 	snprintf(t->conninfo, sizeof(t->conninfo),
 		 "hostaddr=%s port=%d user=postgres dbname=postgres application_name=tier0 "
 		 "sslmode=disable gssencmode=disable connect_timeout=%d",
-		 c->topo.end[SPW_TOPO_SRV].v4_str, PG_PORT, IO_TIMEOUT_MS / 1000);
+		 c->front.topo.end[SPW_TOPO_SRV].v4_str, PG_PORT, IO_TIMEOUT_MS / 1000);
 	storm_start(c, true, STORM_THREADS);
 	spw_sleep_ms(STORM_LEAD_MS);
 	printf("storm: %d connections held after %d ms (%ld attempts)\n", storm_held(&c->storm),
 	       STORM_LEAD_MS, c->storm.attempts);
 	t0 = spw_now_ms();
-	assert_int_equal(spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, tier0_run, t), 0);
+	assert_int_equal(spw_netns_run(c->front.topo.end[SPW_TOPO_CLI].ns, tier0_run, t), 0);
 	printf("tier 0: %d of %d cycles ok (first %s), %d refused with '" PG_TOO_MANY
 	       "', slowest %.1f ms, %.1f s in all\n",
 	       t->ok, t->cycles, t->first_ok ? "ok" : "failed", t->too_many, t->max_ms,
@@ -486,7 +454,7 @@ static double metric(struct test_ctx *c, const char *series)
 {
 	double v = -1;
 
-	if (spw_daemon_metric(&c->d, series, &v))
+	if (spw_daemon_metric(&c->front.d, series, &v))
 		fail_msg("%s is not in /metrics", series);
 	return v;
 }
@@ -495,7 +463,7 @@ static uint64_t count(struct test_ctx *c, uint32_t tier, enum spw_reason r)
 {
 	struct spw_count n;
 
-	assert_int_equal(spw_dp_counter_read(c->d.dp, SVC_ID, tier, r, &n), 0);
+	assert_int_equal(spw_dp_counter_read(c->front.d.dp, SVC_ID, tier, r, &n), 0);
 	return n.packets;
 }
 
@@ -507,7 +475,7 @@ static long pg_storm_sessions(struct test_ctx *c)
 	PGresult *r;
 	long n = -1;
 
-	spw_pg_conninfo(&c->pg, conninfo, sizeof(conninfo));
+	spw_pg_conninfo(&c->front.pg, conninfo, sizeof(conninfo));
 	db = PQconnectdb(conninfo);
 	if (PQstatus(db) == CONNECTION_OK) {
 		r = PQexec(db, "SELECT count(*) FROM pg_stat_activity "
@@ -618,8 +586,8 @@ static void test_silent_handshakes_expire(void **state)
 	snprintf(t.conninfo, sizeof(t.conninfo),
 		 "hostaddr=%s port=%d user=postgres dbname=postgres sslmode=disable "
 		 "gssencmode=disable connect_timeout=%d",
-		 c->topo.end[SPW_TOPO_SRV].v4_str, PG_PORT, IO_TIMEOUT_MS / 1000);
-	assert_int_equal(spw_netns_run(c->topo.end[SPW_TOPO_CLI].ns, tier0_run, &t), 0);
+		 c->front.topo.end[SPW_TOPO_SRV].v4_str, PG_PORT, IO_TIMEOUT_MS / 1000);
+	assert_int_equal(spw_netns_run(c->front.topo.end[SPW_TOPO_CLI].ns, tier0_run, &t), 0);
 	assert_true(t.first_ok);
 
 	while (spw_now_ms() - filled < SILENT_EXPIRY_MS) {
@@ -645,34 +613,15 @@ static void test_silent_handshakes_expire(void **state)
 
 static int group_setup(void **state)
 {
-	T = calloc(1, sizeof(*T));
-	if (!T)
-		return -1;
-	strcpy(T->dir, "/tmp/spw-stormpg-XXXXXX");
-	if (spw_pg_create_temp(&T->pg, T->dir))
-		return -1;
-	*state = T;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	if (!T)
-		return 0;
-	spw_pg_remove_temp(&T->pg, T->dir);
-	free(T);
-	return 0;
+	return pg_front_group_setup(state, sizeof(struct test_ctx), "/tmp/spw-stormpg-XXXXXX");
 }
 
 static int setup(void **state)
 {
 	struct test_ctx *c = *state;
 
-	memset(&c->topo, 0, sizeof(c->topo));
-	memset(&c->d, 0, sizeof(c->d));
+	pg_front_reset(&c->front);
 	memset(&c->storm, 0, sizeof(c->storm));
-	c->empty = NULL;
 	return pthread_mutex_init(&c->storm.lock, NULL) ? -1 : 0;
 }
 
@@ -682,12 +631,7 @@ static int teardown(void **state)
 
 	storm_release(&c->storm);
 	pthread_mutex_destroy(&c->storm.lock);
-	if (c->d.inited && ((c->d.pid && !spw_daemon_alive(&c->d)) || getenv("SPW_TEST_LOGS")))
-		spw_daemon_log_dump(&c->d);
-	spw_pg_stop(&c->pg);
-	spw_daemon_cleanup(&c->d);
-	empty_xdp__destroy(c->empty);
-	spw_topo_destroy(&c->topo);
+	pg_front_teardown(&c->front);
 	return 0;
 }
 
@@ -701,5 +645,5 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return cmocka_run_group_tests_name("netns storm against PostgreSQL", tests, group_setup,
-					   group_teardown);
+					   pg_front_group_teardown);
 }

@@ -34,7 +34,9 @@
 #include "spillway_throttle.h"
 #include "spw_dataplane.h"
 #include "attach.h"
+#include "check.h"
 #include "netns.h"
+#include "sockets.h"
 #include "spw_fixture.h"
 #include "util.h"
 
@@ -89,18 +91,6 @@ struct client_run {
 };
 
 static unsigned int server_syns(struct tctx *t);
-
-#define CHECK(cond, fmt, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg("failed: %s\n    " fmt, #cond, ##__VA_ARGS__);                    \
-	} while (0)
-
-#define CHECK_OK(call)                                                                             \
-	do {                                                                                       \
-		int err_ = (call);                                                                 \
-		CHECK(err_ == 0, "%s: %s", #call, strerror(-err_));                                \
-	} while (0)
 
 static void *accept_loop(void *arg)
 {
@@ -178,8 +168,7 @@ static void build(struct tctx *t, bool throttled)
 				  *srv = &t->topo.end[SPW_TOPO_SRV];
 	struct attach_args a;
 	struct sockaddr_storage ss;
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
-	int len, one = 1, rcvbuf = 8 << 20;
+	int len, one = 1;
 
 	CHECK_OK(spw_topo_create(&t->topo));
 	CHECK_OK(spw_fixture_open(&t->fx));
@@ -200,13 +189,8 @@ static void build(struct tctx *t, bool throttled)
 		CHECK_OK(spw_dp_downstream_set(t->fx.dp, &c, &ds));
 	}
 
-	t->pfd = spw_netns_socket(srv->ns, AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	t->pfd = spw_topo_packet_socket(&t->topo, SPW_TOPO_SRV, 8 << 20);
 	CHECK(t->pfd >= 0, "packet socket: %s", strerror(-t->pfd));
-	CHECK(setsockopt(t->pfd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) == 0,
-	      "SO_RCVBUFFORCE: %s", strerror(errno));
-	sll.sll_ifindex = srv->ifindex;
-	CHECK(bind(t->pfd, (struct sockaddr *)&sll, sizeof(sll)) == 0, "bind packet socket: %s",
-	      strerror(errno));
 
 	t->srv.lfd = spw_netns_socket(srv->ns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	CHECK(t->srv.lfd >= 0, "listen socket: %s", strerror(-t->srv.lfd));

@@ -163,12 +163,7 @@ static void test_rejects_a_veth_cannot_send(void **state)
 	assert_int_equal(tx_failed(c), failed);
 
 	/* With an XDP program on the client's end the rejects arrive, and none fails. */
-	c->peer_xdp = empty_xdp__open_and_load();
-	assert_non_null(c->peer_xdp);
-	assert_int_equal(spw_topo_attach_xdp(&c->nfx.topo, SPW_TOPO_CLI,
-					     c->peer_xdp->progs.empty_xdp,
-					     &c->peer_xdp->links.empty_xdp),
-			 0);
+	assert_int_equal(spw_topo_peer_xdp(&c->nfx.topo, &c->peer_xdp), 0);
 	assert_int_equal(tx_check(c), 0);
 	assert_int_equal(spw_fixture_mark(&c->nfx.fx), 0);
 	ret = connect_once(c, REJECT_MAX_MS, &ms);

@@ -134,6 +134,25 @@ void example_refusal_headers(const struct spw_retry_hint *hint, char *buf, size_
 		snprintf(buf, size, "Retry-After: %u\r\n", hint->retry_after_s);
 }
 
+int example_serve_start(const char *prog, const char *state_dir, const char *report_socket,
+			unsigned long port, bool loopback_only, struct spw_client **c,
+			unsigned int *bound)
+{
+	int lfd;
+
+	*c = spw_client_open(state_dir, report_socket);
+	if (!*c) {
+		fprintf(stderr, "%s: cannot open the spillway client: %s\n", prog, strerror(errno));
+		return -1;
+	}
+	lfd = example_listen((unsigned int)port, loopback_only, bound);
+	if (lfd < 0) {
+		fprintf(stderr, "%s: cannot listen on port %lu: %s\n", prog, port, strerror(-lfd));
+		return -1;
+	}
+	return lfd;
+}
+
 int example_listen(unsigned int port, bool loopback_only, unsigned int *bound)
 {
 	struct sockaddr_in sa = {

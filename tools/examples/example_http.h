@@ -59,6 +59,14 @@ bool example_refuse(const struct spw_shed_state *st, const char *head, struct sp
  * when !loopback_only; the port it got in *bound. The socket, or -errno.
  */
 int example_listen(unsigned int port, bool loopback_only, unsigned int *bound);
+/*
+ * A server's start: the spillway client opened (spw_client_open(state_dir, report_socket)) in
+ * *c, then example_listen(port, loopback_only, bound). The listening socket, or -1 after saying
+ * on stderr, as prog, which step failed.
+ */
+int example_serve_start(const char *prog, const char *state_dir, const char *report_socket,
+			unsigned long port, bool loopback_only, struct spw_client **c,
+			unsigned int *bound);
 /* The refusal's extra header lines (Retry-After or the no-retry mark) for hint, in buf. */
 void example_refusal_headers(const struct spw_retry_hint *hint, char *buf, size_t size);
 

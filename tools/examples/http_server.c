@@ -302,18 +302,10 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto usage;
-	srv.c = spw_client_open(state_dir, report_socket);
-	if (!srv.c) {
-		fprintf(stderr, "example-http-server: cannot open the spillway client: %s\n",
-			strerror(errno));
+	lfd = example_serve_start("example-http-server", state_dir, report_socket, port, false,
+				  &srv.c, &bound);
+	if (lfd < 0)
 		return 1;
-	}
-	lfd = example_listen((unsigned int)port, false, &bound);
-	if (lfd < 0) {
-		fprintf(stderr, "example-http-server: cannot listen on port %lu: %s\n", port,
-			strerror(-lfd));
-		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < srv.workers; i++)
 		if (pthread_create(&th, NULL, worker_main, NULL) == 0)

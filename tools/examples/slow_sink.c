@@ -318,18 +318,10 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto usage;
-	sink.c = spw_client_open(state_dir, NULL);
-	if (!sink.c) {
-		fprintf(stderr, "example-slow-sink: cannot open the spillway client: %s\n",
-			strerror(errno));
+	lfd =
+	    example_serve_start("example-slow-sink", state_dir, NULL, port, true, &sink.c, &bound);
+	if (lfd < 0)
 		return 1;
-	}
-	lfd = example_listen((unsigned int)port, true, &bound);
-	if (lfd < 0) {
-		fprintf(stderr, "example-slow-sink: cannot listen on port %lu: %s\n", port,
-			strerror(-lfd));
-		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	printf("listening on 127.0.0.1:%u: capacity %lu, %lu ms a job, service %s\n", bound,
 	       sink.capacity, sink.service_ms, sink.service);
