@@ -112,7 +112,7 @@ static void test_known_answers(void **state)
 	assert_int_equal(spw_mix32(1), 0x514e28b7U);
 	assert_int_equal(spw_mix32(0x12345678U), 0xe37cd1bcU);
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
-		assert_int_equal(spw_cohort(cases[i].addr, cases[i].salt), cases[i].cohort);
+		assert_int_equal(spw_cohort(cases[i].addr, cases[i].salt, SPW_V6_COHORT_PREFIX_DEFAULT), cases[i].cohort);
 }
 
 static void test_cohort_in_range(void **state)
@@ -129,7 +129,7 @@ static void test_cohort_in_range(void **state)
 			v4(a, (uint32_t)rng());
 		else
 			v6_random(a);
-		assert_in_range(spw_cohort(a, salt), 0, SPW_COHORTS - 1);
+		assert_in_range(spw_cohort(a, salt, SPW_V6_COHORT_PREFIX_DEFAULT), 0, SPW_COHORTS - 1);
 	}
 }
 
@@ -149,10 +149,10 @@ static void test_same_prefix_same_cohort(void **state)
 			uint32_t want;
 
 			v4(a, net);
-			want = spw_cohort(a, salts[s]);
+			want = spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT);
 			for (h = 1; h < 256; h++) {
 				v4(a, net | h);
-				assert_int_equal(spw_cohort(a, salts[s]), want);
+				assert_int_equal(spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT), want);
 			}
 		}
 	}
@@ -161,7 +161,7 @@ static void test_same_prefix_same_cohort(void **state)
 
 		v6_random(base);
 		for (s = 0; s < ARRAY_SIZE(salts); s++) {
-			uint32_t want = spw_cohort(base, salts[s]);
+			uint32_t want = spw_cohort(base, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT);
 
 			for (h = 0; h < 64; h++) {
 				uint64_t iid = rng();
@@ -170,7 +170,7 @@ static void test_same_prefix_same_cohort(void **state)
 				memcpy(a, base, SPW_ADDR_LEN);
 				for (i = 0; i < 8; i++)
 					a[8 + i] = (uint8_t)(iid >> (8 * i));
-				assert_int_equal(spw_cohort(a, salts[s]), want);
+				assert_int_equal(spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT), want);
 			}
 		}
 	}
@@ -186,12 +186,12 @@ static void test_prefix_bits_matter(void **state)
 	(void)state;
 	for (i = 0; i < 256; i++) {
 		v4(a, 0xc6336400U ^ (i << 8)); /* third octet varies */
-		seen_v4 |= 1U << spw_cohort(a, 0x9e3779b9U);
+		seen_v4 |= 1U << spw_cohort(a, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 		memset(a, 0, sizeof(a));
 		a[0] = 0x20;
 		a[1] = 0x01;
 		a[7] = (uint8_t)i; /* last byte of the /64 varies */
-		seen_v6 |= 1U << spw_cohort(a, 0x9e3779b9U);
+		seen_v6 |= 1U << spw_cohort(a, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 	}
 	/* 256 draws over 32 cohorts miss one with probability ~ 32 * e^-8: all are hit. */
 	assert_int_equal(seen_v4, 0xffffffffU);
@@ -217,11 +217,11 @@ static void test_salt_reshuffles(void **state)
 
 		for (i = 0; i < N; i++) {
 			v4(a, (uint32_t)rng() & 0xffffff00U);
-			ca[i] = spw_cohort(a, salts[s]);
-			cb[i] = spw_cohort(a, salts[s + 1]);
+			ca[i] = spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT);
+			cb[i] = spw_cohort(a, salts[s + 1], SPW_V6_COHORT_PREFIX_DEFAULT);
 			same_v4 += ca[i] == cb[i];
 			v6_random(a);
-			same_v6 += spw_cohort(a, salts[s]) == spw_cohort(a, salts[s + 1]);
+			same_v6 += spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT) == spw_cohort(a, salts[s + 1], SPW_V6_COHORT_PREFIX_DEFAULT);
 		}
 		for (i = 0; i < N; i++)
 			for (j = i + 1; j < N; j++)
@@ -278,7 +278,7 @@ static void test_distribution(void **state)
 		memset(bins, 0, sizeof(bins));
 		for (i = 0; i < n; i++) {
 			v4(a, (uint32_t)rng() & 0xffffff00U);
-			bins[spw_cohort(a, salts[s])]++;
+			bins[spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT)]++;
 		}
 		snprintf(what, sizeof(what), "random /24s, salt %#x", salts[s]);
 		check_uniform(what, bins, n);
@@ -287,7 +287,7 @@ static void test_distribution(void **state)
 		memset(bins, 0, sizeof(bins));
 		for (i = 0; i < n; i++) {
 			v4(a, 0x0a000000U | (i << 8));
-			bins[spw_cohort(a, salts[s])]++;
+			bins[spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT)]++;
 		}
 		snprintf(what, sizeof(what), "every /24 of 10/8, salt %#x", salts[s]);
 		check_uniform(what, bins, n);
@@ -295,7 +295,7 @@ static void test_distribution(void **state)
 		memset(bins, 0, sizeof(bins));
 		for (i = 0; i < n; i++) {
 			v6_random(a);
-			bins[spw_cohort(a, salts[s])]++;
+			bins[spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT)]++;
 		}
 		snprintf(what, sizeof(what), "random /64s, salt %#x", salts[s]);
 		check_uniform(what, bins, n);
@@ -321,7 +321,7 @@ static void test_v4_v6_apart(void **state)
 		v4(a4, net);
 		memset(a6, 0, sizeof(a6));
 		memcpy(a6, a4 + 12, 4);
-		same += spw_cohort(a4, 0x9e3779b9U) == spw_cohort(a6, 0x9e3779b9U);
+		same += spw_cohort(a4, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT) == spw_cohort(a6, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 	}
 	print_message("  same cohort: %u of %u (chance: %u)\n", same, n, n / SPW_COHORTS);
 	/* Expected 2048, sd ~44. */
@@ -333,7 +333,7 @@ static void test_v4_v6_apart(void **state)
 	memset(a6, 0, sizeof(a6));
 	a6[0] = 0x0a;
 	for (salt = 0; salt < 4096; salt++)
-		same += spw_cohort(a4, salt * 0x9e3779b9U) == spw_cohort(a6, salt * 0x9e3779b9U);
+		same += spw_cohort(a4, salt * 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT) == spw_cohort(a6, salt * 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 	assert_in_range(same, 0, 4096 / SPW_COHORTS + 64); /* expected 128, sd ~11 */
 }
 
