@@ -127,7 +127,8 @@ static __always_inline __u32 spw_cohort_of(const __u8 *saddr)
 {
 	const struct spw_globals *g = spw_globals_of();
 
-	return g ? spw_cohort(saddr, g->cohort_salt, g->ipv6_cohort_prefix) : spw_cohort(saddr, 0, 0);
+	return g ? spw_cohort(saddr, g->cohort_salt, g->ipv6_cohort_prefix)
+		 : spw_cohort(saddr, 0, 0);
 }
 
 static __always_inline __u32 spw_host_slot_of(const __u8 *saddr)

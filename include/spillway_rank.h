@@ -31,6 +31,15 @@ static inline int spw_addr_is_v4(const __u8 *addr)
 	       addr[10] == 0xff && addr[11] == 0xff;
 }
 
+/* The IPv6 cohort prefixes a config may name, and the default: the /64 one host holds. */
+#define SPW_V6_COHORT_PREFIX_DEFAULT 64
+#define SPW_V6_COHORT_PREFIXES_TEXT  "48, 56 or 64"
+
+static inline int spw_v6_cohort_prefix_ok(__u32 prefix)
+{
+	return prefix == 48 || prefix == 56 || prefix == 64;
+}
+
 /*
  * The second 32-bit word of an IPv6 source that its cohort and host slot hash, as a mask: the
  * address's first `prefix` bits are the unit one client holds (a /64 by default; a provider

@@ -112,7 +112,9 @@ static void test_known_answers(void **state)
 	assert_int_equal(spw_mix32(1), 0x514e28b7U);
 	assert_int_equal(spw_mix32(0x12345678U), 0xe37cd1bcU);
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
-		assert_int_equal(spw_cohort(cases[i].addr, cases[i].salt, SPW_V6_COHORT_PREFIX_DEFAULT), cases[i].cohort);
+		assert_int_equal(
+		    spw_cohort(cases[i].addr, cases[i].salt, SPW_V6_COHORT_PREFIX_DEFAULT),
+		    cases[i].cohort);
 }
 
 static void test_cohort_in_range(void **state)
@@ -129,7 +131,8 @@ static void test_cohort_in_range(void **state)
 			v4(a, (uint32_t)rng());
 		else
 			v6_random(a);
-		assert_in_range(spw_cohort(a, salt, SPW_V6_COHORT_PREFIX_DEFAULT), 0, SPW_COHORTS - 1);
+		assert_in_range(spw_cohort(a, salt, SPW_V6_COHORT_PREFIX_DEFAULT), 0,
+				SPW_COHORTS - 1);
 	}
 }
 
@@ -152,7 +155,8 @@ static void test_same_prefix_same_cohort(void **state)
 			want = spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT);
 			for (h = 1; h < 256; h++) {
 				v4(a, net | h);
-				assert_int_equal(spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT), want);
+				assert_int_equal(
+				    spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT), want);
 			}
 		}
 	}
@@ -170,7 +174,8 @@ static void test_same_prefix_same_cohort(void **state)
 				memcpy(a, base, SPW_ADDR_LEN);
 				for (i = 0; i < 8; i++)
 					a[8 + i] = (uint8_t)(iid >> (8 * i));
-				assert_int_equal(spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT), want);
+				assert_int_equal(
+				    spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT), want);
 			}
 		}
 	}
@@ -221,7 +226,8 @@ static void test_salt_reshuffles(void **state)
 			cb[i] = spw_cohort(a, salts[s + 1], SPW_V6_COHORT_PREFIX_DEFAULT);
 			same_v4 += ca[i] == cb[i];
 			v6_random(a);
-			same_v6 += spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT) == spw_cohort(a, salts[s + 1], SPW_V6_COHORT_PREFIX_DEFAULT);
+			same_v6 += spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT) ==
+				   spw_cohort(a, salts[s + 1], SPW_V6_COHORT_PREFIX_DEFAULT);
 		}
 		for (i = 0; i < N; i++)
 			for (j = i + 1; j < N; j++)
@@ -321,7 +327,8 @@ static void test_v4_v6_apart(void **state)
 		v4(a4, net);
 		memset(a6, 0, sizeof(a6));
 		memcpy(a6, a4 + 12, 4);
-		same += spw_cohort(a4, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT) == spw_cohort(a6, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
+		same += spw_cohort(a4, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT) ==
+			spw_cohort(a6, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 	}
 	print_message("  same cohort: %u of %u (chance: %u)\n", same, n, n / SPW_COHORTS);
 	/* Expected 2048, sd ~44. */
@@ -333,7 +340,8 @@ static void test_v4_v6_apart(void **state)
 	memset(a6, 0, sizeof(a6));
 	a6[0] = 0x0a;
 	for (salt = 0; salt < 4096; salt++)
-		same += spw_cohort(a4, salt * 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT) == spw_cohort(a6, salt * 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
+		same += spw_cohort(a4, salt * 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT) ==
+			spw_cohort(a6, salt * 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 	assert_in_range(same, 0, 4096 / SPW_COHORTS + 64); /* expected 128, sd ~11 */
 }
 
