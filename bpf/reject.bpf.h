@@ -298,7 +298,7 @@ static __always_inline int spw_icmp_take(void)
 
 	if (!g || !g->icmp_rate)
 		return 1;
-	return spw_pcpu_take(&spw_reject_guard, g->icmp_rate, g->icmp_burst, bpf_ktime_get_ns());
+	return spw_pcpu_take(&spw_icmp_guard, g->icmp_rate, g->icmp_burst, bpf_ktime_get_ns());
 }
 
 /*

@@ -485,7 +485,7 @@ static inline __u32 spw_req_age_index(__u32 svc, __u32 req_us)
 }
 
 /*
- * spw_guard and spw_reject_guard value: per CPU, a token bucket's state (the flood guard's
+ * spw_guard and spw_icmp_guard value: per CPU, a token bucket's state (the flood guard's
  * budget of new table entries; the ICMP rejects' budget).
  */
 struct spw_insert_guard {

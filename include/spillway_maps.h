@@ -53,7 +53,7 @@
 	/* per-CPU budget of new flow entries: a SYN flood cannot take the whole table at once. */ \
 	X(guard, PERCPU_ARRAY, 1, 0, __u32, struct spw_insert_guard)                               \
 	/* per-CPU budget of ICMP rejects: a UDP flood at a shed service draws few replies. */     \
-	X(reject_guard, PERCPU_ARRAY, 1, 0, __u32, struct spw_insert_guard)                        \
+	X(icmp_guard, PERCPU_ARRAY, 1, 0, __u32, struct spw_insert_guard)                          \
 	/* (kind, name) -> last app report; read by the daemon and CLI, no program uses it. */     \
 	X(reports, HASH, SPW_MAX_REPORTS, 0, struct spw_report_key, struct spw_report)             \
 	/* service -> manual level override with expiry; read by the daemon each tick. */          \

@@ -181,6 +181,59 @@ static void test_same_prefix_same_cohort(void **state)
 	}
 }
 
+/*
+ * The IPv6 cohort prefix: addresses of one /48 in different /64s share a cohort and a host
+ * slot under /48 (and those of one /56 under /56), so a client holding the prefix cannot hop
+ * out of a shed cohort, nor into the partial share of its own; under /64 they spread out.
+ * Bits past the prefix never count, bits inside it do. A value that is not a configurable
+ * prefix (0: maps made before the knob) is a /64.
+ */
+static void test_v6_cohort_prefix(void **state)
+{
+	uint8_t base[SPW_ADDR_LEN], a[SPW_ADDR_LEN];
+	unsigned int p, h, s, split64 = 0, split48 = 0, pairs = 0;
+
+	(void)state;
+	rng_state = 48;
+	for (p = 0; p < 256; p++) {
+		v6_random(base);
+		for (s = 0; s < ARRAY_SIZE(salts); s++) {
+			uint32_t c48 = spw_cohort(base, salts[s], 48);
+			uint32_t c56 = spw_cohort(base, salts[s], 56);
+			uint32_t c64 = spw_cohort(base, salts[s], 64);
+			uint32_t h48 = spw_host_slot(base, salts[s], 48);
+			uint32_t h56 = spw_host_slot(base, salts[s], 56);
+
+			assert_int_equal(spw_cohort(base, salts[s], 0), c64);
+			assert_int_equal(spw_cohort(base, salts[s], 40), c64);
+			assert_int_equal(spw_host_slot(base, salts[s], 0),
+					 spw_host_slot(base, salts[s], 64));
+			for (h = 0; h < 16; h++) {
+				uint64_t r = rng();
+
+				memcpy(a, base, SPW_ADDR_LEN);
+				/* Another /64 of the same /56: byte 7 and the interface id. */
+				a[7] = (uint8_t)(a[7] ^ (1 + (r & 0xfe)));
+				memcpy(a + 8, &r, 8);
+				assert_int_equal(spw_cohort(a, salts[s], 56), c56);
+				assert_int_equal(spw_host_slot(a, salts[s], 56), h56);
+				/* Another /56 of the same /48: byte 6 too. */
+				a[6] = (uint8_t)(a[6] ^ (1 + ((r >> 8) & 0xfe)));
+				assert_int_equal(spw_cohort(a, salts[s], 48), c48);
+				assert_int_equal(spw_host_slot(a, salts[s], 48), h48);
+				pairs++;
+				split64 += spw_cohort(a, salts[s], 64) != c64;
+				/* Another /48: byte 5. */
+				a[5] ^= 1;
+				split48 += spw_cohort(a, salts[s], 48) != c48;
+			}
+		}
+	}
+	/* A uniform hash splits 31 of 32 pairs; far fewer means the bits are ignored. */
+	assert_true(split64 > pairs * 29 / 32);
+	assert_true(split48 > pairs * 29 / 32);
+}
+
 /* The bits that make the prefix do matter: neighbouring /24s and /64s spread out. */
 static void test_prefix_bits_matter(void **state)
 {
@@ -464,6 +517,7 @@ int main(void)
 	    cmocka_unit_test(test_cohort_in_range),
 	    cmocka_unit_test(test_same_prefix_same_cohort),
 	    cmocka_unit_test(test_prefix_bits_matter),
+	    cmocka_unit_test(test_v6_cohort_prefix),
 	    cmocka_unit_test(test_salt_reshuffles),
 	    cmocka_unit_test(test_distribution),
 	    cmocka_unit_test(test_v4_v6_apart),

@@ -290,7 +290,7 @@ static int flows_capacity(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val,
 /*
  * A rate of the data plane's per-CPU budgets ("20000/s", or 'off': 0). 0 means "off" to the
  * data plane, so a rate that rounds to zero is an error, not silently no limit; zero_means
- * says what it would do instead.
+ * says what it would do instead, and how to turn the limit off.
  */
 static int rate_or_off(struct cfg_ctx *x, const char *key, yaml_node_t *val, const char *zero_means,
 		       uint32_t *out)
@@ -312,8 +312,7 @@ static int rate_or_off(struct cfg_ctx *x, const char *key, yaml_node_t *val, con
 	    spw_rate_per_sec(&r, SPW_RATE_MAX, &per_sec, why, sizeof(why)))
 		return cfg_err(x, val, "%s: %s", key, why);
 	if (!per_sec)
-		return cfg_err(x, val, "%s: %s would %s (write 'off' to turn the limit off)", key,
-			       t, zero_means);
+		return cfg_err(x, val, "%s: %s would %s", key, t, zero_means);
 	*out = (uint32_t)per_sec;
 	return 0;
 }
@@ -322,7 +321,9 @@ static int flows_insert_rate(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *v
 {
 	(void)key;
 	(void)obj;
-	return rate_or_off(x, "insert_rate", val, "track no flow at all", &x->c->flood_insert_rate);
+	return rate_or_off(x, "insert_rate", val,
+			   "track no flow at all (write 'off' to turn the flood guard off)",
+			   &x->c->flood_insert_rate);
 }
 
 /*
@@ -384,7 +385,9 @@ static int reject_icmp_rate(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *va
 {
 	(void)key;
 	(void)obj;
-	return rate_or_off(x, "icmp_rate", val, "answer no datagram at all", &x->c->icmp_rate);
+	return rate_or_off(x, "icmp_rate", val,
+			   "answer no datagram at all (write 'off' to turn the limit off)",
+			   &x->c->icmp_rate);
 }
 
 static int reject_icmp_burst(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
