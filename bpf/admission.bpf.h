@@ -62,6 +62,7 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 	__u32 tier, cohort, reason;
 	struct spw_reply reply;
 	struct spw_flow *flow;
+	int rejected;
 	__u64 now;
 
 	if (!pol) {
@@ -121,8 +122,12 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 	}
 	spw_reply_of(pkt, saddr, daddr, &reply);
 	/* Also a packet to a group, never answered (see spw_to_group): dropped all the same. */
-	if (spw_reject(ctx, &reply)) {
-		spw_count(svc, tier, SPW_REASON_REJECT_FAILED, pkt->len);
+	rejected = spw_reject(ctx, &reply);
+	if (rejected != SPW_REJECT_READY) {
+		spw_count(svc, tier,
+			  rejected == SPW_REJECT_LIMITED ? SPW_REASON_REJECT_LIMITED
+							 : SPW_REASON_REJECT_FAILED,
+			  pkt->len);
 		return SPW_VERDICT_DROP;
 	}
 	spw_count(svc, tier, reason, pkt->len);

@@ -115,17 +115,28 @@ static __always_inline int spw_is_exempt(const struct spw_pkt *pkt, const __u8 *
 	return bpf_map_lookup_elem(&spw_exempt, &key) != NULL;
 }
 
-static __always_inline __u32 spw_salt(void)
+static __always_inline const struct spw_globals *spw_globals_of(void)
 {
 	__u32 zero = 0;
-	struct spw_globals *g = bpf_map_lookup_elem(&spw_globals, &zero);
 
-	return g ? g->cohort_salt : 0;
+	return bpf_map_lookup_elem(&spw_globals, &zero);
 }
 
+/* The cohort and host slot hash the same prefix and salt: see spw_host_slot(). */
 static __always_inline __u32 spw_cohort_of(const __u8 *saddr)
 {
-	return spw_cohort(saddr, spw_salt());
+	const struct spw_globals *g = spw_globals_of();
+
+	return g ? spw_cohort(saddr, g->cohort_salt, g->ipv6_cohort_prefix)
+		 : spw_cohort(saddr, 0, 0);
+}
+
+static __always_inline __u32 spw_host_slot_of(const __u8 *saddr)
+{
+	const struct spw_globals *g = spw_globals_of();
+
+	return g ? spw_host_slot(saddr, g->cohort_salt, g->ipv6_cohort_prefix)
+		 : spw_host_slot(saddr, 0, 0);
 }
 
 #endif /* SPW_CLASSIFY_BPF_H */

@@ -15,7 +15,7 @@
 #include <linux/errno.h>
 #include "maps.bpf.h"
 #include "parse.bpf.h"
-#include "bucket.bpf.h"
+#include "guard.bpf.h"
 #include "spillway_latency.h"
 #include "recent.bpf.h"
 
@@ -52,16 +52,10 @@ static __always_inline int spw_guard_take(__u64 now)
 {
 	__u32 zero = 0;
 	struct spw_globals *g = bpf_map_lookup_elem(&spw_globals, &zero);
-	struct spw_insert_guard *guard;
 
 	if (!g || !g->insert_rate)
 		return 1;
-	guard = bpf_map_lookup_elem(&spw_guard, &zero);
-	if (!guard)
-		return 1;
-	/* Per CPU and run with preemption off: no lock needed. */
-	return spw_bucket_refill_take(&guard->units, &guard->last_ns, g->insert_rate,
-				      g->insert_burst, now);
+	return spw_pcpu_take(&spw_guard, g->insert_rate, g->insert_burst, now);
 }
 
 /* Gives back the places spw_flow_open() took: the tier's and the service total's. */

@@ -110,7 +110,7 @@ static __always_inline __u32 spw_decide_level(__u32 tier, __u32 cohort, const __
 	__u32 rank = spw_rank(tier, cohort), slot = SPW_PARTIAL_ONE;
 
 	if (rank == spw_effective_level(pol) && pol->partial)
-		slot = spw_host_slot(saddr, spw_salt());
+		slot = spw_host_slot_of(saddr);
 	return spw_level_admits(pol, rank, slot) ? SPW_REASON_ADMITTED : SPW_REASON_SHED_LEVEL;
 }
 

@@ -14,6 +14,7 @@
 #include <linux/icmpv6.h>
 #include "csum.bpf.h"
 #include "parse.bpf.h"
+#include "guard.bpf.h"
 
 #define SPW_REPLY_TTL 64
 #define SPW_IPV4_HLEN 20
@@ -277,19 +278,47 @@ static __always_inline int spw_to_group(spw_ctx_t *ctx, const struct spw_reply *
 	return r->is_v4 ? r->daddr[12] >= 224 : r->daddr[0] == 0xff;
 }
 
+/* What spw_reject() did: built the refusal, could not (or must not), or was over the limit. */
+enum spw_reject_result {
+	SPW_REJECT_READY = 0,
+	SPW_REJECT_FAILED = -1,
+	SPW_REJECT_LIMITED = 1,
+};
+
 /*
- * Rewrites the packet into its refusal; 0 when it is ready to bounce. A global (noinline,
- * non-static) function: the verifier checks it once, on its own, instead of once for every
- * path the parser can take to it, which would exceed its budget. Packet pointers held by the
- * caller are invalid afterwards.
+ * The ICMP rejects' budget (spw_globals icmp_rate, icmp_burst), as the kernel limits its own
+ * ICMP errors (icmp_msgs_per_sec): a UDP flood at a shed service must not make the host send
+ * one datagram back per datagram in. TCP resets are not limited: each answers a SYN a client
+ * retransmits anyway, and the client needs it to stop.
+ */
+static __always_inline int spw_icmp_take(void)
+{
+	__u32 zero = 0;
+	struct spw_globals *g = bpf_map_lookup_elem(&spw_globals, &zero);
+
+	if (!g || !g->icmp_rate)
+		return 1;
+	return spw_pcpu_take(&spw_icmp_guard, g->icmp_rate, g->icmp_burst, bpf_ktime_get_ns());
+}
+
+/*
+ * Rewrites the packet into its refusal; SPW_REJECT_READY when it is ready to bounce. A global
+ * (noinline, non-static) function: the verifier checks it once, on its own, instead of once for
+ * every path the parser can take to it, which would exceed its budget. Packet pointers held by
+ * the caller are invalid afterwards. The budget is taken only for a reply that may be sent (not
+ * to a group) and before the packet is touched: a limited datagram is dropped as it came.
  */
 __noinline int spw_reject(spw_ctx_t *ctx, const struct spw_reply *r)
 {
 	if (!ctx || !r)
-		return -1;
+		return SPW_REJECT_FAILED;
 	if (spw_to_group(ctx, r))
-		return -1;
-	return r->proto == IPPROTO_UDP ? spw_reject_udp(ctx, r) : spw_reject_tcp(ctx, r);
+		return SPW_REJECT_FAILED;
+	if (r->proto != IPPROTO_UDP)
+		return spw_reject_tcp(ctx, r) ? SPW_REJECT_FAILED : SPW_REJECT_READY;
+	if (!spw_icmp_take())
+		return SPW_REJECT_LIMITED;
+	return spw_reject_udp(ctx, r) ? SPW_REJECT_FAILED : SPW_REJECT_READY;
 }
 
 static __always_inline void spw_reply_of(const struct spw_pkt *pkt, const __u8 *saddr,

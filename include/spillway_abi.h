@@ -80,7 +80,8 @@
 	X(MARKED_EGRESS, "marked_egress") /* TC egress: a server packet given its tier's DSCP */   \
 	X(EXEMPT, "exempt")		  /* new flow from an exempt source: never refused */      \
 	X(TINY_FRAGMENT, "tiny_fragment") /* to a service: first fragment without its L4 header */ \
-	X(HEADER_CHAIN, "header_chain")	  /* to a service: IPv6 header chain past the walk */
+	X(HEADER_CHAIN, "header_chain")	  /* to a service: IPv6 header chain past the walk */      \
+	X(REJECT_LIMITED, "reject_limited") /* shed, ICMP reject over its rate limit: dropped */
 
 enum spw_reason {
 #define SPW_REASON_ENUM(name, str) SPW_REASON_##name,
@@ -313,8 +314,16 @@ struct spw_globals {
 	__u64 salt_rotated_ns; /* CLOCK_MONOTONIC of the last rotation */
 	__u32 insert_rate;     /* flood guard: new flow entries per second per CPU; 0 = no limit */
 	__u32 insert_burst;    /* flood guard bucket depth; 0 means one second's worth */
-	__u64 reserved;
+	/* Zero in maps an older daemon made (these 8 bytes were reserved): /64 cohorts, no
+	 * ICMP limit, what it did. */
+	__u8 ipv6_cohort_prefix; /* 48, 56 or 64 (0 and anything else: 64), see spw_v6_mask() */
+	__u8 pad;
+	__u16 icmp_burst; /* ICMP reject bucket depth; 0 means one second's worth */
+	__u32 icmp_rate;  /* ICMP rejects per second per CPU; 0 = no limit */
 };
+
+/* icmp_burst is 16 bits: the room the reserved field had. */
+#define SPW_ICMP_BURST_MAX 65535
 
 /*
  * Token bucket scale: one new flow costs this many units, so refill can be computed in whole
@@ -475,9 +484,12 @@ static inline __u32 spw_req_age_index(__u32 svc, __u32 req_us)
 	return svc * SPW_REQ_SLOTS + ((req_us >> SPW_REQ_SLOT_SHIFT) & (SPW_REQ_SLOTS - 1));
 }
 
-/* spw_insert_guard value: per CPU, the flood guard's budget of new table entries. */
+/*
+ * spw_guard and spw_icmp_guard value: per CPU, a token bucket's state (the flood guard's
+ * budget of new table entries; the ICMP rejects' budget).
+ */
 struct spw_insert_guard {
-	__u64 units;   /* inserts * SPW_BUCKET_UNIT */
+	__u64 units;   /* tokens * SPW_BUCKET_UNIT */
 	__u64 last_ns; /* CLOCK_MONOTONIC of the last refill; 0 = full */
 };
 

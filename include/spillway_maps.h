@@ -52,6 +52,8 @@
 	X(lat_svc, ARRAY, SPW_LAT_SVC_ENTRIES, BPF_F_MMAPABLE, __u32, __u64)                       \
 	/* per-CPU budget of new flow entries: a SYN flood cannot take the whole table at once. */ \
 	X(guard, PERCPU_ARRAY, 1, 0, __u32, struct spw_insert_guard)                               \
+	/* per-CPU budget of ICMP rejects: a UDP flood at a shed service draws few replies. */     \
+	X(icmp_guard, PERCPU_ARRAY, 1, 0, __u32, struct spw_insert_guard)                          \
 	/* (kind, name) -> last app report; read by the daemon and CLI, no program uses it. */     \
 	X(reports, HASH, SPW_MAX_REPORTS, 0, struct spw_report_key, struct spw_report)             \
 	/* service -> manual level override with expiry; read by the daemon each tick. */          \

@@ -31,12 +31,38 @@ static inline int spw_addr_is_v4(const __u8 *addr)
 	       addr[10] == 0xff && addr[11] == 0xff;
 }
 
+/* The IPv6 cohort prefixes a config may name, and the default: the /64 one host holds. */
+#define SPW_V6_COHORT_PREFIX_DEFAULT 64
+#define SPW_V6_COHORT_PREFIXES_TEXT  "48, 56 or 64"
+
+static inline int spw_v6_cohort_prefix_ok(__u32 prefix)
+{
+	return prefix == 48 || prefix == 56 || prefix == 64;
+}
+
 /*
- * Cohort of a client: its /24 (IPv4) or /64 (IPv6) hashed with the epoch salt. Clients of one
- * prefix share a cohort, so one host cannot escape shedding by changing its source port, and a
- * new salt reshuffles which prefixes are shed first.
+ * The second 32-bit word of an IPv6 source that its cohort and host slot hash, as a mask: the
+ * address's first `prefix` bits are the unit one client holds (a /64 by default; a provider
+ * handing out /56 or /48 makes that the unit). Only 48, 56 and 64 are configurable; any other
+ * value (0: maps made before the knob) is a /64. Constant masks, no variable shift: the
+ * verifier sees a branch, not an unbounded shift.
  */
-static inline __u32 spw_cohort(const __u8 *addr, __u32 salt)
+static inline __u32 spw_v6_mask(__u32 prefix)
+{
+	if (prefix == 48)
+		return 0xffff0000U;
+	if (prefix == 56)
+		return 0xffffff00U;
+	return 0xffffffffU;
+}
+
+/*
+ * Cohort of a client: its /24 (IPv4) or its /v6_prefix (IPv6, see spw_v6_mask) hashed with the
+ * epoch salt. Clients of one prefix share a cohort, so one host cannot escape shedding by
+ * changing its source port or its address inside the prefix it holds, and a new salt
+ * reshuffles which prefixes are shed first.
+ */
+static inline __u32 spw_cohort(const __u8 *addr, __u32 salt, __u32 v6_prefix)
 {
 	__u32 w0, w1;
 
@@ -45,24 +71,27 @@ static inline __u32 spw_cohort(const __u8 *addr, __u32 salt)
 		w1 = 0x0000ffffU; /* keeps 10.0.0.0/24 apart from the IPv6 prefix 0a00:0000::/64 */
 	} else {
 		w0 = spw_be32_at(addr);
-		w1 = spw_be32_at(addr + 4);
+		w1 = spw_be32_at(addr + 4) & spw_v6_mask(v6_prefix);
 	}
 	return spw_mix32(spw_mix32(w0 ^ salt) ^ w1) % SPW_COHORTS;
 }
 
 /*
  * Host slot of a client (0..SPW_PARTIAL_ONE-1): what admits part of the cohort at the admit
- * level. Finer than the cohort (an IPv4 host, an IPv6 /64: the unit one client holds), seeded
- * apart from it so the slots split every cohort evenly, and salted: a slot is no standing
- * privilege either.
+ * level. Finer than the cohort (an IPv4 host; an IPv6 prefix, the unit one client holds),
+ * seeded apart from it so the slots split every cohort evenly, and salted: a slot is no
+ * standing privilege either. IPv6 hashes the same prefix as the cohort: with a /48 cohort and
+ * /64 slots, a client holding the /48 would try its /64s until one had a slot inside the
+ * partial share and pass at every level that admits any part of its cohort.
  */
-static inline __u32 spw_host_slot(const __u8 *addr, __u32 salt)
+static inline __u32 spw_host_slot(const __u8 *addr, __u32 salt, __u32 v6_prefix)
 {
 	__u32 seed = salt ^ 0x9e3779b9U;
 
 	if (spw_addr_is_v4(addr))
 		return spw_mix32(spw_be32_at(addr + 12) ^ seed) % SPW_PARTIAL_ONE;
-	return spw_mix32(spw_mix32(spw_be32_at(addr) ^ seed) ^ spw_be32_at(addr + 4)) %
+	return spw_mix32(spw_mix32(spw_be32_at(addr) ^ seed) ^
+			 (spw_be32_at(addr + 4) & spw_v6_mask(v6_prefix))) %
 	       SPW_PARTIAL_ONE;
 }
 

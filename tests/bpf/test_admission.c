@@ -826,7 +826,9 @@ static void apply_salt(struct tctx *t)
 	CHECK_OK(t, spw_dp_globals_set(t->fx->dp, &g));
 	if (t->c->salt && t->c->salt != SALT) {
 		addr_of(t, saddr_text(&t->c->pkt), src);
-		CHECK(t, spw_cohort(src, t->c->salt) != spw_cohort(src, SALT),
+		CHECK(t,
+		      spw_cohort(src, t->c->salt, SPW_V6_COHORT_PREFIX_DEFAULT) !=
+			  spw_cohort(src, SALT, SPW_V6_COHORT_PREFIX_DEFAULT),
 		      "pick another salt: this one proves nothing about the salt being read");
 	}
 }
@@ -869,7 +871,9 @@ static uint16_t level_of(struct tctx *t)
 	if (!c->pol.level_rel)
 		return (uint16_t)c->pol.level;
 	addr_of(t, c->cohort_src ? c->cohort_src : saddr_text(&c->pkt), src);
-	level = (long)spw_rank(c->want.tier, spw_cohort(src, salt_of(c))) + c->pol.level;
+	level = (long)spw_rank(c->want.tier,
+			       spw_cohort(src, salt_of(c), SPW_V6_COHORT_PREFIX_DEFAULT)) +
+		c->pol.level;
 	CHECK(t, level >= 0 && level <= SPW_RANK_LIMIT, "level %ld out of range", level);
 	/* A floor above the level would decide instead of the level under test. */
 	CHECK(t, level >= c->pol.floor, "the floor %u masks the level %ld", c->pol.floor, level);

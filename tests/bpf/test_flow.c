@@ -531,8 +531,9 @@ static void test_syn_opens(void **state)
 		CHECK(t, v.svc_id == SVC_TCP && v.tier == f.tier, "%s: svc %u tier %u", f.cli,
 		      v.svc_id, v.tier);
 		CHECK_OK(t, spw_fixture_addr(f.cli, addr));
-		CHECK(t, v.cohort == spw_cohort(addr, t->salt), "%s: cohort %u, want %u", f.cli,
-		      v.cohort, spw_cohort(addr, t->salt));
+		CHECK(t, v.cohort == spw_cohort(addr, t->salt, SPW_V6_COHORT_PREFIX_DEFAULT),
+		      "%s: cohort %u, want %u", f.cli, v.cohort,
+		      spw_cohort(addr, t->salt, SPW_V6_COHORT_PREFIX_DEFAULT));
 		CHECK(t, v.req_us == 0, "%s: a request pending before any data", f.cli);
 		/* Stamped with the same clock user space reads, at the moment of the SYN. */
 		CHECK(t, v.last_us - t0 <= t1 - t0, "%s: last_us %u outside [%u, %u]", f.cli,
@@ -2236,8 +2237,8 @@ static void test_partial_rank(void **state)
 	struct flow f;
 
 	CHECK_OK(t, spw_fixture_addr(CLI_T2, addr));
-	rank = spw_rank(2, spw_cohort(addr, t->salt));
-	slot = spw_host_slot(addr, t->salt);
+	rank = spw_rank(2, spw_cohort(addr, t->salt, SPW_V6_COHORT_PREFIX_DEFAULT));
+	slot = spw_host_slot(addr, t->salt, SPW_V6_COHORT_PREFIX_DEFAULT);
 	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, (uint16_t)rank);
 	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
 	/* Its slot just outside the share: shed. */
@@ -2260,7 +2261,8 @@ static void test_partial_rank(void **state)
 	cli(t, &f, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
 	/* The floor wins over a lower admit level, and whole: no partial rank above it. */
 	CHECK_OK(t, spw_fixture_addr(CLI_T1, addr));
-	p.floor_level = (uint16_t)spw_rank(1, spw_cohort(addr, t->salt));
+	p.floor_level =
+	    (uint16_t)spw_rank(1, spw_cohort(addr, t->salt, SPW_V6_COHORT_PREFIX_DEFAULT));
 	p.admit_level = 0;
 	p.partial = 255;
 	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));

@@ -11,6 +11,8 @@
  * swapped. Every few thousand frames all counters, the active counts and the flow table's
  * size are compared whole.
  *
+ * The IPv6 cohort prefix moves through /64, /48 and /56 at each clear of the tables.
+ *
  *   SPW_ORACLE_PACKETS  frames (default 50000; `make fuzz` runs 1,000,000)
  *   SPW_ORACLE_SEED     PRNG seed (default: from the clock; printed, so a run can be repeated)
  *   SPW_ORACLE_BREAK    break rule N of the model on purpose, to see the oracle fail (1-3, see
@@ -70,6 +72,13 @@ static const enum spw_prog hook_prog[HOOKS] = {SPW_PROG_XDP, SPW_PROG_TC_INGRESS
 #define SVC_BOUND 3
 #define SVC_NOPOL 4
 #define SVC_DRY	  5
+
+/*
+ * The IPv6 cohort prefixes, one after another at each clear of the tables: the generator's
+ * IPv6 clients of one /48 sit in 16 /64s, which share a cohort only under /48 and /56.
+ */
+static const uint32_t v6_prefixes[] = {64, 48, 56};
+#define NPREFIXES (sizeof(v6_prefixes) / sizeof(v6_prefixes[0]))
 
 /* The (service, tier) buckets the oracle states before each frame. */
 static const struct {
@@ -144,6 +153,7 @@ static void config(struct om_config *c)
 
 	memset(c, 0, sizeof(*c));
 	c->salt = 0x5eed0c1e;
+	c->v6_prefix = v6_prefixes[0];
 	memset(c->dscp_tier, SPW_DSCP_UNMAPPED, sizeof(c->dscp_tier));
 	c->dscp_tier[46] = 0;
 	c->dscp_tier[10] = 1;
@@ -188,10 +198,22 @@ static void config(struct om_config *c)
 	p->action[2] = SPW_ACTION_REJECT;
 }
 
+/* The run-time knobs of spw_globals the model reads (salt, IPv6 prefix), the clock's off. */
+static void set_globals(const struct om_config *c, struct spw_dataplane *dp)
+{
+	struct spw_globals g;
+
+	assert_int_equal(spw_dp_globals_get(dp, &g), 0);
+	g.cohort_salt = c->salt;
+	g.ipv6_cohort_prefix = (uint8_t)c->v6_prefix;
+	g.insert_rate = 0; /* no flood guard: its budget is a clock's */
+	g.icmp_rate = 0;   /* no ICMP reject limit: the same (tests/bpf/test_admission has it) */
+	assert_int_equal(spw_dp_globals_set(dp, &g), 0);
+}
+
 /* The same configuration into a data plane. */
 static void apply(const struct om_config *c, struct spw_dataplane *dp)
 {
-	struct spw_globals g;
 	struct spw_cidr cidr;
 	int i;
 
@@ -228,10 +250,7 @@ static void apply(const struct om_config *c, struct spw_dataplane *dp)
 	for (i = 0; i < 64; i++)
 		if (c->dscp_tier[i] != SPW_DSCP_UNMAPPED)
 			assert_int_equal(spw_dp_dscp_set(dp, (uint8_t)i, c->dscp_tier[i]), 0);
-	assert_int_equal(spw_dp_globals_get(dp, &g), 0);
-	g.cohort_salt = c->salt;
-	g.insert_rate = 0; /* no flood guard: its budget is a clock's */
-	assert_int_equal(spw_dp_globals_set(dp, &g), 0);
+	set_globals(c, dp);
 }
 
 static void hex(const uint8_t *p, size_t len)
@@ -601,12 +620,15 @@ static void test_oracle(void **state)
 		if (o->packets % FULL_CHECK_EVERY == 0 || o->packets == n)
 			for (hk = 0; hk < HOOKS; hk++)
 				full_check(o, hk);
-		if (o->packets % CLEAR_EVERY == 0)
+		if (o->packets % CLEAR_EVERY == 0) {
+			o->cfg.v6_prefix = v6_prefixes[(o->packets / CLEAR_EVERY) % NPREFIXES];
 			for (hk = 0; hk < HOOKS; hk++) {
 				assert_int_equal(spw_dp_flows_clear(o->h[hk].fx.dp), 0);
 				om_state_clear(&o->h[hk].st);
 				full_check(o, hk);
+				set_globals(&o->cfg, o->h[hk].fx.dp);
 			}
+		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

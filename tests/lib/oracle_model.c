@@ -28,7 +28,8 @@
  *
  *   New flow: no policy -> fail open. Tier: longest CIDR rule, else a trusted source's mapped
  *   DSCP, else the default; clamped below tier_count. Exempt source -> exempt. Rank = tier *
- *   cohorts + cohort: admitted below max(admit, floor), or at the admit level (when not below
+ *   cohorts + cohort, the cohort and the host slot of an IPv6 source those of its first
+ *   v6_prefix bits: admitted below max(admit, floor), or at the admit level (when not below
  *   the floor) for the partial share of hosts. A SYN of a flow already tracked is its
  *   retransmission: established. Then the tier's bucket (a token per flow), then its cap (a
  *   token given back when the cap refuses). Shed: dry run passes, the tier's action drops or
@@ -395,19 +396,33 @@ static bool exempt(const struct om_config *c, const struct om_facts *f)
 	return false;
 }
 
-static bool level_admits(const struct spw_policy *pol, uint32_t tier, const uint8_t *saddr,
-			 uint32_t salt)
+/*
+ * The part of a source its cohort and host slot stand for: an IPv6 source by its first
+ * v6_prefix bits (48, 56 or 64), the bits after them zeroed, so the /64 hash of the result is
+ * the prefix's. An IPv4-mapped source has zeros there already.
+ */
+static void cohort_source(const uint8_t *saddr, uint32_t v6_prefix, uint8_t *out)
 {
-	uint32_t rank = tier * SPW_COHORTS + spw_cohort(saddr, salt);
-	uint32_t admit = pol->admit_level, floor = pol->floor_level;
+	memcpy(out, saddr, SPW_ADDR_LEN);
+	if (v6_prefix < 64)
+		memset(out + v6_prefix / 8, 0, 8 - v6_prefix / 8);
+}
+
+static bool level_admits(const struct spw_policy *pol, uint32_t tier, const uint8_t *saddr,
+			 uint32_t salt, uint32_t v6_prefix)
+{
+	uint8_t src[SPW_ADDR_LEN];
+	uint32_t rank, admit = pol->admit_level, floor = pol->floor_level;
 	uint32_t level = admit > floor ? admit : floor;
 
+	cohort_source(saddr, v6_prefix, src);
+	rank = tier * SPW_COHORTS + spw_cohort(src, salt, 64);
 	if (rank < level)
 		return true;
 	if (om_break_rule == 1)
 		return false; /* broken: no partial share at the admit level */
 	/* Part of the rank at the admit level; the floor protects whole cohorts only. */
-	return rank == level && admit >= floor && spw_host_slot(saddr, salt) < pol->partial;
+	return rank == level && admit >= floor && spw_host_slot(src, salt, 64) < pol->partial;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -464,7 +479,7 @@ static void new_flow(const struct om_config *c, struct om_state *st, struct om_r
 		return;
 	}
 	/* The oracle's leases never expire: no fail-open by lease here. */
-	if (!level_admits(pol, tier, r->f.saddr, c->salt))
+	if (!level_admits(pol, tier, r->f.saddr, c->salt, c->v6_prefix))
 		reason = SPW_REASON_SHED_LEVEL;
 	known = r->f.proto == IPPROTO_TCP ? flow_find(st, k) : NULL;
 	if (known) {

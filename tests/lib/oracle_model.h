@@ -8,10 +8,10 @@
  * frames and any difference is a finding in one of them.
  *
  * Clock-free by design: the oracle gives policies a lease far in the future, turns the flood
- * guard off, and states the token bucket's contents before every packet (with a refill time
- * in the future, so no time elapses for it), so every decision is a function of the frame and
- * the state. The table never fills (the oracle's client and port pools are small); idle
- * expiry is not modelled (the oracle clears the table itself now and then).
+ * guard and the ICMP reject limit off, and states the token bucket's contents before every packet
+ * (with a refill time in the future, so no time elapses for it), so every decision is a function of
+ * the frame and the state. The table never fills (the oracle's client and port pools are small);
+ * idle expiry is not modelled (the oracle clears the table itself now and then).
  *
  * The cohort and host-slot hashes are the data plane's definition (spillway_rank.h, shared
  * with the CLI's `explain`): a hash is a given, not a rule to model.
@@ -58,6 +58,7 @@ struct om_config {
 	int nrules, ntrusted, nexempt;
 	uint8_t dscp_tier[64]; /* SPW_DSCP_UNMAPPED: none */
 	uint32_t salt;
+	uint32_t v6_prefix; /* IPv6 bits of a source its cohort and host slot hash */
 	bool has_policy[SPW_MAX_SERVICES];
 	struct spw_policy pol[SPW_MAX_SERVICES];
 };

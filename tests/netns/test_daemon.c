@@ -476,7 +476,7 @@ static void pick_probe(struct test_ctx *c)
 	for (unsigned int i = 0; i < 65536 && !found; i++) {
 		snprintf(c->probe, sizeof(c->probe), "10.%u.%u.1", 1 + i / 256, i % 256);
 		assert_int_equal(spw_addr_parse(c->probe, addr, NULL), 0);
-		c->probe_cohort = spw_cohort(addr, g.cohort_salt);
+		c->probe_cohort = spw_cohort(addr, g.cohort_salt, g.ipv6_cohort_prefix);
 		found = c->probe_cohort == SPW_COHORTS - 1;
 	}
 	assert_true(found);

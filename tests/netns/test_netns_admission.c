@@ -120,7 +120,8 @@ static uint16_t client_rank(struct test_ctx *c, int family)
 	uint8_t addr[SPW_ADDR_LEN];
 
 	client_addr16(c, family, addr);
-	return (uint16_t)spw_rank(CLIENT_TIER, spw_cohort(addr, c->salt));
+	return (uint16_t)spw_rank(CLIENT_TIER,
+				  spw_cohort(addr, c->salt, SPW_V6_COHORT_PREFIX_DEFAULT));
 }
 
 static void set_policy(struct test_ctx *c, uint32_t svc, uint16_t admit_level, uint8_t action,

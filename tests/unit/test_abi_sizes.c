@@ -51,7 +51,9 @@ static void test_no_implicit_padding(void **state)
 	assert_int_equal(
 	    FSZ(struct spw_globals, cohort_salt) + FSZ(struct spw_globals, abi_version) +
 		FSZ(struct spw_globals, salt_rotated_ns) + FSZ(struct spw_globals, insert_rate) +
-		FSZ(struct spw_globals, insert_burst) + FSZ(struct spw_globals, reserved),
+		FSZ(struct spw_globals, insert_burst) +
+		FSZ(struct spw_globals, ipv6_cohort_prefix) + FSZ(struct spw_globals, pad) +
+		FSZ(struct spw_globals, icmp_burst) + FSZ(struct spw_globals, icmp_rate),
 	    sizeof(struct spw_globals));
 	assert_int_equal(FSZ(struct spw_bucket, lock) + FSZ(struct spw_bucket, pad) +
 			     FSZ(struct spw_bucket, units) + FSZ(struct spw_bucket, last_ns),
@@ -78,7 +80,7 @@ static void test_reasons(void **state)
 	    "not_service",   "established", "admitted",	     "shed_level",    "shed_cap",
 	    "shed_rate",     "would_shed",  "fail_open",     "malformed",     "fragment",
 	    "table_full",    "not_ip",	    "flood_guard",   "reject_failed", "shed_reserve",
-	    "marked_egress", "exempt",	    "tiny_fragment", "header_chain",
+	    "marked_egress", "exempt",	    "tiny_fragment", "header_chain",  "reject_limited",
 	};
 	static const char *const got[] = {
 #define REASON_NAME(name, str) [SPW_REASON_##name] = str,

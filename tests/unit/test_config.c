@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "spw_config.h"
+#include "spillway_rank.h"
 #include "spw_strnum.h"
 #include "util.h"
 
@@ -343,6 +344,9 @@ static void test_example(void **state)
 	assert_int_equal(k->udp_timeout_ns, 60 * SPW_NSEC_PER_SEC);
 	assert_int_equal(c->flow_capacity, 262144);
 	assert_int_equal(c->flood_insert_rate, 20000);
+	assert_int_equal(c->ipv6_cohort_prefix, 64);
+	assert_int_equal(c->icmp_rate, 1000);
+	assert_int_equal(c->icmp_burst, 50);
 	assert_string_equal(c->metrics_listen, "127.0.0.1:9478");
 	assert_string_equal(c->report_socket, "/run/spillway/report.sock");
 	assert_string_equal(c->report_group, "spillway");
@@ -398,6 +402,9 @@ static void assert_defaults(const struct spw_config *c)
 	assert_int_equal(c->flow_capacity, SPW_FLOWS_DEFAULT);
 	assert_int_equal(c->flood_insert_rate, 20000);
 	assert_true(c->flow_service_share == 0.5);
+	assert_int_equal(c->ipv6_cohort_prefix, SPW_V6_COHORT_PREFIX_DEFAULT);
+	assert_int_equal(c->icmp_rate, 1000); /* the kernel's icmp_msgs_per_sec */
+	assert_int_equal(c->icmp_burst, 50);
 	assert_string_equal(c->metrics_listen, "127.0.0.1:9478");
 	assert_string_equal(c->report_socket, "/run/spillway/report.sock");
 	assert_string_equal(c->report_group, "");
@@ -581,6 +588,22 @@ static void test_good_strings(void **state)
 	assert_true(c->flow_service_share == 1.0);
 	assert_int_equal(c->services[0].rate_per_sec[0], 20);
 	assert_int_equal(c->services[0].rate_per_sec[1], 1);
+	spw_config_free(c);
+
+	/* Every IPv6 cohort prefix there is; the ICMP limit set, and turned off. */
+	c = parse_ok("flows: {ipv6_cohort_prefix: 48}\nreject: {icmp_rate: 60/m, icmp_burst: 1}\n");
+	assert_int_equal(c->ipv6_cohort_prefix, 48);
+	assert_int_equal(c->icmp_rate, 1);
+	assert_int_equal(c->icmp_burst, 1);
+	spw_config_free(c);
+	c = parse_ok("flows: {ipv6_cohort_prefix: 56}\nreject: {icmp_rate: 'off', icmp_burst: "
+		     "65535}\n");
+	assert_int_equal(c->ipv6_cohort_prefix, 56);
+	assert_int_equal(c->icmp_rate, 0);
+	assert_int_equal(c->icmp_burst, 65535);
+	spw_config_free(c);
+	c = parse_ok("flows: {ipv6_cohort_prefix: 64}\n");
+	assert_int_equal(c->ipv6_cohort_prefix, 64);
 	spw_config_free(c);
 
 	/*
@@ -820,6 +843,23 @@ static const struct bad_string bad_strings[] = {
     {"flows: {service_share: 1.5}\n", "1:24: service_share: 1.5 is not a fraction in (0, 1]"},
     {"flows: {insert_rate: 16777217/s}\n",
      "1:22: insert_rate: rate 16777217 per 1s is more than 16777216 per second"},
+    {"flows: {ipv6_cohort_prefix: 32}\n",
+     "1:29: ipv6_cohort_prefix: 32 is not one of 48, 56 or 64"},
+    {"flows: {ipv6_cohort_prefix: 63}\n",
+     "1:29: ipv6_cohort_prefix: 63 is not one of 48, 56 or 64"},
+    {"flows: {ipv6_cohort_prefix: 128}\n",
+     "1:29: ipv6_cohort_prefix: 128 is not one of 48, 56 or 64"},
+    {"flows: {ipv6_cohort_prefix: 129}\n",
+     "1:29: ipv6_cohort_prefix: 129 is out of range (0..128)"},
+    {"flows: {ipv6_cohort_prefix: /48}\n", "1:29: ipv6_cohort_prefix: '/48' is not a whole number"},
+    {"reject: {icmp_rate: 0/s}\n",
+     "1:21: icmp_rate: 0/s would answer no datagram at all (write 'off' to turn the limit off)"},
+    {"reject: {icmp_rate: 1000}\n",
+     "1:21: icmp_rate: rate '1000' has no period (write 1000/s, 1000/m or 1000/h)"},
+    {"reject: {icmp_burst: 0}\n", "1:22: icmp_burst: 0 is out of range (1..65535)"},
+    {"reject: {icmp_burst: 65536}\n", "1:22: icmp_burst: 65536 is out of range (1..65535)"},
+    {"reject: {icmp_limit: 5}\n",
+     "1:10: unknown key 'icmp_limit' in reject (known keys: icmp_rate, icmp_burst)"},
     {"metrics: {listen: '127.0.0.1:65536'}\n",
      "1:19: listen: port 65536 is out of range (0..65535)"},
     {"metrics: {listen: '127.0.0.1:'}\n", "1:19: listen: port no number given"},

@@ -126,7 +126,8 @@ static void test_each_change(void **state)
 				      "  - name: web\n"
 				      "    port: 80\n"
 				      "controller: {tick: 200ms}\n"
-				      "flows: {service_share: 0.25}\n"
+				      "flows: {service_share: 0.25, ipv6_cohort_prefix: 48}\n"
+				      "reject: {icmp_rate: 10/s, icmp_burst: 5}\n"
 				      "metrics: {listen: '127.0.0.1:9100'}\n";
 	static const char *const want[] = {
 	    "service api: tcp/8080 -> tcp/8081",
@@ -143,6 +144,9 @@ static void test_each_change(void **state)
 	    "interface eth1: added (xdp)",
 	    "controller.tick: 100ms -> 200ms",
 	    "flows.service_share: 0.5 -> 0.25",
+	    "flows.ipv6_cohort_prefix: /64 -> /48",
+	    "reject.icmp_rate: 1000/s -> 10/s",
+	    "reject.icmp_burst: 50 -> 5",
 	    "metrics.listen: 127.0.0.1:9478 -> 127.0.0.1:9100 (a reload keeps the running value: "
 	    "needs a restart)",
 	};

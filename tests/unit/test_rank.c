@@ -112,7 +112,9 @@ static void test_known_answers(void **state)
 	assert_int_equal(spw_mix32(1), 0x514e28b7U);
 	assert_int_equal(spw_mix32(0x12345678U), 0xe37cd1bcU);
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
-		assert_int_equal(spw_cohort(cases[i].addr, cases[i].salt), cases[i].cohort);
+		assert_int_equal(
+		    spw_cohort(cases[i].addr, cases[i].salt, SPW_V6_COHORT_PREFIX_DEFAULT),
+		    cases[i].cohort);
 }
 
 static void test_cohort_in_range(void **state)
@@ -129,7 +131,8 @@ static void test_cohort_in_range(void **state)
 			v4(a, (uint32_t)rng());
 		else
 			v6_random(a);
-		assert_in_range(spw_cohort(a, salt), 0, SPW_COHORTS - 1);
+		assert_in_range(spw_cohort(a, salt, SPW_V6_COHORT_PREFIX_DEFAULT), 0,
+				SPW_COHORTS - 1);
 	}
 }
 
@@ -149,10 +152,11 @@ static void test_same_prefix_same_cohort(void **state)
 			uint32_t want;
 
 			v4(a, net);
-			want = spw_cohort(a, salts[s]);
+			want = spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT);
 			for (h = 1; h < 256; h++) {
 				v4(a, net | h);
-				assert_int_equal(spw_cohort(a, salts[s]), want);
+				assert_int_equal(
+				    spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT), want);
 			}
 		}
 	}
@@ -161,7 +165,7 @@ static void test_same_prefix_same_cohort(void **state)
 
 		v6_random(base);
 		for (s = 0; s < ARRAY_SIZE(salts); s++) {
-			uint32_t want = spw_cohort(base, salts[s]);
+			uint32_t want = spw_cohort(base, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT);
 
 			for (h = 0; h < 64; h++) {
 				uint64_t iid = rng();
@@ -170,10 +174,64 @@ static void test_same_prefix_same_cohort(void **state)
 				memcpy(a, base, SPW_ADDR_LEN);
 				for (i = 0; i < 8; i++)
 					a[8 + i] = (uint8_t)(iid >> (8 * i));
-				assert_int_equal(spw_cohort(a, salts[s]), want);
+				assert_int_equal(
+				    spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT), want);
 			}
 		}
 	}
+}
+
+/*
+ * The IPv6 cohort prefix: addresses of one /48 in different /64s share a cohort and a host
+ * slot under /48 (and those of one /56 under /56), so a client holding the prefix cannot hop
+ * out of a shed cohort, nor into the partial share of its own; under /64 they spread out.
+ * Bits past the prefix never count, bits inside it do. A value that is not a configurable
+ * prefix (0: maps made before the knob) is a /64.
+ */
+static void test_v6_cohort_prefix(void **state)
+{
+	uint8_t base[SPW_ADDR_LEN], a[SPW_ADDR_LEN];
+	unsigned int p, h, s, split64 = 0, split48 = 0, pairs = 0;
+
+	(void)state;
+	rng_state = 48;
+	for (p = 0; p < 256; p++) {
+		v6_random(base);
+		for (s = 0; s < ARRAY_SIZE(salts); s++) {
+			uint32_t c48 = spw_cohort(base, salts[s], 48);
+			uint32_t c56 = spw_cohort(base, salts[s], 56);
+			uint32_t c64 = spw_cohort(base, salts[s], 64);
+			uint32_t h48 = spw_host_slot(base, salts[s], 48);
+			uint32_t h56 = spw_host_slot(base, salts[s], 56);
+
+			assert_int_equal(spw_cohort(base, salts[s], 0), c64);
+			assert_int_equal(spw_cohort(base, salts[s], 40), c64);
+			assert_int_equal(spw_host_slot(base, salts[s], 0),
+					 spw_host_slot(base, salts[s], 64));
+			for (h = 0; h < 16; h++) {
+				uint64_t r = rng();
+
+				memcpy(a, base, SPW_ADDR_LEN);
+				/* Another /64 of the same /56: byte 7 and the interface id. */
+				a[7] = (uint8_t)(a[7] ^ (1 + (r & 0xfe)));
+				memcpy(a + 8, &r, 8);
+				assert_int_equal(spw_cohort(a, salts[s], 56), c56);
+				assert_int_equal(spw_host_slot(a, salts[s], 56), h56);
+				/* Another /56 of the same /48: byte 6 too. */
+				a[6] = (uint8_t)(a[6] ^ (1 + ((r >> 8) & 0xfe)));
+				assert_int_equal(spw_cohort(a, salts[s], 48), c48);
+				assert_int_equal(spw_host_slot(a, salts[s], 48), h48);
+				pairs++;
+				split64 += spw_cohort(a, salts[s], 64) != c64;
+				/* Another /48: byte 5. */
+				a[5] ^= 1;
+				split48 += spw_cohort(a, salts[s], 48) != c48;
+			}
+		}
+	}
+	/* A uniform hash splits 31 of 32 pairs; far fewer means the bits are ignored. */
+	assert_true(split64 > pairs * 29 / 32);
+	assert_true(split48 > pairs * 29 / 32);
 }
 
 /* The bits that make the prefix do matter: neighbouring /24s and /64s spread out. */
@@ -186,12 +244,12 @@ static void test_prefix_bits_matter(void **state)
 	(void)state;
 	for (i = 0; i < 256; i++) {
 		v4(a, 0xc6336400U ^ (i << 8)); /* third octet varies */
-		seen_v4 |= 1U << spw_cohort(a, 0x9e3779b9U);
+		seen_v4 |= 1U << spw_cohort(a, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 		memset(a, 0, sizeof(a));
 		a[0] = 0x20;
 		a[1] = 0x01;
 		a[7] = (uint8_t)i; /* last byte of the /64 varies */
-		seen_v6 |= 1U << spw_cohort(a, 0x9e3779b9U);
+		seen_v6 |= 1U << spw_cohort(a, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 	}
 	/* 256 draws over 32 cohorts miss one with probability ~ 32 * e^-8: all are hit. */
 	assert_int_equal(seen_v4, 0xffffffffU);
@@ -217,11 +275,12 @@ static void test_salt_reshuffles(void **state)
 
 		for (i = 0; i < N; i++) {
 			v4(a, (uint32_t)rng() & 0xffffff00U);
-			ca[i] = spw_cohort(a, salts[s]);
-			cb[i] = spw_cohort(a, salts[s + 1]);
+			ca[i] = spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT);
+			cb[i] = spw_cohort(a, salts[s + 1], SPW_V6_COHORT_PREFIX_DEFAULT);
 			same_v4 += ca[i] == cb[i];
 			v6_random(a);
-			same_v6 += spw_cohort(a, salts[s]) == spw_cohort(a, salts[s + 1]);
+			same_v6 += spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT) ==
+				   spw_cohort(a, salts[s + 1], SPW_V6_COHORT_PREFIX_DEFAULT);
 		}
 		for (i = 0; i < N; i++)
 			for (j = i + 1; j < N; j++)
@@ -278,7 +337,7 @@ static void test_distribution(void **state)
 		memset(bins, 0, sizeof(bins));
 		for (i = 0; i < n; i++) {
 			v4(a, (uint32_t)rng() & 0xffffff00U);
-			bins[spw_cohort(a, salts[s])]++;
+			bins[spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT)]++;
 		}
 		snprintf(what, sizeof(what), "random /24s, salt %#x", salts[s]);
 		check_uniform(what, bins, n);
@@ -287,7 +346,7 @@ static void test_distribution(void **state)
 		memset(bins, 0, sizeof(bins));
 		for (i = 0; i < n; i++) {
 			v4(a, 0x0a000000U | (i << 8));
-			bins[spw_cohort(a, salts[s])]++;
+			bins[spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT)]++;
 		}
 		snprintf(what, sizeof(what), "every /24 of 10/8, salt %#x", salts[s]);
 		check_uniform(what, bins, n);
@@ -295,7 +354,7 @@ static void test_distribution(void **state)
 		memset(bins, 0, sizeof(bins));
 		for (i = 0; i < n; i++) {
 			v6_random(a);
-			bins[spw_cohort(a, salts[s])]++;
+			bins[spw_cohort(a, salts[s], SPW_V6_COHORT_PREFIX_DEFAULT)]++;
 		}
 		snprintf(what, sizeof(what), "random /64s, salt %#x", salts[s]);
 		check_uniform(what, bins, n);
@@ -321,7 +380,8 @@ static void test_v4_v6_apart(void **state)
 		v4(a4, net);
 		memset(a6, 0, sizeof(a6));
 		memcpy(a6, a4 + 12, 4);
-		same += spw_cohort(a4, 0x9e3779b9U) == spw_cohort(a6, 0x9e3779b9U);
+		same += spw_cohort(a4, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT) ==
+			spw_cohort(a6, 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 	}
 	print_message("  same cohort: %u of %u (chance: %u)\n", same, n, n / SPW_COHORTS);
 	/* Expected 2048, sd ~44. */
@@ -333,7 +393,8 @@ static void test_v4_v6_apart(void **state)
 	memset(a6, 0, sizeof(a6));
 	a6[0] = 0x0a;
 	for (salt = 0; salt < 4096; salt++)
-		same += spw_cohort(a4, salt * 0x9e3779b9U) == spw_cohort(a6, salt * 0x9e3779b9U);
+		same += spw_cohort(a4, salt * 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT) ==
+			spw_cohort(a6, salt * 0x9e3779b9U, SPW_V6_COHORT_PREFIX_DEFAULT);
 	assert_in_range(same, 0, 4096 / SPW_COHORTS + 64); /* expected 128, sd ~11 */
 }
 
@@ -456,6 +517,7 @@ int main(void)
 	    cmocka_unit_test(test_cohort_in_range),
 	    cmocka_unit_test(test_same_prefix_same_cohort),
 	    cmocka_unit_test(test_prefix_bits_matter),
+	    cmocka_unit_test(test_v6_cohort_prefix),
 	    cmocka_unit_test(test_salt_reshuffles),
 	    cmocka_unit_test(test_distribution),
 	    cmocka_unit_test(test_v4_v6_apart),

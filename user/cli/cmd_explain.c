@@ -173,7 +173,7 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 	err = spw_dp_globals_get(dp, &g);
 	if (err)
 		return err;
-	e->cohort = spw_cohort(req->addr, g.cohort_salt);
+	e->cohort = spw_cohort(req->addr, g.cohort_salt, g.ipv6_cohort_prefix);
 	e->rank = spw_rank(e->tier, e->cohort);
 	e->level = spw_effective_level(&e->pol);
 
@@ -186,7 +186,9 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 	} else if (now >= e->pol.lease_expires_ns) {
 		e->decision = SPW_REASON_FAIL_OPEN;
 		e->why = "the policy's lease has expired (spillwayd not renewing): fails open";
-	} else if (!spw_level_admits(&e->pol, e->rank, spw_host_slot(req->addr, g.cohort_salt))) {
+	} else if (!spw_level_admits(
+		       &e->pol, e->rank,
+		       spw_host_slot(req->addr, g.cohort_salt, g.ipv6_cohort_prefix))) {
 		e->decision = SPW_REASON_SHED_LEVEL;
 		e->why = e->rank == e->level && e->pol.partial
 			     ? "rank at the admit level, host outside its partial share"

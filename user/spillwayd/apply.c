@@ -376,6 +376,10 @@ int spwd_apply(struct spwd *d, const struct spw_config *cfg, const struct spw_co
 	if (!err)
 		err = spw_dp_flood_guard_set(d->dp, cfg->flood_insert_rate, 0);
 	if (!err)
+		err = spw_dp_reject_limit_set(d->dp, cfg->icmp_rate, cfg->icmp_burst);
+	if (!err)
+		err = spw_dp_cohort_prefix_set(d->dp, cfg->ipv6_cohort_prefix);
+	if (!err)
 		set_max_tracked(d, cfg);
 	if (!err)
 		err = apply_ifaces(d, cfg, old);

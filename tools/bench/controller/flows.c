@@ -101,7 +101,7 @@ static int flows_insert(struct bench *b)
 		v->last_us = now_us;
 		v->svc_id = b->svc_id[svc];
 		v->tier = (i / BENCH_SERVICES) % BENCH_TIERS;
-		v->cohort = spw_cohort(k->saddr, g.cohort_salt);
+		v->cohort = spw_cohort(k->saddr, g.cohort_salt, g.ipv6_cohort_prefix);
 		v->state = SPW_FLOW_ESTABLISHED;
 	}
 	t0 = bench_mono_ns();

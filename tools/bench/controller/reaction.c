@@ -49,7 +49,7 @@ static uint32_t top_cohort_net(uint32_t salt)
 	/* 10.64.0.0/10: clear of everything else the bench or the tests use. */
 	for (net = 0x0a400000; net < 0x0a800000; net += 0x100) {
 		v4_mapped(net, addr);
-		if (spw_cohort(addr, salt) == BENCH_TOP_COHORT)
+		if (spw_cohort(addr, salt, SPW_V6_COHORT_PREFIX_DEFAULT) == BENCH_TOP_COHORT)
 			return net;
 	}
 	return 0; /* 16384 /24s without one: a broken hash */

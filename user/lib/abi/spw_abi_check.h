@@ -101,6 +101,9 @@ SPW_ABI_OFF(struct spw_globals, abi_version, 4);
 SPW_ABI_OFF(struct spw_globals, salt_rotated_ns, 8);
 SPW_ABI_OFF(struct spw_globals, insert_rate, 16);
 SPW_ABI_OFF(struct spw_globals, insert_burst, 20);
+SPW_ABI_OFF(struct spw_globals, ipv6_cohort_prefix, 24);
+SPW_ABI_OFF(struct spw_globals, icmp_burst, 26);
+SPW_ABI_OFF(struct spw_globals, icmp_rate, 28);
 
 /* The spin lock must sit in the value itself, first, 4 bytes: the verifier's rule. */
 SPW_ABI_SIZE(struct spw_bucket, 24);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "spw_config_priv.h"
 #include "spw_strnum.h"
+#include "spillway_rank.h"
 
 /*
  * A config larger than this is not a config: 262144 CIDR rules written one per line take
@@ -35,9 +36,12 @@
  * working; a single service still has 131k flows of the default table.
  */
 #define DEFAULT_SERVICE_SHARE 0.5
-#define DEFAULT_LISTEN	      "127.0.0.1:9478"
-#define DEFAULT_STATE_DIR     SPW_STATE_DIR
-#define DEFAULT_SOCKET	      SPW_REPORT_SOCKET
+/* The kernel's own ICMP error limit (net.ipv4.icmp_msgs_per_sec, icmp_msgs_burst). */
+#define DEFAULT_ICMP_RATE  1000
+#define DEFAULT_ICMP_BURST 50
+#define DEFAULT_LISTEN	   "127.0.0.1:9478"
+#define DEFAULT_STATE_DIR  SPW_STATE_DIR
+#define DEFAULT_SOCKET	   SPW_REPORT_SOCKET
 
 static const char *const default_tiers[] = {"critical", "standard", "sheddable"};
 
@@ -63,6 +67,9 @@ static void set_defaults(struct spw_config *c)
 	c->flow_capacity = SPW_FLOWS_DEFAULT;
 	c->flood_insert_rate = DEFAULT_INSERT_RATE;
 	c->flow_service_share = DEFAULT_SERVICE_SHARE;
+	c->ipv6_cohort_prefix = SPW_V6_COHORT_PREFIX_DEFAULT;
+	c->icmp_rate = DEFAULT_ICMP_RATE;
+	c->icmp_burst = DEFAULT_ICMP_BURST;
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", DEFAULT_LISTEN);
 	snprintf(c->report_socket, sizeof(c->report_socket), "%s", DEFAULT_SOCKET);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", DEFAULT_STATE_DIR);
@@ -142,6 +149,7 @@ static const struct cfg_field top_fields[] = {
     {"services", cfg_parse_services},
     {"controller", cfg_parse_controller},
     {"flows", cfg_parse_flows},
+    {"reject", cfg_parse_reject},
     {"metrics", cfg_parse_metrics},
     {"report", cfg_parse_report},
     {"state_dir", cfg_parse_state_dir},

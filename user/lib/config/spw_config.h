@@ -129,13 +129,16 @@ struct spw_config {
 	struct spw_config_downstream downstreams[SPW_MAX_DOWNSTREAMS - 1];
 	int ndownstreams;
 	struct spw_config_controller controller;
-	uint32_t flow_capacity;	    /* flows: {capacity: N}, default SPW_FLOWS_DEFAULT */
-	uint32_t flood_insert_rate; /* flows: {insert_rate: 20000/s} per CPU; 0 = off */
-	double flow_service_share;  /* flows: {service_share: 0.5}: of the table, per service */
-	char metrics_listen[64];    /* "127.0.0.1:9478" */
-	char report_socket[108];    /* sun_path: /run/spillway/report.sock */
-	char report_group[64];	    /* empty: root's group */
-	char state_dir[256];	    /* /run/spillway: shed-state file, control socket */
+	uint32_t flow_capacity;	     /* flows: {capacity: N}, default SPW_FLOWS_DEFAULT */
+	uint32_t flood_insert_rate;  /* flows: {insert_rate: 20000/s} per CPU; 0 = off */
+	double flow_service_share;   /* flows: {service_share: 0.5}: of the table, per service */
+	uint32_t ipv6_cohort_prefix; /* flows: {ipv6_cohort_prefix: 64}: 48, 56 or 64 */
+	uint32_t icmp_rate;	     /* reject: {icmp_rate: 1000/s} per CPU; 0 = off */
+	uint32_t icmp_burst;	     /* reject: {icmp_burst: 50} */
+	char metrics_listen[64];     /* "127.0.0.1:9478" */
+	char report_socket[108];     /* sun_path: /run/spillway/report.sock */
+	char report_group[64];	     /* empty: root's group */
+	char state_dir[256];	     /* /run/spillway: shed-state file, control socket */
 	/* How the XDP modes attach: spillway's own link (default) or libxdp's dispatcher,
 	 * where xdp_priority orders the programs (lower runs first). */
 	enum spw_xdp_dispatcher xdp_dispatcher;

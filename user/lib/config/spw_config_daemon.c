@@ -8,6 +8,7 @@
 #include <string.h>
 #include "spw_config_priv.h"
 #include "spw_strnum.h"
+#include "spillway_rank.h"
 
 /* The tick's bounds: below 10 ms the tick costs more than it buys, above 10 s nothing reacts. */
 #define TICK_MIN_NS (10 * SPW_NSEC_PER_MSEC)
@@ -286,7 +287,13 @@ static int flows_capacity(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val,
 	return cfg_u32(x, "capacity", val, 1, FLOW_CAPACITY_MAX, &x->c->flow_capacity);
 }
 
-static int flows_insert_rate(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+/*
+ * A rate of the data plane's per-CPU budgets ("20000/s", or 'off': 0). 0 means "off" to the
+ * data plane, so a rate that rounds to zero is an error, not silently no limit; zero_means
+ * says what it would do instead, and how to turn the limit off.
+ */
+static int rate_or_off(struct cfg_ctx *x, const char *key, yaml_node_t *val, const char *zero_means,
+		       uint32_t *out)
 {
 	char why[SPW_ERR_MAX];
 	struct spw_rate r;
@@ -294,25 +301,50 @@ static int flows_insert_rate(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *v
 	const char *t;
 	int err;
 
-	(void)key;
-	(void)obj;
-	err = cfg_scalar(x, "insert_rate", val, &t);
+	err = cfg_scalar(x, key, val, &t);
 	if (err)
 		return err;
 	if (!strcmp(t, "off")) {
-		x->c->flood_insert_rate = 0;
+		*out = 0;
 		return 0;
 	}
 	if (spw_parse_rate(t, &r, why, sizeof(why)) ||
 	    spw_rate_per_sec(&r, SPW_RATE_MAX, &per_sec, why, sizeof(why)))
-		return cfg_err(x, val, "insert_rate: %s", why);
-	/* 0 means "off" to the data plane: a zero rate must not silently become no guard. */
+		return cfg_err(x, val, "%s: %s", key, why);
 	if (!per_sec)
-		return cfg_err(x, val,
-			       "insert_rate: %s would track no flow at all (write 'off' to turn "
-			       "the flood guard off)",
-			       t);
-	x->c->flood_insert_rate = (uint32_t)per_sec;
+		return cfg_err(x, val, "%s: %s would %s", key, t, zero_means);
+	*out = (uint32_t)per_sec;
+	return 0;
+}
+
+static int flows_insert_rate(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	(void)key;
+	(void)obj;
+	return rate_or_off(x, "insert_rate", val,
+			   "track no flow at all (write 'off' to turn the flood guard off)",
+			   &x->c->flood_insert_rate);
+}
+
+/*
+ * How many leading bits of an IPv6 source make one client: a host given a /48 or /56 holds
+ * 65536 or 256 /64s, and with /64 cohorts would hop from a shed cohort to an admitted one.
+ */
+static int flows_ipv6_cohort_prefix(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val,
+				    void *obj)
+{
+	uint32_t bits;
+	int err;
+
+	(void)key;
+	(void)obj;
+	err = cfg_u32(x, "ipv6_cohort_prefix", val, 0, 128, &bits);
+	if (err)
+		return err;
+	if (!spw_v6_cohort_prefix_ok(bits))
+		return cfg_err(x, val, "ipv6_cohort_prefix: %u is not one of %s", bits,
+			       SPW_V6_COHORT_PREFIXES_TEXT);
+	x->c->ipv6_cohort_prefix = bits;
 	return 0;
 }
 
@@ -337,6 +369,7 @@ static const struct cfg_field flows_fields[] = {
     {"capacity", flows_capacity},
     {"insert_rate", flows_insert_rate},
     {"service_share", flows_service_share},
+    {"ipv6_cohort_prefix", flows_ipv6_cohort_prefix},
 };
 
 int cfg_parse_flows(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
@@ -344,6 +377,36 @@ int cfg_parse_flows(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void 
 	(void)key;
 	return cfg_walk_map(x, val, "'flows'", "in flows", flows_fields,
 			    sizeof(flows_fields) / sizeof(flows_fields[0]), obj);
+}
+
+/* ---- reject ---- */
+
+static int reject_icmp_rate(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	(void)key;
+	(void)obj;
+	return rate_or_off(x, "icmp_rate", val,
+			   "answer no datagram at all (write 'off' to turn the limit off)",
+			   &x->c->icmp_rate);
+}
+
+static int reject_icmp_burst(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	(void)key;
+	(void)obj;
+	return cfg_u32(x, "icmp_burst", val, 1, SPW_ICMP_BURST_MAX, &x->c->icmp_burst);
+}
+
+static const struct cfg_field reject_fields[] = {
+    {"icmp_rate", reject_icmp_rate},
+    {"icmp_burst", reject_icmp_burst},
+};
+
+int cfg_parse_reject(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	(void)key;
+	return cfg_walk_map(x, val, "'reject'", "in reject", reject_fields,
+			    sizeof(reject_fields) / sizeof(reject_fields[0]), obj);
 }
 
 /* ---- metrics, report, state_dir ---- */

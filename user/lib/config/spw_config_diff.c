@@ -439,6 +439,15 @@ int spw_config_diff(const struct spw_config *from, const struct spw_config *to, 
 	if (from->flow_service_share != to->flow_service_share)
 		say(&df, "flows.service_share: %g -> %g", from->flow_service_share,
 		    to->flow_service_share);
+	if (from->ipv6_cohort_prefix != to->ipv6_cohort_prefix)
+		say(&df, "flows.ipv6_cohort_prefix: /%" PRIu32 " -> /%" PRIu32,
+		    from->ipv6_cohort_prefix, to->ipv6_cohort_prefix);
+	if (from->icmp_rate != to->icmp_rate)
+		say(&df, "reject.icmp_rate: %" PRIu32 "/s -> %" PRIu32 "/s", from->icmp_rate,
+		    to->icmp_rate);
+	if (from->icmp_burst != to->icmp_burst)
+		say(&df, "reject.icmp_burst: %" PRIu32 " -> %" PRIu32, from->icmp_burst,
+		    to->icmp_burst);
 	diff_restart_only(&df, from, to);
 	return df.n;
 }

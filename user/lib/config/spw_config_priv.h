@@ -144,6 +144,7 @@ CFG_SECTION(services);
 CFG_SECTION(interfaces);
 CFG_SECTION(controller);
 CFG_SECTION(flows);
+CFG_SECTION(reject);
 CFG_SECTION(xdp_dispatcher);
 CFG_SECTION(xdp_priority);
 CFG_SECTION(metrics);

@@ -292,6 +292,14 @@ int spw_dp_flows_clear(struct spw_dataplane *dp);
  * worth); beyond it new flows are admitted untracked and counted as flood_guard. 0 turns it off.
  */
 int spw_dp_flood_guard_set(struct spw_dataplane *dp, uint32_t rate, uint32_t burst);
+/*
+ * ICMP rejects: at most rate per second per CPU (burst deep, 0: one second's worth, at most
+ * SPW_ICMP_BURST_MAX); past it a shed datagram is dropped unanswered, counted reject_limited.
+ * 0 turns the limit off.
+ */
+int spw_dp_reject_limit_set(struct spw_dataplane *dp, uint32_t rate, uint32_t burst);
+/* The IPv6 prefix (48, 56 or 64) a source's cohort and host slot are hashed from. */
+int spw_dp_cohort_prefix_set(struct spw_dataplane *dp, uint32_t v6_prefix);
 
 /* App reports of pools and queues (pinned, so the CLI and sidecars see them too). */
 int spw_dp_report_set(struct spw_dataplane *dp, const struct spw_report_key *key,

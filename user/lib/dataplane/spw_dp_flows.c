@@ -370,18 +370,3 @@ int spw_dp_flows_clear(struct spw_dataplane *dp)
 
 	return sweep(dp, NULL, &st);
 }
-
-int spw_dp_flood_guard_set(struct spw_dataplane *dp, uint32_t rate, uint32_t burst)
-{
-	struct spw_globals g;
-	int err;
-
-	if (rate > SPW_RATE_MAX || burst > SPW_RATE_MAX)
-		return -EINVAL;
-	err = spw_dp_globals_get(dp, &g);
-	if (err)
-		return err;
-	g.insert_rate = rate;
-	g.insert_burst = burst;
-	return spw_dp_globals_set(dp, &g);
-}
