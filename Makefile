@@ -399,7 +399,8 @@ $(BUILD)/san/tests/netns/test_e2e.o: TEST_CFLAGS += -DSPW_SRC_ROOT='"$(CURDIR)"'
 # The two-hop scenario as an end-to-end test (tests/netns/test_hops.c): runs
 # tools/demo/hops.sh, asserts on build/e2e/hops/summary.json.
 $(BUILD)/tests/netns/test_hops: TEST_LDLIBS += -ljansson
-$(BUILD)/tests/netns/test_hops: | $(BUILD)/spillwayd $(BUILD)/spillway $(DEMO_PROGS)
+$(BUILD)/tests/netns/test_hops: | $(BUILD)/spillwayd $(BUILD)/spillway $(DEMO_PROGS) \
+	$(BUILD)/example-consumer $(BUILD)/example-slow-sink
 $(BUILD)/san/tests/netns/test_hops.o: TEST_CFLAGS += -DSPW_SRC_ROOT='"$(CURDIR)"' \
 	-DSPW_BUILD_DIR='"$(abspath $(BUILD))"'
 # Only the end-to-end test, with the demo's output: `sudo make e2e`.

@@ -16,6 +16,22 @@
 #   (--retries 3)             :8080          hb0 198.18.21.1 -- hk0 198.18.21.2
 #                             spillwayd: XDP on hf0, TC on hb0  PostgreSQL (unix socket)
 #                                                               spillwayd: TC on hk0
+#                                                               example-consumer ->
+#                                                               example-slow-sink 127.0.0.1:8081
+#
+# The job consumer example runs on the back host beside the back service: its job table is in
+# the back's PostgreSQL (a database of its own per run, JOBS jobs inserted before the run), and
+# the helper it pauses with reads the shed state of the daemon on its own host
+# (STATE_DIR/state), which is where the sink's service is configured. The sink (the consumer's
+# downstream, on loopback: the data plane never sees its traffic; the shed state is all that
+# protects it) has a quota of SINK_RATE jobs/s, SINK_SLOW times less in slowdb (its own
+# downstream slows with the database), and reports the quota's bucket as a pool; a consumer
+# that pulls as fast as it can (MAX_INFLIGHT in flight, SINK_MS a job) offers about twice the
+# slow quota. It pauses whenever its tier (sheddable) is not wholly admitted, as the sink
+# refuses a partly admitted tier whole. Measured per run: the consumer's most jobs held against
+# its --buffer, the sink's refusals over its quota and its most jobs in service against its
+# concurrency, jobs lost (inserted, not in done, dead or left in the table) and applied twice
+# (the sink's Idempotency-Key duplicates), the consumer's pauses and the sink's shed refusals.
 #
 # Tier t's clients send from 198.19.(16t+k).1. The front host classifies them by source
 # (classify: rules), the front service's call to the back carries the tier's DSCP (46, 26,
@@ -32,11 +48,13 @@
 #
 # Phases (PHASE_S seconds each, load LOAD x C, C = POOL / QUERY_MS, mix 10/30/60 %):
 #   warm | slowdb (the DB 3x slower) | recover
-# Results: OUT/summary.json (retry_amplification per run), a side-by-side table.
+# Results: OUT/summary.json (retry_amplification and the consumer's figures per run), a
+# side-by-side table.
 #
 # Environment (defaults in brackets): PHASE_S [15]  LOAD [0.6]  POOL [20]  QUERY_MS [50]
 #   RETRIES [3]  RUNS ["off on"]  SOURCES [4] prefixes of tiers 1 and 2  OUT [build/e2e/hops]
 #   BUILD [build]  UPSTREAM_TIMEOUT_MS [500] the front's bound on a call
+#   JOBS [5000]  SINK_RATE [400] jobs/s  SINK_SLOW [4]  (the consumer and its sink)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -50,7 +68,13 @@ RETRIES=${RETRIES:-3}
 RUNS=${RUNS:-off on}
 SOURCES=${SOURCES:-4}
 UPSTREAM_TIMEOUT_MS=${UPSTREAM_TIMEOUT_MS:-500}
+JOBS=${JOBS:-5000}
+SINK_RATE=${SINK_RATE:-400}
+SINK_SLOW=${SINK_SLOW:-4}
 case $SOURCES in [1-9] | 1[0-6]) ;; *) echo "SOURCES must be 1 to 16, not '$SOURCES'" >&2; exit 2 ;; esac
+for v in JOBS SINK_RATE SINK_SLOW; do
+	case ${!v} in '' | *[!0-9]* | 0) echo "$v must be a positive integer, not '${!v}'" >&2; exit 2 ;; esac
+done
 PORT=8080
 PHASES=(warm slowdb recover)
 MIX=(10 30 60)
@@ -64,6 +88,15 @@ DSCP=(46 26 0)
 FRONT_WORKERS=1024
 # The back's workers well above its pool, as in the one-hop demo: its queue forms at the pool.
 BACK_WORKERS=64
+# The consumer and its sink: the sink's service time and concurrency; the consumer's buffer
+# and jobs in flight (its tier at the sink: sheddable). At SINK_MS a job MAX_INFLIGHT in
+# flight offer up to 200 jobs/s: half the quota, twice the slow one.
+SINK_PORT=8081
+SINK_MS=20
+SINK_CAPACITY=8
+BUFFER=16
+MAX_INFLIGHT=4
+CONSUMER_TIER=2
 
 ID=$$
 NS_CLI=spw-hops-$ID-cli
@@ -95,6 +128,9 @@ demo_traps
 
 
 demo_check_setup jq nsenter ip runuser tcpdump curl
+for b in example-consumer example-slow-sink; do
+	[ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: run 'make all'"
+done
 
 demo_reap_stale hops
 TMP=$(mktemp -d /tmp/spw-hops.XXXXXX)
@@ -222,6 +258,13 @@ services:
     signals:
       - {pool: db, target: 0.95}
       - {pool_wait: db, target: ${QUERY_MS}ms}
+  # The consumer's sink: its quota's bucket half spent is the target, so the consumer is
+  # paused well before the bucket is empty.
+  - name: sink
+    port: $SINK_PORT
+    default_tier: ${TIER_NAMES[2]}
+    signals:
+      - {pool: sink, target: 0.5}
 controller: {tick: 100ms, lease: 3s}
 metrics: {listen: "127.0.0.1:9478"}
 report: {socket: $TMP/report-back.sock}
@@ -255,6 +298,73 @@ stop_daemon() { # NS NAME
 
 metrics() { nsx "$1" curl -s --max-time 2 http://127.0.0.1:9478/metrics; }
 
+# ---- the job consumer and its sink, on the back host ------------------------------------------
+
+jobs_sql() { # MODE SQL: one statement on the run's job database, its rows unaligned
+	"$PG_BIN/psql" -h "$TMP/pg" -U postgres -d "spwjobs_$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"
+}
+
+start_jobs() { # MODE: a fresh job table with JOBS jobs, the sink, then the consumer
+	local dir=$TMP/run-$1 conn="host=$TMP/pg dbname=spwjobs_$1 user=postgres"
+	"$PG_BIN/createdb" -h "$TMP/pg" -U postgres "spwjobs_$1" || die "createdb spwjobs_$1 failed"
+	"$BUILD/example-consumer" --db "$conn" --init || die "example-consumer --init failed"
+	jobs_sql "$1" "INSERT INTO spw_jobs (payload) SELECT 'job ' || g FROM generate_series(1, $JOBS) g" \
+		>/dev/null || die "cannot insert the jobs"
+	nsenter --net="/var/run/netns/$NS_BACK" -- "$BUILD/example-slow-sink" --port "$SINK_PORT" \
+		--capacity "$SINK_CAPACITY" --service-ms "$SINK_MS" --rate "$SINK_RATE" \
+		--slow-factor "$SINK_SLOW" --service sink --state-dir "$TMP/state-back" \
+		--report-socket "$TMP/report-back.sock" >>"$dir/sink.log" 2>&1 &
+	SINK_PID=$!
+	PIDS+=("$SINK_PID")
+	wait_http "$NS_BACK" "http://127.0.0.1:$SINK_PORT/stats" "$SINK_PID" "$dir/sink.log"
+	nsenter --net="/var/run/netns/$NS_BACK" -- "$BUILD/example-consumer" --db "$conn" \
+		--sink "127.0.0.1:$SINK_PORT" --service sink --tier "$CONSUMER_TIER" \
+		--state-dir "$TMP/state-back" --buffer "$BUFFER" --max-inflight "$MAX_INFLIGHT" \
+		--pause-below 1000 --resume-at 1000 --exit-when-empty >"$dir/consumer.log" 2>&1 &
+	CONSUMER_PID=$!
+	PIDS+=("$CONSUMER_PID")
+}
+
+# The consumer stops (what it holds goes back to the table), the sink's counters are read.
+stop_jobs() { # MODE
+	local dir=$TMP/run-$1
+	stop_pid "$CONSUMER_PID"
+	nsx "$NS_BACK" curl -s --max-time 2 "http://127.0.0.1:$SINK_PORT/stats" >"$dir/sink-stats.txt" ||
+		die "the sink did not answer /stats"
+	stop_pid "$SINK_PID"
+}
+
+# "a=1 b=2" (after an optional "name: ") as a JSON object of numbers.
+kv_json() { sed 's/^[a-z]*: //' | tr ' ' '\n' | grep = | jq -R 'split("=") | {(.[0]): (.[1] | tonumber)}' | jq -s add; }
+
+collect_jobs() { # MODE: the consumer's figures, in run-MODE/consumer.json
+	local dir=$TMP/run-$1 c k by_phase
+	c=$(grep '^consumer: ' "$dir/consumer.log" | tail -1 | kv_json)
+	[ -n "$c" ] && [ "$c" != null ] || { cat "$dir/consumer.log" >&2; die "the consumer printed no figures"; }
+	k=$(kv_json <"$dir/sink-stats.txt")
+	# Jobs done per phase (a job done before the load began counts as warm's).
+	by_phase=$(jobs_sql "$1" "SELECT json_build_array(
+		count(*) FILTER (WHERE done_at < to_timestamp($(cat "$dir/start-slowdb"))),
+		count(*) FILTER (WHERE done_at >= to_timestamp($(cat "$dir/start-slowdb")) AND
+			done_at < to_timestamp($(cat "$dir/start-recover"))),
+		count(*) FILTER (WHERE done_at >= to_timestamp($(cat "$dir/start-recover")))) FROM spw_jobs_done")
+	jq -n --argjson c "$c" --argjson k "$k" --argjson jobs "$JOBS" --argjson by_phase "$by_phase" \
+		--argjson done "$(jobs_sql "$1" 'SELECT count(*) FROM spw_jobs_done')" \
+		--argjson dead "$(jobs_sql "$1" 'SELECT count(*) FROM spw_jobs_dead')" \
+		--argjson left "$(jobs_sql "$1" 'SELECT count(*) FROM spw_jobs')" \
+		--argjson both "$(jobs_sql "$1" 'SELECT count(*) FROM spw_jobs_done JOIN spw_jobs_dead USING (id)')" \
+		--argjson rate "$SINK_RATE" --argjson slow "$SINK_SLOW" --argjson cap "$SINK_CAPACITY" '
+		{jobs: $jobs, done: $done, dead: $dead, left: $left, lost: ($jobs - $done - $dead - $left),
+		 done_by_phase: $by_phase,
+		 done_and_dead: $both, duplicates: $k.duplicates, sink_applied: $k.applied,
+		 buffer: $c.buffer, buffer_max: $c.peak_held, max_inflight: '"$MAX_INFLIGHT"',
+		 inflight_max: $c.peak_inflight, pauses: $c.pauses, resumes: $c.resumes,
+		 requeued: $c.requeued, lease_lost: $c.lost,
+		 sink_rate: $rate, sink_slow_rate: ($rate / $slow), sink_over_rate: $k.over_rate,
+		 sink_capacity: $cap, sink_in_service_max: $k.peak, sink_over_capacity: $k.over_capacity,
+		 sink_requests: $k.requests, sink_shed: $k.shed}' >"$dir/consumer.json"
+}
+
 # ---- idle latency ------------------------------------------------------------------------------
 
 measure_idle() { # NAME: one request at a time, through both hops
@@ -286,13 +396,14 @@ run_once() { # off|on
 	PIDS+=("$cap_pid")
 	sleep 1
 	[ "$mode" = on ] && { metrics "$NS_FRONT" >"$dir/front-before.prom"; metrics "$NS_BACK" >"$dir/back-before.prom"; }
+	start_jobs "$mode"
 	date +%s.%N >"$dir/t0"
 	LOAD_PIDS=()
 	for ((i = 0; i < ${#PHASES[@]}; i++)); do
 		ph=${PHASES[i]}
 		case $ph in
-		slowdb) kill -USR1 "$BACK_PID" ;;
-		recover) kill -USR2 "$BACK_PID" ;;
+		slowdb) kill -USR1 "$BACK_PID" "$SINK_PID" ;;
+		recover) kill -USR2 "$BACK_PID" "$SINK_PID" ;;
 		esac
 		date +%s.%N >"$dir/start-$ph"
 		for t in 0 1 2; do
@@ -314,12 +425,14 @@ run_once() { # off|on
 	[ "$mode" = on ] && { metrics "$NS_FRONT" >"$dir/front-after.prom"; metrics "$NS_BACK" >"$dir/back-after.prom"; }
 	kill -INT "$cap_pid" 2>/dev/null || true
 	wait "$cap_pid" 2>/dev/null || true
+	stop_jobs "$mode"
 	stop_pid "$FRONT_PID"
 	stop_pid "$BACK_PID"
 	if [ "$mode" = on ]; then
 		stop_daemon "$NS_FRONT" front
 		stop_daemon "$NS_BACK" back
 	fi
+	collect_jobs "$mode"
 	collect_run "$mode"
 }
 
@@ -392,11 +505,12 @@ collect_run() { # MODE
 			equal: ($f == $b)}')
 	fi
 	jq -s 'add' "$dir"/phase-*.json | jq --argjson agree "$agree" --argjson dscp "$by_dscp" \
+		--slurpfile consumer "$dir/consumer.json" \
 		--argjson calls "$calls" --arg drops "$(grep -oE '[0-9]+ packets dropped by kernel' "$dir/tcpdump.err" | grep -oE '^[0-9]+' || echo 0)" '
 		{phases: ., back_syns: (map(.back_syns) | add), meant: (map(.meant) | add),
 		 attempts: (map(.attempts) | add), back_syns_by_dscp_tier: $dscp,
 		 front_calls_by_tier: $calls, capture_dropped: ($drops | tonumber),
-		 tier_agreement: $agree} |
+		 tier_agreement: $agree, consumer: $consumer[0]} |
 		.retry_amplification = (.back_syns / .meant) |
 		.client_amplification = (.attempts / .meant)' >"$dir/run.json"
 }
@@ -411,6 +525,9 @@ write_summary() {
 		{hops: 2, capacity_rps: $c, load_x_capacity: $load, phase_s: $ps, retries: $rt,
 		 pool: $pool, query_ms: $q, upstream_timeout_ms: $up, tier_mix_percent: [10, 30, 60],
 		 phases: ["warm", "slowdb", "recover"],
+		 consumer: {jobs: '"$JOBS"', buffer: '"$BUFFER"', max_inflight: '"$MAX_INFLIGHT"',
+			sink_ms: '"$SINK_MS"', sink_rate: '"$SINK_RATE"', sink_slow_factor: '"$SINK_SLOW"',
+			sink_capacity: '"$SINK_CAPACITY"'},
 		 idle: {normal: {p99_ms: $i99}, slow: {p99_ms: $s99}},
 		 runs: ([range(0; $names | length)] | map({key: $names[.], value: $r[.]}) | from_entries)}' \
 		"${runs[@]}" >"$OUT/summary.json"
@@ -441,7 +558,18 @@ side_by_side() {
 		"tier agreement: front let out     " + col(if .tier_agreement then .tier_agreement.front_sent | map(tostring) | join("/") else "-" end),
 		"                back decided      " + col(if .tier_agreement then .tier_agreement.back_decided | map(tostring) | join("/") else "-" end),
 		"                equal             " + col(if .tier_agreement then .tier_agreement.equal else "-" end),
-		"front throttled (on the host)     " + col(if .tier_agreement then .tier_agreement.front_throttled else "-" end)' \
+		"front throttled (on the host)     " + col(if .tier_agreement then .tier_agreement.front_throttled else "-" end),
+		"",
+		"Job consumer on the back host: \($S.consumer.jobs) jobs, buffer \($S.consumer.buffer), \($S.consumer.max_inflight) in flight; its sink: \($S.consumer.sink_rate) jobs/s, \($S.consumer.sink_rate / $S.consumer.sink_slow_factor) in slowdb, \($S.consumer.sink_capacity) at once.",
+		"jobs done / dead / left           " + col(.consumer | "\(.done) / \(.dead) / \(.left)"),
+		"  done in warm / slowdb / recover " + col(.consumer.done_by_phase | map(tostring) | join(" / ")),
+		"jobs lost                         " + col(.consumer.lost),
+		"jobs applied twice                " + col(.consumer.duplicates),
+		"buffer max / bound                " + col(.consumer | "\(.buffer_max) / \(.buffer)"),
+		"sink refused over its quota       " + col(.consumer.sink_over_rate),
+		"sink in service max / capacity    " + col(.consumer | "\(.sink_in_service_max) / \(.sink_capacity)"),
+		"consumer pauses                   " + col(.consumer.pauses),
+		"sink shed refusals                " + col(.consumer.sink_shed)' \
 		"$OUT/summary.json"
 }
 

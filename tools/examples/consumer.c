@@ -459,12 +459,16 @@ static void usage(FILE *f)
 		"  -b, --buffer N          jobs claimed at once at most (default 16)\n"
 		"  -i, --max-inflight N    jobs in flight when fully admitted (default 4)\n"
 		"  -f, --max-failures N    failures before a job is a dead letter (default 3)\n"
+		"      --pause-below PERMILLE  pause when the tier's admitted share is below\n"
+		"                          (default %u; 1000: whenever it is not whole)\n"
+		"      --resume-at PERMILLE    a share this high or more is clear (default %u)\n"
 		"      --hold-ms MS        clear this long before resuming (default %u)\n"
 		"      --jitter-ms MS      plus up to this (default %u)\n"
 		"      --lease-s S         a claim lasts this long (default 60)\n"
 		"      --timeout-ms MS     connect, send and answer timeout (default 5000)\n"
 		"      --exit-when-empty   exit once the table and the buffer are empty\n"
 		"On exit it prints one line: consumer: done=N dead=N ... peak_held=N buffer=N\n",
+		SPW_CONSUMER_PAUSE_BELOW_PERMILLE, SPW_CONSUMER_RESUME_PERMILLE,
 		SPW_CONSUMER_HOLD_MS, SPW_CONSUMER_JITTER_MS);
 }
 
@@ -486,7 +490,17 @@ static bool parse_sink(const char *s, struct sockaddr_in *sa)
 
 int main(int argc, char **argv)
 {
-	enum { O_INIT = 256, O_STATE, O_HOLD, O_JITTER, O_LEASE, O_TIMEOUT, O_EXIT };
+	enum {
+		O_INIT = 256,
+		O_STATE,
+		O_PAUSE,
+		O_RESUME,
+		O_HOLD,
+		O_JITTER,
+		O_LEASE,
+		O_TIMEOUT,
+		O_EXIT
+	};
 	static const struct option opts[] = {
 	    {"db", required_argument, NULL, 'd'},
 	    {"init", no_argument, NULL, O_INIT},
@@ -497,6 +511,8 @@ int main(int argc, char **argv)
 	    {"buffer", required_argument, NULL, 'b'},
 	    {"max-inflight", required_argument, NULL, 'i'},
 	    {"max-failures", required_argument, NULL, 'f'},
+	    {"pause-below", required_argument, NULL, O_PAUSE},
+	    {"resume-at", required_argument, NULL, O_RESUME},
 	    {"hold-ms", required_argument, NULL, O_HOLD},
 	    {"jitter-ms", required_argument, NULL, O_JITTER},
 	    {"lease-s", required_argument, NULL, O_LEASE},
@@ -552,6 +568,16 @@ int main(int argc, char **argv)
 				goto bad;
 			C.max_failures = (unsigned int)v;
 			break;
+		case O_PAUSE:
+			if (!example_parse_num(optarg, 1, 1000, &v))
+				goto bad;
+			cfg.pause_below_permille = (uint16_t)v;
+			break;
+		case O_RESUME:
+			if (!example_parse_num(optarg, 1, 1000, &v))
+				goto bad;
+			cfg.resume_permille = (uint16_t)v;
+			break;
 		case O_HOLD:
 			if (!example_parse_num(optarg, 0, SPW_CONSUMER_WAIT_MAX_MS, &v))
 				goto bad;
@@ -592,8 +618,8 @@ int main(int argc, char **argv)
 	err = spw_client_consumer_init(&C.k, &cfg, example_now_ns() ^ (uint64_t)getpid() << 32);
 	if (err) {
 		fprintf(stderr,
-			"example-consumer: bad settings: a tier of at most 7, hold + jitter "
-			"of at most %u ms\n",
+			"example-consumer: bad settings: a tier of at most 7, --resume-at at "
+			"least --pause-below, hold + jitter of at most %u ms\n",
 			SPW_CONSUMER_WAIT_MAX_MS);
 		return 2;
 	}

@@ -19,6 +19,15 @@
  * --tier), retries (Retry-Attempt >= 1) are refused before first tries, and a client whose
  * X-Deadline-Ms ends before the earliest hinted retry is told not to retry at all.
  *
+ * A quota (--rate N jobs a second, a token bucket holding RATE_BURST_S seconds of it) stands
+ * for a downstream that can apply only so many jobs a second, as an API quota does: a job
+ * beyond it is refused 503 before any work and counted as over_rate. SIGUSR1 divides the
+ * quota by --slow-factor (the sink's own downstream slowed), SIGUSR2 restores it. With
+ * --report-socket the sink reports the bucket to spillway every REPORT_MS as a pool named as
+ * its service: in_use = the tokens spent, capacity = the bucket, so its fill rises while jobs
+ * come faster than the quota refills it, and spillway sheds the sink's callers before the
+ * bucket is empty.
+ *
  * One thread per connection, Connection: close: the sink is about counting, not speed.
  */
 #include <errno.h>
@@ -41,23 +50,33 @@
 #define BODY_MAX 1024
 /* A client silent this long is dropped, so a stuck client does not hold a thread. */
 #define IO_TIMEOUT_S 5
+/* The quota's bucket holds this many seconds of it: the burst a caller may send at once. */
+#define RATE_BURST_S 1.0
+/* The bucket is reported to spillway this often (its tick is 100 ms by default). */
+#define REPORT_MS 50
 
 static struct {
 	struct spw_client *c;
 	const char *service;
-	unsigned long tier, capacity, service_ms;
+	unsigned long tier, capacity, service_ms, rate, slow_factor;
+	const char *report_socket;
 	pthread_mutex_t lock;
+	/* The quota's bucket (rate 0: none), under lock; slow is set by the signal handlers. */
+	double tokens, burst;
+	uint64_t refilled_ns;
+	volatile sig_atomic_t slow;
 	unsigned char applied[JOB_ID_MAX / 8];
 	/* Times each job id was refused as "busy:N", at most 255. */
 	unsigned char busy_seen[JOB_ID_MAX];
 	/* The counters of GET /stats, under lock. */
 	unsigned long in_service, peak, requests, applied_n, duplicates, over_capacity, shed,
-	    shed_retries, dont_retry, failed, rejected, bad, busy;
+	    shed_retries, dont_retry, failed, rejected, bad, busy, over_rate;
 } sink = {
     .service = "sink",
     .tier = 1,
     .capacity = 4,
     .service_ms = 10,
+    .slow_factor = 3,
     .lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
@@ -88,10 +107,10 @@ static void stats(int fd, bool reset)
 	snprintf(body, sizeof(body),
 		 "requests=%lu applied=%lu duplicates=%lu peak=%lu in_service=%lu "
 		 "over_capacity=%lu shed=%lu shed_retries=%lu dont_retry=%lu failed=%lu "
-		 "rejected=%lu bad=%lu busy=%lu\n",
+		 "rejected=%lu bad=%lu busy=%lu over_rate=%lu rate=%lu slow=%d\n",
 		 sink.requests, sink.applied_n, sink.duplicates, sink.peak, sink.in_service,
 		 sink.over_capacity, sink.shed, sink.shed_retries, sink.dont_retry, sink.failed,
-		 sink.rejected, sink.bad, sink.busy);
+		 sink.rejected, sink.bad, sink.busy, sink.over_rate, sink.rate, (int)sink.slow);
 	if (reset)
 		sink.peak = sink.in_service;
 	pthread_mutex_unlock(&sink.lock);
@@ -158,6 +177,57 @@ static int apply(unsigned long id, const char *payload)
 	return 200;
 }
 
+static void on_slow(int sig)
+{
+	sink.slow = sig == SIGUSR1;
+}
+
+/* Refills the bucket to now at the quota in force. Under lock. */
+static void refill(void)
+{
+	uint64_t now = example_now_ns();
+	double rate = (double)sink.rate / (sink.slow ? (double)sink.slow_factor : 1.0);
+
+	sink.burst = rate * RATE_BURST_S;
+	sink.tokens += rate * (double)(now - sink.refilled_ns) / 1e9;
+	if (sink.tokens > sink.burst)
+		sink.tokens = sink.burst;
+	sink.refilled_ns = now;
+}
+
+/* Takes one token of the quota: false (counted) when the bucket is empty. Under lock. */
+static bool take_token(void)
+{
+	if (!sink.rate)
+		return true;
+	refill();
+	if (sink.tokens < 1.0) {
+		sink.over_rate++;
+		return false;
+	}
+	sink.tokens -= 1.0;
+	return true;
+}
+
+static void *reporter_main(void *arg)
+{
+	struct spw_client *rc = arg;
+	uint64_t in_use, cap;
+
+	for (;;) {
+		pthread_mutex_lock(&sink.lock);
+		refill();
+		/* Whole tokens, rounded: 0 <= tokens <= burst, so in_use <= cap. */
+		cap = (uint64_t)(sink.burst + 0.5);
+		in_use = (uint64_t)(sink.burst - sink.tokens + 0.5);
+		pthread_mutex_unlock(&sink.lock);
+		/* Dropped while the daemon is down: the next report says it again. */
+		spw_client_report_pool(rc, sink.service, in_use, cap ? cap : 1, -1, -1);
+		usleep(REPORT_MS * 1000);
+	}
+	return NULL;
+}
+
 static void serve(int fd)
 {
 	char buf[EXAMPLE_HEAD_MAX + 1], method[8], path[64], body[BODY_MAX + 1], extra[64];
@@ -220,6 +290,8 @@ static void serve(int fd)
 	busy = sink.in_service >= sink.capacity;
 	if (busy) {
 		sink.over_capacity++;
+	} else if (!take_token()) {
+		busy = true;
 	} else if (++sink.in_service > sink.peak) {
 		sink.peak = sink.in_service;
 	}
@@ -262,6 +334,11 @@ static void usage(FILE *f)
 	    "  -p, --port N          listen on 127.0.0.1:N (default 0: any free port, printed)\n"
 	    "  -c, --capacity N      requests in service at once (default 4)\n"
 	    "  -m, --service-ms MS   service time of a job (default 10)\n"
+	    "  -r, --rate N          jobs a second at most (default 0: no quota)\n"
+	    "      --slow-factor F   the quota is divided by F after SIGUSR1, until SIGUSR2\n"
+	    "                        (default 3)\n"
+	    "      --report-socket P report the quota's bucket to spillway there as a pool named\n"
+	    "                        as the service\n"
 	    "  -s, --service NAME    spillway service to check (default sink)\n"
 	    "  -t, --tier N          tier of requests without X-Tier (default 1)\n"
 	    "      --state-dir DIR   spillway's state folder (default " SPW_CLIENT_STATE_DIR ")\n");
@@ -273,6 +350,9 @@ int main(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"capacity", required_argument, NULL, 'c'},
 	    {"service-ms", required_argument, NULL, 'm'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"slow-factor", required_argument, NULL, 'F'},
+	    {"report-socket", required_argument, NULL, 'R'},
 	    {"service", required_argument, NULL, 's'},
 	    {"tier", required_argument, NULL, 't'},
 	    {"state-dir", required_argument, NULL, 'D'},
@@ -285,7 +365,7 @@ int main(int argc, char **argv)
 	int c, lfd, fd;
 	pthread_t th;
 
-	while ((c = getopt_long(argc, argv, "p:c:m:s:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:c:m:r:s:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!example_parse_num(optarg, 0, 65535, &port))
@@ -298,6 +378,17 @@ int main(int argc, char **argv)
 		case 'm':
 			if (!example_parse_num(optarg, 0, 10000, &sink.service_ms))
 				goto bad;
+			break;
+		case 'r':
+			if (!example_parse_num(optarg, 0, 1000000, &sink.rate))
+				goto bad;
+			break;
+		case 'F':
+			if (!example_parse_num(optarg, 1, 1000, &sink.slow_factor))
+				goto bad;
+			break;
+		case 'R':
+			sink.report_socket = optarg;
 			break;
 		case 's':
 			sink.service = optarg;
@@ -323,8 +414,21 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	printf("listening on 127.0.0.1:%u: capacity %lu, %lu ms a job, service %s\n", bound,
-	       sink.capacity, sink.service_ms, sink.service);
+	signal(SIGUSR1, on_slow);
+	signal(SIGUSR2, on_slow);
+	sink.refilled_ns = example_now_ns();
+	sink.tokens = (double)sink.rate * RATE_BURST_S;
+	if (sink.report_socket) {
+		struct spw_client *rc = spw_client_open(state_dir, sink.report_socket);
+
+		if (!rc || pthread_create(&th, NULL, reporter_main, rc)) {
+			fprintf(stderr, "example-slow-sink: cannot start the reporter\n");
+			return 1;
+		}
+		pthread_detach(th);
+	}
+	printf("listening on 127.0.0.1:%u: capacity %lu, %lu ms a job, %lu jobs/s, service %s\n",
+	       bound, sink.capacity, sink.service_ms, sink.rate, sink.service);
 	fflush(stdout);
 	for (;;) {
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
