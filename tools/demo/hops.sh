@@ -335,7 +335,7 @@ stop_jobs() { # MODE
 }
 
 # "a=1 b=2" (after an optional "name: ") as a JSON object of numbers.
-kv_json() { sed 's/^[a-z]*: //' | tr ' ' '\n' | grep = | jq -R 'split("=") | {(.[0]): (.[1] | tonumber)}' | jq -s add; }
+kv_json() { sed 's/^[a-z]*: //' | tr ' ' '\n' | grep '=' | jq -R 'split("=") | {(.[0]): (.[1] | tonumber)}' | jq -s add; }
 
 collect_jobs() { # MODE: the consumer's figures, in run-MODE/consumer.json
 	local dir=$TMP/run-$1 c k by_phase
@@ -349,7 +349,7 @@ collect_jobs() { # MODE: the consumer's figures, in run-MODE/consumer.json
 			done_at < to_timestamp($(cat "$dir/start-recover"))),
 		count(*) FILTER (WHERE done_at >= to_timestamp($(cat "$dir/start-recover")))) FROM spw_jobs_done")
 	jq -n --argjson c "$c" --argjson k "$k" --argjson jobs "$JOBS" --argjson by_phase "$by_phase" \
-		--argjson done "$(jobs_sql "$1" 'SELECT count(*) FROM spw_jobs_done')" \
+		--argjson "done" "$(jobs_sql "$1" 'SELECT count(*) FROM spw_jobs_done')" \
 		--argjson dead "$(jobs_sql "$1" 'SELECT count(*) FROM spw_jobs_dead')" \
 		--argjson left "$(jobs_sql "$1" 'SELECT count(*) FROM spw_jobs')" \
 		--argjson both "$(jobs_sql "$1" 'SELECT count(*) FROM spw_jobs_done JOIN spw_jobs_dead USING (id)')" \
