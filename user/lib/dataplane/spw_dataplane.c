@@ -46,6 +46,49 @@ static uint32_t pinned_flow_capacity(const char *root, uint32_t wanted)
 	return wanted;
 }
 
+static void warn_other_abi(const char *root, uint32_t found)
+{
+	pr_warn("maps pinned under %s are of ABI version %u, this build speaks %u; "
+		"run `spillway detach` first\n",
+		root, found, SPW_ABI_VERSION);
+}
+
+/*
+ * The ABI version of the maps pinned under root, read before anything is loaded: libbpf
+ * refuses to reuse a pinned map whose value size changed ("parameter mismatch", the flow
+ * table of an older ABI) before this build could say why. abi_version has sat right after
+ * cohort_salt in spw_globals since the first ABI. 0: nothing pinned, or maps still fresh.
+ */
+static int check_pinned_abi(const char *root)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), key = 0, found = 0;
+	uint8_t value[256];
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", root, SPW_MAP_NAME(globals));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size > sizeof(value) ||
+	    info.value_size < offsetof(struct spw_globals, abi_version) + sizeof(found) ||
+	    bpf_map_lookup_elem(fd, &key, value))
+		err = -EPROTO; /* not a spw_globals any build of spillway made */
+	else
+		memcpy(&found, value + offsetof(struct spw_globals, abi_version), sizeof(found));
+	close(fd);
+	if (err) {
+		pr_warn("%s is not a map of any spillway build; run `spillway detach` first\n",
+			path);
+		return err;
+	}
+	if (found == SPW_ABI_VERSION || found == 0)
+		return 0;
+	warn_other_abi(root, found);
+	return -EPROTO;
+}
+
 static uint32_t round_pow2(uint32_t n)
 {
 	uint32_t p = 1;
@@ -210,9 +253,7 @@ static int init_fresh_maps(struct spw_dataplane *dp)
 	if (g.abi_version == SPW_ABI_VERSION)
 		return 0;
 	if (g.abi_version != 0) {
-		pr_warn("maps pinned under %s are of ABI version %u, this build speaks %u; "
-			"run `spillway detach` first\n",
-			dp->pin_root, g.abi_version, SPW_ABI_VERSION);
+		warn_other_abi(dp->pin_root, g.abi_version);
 		return -EPROTO;
 	}
 	for (i = 0; i < SPW_DSCP_VALUES; i++) {
@@ -329,6 +370,9 @@ int spw_dp_open(struct spw_dataplane **out, const struct spw_dp_opts *opts)
 	if (err)
 		return err;
 	err = make_pin_root(root);
+	if (err)
+		return err;
+	err = check_pinned_abi(root);
 	if (err)
 		return err;
 	err = spw_dp_alloc(&dp, root);
