@@ -46,7 +46,7 @@ static uint32_t pinned_flow_capacity(const char *root, uint32_t wanted)
 	return wanted;
 }
 
-static void warn_other_abi(const char *root, uint32_t found)
+void spw_dp_warn_other_abi(const char *root, uint32_t found)
 {
 	pr_warn("maps pinned under %s are of ABI version %u, this build speaks %u; "
 		"run `spillway detach` first\n",
@@ -85,7 +85,7 @@ static int check_pinned_abi(const char *root)
 	}
 	if (found == SPW_ABI_VERSION || found == 0)
 		return 0;
-	warn_other_abi(root, found);
+	spw_dp_warn_other_abi(root, found);
 	return -EPROTO;
 }
 
@@ -253,7 +253,7 @@ static int init_fresh_maps(struct spw_dataplane *dp)
 	if (g.abi_version == SPW_ABI_VERSION)
 		return 0;
 	if (g.abi_version != 0) {
-		warn_other_abi(dp->pin_root, g.abi_version);
+		spw_dp_warn_other_abi(dp->pin_root, g.abi_version);
 		return -EPROTO;
 	}
 	for (i = 0; i < SPW_DSCP_VALUES; i++) {

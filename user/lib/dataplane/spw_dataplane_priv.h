@@ -60,6 +60,9 @@ struct spw_dataplane {
 int spw_dp_alloc(struct spw_dataplane **out, const char *root);
 /* mmaps spw_active, spw_lat_svc, spw_inflight, spw_req_ages and spw_recent (fds open). */
 int spw_dp_map_active(struct spw_dataplane *dp);
+
+/* The one message for pins of another ABI: what was found, what this build speaks, what to do. */
+void spw_dp_warn_other_abi(const char *root, uint32_t found);
 /*
  * Ages the recently-admitted filter after a sweep that started at sweep_ns and removed every
  * SYN_SEEN flow older than syn_timeout_ns: clears one generation if the other was cleared

@@ -63,8 +63,7 @@ int spw_dp_open_pinned(struct spw_dataplane **out, const char *pin_root)
 	if (err)
 		goto cleanup;
 	if (g.abi_version != SPW_ABI_VERSION) {
-		pr_warn("maps pinned under %s are of ABI version %u, this build speaks %u\n", root,
-			g.abi_version, SPW_ABI_VERSION);
+		spw_dp_warn_other_abi(root, g.abi_version);
 		err = -EPROTO;
 		goto cleanup;
 	}
