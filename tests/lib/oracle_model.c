@@ -398,12 +398,16 @@ static bool exempt(const struct om_config *c, const struct om_facts *f)
 
 /*
  * The part of a source its cohort and host slot stand for: an IPv6 source by its first
- * v6_prefix bits (48, 56 or 64), the bits after them zeroed, so the /64 hash of the result is
- * the prefix's. An IPv4-mapped source has zeros there already.
+ * v6_prefix bits (48, 56 or 64), every bit after them zeroed, so the /64 hash of the result is
+ * the prefix's. The interface identifier goes too: ::20:0:ffff:a00:406 masked to /48 keeping
+ * it would read as the IPv4 source 10.0.4.6. An IPv4-mapped source is kept whole.
  */
 static void cohort_source(const uint8_t *saddr, uint32_t v6_prefix, uint8_t *out)
 {
 	memcpy(out, saddr, SPW_ADDR_LEN);
+	if (spw_addr_is_v4(saddr))
+		return;
+	memset(out + 8, 0, 8);
 	if (v6_prefix < 64)
 		memset(out + v6_prefix / 8, 0, 8 - v6_prefix / 8);
 }
