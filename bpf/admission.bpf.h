@@ -95,6 +95,9 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 			return SPW_VERDICT_PASS;
 		}
 	}
+	/* Under a dry run what the level would shed still reaches the service: it passed. */
+	spw_count_rank(svc, spw_rank(tier, cohort),
+		       reason == SPW_REASON_ADMITTED || (pol->flags & SPW_POLICY_DRY_RUN));
 	if (reason == SPW_REASON_ADMITTED) {
 		now = bpf_ktime_get_ns();
 		reason = spw_decide_rate(svc, tier, pol, now);

@@ -13,7 +13,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
 /* Bumped whenever a map key or value layout changes; stored in spw_globals. */
-#define SPW_ABI_VERSION 5
+#define SPW_ABI_VERSION 6
 
 /* Priority classes: 0 is critical, N-1 the most sheddable; a policy has room for 8. */
 #define SPW_MAX_TIERS 8
@@ -110,6 +110,18 @@ static inline __u32 spw_counter_index(__u32 svc, __u32 tier_slot, __u32 reason)
 {
 	return (svc * SPW_TIER_SLOTS + tier_slot) * SPW_REASON_SLOTS + reason;
 }
+
+/*
+ * spw_rank_counts value, one per service, per CPU: the new flows of each rank (tier * 32 +
+ * cohort) the level let pass and shed. The per-tier counters say how much load a tier
+ * carries; these say where in it, so the controller's cut lands where the admitted load fits
+ * when a tier's clients are a few hosts (a proxy, a NAT, a front tier) instead of the
+ * uniform spread cohorts give many hosts. Counted for SYNs the level decides on only.
+ */
+struct spw_rank_count {
+	__u64 passed[SPW_RANK_LIMIT];
+	__u64 shed[SPW_RANK_LIMIT];
+};
 
 /* What a shed tier gets. */
 enum spw_action {

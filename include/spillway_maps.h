@@ -40,6 +40,9 @@
 	/* flow-key hash -> two generation bits: may this SYN be a tracked flow's? Mmapable, so    \
 	 * the sweep clears a generation with atomics beside the data plane's atomic OR. */        \
 	X(recent, ARRAY, SPW_RECENT_WORDS, BPF_F_MMAPABLE, __u32, __u64)                           \
+	/* service -> new flows by rank the level let pass and shed; per CPU, summed by readers.   \
+	 */                                                                                        \
+	X(rank_counts, PERCPU_ARRAY, SPW_MAX_SERVICES, 0, __u32, struct spw_rank_count)            \
 	/* (service, tier) -> active flows; mmapable so the sweep's decrements are atomic too. */  \
 	X(active, ARRAY, SPW_ACTIVE_ENTRIES, BPF_F_MMAPABLE, __u32, __u64)                         \
 	/* (service, tier) -> requests awaiting their response; mmapable, atomics. */              \

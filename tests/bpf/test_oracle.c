@@ -89,8 +89,9 @@ static const struct {
 struct hook {
 	struct spw_fixture fx;
 	struct om_state st;
-	struct spw_count *want; /* the model's counters, SPW_COUNTER_ENTRIES */
-	struct spw_count *got;	/* scratch for whole reads */
+	struct spw_count *want;		   /* the model's counters, SPW_COUNTER_ENTRIES */
+	struct spw_count *got;		   /* scratch for whole reads */
+	struct spw_rank_count *want_ranks; /* the model's per-rank counts, SPW_MAX_SERVICES */
 	bool bucket_stale[NRATED];
 };
 
@@ -398,7 +399,36 @@ static void disagree(struct oracle *o, int hk, const uint8_t *frame, size_t len,
 	hex(frame, len);
 }
 
-/* Every counter, active count and the table's size against the model's. */
+/* Each service's new flows by rank, passed and shed by the level, against the model's. */
+static void check_ranks(struct oracle *o, int hk)
+{
+	struct hook *h = &o->h[hk];
+	struct spw_rank_count got;
+
+	for (uint32_t s = 0; s < SPW_MAX_SERVICES; s++) {
+		struct spw_rank_count *want = &h->want_ranks[s];
+
+		if (s == SPW_SVC_NONE)
+			continue;
+		assert_int_equal(spw_dp_rank_counts_read(h->fx.dp, s, &got), 0);
+		for (uint32_t r = 0; r < SPW_RANK_LIMIT; r++) {
+			if (got.passed[r] == want->passed[r] && got.shed[r] == want->shed[r])
+				continue;
+			o->disagreements++;
+			if (o->disagreements <= PRINT_MAX)
+				fprintf(stderr,
+					"DISAGREEMENT on %s by packet %" PRIu64
+					": svc %u rank %u passed %" PRIu64 " shed %" PRIu64
+					", model %" PRIu64 " / %" PRIu64 "\n",
+					hook_name[hk], o->packets, s, r, (uint64_t)got.passed[r],
+					(uint64_t)got.shed[r], (uint64_t)want->passed[r],
+					(uint64_t)want->shed[r]);
+		}
+		*want = got; /* judge what follows afresh */
+	}
+}
+
+/* Every counter, active count, per-rank count and the table's size against the model's. */
 static void full_check(struct oracle *o, int hk)
 {
 	struct hook *h = &o->h[hk];
@@ -442,6 +472,7 @@ static void full_check(struct oracle *o, int hk)
 					hook_name[hk], o->packets, what);
 		}
 	}
+	check_ranks(o, hk);
 	assert_int_equal(spw_dp_flow_count(h->fx.dp, &entries, &cap), 0);
 	if (entries != h->st.live) {
 		o->disagreements++;
@@ -514,6 +545,10 @@ static void one_frame(struct oracle *o, int hk, const uint8_t *frame, size_t len
 	idx = spw_counter_index(m.svc, m.tier_slot, m.reason);
 	h->want[idx].packets++;
 	h->want[idx].bytes += len;
+	if (m.ranked && m.rank_passed)
+		h->want_ranks[m.svc].passed[m.rank]++;
+	else if (m.ranked)
+		h->want_ranks[m.svc].shed[m.rank]++;
 	if (hk == HOOK_XDP)
 		o->by_reason[m.reason]++;
 	if (v != (int)m.verdict) {
@@ -602,11 +637,16 @@ static void test_oracle(void **state)
 		h->got = calloc(SPW_COUNTER_ENTRIES, sizeof(*h->got));
 		assert_non_null(h->want);
 		assert_non_null(h->got);
+		h->want_ranks = calloc(SPW_MAX_SERVICES, sizeof(*h->want_ranks));
+		assert_non_null(h->want_ranks);
 		apply(&o->cfg, h->fx.dp);
 		for (size_t i = 0; i < NRATED; i++)
 			h->bucket_stale[i] = true; /* a bucket never used is full: state it */
 		/* Counters the fixture's open may have started: the model starts from them. */
 		assert_int_equal(spw_dp_counters_read_all(h->fx.dp, h->want), 0);
+		for (uint32_t s = 0; s < SPW_MAX_SERVICES; s++)
+			assert_true(s == SPW_SVC_NONE ||
+				    !spw_dp_rank_counts_read(h->fx.dp, s, &h->want_ranks[s]));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (o->packets = 0; o->packets < n;) {
@@ -649,6 +689,7 @@ static void test_oracle(void **state)
 		om_state_free(&o->h[hk].st);
 		free(o->h[hk].want);
 		free(o->h[hk].got);
+		free(o->h[hk].want_ranks);
 	}
 	n = o->disagreements;
 	free(o);

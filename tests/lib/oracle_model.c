@@ -412,15 +412,22 @@ static void cohort_source(const uint8_t *saddr, uint32_t v6_prefix, uint8_t *out
 		memset(out + v6_prefix / 8, 0, 8 - v6_prefix / 8);
 }
 
+static uint32_t rank_of(uint32_t tier, const uint8_t *saddr, uint32_t salt, uint32_t v6_prefix)
+{
+	uint8_t src[SPW_ADDR_LEN];
+
+	cohort_source(saddr, v6_prefix, src);
+	return tier * SPW_COHORTS + spw_cohort(src, salt, 64);
+}
+
 static bool level_admits(const struct spw_policy *pol, uint32_t tier, const uint8_t *saddr,
 			 uint32_t salt, uint32_t v6_prefix)
 {
 	uint8_t src[SPW_ADDR_LEN];
-	uint32_t rank, admit = pol->admit_level, floor = pol->floor_level;
-	uint32_t level = admit > floor ? admit : floor;
+	uint32_t rank = rank_of(tier, saddr, salt, v6_prefix), admit = pol->admit_level;
+	uint32_t floor = pol->floor_level, level = admit > floor ? admit : floor;
 
 	cohort_source(saddr, v6_prefix, src);
-	rank = tier * SPW_COHORTS + spw_cohort(src, salt, 64);
 	if (rank < level)
 		return true;
 	if (om_break_rule == 1)
@@ -491,6 +498,9 @@ static void new_flow(const struct om_config *c, struct om_state *st, struct om_r
 		count(r, svc, known->tier, SPW_REASON_ESTABLISHED, OM_PASS);
 		return;
 	}
+	r->ranked = true;
+	r->rank = rank_of(tier, r->f.saddr, c->salt, c->v6_prefix);
+	r->rank_passed = reason == SPW_REASON_ADMITTED || (pol->flags & SPW_POLICY_DRY_RUN);
 	if (reason == SPW_REASON_ADMITTED && pol->rate_per_sec[tier]) {
 		r->bucket_used = true;
 		if (st->units[svc][tier] >= SPW_BUCKET_UNIT)

@@ -94,6 +94,9 @@ struct om_result {
 	enum om_verdict verdict;
 	uint32_t svc, tier_slot, reason; /* the one counter the packet moves */
 	bool bucket_used;		 /* the (svc, tier) bucket was consulted */
+	/* A new flow the level decided on: its rank, and whether it passed (spw_rank_counts). */
+	bool ranked, rank_passed;
+	uint32_t rank;
 	struct om_facts f;
 };
 

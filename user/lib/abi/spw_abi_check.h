@@ -135,6 +135,7 @@ SPW_ABI_OFF(struct spw_exempt_key, addr, 5);
 
 SPW_ABI_SIZE(struct spw_insert_guard, 16);
 SPW_ABI_SIZE(struct spw_counter, 16);
+SPW_ABI_SIZE(struct spw_rank_count, 4096);
 
 SPW_ABI_SIZE(struct spw_report_key, 36);
 SPW_ABI_OFF(struct spw_report_key, name, 4);

@@ -207,6 +207,8 @@ int spw_dp_counter_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier
  */
 int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tiers,
 				 struct spw_count *out);
+/* One service's new flows by rank the level let pass and shed, summed over CPUs. */
+int spw_dp_rank_counts_read(struct spw_dataplane *dp, uint32_t svc_id, struct spw_rank_count *out);
 /* Every counter at once: out has SPW_COUNTER_ENTRIES entries, indexed by spw_counter_index. */
 int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out);
 

@@ -2,6 +2,7 @@
 /* Reading the per-CPU counters: the kernel keeps one copy per possible CPU; sum them here. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <bpf/bpf.h>
 #include "spw_dataplane_priv.h"
 
@@ -82,6 +83,32 @@ int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, uint
 	    tiers > SPW_TIER_SLOTS)
 		return -EINVAL;
 	return read_range(dp, spw_counter_index(svc_id, 0, 0), tiers * SPW_REASON_SLOTS, out);
+}
+
+int spw_dp_rank_counts_read(struct spw_dataplane *dp, uint32_t svc_id, struct spw_rank_count *out)
+{
+	struct spw_rank_count *percpu;
+	int cpu, err = 0;
+	uint32_t r;
+
+	if (svc_id == SPW_SVC_NONE || svc_id >= SPW_MAX_SERVICES)
+		return -EINVAL;
+	/* 4 KiB a CPU: allocated per read rather than kept, as only the controller reads it. */
+	percpu = calloc((size_t)dp->ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(dp->maps.rank_counts, &svc_id, percpu)) {
+		err = -errno;
+	} else {
+		memset(out, 0, sizeof(*out));
+		for (cpu = 0; cpu < dp->ncpus; cpu++)
+			for (r = 0; r < SPW_RANK_LIMIT; r++) {
+				out->passed[r] += percpu[cpu].passed[r];
+				out->shed[r] += percpu[cpu].shed[r];
+			}
+	}
+	free(percpu);
+	return err;
 }
 
 int spw_dp_counters_read_all(struct spw_dataplane *dp, struct spw_count *out)
