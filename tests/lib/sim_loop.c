@@ -76,6 +76,8 @@ static void set_level(struct sim_loop *l, uint32_t level)
 	l->level_since_ns = now;
 	l->level = level;
 	l->fine = fine;
+	if (fine < l->level_min)
+		l->level_min = fine;
 	sim_set_level(l->sim, level);
 	sim_set_partial(l->sim, partial);
 }
@@ -105,6 +107,7 @@ int sim_loop_init(struct sim_loop *l, const struct sim_loop_config *c)
 	spw_law_init(&l->law, &l->lp, c->server.tiers);
 	l->level = c->server.tiers * SIM_COHORTS;
 	l->fine = l->level;
+	l->level_min = l->fine;
 	sim_set_level(l->sim, l->level);
 	l->sig[0].kind = SPW_SIG_POOL;
 	strcpy(l->sig[0].source, "db");
@@ -143,11 +146,22 @@ void sim_loop_free(struct sim_loop *l)
 static void observe(struct sim_loop *l, uint64_t now)
 {
 	struct spw_law_counts c = {.end_ns = now, .window_ns = now - l->obs_ns};
-	uint32_t t;
+	uint64_t ra[SIM_MAX_TIERS * SIM_COHORTS], rs[SIM_MAX_TIERS * SIM_COHORTS];
+	uint32_t t, r;
 
 	l->level_area += l->fine * (double)(now - l->level_since_ns);
 	l->level_since_ns = now;
 	c.level = c.window_ns ? l->level_area / (double)c.window_ns : l->fine;
+	c.level_min = l->level_min;
+	/* The per-rank counts, as the data plane's spw_rank_counts gives them to the daemon. */
+	sim_rank_totals(l->sim, ra, rs);
+	c.ranks_known = !l->cfg.no_ranks;
+	for (r = 0; r < SIM_MAX_TIERS * SIM_COHORTS; r++) {
+		c.rank_passed[r] = ra[r] - l->obs_rank_admitted[r];
+		c.rank_shed[r] = rs[r] - l->obs_rank_shed[r];
+		l->obs_rank_admitted[r] = ra[r];
+		l->obs_rank_shed[r] = rs[r];
+	}
 	for (t = 0; t < l->cfg.server.tiers; t++) {
 		struct sim_counts now_c;
 
@@ -161,6 +175,7 @@ static void observe(struct sim_loop *l, uint64_t now)
 		spw_law_observe(&l->law, &l->lp, &c);
 	l->obs_ns = now;
 	l->level_area = 0;
+	l->level_min = l->fine;
 }
 
 /* The app's report: its pool as the reporter's kind sees it, and maybe its wait p99. */

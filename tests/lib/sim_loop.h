@@ -52,6 +52,7 @@ struct sim_loop_config {
 	double hysteresis;
 	uint32_t floor;
 	bool no_urgent; /* reports wait for the tick */
+	bool no_ranks;	/* the law is not fed per-rank counts: it spreads each tier evenly */
 };
 
 /* One tick as the loop saw it. */
@@ -82,6 +83,9 @@ struct sim_loop {
 	uint64_t tick_busy, tick_wait;		  /* ... at the last tick */
 	uint64_t level_since_ns;		  /* when the enforced level last changed */
 	double level_area;			  /* level x ns since the last observation */
+	double level_min;			  /* lowest level since the last observation */
+	uint64_t obs_rank_admitted[SIM_MAX_TIERS * SIM_COHORTS]; /* per rank, at the last */
+	uint64_t obs_rank_shed[SIM_MAX_TIERS * SIM_COHORTS];	 /* observation */
 	uint64_t tick_started_ns, obs_ns;
 	struct sim_counts tick_base[SIM_MAX_TIERS]; /* totals at the last tick */
 	struct sim_counts obs_base[SIM_MAX_TIERS];  /* ... at the law's last observation */

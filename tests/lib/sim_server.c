@@ -58,10 +58,17 @@ struct sim_server {
 	double exp_neg[SIM_MAX_TIERS];
 	uint32_t chunks[SIM_MAX_TIERS];
 	uint64_t rng;
+	uint64_t rank_rng; /* cohorts of connections decided by their tier alone */
 	uint64_t cohort_bits;
 	uint32_t cohort_left;
 
+	/* Hosts of the tiers with few clients (cfg.sources): cohort and host slot of each. */
+	uint32_t src_cohort[SIM_MAX_TIERS][SIM_MAX_SOURCES];
+	uint32_t src_slot[SIM_MAX_TIERS][SIM_MAX_SOURCES];
+
 	struct sim_counts total[SIM_MAX_TIERS];
+	uint64_t rank_admitted[SIM_MAX_TIERS * SIM_COHORTS];
+	uint64_t rank_shed[SIM_MAX_TIERS * SIM_COHORTS];
 	uint64_t busy_total, wait_total;
 	uint64_t *lat; /* [tier][SIM_LAT_BINS], latency in steps, requests that started */
 
@@ -76,13 +83,18 @@ struct sim_server {
 };
 
 /* splitmix64: small, fast and well mixed; plenty for arrival noise. */
-static uint64_t sim_rand(struct sim_server *s)
+static uint64_t sim_rand_from(uint64_t *state)
 {
-	uint64_t z = (s->rng += 0x9e3779b97f4a7c15ULL);
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+static uint64_t sim_rand(struct sim_server *s)
+{
+	return sim_rand_from(&s->rng);
 }
 
 /* Uniform in (0, 1]: never 0, so a product of them never sticks at 0. */
@@ -213,6 +225,7 @@ struct sim_server *sim_create(const struct sim_config *cfg)
 		return NULL;
 	s->cfg = *cfg;
 	s->rng = cfg->seed;
+	s->rank_rng = cfg->seed ^ 0x9e3779b97f4a7c15ULL;
 	s->capacity = cfg->capacity;
 	s->level = cfg->tiers * SIM_COHORTS;
 	s->svc_steps = sim_service_steps(s, cfg->capacity);
@@ -225,8 +238,20 @@ struct sim_server *sim_create(const struct sim_config *cfg)
 		sim_destroy(s);
 		return NULL;
 	}
-	for (t = 0; t < cfg->tiers; t++)
+	for (t = 0; t < cfg->tiers; t++) {
+		uint32_t h;
+
 		sim_set_mean(s, t, cfg->rate[t]);
+		if (cfg->sources[t] > SIM_MAX_SOURCES) {
+			sim_destroy(s);
+			return NULL;
+		}
+		for (h = 0; h < cfg->sources[t]; h++) {
+			s->src_cohort[t][h] =
+			    (uint32_t)(sim_rand_from(&s->rank_rng) & (SIM_COHORTS - 1));
+			s->src_slot[t][h] = (uint32_t)(sim_rand_from(&s->rank_rng) & 0xff);
+		}
+	}
 	return s;
 }
 
@@ -363,16 +388,34 @@ static void sim_step(struct sim_server *s)
 		 * of the cohort at the level, the hosts whose slot is below the partial share.
 		 */
 		open = (int64_t)s->level - (int64_t)t * SIM_COHORTS;
-		if (open >= SIM_COHORTS) {
-			admitted = n;
-		} else if (open >= 0) {
-			for (k = 0; k < n; k++) {
-				uint32_t c = sim_cohort(s);
+		for (k = 0; k < n; k++) {
+			uint32_t c;
+			bool in;
 
-				admitted +=
-				    c < (uint32_t)open ||
-				    (c == (uint32_t)open && (sim_rand(s) & 0xff) < s->partial);
+			if (s->cfg.sources[t]) {
+				uint32_t h = (uint32_t)(sim_rand(s) % s->cfg.sources[t]);
+
+				c = s->src_cohort[t][h];
+				in = open >= SIM_COHORTS ||
+				     (open >= 0 &&
+				      (c < (uint32_t)open ||
+				       (c == (uint32_t)open && s->src_slot[t][h] < s->partial)));
+			} else if (open >= 0 && open < SIM_COHORTS) {
+				c = sim_cohort(s);
+				in = c < (uint32_t)open ||
+				     (c == (uint32_t)open && (sim_rand(s) & 0xff) < s->partial);
+			} else {
+				/* Decided by the tier alone: the cohort only says where it counts,
+				 * drawn from its own stream so a seed's arrivals and decisions do
+				 * not depend on it. */
+				c = (uint32_t)(sim_rand_from(&s->rank_rng) & (SIM_COHORTS - 1));
+				in = open >= SIM_COHORTS;
 			}
+			admitted += in;
+			if (in)
+				s->rank_admitted[t * SIM_COHORTS + c]++;
+			else
+				s->rank_shed[t * SIM_COHORTS + c]++;
 		}
 		s->total[t].offered += n;
 		s->w_tier[t].offered += n;
@@ -457,6 +500,13 @@ void sim_totals(const struct sim_server *s, uint32_t tier, struct sim_counts *ou
 	memset(out, 0, sizeof(*out));
 	if (tier < s->cfg.tiers)
 		*out = s->total[tier];
+}
+
+void sim_rank_totals(const struct sim_server *s, uint64_t admitted[SIM_MAX_TIERS * SIM_COHORTS],
+		     uint64_t shed[SIM_MAX_TIERS * SIM_COHORTS])
+{
+	memcpy(admitted, s->rank_admitted, sizeof(s->rank_admitted));
+	memcpy(shed, s->rank_shed, sizeof(s->rank_shed));
 }
 
 void sim_integrals(const struct sim_server *s, uint64_t *busy, uint64_t *waiting)

@@ -30,7 +30,15 @@ struct sim_config {
 	uint32_t tiers;		    /* 1..SIM_MAX_TIERS */
 	double rate[SIM_MAX_TIERS]; /* new connections per second, per tier */
 	uint64_t seed;		    /* same seed, same run */
+	/*
+	 * Clients per tier: 0, many (each connection's cohort drawn uniformly); 1 to
+	 * SIM_MAX_SOURCES, that many hosts (a proxy, a NAT, a front tier), each with one cohort
+	 * and one host slot drawn from the seed, taking turns at random.
+	 */
+	uint32_t sources[SIM_MAX_TIERS];
 };
+
+#define SIM_MAX_SOURCES 16
 
 /* Per-tier counts, new connections. offered = admitted + shed; admitted = started + waiting +
  * refused (refused: admitted by the level, turned away by the server's full queue). */
@@ -84,6 +92,9 @@ void sim_window_take(struct sim_server *s, struct sim_window *w);
 
 /* Totals since creation, per tier. */
 void sim_totals(const struct sim_server *s, uint32_t tier, struct sim_counts *out);
+/* Totals since creation by rank (tier * SIM_COHORTS + cohort): admitted by the level, shed. */
+void sim_rank_totals(const struct sim_server *s, uint64_t admitted[SIM_MAX_TIERS * SIM_COHORTS],
+		     uint64_t shed[SIM_MAX_TIERS * SIM_COHORTS]);
 /*
  * Sums since creation of connections in use and of waiters, step by step: the difference of
  * two readings divided by the steps between them is the mean over that time.

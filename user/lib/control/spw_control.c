@@ -10,8 +10,11 @@
  *              counts. A tier partly shed offers passed / open-share (the flows its open
  *              cohorts let through, scaled: cohorts split a tier uniformly, and refused
  *              clients' retries do not inflate it); a tier shed all but a few cohorts offers
- *              what was counted, retries included. So rate_at(level), the flows a level
- *              admits, is a sum over tiers, and its inverse gives the level of any rate.
+ *              what was counted, retries included. A tier whose load the per-rank counts
+ *              show skewed over its cohorts (a few hosts: a front tier, a proxy, a NAT) is
+ *              taken rank by rank instead, each open rank's demand what it let pass. So
+ *              rate_at(level), the flows a level admits, is a sum over ranks, and its
+ *              inverse gives the level of any rate.
  *   capacity   new flows per second the service admits at pressure 1: the admitted rate
  *              divided by the pressure of the signals that grow in proportion to the load (a
  *              pool's fill: Little's law), learned from readings that are neither saturated
@@ -148,6 +151,13 @@
  * this share: Poisson noise of a few hundred flows is within it, a step of the load is not.
  */
 #define STEADY_SHARE 0.25
+/*
+ * A tier's spread over its cohorts is judged uneven past 6 standard deviations of chance (a
+ * false call now and then only spends a window on measured per-rank rates, which are noisier),
+ * on windows of at least 16 flows through its open ranks.
+ */
+#define SKEW_SIGMA     6.0
+#define SKEW_MIN_FLOWS 16.0
 /*
  * A level in the band is trimmed to the capacity's aim when off it by this many ranks: more
  * than the capacity estimate's noise moves its aim (about one rank), so noise never trims.
@@ -291,6 +301,64 @@ static bool demand_jumped(double expected, double counted)
 	       diff > DEMAND_JUMP_SIGMA * sqrt(expected > 1.0 ? expected : 1.0);
 }
 
+/*
+ * Whether the flows of the n ranks open all through a window (counts x, total sum) are
+ * spread unevenly beyond chance: Pearson's statistic against an even spread, n - 1 degrees
+ * of freedom, SKEW_SIGMA standard deviations over its mean. A few hosts put a whole tier in
+ * one or two cohorts and score n times the total; many hosts' Poisson noise stays near n - 1.
+ */
+static bool ranks_skewed(const uint64_t *x, uint32_t n, double sum)
+{
+	double sq = 0, dof = (double)n - 1.0;
+	uint32_t k;
+
+	for (k = 0; k < n; k++)
+		sq += (double)x[k] * (double)x[k];
+	return (double)n / sum * sq - sum > dof + SKEW_SIGMA * sqrt(2.0 * dof);
+}
+
+/*
+ * Where in tier t its load is, from a window's per-rank counts. A rank open all through the
+ * window (below the lowest level enforced in it) let pass all it was offered, so what it
+ * passed is its rate; any other rank's rate is what it was offered, retries of refused clients
+ * included, so no more than that. A rank newly open, or a tier whose demand jumped, takes the
+ * window's count at once; the others are averaged like the tier's demand. Whether the tier is
+ * skewed is judged on windows with enough flows through two or more open ranks and kept
+ * between them.
+ */
+static void observe_ranks(struct spw_law_state *s, const struct spw_law_params *p,
+			  const struct spw_law_counts *c, uint32_t t, bool jumped)
+{
+	double secs = (double)c->window_ns / NSEC_PER_SEC,
+	       w = ewma_weight(c->window_ns, p->demand_ns);
+	double lmin = c->level_min > 0 && c->level_min < c->level ? c->level_min : c->level;
+	const uint64_t *passed = &c->rank_passed[t * SPW_COHORTS];
+	const uint64_t *shed = &c->rank_shed[t * SPW_COHORTS];
+	double open_sum = 0;
+	uint32_t open, k;
+
+	if (!c->ranks_known) {
+		s->rank_open[t] = 0;
+		s->rank_skewed[t] = false;
+		return;
+	}
+	open = (uint32_t)(open_share(p, lmin, t) * SPW_COHORTS + 1e-9);
+	for (k = 0; k < SPW_COHORTS; k++) {
+		double *rate = &s->rank_rate[t * SPW_COHORTS + k];
+		double x = (double)(k < open ? passed[k] : passed[k] + shed[k]) / secs;
+
+		if (k < open)
+			open_sum += (double)passed[k];
+		if (jumped || (k < open && k >= s->rank_open[t]))
+			*rate = x;
+		else
+			*rate += w * (x - *rate);
+	}
+	if (open >= 2 && open_sum >= SKEW_MIN_FLOWS)
+		s->rank_skewed[t] = ranks_skewed(passed, open, open_sum);
+	s->rank_open[t] = open;
+}
+
 void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 		     const struct spw_law_counts *c)
 {
@@ -302,17 +370,20 @@ void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 		return;
 	for (t = 0; t < s->tiers; t++) {
 		double share = open_share(p, c->level, t), offered, rate;
+		bool jumped;
 
 		if (share >= MIN_OPEN_SHARE)
 			offered = (double)c->passed[t] / share;
 		else
 			offered = (double)(c->passed[t] + c->shed[t]);
 		rate = offered / secs;
-		if (!s->demand_known || demand_jumped(s->demand[t] * secs, offered))
+		jumped = !s->demand_known || demand_jumped(s->demand[t] * secs, offered);
+		if (jumped)
 			s->demand[t] = rate;
 		else
 			s->demand[t] +=
 			    ewma_weight(c->window_ns, p->demand_ns) * (rate - s->demand[t]);
+		observe_ranks(s, p, c, t, jumped);
 		admitted += (double)c->admitted[t];
 		entering += (double)(c->passed[t] + c->shed[t]);
 	}
@@ -339,29 +410,54 @@ void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 		s->hist_len++;
 }
 
+/*
+ * New flows/s rank k of tier t offers. Many clients' addresses spread a tier evenly over its
+ * cohorts: its demand over SPW_COHORTS. A skewed tier's open ranks offer what they let pass,
+ * the others no more than they were offered, so a cohort that carries nothing is let in and
+ * the one that carries a front host's whole tier is the one cut.
+ */
+static double rank_demand(const struct spw_law_state *s, uint32_t t, uint32_t k)
+{
+	double even = s->demand[t] / SPW_COHORTS, rate = s->rank_rate[t * SPW_COHORTS + k];
+
+	if (!s->rank_skewed[t])
+		return even;
+	if (k < s->rank_open[t])
+		return rate;
+	return rate < even ? rate : even;
+}
+
 double spw_law_rate_at(const struct spw_law_state *s, const struct spw_law_params *p, double level)
 {
 	double rate = 0;
-	uint32_t t;
+	uint32_t t, k;
 
 	if (!s->demand_known)
 		return 0;
-	for (t = 0; t < s->tiers; t++)
-		rate += s->demand[t] * open_share(p, level, t);
+	for (t = 0; t < s->tiers; t++) {
+		double open = open_share(p, level, t) * SPW_COHORTS;
+
+		for (k = 0; k < SPW_COHORTS && (double)k < open; k++)
+			rate += rank_demand(s, t, k) * (open - k >= 1.0 ? 1.0 : open - k);
+	}
 	return rate;
 }
 
-/* The highest level whose admitted rate stays within rate, by the demand estimate. */
+/*
+ * The highest level whose admitted rate stays within rate, by the demand estimate: ranks that
+ * carry nothing (no client of theirs) are let in, the first whose load does not fit is
+ * admitted in the share that does.
+ */
 static double level_for(const struct spw_law_state *s, const struct spw_law_params *p, double rate)
 {
 	double cum = 0, level = p->ceiling;
-	uint32_t t;
+	uint32_t r;
 
-	for (t = 0; t < s->tiers; t++) {
-		double d = s->demand[t];
+	for (r = 0; r < s->tiers * SPW_COHORTS; r++) {
+		double d = rank_demand(s, r / SPW_COHORTS, r % SPW_COHORTS);
 
 		if (d > 0 && cum + d > rate) {
-			level = (double)t * SPW_COHORTS + SPW_COHORTS * (rate - cum) / d;
+			level = (double)r + (rate - cum) / d;
 			break;
 		}
 		cum += d;

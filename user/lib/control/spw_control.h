@@ -10,8 +10,9 @@
  *   how much: the rate of new flows the service carries at its target, estimated from the
  *             readings (admitted rate / pressure of the signals that grow with the load);
  *   who:      the level that admits that rate, found from the demand the data plane counts
- *             per tier (cohorts split a tier uniformly, so a tier's demand is linear in its
- *             open cohorts).
+ *             per tier and per rank (many clients split a tier evenly over its cohorts, so
+ *             its demand is linear in its open cohorts; a few hosts put it in a few cohorts,
+ *             and the per-rank counts say which).
  *
  * So a cut lands where the load fits in one step instead of walking there, and recovery
  * jumps back as soon as the measured demand fits. spw_control.c says why each rule and
@@ -82,6 +83,14 @@ struct spw_law_counts {
 	uint64_t end_ns;    /* the window's end */
 	uint64_t window_ns; /* the window's length */
 	double level;	    /* the level enforced during the window (time-weighted mean) */
+	double level_min;   /* the lowest level enforced in it (0: level's) */
+	/*
+	 * The same new flows by rank (tier * SPW_COHORTS + cohort) the level let pass and shed;
+	 * ranks_known false: not counted, cohorts are taken to split each tier uniformly.
+	 */
+	bool ranks_known;
+	uint64_t rank_passed[SPW_RANK_LIMIT];
+	uint64_t rank_shed[SPW_RANK_LIMIT];
 };
 
 /* Windows of admissions the law keeps: 3.2 s of 100 ms ticks, more than a stale signal. */
@@ -98,6 +107,15 @@ struct spw_law_state {
 	/* Demand, from spw_law_observe: */
 	double demand[SPW_MAX_TIERS]; /* new flows/s each tier offers at full admission */
 	bool demand_known;
+	/*
+	 * Where in each tier the demand is, from the per-rank counts: the first rank_open[t]
+	 * ranks of tier t were open all through the last window and rank_rate holds what each
+	 * let pass (new flows/s), the others' what each was offered. Used for the tiers whose
+	 * load is skewed over their cohorts (a few hosts); the others' is spread evenly.
+	 */
+	double rank_rate[SPW_RANK_LIMIT];
+	uint32_t rank_open[SPW_MAX_TIERS];
+	bool rank_skewed[SPW_MAX_TIERS];
 	struct spw_law_window hist[SPW_LAW_HISTORY]; /* admissions, newest at hist_head - 1 */
 	uint32_t hist_head, hist_len;
 	/* Capacity: new flows/s the service admits at pressure 1; 0 until learned. */
