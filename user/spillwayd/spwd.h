@@ -41,9 +41,12 @@ struct spwd_service {
 	uint64_t lo_ns;
 	/* Demand: the counters at the last observation, and the level enforced since. */
 	uint64_t obs_passed[SPW_MAX_TIERS], obs_shed[SPW_MAX_TIERS], obs_admitted[SPW_MAX_TIERS];
-	uint64_t obs_ns;	 /* 0: not observed yet (the first reading is the base) */
-	double level_area;	 /* fine level x ns since obs_ns */
-	uint64_t level_since_ns; /* when level_area was last extended */
+	uint64_t obs_ns;		 /* 0: not observed yet (the first reading is the base) */
+	double level_area;		 /* fine level x ns since obs_ns */
+	double level_min;		 /* the lowest fine level enforced since obs_ns */
+	uint64_t level_since_ns;	 /* when level_area was last extended */
+	struct spw_rank_count obs_ranks; /* per-rank counts at the last observation */
+	bool obs_ranks_ok;		 /* obs_ranks was read: the next window's deltas are good */
 	/* Connection reservation: the limit in force (0: none) and its per-tier bounds. */
 	uint64_t conn_limit;
 	uint32_t admit_below[SPW_MAX_TIERS];

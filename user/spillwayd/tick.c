@@ -297,7 +297,36 @@ static void account_level(struct spwd_service *s, uint64_t now)
 {
 	if (s->level_since_ns)
 		s->level_area += fine_level(s) * (double)(now - s->level_since_ns);
+	if (fine_level(s) < s->level_min)
+		s->level_min = fine_level(s);
 	s->level_since_ns = now;
+}
+
+/* A counter's count since base; one that went back (maps recreated) starts a new base. */
+static uint64_t counted_since(uint64_t now, uint64_t base)
+{
+	return now >= base ? now - base : now;
+}
+
+/*
+ * The window's per-rank counts into w, as deltas of the data plane's totals. A failed read
+ * leaves w->ranks_known false (the law then spreads each tier uniformly) and the next window
+ * starts from a new base.
+ */
+static void observe_ranks(struct spwd *d, struct spwd_service *s, struct spw_law_counts *w)
+{
+	struct spw_rank_count now_c;
+	uint32_t r;
+	bool ok = !spw_dp_rank_counts_read(d->dp, s->cfg->id, &now_c);
+
+	w->ranks_known = ok && s->obs_ranks_ok;
+	for (r = 0; w->ranks_known && r < SPW_RANK_LIMIT; r++) {
+		w->rank_passed[r] = counted_since(now_c.passed[r], s->obs_ranks.passed[r]);
+		w->rank_shed[r] = counted_since(now_c.shed[r], s->obs_ranks.shed[r]);
+	}
+	if (ok)
+		s->obs_ranks = now_c;
+	s->obs_ranks_ok = ok;
 }
 
 /*
@@ -327,6 +356,8 @@ static void observe(struct spwd *d, struct spwd_service *s, uint64_t now)
 	account_level(s, now);
 	w.window_ns = s->obs_ns ? now - s->obs_ns : 0;
 	w.level = w.window_ns ? s->level_area / (double)w.window_ns : fine_level(s);
+	w.level_min = s->level_min;
+	observe_ranks(d, s, &w);
 	for (t = 0; t < (uint32_t)d->cfg->ntiers; t++) {
 		const struct spw_count *row = &c[t * SPW_REASON_SLOTS];
 		uint64_t passed = 0, shed = row[SPW_REASON_SHED_LEVEL].packets, admitted = 0;
@@ -335,11 +366,9 @@ static void observe(struct spwd *d, struct spwd_service *s, uint64_t now)
 			passed += row[past_level[k]].packets;
 		for (k = 0; k < sizeof(entered) / sizeof(entered[0]); k++)
 			admitted += row[entered[k]].packets;
-		/* A counter that went back (maps recreated) starts a new base. */
-		w.passed[t] = passed >= s->obs_passed[t] ? passed - s->obs_passed[t] : passed;
-		w.shed[t] = shed >= s->obs_shed[t] ? shed - s->obs_shed[t] : shed;
-		w.admitted[t] =
-		    admitted >= s->obs_admitted[t] ? admitted - s->obs_admitted[t] : admitted;
+		w.passed[t] = counted_since(passed, s->obs_passed[t]);
+		w.shed[t] = counted_since(shed, s->obs_shed[t]);
+		w.admitted[t] = counted_since(admitted, s->obs_admitted[t]);
 		s->obs_passed[t] = passed;
 		s->obs_shed[t] = shed;
 		s->obs_admitted[t] = admitted;
@@ -348,6 +377,7 @@ static void observe(struct spwd *d, struct spwd_service *s, uint64_t now)
 		spw_law_observe(&s->law, &s->law_params, &w);
 	s->obs_ns = now;
 	s->level_area = 0;
+	s->level_min = fine_level(s); /* in force as the next window starts */
 }
 
 /* Keeps the learned capacity in the pinned record (once a second), for a restarted daemon. */
