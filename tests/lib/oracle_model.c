@@ -412,22 +412,13 @@ static void cohort_source(const uint8_t *saddr, uint32_t v6_prefix, uint8_t *out
 		memset(out + v6_prefix / 8, 0, 8 - v6_prefix / 8);
 }
 
-static uint32_t rank_of(uint32_t tier, const uint8_t *saddr, uint32_t salt, uint32_t v6_prefix)
+/* Whether the level admits a flow of this rank from this cohort source (cohort_source). */
+static bool level_admits(const struct spw_policy *pol, uint32_t rank, const uint8_t *src,
+			 uint32_t salt)
 {
-	uint8_t src[SPW_ADDR_LEN];
+	uint32_t admit = pol->admit_level, floor = pol->floor_level;
+	uint32_t level = admit > floor ? admit : floor;
 
-	cohort_source(saddr, v6_prefix, src);
-	return tier * SPW_COHORTS + spw_cohort(src, salt, 64);
-}
-
-static bool level_admits(const struct spw_policy *pol, uint32_t tier, const uint8_t *saddr,
-			 uint32_t salt, uint32_t v6_prefix)
-{
-	uint8_t src[SPW_ADDR_LEN];
-	uint32_t rank = rank_of(tier, saddr, salt, v6_prefix), admit = pol->admit_level;
-	uint32_t floor = pol->floor_level, level = admit > floor ? admit : floor;
-
-	cohort_source(saddr, v6_prefix, src);
 	if (rank < level)
 		return true;
 	if (om_break_rule == 1)
@@ -478,7 +469,8 @@ static void new_flow(const struct om_config *c, struct om_state *st, struct om_r
 {
 	const struct spw_policy *pol = &c->pol[svc];
 	struct om_flow *known;
-	uint32_t tier, reason = SPW_REASON_ADMITTED;
+	uint32_t tier, rank, reason = SPW_REASON_ADMITTED;
+	uint8_t src[SPW_ADDR_LEN];
 
 	if (!c->has_policy[svc]) {
 		count(r, svc, SPW_TIER_NONE, SPW_REASON_FAIL_OPEN, OM_PASS);
@@ -490,7 +482,9 @@ static void new_flow(const struct om_config *c, struct om_state *st, struct om_r
 		return;
 	}
 	/* The oracle's leases never expire: no fail-open by lease here. */
-	if (!level_admits(pol, tier, r->f.saddr, c->salt, c->v6_prefix))
+	cohort_source(r->f.saddr, c->v6_prefix, src);
+	rank = tier * SPW_COHORTS + spw_cohort(src, c->salt, 64);
+	if (!level_admits(pol, rank, src, c->salt))
 		reason = SPW_REASON_SHED_LEVEL;
 	known = r->f.proto == IPPROTO_TCP ? flow_find(st, k) : NULL;
 	if (known) {
@@ -499,7 +493,7 @@ static void new_flow(const struct om_config *c, struct om_state *st, struct om_r
 		return;
 	}
 	r->ranked = true;
-	r->rank = rank_of(tier, r->f.saddr, c->salt, c->v6_prefix);
+	r->rank = rank;
 	r->rank_passed = reason == SPW_REASON_ADMITTED || (pol->flags & SPW_POLICY_DRY_RUN);
 	if (reason == SPW_REASON_ADMITTED && pol->rate_per_sec[tier]) {
 		r->bucket_used = true;
