@@ -888,6 +888,92 @@ static void test_few_hosts(void **state)
 		      settle, nseeds, even_settle);
 }
 
+/*
+ * (15) The load pauses for a moment between two overloads (one set of clients stops, the next
+ * starts a moment later) and the database slows 3x as it comes back: 3C settled, no load for
+ * 100 or 200 ms, then 3C at C/3. The level held before the pause serves 3x what the slow pool
+ * can; a rise in the pause lets the load back in at full admission, and the server refuses
+ * what its queue cannot hold until the law has cut back. Judged against the same step without
+ * a pause (same seed): requests the server refused (admitted by the level, turned away by a
+ * full queue) at most 1.5x as many over the 10 s after, and re-settled within 2 s.
+ */
+static uint64_t run_pause(uint64_t seed, uint64_t pause, int64_t *settle, uint32_t *top)
+{
+	struct sim_loop_config c;
+	uint64_t refused = 0;
+	struct sim_counts a;
+	size_t from, i;
+	double w;
+
+	sim_loop_defaults(&c, seed);
+	c.load_c = 3.0;
+	c.pool_target = 0.95;
+	c.rep.wait_signal = true;
+	start(&cur, &c);
+	sim_loop_run(&cur, S(20));
+	assert_true(cur.level < CEILING);
+	from = cur.n;
+	for (i = 0; i < 3; i++) {
+		sim_totals(cur.sim, (uint32_t)i, &a);
+		refused -= a.refused;
+	}
+	sim_loop_set_load(&cur, 0.0);
+	sim_loop_run(&cur, pause);
+	sim_set_capacity(cur.sim, c.server.capacity / 3);
+	sim_loop_set_load(&cur, 3.0);
+	sim_loop_run(&cur, S(10));
+	for (i = 0; i < 3; i++) {
+		sim_totals(cur.sim, (uint32_t)i, &a);
+		refused += a.refused;
+	}
+	*top = 0;
+	for (i = from; i < cur.n; i++)
+		if (cur.rec[i].level > *top)
+			*top = cur.rec[i].level;
+	*settle = sim_loop_settle_ns(&cur, from, cur.n, BAND_LO, BAND_HI, &w);
+	check_tiers(&cur, 0, cur.n);
+	return refused;
+}
+
+static void test_pause_then_slow_db(void **state)
+{
+	static const uint64_t pauses[] = {MS(100), MS(200)};
+	double worst_ratio = 0, worst_settle = 0;
+	unsigned int g, i;
+
+	(void)state;
+	for (i = 0; i < nseeds; i++) {
+		uint64_t base;
+		uint32_t top;
+		int64_t st;
+
+		base = run_pause(seed_of(i), 0, &st, &top);
+		sim_loop_free(&cur);
+		for (g = 0; g < sizeof(pauses) / sizeof(pauses[0]); g++) {
+			uint64_t refused = run_pause(seed_of(i), pauses[g], &st, &top);
+			double ratio = (double)refused / (double)(base ? base : 1);
+
+			if (i == 0 && g == 0)
+				dump(&cur, "pause_then_slow_db");
+			print_message(
+			    "  seed %u, pause %3.0f ms: highest level after %u, refused %lu "
+			    "(%lu without the pause), re-settled %.1f s\n",
+			    i, (double)pauses[g] / NSEC_PER_MSEC, top, (unsigned long)refused,
+			    (unsigned long)base, secs(st));
+			assert_true(ratio <= 1.5);
+			assert_true(st >= 0 && st <= (int64_t)S(2));
+			if (ratio > worst_ratio)
+				worst_ratio = ratio;
+			worst_of(&worst_settle, secs(st));
+			sim_loop_free(&cur);
+		}
+	}
+	print_message("(15) 3C, a pause of 100-200 ms, then 3C with the DB 3x slower: %.2fx the "
+		      "server's refusals of the same step without the pause (limit 1.5x), "
+		      "re-settled in %.1f s (limit 2 s)\n",
+		      worst_ratio, worst_settle);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -906,6 +992,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_delay_only_load_drop, loop_teardown),
 	    cmocka_unit_test_teardown(test_delay_only_capacity_back, loop_teardown),
 	    cmocka_unit_test_teardown(test_few_hosts, loop_teardown),
+	    cmocka_unit_test_teardown(test_pause_then_slow_db, loop_teardown),
 	};
 	const char *env = getenv("SPW_SIM_SEEDS");
 

@@ -125,6 +125,12 @@
 #define DEMAND_JUMP_SHARE 0.5
 #define DEMAND_JUMP_SIGMA 5.0
 /*
+ * A fall of the demand is taken once it has lasted this long (see fall_pending): longer than
+ * the pause between two sets of clients, short against the 1 s in which the end of an
+ * overload lets every tier back in.
+ */
+#define FALL_CONFIRM_NS (300 * 1000000ULL)
+/*
  * Capacity over a second of readings: each reading's estimate carries the Poisson noise of
  * 100 ms of admissions (10-15 % at a few hundred flows a second); a second of them a third
  * of that.
@@ -359,15 +365,76 @@ static void observe_ranks(struct spw_law_state *s, const struct spw_law_params *
 	s->rank_open[t] = open;
 }
 
-void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
-		     const struct spw_law_counts *c)
+/* New flows that entered the service in the window, shed or not. */
+static double entering_in(const struct spw_law_state *s, const struct spw_law_counts *c)
 {
-	double secs = (double)c->window_ns / NSEC_PER_SEC, admitted = 0, entering = 0;
-	struct spw_law_window *w;
+	double sum = 0;
 	uint32_t t;
 
-	if (!c->window_ns)
-		return;
+	for (t = 0; t < s->tiers; t++)
+		sum += (double)(c->passed[t] + c->shed[t]);
+	return sum;
+}
+
+/*
+ * Fewer flows entering, shed or not, is a load that fell: what was overloaded may fit now.
+ * Counted over all cohorts, so a change of which cohorts are open (the salt rotated) is no
+ * fall, where the demand estimated through the open cohorts can be.
+ */
+static bool entering_fell(const struct spw_law_state *s, const struct spw_law_counts *c)
+{
+	double expected = s->entering * (double)c->window_ns / NSEC_PER_SEC,
+	       entering = entering_in(s, c);
+
+	return s->demand_known && entering < expected && demand_jumped(expected, entering);
+}
+
+/*
+ * Whether this window's fall of the flows entering waits to be confirmed: the estimates keep
+ * the demand before it until the fall has lasted FALL_CONFIRM_NS. A moment of no load (one set
+ * of clients stops as the next starts, callers paused by a GC or a deploy) is no new demand:
+ * taken at once it reads as an overload ended, and the rise it allows meets the load coming
+ * back at full admission. A rise of the demand is taken at once, as a cut cannot wait.
+ */
+static bool fall_pending(struct spw_law_state *s, const struct spw_law_counts *c)
+{
+	if (!entering_fell(s, c)) {
+		s->fall_since_ns = 0;
+		return false;
+	}
+	if (!s->fall_since_ns)
+		s->fall_since_ns = c->end_ns - c->window_ns;
+	if (c->end_ns - s->fall_since_ns < FALL_CONFIRM_NS)
+		return true;
+	s->fall_since_ns = 0;
+	return false;
+}
+
+/* The window's admissions, which the capacity and served-rate estimates are read from. */
+static void record_window(struct spw_law_state *s, const struct spw_law_counts *c)
+{
+	struct spw_law_window *w = &s->hist[s->hist_head];
+	uint32_t t;
+
+	w->end_ns = c->end_ns;
+	w->len_ns = c->window_ns;
+	w->admitted = 0;
+	for (t = 0; t < s->tiers; t++)
+		w->admitted += (double)c->admitted[t];
+	s->hist_head = (s->hist_head + 1) % SPW_LAW_HISTORY;
+	if (s->hist_len < SPW_LAW_HISTORY)
+		s->hist_len++;
+}
+
+/* The demand estimates, per tier, per rank and in all, from one window. */
+static void estimate_demand(struct spw_law_state *s, const struct spw_law_params *p,
+			    const struct spw_law_counts *c)
+{
+	double secs = (double)c->window_ns / NSEC_PER_SEC, entering = entering_in(s, c);
+	uint32_t t;
+
+	if (entering_fell(s, c))
+		s->over_ns = 0;
 	for (t = 0; t < s->tiers; t++) {
 		double share = open_share(p, c->level, t), offered, rate;
 		bool jumped;
@@ -384,30 +451,23 @@ void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 			s->demand[t] +=
 			    ewma_weight(c->window_ns, p->demand_ns) * (rate - s->demand[t]);
 		observe_ranks(s, p, c, t, jumped);
-		admitted += (double)c->admitted[t];
-		entering += (double)(c->passed[t] + c->shed[t]);
 	}
-	/*
-	 * Fewer flows entering, shed or not, is a load that fell: what was overloaded may fit now.
-	 * Counted over all cohorts, so a change of which cohorts are open (the salt rotated) is no
-	 * fall, where the demand estimated through the open cohorts can be.
-	 */
-	if (s->demand_known && entering < s->entering * secs &&
-	    demand_jumped(s->entering * secs, entering))
-		s->over_ns = 0;
 	if (!s->demand_known || demand_jumped(s->entering * secs, entering))
 		s->entering = entering / secs;
 	else
 		s->entering +=
 		    ewma_weight(c->window_ns, p->demand_ns) * (entering / secs - s->entering);
 	s->demand_known = true;
-	w = &s->hist[s->hist_head];
-	w->end_ns = c->end_ns;
-	w->len_ns = c->window_ns;
-	w->admitted = admitted;
-	s->hist_head = (s->hist_head + 1) % SPW_LAW_HISTORY;
-	if (s->hist_len < SPW_LAW_HISTORY)
-		s->hist_len++;
+}
+
+void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
+		     const struct spw_law_counts *c)
+{
+	if (!c->window_ns)
+		return;
+	record_window(s, c);
+	if (!fall_pending(s, c))
+		estimate_demand(s, p, c);
 }
 
 /*
@@ -1046,6 +1106,9 @@ uint32_t spw_law_step(struct spw_law_state *s, const struct spw_law_params *p,
 	if (next > level && s->over_ns && r->taken_ns < s->over_ns + OVER_MEMORY_NS &&
 	    next > s->over_level)
 		next = s->over_level > level ? s->over_level : level;
+	/* A fall of the demand not yet confirmed may be a pause: a rise waits to know. */
+	if (next > level && s->fall_since_ns)
+		next = level;
 	if (next < lo)
 		next = lo;
 	if (next > hi)

@@ -149,6 +149,8 @@ struct spw_law_state {
 				     * change left out); 0: none */
 	double clear_prev;	    /* the pressure of the last of them */
 	double entering;	    /* new flows/s entering the service, shed or not */
+	uint64_t fall_since_ns;	    /* start of a run of windows with fewer entering, not yet
+				     * taken as the demand (rises wait); 0: none */
 	double over_level;	    /* the level a clear overload was last read at */
 	uint64_t over_ns;	    /* when; 0: none remembered (or the demand fell since) */
 	int last_move;		    /* -1 cut, +1 raise, 0 before any */
