@@ -5,8 +5,11 @@
  *   - /metrics passes `promtool check metrics` (exit 0, no lint problem printed);
  *   - the families carry what happened: an admitted TCP connect shows in new_flows_total and
  *     packets_total, the reported pool and queue show as reported, the signal as measured;
- *   - /v1/state parses as JSON and names the service, its tiers (with their totals) and its
- *     signal, with the wall-clock time of the read;
+ *   - a burst of connects from the client namespace's one address (one host: one cohort of
+ *     its tier) turns spillway_tier_skewed of that tier from 0 to 1, so the daemon feeds the
+ *     law the data plane's per-rank counts; the tier nothing came from stays 0;
+ *   - /v1/state parses as JSON and names the service, its tiers (with their totals and the
+ *     skew) and its signal, with the wall-clock time of the read;
  *   - /healthz still answers 200.
  *
  * One 3-tier TCP service in the server namespace of a veth pair (tests/lib/netns.h), the
@@ -192,6 +195,35 @@ static void test_families(void **state)
 	assert_true(v == 1);
 }
 
+/*
+ * The law judges a tier's spread from a window with at least 16 new flows in it (a tick here):
+ * bursts of 64 connects, until the gauge turns or the wait runs out.
+ */
+#define BURST 64
+
+static void test_one_host_skewed(void **state)
+{
+	struct test_ctx *c = *state;
+	const char *skewed = "spillway_tier_skewed{service=\"api\",tier=\"standard\"}";
+	double end = now_ms() + FRESH_TIMEOUT_MS, v = -1;
+	int i;
+
+	assert_int_equal(spw_daemon_metric(&c->d, skewed, &v), 0);
+	assert_true(v == 0);
+	while (now_ms() < end) {
+		for (i = 0; i < BURST; i++)
+			connect_once(c);
+		sleep_ms(TICK_MS);
+		if (!spw_daemon_metric(&c->d, skewed, &v) && v == 1)
+			break;
+	}
+	assert_true(v == 1);
+	assert_int_equal(spw_daemon_metric(
+			     &c->d, "spillway_tier_skewed{service=\"api\",tier=\"sheddable\"}", &v),
+			 0);
+	assert_true(v == 0);
+}
+
 /* promtool reads the scrape on stdin; lint problems go to its output, errors to its status. */
 static void test_promtool(void **state)
 {
@@ -252,6 +284,9 @@ static void test_state_json(void **state)
 		assert_int_equal(json_integer_value(json_object_get(by, "admitted")),
 				 json_integer_value(json_object_get(t0, "admitted_total")));
 		assert_true(at > now - 10000 && at < now + 10000);
+		/* test_one_host_skewed found tier "standard" in one cohort. */
+		assert_true(json_is_false(json_object_get(t0, "skewed")));
+		assert_true(json_is_true(json_object_get(json_array_get(tiers, 1), "skewed")));
 	}
 	sigs = json_object_get(s, "signals");
 	assert_int_equal(json_array_size(sigs), 2);
@@ -268,6 +303,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_one_host_skewed),
 	    cmocka_unit_test(test_promtool),
 	    cmocka_unit_test(test_state_json),
 	};

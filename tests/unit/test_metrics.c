@@ -48,6 +48,7 @@ static struct spw_metrics_snapshot *snap_new(void)
 	v->tiers[1].counters[SPW_REASON_SHED_LEVEL] = (struct spw_count){7, 420};
 	v->tiers[1].active = 3;
 	v->tiers[1].inflight = 2;
+	v->tiers[1].skewed = 1;
 	v->oldest_request_ms = 250;
 	v->nsignals = 2;
 	snprintf(v->signals[0].kind, sizeof(v->signals[0].kind), "pool");
@@ -141,6 +142,8 @@ static void test_counters(void **state)
 	has_line(out, "spillway_active_connections{service=\"web\",tier=\"bulk\"} 3");
 	has_line(out, "spillway_requests_in_flight{service=\"web\",tier=\"bulk\"} 2");
 	has_line(out, "spillway_requests_in_flight{service=\"web\",tier=\"critical\"} 0");
+	has_line(out, "spillway_tier_skewed{service=\"web\",tier=\"bulk\"} 1");
+	has_line(out, "spillway_tier_skewed{service=\"web\",tier=\"critical\"} 0");
 	has_line(out, "spillway_oldest_request_age_seconds{service=\"web\"} 0.25");
 	free(out);
 	free(s);

@@ -131,6 +131,7 @@ static void collect_service(struct spwd *d, const struct spwd_service *s,
 			ot->active = 0;
 		if (spw_dp_inflight_read(d->dp, id, t, &ot->inflight))
 			ot->inflight = 0;
+		ot->skewed = t < s->law.tiers && s->law.rank_skewed[t];
 		if (!slow || t >= (uint32_t)d->cfg->ntiers)
 			continue;
 		if (spw_dp_latency_read(d->dp, id, t, &ot->lat))
@@ -340,6 +341,7 @@ static json_t *service_json(const struct spw_metrics_snapshot *s,
 			packets[i] = tv->counters[i].packets;
 		spw_totals_json(j, packets);
 		json_object_set_new(j, "active", json_integer((json_int_t)tv->active));
+		json_object_set_new(j, "skewed", json_boolean(tv->skewed));
 		json_object_set_new(j, "latency_p50_ms",
 				    has_lat ? json_real(us / 1e3) : json_null());
 		if (has_lat && !spw_latency_quantile(&tv->lat, 0.99, &us))

@@ -283,6 +283,11 @@ static void fmt_tiers(FILE *f, const struct spw_metrics_snapshot *s)
 			 "Requests whose first byte the data plane saw and whose response has not "
 			 "begun, by service and tier.",
 			 offsetof(struct spw_metrics_tier, inflight));
+	tier_count_gauge(
+	    f, s, "spillway_tier_skewed",
+	    "1 when the tier's new flows sit in few cohorts (few client hosts) and the "
+	    "control law cuts it by its per-rank counts; 0 when spread evenly.",
+	    offsetof(struct spw_metrics_tier, skewed));
 	head(
 	    f, "spillway_tier_shed_ratio", "gauge",
 	    "Fraction of the tier's cohorts the admit level sheds (0: all admitted, 1: all shed).");

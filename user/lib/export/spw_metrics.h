@@ -35,6 +35,9 @@ struct spw_metrics_tier {
 	struct spw_count counters[SPW_REASON_COUNT];
 	uint64_t active;
 	uint64_t inflight; /* requests awaiting their response */
+	/* 1 when the law found the tier's new flows in few cohorts (few client hosts: a proxy,
+	 * a NAT, a front tier) and cuts it by its counted per-rank demand; 0: spread evenly. */
+	uint64_t skewed;
 	struct spw_latency_hist lat;
 	/* Per-second rates over the last second or so, for /v1/state (not exported). */
 	double admitted_ps, shed_ps, would_shed_ps, fail_open_ps;
