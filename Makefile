@@ -323,8 +323,8 @@ $(BUILD)/tests/netns/test_out_marks: | $(BUILD)/spillwayd
 $(BUILD)/tests/netns/test_daemon_ops: | $(BUILD)/spillwayd
 # The exempt-source test: real connects through the daemon, reloads by SIGHUP, explain.
 $(BUILD)/tests/netns/test_exempt: | $(BUILD)/spillwayd $(BUILD)/spillway
-# The exporter's scrape test runs it too, and parses /v1/state.
-$(BUILD)/tests/netns/test_metrics_scrape: | $(BUILD)/spillwayd
+# The exporter's scrape test runs it too, parses /v1/state, and runs `spillway status`.
+$(BUILD)/tests/netns/test_metrics_scrape: | $(BUILD)/spillwayd $(BUILD)/spillway
 $(BUILD)/tests/netns/test_metrics_scrape: TEST_LDLIBS += -ljansson
 # The Prometheus test runs the daemon, promtool and prometheus; reads JSON.
 $(BUILD)/tests/netns/test_prometheus: TEST_LDLIBS += -ljansson

@@ -55,7 +55,10 @@ struct spw_state_service {
 	__u16 admitted_permille[SPW_MAX_TIERS]; /* share of each tier's cohorts admitted */
 	__u64 lease_expires_ns;			/* CLOCK_MONOTONIC */
 	__u32 nsignals;
-	__u32 pad;
+	/* Bit t: tier t's new flows sit in few cohorts (few client hosts), so the law weighs its
+	 * ranks by their own counts. Was padding: older daemons leave it 0, "not skewed". */
+	__u8 skewed_tiers;
+	__u8 pad[3];
 	struct spw_state_signal signals[SPW_STATE_SIGNALS];
 };
 

@@ -10,6 +10,7 @@
  *     law the data plane's per-rank counts; the tier nothing came from stays 0;
  *   - /v1/state parses as JSON and names the service, its tiers (with their totals and the
  *     skew) and its signal, with the wall-clock time of the read;
+ *   - `spillway status` marks the same tier skewed, text and --json, from the state file;
  *   - /healthz still answers 200.
  *
  * One 3-tier TCP service in the server namespace of a veth pair (tests/lib/netns.h), the
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +35,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "cmd.h"
 #include "daemon.h"
 #include "netns.h"
 
@@ -224,6 +227,57 @@ static void test_one_host_skewed(void **state)
 	assert_true(v == 0);
 }
 
+/* `spillway status` of this daemon (its pins, state file and config), output in *out. */
+static void status_of(struct test_ctx *c, bool json, char **out)
+{
+	char cli[SPW_DAEMON_PATH_LEN];
+	const char *argv[] = {cli,
+			      "--pin-root",
+			      c->d.pin_root,
+			      "--state-dir",
+			      c->d.dir,
+			      "--config",
+			      c->d.config,
+			      "status",
+			      "--interval",
+			      "10ms",
+			      json ? "--json" : NULL,
+			      NULL};
+	int st;
+
+	assert_int_equal(spw_daemon_cli_binary(cli, sizeof(cli)), 0);
+	st = spw_cmd_capture(argv, out);
+	if (st)
+		fail_msg("spillway status exited %d: %s", st, *out ? *out : "");
+}
+
+/* The state file carries the skew to `spillway status`, text and JSON, as /metrics has it. */
+static void test_status_shows_skew(void **state)
+{
+	struct test_ctx *c = *state;
+	json_t *root, *tiers;
+	json_error_t err;
+	char *out = NULL;
+
+	status_of(c, true, &out);
+	root = json_loads(out, 0, &err);
+	if (!root)
+		fail_msg("status --json is not JSON: %s: %s", err.text, out);
+	tiers = json_object_get(json_array_get(json_object_get(root, "services"), 0), "tiers");
+	assert_int_equal(json_array_size(tiers), 3);
+	assert_true(json_is_false(json_object_get(json_array_get(tiers, 0), "skewed")));
+	assert_true(json_is_true(json_object_get(json_array_get(tiers, 1), "skewed")));
+	assert_true(json_is_false(json_object_get(json_array_get(tiers, 2), "skewed")));
+	json_decref(root);
+	free(out);
+	out = NULL;
+	status_of(c, false, &out);
+	if (!strstr(out, "standard 0% (skewed: few client cohorts)") ||
+	    strstr(out, "critical 0% (skewed"))
+		fail_msg("status does not mark tier standard alone as skewed:\n%s", out);
+	free(out);
+}
+
 /* promtool reads the scrape on stdin; lint problems go to its output, errors to its status. */
 static void test_promtool(void **state)
 {
@@ -302,9 +356,8 @@ static void test_state_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_families),
-	    cmocka_unit_test(test_one_host_skewed),
-	    cmocka_unit_test(test_promtool),
+	    cmocka_unit_test(test_families),	      cmocka_unit_test(test_one_host_skewed),
+	    cmocka_unit_test(test_status_shows_skew), cmocka_unit_test(test_promtool),
 	    cmocka_unit_test(test_state_json),
 	};
 

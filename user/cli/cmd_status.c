@@ -143,6 +143,7 @@ static json_t *view_json(const struct spw_state_file *st, const struct svc_view 
 		json_object_set_new(j, "shed_percent",
 				    json_integer(spw_shed_percent(tv->shed_cohorts)));
 		json_object_set_new(j, "shed_cohorts", json_integer(tv->shed_cohorts));
+		json_object_set_new(j, "skewed", json_boolean(s->skewed_tiers & (1U << t)));
 		json_object_set_new(j, "admitted_per_s", json_real(tv->admitted_ps));
 		json_object_set_new(j, "shed_per_s", json_real(tv->shed_ps));
 		json_object_set_new(j, "would_shed_per_s", json_real(tv->would_shed_ps));
@@ -236,8 +237,10 @@ static void status_text(FILE *f, const struct spw_state_file *st, const struct s
 		/* Most sheddable first: the order in which tiers go. */
 		fprintf(f, "  shed: ");
 		for (t = n; t-- > 0;)
-			fprintf(f, "%.*s %u%%%s", SPW_STATE_NAME_MAX, st->tiers[t],
-				spw_shed_percent(v->tiers[t].shed_cohorts), t ? ", " : "\n");
+			fprintf(f, "%.*s %u%%%s%s", SPW_STATE_NAME_MAX, st->tiers[t],
+				spw_shed_percent(v->tiers[t].shed_cohorts),
+				s->skewed_tiers & (1U << t) ? " (skewed: few client cohorts)" : "",
+				t ? ", " : "\n");
 		fprintf(f, "  pressure ");
 		print_milli(f, s->pressure_milli);
 		fprintf(f, "\n");

@@ -75,9 +75,13 @@ static void fill_service(struct spwd *d, const struct spwd_service *s, struct sp
 	o->pressure_milli = milli(s->pressure);
 	o->retry_after_lo_s = s->retry_lo_s;
 	o->retry_after_hi_s = s->retry_hi_s;
-	for (t = 0; t < (uint32_t)d->cfg->ntiers && t < SPW_MAX_TIERS; t++)
+	o->skewed_tiers = 0;
+	for (t = 0; t < (uint32_t)d->cfg->ntiers && t < SPW_MAX_TIERS; t++) {
 		o->admitted_permille[t] =
 		    spw_state_admitted_permille(s->level, s->law_params.floor, t);
+		if (t < s->law.tiers && s->law.rank_skewed[t])
+			o->skewed_tiers |= (uint8_t)(1U << t);
+	}
 	/* The lease write_policy() gave the data plane this tick. */
 	o->lease_expires_ns = tick_ns + d->cfg->controller.lease_ns;
 	o->nsignals = (uint32_t)c->nsignals;
