@@ -6,6 +6,7 @@
 #   make deps          install the Debian packages everything needs (tools/install-deps.sh)
 #   sudo make test     every test layer: lint, unit, bpf, netns, package (tests/run-tests.sh)
 #   make check-format  the C sources against .clang-format (`make format` rewrites them)
+#   make check-shell   the shell scripts against shellcheck's warnings
 #   make bench-dataplane   BPF_PROG_RUN benchmark, ratios to an empty XDP program
 #   make bench-refusal     CPU ns per refused SYN: spillway vs nftables/iptables on a veth
 #   make fuzz          libFuzzer harnesses, FUZZ_S seconds each (tools/fuzz/fuzz.mk)
@@ -92,7 +93,7 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 
 .PHONY: all deps test tests test-unit test-bpf test-netns bench-dataplane clean \
-	check-format format lint
+	check-format check-shell format lint
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -419,6 +420,14 @@ check-format:
 	@echo "check-format: $(words $(FORMAT_SRCS)) files laid out as .clang-format says"
 format:
 	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+# Shell: every script git tracks (the demo, CI, packaging, the maintainer scripts, the bash
+# completion) free of shellcheck's warnings and errors (its style notes are not enforced).
+SHELL_SRCS = $(shell git ls-files '*.sh' '*.bash' .ci/run 'debian/*.postinst' 'debian/*.postrm' \
+	'debian/*.prerm' 2>/dev/null || find tools tests debian .ci -name '*.sh' -o -name '*.bash' \
+	-o -name run -o -name '*.postinst' -o -name '*.postrm' -o -name '*.prerm')
+check-shell:
+	$(Q)shellcheck -x -S warning $(SHELL_SRCS)
+	@echo "check-shell: $(words $(SHELL_SRCS)) scripts free of shellcheck warnings"
 lint:
 	$(Q)bash tests/run-tests.sh $(BUILD) lint
 

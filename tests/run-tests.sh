@@ -5,8 +5,9 @@
 #
 #   tests/run-tests.sh BUILD_DIR [lint|unit|bpf|netns|package]...
 #
-# Layers run in the order given (default: lint, unit, bpf, netns, package). lint is one test: `make
-# check-format` (the C sources against .clang-format), passed when it exits 0. Every executable in
+# Layers run in the order given (default: lint, unit, bpf, netns, package). lint is two tests:
+# `make check-format` (the C sources against .clang-format) and `make check-shell` (the shell
+# scripts against shellcheck), each passed when it exits 0. Every executable in
 # BUILD_DIR/tests/LAYER/ runs with a timeout, its output shown as it comes. Counts come from
 # cmocka's summary lines; a binary that crashes, times out, exits non-zero without reporting a
 # failure, or prints no summary counts as one failed test, and so does a test source with no
@@ -109,18 +110,23 @@ run_one() { # LAYER BINARY
 	fi
 }
 
-# The lint layer: one test per check, passed when the check exits 0.
-run_lint() {
-	echo "=== lint"
-	echo "==> lint/check-format"
-	# The first lines of clang-format's complaints say where; all of them would be thousands.
-	make -C "$src_root/.." -s --no-print-directory check-format 2>&1 | head -n 40
+# The lint layer: one test per check, a make target passed when it exits 0. The first lines of
+# its complaints say where; all of them could be thousands.
+lint_check() { # TARGET LINES WHY
+	echo "==> lint/$1"
+	make -C "$src_root/.." -s --no-print-directory "$1" 2>&1 | head -n "$2"
 	if [ "${PIPESTATUS[0]}" -eq 0 ]; then
-		echo "PASS: lint/check-format"
+		echo "PASS: lint/$1"
 		passed=$((passed + 1))
 	else
-		fail "lint/check-format" "sources not laid out as .clang-format says (make format fixes them)"
+		fail "lint/$1" "$3"
 	fi
+}
+
+run_lint() {
+	echo "=== lint"
+	lint_check check-format 40 "sources not laid out as .clang-format says (make format fixes them)"
+	lint_check check-shell 60 "shell scripts with shellcheck warnings (make check-shell lists them)"
 }
 
 run_layer() { # LAYER

@@ -19,8 +19,8 @@ packages=(
 	# The Python and Go clients (clients/): Debian's interpreter, pip for the offline install
 	# test, and Debian's Go (1.19); neither downloads anything.
 	python3 python3-pip golang-go
-	# Static analysis, and the layout check of the lint layer (make check-format).
-	clang-tidy cppcheck clang-format
+	# Static analysis, and the lint layer's checks (make check-format, make check-shell).
+	clang-tidy cppcheck clang-format shellcheck
 	# Demo: a real database pool to saturate, metrics scraping, plots, clients.
 	prometheus postgresql netcat-openbsd socat curl jq
 	# gnuplot-nox first: listed alone, "gnuplot" would pull in the Qt front end.

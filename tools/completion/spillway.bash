@@ -1,6 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # bash completion for spillway(8).
 
+# Offer the words of $1 that start with the word being completed ($cur of _spillway). mapfile,
+# not COMPREPLY=($(...)): the list is split on lines only, never globbed.
+_spillway_offer()
+{
+	mapfile -t COMPREPLY < <(compgen -W "$1" -- "$cur")
+}
+
 _spillway()
 {
 	local cur prev words cword
@@ -34,11 +41,11 @@ _spillway()
 		return
 		;;
 	--proto)
-		COMPREPLY=($(compgen -W "tcp udp" -- "$cur"))
+		_spillway_offer "tcp udp"
 		return
 		;;
 	--mode)
-		COMPREPLY=($(compgen -W "xdp xdp-generic tc" -- "$cur"))
+		_spillway_offer "xdp xdp-generic tc"
 		return
 		;;
 	--interval | --for | --count | --dscp | --local | --shed)
@@ -47,70 +54,69 @@ _spillway()
 	esac
 
 	if [[ -z $cmd ]]; then
-		COMPREPLY=($(compgen -W "status top explain rules policy report attach detach
-			config reload version help --pin-root --state-dir --config --verbose --help" \
-			-- "$cur"))
+		_spillway_offer "status top explain rules policy report attach detach
+			config reload version help --pin-root --state-dir --config --verbose --help"
 		return
 	fi
 
 	case $cmd in
-	st*) COMPREPLY=($(compgen -W "--json --interval --help" -- "$cur")) ;;
-	t*) COMPREPLY=($(compgen -W "--interval --count --help" -- "$cur")) ;;
-	e*) COMPREPLY=($(compgen -W "--proto --local --dscp --json --help" -- "$cur")) ;;
+	st*) _spillway_offer "--json --interval --help" ;;
+	t*) _spillway_offer "--interval --count --help" ;;
+	e*) _spillway_offer "--proto --local --dscp --json --help" ;;
 	ru*)
 		if [[ -z $sub ]]; then
-			COMPREPLY=($(compgen -W "list add del --help" -- "$cur"))
+			_spillway_offer "list add del --help"
 		elif [[ $sub == a* && $nargs -eq 1 ]]; then
-			COMPREPLY=($(compgen -W "critical standard sheddable" -- "$cur"))
+			_spillway_offer "critical standard sheddable"
 		elif [[ $sub == l* ]]; then
-			COMPREPLY=($(compgen -W "--json" -- "$cur"))
+			_spillway_offer "--json"
 		fi
 		;;
 	p*)
 		if [[ -z $sub ]]; then
-			COMPREPLY=($(compgen -W "set clear dry-run --help" -- "$cur"))
+			_spillway_offer "set clear dry-run --help"
 		elif [[ $sub == s* ]]; then
-			COMPREPLY=($(compgen -W "--shed --for" -- "$cur"))
+			_spillway_offer "--shed --for"
 		elif [[ $sub == d* && $nargs -eq 1 ]]; then
-			COMPREPLY=($(compgen -W "on off" -- "$cur"))
+			_spillway_offer "on off"
 		elif [[ $sub == d* ]]; then
-			COMPREPLY=($(compgen -W "--for" -- "$cur"))
+			_spillway_offer "--for"
 		fi
 		;;
-	rel*) COMPREPLY=($(compgen -W "--dry-run --help" -- "$cur")) ;;
+	rel*) _spillway_offer "--dry-run --help" ;;
 	rep*)
 		if [[ -z $sub ]]; then
-			COMPREPLY=($(compgen -W "pool queue --socket --config" -- "$cur"))
+			_spillway_offer "pool queue --socket --config"
 		elif [[ $sub == p* && $nargs -ge 1 ]]; then
 			compopt -o nospace
-			COMPREPLY=($(compgen -W "in_use= capacity= waiting= wait_ms=" -- "$cur"))
+			_spillway_offer "in_use= capacity= waiting= wait_ms="
 		elif [[ $sub == q* && $nargs -ge 1 ]]; then
 			compopt -o nospace
-			COMPREPLY=($(compgen -W "depth= limit= age_ms=" -- "$cur"))
+			_spillway_offer "depth= limit= age_ms="
 		fi
 		;;
 	a*)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--mode --help" -- "$cur"))
+			_spillway_offer "--mode --help"
 		else
-			COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur"))
+			_spillway_offer "$(ls /sys/class/net 2>/dev/null)"
 		fi
 		;;
 	d*)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--all --yes --help" -- "$cur"))
+			_spillway_offer "--all --yes --help"
 		else
-			COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur"))
+			_spillway_offer "$(ls /sys/class/net 2>/dev/null)"
 		fi
 		;;
 	c*)
 		if [[ -z $sub ]]; then
-			COMPREPLY=($(compgen -W "check diff" -- "$cur"))
+			_spillway_offer "check diff"
 		else
 			_filedir 'y?(a)ml'
 		fi
 		;;
-	h*) COMPREPLY=($(compgen -W "status top explain rules policy report attach detach
-			config reload version" -- "$cur")) ;;
+	h*) _spillway_offer "status top explain rules policy report attach detach
+			config reload version" ;;
 	esac
 } && complete -F _spillway spillway

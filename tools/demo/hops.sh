@@ -187,7 +187,7 @@ wait_http() { # NS URL PID LOG
 }
 
 start_services() { # MODE
-	local dir=$TMP/run-$1 tiermap= t
+	local dir=$TMP/run-$1 tiermap='' t
 	mkdir -p "$TMP/state-back" "$TMP/state-front"
 	nsenter --net="/var/run/netns/$NS_BACK" -- "$BUILD/demo-backend" --listen "0.0.0.0:$PORT" --workers "$BACK_WORKERS" \
 		--db-pool "$POOL" --db "host=$TMP/pg dbname=postgres user=postgres" \

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
 #
 # What the demo scripts (run.sh, hops.sh) share: namespaces, PostgreSQL, processes, and the
 # leftovers of killed runs. Sourced; the caller defines log and die, and sets TMP, PG_BIN and

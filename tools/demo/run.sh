@@ -76,7 +76,6 @@ SOURCES=${SOURCES:-16}
 case $SOURCES in [1-9] | 1[0-6]) ;; *) echo "SOURCES must be 1 to 16, not '$SOURCES'" >&2; exit 2 ;; esac
 QUIET=${QUIET:-0}
 PORT=8080
-TIERS=3
 PHASES=(warm overload slowdb recover flood after)
 PHASE_X=(0.5 3 3 0.5 10 0.5) # load as a multiple of C
 # % of each phase's load per tier. At 10C tier 0 keeps 5 %, half the capacity: protection
@@ -87,7 +86,7 @@ TIER_NAMES=(critical standard sheddable)
 
 ID=$$
 NS_SRV=spw-demo-$ID-srv
-NS_CLI=(spw-demo-$ID-t0 spw-demo-$ID-t1 spw-demo-$ID-t2)
+NS_CLI=("spw-demo-$ID-t0" "spw-demo-$ID-t1" "spw-demo-$ID-t2")
 PIN=/sys/fs/bpf/spw-demo-$ID
 TMP=
 PG_DATA=
@@ -385,7 +384,7 @@ sampler() { # FILE T0_EPOCH MODE
 # that wall-clock second), added up over the tier's sources (p99: the largest); with the
 # admit level and pool saturation of the newest sample.
 live_table() { # DIR SAMPLES
-	local dir=$1 samples=$2 ph extra t n=0
+	local dir=$1 samples=$2 ph extra t f n=0
 	set +e +o pipefail
 	while :; do
 		sleep 1
@@ -397,9 +396,8 @@ live_table() { # DIR SAMPLES
 		n=$((n + 1))
 		extra=$(tail -1 "$samples" 2>/dev/null | jq -r '"level \(.level // "-"), pool \(if .pool then (.pool * 100 | floor | tostring) + " %" else "-" end)"' 2>/dev/null || true)
 		for t in 0 1 2; do
-			for f in "$dir/$ph-t$t"-gen.live; do
-				[ -f "$f" ] && grep '^tier=' "$f" | tail -1
-			done | awk -v ph="$ph" -v t="$t" -v x="$([ $t -eq 0 ] && echo "$extra")" '
+			f="$dir/$ph-t$t-gen.live"
+			{ [ -f "$f" ] && grep '^tier=' "$f" | tail -1; } | awk -v ph="$ph" -v t="$t" -v x="$([ $t -eq 0 ] && echo "$extra")" '
 				{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 				  o += v["offered"]; ok += v["ok"]; r += v["refused"]; to += v["timeouts"];
 				  e += v["5xx"]; if (v["p99_ms"] > p) p = v["p99_ms"]; seen = 1 }
@@ -414,7 +412,7 @@ live_table() { # DIR SAMPLES
 run_once() { # off|on
 	local mode=$1 dir
 	dir=$TMP/run-$mode
-	local i x rate t0 sp lt ph
+	local i x rate t0 sp ph
 	mkdir -p "$dir"
 	log "run '$mode': ${PHASES[*]} at ${PHASE_X[*]} x C = $C/s, ${PHASE_S} s each"
 	rm -f "$TMP/report.sock"
