@@ -378,7 +378,7 @@ measure_idle() { # NAME: one request at a time, through both hops
 # ---- one run -----------------------------------------------------------------------------------
 
 run_once() { # off|on
-	local mode=$1 dir=$TMP/run-$1 i ph t k rate srcs cap_pid
+	local mode=$1 dir=$TMP/run-$1 i ph t k rate srcs cap_pid at
 	mkdir -p "$dir"
 	log "run '$mode': ${PHASES[*]} at $LOAD x C = $(calc "$C * $LOAD")/s, ${PHASE_S} s each, $RETRIES retries"
 	if [ "$mode" = on ]; then
@@ -399,25 +399,28 @@ run_once() { # off|on
 	start_jobs "$mode"
 	date +%s.%N >"$dir/t0"
 	LOAD_PIDS=()
+	at=$(add_s "$(date +%s.%N)" "$PHASE_LEAD")
 	for ((i = 0; i < ${#PHASES[@]}; i++)); do
 		ph=${PHASES[i]}
-		case $ph in
-		slowdb) kill -USR1 "$BACK_PID" "$SINK_PID" ;;
-		recover) kill -USR2 "$BACK_PID" "$SINK_PID" ;;
-		esac
-		date +%s.%N >"$dir/start-$ph"
 		for t in 0 1 2; do
 			rate=$(calc "$C * $LOAD * ${MIX[t]} / 100")
 			srcs=()
 			for ((k = 0; k < $(src_count $t); k++)); do srcs+=(--source "$(src_addr $t $k)"); done
 			nsenter --net="/var/run/netns/$NS_CLI" -- "$BUILD/loadgen" --target "$FRONT_ADDR:$PORT" --rate "$rate" \
-				--duration "$PHASE_S" "${srcs[@]}" --tier "$t" --path /work \
+				--duration "$PHASE_S" --start-at "$at" "${srcs[@]}" --tier "$t" --path /work \
 				--retries "$RETRIES" --connect-timeout-ms 1000 --timeout-ms 3000 \
 				--json "$dir/$ph-t$t.json" >"$dir/$ph-t$t.log" 2>&1 &
 			LOAD_PIDS+=($!)
 			PIDS+=($!)
 		done
-		sleep "$PHASE_S"
+		sleep_until "$at"
+		case $ph in
+		slowdb) kill -USR1 "$BACK_PID" "$SINK_PID" ;;
+		recover) kill -USR2 "$BACK_PID" "$SINK_PID" ;;
+		esac
+		echo "$at" >"$dir/start-$ph"
+		at=$(add_s "$at" "$PHASE_S")
+		sleep_until "$(add_s "$at" "-$PHASE_LEAD")"
 	done
 	for i in "${LOAD_PIDS[@]}"; do wait "$i" || log "a load generator exited non-zero ($dir)"; done
 	date +%s.%N >"$dir/end"

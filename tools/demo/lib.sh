@@ -24,6 +24,18 @@ stop_pid() { # PID
 	wait "$1" 2>/dev/null || true
 }
 
+# Phases on a wall-clock schedule. A phase's load generators are started PHASE_LEAD seconds
+# ahead with `loadgen --start-at` its boundary, so the phases follow each other without a gap.
+# Started at the boundary, they began 0.3-0.5 s late on a loaded 2-core machine (awk,
+# nsenter and exec for each, one after the other), and the controller rightly read that pause
+# as the load going away, rose to full admission, and met the next phase's load there, in
+# the slow-DB phase with the database 3x slower at the same moment.
+: "${PHASE_LEAD:=1}" # seconds
+add_s() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; } # A + B, in seconds
+sleep_until() { # T: wall-clock seconds since the epoch; returns at once when T is past
+	sleep "$(awk -v t="$1" -v n="$(date +%s.%N)" 'BEGIN { d = t - n; printf "%.3f", (d > 0 ? d : 0) }')"
+}
+
 # Cleanup's first half: every background process, then PostgreSQL. Never fails.
 demo_stop_all() {
 	local p

@@ -267,18 +267,18 @@ stop_daemon() {
 
 # ---- load ----------------------------------------------------------------------------------
 
-# Starts the generators of one phase, one per tier: tier t gets TOTAL_RATE * MIX[t] %, its
-# connections taking the tier's sources in turn. Files: DIR/NAME-tT-gen.json (result) and
+# Starts the generators of one phase, one per tier, their arrivals from START_AT (wall-clock
+# seconds): tier t gets TOTAL_RATE * MIX[t] %, its connections taking the tier's sources in turn. Files: DIR/NAME-tT-gen.json (result) and
 # .live (per-second lines).
-start_load() { # DIR NAME TOTAL_RATE DURATION_S "MIX0 MIX1 MIX2"
-	local dir=$1 name=$2 total=$3 dur=$4 t k r srcs mix
+start_load() { # DIR NAME TOTAL_RATE DURATION_S "MIX0 MIX1 MIX2" START_AT
+	local dir=$1 name=$2 total=$3 dur=$4 at=$6 t k r srcs mix
 	read -r -a mix <<<"$5"
 	for t in 0 1 2; do
 		r=$(awk -v a="$total" -v m="${mix[t]}" 'BEGIN { printf "%.2f", a * m / 100 }')
 		srcs=()
 		for ((k = 0; k < $(src_count $t); k++)); do srcs+=(--source "$(src_addr $t $k)"); done
 		nsenter --net="/var/run/netns/${NS_CLI[t]}" -- "$BUILD/loadgen" --target "$(srv_addr $t):$PORT" --rate "$r" \
-			--duration "$dur" "${srcs[@]}" --tier "$t" --path /work \
+			--duration "$dur" --start-at "$at" "${srcs[@]}" --tier "$t" --path /work \
 			--connect-timeout-ms 1000 --timeout-ms 3000 --json "$dir/$name-t$t-gen.json" \
 			--live >"$dir/$name-t$t-gen.live" 2>&1 &
 		LOAD_PIDS+=($!)
@@ -412,7 +412,7 @@ live_table() { # DIR SAMPLES
 run_once() { # off|on
 	local mode=$1 dir
 	dir=$TMP/run-$mode
-	local i x rate t0 sp ph
+	local i x rate t0 sp ph at
 	mkdir -p "$dir"
 	log "run '$mode': ${PHASES[*]} at ${PHASE_X[*]} x C = $C/s, ${PHASE_S} s each"
 	rm -f "$TMP/report.sock"
@@ -440,19 +440,22 @@ run_once() { # off|on
 		PIDS+=("$live_pid")
 	fi
 	LOAD_PIDS=()
+	at=$(add_s "$(date +%s.%N)" "$PHASE_LEAD")
 	for ((i = 0; i < NPHASES; i++)); do
 		ph=${PHASES[i]}
 		rate=$(awk -v c="$C" -v x="${PHASE_X[i]}" 'BEGIN { printf "%.1f", c * x }')
+		# The next phase starts on schedule while this one's last requests finish.
+		start_load "$dir" "$ph" "$rate" "$PHASE_S" "${PHASE_MIX[i]}" "$at"
+		sleep_until "$at"
 		case $ph in
 		slowdb) kill -USR1 "$BACKEND_PID" ;;
 		recover) kill -USR2 "$BACKEND_PID" ;;
 		esac
 		echo "$ph" >"$dir/current_phase"
-		date +%s.%N >"$dir/start-$ph"
+		echo "$at" >"$dir/start-$ph"
 		[ "$QUIET" = 1 ] || log "phase $ph: $rate req/s"
-		# The next phase starts on schedule while this one's last requests finish.
-		start_load "$dir" "$ph" "$rate" "$PHASE_S" "${PHASE_MIX[i]}"
-		sleep "$PHASE_S"
+		at=$(add_s "$at" "$PHASE_S")
+		sleep_until "$(add_s "$at" "-$PHASE_LEAD")"
 	done
 	wait_load || log "a load generator exited non-zero (see $dir/*.live)"
 	sleep 1
@@ -483,7 +486,7 @@ collect_run() { # MODE
 		st=$(cat "$dir/start-$ph")
 		off=$(awk -v a="$st" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
 		for t in 0 1 2; do
-			jq -s --argjson off "$off" '{
+			jq -s --argjson off "$off" --argjson t0 "$t0" '{
 				offered: (map(.offered) | add), ok: (map(.ok) | add),
 				refused: (map(.refused) | add), timeouts: (map(.timeouts) | add),
 				http_5xx: (map(.http_5xx) | add), errors: (map(.errors) | add),
@@ -491,6 +494,7 @@ collect_run() { # MODE
 				rate: (map(.rate) | add), duration_s: (.[0].duration_s),
 				p50_ms: ((map((.p50_ms // 0) * .ok) | add) / ([(map(.ok) | add), 1] | max)),
 				p99_ms: (map(.p99_ms) | max), sources: (map(.sources) | add), start_s: $off,
+				first_arrival_s: ((map(.start_unix_us) | min) / 1e6 - $t0),
 				per_second: ([.[].per_second[]] | group_by(.t) | map({t: .[0].t,
 					offered: (map(.offered) | add), ok: (map(.ok) | add),
 					refused: (map(.refused) | add), timeouts: (map(.timeouts) | add),
