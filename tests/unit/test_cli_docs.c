@@ -95,7 +95,7 @@ static void test_completion_names_every_command_and_mode(void **state)
 	size_t i, n;
 
 	(void)state;
-	words = span(text, "if [[ -z $cmd ]]; then\n\t\tCOMPREPLY", "return", &n);
+	words = span(text, "if [[ -z $cmd ]]; then\n\t\t_spillway_offer", "return", &n);
 	for (i = 0; i < NCOMMANDS; i++) {
 		if (!has_word(words, n, command_names[i]))
 			fail_msg("completion does not offer command '%s'", command_names[i]);
