@@ -846,8 +846,8 @@ static void test_delay_only_capacity_back(void **state)
  * (six cohorts at most), 0.5C -> 1.4C, where the cut lands inside tier 2: settled within 2 s
  * with every seed. Spread evenly over its cohorts, tier 2's demand says a cut to a share of
  * its ranks admits that share of it, when it admits the hosts in those ranks: all of it, or
- * none. The same runs without per-rank counts are printed beside it: with some seeds they
- * settle after 5 to 19 s, and tier 0 waits behind the excess until they do.
+ * none. The same runs without per-rank counts are printed beside it: with 4 seeds of 20 they
+ * settle after 5.6 to 20 s (the whole run), and tier 0 waits behind the excess until they do.
  */
 static void run_few_hosts(bool no_ranks, uint64_t seed, struct step_result *r)
 {

@@ -650,11 +650,7 @@ static void print_live(unsigned long t)
 	g.live_offered = 0;
 }
 
-/*
- * Sleeps until --start-at, so a scenario's phases follow each other without a gap however
- * long each generator took to start: the next phase's generators are started ahead and all
- * begin at the boundary. A time already past starts at once, and says by how much.
- */
+/* Seconds since the epoch: --start-at is a wall-clock time, shared by every generator. */
 static double wall_s(void)
 {
 	struct timespec now;
@@ -663,6 +659,11 @@ static double wall_s(void)
 	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
+/*
+ * Sleeps until --start-at, so a scenario's phases follow each other without a gap however
+ * long each generator took to start: the next phase's generators are started ahead and all
+ * begin at the boundary. A time already past starts at once, and says by how much.
+ */
 static void wait_for_start(void)
 {
 	struct timespec at = {.tv_sec = (time_t)g.start_at,
@@ -800,8 +801,7 @@ static json_t *summary_json(void)
 	/* The whole latency distribution of the ok requests, for any other percentile. */
 	json_object_set_new(o, "latency_hist_us", hist_json(&g.total.lat));
 	json_object_set_new(o, "target", json_string(g.target_str));
-	/* An integer: the summary's reals are written to 9 digits, which would keep only seconds.
-	 */
+	/* An integer: reals are written to 9 digits here, which would keep whole seconds only. */
 	json_object_set_new(o, "start_unix_us", json_integer((json_int_t)(g.start_unix_s * 1e6)));
 	json_object_set_new(o, "sources", json_integer((json_int_t)g.nsources));
 	json_object_set_new(o, "connect_timeouts", json_integer((json_int_t)g.connect_timeouts));
