@@ -237,14 +237,17 @@ static void log_level_change(const struct spwd_service *s, uint32_t prev)
 	if (s->overridden)
 		pr_debug("%s: level %u -> %u (manual override)\n", s->cfg->name, prev, s->level);
 	else if (top)
-		/* The estimate the move was sized by: a capacity, or with delay signals only the
-		 * rate served while the delay was low (0: none yet). */
-		pr_debug(
-		    "%s: level %u -> %u (pressure %.3f: %s%s%s %.3f, target %.3f; %s %.0f/s)\n",
-		    s->cfg->name, prev, s->level, s->pressure, spw_signal_kind_name(top->kind),
-		    top->source[0] ? " " : "", top->source, top->value, top->target,
-		    s->law.capacity > 0 ? "capacity" : "served",
-		    s->law.capacity > 0 ? s->law.capacity : s->law.served);
+		/* The estimates the move was sized by: a capacity, or with delay signals only the
+		 * rate served while the delay was low (0: none yet); the demand at full admission
+		 * and what the new level admits of it (new flows/s). */
+		pr_debug("%s: level %u -> %u (pressure %.3f: %s%s%s %.3f, target %.3f; %s %.0f/s, "
+			 "demand %.0f/s, admitted %.0f/s)\n",
+			 s->cfg->name, prev, s->level, s->pressure, spw_signal_kind_name(top->kind),
+			 top->source[0] ? " " : "", top->source, top->value, top->target,
+			 s->law.capacity > 0 ? "capacity" : "served",
+			 s->law.capacity > 0 ? s->law.capacity : s->law.served,
+			 spw_law_rate_at(&s->law, &s->law_params, s->law_params.ceiling),
+			 spw_law_rate_at(&s->law, &s->law_params, s->law.level));
 	else
 		pr_debug("%s: level %u -> %u (no fresh signal)\n", s->cfg->name, prev, s->level);
 }
