@@ -750,6 +750,81 @@ static void test_law_no_rise_past_overload(void **state)
 	assert_true(s.level > overloaded);
 }
 
+/*
+ * The end of an overload at the floor (tier 0 alone admitted): tier 0 falls from 12 flows a
+ * window to 2, a fall no one window proves beyond chance. Once the fall of all that enters
+ * is confirmed (300 ms), every tier's demand is what the fall's windows counted, tier 0's
+ * included: an estimate left near the overload's 120/s sized the rise after it as if tier 0
+ * alone still filled the capacity (the demo: 32 -> 33 -> 38 -> 96, over a second).
+ */
+static void test_law_fall_taken_whole(void **state)
+{
+	static const double before[TIERS] = {120, 360, 720}, after[TIERS] = {20, 60, 120};
+	struct spw_law_params p;
+	struct spw_law_state s;
+	int i;
+
+	(void)state;
+	law3(&p, &s);
+	for (i = 1; i <= 40; i++)
+		observe(&s, &p, before, FLOOR, T(i));
+	assert_near(s.demand[0], 120, 10);
+	for (i = 41; i <= 43; i++)
+		observe(&s, &p, after, FLOOR, T(i));
+	print_message("demand after the fall: %.0f/%.0f/%.0f per s\n", s.demand[0], s.demand[1],
+		      s.demand[2]);
+	assert_true(s.fall_since_ns == 0); /* confirmed */
+	assert_near(s.demand[0], 20, 5);
+	assert_near(s.demand[1], 60, 10);
+	assert_near(s.demand[2], 120, 20);
+	assert_near(spw_law_rate_at(&s, &p, CEILING), 200, 30);
+}
+
+/*
+ * A capacity estimate of a slow database (100/s) while the database is fast again (400/s) at
+ * 0.5C: the pool at the floor reads `fill` of its target. A rise sized by the stale estimate
+ * stops where 100/s fits, and the low readings after it, below learn_min, never relearn it.
+ * The admitted rate over the fill says the capacity is past it; taken at each of
+ * `reports_at` (ns after each tick: 0 at the tick, else between ticks, when the tick's counts
+ * end before the report's window does), full admission is reached in one rise.
+ */
+static void stale_capacity_recovers(double fill, uint64_t reports_at)
+{
+	static const double load[TIERS] = {20, 60, 120};
+	struct spw_law_params p;
+	struct spw_law_state s;
+	struct spw_law_reading r;
+	unsigned int rises = 0;
+	double prev;
+	int i;
+
+	law3(&p, &s);
+	spw_law_resume(&s, &p, FLOOR, 100);
+	for (i = 1; i <= 10; i++)
+		observe(&s, &p, load, FLOOR, T(i));
+	for (i = 11; i <= 30; i++) {
+		observe(&s, &p, load, s.level, T(i));
+		r = reading(fill, T(i) + reports_at);
+		prev = s.level;
+		spw_law_step(&s, &p, &r, T(i) + reports_at);
+		rises += s.level > prev;
+	}
+	print_message("fill %.2f, reports %llu ms after the tick: level %.1f in %u rises\n", fill,
+		      (unsigned long long)(reports_at / NSEC_PER_MSEC), s.level, rises);
+	assert_near(s.level, CEILING, 0);
+	assert_int_equal(rises, 1);
+}
+
+static void test_law_stale_capacity_recovers(void **state)
+{
+	(void)state;
+	stale_capacity_recovers(0.05, 0);
+	/* A report 70 ms after the tick: its 100 ms window is counted for 30 ms only. */
+	stale_capacity_recovers(0.05, 70 * NSEC_PER_MSEC);
+	/* A pool empty all through the report: the capacity is past any estimate. */
+	stale_capacity_recovers(0.0, 0);
+}
+
 /* A fresh reading of delay signals only (an age, a latency): nothing that scales with the
  * load, and a queue shows in it only after lag_ms. */
 static struct spw_law_reading delay_reading(double p, double lag_ms, uint64_t t)
@@ -901,6 +976,8 @@ int main(void)
 	    cmocka_unit_test(test_law_demand),
 	    cmocka_unit_test(test_law_cut_by_demand),
 	    cmocka_unit_test(test_law_no_rise_past_overload),
+	    cmocka_unit_test(test_law_fall_taken_whole),
+	    cmocka_unit_test(test_law_stale_capacity_recovers),
 	    cmocka_unit_test(test_law_served_lags),
 	    cmocka_unit_test(test_law_backlog_keeps_bracket),
 	    cmocka_unit_test(test_retry_hint),

@@ -552,17 +552,20 @@ static void test_capacity_halves(void **state)
 }
 
 /*
- * (8b) The database slows 3x under 3C, then is fast again as the load falls to 0.5C: full
- * admission within 1 s of the drop. The capacity estimate was lowered during the slowdown
- * and the low readings after it (fill under learn_min) never relearn it: a recovery sized by
- * that estimate climbs a few ranks a tick and keeps tiers 1 and 2 shed for seconds.
+ * The database slows 3x under 3C, then is fast again as the load falls to 0.5C: the level's
+ * ticks from the drop to full admission (which it then holds) and the rises on the way, worst
+ * over the seeds; demo_scale: the server and reporter of (8c). The capacity estimate was lowered
+ * during the slowdown and the low readings after it (fill under learn_min) never relearn it: a
+ * recovery sized by that estimate climbs a few ranks a tick and keeps tiers 1 and 2 shed for
+ * seconds.
  */
-static void test_slow_db_recovers(void **state)
+static void slow_db_recovery(bool demo_scale, const char *name, size_t *worst_ticks,
+			     unsigned int *worst_rises)
 {
-	double worst = 0;
 	unsigned int i;
 
-	(void)state;
+	*worst_ticks = 0;
+	*worst_rises = 0;
 	for (i = 0; i < nseeds; i++) {
 		struct sim_loop_config c;
 		unsigned int rises;
@@ -570,9 +573,18 @@ static void test_slow_db_recovers(void **state)
 		size_t from, ticks;
 
 		sim_loop_defaults(&c, seed_of(i));
-		c.load_c = 3.0;
 		c.pool_target = 0.95;
 		c.rep.wait_signal = true;
+		if (demo_scale) {
+			c.server.capacity = 400.0;
+			c.server.pool_size = 20;
+			c.server.queue_limit = 44;
+			c.server.sources[0] = 1;
+			c.server.sources[1] = 16;
+			c.server.sources[2] = 16;
+			c.rep.period_ns = MS(50);
+		}
+		c.load_c = 3.0;
 		start(&cur, &c);
 		sim_loop_run(&cur, S(10));
 		sim_set_capacity(cur.sim, c.server.capacity / 3);
@@ -584,20 +596,57 @@ static void test_slow_db_recovers(void **state)
 		sim_loop_set_load(&cur, 0.5);
 		sim_loop_run(&cur, S(10));
 		if (i == 0)
-			dump(&cur, "slow_db_recovers");
+			dump(&cur, name);
 		ticks = ticks_to_full(&cur, from, &rises);
 		print_message("  seed %u: level %u -> %u in %.1f s, %u rises\n", i, before, CEILING,
 			      (double)ticks * TICK_NS / NSEC_PER_SEC, rises);
-		assert_true(ticks * TICK_NS <= S(1));
-		/* Each rise waits out a settle time: on a reporter slower than these ticks each
-		 * costs a report period, so the demand that fits is reached in one. */
-		assert_true(rises == 1);
-		worst_of(&worst, (double)ticks * TICK_NS / NSEC_PER_SEC);
+		if (ticks > *worst_ticks)
+			*worst_ticks = ticks;
+		if (rises > *worst_rises)
+			*worst_rises = rises;
 		sim_loop_free(&cur);
 	}
+}
+
+/* (8b) The slow database's recovery: full admission within 1 s of the drop, in one rise. */
+static void test_slow_db_recovers(void **state)
+{
+	unsigned int rises;
+	size_t ticks;
+
+	(void)state;
+	slow_db_recovery(false, "slow_db_recovers", &ticks, &rises);
 	print_message("(8b) DB 3x slower at 3C, then fast at 0.5C: full admission %.1f s after the "
-		      "drop (worst of %u seeds, limit 1 s)\n",
-		      worst, nseeds);
+		      "drop in %u rises (worst of %u seeds, limit 1 s)\n",
+		      (double)ticks * TICK_NS / NSEC_PER_SEC, rises, nseeds);
+	assert_true(ticks * TICK_NS <= S(1));
+	/* Each rise waits out a settle time: on a reporter slower than these ticks each costs a
+	 * report period, so the demand that fits is reached in one. */
+	assert_int_equal(rises, 1);
+}
+
+/*
+ * (8c) The same at the overload demo's scale, where each 100 ms window counts a few flows of
+ * a tier instead of hundreds: C = 400/s over a pool of 20 with 44 waiters (64 workers), a
+ * report every 50 ms, tier 0 from one client host and tiers 1 and 2 from 16 each. After the
+ * drop tier 0 offers 2 flows a window where it offered 12: a fall no single window proves
+ * beyond noise, and an estimate still of the overload's demand sized the rises after it
+ * (seen in the demo: 32 -> 33 -> 38 -> 96, full admission 1.12 s after the drop). Within
+ * 0.8 s, in at most two rises: the demo's promise is every tier from 1 s on, and a real
+ * reporter and data plane add their delays to the law's.
+ */
+static void test_slow_db_recovers_small(void **state)
+{
+	unsigned int rises;
+	size_t ticks;
+
+	(void)state;
+	slow_db_recovery(true, "slow_db_recovers_small", &ticks, &rises);
+	print_message("(8c) the same at C = 400/s, a pool of 20: full admission %.1f s after the "
+		      "drop in %u rises (worst of %u seeds, limit 0.8 s)\n",
+		      (double)ticks * TICK_NS / NSEC_PER_SEC, rises, nseeds);
+	assert_true(ticks * TICK_NS <= MS(800));
+	assert_true(rises <= 2);
 }
 
 /* (9) Constant 2C for 5 minutes: within +-10 % throughout, at most 2 turns a minute. */
@@ -986,6 +1035,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_load_drop, loop_teardown),
 	    cmocka_unit_test_teardown(test_capacity_halves, loop_teardown),
 	    cmocka_unit_test_teardown(test_slow_db_recovers, loop_teardown),
+	    cmocka_unit_test_teardown(test_slow_db_recovers_small, loop_teardown),
 	    cmocka_unit_test_teardown(test_constant_2c, loop_teardown),
 	    cmocka_unit_test_teardown(test_stale_signal, loop_teardown),
 	    cmocka_unit_test_teardown(test_invalid_readings, loop_teardown),

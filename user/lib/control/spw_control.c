@@ -389,24 +389,59 @@ static bool entering_fell(const struct spw_law_state *s, const struct spw_law_co
 	return s->demand_known && entering < expected && demand_jumped(expected, entering);
 }
 
+/* Adds window c to the sum of the windows before it in a (a->window_ns 0: none yet). */
+static void add_window(struct spw_law_counts *a, const struct spw_law_counts *c)
+{
+	double lmin = c->level_min > 0 && c->level_min < c->level ? c->level_min : c->level,
+	       amin = a->level_min > 0 && a->level_min < a->level ? a->level_min : a->level;
+	uint32_t k;
+
+	if (!a->window_ns) {
+		*a = *c;
+		return;
+	}
+	a->level = (a->level * (double)a->window_ns + c->level * (double)c->window_ns) /
+		   (double)(a->window_ns + c->window_ns);
+	a->level_min = lmin < amin ? lmin : amin;
+	a->window_ns += c->window_ns;
+	a->end_ns = c->end_ns;
+	for (k = 0; k < SPW_MAX_TIERS; k++) {
+		a->passed[k] += c->passed[k];
+		a->shed[k] += c->shed[k];
+		a->admitted[k] += c->admitted[k];
+	}
+	a->ranks_known = a->ranks_known && c->ranks_known;
+	for (k = 0; k < SPW_RANK_LIMIT; k++) {
+		a->rank_passed[k] += c->rank_passed[k];
+		a->rank_shed[k] += c->rank_shed[k];
+	}
+}
+
 /*
  * Whether this window's fall of the flows entering waits to be confirmed: the estimates keep
  * the demand before it until the fall has lasted FALL_CONFIRM_NS. A moment of no load (one set
  * of clients stops as the next starts, callers paused by a GC or a deploy) is no new demand:
  * taken at once it reads as an overload ended, and the rise it allows meets the load coming
  * back at full admission. A rise of the demand is taken at once, as a cut cannot wait.
+ * The fall's windows are summed meanwhile; once confirmed, *whole holds them all.
  */
-static bool fall_pending(struct spw_law_state *s, const struct spw_law_counts *c)
+static bool fall_pending(struct spw_law_state *s, const struct spw_law_counts *c,
+			 const struct spw_law_counts **whole)
 {
+	*whole = NULL;
 	if (!entering_fell(s, c)) {
 		s->fall_since_ns = 0;
 		return false;
 	}
-	if (!s->fall_since_ns)
+	if (!s->fall_since_ns) {
 		s->fall_since_ns = c->end_ns - c->window_ns;
+		s->fall_counts.window_ns = 0;
+	}
+	add_window(&s->fall_counts, c);
 	if (c->end_ns - s->fall_since_ns < FALL_CONFIRM_NS)
 		return true;
 	s->fall_since_ns = 0;
+	*whole = &s->fall_counts;
 	return false;
 }
 
@@ -426,14 +461,21 @@ static void record_window(struct spw_law_state *s, const struct spw_law_counts *
 		s->hist_len++;
 }
 
-/* The demand estimates, per tier, per rank and in all, from one window. */
+/*
+ * The demand estimates, per tier, per rank and in all, from one window, or from the windows
+ * of a confirmed fall (restart): taken whole, every tier at once. The fall is a new load
+ * (an overload that ended), and one window of it carries too few flows of a small tier to
+ * prove its own fall beyond noise: 2 flows of tier 0 where 12 were expected is within 5
+ * standard deviations, and an estimate left at the overload's demand sizes the rise after it
+ * as if tier 0 alone still filled the capacity.
+ */
 static void estimate_demand(struct spw_law_state *s, const struct spw_law_params *p,
-			    const struct spw_law_counts *c)
+			    const struct spw_law_counts *c, bool restart)
 {
 	double secs = (double)c->window_ns / NSEC_PER_SEC, entering = entering_in(s, c);
 	uint32_t t;
 
-	if (entering_fell(s, c))
+	if (restart || entering_fell(s, c))
 		s->over_ns = 0;
 	for (t = 0; t < s->tiers; t++) {
 		double share = open_share(p, c->level, t), offered, rate;
@@ -444,7 +486,7 @@ static void estimate_demand(struct spw_law_state *s, const struct spw_law_params
 		else
 			offered = (double)(c->passed[t] + c->shed[t]);
 		rate = offered / secs;
-		jumped = !s->demand_known || demand_jumped(s->demand[t] * secs, offered);
+		jumped = restart || !s->demand_known || demand_jumped(s->demand[t] * secs, offered);
 		if (jumped)
 			s->demand[t] = rate;
 		else
@@ -452,7 +494,7 @@ static void estimate_demand(struct spw_law_state *s, const struct spw_law_params
 			    ewma_weight(c->window_ns, p->demand_ns) * (rate - s->demand[t]);
 		observe_ranks(s, p, c, t, jumped);
 	}
-	if (!s->demand_known || demand_jumped(s->entering * secs, entering))
+	if (restart || !s->demand_known || demand_jumped(s->entering * secs, entering))
 		s->entering = entering / secs;
 	else
 		s->entering +=
@@ -463,11 +505,13 @@ static void estimate_demand(struct spw_law_state *s, const struct spw_law_params
 void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 		     const struct spw_law_counts *c)
 {
+	const struct spw_law_counts *whole;
+
 	if (!c->window_ns)
 		return;
 	record_window(s, c);
-	if (!fall_pending(s, c))
-		estimate_demand(s, p, c);
+	if (!fall_pending(s, c, &whole))
+		estimate_demand(s, p, whole ? whole : c, whole != NULL);
 }
 
 /*
@@ -556,42 +600,58 @@ static double admitted_between(const struct spw_law_state *s, uint64_t from, uin
 }
 
 /*
- * The admitted rate over the window a reading stands for (its interval before it, at least a
- * tick), 0 when the history does not cover it. *steady tells whether both halves of the
- * window admitted at about the same rate: a reading of a window in which the load changed
- * says nothing of the capacity.
+ * The admitted rate over [start, end) by the history, NAN when it covers less than half of
+ * len. *steady tells whether both halves admitted at about the same rate: a reading of a
+ * window in which the load changed says nothing of the capacity.
  */
-static double reading_rate(const struct spw_law_state *s, const struct spw_law_params *p,
-			   const struct spw_law_reading *r, bool *steady)
+static double window_rate(const struct spw_law_state *s, uint64_t start, uint64_t end, uint64_t len,
+			  bool *steady)
 {
-	uint64_t len = s->interval_ns > p->tick_ns ? s->interval_ns : p->tick_ns;
-	uint64_t start, end, mid, c1, c2;
-	const struct spw_law_window *newest;
+	uint64_t mid = start + (end - start) / 2, c1, c2;
 	double a1, a2, r1, r2;
 
 	*steady = false;
-	if (!s->hist_len)
-		return 0;
-	newest = &s->hist[(s->hist_head + SPW_LAW_HISTORY - 1) % SPW_LAW_HISTORY];
-	/*
-	 * The counts may end before the reading (a report between ticks): the part of its
-	 * window they cover stands for it when that is at least half of it.
-	 */
-	if (r->taken_ns < len)
-		return 0;
-	start = r->taken_ns - len;
-	end = r->taken_ns < newest->end_ns ? r->taken_ns : newest->end_ns;
 	if (end < start + len / 2)
-		return 0;
-	mid = start + (end - start) / 2;
+		return NAN;
 	a1 = admitted_between(s, start, mid, &c1);
 	a2 = admitted_between(s, mid, end, &c2);
 	if (!c1 || !c2 || c1 + c2 < len / 2)
-		return 0;
+		return NAN;
 	r1 = a1 / ((double)c1 / NSEC_PER_SEC);
 	r2 = a2 / ((double)c2 / NSEC_PER_SEC);
 	*steady = fabs(r1 - r2) <= STEADY_SHARE * (r1 > r2 ? r1 : r2);
 	return (a1 + a2) / ((double)(c1 + c2) / NSEC_PER_SEC);
+}
+
+/* The window a reading stands for: its interval before it, at least a tick. */
+static uint64_t reading_len(const struct spw_law_state *s, const struct spw_law_params *p)
+{
+	return s->interval_ns > p->tick_ns ? s->interval_ns : p->tick_ns;
+}
+
+/* The newest window's end in the history, 0 when there is none. */
+static uint64_t history_end(const struct spw_law_state *s)
+{
+	if (!s->hist_len)
+		return 0;
+	return s->hist[(s->hist_head + SPW_LAW_HISTORY - 1) % SPW_LAW_HISTORY].end_ns;
+}
+
+/*
+ * The admitted rate over the window a reading stands for (window_rate), NAN when the history
+ * does not cover it. The counts may end before the reading (a report between ticks): the part
+ * of its window they cover stands for it when that is at least half of it.
+ */
+static double reading_rate(const struct spw_law_state *s, const struct spw_law_params *p,
+			   const struct spw_law_reading *r, bool *steady)
+{
+	uint64_t len = reading_len(s, p), end = history_end(s);
+
+	*steady = false;
+	if (!end || r->taken_ns < len)
+		return NAN;
+	return window_rate(s, r->taken_ns - len, r->taken_ns < end ? r->taken_ns : end, len,
+			   steady);
 }
 
 /* How long after a change a reading may still show the level before it. */
@@ -837,14 +897,23 @@ static double recovery(const struct spw_law_state *s, const struct spw_law_param
 	double cap = s->capacity, a;
 	bool steady;
 
-	if (r->load_pressure > 0 && isfinite(r->load_pressure)) {
+	if (r->load_pressure >= 0 && isfinite(r->load_pressure)) {
 		a = reading_rate(s, p, r, &steady);
+		/*
+		 * A report between ticks, its window not counted yet: the newest counts stand
+		 * for it. A low fill changes slowly, and waiting for the tick would leave the
+		 * rise to the next report, one report period later.
+		 */
+		if (isnan(a) && history_end(s) >= reading_len(s, p))
+			a = window_rate(s, history_end(s) - reading_len(s, p), history_end(s),
+					reading_len(s, p), &steady);
 		if (!(cap > 0)) {
 			if (!(a > 0))
 				a = spw_law_rate_at(s, p, level);
-			cap = a / r->load_pressure;
+			if (r->load_pressure > 0)
+				cap = a / r->load_pressure;
 		} else if (r->load_pressure < p->learn_min && a > 0 && steady &&
-			   a / r->load_pressure > cap) {
+			   !(a <= cap * r->load_pressure)) {
 			/*
 			 * Readings below learn_min never relearn the estimate, which may be one
 			 * lowered by an overload that is over (a database slowed, then recovered):
@@ -852,8 +921,10 @@ static double recovery(const struct spw_law_state *s, const struct spw_law_param
 			 * least that much. Noisy at low fill, but a rise sized too high is cut back
 			 * by the next reading, while one sized by the stale estimate climbs a few
 			 * ranks a tick and keeps every tier shed for seconds after the overload.
+			 * An empty pool at that rate (nothing in use all through the report): the
+			 * capacity is past any estimate, and the whole demand is let in.
 			 */
-			cap = a / r->load_pressure;
+			cap = r->load_pressure > 0 ? a / r->load_pressure : INFINITY;
 		}
 	}
 	if (cap > 0)

@@ -155,6 +155,8 @@ struct spw_law_state {
 	uint64_t over_ns;	    /* when; 0: none remembered (or the demand fell since) */
 	int last_move;		    /* -1 cut, +1 raise, 0 before any */
 	uint32_t direction_changes; /* since init: oscillation diagnostics (tests, metrics) */
+	/* The windows since fall_since_ns, summed: taken whole once the fall is confirmed. */
+	struct spw_law_counts fall_counts;
 };
 
 /* Starts at full admission (the ceiling), knowing nothing of demand or capacity. */
