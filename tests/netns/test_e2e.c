@@ -229,45 +229,22 @@ static void print_summary(json_t *s)
 /* Checks one condition, printing it either way; returns 1 when it failed. */
 #define e2e_check(...) spw_summary_check("e2e", __VA_ARGS__)
 
-/*
- * The phases follow each other without a gap: each tier's generator of a phase begins its
- * arrivals one phase length after the one of the phase before, within PHASE_GAP_MAX_S. A
- * pause between phases reads to the controller as the load going away: it rises (rightly,
- * after 300 ms) and meets the next phase's load at full admission, in the slow-DB phase with
- * the database 3x slower at the same moment. Started at the boundary instead of ahead of it,
- * the generators began 0.3-0.5 s late on a loaded machine, and tier 0's p99 in that phase
- * reached 958 ms.
- */
-#define PHASE_GAP_MAX_S 0.05
+/* The gaps between the phases of a run (spw_summary_phase_gaps). */
 static int check_phase_gaps(json_t *s, const char *run)
 {
-	double worst = 0, len = num(s, "phase_s");
-	bool known = true;
+	double first[PHASES * TIERS];
 	int p, t;
 
 	/* A summary of one run (RUNS=on): the other's gaps are not there to check. */
 	if (!json_object_get(json_object_get(s, "runs"), run))
 		return 0;
-	for (p = 1; p < PHASES; p++)
+	for (p = 0; p < PHASES; p++)
 		for (t = 0; t < TIERS; t++) {
-			json_t *a = json_object_get(cell(s, run, phases[p - 1], t),
-						    "first_arrival_s"),
-			       *b = json_object_get(cell(s, run, phases[p], t), "first_arrival_s");
-			double gap;
+			json_t *v = json_object_get(cell(s, run, phases[p], t), "first_arrival_s");
 
-			if (!json_is_number(a) || !json_is_number(b)) {
-				known = false;
-				continue;
-			}
-			gap = json_number_value(b) - json_number_value(a) - len;
-			if (fabs(gap) > fabs(worst))
-				worst = gap;
+			first[p * TIERS + t] = json_is_number(v) ? json_number_value(v) : NAN;
 		}
-	return e2e_check(known && fabs(worst) <= PHASE_GAP_MAX_S,
-			 "%s: each phase's arrivals begin as the last one's end, within %.0f ms "
-			 "(largest gap %.1f ms%s)",
-			 run, PHASE_GAP_MAX_S * 1e3, worst * 1e3,
-			 known ? "" : "; first_arrival_s missing");
+	return spw_summary_phase_gaps("e2e", run, first, PHASES, TIERS, num(s, "phase_s"));
 }
 
 /* All tiers' successes per second of a phase, as a share of the capacity. */

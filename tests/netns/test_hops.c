@@ -30,12 +30,14 @@
  *     nothing (its shed refusals within SHED_PER_PAUSE a pause: a consumer that does not pause
  *     is refused thousands of times, since the sink refuses a shed tier before its quota);
  *     and it still had jobs when slowdb began, so the pause was a real one. Off, the same
- *     figures are printed (a consumer there pulls as fast as it can: refused over the quota).
+ *     figures are printed (a consumer there pulls as fast as it can: refused over the quota);
+ *   - both runs: the phases follow each other without a pause (spw_summary_phase_gaps).
  *
  * Environment: SPW_HOPS_PHASE_S (default 15) seconds per phase; SPW_HOPS_SUMMARY=FILE checks
  * an existing summary instead of running the scenario. Needs root.
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -221,6 +223,23 @@ static int check_consumer(json_t *s, const char *run, bool assert_them)
 	return failed;
 }
 
+/* The gaps between the phases of a run (spw_summary_phase_gaps). */
+static int check_phase_gaps(json_t *s, const char *run)
+{
+	double first[PHASES * TIERS];
+	size_t p;
+	int t;
+
+	for (p = 0; p < PHASES; p++)
+		for (t = 0; t < TIERS; t++) {
+			json_t *v =
+			    json_object_get(tier_cell(s, run, phases[p], t), "first_arrival_s");
+
+			first[p * TIERS + t] = json_is_number(v) ? json_number_value(v) : NAN;
+		}
+	return spw_summary_phase_gaps("hops", run, first, (int)PHASES, TIERS, num(s, "phase_s"));
+}
+
 static void test_hops(void **state)
 {
 	const char *out = SPW_BUILD_DIR "/e2e/hops";
@@ -271,6 +290,7 @@ static void test_hops(void **state)
 				arr(ag, "front_sent", t), arr(ag, "back_decided", t));
 	failed += check_wire(s, "off");
 	failed += check_wire(s, "on");
+	failed += check_phase_gaps(s, "off") + check_phase_gaps(s, "on");
 	failed += check_consumer(s, "off", false);
 	failed += check_consumer(s, "on", true);
 	json_decref(s);

@@ -471,8 +471,10 @@ collect_run() { # MODE
 		# The last phase's requests finish after its arrivals end: count to the end of capture.
 		if ((i + 1 == ${#PHASES[@]})); then en=1e18; else en=${starts[i + 1]}; fi
 		syns=$(awk -v a="$st" -v b="$en" '$1 >= a && $1 < b { n++ } END { print n + 0 }' "$tosfile")
-		tiers=$(jq -s '[.[] | {offered, ok, refused, timeouts, http_5xx, errors, attempts,
-			retried, p50_ms, p99_ms,
+		# first_arrival_s: when the generator began, s since t0 (the phases' gaps).
+		tiers=$(jq -s --argjson t0 "$(cat "$dir/t0")" '[.[] | {offered, ok, refused, timeouts,
+			http_5xx, errors, attempts, retried, p50_ms, p99_ms,
+			first_arrival_s: (if .start_unix_us then .start_unix_us / 1e6 - $t0 else null end),
 			success: (if .offered > 0 then .ok / .offered else null end)}]' \
 			"$dir/$ph-t"[012].json)
 		jq -n --arg ph "$ph" --argjson tiers "$tiers" --argjson syns "$syns" '{($ph): ({tiers: $tiers,
