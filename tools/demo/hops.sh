@@ -48,7 +48,8 @@
 #
 # Phases (PHASE_S seconds each, load LOAD x C, C = POOL / QUERY_MS, mix 10/30/60 %):
 #   warm | slowdb (the DB 3x slower) | recover
-# Results: OUT/summary.json (retry_amplification and the consumer's figures per run), a
+# Results: OUT/summary.json (retry_amplification and the consumer's figures per run), both
+# daemons' -v logs (OUT/spillwayd-front.log, -back.log; lines stamped with the wall clock), a
 # side-by-side table.
 #
 # Environment (defaults in brackets): PHASE_S [15]  LOAD [0.6]  POOL [20]  QUERY_MS [50]
@@ -276,7 +277,10 @@ start_daemon() { # NS NAME CONFIG
 	local ns=$1 name=$2 cfg=$3 pin=/sys/fs/bpf/spw-hops-$ID-$2 i pid
 	"$BUILD/spillway" config check "$cfg" >/dev/null ||
 		die "the generated config does not validate: $cfg"
-	nsenter --net="/var/run/netns/$ns" -- "$BUILD/spillwayd" -c "$cfg" --pin-root "$pin" >>"$TMP/spillwayd-$name.log" 2>&1 &
+	# -v: every admit-level change with the estimates that sized it, each line stamped with
+	# the wall clock; both runs' logs are kept in OUT (an outlier's cause is in them).
+	nsenter --net="/var/run/netns/$ns" -- "$BUILD/spillwayd" -v -c "$cfg" --pin-root "$pin" \
+		> >(stamp_lines >>"$TMP/spillwayd-$name.log") 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	for ((i = 0; i < 150; i++)); do
@@ -598,6 +602,7 @@ main() {
 		sleep 1
 	done
 	write_summary
+	cp "$TMP"/spillwayd-*.log "$OUT/" 2>/dev/null || true
 	side_by_side
 	echo "Summary: $OUT/summary.json ($((SECONDS - started)) s)"
 }

@@ -36,6 +36,13 @@ sleep_until() { # T: wall-clock seconds since the epoch; returns at once when T 
 	sleep "$(awk -v t="$1" -v n="$(date +%s.%N)" 'BEGIN { d = t - n; printf "%.3f", (d > 0 ? d : 0) }')"
 }
 
+# Each line read prefixed by the wall clock (seconds since the epoch): a daemon's -v log
+# stamped this way can be read against the phases' times in the summary.
+stamp_lines() {
+	local l
+	while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done
+}
+
 # Cleanup's first half: every background process, then PostgreSQL. Never fails.
 demo_stop_all() {
 	local p

@@ -229,11 +229,6 @@ EOF
 
 spw() { "$BUILD/spillway" --pin-root "$PIN" --state-dir "$TMP/state" "$@"; }
 
-stamp_lines() {
-	local l
-	while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done
-}
-
 start_daemon() {
 	local i
 	write_config "$TMP/spillway.yaml"
