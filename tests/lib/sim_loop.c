@@ -243,6 +243,31 @@ static struct sim_rec *rec_add(struct sim_loop *l)
 	return &l->rec[l->n++];
 }
 
+/* The calling host's throttle (throttle_k): the arrival rates for the next tick. */
+static void throttle(struct sim_loop *l)
+{
+	uint32_t tiers = l->cfg.server.tiers, t;
+	double accepts = 0, secs, budget, requests = 0, refused_before = 0;
+	size_t i, n = l->n < 10 ? l->n : 10;
+
+	for (i = l->n - n; i < l->n; i++)
+		for (t = 0; t < tiers; t++)
+			accepts += (double)l->rec[i].tier[t].admitted;
+	secs = (double)n * (double)l->cfg.tick_ns / 1e9;
+	budget = l->cfg.throttle_k * accepts;
+	for (t = 0; t < tiers; t++) {
+		double intent = l->cfg.load_c * l->cfg.server.capacity * l->cfg.mix[t], e, share;
+
+		requests += intent * secs;
+		e = requests > budget ? requests - budget : 0;
+		share = (e - refused_before) / (intent * secs + 1);
+		refused_before = e;
+		if (share > 1)
+			share = 1;
+		sim_set_rate(l->sim, t, intent * (1 - share));
+	}
+}
+
 static void tick(struct sim_loop *l, uint64_t now)
 {
 	uint32_t tiers = l->cfg.server.tiers, t, before = l->level;
@@ -284,6 +309,8 @@ static void tick(struct sim_loop *l, uint64_t now)
 	l->tick_busy = busy;
 	l->tick_wait = wait;
 	l->tick_started_ns = now;
+	if (l->cfg.throttle_k > 0 && l->n >= 10)
+		throttle(l);
 }
 
 void sim_loop_run(struct sim_loop *l, uint64_t ns)

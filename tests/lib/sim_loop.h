@@ -53,6 +53,13 @@ struct sim_loop_config {
 	uint32_t floor;
 	bool no_urgent; /* reports wait for the tick */
 	bool no_ranks;	/* the law is not fed per-rank counts: it spreads each tier evenly */
+	/*
+	 * > 0: the clients are a calling host whose client-side throttle (spillway's, K this)
+	 * refuses on its own side: each tick, tier t's arrivals are its intended rate less the
+	 * share the throttle refuses by the last second's admissions (include/spillway_throttle.h,
+	 * the budget of K x accepts to the most critical tiers first).
+	 */
+	double throttle_k;
 };
 
 /* One tick as the loop saw it. */

@@ -553,3 +553,8 @@ double sim_latency_ms(const struct sim_server *s, uint32_t tier, double q)
 	}
 	return (double)b * (double)s->cfg.dt_ns / NSEC_PER_MSEC;
 }
+
+void sim_latency_reset(struct sim_server *s)
+{
+	memset(s->lat, 0, (size_t)s->cfg.tiers * SIM_LAT_BINS * sizeof(*s->lat));
+}

@@ -106,5 +106,7 @@ void sim_occupancy(const struct sim_server *s, uint32_t *in_use, uint32_t *waiti
 uint32_t sim_pool_size(const struct sim_server *s);
 /* Quantile q (0..1) of the latency (wait + service) of a tier's requests, ms; 0 if none. */
 double sim_latency_ms(const struct sim_server *s, uint32_t tier, double q);
+/* Forgets the latencies so far: sim_latency_ms then tells of the requests started after. */
+void sim_latency_reset(struct sim_server *s);
 
 #endif /* SIM_SERVER_H */

@@ -12,9 +12,11 @@
  *              clients' retries do not inflate it); a tier shed all but a few cohorts offers
  *              what was counted, retries included. A tier whose load the per-rank counts
  *              show skewed over its cohorts (a few hosts: a front tier, a proxy, a NAT) is
- *              taken rank by rank instead, each open rank's demand what it let pass. So
- *              rate_at(level), the flows a level admits, is a sum over ranks, and its
- *              inverse gives the level of any rate.
+ *              taken rank by rank instead, each open rank's demand what it let pass, each shed
+ *              one's no more than it let pass when last open; a rank whose whole load would
+ *              overload the service is shed whole, not admitted in a share (a share of a host
+ *              is a draw). So rate_at(level), the flows a level admits, is a sum over ranks,
+ *              and its inverse gives the level of any rate.
  *   capacity   new flows per second the service admits at pressure 1: the admitted rate
  *              divided by the pressure of the signals that grow in proportion to the load (a
  *              pool's fill: Little's law), learned from readings that are neither saturated
@@ -178,6 +180,12 @@
 #define DEEP_QUEUE_H 4
 /* ... and by which one such reading may divide the capacity estimate at most. */
 #define DEEP_QUEUE_MAX_CUT 2.0
+/*
+ * A share of a skewed tier's rank (a few hosts, each admitted whole or not) is drawn only when
+ * all of the rank would be at most this many bands over target: a clear overload, cut at the
+ * next reading, its queue a moment's. Past it the rank is shed whole (see level_for).
+ */
+#define SKEWED_SHARE_MAX_H 2
 /* A clear reading below this share of the one before is an overload receding. */
 #define FALLING_SHARE 0.9
 /* A slight excess is acted on once its mean is past this share of the band over target. */
@@ -359,6 +367,10 @@ static void observe_ranks(struct spw_law_state *s, const struct spw_law_params *
 			*rate = x;
 		else
 			*rate += w * (x - *rate);
+		if (k < open) {
+			s->rank_passed[t * SPW_COHORTS + k] = *rate;
+			s->rank_seen_open[t * SPW_COHORTS + k] = true;
+		}
 	}
 	if (open >= 2 && open_sum >= SKEW_MIN_FLOWS)
 		s->rank_skewed[t] = ranks_skewed(passed, open, open_sum);
@@ -517,18 +529,23 @@ void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 /*
  * New flows/s rank k of tier t offers. Many clients' addresses spread a tier evenly over its
  * cohorts: its demand over SPW_COHORTS. A skewed tier's open ranks offer what they let pass,
- * the others no more than they were offered, so a cohort that carries nothing is let in and
- * the one that carries a front host's whole tier is the one cut.
+ * so a cohort that carries nothing is let in and the one that carries a front host's whole
+ * tier is the one cut. A shed rank offers what it was offered, retries of its refused clients
+ * included, and no more than it let pass when last open: its load may have fallen since (the
+ * overload ended), and its retries are no demand. Not the tier's even share: a tier from one
+ * host is all in one rank, the even share of what its open ranks let pass is nothing, and a
+ * rise that takes it for free lets the whole tier back into the overload it was cut from.
  */
 static double rank_demand(const struct spw_law_state *s, uint32_t t, uint32_t k)
 {
-	double even = s->demand[t] / SPW_COHORTS, rate = s->rank_rate[t * SPW_COHORTS + k];
+	uint32_t r = t * SPW_COHORTS + k;
+	double rate = s->rank_rate[r];
 
 	if (!s->rank_skewed[t])
-		return even;
-	if (k < s->rank_open[t])
+		return s->demand[t] / SPW_COHORTS;
+	if (k < s->rank_open[t] || !s->rank_seen_open[r])
 		return rate;
-	return rate < even ? rate : even;
+	return rate < s->rank_passed[r] ? rate : s->rank_passed[r];
 }
 
 double spw_law_rate_at(const struct spw_law_state *s, const struct spw_law_params *p, double level)
@@ -550,21 +567,49 @@ double spw_law_rate_at(const struct spw_law_state *s, const struct spw_law_param
 /*
  * The highest level whose admitted rate stays within rate, by the demand estimate: ranks that
  * carry nothing (no client of theirs) are let in, the first whose load does not fit is
- * admitted in the share that does.
+ * admitted in the share that does. Except a rank of a skewed tier: it is a few hosts, and the
+ * data plane admits each host of the rank at the level whole or not at all, so a share of it
+ * is a draw between all and nothing (a tenth of a share admits a front host's whole tier one
+ * time in ten, and the level turns each time it does). It is admitted whole when it fits
+ * within rate over the aim (pressure 1, the top of the band a service is held in: shedding it
+ * would leave the service below the band with room for its clients), and one admitted already
+ * up to level_fits' bound, or a capacity estimate's noise would move it in and out from a
+ * level in the band. Else a share is drawn only when all of it stays within
+ * SKEWED_SHARE_MAX_H bands; past that it is shed whole.
  */
 static double level_for(const struct spw_law_state *s, const struct spw_law_params *p, double rate)
 {
-	double cum = 0, level = p->ceiling;
+	double cum = 0, level = p->ceiling, top = p->aim > 0 ? rate / p->aim : rate;
+	bool whole = false;
 	uint32_t r;
 
 	for (r = 0; r < s->tiers * SPW_COHORTS; r++) {
-		double d = rank_demand(s, r / SPW_COHORTS, r % SPW_COHORTS);
+		uint32_t t = r / SPW_COHORTS;
+		double d = rank_demand(s, t, r % SPW_COHORTS), keep;
 
-		if (d > 0 && cum + d > rate) {
+		if (!(d > 0 && cum + d > rate)) {
+			cum += d;
+			continue;
+		}
+		if (whole) {
+			level = (double)r; /* past a rank taken whole: nothing more fits */
+			break;
+		}
+		if (!s->rank_skewed[t]) {
 			level = (double)r + (rate - cum) / d;
 			break;
 		}
-		cum += d;
+		keep = r < enforced(s->level) ? 1.0 + p->hysteresis / 2 : 1.0;
+		if (cum + d <= top * keep) {
+			whole = true;
+			cum += d;
+			continue;
+		}
+		if (cum + d <= top * (1.0 + SKEWED_SHARE_MAX_H * p->hysteresis))
+			level = (double)r + (rate - cum) / d;
+		else
+			level = (double)r;
+		break;
 	}
 	if (level < p->floor)
 		level = p->floor;
@@ -912,8 +957,7 @@ static double recovery(const struct spw_law_state *s, const struct spw_law_param
 				a = spw_law_rate_at(s, p, level);
 			if (r->load_pressure > 0)
 				cap = a / r->load_pressure;
-		} else if (r->load_pressure < p->learn_min && a > 0 && steady &&
-			   !(a <= cap * r->load_pressure)) {
+		} else if (r->load_pressure < p->learn_min && a > 0 && steady) {
 			/*
 			 * Readings below learn_min never relearn the estimate, which may be one
 			 * lowered by an overload that is over (a database slowed, then recovered):
@@ -921,10 +965,16 @@ static double recovery(const struct spw_law_state *s, const struct spw_law_param
 			 * least that much. Noisy at low fill, but a rise sized too high is cut back
 			 * by the next reading, while one sized by the stale estimate climbs a few
 			 * ranks a tick and keeps every tier shed for seconds after the overload.
-			 * An empty pool at that rate (nothing in use all through the report): the
-			 * capacity is past any estimate, and the whole demand is let in.
+			 * The rate is the open ranks' by the demand estimate, not the reading's
+			 * window: at a few flows a window (tier 0 alone at the floor) one flow more
+			 * or less halves or doubles it. An empty pool at that rate (nothing in use
+			 * all through the report): the capacity is past any estimate, and the whole
+			 * demand is let in.
 			 */
-			cap = r->load_pressure > 0 ? a / r->load_pressure : INFINITY;
+			double served = s->demand_known ? spw_law_rate_at(s, p, level) : a;
+
+			if (!(served <= cap * r->load_pressure))
+				cap = r->load_pressure > 0 ? served / r->load_pressure : INFINITY;
 		}
 	}
 	if (cap > 0)

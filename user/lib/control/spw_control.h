@@ -112,8 +112,13 @@ struct spw_law_state {
 	 * ranks of tier t were open all through the last window and rank_rate holds what each
 	 * let pass (new flows/s), the others' what each was offered. Used for the tiers whose
 	 * load is skewed over their cohorts (a few hosts); the others' is spread evenly.
+	 * rank_passed holds what each rank let pass the last time it was open all through a
+	 * window (rank_seen_open: it has been), so a rank shed since is not taken at its
+	 * offered count alone, which counts the retries of its refused clients.
 	 */
 	double rank_rate[SPW_RANK_LIMIT];
+	double rank_passed[SPW_RANK_LIMIT];
+	bool rank_seen_open[SPW_RANK_LIMIT];
 	uint32_t rank_open[SPW_MAX_TIERS];
 	bool rank_skewed[SPW_MAX_TIERS];
 	struct spw_law_window hist[SPW_LAW_HISTORY]; /* admissions, newest at hist_head - 1 */
