@@ -781,6 +781,102 @@ static void test_law_fall_taken_whole(void **state)
 }
 
 /*
+ * One tick of counts where each tier comes from one host (a front tier calling this one), all
+ * of tier t's flows in cohort host_cohort[t], passed when its rank is under the level; or,
+ * one_host false, from many hosts spread evenly over the cohorts (ranks not counted).
+ */
+static const uint32_t host_cohort[TIERS] = {5, 30, 3};
+
+static void observe_hosts(struct spw_law_state *s, const struct spw_law_params *p,
+			  const double *per_s, bool one_host, uint64_t now)
+{
+	struct spw_law_counts c = {.end_ns = now, .window_ns = TICK_NS, .level = s->level};
+	uint32_t t;
+
+	if (!one_host) {
+		observe(s, p, per_s, s->level, now);
+		return;
+	}
+	c.ranks_known = true;
+	for (t = 0; t < TIERS; t++) {
+		uint32_t r = t * 32 + host_cohort[t];
+		uint64_t n = (uint64_t)(per_s[t] / 10.0 + 0.5);
+
+		if (r < (uint32_t)s->level || t == 0)
+			c.passed[t] = c.rank_passed[r] = c.admitted[t] = n;
+		else
+			c.shed[t] = c.rank_shed[r] = n;
+	}
+	spw_law_observe(s, p, &c);
+}
+
+/*
+ * Backpressure that crossed a host: this service sheds tier 2, and the caller's client-side
+ * throttle then refuses most of tier 2's calls on its own side, so they stop arriving here,
+ * while tiers 0 and 1 keep coming; the pool reads low (tier 2 shed). Tier 2's demand is
+ * hidden, not gone: a rise that takes it for gone lets the whole of it back into the database
+ * it was cut from, the caller resumes, and the level turns every few hundred ms (seen across
+ * two hosts: 61 <-> 96 through a slow database, "demand 25/s" read at 61). Read as gone by:
+ * a shed rank of a skewed tier counted at most the tier's even share (nothing when its open
+ * ranks carry nothing), a shed tier's count taken at once, and the confirmed fall of the
+ * flows entering taken whole. For the first second no level is a clear overload (past the
+ * capacity of 250/s by the band) by the demand before the throttle; if the calls stay away
+ * (the demand ended) the level is back at full within 8 s.
+ */
+/* The new flows/s a level admits of the warm load below, tier 2 from one host or many. */
+static double admitted_at(const double *per_s, bool one_host, double level)
+{
+	double share2 = (level - 64) / 32;
+
+	if (one_host)
+		share2 = level > 64 + host_cohort[2] ? 1 : 0;
+	if (share2 < 0)
+		share2 = 0;
+	return per_s[0] + per_s[1] + per_s[2] * (share2 > 1 ? 1 : share2);
+}
+
+static void hidden_demand_held(bool one_host, double level)
+{
+	static const double warm[TIERS] = {30, 180, 720}, throttled[TIERS] = {30, 180, 10};
+	struct spw_law_params p;
+	struct spw_law_state s;
+	struct spw_law_reading r;
+	int i, full_at = 0;
+
+	law3(&p, &s);
+	for (i = 1; i <= 40; i++)
+		observe_hosts(&s, &p, warm, one_host, T(i));
+	assert_true(s.rank_skewed[2] == one_host);
+	/* Cut where tiers 0 and 1 fit a capacity of 250/s and tier 2 does not. */
+	spw_law_resume(&s, &p, level, 250);
+	for (i = 41; i <= 45; i++)
+		observe_hosts(&s, &p, warm, one_host, T(i));
+	for (i = 46; i <= 130; i++) {
+		observe_hosts(&s, &p, throttled, one_host, T(i));
+		r = reading(0.84, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+		if (i <= 56 && admitted_at(warm, one_host, s.level) > 250 * (1 + HYSTERESIS))
+			print_message("tick %d: level %.1f admits %.0f/s (demand at full %.0f/s)\n",
+				      i - 45, s.level, admitted_at(warm, one_host, s.level),
+				      spw_law_rate_at(&s, &p, CEILING));
+		if (i <= 56)
+			assert_true(admitted_at(warm, one_host, s.level) <= 250 * (1 + HYSTERESIS));
+		if (!full_at && s.level >= CEILING)
+			full_at = i - 45;
+	}
+	print_message("%s: tier 2's calls stopped, full admission after %.1f s\n",
+		      one_host ? "one host a tier" : "many hosts", full_at / 10.0);
+	assert_true(full_at > 10 && full_at <= 80);
+}
+
+static void test_law_hidden_demand_held(void **state)
+{
+	(void)state;
+	hidden_demand_held(true, 64 + host_cohort[2]);
+	hidden_demand_held(false, 64);
+}
+
+/*
  * A capacity estimate of a slow database (100/s) while the database is fast again (400/s) at
  * 0.5C: the pool at the floor reads `fill` of its target. A rise sized by the stale estimate
  * stops where 100/s fits, and the low readings after it, below learn_min, never relearn it.
@@ -977,6 +1073,7 @@ int main(void)
 	    cmocka_unit_test(test_law_cut_by_demand),
 	    cmocka_unit_test(test_law_no_rise_past_overload),
 	    cmocka_unit_test(test_law_fall_taken_whole),
+	    cmocka_unit_test(test_law_hidden_demand_held),
 	    cmocka_unit_test(test_law_stale_capacity_recovers),
 	    cmocka_unit_test(test_law_served_lags),
 	    cmocka_unit_test(test_law_backlog_keeps_bracket),

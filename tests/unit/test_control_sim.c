@@ -1034,13 +1034,14 @@ static void test_pause_then_slow_db(void **state)
  * (16) Every tier from one host, as behind a front service that calls this one, and that host
  * throttles its own calls by what this one accepts (spillway's client-side throttle, K = 2),
  * at the two-hop demo's scale: C = 400/s over a pool of 20, 0.6C in 10/30/60 %, then the
- * database 3x slower. Tiers 0 and 1 fit the slow capacity, tier 2's one host does not. Two
+ * database 3x slower. Tiers 0 and 1 fit the slow capacity, tier 2's one host does not. Three
  * things turned the level every few hundred ms, and tier 0 queued behind each turn: a share
  * of tier 2's rank admits its one host whole or not at all (a tenth of a share, all of it one
- * time in ten); and a rank shed all through counted at most the tier's even share, nothing
- * when its open ranks carry nothing. Judged from 2 s after the slowdown for 13 s: tier 0's
- * p99 at most 2x the slow database's service time (150 ms), the two-hop goal; tier 0 never
- * shed. 20 seeds before: 186-464 ms (8 over 300), up to 11 turns in the 13 s.
+ * time in ten); a rank shed all through counted at most the tier's even share, nothing when
+ * its open ranks carry nothing; and the throttle keeps tier 2's calls away while it is shed,
+ * which read as its demand gone. Judged from 2 s after the slowdown for 13 s: tier 0's p99 at
+ * most 2x the slow database's service time (150 ms), the two-hop goal; tier 0 never shed.
+ * 20 seeds before: 186-464 ms (8 over 300), up to 11 turns in the 13 s.
  */
 static void run_front_host(uint64_t seed, double *p99_ms, uint32_t *turns, double *goodput)
 {

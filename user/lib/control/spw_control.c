@@ -10,13 +10,15 @@
  *              counts. A tier partly shed offers passed / open-share (the flows its open
  *              cohorts let through, scaled: cohorts split a tier uniformly, and refused
  *              clients' retries do not inflate it); a tier shed all but a few cohorts offers
- *              what was counted, retries included. A tier whose load the per-rank counts
- *              show skewed over its cohorts (a few hosts: a front tier, a proxy, a NAT) is
- *              taken rank by rank instead, each open rank's demand what it let pass, each shed
- *              one's no more than it let pass when last open; a rank whose whole load would
- *              overload the service is shed whole, not admitted in a share (a share of a host
- *              is a draw). So rate_at(level), the flows a level admits, is a sum over ranks,
- *              and its inverse gives the level of any rate.
+ *              what was counted, retries included, an estimate that falls slowly while the
+ *              tier is shed (clients that back off, a caller's throttle, hide their demand;
+ *              they do not end it). A tier whose load the per-rank counts show skewed over
+ *              its cohorts (a few hosts: a front tier, a proxy, a NAT) is taken rank by rank
+ *              instead, each open rank's demand what it let pass, each shed one's no more
+ *              than it let pass when last open; a rank whose whole load would overload the
+ *              service is shed whole, not admitted in a share (a share of a host is a draw).
+ *              So rate_at(level), the flows a level admits, is a sum over ranks, and its
+ *              inverse gives the level of any rate.
  *   capacity   new flows per second the service admits at pressure 1: the admitted rate
  *              divided by the pressure of the signals that grow in proportion to the load (a
  *              pool's fill: Little's law), learned from readings that are neither saturated
@@ -132,6 +134,29 @@
  * overload lets every tier back in.
  */
 #define FALL_CONFIRM_NS (300 * 1000000ULL)
+/*
+ * A shed load's count falls without its demand falling when its clients back off: a calling
+ * host's throttle refusing on its own side what this one refuses (spillway's client-side
+ * throttling lets through about K x what is accepted), clients that honour Retry-After or give
+ * up for a while. Taken as the demand gone, the rise it allows lets that load back in at once,
+ * into the overload it was cut from, and the level turns every few hundred ms. So a shed
+ * tier's fall past chance is taken over this long (smaller changes as every tier's are: a
+ * slow fall alone would bias a noisy estimate upward), and a shed rank of a skewed tier, a few
+ * flows a window whose falls never pass for more than chance, follows its count over this long
+ * both ways; at once only when the load of the tiers let in fell too (see open_load_fell): a
+ * throttle cannot hide those, as their attempts are all accepted. 2 s: long against a
+ * throttle's reaction and the turns it caused (a few hundred ms), short enough that a demand
+ * that did end is let back within seconds (test_law_hidden_demand_held: 6.4 s for a tier of
+ * one host, 3.4 s for one of many).
+ */
+#define HIDDEN_DEMAND_NS (2 * NSEC_PER_SEC)
+/*
+ * A fall of the open tiers' flows is judged past 3 standard deviations of their count, on
+ * at least this many expected: fewer cannot show a fall, and the fall of the flows entering is
+ * then taken as the load's.
+ */
+#define OPEN_FALL_SIGMA	    3.0
+#define OPEN_FALL_MIN_FLOWS 5.0
 /*
  * Capacity over a second of readings: each reading's estimate carries the Poisson noise of
  * 100 ms of admissions (10-15 % at a few hundred flows a second); a second of them a third
@@ -341,10 +366,11 @@ static bool ranks_skewed(const uint64_t *x, uint32_t n, double sum)
  * between them.
  */
 static void observe_ranks(struct spw_law_state *s, const struct spw_law_params *p,
-			  const struct spw_law_counts *c, uint32_t t, bool jumped)
+			  const struct spw_law_counts *c, uint32_t t, bool jumped, bool restart)
 {
 	double secs = (double)c->window_ns / NSEC_PER_SEC,
-	       w = ewma_weight(c->window_ns, p->demand_ns);
+	       w = ewma_weight(c->window_ns, p->demand_ns),
+	       w_hidden = ewma_weight(c->window_ns, HIDDEN_DEMAND_NS);
 	double lmin = c->level_min > 0 && c->level_min < c->level ? c->level_min : c->level;
 	const uint64_t *passed = &c->rank_passed[t * SPW_COHORTS];
 	const uint64_t *shed = &c->rank_shed[t * SPW_COHORTS];
@@ -363,7 +389,9 @@ static void observe_ranks(struct spw_law_state *s, const struct spw_law_params *
 
 		if (k < open)
 			open_sum += (double)passed[k];
-		if (jumped || (k < open && k >= s->rank_open[t]))
+		if (k >= open && !restart && !(x > *rate && demand_jumped(*rate * secs, x * secs)))
+			*rate += w_hidden * (x - *rate); /* shed: averaged over HIDDEN_DEMAND_NS */
+		else if (jumped || (k < open && k >= s->rank_open[t]))
 			*rate = x;
 		else
 			*rate += w * (x - *rate);
@@ -430,6 +458,29 @@ static void add_window(struct spw_law_counts *a, const struct spw_law_counts *c)
 }
 
 /*
+ * Whether the flows of the tiers open all through window c fell beyond noise from their
+ * demand estimate, or too few were expected to tell (then true: the fall of the flows
+ * entering is the load's). A confirmed fall of the flows entering with the open tiers' load
+ * unchanged is shed clients backing off (see HIDDEN_DEMAND_NS), not the overload's end.
+ */
+static bool open_load_fell(const struct spw_law_state *s, const struct spw_law_params *p,
+			   const struct spw_law_counts *c)
+{
+	double lmin = c->level_min > 0 && c->level_min < c->level ? c->level_min : c->level,
+	       secs = (double)c->window_ns / NSEC_PER_SEC, expected = 0, counted = 0;
+	uint32_t t;
+
+	for (t = 0; t < s->tiers && open_share(p, lmin, t) >= 1.0; t++) {
+		expected += s->demand[t] * secs;
+		counted += (double)c->passed[t];
+	}
+	if (expected < OPEN_FALL_MIN_FLOWS)
+		return true;
+	return counted < expected && expected - counted > DEMAND_JUMP_SHARE * expected &&
+	       expected - counted > OPEN_FALL_SIGMA * sqrt(expected);
+}
+
+/*
  * Whether this window's fall of the flows entering waits to be confirmed: the estimates keep
  * the demand before it until the fall has lasted FALL_CONFIRM_NS. A moment of no load (one set
  * of clients stops as the next starts, callers paused by a GC or a deploy) is no new demand:
@@ -487,24 +538,32 @@ static void estimate_demand(struct spw_law_state *s, const struct spw_law_params
 	double secs = (double)c->window_ns / NSEC_PER_SEC, entering = entering_in(s, c);
 	uint32_t t;
 
-	if (restart || entering_fell(s, c))
+	if (restart)
 		s->over_ns = 0;
 	for (t = 0; t < s->tiers; t++) {
 		double share = open_share(p, c->level, t), offered, rate;
-		bool jumped;
+		bool jumped = false;
 
 		if (share >= MIN_OPEN_SHARE)
 			offered = (double)c->passed[t] / share;
 		else
 			offered = (double)(c->passed[t] + c->shed[t]);
 		rate = offered / secs;
-		jumped = restart || !s->demand_known || demand_jumped(s->demand[t] * secs, offered);
-		if (jumped)
-			s->demand[t] = rate;
-		else
+		if (share < MIN_OPEN_SHARE && !restart && s->demand_known && rate < s->demand[t] &&
+		    demand_jumped(s->demand[t] * secs, offered)) {
+			/* A shed tier's count: its clients may only have backed off. */
 			s->demand[t] +=
-			    ewma_weight(c->window_ns, p->demand_ns) * (rate - s->demand[t]);
-		observe_ranks(s, p, c, t, jumped);
+			    ewma_weight(c->window_ns, HIDDEN_DEMAND_NS) * (rate - s->demand[t]);
+		} else {
+			jumped = restart || !s->demand_known ||
+				 demand_jumped(s->demand[t] * secs, offered);
+			if (jumped)
+				s->demand[t] = rate;
+			else
+				s->demand[t] +=
+				    ewma_weight(c->window_ns, p->demand_ns) * (rate - s->demand[t]);
+		}
+		observe_ranks(s, p, c, t, jumped, restart);
 	}
 	if (restart || !s->demand_known || demand_jumped(s->entering * secs, entering))
 		s->entering = entering / secs;
@@ -523,7 +582,7 @@ void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 		return;
 	record_window(s, c);
 	if (!fall_pending(s, c, &whole))
-		estimate_demand(s, p, whole ? whole : c, whole != NULL);
+		estimate_demand(s, p, whole ? whole : c, whole && open_load_fell(s, p, whole));
 }
 
 /*
