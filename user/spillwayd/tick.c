@@ -502,6 +502,7 @@ void spwd_report_arrived(struct spwd *d, enum spw_report_kind kind, const char *
 static void rotate_salt(struct spwd *d, uint64_t now)
 {
 	struct spw_globals g;
+	int i;
 
 	if (now - d->last_rotation_ns < d->cfg->controller.cohort_rotation_ns)
 		return;
@@ -512,7 +513,10 @@ static void rotate_salt(struct spwd *d, uint64_t now)
 	    sizeof(g.cohort_salt))
 		g.cohort_salt = g.cohort_salt * 2654435761U + (uint32_t)now;
 	g.salt_rotated_ns = now;
-	spw_dp_globals_set(d->dp, &g);
+	if (spw_dp_globals_set(d->dp, &g))
+		return;
+	for (i = 0; i < d->nsvcs; i++)
+		spw_law_cohorts_moved(&d->svcs[i].law);
 }
 
 static void sweep_flows(struct spwd *d, uint64_t now)

@@ -16,7 +16,8 @@
  *              its cohorts (a few hosts: a front tier, a proxy, a NAT) is taken rank by rank
  *              instead, each open rank's demand what it let pass, each shed one's no more
  *              than it let pass when last open; a rank whose whole load would overload the
- *              service is shed whole, not admitted in a share (a share of a host is a draw).
+ *              service past two bands is shed whole, not admitted in a share (a share of a
+ *              host is a draw).
  *              So rate_at(level), the flows a level admits, is a sum over ranks, and its
  *              inverse gives the level of any rate.
  *   capacity   new flows per second the service admits at pressure 1: the admitted rate
@@ -43,11 +44,11 @@
  *   nothing fresh             after drift_after_ns, drift up drift_ranks a tick
  *
  * A level read in clear overload is remembered for OVER_MEMORY_NS: no rise goes past it in
- * that time unless the demand has fallen since. A rise is sized by estimates of the demand per
- * open cohort, and those are wrong for a while when the load through the open cohorts
- * changes without the demand changing (a few large client prefixes, the cohort salt rotated):
- * a momentary low reading then lifted the level past one just seen overloaded, and tier 0
- * queued behind the admitted excess until the next cut.
+ * that time unless the load has fallen since, the tiers let in with it. A rise is sized by
+ * estimates of the demand per open cohort, and those are wrong for a while when the load through
+ * the open cohorts changes without the demand changing (a few large client prefixes, the cohort
+ * salt rotated): a momentary low reading then lifted the level past one just seen overloaded, and
+ * tier 0 queued behind the admitted excess until the next cut.
  *
  * The level never rises on a reading over target, never moves twice on one reading, and
  * steps at most once per tick however often reports come, so the gain does not grow with the
@@ -143,20 +144,22 @@
  * tier's fall past chance is taken over this long (smaller changes as every tier's are: a
  * slow fall alone would bias a noisy estimate upward), and a shed rank of a skewed tier, a few
  * flows a window whose falls never pass for more than chance, follows its count over this long
- * both ways; at once only when the load of the tiers let in fell too (see open_load_fell): a
- * throttle cannot hide those, as their attempts are all accepted. 2 s: long against a
- * throttle's reaction and the turns it caused (a few hundred ms), short enough that a demand
- * that did end is let back within seconds (test_law_hidden_demand_held: 6.4 s for a tier of
- * one host, 3.4 s for one of many).
+ * but for a rise past chance, taken at once; at once only when the load of the tiers let in fell
+ * too (see open_load_fell): a throttle cannot hide those, as their attempts are all accepted. 2 s:
+ * long against a throttle's reaction and the turns it caused (a few hundred ms), short enough that
+ * a demand that did end is let back within seconds (test_law_hidden_demand_held: 6.4 s for a tier
+ * of one host, 3.4 s for one of many).
  */
 #define HIDDEN_DEMAND_NS (2 * NSEC_PER_SEC)
 /*
- * A fall of the open tiers' flows is judged past 3 standard deviations of their count, on
- * at least this many expected: fewer cannot show a fall, and the fall of the flows entering is
- * then taken as the load's.
+ * A fall of the open tiers' flows is judged by the chance of a Poisson count that low, or
+ * lower, at the expected rate: under this, it fell. Where even no flow at all would be that
+ * likely (fewer than 6.6 expected: tier 0 alone at a few tens a second) no fall can be shown,
+ * and the fall of the flows entering is taken as the load's.
  */
-#define OPEN_FALL_SIGMA	    3.0
-#define OPEN_FALL_MIN_FLOWS 5.0
+#define OPEN_FALL_P 0.00135 /* a normal distribution's 3 standard deviations */
+/* Past this many expected, the normal approximation of the Poisson tail. */
+#define OPEN_FALL_EXACT_MAX 100.0
 /*
  * Capacity over a second of readings: each reading's estimate carries the Poisson noise of
  * 100 ms of admissions (10-15 % at a few hundred flows a second); a second of them a third
@@ -298,6 +301,11 @@ void spw_law_resume(struct spw_law_state *s, const struct spw_law_params *p, dou
 	s->capacity_ns = 0;
 }
 
+void spw_law_cohorts_moved(struct spw_law_state *s)
+{
+	memset(s->rank_seen_open, 0, sizeof(s->rank_seen_open));
+}
+
 /* The integer level enforced for a fractional one; the epsilon absorbs rounding (63.999..). */
 static uint32_t enforced(double level)
 {
@@ -359,11 +367,13 @@ static bool ranks_skewed(const uint64_t *x, uint32_t n, double sum)
 /*
  * Where in tier t its load is, from a window's per-rank counts. A rank open all through the
  * window (below the lowest level enforced in it) let pass all it was offered, so what it
- * passed is its rate; any other rank's rate is what it was offered, retries of refused clients
- * included, so no more than that. A rank newly open, or a tier whose demand jumped, takes the
- * window's count at once; the others are averaged like the tier's demand. Whether the tier is
- * skewed is judged on windows with enough flows through two or more open ranks and kept
- * between them.
+ * passed is its rate, also kept as what it let pass when last open (rank_passed); any other
+ * rank's rate is what it was offered, retries of refused clients included. A rank newly open,
+ * or one of a tier whose demand jumped, takes the window's count at once, and so does a shed
+ * rank whose count rose past chance; a shed rank's other counts are averaged over
+ * HIDDEN_DEMAND_NS (both ways: a few flows a window never fall past chance), an open rank's
+ * like the tier's demand. Whether the tier is skewed is judged on windows with enough flows
+ * through two or more open ranks and kept between them.
  */
 static void observe_ranks(struct spw_law_state *s, const struct spw_law_params *p,
 			  const struct spw_law_counts *c, uint32_t t, bool jumped, bool restart)
@@ -389,7 +399,8 @@ static void observe_ranks(struct spw_law_state *s, const struct spw_law_params *
 
 		if (k < open)
 			open_sum += (double)passed[k];
-		if (k >= open && !restart && !(x > *rate && demand_jumped(*rate * secs, x * secs)))
+		if (k >= open && !restart && s->demand_known &&
+		    !(x > *rate && demand_jumped(*rate * secs, x * secs)))
 			*rate += w_hidden * (x - *rate); /* shed: averaged over HIDDEN_DEMAND_NS */
 		else if (jumped || (k < open && k >= s->rank_open[t]))
 			*rate = x;
@@ -457,6 +468,22 @@ static void add_window(struct spw_law_counts *a, const struct spw_law_counts *c)
 	}
 }
 
+/* P(X <= n) for X Poisson of mean m: summed exactly up to OPEN_FALL_EXACT_MAX, else normal. */
+static double poisson_at_most(double n, double m)
+{
+	double term, sum;
+	uint32_t k;
+
+	if (m > OPEN_FALL_EXACT_MAX)
+		return 0.5 * erfc((m - n - 0.5) / sqrt(2.0 * m));
+	term = sum = exp(-m);
+	for (k = 1; k <= (uint32_t)n; k++) {
+		term *= m / (double)k;
+		sum += term;
+	}
+	return sum;
+}
+
 /*
  * Whether the flows of the tiers open all through window c fell beyond noise from their
  * demand estimate, or too few were expected to tell (then true: the fall of the flows
@@ -474,10 +501,11 @@ static bool open_load_fell(const struct spw_law_state *s, const struct spw_law_p
 		expected += s->demand[t] * secs;
 		counted += (double)c->passed[t];
 	}
-	if (expected < OPEN_FALL_MIN_FLOWS)
+	if (exp(-expected) >= OPEN_FALL_P)
 		return true;
-	return counted < expected && expected - counted > DEMAND_JUMP_SHARE * expected &&
-	       expected - counted > OPEN_FALL_SIGMA * sqrt(expected);
+	if (!(counted < expected && expected - counted > DEMAND_JUMP_SHARE * expected))
+		return false;
+	return poisson_at_most(counted, expected) < OPEN_FALL_P;
 }
 
 /*
@@ -526,11 +554,12 @@ static void record_window(struct spw_law_state *s, const struct spw_law_counts *
 
 /*
  * The demand estimates, per tier, per rank and in all, from one window, or from the windows
- * of a confirmed fall (restart): taken whole, every tier at once. The fall is a new load
- * (an overload that ended), and one window of it carries too few flows of a small tier to
- * prove its own fall beyond noise: 2 flows of tier 0 where 12 were expected is within 5
- * standard deviations, and an estimate left at the overload's demand sizes the rise after it
- * as if tier 0 alone still filled the capacity.
+ * of a confirmed fall of the flows entering, the tiers let in with them (restart): taken
+ * whole, every tier at once. The fall is a new load (an overload that ended), and one window
+ * of it carries too few flows of a small tier to prove its own fall beyond noise: 2 flows of
+ * tier 0 where 12 were expected is within 5 standard deviations, and an estimate left at the
+ * overload's demand sizes the rise after it as if tier 0 alone still filled the capacity. A
+ * confirmed fall of the shed flows alone is a window like any other (see HIDDEN_DEMAND_NS).
  */
 static void estimate_demand(struct spw_law_state *s, const struct spw_law_params *p,
 			    const struct spw_law_counts *c, bool restart)
@@ -644,30 +673,27 @@ static double level_for(const struct spw_law_state *s, const struct spw_law_para
 
 	for (r = 0; r < s->tiers * SPW_COHORTS; r++) {
 		uint32_t t = r / SPW_COHORTS;
-		double d = rank_demand(s, t, r % SPW_COHORTS), keep;
+		double d = rank_demand(s, t, r % SPW_COHORTS),
+		       keep = r < enforced(s->level) ? 1.0 + p->hysteresis / 2 : 1.0;
 
 		if (!(d > 0 && cum + d > rate)) {
 			cum += d;
 			continue;
 		}
-		if (whole) {
-			level = (double)r; /* past a rank taken whole: nothing more fits */
-			break;
-		}
-		if (!s->rank_skewed[t]) {
-			level = (double)r + (rate - cum) / d;
-			break;
-		}
-		keep = r < enforced(s->level) ? 1.0 + p->hysteresis / 2 : 1.0;
-		if (cum + d <= top * keep) {
+		/* A skewed rank taken whole, and past it what else still fits the same way (a
+		 * rank's leftover of a stray flow, which never decays to nothing). */
+		if ((whole || s->rank_skewed[t]) && cum + d <= top * keep) {
 			whole = true;
 			cum += d;
 			continue;
 		}
-		if (cum + d <= top * (1.0 + SKEWED_SHARE_MAX_H * p->hysteresis))
+		if (whole)
+			level = (double)r;
+		else if (!s->rank_skewed[t] ||
+			 cum + d <= top * (1.0 + SKEWED_SHARE_MAX_H * p->hysteresis))
 			level = (double)r + (rate - cum) / d;
 		else
-			level = (double)r;
+			level = (double)r; /* a skewed rank past two bands: shed whole */
 		break;
 	}
 	if (level < p->floor)

@@ -174,6 +174,13 @@ void spw_law_init(struct spw_law_state *s, const struct spw_law_params *p, uint3
 void spw_law_resume(struct spw_law_state *s, const struct spw_law_params *p, double level,
 		    double capacity);
 
+/*
+ * The cohort salt rotated: every host is in another cohort now, so what a rank let pass when
+ * last open says nothing of the hosts it holds (a rank that held nothing may hold a front
+ * host's whole tier). Until each rank is open again, its shed count is its demand.
+ */
+void spw_law_cohorts_moved(struct spw_law_state *s);
+
 /* Feeds one window of the data plane's counts (every tick). */
 void spw_law_observe(struct spw_law_state *s, const struct spw_law_params *p,
 		     const struct spw_law_counts *c);
