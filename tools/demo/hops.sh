@@ -93,6 +93,7 @@ BACK_WORKERS=64
 # and jobs in flight (its tier at the sink: sheddable). At SINK_MS a job MAX_INFLIGHT in
 # flight offer up to 200 jobs/s: half the quota, twice the slow one.
 SINK_PORT=8081
+METRICS_PORT=9478
 SINK_MS=20
 SINK_CAPACITY=8
 BUFFER=16
@@ -167,8 +168,12 @@ setup_topology() {
 	ip -n "$NS_CLI" route add default via "$FRONT_ADDR"
 	ip -n "$NS_FRONT" route add 198.19.0.0/16 via "$CLI_ADDR"
 	for ns in "$NS_CLI" "$NS_FRONT" "$NS_BACK"; do
-		# Many short connections from few addresses: wide port range, reuse TIME_WAIT.
+		# Many short connections from few addresses: wide port range, reuse TIME_WAIT. The
+		# ports this scenario listens on are kept out of it: a connection's local port (or
+		# its TIME_WAIT, a minute long) on 127.0.0.1:$METRICS_PORT made the next daemon's
+		# bind fail with EADDRINUSE and the daemon exit (seen in a clean-clone CI run).
 		nsx "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1 \
+			net.ipv4.ip_local_reserved_ports="$PORT,$SINK_PORT,$METRICS_PORT" \
 			net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096
 	done
 	# The front's rejects (XDP_TX on hf0) only arrive on a veth whose peer has XDP.
@@ -238,7 +243,7 @@ services:
 downstreams:
   - {name: back, dest: $BACK_ADDR:$PORT, k: 2.0, window_s: 1, tier: ${TIER_NAMES[2]}}
 controller: {tick: 100ms, lease: 3s}
-metrics: {listen: "127.0.0.1:9478"}
+metrics: {listen: "127.0.0.1:$METRICS_PORT"}
 report: {socket: $TMP/report-front.sock}
 state_dir: $TMP/state-front
 EOF
@@ -267,7 +272,7 @@ services:
     signals:
       - {pool: sink, target: 0.5}
 controller: {tick: 100ms, lease: 3s}
-metrics: {listen: "127.0.0.1:9478"}
+metrics: {listen: "127.0.0.1:$METRICS_PORT"}
 report: {socket: $TMP/report-back.sock}
 state_dir: $TMP/state-back
 EOF
@@ -284,7 +289,7 @@ start_daemon() { # NS NAME CONFIG
 	pid=$!
 	PIDS+=("$pid")
 	for ((i = 0; i < 150; i++)); do
-		nsx "$ns" curl -s -o /dev/null --max-time 1 http://127.0.0.1:9478/metrics && break
+		nsx "$ns" curl -s -o /dev/null --max-time 1 http://127.0.0.1:$METRICS_PORT/metrics && break
 		kill -0 "$pid" 2>/dev/null || { cat "$TMP/spillwayd-$name.log" >&2; die "spillwayd ($name) exited"; }
 		sleep 0.1
 	done
@@ -300,7 +305,7 @@ stop_daemon() { # NS NAME
 	rm -rf "/sys/fs/bpf/spw-hops-$ID-$2"
 }
 
-metrics() { nsx "$1" curl -s --max-time 2 http://127.0.0.1:9478/metrics; }
+metrics() { nsx "$1" curl -s --max-time 2 http://127.0.0.1:$METRICS_PORT/metrics; }
 
 # ---- the job consumer and its sink, on the back host ------------------------------------------
 
