@@ -97,8 +97,13 @@ int write_config(struct bench *b, enum cfg_kind kind)
 			fprintf(f, "      - {accept_queue: 0.5}\n");
 		if (kind == CFG_LATENCY || kind == CFG_ALL_SIGNALS)
 			fprintf(f, "      - {latency_p99: 200ms}\n");
+		/* The data plane's own counts (mapped, no syscall) and the listeners' drops
+		 * from the same sock_diag dump as the accept queue. */
 		if (kind == CFG_ALL_SIGNALS)
-			fprintf(f, "      - {connections: 1000000}\n");
+			fprintf(f, "      - {connections: 1000000}\n"
+				   "      - {in_flight: 100000}\n"
+				   "      - {oldest_request_age: 500ms}\n"
+				   "      - {listen_overflow: 5/s}\n");
 	}
 	fprintf(f,
 		"controller:\n"

@@ -38,7 +38,8 @@
 #include "bench_util.h"
 #include "bench_ctl.h"
 
-/* The tick-CPU windows, in the order they run; the second (the tick alone) has the goal. */
+/* The tick-CPU windows, in the order they run; the second (the tick with reported signals)
+ * and the last (every kind the daemon measures itself too) have the goal. */
 const struct window_def windows[NWINDOWS] = {
     {CFG_POOL_SWEEP, "pool signals, sweep every 5 s (default)"},
     {CFG_POOL_NO_SWEEP, "pool signals, no sweep"},
