@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Policy updates are atomic for the data plane: a writer thread flips a service's whole
- * policy between A and B (spw_dp_policy_set) while this thread runs SYNs through the program,
+ * policy between A and B (spw_dp_policy_set, and spw_dp_policies_set's batch) while this thread runs SYNs through the program,
  * one BPF_PROG_RUN each (repeat=1: a reject rewrites the packet in place).
  *
  *   A: default tier 0, level 0, floor 32, every tier drops      -> tier 0 admitted: PASS
@@ -102,15 +102,18 @@ static void add_near_misses(struct atomic_ctx *c)
 	assert_int_equal(spw_dp_dscp_set(c->fx.dp, CLIENT_DSCP, 1), 0);
 }
 
+/* A and B are each written one at a time and in a batch (what a daemon's tick does). */
 static void *writer(void *arg)
 {
 	struct atomic_ctx *c = arg;
+	const uint32_t id = SVC_ID;
 	struct spw_policy p;
 
 	for (uint32_t gen = 0; !atomic_load(&c->stop); gen++) {
 		p = gen & 1 ? c->b : c->a;
 		p.generation = gen;
-		c->writer_err = spw_dp_policy_set(c->fx.dp, SVC_ID, &p);
+		c->writer_err = gen & 2 ? spw_dp_policies_set(c->fx.dp, &id, &p, 1)
+					: spw_dp_policy_set(c->fx.dp, SVC_ID, &p);
 		if (c->writer_err)
 			break;
 		atomic_fetch_add(&c->flips, 1);
@@ -229,6 +232,34 @@ static void test_flip(void **state)
 	assert_int_equal(bytes, total_bytes);
 }
 
+/* A batch writes every good policy whole; a bad one is refused alone, its slot untouched. */
+static void test_batch_refuses_bad_alone(void **state)
+{
+	struct atomic_ctx *c = *state;
+	const uint32_t ids[4] = {SVC_ID, SPW_SVC_NONE, SVC_ID + 1, SVC_ID + 2};
+	struct spw_policy p[4], got;
+
+	policy_pair(&c->a, &c->b);
+	p[0] = c->b;
+	p[0].generation = 11;
+	p[1] = c->a;
+	p[2] = c->a;
+	p[2].admit_level = SPW_RANK_LIMIT + 1;
+	p[3] = c->a;
+	p[3].generation = 13;
+	assert_int_equal(spw_dp_policies_set(c->fx.dp, ids, p, 4), -EINVAL);
+	assert_int_equal(spw_dp_policy_get(c->fx.dp, SVC_ID, &got), 0);
+	assert_int_equal(got.generation, 11);
+	assert_int_equal(got.default_tier, 2);
+	assert_int_equal(got.action[2], SPW_ACTION_REJECT);
+	assert_int_equal(spw_dp_policy_get(c->fx.dp, SVC_ID + 1, &got), -ENOENT);
+	assert_int_equal(spw_dp_policy_get(c->fx.dp, SVC_ID + 2, &got), 0);
+	assert_int_equal(got.generation, 13);
+	assert_int_equal(got.default_tier, 0);
+	assert_int_equal(spw_dp_policies_set(c->fx.dp, ids, p, 0), 0);
+	assert_int_equal(spw_dp_policies_set(c->fx.dp, ids, p, SPW_MAX_SERVICES + 1), -EINVAL);
+}
+
 int main(void)
 {
 	static const enum spw_prog xdp = SPW_PROG_XDP, tc = SPW_PROG_TC_INGRESS;
@@ -237,6 +268,8 @@ int main(void)
 	     setup, teardown, (void *)&xdp},
 	    {"[tc] policy flipped A<->B under SYNs: A's or B's outcome, never a mix", test_flip,
 	     setup, teardown, (void *)&tc},
+	    {"a batch of policies: the good written whole, a bad one refused alone",
+	     test_batch_refuses_bad_alone, setup, teardown, (void *)&xdp},
 	};
 
 	return cmocka_run_group_tests_name("bpf_policy_atomic", tests, NULL, NULL);

@@ -5,12 +5,14 @@
  * memcpy under the lock. The HTTP thread copies it out and formats without the lock, so a slow
  * or frequent scraper costs the control loop nothing beyond that copy.
  *
- * Cadence: levels, signals and active counts every tick (no syscall); latency histograms (one
- * batch call per service and tier) and the report map walk once per SPWD_METRICS_SLOW_NS,
- * finer than any scrape interval. The counters are the exception: the whole per-CPU map walk
- * measured 2.4 ms on a 2-CPU VM, 13 times the rest of the tick (bench-controller), so the HTTP
- * thread reads them at scrape time (spwd_metrics_fill_counters); the read takes no lock the
- * tick needs, so it still never delays a tick.
+ * Cadence: levels, signals and active counts every tick (no syscall); the report map walk
+ * once per SPWD_METRICS_SLOW_NS, finer than any scrape interval. The per-CPU maps are the
+ * exception: the whole counter map walk measured 2.4 ms on a 2-CPU VM, 13 times the rest of
+ * the tick, and the per-tier latency histograms (a batch call of every bucket per service and
+ * tier, each bucket copied out per CPU) a tenth of a 20-service tick even once a second
+ * (bench-controller), so the HTTP thread reads both at scrape time
+ * (spwd_metrics_fill_counters); the reads take no lock the tick needs, so they never delay a
+ * tick, and no scraper means no cost.
  */
 #include <errno.h>
 #include <math.h>
@@ -88,8 +90,8 @@ static double rate(const struct spw_count *now, const struct spw_count *base, ui
 		   : 0;
 }
 
-static void collect_service(struct spwd *d, const struct spwd_service *s,
-			    struct spw_metrics_service *o, uint64_t now, bool slow)
+static void collect_service(struct spwd *d, struct spwd_service *s,
+			    struct spw_metrics_service *o, uint64_t now)
 {
 	uint32_t id = s->cfg->id, t;
 	int i;
@@ -102,7 +104,7 @@ static void collect_service(struct spwd *d, const struct spwd_service *s,
 	o->conn_limit = s->conn_limit;
 	if (spw_dp_active_read(d->dp, id, SPW_ACTIVE_TOTAL, &o->conns))
 		o->conns = 0;
-	if (!spwd_oldest_request_ms(d, id, now, &o->oldest_request_ms))
+	if (!spwd_oldest_request_ms(d, s, now, &o->oldest_request_ms))
 		o->oldest_request_ms = NAN;
 	o->floor = s->law_params.floor;
 	o->ceiling = s->law_params.ceiling;
@@ -132,10 +134,6 @@ static void collect_service(struct spwd *d, const struct spwd_service *s,
 		if (spw_dp_inflight_read(d->dp, id, t, &ot->inflight))
 			ot->inflight = 0;
 		ot->skewed = t < s->law.tiers && s->law.rank_skewed[t];
-		if (!slow || t >= (uint32_t)d->cfg->ntiers)
-			continue;
-		if (spw_dp_latency_read(d->dp, id, t, &ot->lat))
-			memset(&ot->lat, 0, sizeof(ot->lat));
 	}
 }
 
@@ -180,6 +178,11 @@ void spwd_metrics_fill_counters(struct spwd *d, struct spw_metrics_snapshot *s)
 				    d->mcounters[spw_counter_index(o->id, slot, r)];
 		for (t = 0; secs > 0 && t < (uint32_t)s->ntiers && t < SPW_MAX_TIERS; t++)
 			tier_rates(o, t, d->mcounters, d->mrate_base, secs);
+		/* A failed read shows no latency rather than an old one as new. */
+		for (t = 0; t < SPW_MAX_TIERS; t++)
+			if (t >= (uint32_t)s->ntiers ||
+			    spw_dp_latency_read(d->dp, o->id, t, &o->tiers[t].lat))
+				memset(&o->tiers[t].lat, 0, sizeof(o->tiers[t].lat));
 	}
 	for (slot = 0; slot < SPW_TIER_SLOTS; slot++)
 		for (r = 0; r < SPW_REASON_COUNT; r++)
@@ -242,7 +245,7 @@ void spwd_metrics_collect(struct spwd *d, uint64_t now)
 	b->nifaces = i;
 	collect_downstreams(d, b);
 	for (i = 0; i < d->nsvcs; i++)
-		collect_service(d, &d->svcs[i], &b->svcs[i], now, slow);
+		collect_service(d, &d->svcs[i], &b->svcs[i], now);
 	b->nservices = d->nsvcs;
 	/* Every service id, configured or not: a flow of a removed service still has its entry. */
 	for (i = 0; i < SPW_MAX_SERVICES; i++)

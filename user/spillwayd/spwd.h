@@ -36,6 +36,10 @@ struct spwd_service {
 	/* Latency p99 signal: histogram at the start of the current window. */
 	struct spw_latency_hist lat_base;
 	uint64_t lat_base_ns;
+	/* The oldest outstanding request's age as last read, and when: the signal and the
+	 * exporter read it in the same tick, and the ring walk is a thousand slots. */
+	double oldest_ms;
+	uint64_t oldest_ns;
 	/* Listen-overflow signal: the drop count at the last reading, and when (0: none yet). */
 	uint64_t lo_drops;
 	uint64_t lo_ns;
@@ -124,9 +128,10 @@ void spwd_assign_ids(struct spwd *d, struct spw_config *cfg);
 void spwd_tick(struct spwd *d);
 /*
  * Age of the service's oldest request awaiting its response, in ms (0: none), read from the
- * data plane's start-time ring at now; false when the ring cannot be read.
+ * data plane's start-time ring at now (once per now: a second call reuses the reading); false
+ * when the ring cannot be read.
  */
-bool spwd_oldest_request_ms(struct spwd *d, uint32_t svc_id, uint64_t now, double *ms);
+bool spwd_oldest_request_ms(struct spwd *d, struct spwd_service *s, uint64_t now, double *ms);
 /* Logs spw_config_advise()'s advice on cfg as warnings (at start and on each reload). */
 void spwd_log_advice(const struct spw_config *cfg);
 /*
@@ -178,7 +183,8 @@ int spwd_metrics_init(struct spwd *d, const char *version);
 void spwd_metrics_close(struct spwd *d);
 /* now: the tick's start, so the tick's own duration is observed too. */
 void spwd_metrics_collect(struct spwd *d, uint64_t now);
-/* HTTP thread: reads the counters into s (a copy), with /v1/state's rates. */
+/* HTTP thread: reads the counters and latency histograms into s (a copy), with /v1/state's
+ * rates. */
 void spwd_metrics_fill_counters(struct spwd *d, struct spw_metrics_snapshot *s);
 /* A malloc'ed copy of the last published snapshot, now_ns set; NULL when none or no memory. */
 struct spw_metrics_snapshot *spwd_metrics_copy(struct spwd *d);

@@ -71,15 +71,19 @@ static bool in_flight(struct spwd *d, struct spwd_service *s, double *n)
  * The oldest outstanding request's age. Nothing outstanding is a measurement (0 ms: no queue),
  * not a missing one, unlike a latency window without responses.
  */
-bool spwd_oldest_request_ms(struct spwd *d, uint32_t svc_id, uint64_t now, double *ms)
+bool spwd_oldest_request_ms(struct spwd *d, struct spwd_service *s, uint64_t now, double *ms)
 {
 	uint64_t slots[SPW_REQ_SLOTS];
 	struct spw_request_ages ages;
 
-	if (spw_dp_req_ages_read(d->dp, svc_id, slots))
-		return false;
-	spw_request_ages_read(slots, (uint32_t)(now / 1000), &ages);
-	*ms = ages.oldest_ms;
+	if (s->oldest_ns != now) {
+		if (spw_dp_req_ages_read(d->dp, s->cfg->id, slots))
+			return false;
+		spw_request_ages_read(slots, (uint32_t)(now / 1000), &ages);
+		s->oldest_ms = ages.oldest_ms;
+		s->oldest_ns = now;
+	}
+	*ms = s->oldest_ms;
 	return true;
 }
 
@@ -171,7 +175,7 @@ static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *s
 			measured(sig, v, now);
 		break;
 	case SPW_SIG_OLDEST_REQUEST_AGE:
-		if (spwd_oldest_request_ms(d, s->cfg->id, now, &v))
+		if (spwd_oldest_request_ms(d, s, now, &v))
 			measured(sig, v, now);
 		break;
 	case SPW_SIG_LISTEN_OVERFLOW:
@@ -183,7 +187,19 @@ static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *s
 	}
 }
 
-static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, uint64_t now)
+/* The policies a tick writes, in one batch at its end. */
+struct policy_batch {
+	uint32_t ids[SPW_MAX_SERVICES];
+	struct spw_policy p[SPW_MAX_SERVICES];
+	uint32_t n;
+};
+
+/*
+ * The service's whole policy with a renewed lease, written at once, or added to batch when
+ * one is given (a tick: 20 services were 20 syscalls, a twentieth of the tick).
+ */
+static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, uint64_t now,
+			 struct policy_batch *batch)
 {
 	const struct spw_config_service *c = s->cfg;
 	struct spw_policy p;
@@ -206,6 +222,11 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
 		memcpy(p.admit_below, s->admit_below, sizeof(p.admit_below));
 	}
 	p.generation = ++s->generation;
+	if (batch && batch->n < SPW_MAX_SERVICES) {
+		batch->ids[batch->n] = c->id;
+		batch->p[batch->n++] = p;
+		return;
+	}
 	err = spw_dp_policy_set(d->dp, c->id, &p);
 	if (err)
 		pr_warn("cannot write the policy of %s: %s\n", c->name, strerror(-err));
@@ -332,6 +353,17 @@ static void observe_ranks(struct spwd *d, struct spwd_service *s, struct spw_law
 	s->obs_ranks_ok = ok;
 }
 
+/* Widens [*lo, *hi] to hold every reason of r. */
+static void widen_span(const enum spw_reason *r, size_t n, uint32_t *lo, uint32_t *hi)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*lo = (uint32_t)r[i] < *lo ? (uint32_t)r[i] : *lo;
+		*hi = (uint32_t)r[i] > *hi ? (uint32_t)r[i] : *hi;
+	}
+}
+
 /*
  * Feeds the law the data plane's counts since the last observation: what the level let pass
  * (admitted, or refused after it by a cap, a rate or the reservation), what the level shed,
@@ -349,12 +381,18 @@ static void observe(struct spwd *d, struct spwd_service *s, uint64_t now)
 	    SPW_REASON_ADMITTED,   SPW_REASON_TABLE_FULL, SPW_REASON_FLOOD_GUARD,
 	    SPW_REASON_WOULD_SHED, SPW_REASON_FAIL_OPEN,
 	};
+	static const enum spw_reason shed_level = SPW_REASON_SHED_LEVEL;
 	struct spw_count c[SPW_TIER_SLOTS * SPW_REASON_SLOTS];
 	struct spw_law_counts w = {.end_ns = now};
-	uint32_t t, k;
+	uint32_t t, k, lo = SPW_REASON_SLOTS, hi = 0;
 
+	/* Only the span of the reasons read below is copied out of the kernel. */
+	widen_span(past_level, sizeof(past_level) / sizeof(past_level[0]), &lo, &hi);
+	widen_span(entered, sizeof(entered) / sizeof(entered[0]), &lo, &hi);
+	widen_span(&shed_level, 1, &lo, &hi);
 	memset(c, 0, sizeof(c));
-	if (spw_dp_counters_read_service(d->dp, s->cfg->id, (uint32_t)d->cfg->ntiers, c))
+	if (spw_dp_counters_read_service(d->dp, s->cfg->id, (uint32_t)d->cfg->ntiers, lo,
+					 hi - lo + 1, c))
 		return; /* nothing read: the next window covers this one too */
 	account_level(s, now);
 	w.window_ns = s->obs_ns ? now - s->obs_ns : 0;
@@ -363,7 +401,7 @@ static void observe(struct spwd *d, struct spwd_service *s, uint64_t now)
 	observe_ranks(d, s, &w);
 	for (t = 0; t < (uint32_t)d->cfg->ntiers; t++) {
 		const struct spw_count *row = &c[t * SPW_REASON_SLOTS];
-		uint64_t passed = 0, shed = row[SPW_REASON_SHED_LEVEL].packets, admitted = 0;
+		uint64_t passed = 0, shed = row[shed_level].packets, admitted = 0;
 
 		for (k = 0; k < sizeof(past_level) / sizeof(past_level[0]); k++)
 			passed += row[past_level[k]].packets;
@@ -431,7 +469,13 @@ static void learn_targets(struct spwd_service *s, uint64_t now)
 	}
 }
 
-static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now, bool urgent)
+/*
+ * overrides: whether the overrides map may hold one (a tick checks once for all services;
+ * most ticks find it empty, and a lookup per service was a twentieth of a 20-service tick).
+ * batch: where a tick gathers the policies it writes (NULL: write now).
+ */
+static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now, bool urgent,
+			    bool overrides, struct policy_batch *batch)
 {
 	struct spw_law_reading r;
 	struct spw_override o;
@@ -454,7 +498,7 @@ static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 	s->level = s->law_level;
 	s->partial = spw_law_partial(&s->law, &s->law_params);
 	s->overridden = false;
-	if (!spw_dp_override_get(d->dp, s->cfg->id, &o) && o.expires_ns > now) {
+	if (overrides && !spw_dp_override_get(d->dp, s->cfg->id, &o) && o.expires_ns > now) {
 		s->level = o.level;
 		s->partial = 0;
 		dry_run = dry_run || o.dry_run;
@@ -467,7 +511,7 @@ static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 	if (s->level != prev)
 		log_level_change(s, prev);
 	s->dry_run = dry_run;
-	write_policy(d, s, dry_run, now);
+	write_policy(d, s, dry_run, now, batch);
 	if (!urgent)
 		save_record(d, s, now);
 	return s->level != prev;
@@ -493,7 +537,7 @@ void spwd_report_arrived(struct spwd *d, enum spw_report_kind kind, const char *
 
 	for (i = 0; i < d->nsvcs; i++)
 		if (uses_report(&d->svcs[i], kind, name))
-			changed |= control_service(d, &d->svcs[i], now, true);
+			changed |= control_service(d, &d->svcs[i], now, true, true, NULL);
 	/* Apps read the shed state from the file: they must hear of the cut now too. */
 	if (changed)
 		spwd_state_publish(d);
@@ -579,11 +623,17 @@ static void read_accept_queues(struct spwd *d)
 void spwd_tick(struct spwd *d)
 {
 	uint64_t now = spw_now_ns();
-	int i;
+	bool overrides = spw_dp_overrides_any(d->dp);
+	struct policy_batch batch;
+	int i, err;
 
+	batch.n = 0;
 	read_accept_queues(d);
 	for (i = 0; i < d->nsvcs; i++)
-		control_service(d, &d->svcs[i], now, false);
+		control_service(d, &d->svcs[i], now, false, overrides, &batch);
+	err = spw_dp_policies_set(d->dp, batch.ids, batch.p, batch.n);
+	if (err)
+		pr_warn("cannot write the policies of %u services: %s\n", batch.n, strerror(-err));
 	rotate_salt(d, now);
 	sweep_flows(d, now);
 	d->ticks++;

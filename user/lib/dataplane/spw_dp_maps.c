@@ -268,6 +268,46 @@ int spw_dp_policy_set(struct spw_dataplane *dp, uint32_t svc_id, const struct sp
 	return policy_rec_write(dp, svc_id, &rec);
 }
 
+int spw_dp_policies_set(struct spw_dataplane *dp, const uint32_t *ids, const struct spw_policy *p,
+			uint32_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
+	struct spw_policy_rec *recs;
+	uint32_t keys[SPW_MAX_SERVICES], i, m = 0, count;
+	int err = 0, bad = 0;
+
+	if (n > SPW_MAX_SERVICES)
+		return -EINVAL;
+	if (!n)
+		return 0;
+	recs = calloc(n, sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	/* A bad policy is refused alone: the others' leases are still renewed. */
+	for (i = 0; i < n; i++) {
+		if (!svc_id_ok(ids[i]) || policy_valid(&p[i])) {
+			bad = -EINVAL;
+			continue;
+		}
+		keys[m] = ids[i];
+		recs[m].present = 1;
+		recs[m++].pol = p[i];
+	}
+	count = m;
+	if (m && bpf_map_update_batch(dp->maps.policies, keys, recs, &count, &opts)) {
+		err = -errno;
+		/* No batch ops (before 5.6: EINVAL, count untouched): one write each. Writing a
+		 * policy the batch did write again is harmless, each is whole. */
+		if (err == -EINVAL || err == -EOPNOTSUPP) {
+			err = 0;
+			for (i = 0; i < m && !err; i++)
+				err = policy_rec_write(dp, keys[i], &recs[i]);
+		}
+	}
+	free(recs);
+	return err ? err : bad;
+}
+
 int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_policy *p)
 {
 	struct spw_policy_rec rec;

@@ -63,6 +63,14 @@ int spw_dp_override_del(struct spw_dataplane *dp, uint32_t svc_id)
 	return bpf_map_delete_elem(dp->maps.overrides, &svc_id) ? -errno : 0;
 }
 
+/* A read that fails says "maybe": the caller then looks each service up as before. */
+bool spw_dp_overrides_any(struct spw_dataplane *dp)
+{
+	uint32_t key;
+
+	return bpf_map_get_next_key(dp->maps.overrides, NULL, &key) == 0 || errno != ENOENT;
+}
+
 int spw_dp_reports_foreach(struct spw_dataplane *dp, spw_dp_report_fn fn, void *ctx)
 {
 	struct spw_report_key key, next;
