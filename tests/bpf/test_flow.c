@@ -2196,13 +2196,13 @@ static void test_counters_of_service(void **state)
 	/* A part of each row: those reasons as in the table, the rest untouched (marked). */
 	for (uint32_t i = 0; i < SPW_TIER_SLOTS * SPW_REASON_SLOTS; i++)
 		one[i].packets = UINT64_MAX;
-	CHECK_OK(t, spw_dp_counters_read_service(t->dp, SVC_TCP, 3, SPW_REASON_ESTABLISHED, 2,
-						 one));
+	CHECK_OK(t,
+		 spw_dp_counters_read_service(t->dp, SVC_TCP, 3, SPW_REASON_ESTABLISHED, 2, one));
 	for (uint32_t i = 0; i < SPW_TIER_SLOTS * SPW_REASON_SLOTS; i++) {
 		uint32_t tier = i / SPW_REASON_SLOTS, r = i % SPW_REASON_SLOTS;
 		bool asked = tier < 3 && (r == SPW_REASON_ESTABLISHED || r == SPW_REASON_ADMITTED);
-		uint64_t want = asked ? all[spw_counter_index(SVC_TCP, 0, 0) + i].packets
-				      : UINT64_MAX;
+		uint64_t want =
+		    asked ? all[spw_counter_index(SVC_TCP, 0, 0) + i].packets : UINT64_MAX;
 
 		CHECK(t, one[i].packets == want, "tier %u reason %u: %llu packets, want %llu", tier,
 		      r, (unsigned long long)one[i].packets, (unsigned long long)want);
@@ -2214,9 +2214,9 @@ static void test_counters_of_service(void **state)
 	      "no admission counted in tier 0 or 2: the part read proves nothing");
 	CHECK(t,
 	      spw_dp_counters_read_service(t->dp, SVC_TCP, 0, 0, SPW_REASON_SLOTS, one) ==
-			  -EINVAL &&
-		  spw_dp_counters_read_service(t->dp, SPW_SVC_NONE, 1, 0, SPW_REASON_SLOTS,
-					       one) == -EINVAL &&
+		      -EINVAL &&
+		  spw_dp_counters_read_service(t->dp, SPW_SVC_NONE, 1, 0, SPW_REASON_SLOTS, one) ==
+		      -EINVAL &&
 		  spw_dp_counters_read_service(t->dp, SVC_TCP, 1, 30, 3, one) == -EINVAL &&
 		  spw_dp_counters_read_service(t->dp, SVC_TCP, 1, 0, 0, one) == -EINVAL,
 	      "bad arguments accepted");

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Policy updates are atomic for the data plane: a writer thread flips a service's whole
- * policy between A and B (spw_dp_policy_set, and spw_dp_policies_set's batch) while this thread runs SYNs through the program,
- * one BPF_PROG_RUN each (repeat=1: a reject rewrites the packet in place).
+ * policy between A and B (spw_dp_policy_set, and spw_dp_policies_set's batch) while this thread
+ * runs SYNs through the program, one BPF_PROG_RUN each (repeat=1: a reject rewrites the packet in
+ * place).
  *
  *   A: default tier 0, level 0, floor 32, every tier drops      -> tier 0 admitted: PASS
  *   B: default tier 2, level 0, floor 0, tier 2 rejects, 0 drops -> tier 2 rejected: TX

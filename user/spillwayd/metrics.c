@@ -90,8 +90,8 @@ static double rate(const struct spw_count *now, const struct spw_count *base, ui
 		   : 0;
 }
 
-static void collect_service(struct spwd *d, struct spwd_service *s,
-			    struct spw_metrics_service *o, uint64_t now)
+static void collect_service(struct spwd *d, struct spwd_service *s, struct spw_metrics_service *o,
+			    uint64_t now)
 {
 	uint32_t id = s->cfg->id, t;
 	int i;

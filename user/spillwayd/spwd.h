@@ -99,7 +99,7 @@ struct spwd {
 	struct spwd_snapshot snap;
 	/* Exporter (metrics.c): built by the tick, published under snap.lock. */
 	struct spw_metrics_snapshot *mbuild, *mpub;
-	uint64_t mslow_ns; /* when latency and reports were last refreshed */
+	uint64_t mslow_ns; /* when the reports were last walked */
 	/* The HTTP thread's own (MHD serves on one thread): counters read at scrape time. */
 	struct spw_count *mcounters;  /* SPW_COUNTER_ENTRIES: the last read */
 	struct spw_count *mrate_base; /* an older read, at least a second older, for rates */

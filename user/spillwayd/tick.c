@@ -191,8 +191,32 @@ static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *s
 struct policy_batch {
 	uint32_t ids[SPW_MAX_SERVICES];
 	struct spw_policy p[SPW_MAX_SERVICES];
+	const struct spwd_service *svc[SPW_MAX_SERVICES];
 	uint32_t n;
 };
+
+static void policy_write_failed(const struct spwd_service *s, int err)
+{
+	pr_warn("cannot write the policy of %s: %s\n", s->cfg->name, strerror(-err));
+}
+
+/*
+ * One syscall for the tick's policies; when it fails, each is written on its own, so every
+ * good policy still gets its renewed lease and each failure is logged with its service.
+ */
+static void write_policy_batch(struct spwd *d, const struct policy_batch *b)
+{
+	uint32_t i;
+	int err;
+
+	if (!spw_dp_policies_set(d->dp, b->ids, b->p, b->n))
+		return;
+	for (i = 0; i < b->n; i++) {
+		err = spw_dp_policy_set(d->dp, b->ids[i], &b->p[i]);
+		if (err)
+			policy_write_failed(b->svc[i], err);
+	}
+}
 
 /*
  * The service's whole policy with a renewed lease, written at once, or added to batch when
@@ -224,12 +248,13 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
 	p.generation = ++s->generation;
 	if (batch && batch->n < SPW_MAX_SERVICES) {
 		batch->ids[batch->n] = c->id;
+		batch->svc[batch->n] = s;
 		batch->p[batch->n++] = p;
 		return;
 	}
 	err = spw_dp_policy_set(d->dp, c->id, &p);
 	if (err)
-		pr_warn("cannot write the policy of %s: %s\n", c->name, strerror(-err));
+		policy_write_failed(s, err);
 }
 
 /*
@@ -625,15 +650,13 @@ void spwd_tick(struct spwd *d)
 	uint64_t now = spw_now_ns();
 	bool overrides = spw_dp_overrides_any(d->dp);
 	struct policy_batch batch;
-	int i, err;
+	int i;
 
 	batch.n = 0;
 	read_accept_queues(d);
 	for (i = 0; i < d->nsvcs; i++)
 		control_service(d, &d->svcs[i], now, false, overrides, &batch);
-	err = spw_dp_policies_set(d->dp, batch.ids, batch.p, batch.n);
-	if (err)
-		pr_warn("cannot write the policies of %u services: %s\n", batch.n, strerror(-err));
+	write_policy_batch(d, &batch);
 	rotate_salt(d, now);
 	sweep_flows(d, now);
 	d->ticks++;

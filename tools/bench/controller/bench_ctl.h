@@ -90,9 +90,9 @@ struct window_def {
 	enum cfg_kind cfg;
 	const char *name;
 };
-#define NWINDOWS     5
-#define WIN_SWEEP    0
-#define WIN_NO_SWEEP 1
+#define NWINDOWS	5
+#define WIN_SWEEP	0
+#define WIN_NO_SWEEP	1
 #define WIN_ALL_SIGNALS 4
 extern const struct window_def windows[NWINDOWS];
 

@@ -134,9 +134,10 @@ int spw_dp_services_prune(struct spw_dataplane *dp, const struct spw_service_mat
 /* Atomic replacement of a service's whole policy (see struct spw_policy). */
 int spw_dp_policy_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_policy *p);
 /*
- * The same for n services at once (ids[i] gets p[i]), each policy replaced whole: one syscall
- * where the kernel has batch updates (5.6), one a service where it has not. A bad id or policy
- * is not written (-EINVAL once the others are).
+ * The same for n services at once (ids[i] gets p[i]), each policy replaced whole, in one
+ * syscall (the batch ops of kernel 5.6, which the counter reads need too). A bad id or policy
+ * is not written (-EINVAL once the others are); on any other error some may not be, and the
+ * caller writes them one by one to learn which.
  */
 int spw_dp_policies_set(struct spw_dataplane *dp, const uint32_t *ids, const struct spw_policy *p,
 			uint32_t n);

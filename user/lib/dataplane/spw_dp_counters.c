@@ -90,6 +90,7 @@ int spw_dp_counters_read_service(struct spw_dataplane *dp, uint32_t svc_id, uint
 	/* One call from the first tier's first reason to the last tier's last: a syscall costs
 	 * as much as some 50 entries copied, so the entries between the rows' parts are read
 	 * too, into span, and dropped. */
+	memset(span, 0, sizeof(span)); /* an entry the read does not return counts 0 */
 	err = read_range(dp, spw_counter_index(svc_id, 0, first),
 			 (tiers - 1) * SPW_REASON_SLOTS + n, &span[first]);
 	if (err)

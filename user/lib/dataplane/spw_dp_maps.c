@@ -294,16 +294,8 @@ int spw_dp_policies_set(struct spw_dataplane *dp, const uint32_t *ids, const str
 		recs[m++].pol = p[i];
 	}
 	count = m;
-	if (m && bpf_map_update_batch(dp->maps.policies, keys, recs, &count, &opts)) {
+	if (m && bpf_map_update_batch(dp->maps.policies, keys, recs, &count, &opts))
 		err = -errno;
-		/* No batch ops (before 5.6: EINVAL, count untouched): one write each. Writing a
-		 * policy the batch did write again is harmless, each is whole. */
-		if (err == -EINVAL || err == -EOPNOTSUPP) {
-			err = 0;
-			for (i = 0; i < m && !err; i++)
-				err = policy_rec_write(dp, keys[i], &recs[i]);
-		}
-	}
 	free(recs);
 	return err ? err : bad;
 }
