@@ -12,36 +12,52 @@
 #include "bucket.bpf.h"
 
 /*
- * Where spw_policy_read() copies a policy: too big for the program's stack beside the parse
- * state. Per CPU, and not pinned, so the XDP and TC objects each have their own: neither
- * program nests on a CPU with itself, so one decision's copy is never overwritten mid-use.
+ * Each CPU's copy of each service's policy, with the record's stamp when it was copied: too
+ * big for the program's stack beside the parse state, and per CPU so that reading it writes
+ * no line another CPU reads. Not pinned, so the XDP and TC objects each have their own:
+ * neither program nests on a CPU with itself, so a copy is never rewritten mid-use.
  */
+struct spw_policy_copy {
+	__u32 stamp;
+	__u32 pad;
+	struct spw_policy pol;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SPW_MAX_SERVICES);
 	__type(key, __u32);
-	__type(value, struct spw_policy);
-} spw_policy_copy SEC(".maps");
+	__type(value, struct spw_policy_copy);
+} spw_policy_copies SEC(".maps");
 
 /*
- * Copies service svc's policy out under its record's lock, so the decision uses one whole
- * policy of this service however often the daemon rewrites it; NULL when the service has no
- * policy. Only loads and stores run inside the lock, as the verifier requires.
+ * Service svc's policy, one whole policy of this service however often the daemon rewrites
+ * it; NULL when the service has no policy. The record's lock (a shared line written by every
+ * taker, and irqs off around it) is taken only when the record's stamp is not the copy's:
+ * once per CPU per write, the daemon writing each service once a tick. The stamp is read
+ * without the lock, so a write in progress may show a mix of old and new bytes; then it
+ * equals the copy's only if the copy is of the record before that write, which is the old
+ * policy whole. Only loads and stores run inside the lock, as the verifier requires.
  */
 static __always_inline struct spw_policy *spw_policy_read(__u32 svc)
 {
 	struct spw_policy_rec *rec = bpf_map_lookup_elem(&spw_policies, &svc);
-	__u32 zero = 0, present;
-	struct spw_policy *out;
+	struct spw_policy_copy *c = bpf_map_lookup_elem(&spw_policy_copies, &svc);
+	__u32 stamp;
 
-	out = bpf_map_lookup_elem(&spw_policy_copy, &zero);
-	if (!rec || !out)
+	if (!rec || !c)
 		return NULL;
+	stamp = *(volatile __u32 *)&rec->stamp;
+	if (!stamp)
+		return NULL;
+	if (stamp == c->stamp)
+		return &c->pol;
 	bpf_spin_lock(&rec->lock);
-	present = rec->present;
-	*out = rec->pol;
+	stamp = rec->stamp;
+	c->pol = rec->pol;
 	bpf_spin_unlock(&rec->lock);
-	return present ? out : NULL;
+	c->stamp = stamp;
+	return stamp ? &c->pol : NULL;
 }
 
 /*

@@ -240,11 +240,16 @@ struct spw_policy {
  * serves another service; writers replace it with BPF_F_LOCK and the data plane copies it out
  * under the same lock, so a reader sees one whole policy, old or new, of its own service.
  * (Records of a hash map without prealloc are reused at once on kernels >= 6.1, before the
- * readers of the old one are done.) present is 0 for a service with no policy.
+ * readers of the old one are done.)
+ *
+ * stamp is 0 for a service with no policy, else a value the writer makes differ from the
+ * stamp of every write before it (spw_policy_stamp_next): the data plane keeps a per-CPU copy
+ * of each service's policy and takes the lock only when the record's stamp is not its copy's,
+ * so the shed path writes no line another CPU reads.
  */
 struct spw_policy_rec {
 	struct bpf_spin_lock lock;
-	__u32 present;
+	__u32 stamp;
 	struct spw_policy pol;
 };
 

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <cmocka.h>
 #include <linux/pkt_cls.h>
@@ -233,6 +235,71 @@ static void test_flip(void **state)
 	assert_int_equal(bytes, total_bytes);
 }
 
+/* Runs one new-flow SYN on CPU cpu (each CPU keeps its own copy of a policy). */
+static int syn_on_cpu(struct atomic_ctx *c, int cpu, unsigned int i)
+{
+	struct pkt_spec spec = {.family = 4,
+				.proto = IPPROTO_TCP,
+				.daddr = "192.0.2.10",
+				.dport = SVC_PORT,
+				.sport = (uint16_t)(2048 + i),
+				.tcp_flags = PKT_TCP_SYN,
+				.seq = 1,
+				.tcp_opts_len = PKT_LINUX_SYN_OPTS};
+	uint8_t pkt[PKT_BUF_MAX];
+	struct spw_run run;
+	cpu_set_t set;
+	size_t len = pkt_build(&spec, pkt, sizeof(pkt));
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (!len || pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		return -1;
+	if (spw_fixture_run(&c->fx, c->prog, pkt, len, &run))
+		return -1;
+	return (int)run.retval;
+}
+
+/*
+ * The data plane decides from a per-CPU copy of the policy and copies the record again only
+ * when its stamp changed. Every write must reach every CPU's next packet, even one that
+ * changes nothing the copy could be told apart by (same lease, same generation), and a
+ * deleted policy must fail open at once.
+ */
+static void test_each_write_seen_at_once(void **state)
+{
+	struct atomic_ctx *c = *state;
+	const int v_tx = c->prog == SPW_PROG_XDP ? XDP_TX : TC_ACT_REDIRECT;
+	const int v_pass = c->prog == SPW_PROG_XDP ? XDP_PASS : TC_ACT_UNSPEC;
+	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = SVC_PORT};
+	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+	struct spw_count n;
+	cpu_set_t saved;
+	unsigned int i = 0;
+
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
+	policy_pair(&c->a, &c->b);
+	c->a.generation = c->b.generation = 7;
+	assert_int_equal(spw_dp_service_add(c->fx.dp, &m, SVC_ID), 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(spw_dp_policy_set(c->fx.dp, SVC_ID, &c->a), 0);
+		for (int cpu = 0; cpu < cpus; cpu++)
+			assert_int_equal(syn_on_cpu(c, cpu, i++), v_pass);
+		/* B through the batch, the daemon's way; then A again one at a time. */
+		assert_int_equal(spw_dp_policies_set(c->fx.dp, &(uint32_t){SVC_ID}, &c->b, 1), 0);
+		for (int cpu = 0; cpu < cpus; cpu++)
+			assert_int_equal(syn_on_cpu(c, cpu, i++), v_tx);
+	}
+	assert_int_equal(spw_fixture_mark(&c->fx), 0);
+	assert_int_equal(spw_dp_policy_del(c->fx.dp, SVC_ID), 0);
+	for (int cpu = 0; cpu < cpus; cpu++)
+		assert_int_equal(syn_on_cpu(c, cpu, i++), v_pass);
+	assert_int_equal(spw_fixture_delta(&c->fx, SVC_ID, SPW_TIER_NONE, SPW_REASON_FAIL_OPEN, &n),
+			 0);
+	assert_int_equal(n.packets, (uint64_t)cpus);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
+}
+
 /* A batch writes every good policy whole; a bad one is refused alone, its slot untouched. */
 static void test_batch_refuses_bad_alone(void **state)
 {
@@ -269,6 +336,10 @@ int main(void)
 	     setup, teardown, (void *)&xdp},
 	    {"[tc] policy flipped A<->B under SYNs: A's or B's outcome, never a mix", test_flip,
 	     setup, teardown, (void *)&tc},
+	    {"[xdp] each policy write reaches every CPU's next SYN, same lease or not",
+	     test_each_write_seen_at_once, setup, teardown, (void *)&xdp},
+	    {"[tc] each policy write reaches every CPU's next SYN, same lease or not",
+	     test_each_write_seen_at_once, setup, teardown, (void *)&tc},
 	    {"a batch of policies: the good written whole, a bad one refused alone",
 	     test_batch_refuses_bad_alone, setup, teardown, (void *)&xdp},
 	};

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The pure helpers over the ABI (spw_types.h): reason names, defaults, keys, the clock. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -41,6 +42,29 @@ uint64_t spw_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Microseconds of CLOCK_MONOTONIC, or one past the last stamp when that is not behind it:
+ * within a process every stamp differs from all those before it for 2^32 writes, and a
+ * restarted writer starts past what it wrote before (it cannot have written a stamp a
+ * microsecond for the whole time). The data plane's per-CPU copy of a policy is valid only
+ * while the record carries the stamp it was copied with; a stamp the copy still holds
+ * reused would leave that CPU on an old policy.
+ */
+uint32_t spw_policy_stamp_next(void)
+{
+	static _Atomic uint32_t last;
+	uint32_t prev = atomic_load(&last), next;
+
+	do {
+		next = (uint32_t)(spw_now_ns() / 1000);
+		if ((int32_t)(next - prev) <= 0)
+			next = prev + 1;
+		if (!next) /* 0 is "no policy" */
+			next = 1;
+	} while (!atomic_compare_exchange_weak(&last, &prev, next));
+	return next;
 }
 
 void spw_policy_init(struct spw_policy *p, uint8_t tier_count, uint8_t default_tier)

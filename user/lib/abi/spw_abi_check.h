@@ -62,7 +62,7 @@ SPW_ABI_OFF(struct spw_rule, tier, 0);
 SPW_ABI_OFF(struct spw_rule, rule_id, 4);
 
 SPW_ABI_SIZE(struct spw_policy_rec, 176);
-SPW_ABI_OFF(struct spw_policy_rec, present, 4);
+SPW_ABI_OFF(struct spw_policy_rec, stamp, 4);
 SPW_ABI_OFF(struct spw_policy_rec, pol, 8);
 
 SPW_ABI_SIZE(struct spw_policy, 168);

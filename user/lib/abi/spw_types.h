@@ -87,4 +87,7 @@ bool spw_reason_refuses(unsigned int reason);
 /* CLOCK_MONOTONIC in ns: the clock of leases and bucket timestamps. */
 uint64_t spw_now_ns(void);
 
+/* A new spw_policy_rec.stamp: never 0, never one this process returned before. */
+uint32_t spw_policy_stamp_next(void);
+
 #endif /* SPW_TYPES_H */

@@ -252,7 +252,8 @@ static int policy_valid(const struct spw_policy *p)
 	return 0;
 }
 
-/* Replaces a service's whole record under its lock: the data plane copies it out under it. */
+/* Replaces a service's whole record under its lock: the data plane copies it out under it
+ * whenever the stamp is not the one its per-CPU copy holds. */
 static int policy_rec_write(struct spw_dataplane *dp, uint32_t svc_id,
 			    const struct spw_policy_rec *rec)
 {
@@ -261,10 +262,11 @@ static int policy_rec_write(struct spw_dataplane *dp, uint32_t svc_id,
 
 int spw_dp_policy_set(struct spw_dataplane *dp, uint32_t svc_id, const struct spw_policy *p)
 {
-	struct spw_policy_rec rec = {.present = 1, .pol = *p};
+	struct spw_policy_rec rec = {.pol = *p};
 
 	if (!svc_id_ok(svc_id) || policy_valid(p))
 		return -EINVAL;
+	rec.stamp = spw_policy_stamp_next();
 	return policy_rec_write(dp, svc_id, &rec);
 }
 
@@ -290,7 +292,7 @@ int spw_dp_policies_set(struct spw_dataplane *dp, const uint32_t *ids, const str
 			continue;
 		}
 		keys[m] = ids[i];
-		recs[m].present = 1;
+		recs[m].stamp = spw_policy_stamp_next();
 		recs[m++].pol = p[i];
 	}
 	count = m;
@@ -308,7 +310,7 @@ int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_poli
 		return -EINVAL;
 	if (bpf_map_lookup_elem_flags(dp->maps.policies, &svc_id, &rec, BPF_F_LOCK))
 		return -errno;
-	if (!rec.present)
+	if (!rec.stamp)
 		return -ENOENT;
 	*p = rec.pol;
 	return 0;
@@ -316,7 +318,7 @@ int spw_dp_policy_get(struct spw_dataplane *dp, uint32_t svc_id, struct spw_poli
 
 int spw_dp_policy_del(struct spw_dataplane *dp, uint32_t svc_id)
 {
-	struct spw_policy_rec rec = {.present = 0};
+	struct spw_policy_rec rec = {.stamp = 0};
 
 	if (!svc_id_ok(svc_id))
 		return -EINVAL;
