@@ -22,6 +22,7 @@
 #include "flow.bpf.h"
 #include "recent.bpf.h"
 #include "throttle.bpf.h"
+#include "clock.bpf.h"
 
 /* What the entry point should do with the packet, in hook-neutral terms. */
 enum spw_verdict {
@@ -49,9 +50,10 @@ static __always_inline struct spw_flow *spw_syn_retransmits(const struct spw_flo
  * the level sheds pays for one filter word and no table lookup, and before the bucket and
  * the caps, which a retransmission must not spend.
  *
- * The lease needs no precise clock: the coarse one is at most a jiffy behind and never
- * ahead, so a lease of seconds is enforced at most a few ms past its expiry, for half the
- * cost. The precise clock is read only for a flow the level admits (bucket and stamps).
+ * The lease needs no precise clock: the cached coarse one (clock.bpf.h) is at most two ticks
+ * behind and never ahead, so a lease of seconds is enforced at most a few ms past its expiry,
+ * for the cost of a load. The precise clock is read only for a flow the level admits (bucket
+ * and stamps).
  */
 static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struct spw_pkt *pkt,
 						     __u32 svc, const __u8 *saddr,
@@ -79,7 +81,7 @@ static __always_inline enum spw_verdict spw_new_flow(spw_ctx_t *ctx, const struc
 		spw_count(svc, tier, SPW_REASON_EXEMPT, pkt->len);
 		return SPW_VERDICT_PASS;
 	}
-	if (bpf_ktime_get_coarse_ns() >= pol->lease_expires_ns) {
+	if (spw_coarse_ns() >= pol->lease_expires_ns) {
 		/* The controller stopped renewing: a dead controller never leaves a host shedding.
 		 */
 		spw_count(svc, tier, SPW_REASON_FAIL_OPEN, pkt->len);

@@ -18,6 +18,7 @@
 #include "guard.bpf.h"
 #include "spillway_latency.h"
 #include "recent.bpf.h"
+#include "clock.bpf.h"
 
 /* Load-time knob: track TCP flows (counts, caps, latency). UDP flows are always tracked. */
 const volatile __u8 spw_track_tcp = 1;
@@ -236,8 +237,8 @@ static __always_inline void spw_latency_record(__u32 svc, __u32 tier, __u32 us)
 /*
  * A client's request data on a tracked flow (TCP data, any UDP datagram): starts a request
  * unless one is pending. Returns the time to stamp the flow's activity with. The precise
- * clock only where a latency sample starts; the idle stamp needs no more than the coarse one
- * (a tick), which costs half as much.
+ * clock only where a latency sample starts; the idle stamp needs no more than the cached
+ * coarse one (clock.bpf.h: a load).
  */
 static __always_inline __u32 spw_flow_request_data(struct spw_flow *f)
 {
@@ -247,7 +248,7 @@ static __always_inline __u32 spw_flow_request_data(struct spw_flow *f)
 		now_us = spw_us(bpf_ktime_get_ns());
 		spw_request_start(f, now_us);
 	} else {
-		now_us = spw_us(bpf_ktime_get_coarse_ns());
+		now_us = spw_us(spw_coarse_ns());
 	}
 	return now_us;
 }
@@ -387,7 +388,7 @@ static __always_inline void spw_udp_from_server(const struct spw_flow_key *key)
 		now_us = spw_us(bpf_ktime_get_ns());
 		spw_flow_response(f, now_us);
 	} else {
-		now_us = spw_us(bpf_ktime_get_coarse_ns());
+		now_us = spw_us(spw_coarse_ns());
 	}
 	spw_flow_touch(f, now_us);
 }

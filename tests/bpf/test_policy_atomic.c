@@ -27,6 +27,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdatomic.h>
 #include <cmocka.h>
@@ -300,6 +301,41 @@ static void test_each_write_seen_at_once(void **state)
 	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
 }
 
+/*
+ * The lease is read against a coarse clock each CPU caches per jiffy (clock.bpf.h): a lease
+ * that runs out while SYNs keep coming fails open on every CPU within a few ticks.
+ */
+static void test_lease_runs_out_mid_traffic(void **state)
+{
+	struct atomic_ctx *c = *state;
+	const int v_tx = c->prog == SPW_PROG_XDP ? XDP_TX : TC_ACT_REDIRECT;
+	const int v_pass = c->prog == SPW_PROG_XDP ? XDP_PASS : TC_ACT_UNSPEC;
+	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = SVC_PORT};
+	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+	/* Past the lease by more than two ticks at HZ=100, the slowest common setting. */
+	const struct timespec past_expiry = {.tv_nsec = 150 * 1000000L};
+	struct spw_count n;
+	cpu_set_t saved;
+	unsigned int i = 0;
+
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
+	policy_pair(&c->a, &c->b);
+	c->b.lease_expires_ns = spw_now_ns() + 100 * 1000000ULL;
+	assert_int_equal(spw_dp_service_add(c->fx.dp, &m, SVC_ID), 0);
+	assert_int_equal(spw_dp_policy_set(c->fx.dp, SVC_ID, &c->b), 0);
+	for (int cpu = 0; cpu < cpus; cpu++)
+		assert_int_equal(syn_on_cpu(c, cpu, i++), v_tx);
+	while (spw_now_ns() < c->b.lease_expires_ns)
+		nanosleep(&past_expiry, NULL);
+	nanosleep(&past_expiry, NULL);
+	assert_int_equal(spw_fixture_mark(&c->fx), 0);
+	for (int cpu = 0; cpu < cpus; cpu++)
+		assert_int_equal(syn_on_cpu(c, cpu, i++), v_pass);
+	assert_int_equal(spw_fixture_delta(&c->fx, SVC_ID, 2, SPW_REASON_FAIL_OPEN, &n), 0);
+	assert_int_equal(n.packets, (uint64_t)cpus);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
+}
+
 /* A batch writes every good policy whole; a bad one is refused alone, its slot untouched. */
 static void test_batch_refuses_bad_alone(void **state)
 {
@@ -340,6 +376,10 @@ int main(void)
 	     test_each_write_seen_at_once, setup, teardown, (void *)&xdp},
 	    {"[tc] each policy write reaches every CPU's next SYN, same lease or not",
 	     test_each_write_seen_at_once, setup, teardown, (void *)&tc},
+	    {"[xdp] a lease that runs out mid-traffic fails open on every CPU within ticks",
+	     test_lease_runs_out_mid_traffic, setup, teardown, (void *)&xdp},
+	    {"[tc] a lease that runs out mid-traffic fails open on every CPU within ticks",
+	     test_lease_runs_out_mid_traffic, setup, teardown, (void *)&tc},
 	    {"a batch of policies: the good written whole, a bad one refused alone",
 	     test_batch_refuses_bad_alone, setup, teardown, (void *)&xdp},
 	};
