@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 	unsigned int rounds, mc_rounds, r, i;
 	uint32_t n, len;
 	int cpu, ksoft, err = 0, opt;
-	bool invalid = false, bad[BR_KINDS] = {false};
+	bool invalid = false, bad[BR_KINDS] = {false}, skipped[BR_KINDS] = {false};
 
 	while ((opt = getopt(argc, argv, "vh")) != -1) {
 		if (opt == 'v') {
@@ -346,8 +346,10 @@ int main(int argc, char **argv)
 			const char *only = getenv("BR_ONLY");
 
 			if (only && k != BR_CONTROL && k != BR_FLOOR && k != BR_NFT_DROP &&
-			    !strstr(br_refusals[k].name, only))
+			    !strstr(br_refusals[k].name, only)) {
+				skipped[k] = true;
 				continue;
+			}
 
 			if (bad[k])
 				continue;
@@ -371,7 +373,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < BR_KINDS; i++) {
 		double v[MAX_ROUNDS];
 
-		if (bad[i]) {
+		if (bad[i] || skipped[i]) {
 			med[i] = lo[i] = hi[i] = NAN;
 			continue;
 		}
@@ -392,6 +394,10 @@ int main(int argc, char **argv)
 		if (bad[i]) {
 			printf("| %s | no figure: a trial did not refuse what it names | | | | |\n",
 			       f->name);
+			continue;
+		}
+		if (skipped[i]) {
+			printf("| %s | not run (BR_ONLY) | | | | |\n", f->name);
 			continue;
 		}
 		if (i == BR_CONTROL) {
