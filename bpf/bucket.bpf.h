@@ -50,8 +50,30 @@ static __always_inline int spw_bucket_refill_take(__u64 *units, __u64 *last_ns, 
 	if (ok)
 		have -= SPW_BUCKET_UNIT;
 	*units = have;
+	/* units before last_ns, in this order: see spw_bucket_take's unlocked read. */
+	asm volatile("" ::: "memory");
 	*last_ns = now;
 	return ok;
+}
+
+/*
+ * True when a refill at now could not give a whole token: the bucket held less than one
+ * (units) at last_ns and less than one token's time has passed since. Then the take would
+ * refuse and its write would change nothing a later refill does not compute the same way
+ * (the refill is linear in elapsed time and the depth cannot be reached below one token), so
+ * the refusal needs neither the lock nor the write. A bucket never used (last_ns 0) is full.
+ */
+static __always_inline int spw_bucket_surely_empty(__u64 units, __u64 last_ns, __u64 rate,
+						   __u64 now)
+{
+	__u64 elapsed;
+
+	if (last_ns == 0 || units >= SPW_BUCKET_UNIT || !rate)
+		return 0;
+	elapsed = now > last_ns ? now - last_ns : 0;
+	if (elapsed >= SPW_BUCKET_UNIT / rate)
+		return 0;
+	return units + elapsed * rate < SPW_BUCKET_UNIT;
 }
 
 #endif /* SPW_BUCKET_BPF_H */

@@ -81,17 +81,28 @@ static __always_inline struct spw_bucket *spw_bucket_of(__u32 svc, __u32 tier,
 /*
  * Takes one token from (svc, tier)'s bucket if it has one (1 also when there is no limit).
  * Refill and take happen under the bucket's spin lock; no helper may be called inside it.
+ *
+ * A flood over the rate finds the bucket empty: such a SYN is refused on two reads, without
+ * the lock (a line every CPU writes, irqs off around it). last_ns is read before units, and
+ * a writer stores units before last_ns: on x86 (stores and loads each in order) a read
+ * racing a write sees the old last_ns with either units, which only overstates what the
+ * bucket holds and sends the SYN to the locked take. Where loads may pass each other
+ * (arm64) the race can understate it: one SYN refused that a token was there for, never one
+ * admitted over the rate.
  */
 static __always_inline int spw_bucket_take(__u32 svc, __u32 tier, const struct spw_policy *pol,
 					   __u64 now)
 {
 	struct spw_bucket *b;
-	__u64 rate;
+	__u64 rate, last;
 	int ok;
 
 	b = spw_bucket_of(svc, tier, pol, &rate);
 	if (!b)
 		return 1;
+	last = *(volatile __u64 *)&b->last_ns;
+	if (spw_bucket_surely_empty(*(volatile __u64 *)&b->units, last, rate, now))
+		return 0;
 	bpf_spin_lock(&b->lock);
 	ok = spw_bucket_refill_take(&b->units, &b->last_ns, rate, pol->burst[tier], now);
 	bpf_spin_unlock(&b->lock);

@@ -85,6 +85,9 @@ enum bucket_cfg {
 	BUCKET_UNUSED,	  /* never touched: last_ns 0, a full bucket */
 	BUCKET_EMPTY_NOW, /* no tokens, refilled just now */
 	BUCKET_EMPTY_OLD, /* no tokens, last refill BUCKET_AGE_NS ago */
+	/* A part of a token, refilled half a second ago: with 1/s, 0.6 + 0.5 and 0.3 + 0.5. */
+	BUCKET_PART_ENOUGH,
+	BUCKET_PART_SHORT,
 };
 
 struct svc_cfg {
@@ -523,6 +526,14 @@ static const struct adm_case cases[] = {
 	 .tc = true, .pkt = SYN4(), .pol.rate = {[2] = 1}, .pol.burst = {[2] = 2},
 	 .pol.bucket = BUCKET_EMPTY_OLD, .check_units = true, .units_after = 1 * SPW_BUCKET_UNIT,
 	 .want = WANT(V_PASS, SVC_TCP, 2, ADMITTED)),
+    /* Less than a token held, but the time since makes it one: the unlocked read of an
+     * empty bucket must count both. */
+    CASE(.desc = "0.6 of a token at 1/s, 0.5 s ago: 1.1 now, admitted", .tc = true, .pkt = SYN4(),
+	 .pol.rate = {[2] = 1}, .pol.bucket = BUCKET_PART_ENOUGH,
+	 .want = WANT(V_PASS, SVC_TCP, 2, ADMITTED)),
+    CASE(.desc = "0.3 of a token at 1/s, 0.5 s ago: 0.8 now, shed_rate", .tc = true, .pkt = SYN4(),
+	 .pol.rate = {[2] = 1}, .pol.bucket = BUCKET_PART_SHORT,
+	 .want = WANT(V_DROP, SVC_TCP, 2, SHED_RATE)),
     CASE(.desc = "burst 0 is one second's worth: 3/s refilled to 3, admitted, 2 left",
 	 .pkt = SYN4(), .pol.rate = {[2] = 3}, .pol.bucket = BUCKET_EMPTY_OLD, .check_units = true,
 	 .units_after = 2 * SPW_BUCKET_UNIT, .want = WANT(V_PASS, SVC_TCP, 2, ADMITTED)),
@@ -917,6 +928,11 @@ static void apply_buckets(struct tctx *t)
 	b.last_ns = spw_now_ns();
 	if (pc->bucket == BUCKET_EMPTY_OLD)
 		b.last_ns -= BUCKET_AGE_NS;
+	if (pc->bucket == BUCKET_PART_ENOUGH || pc->bucket == BUCKET_PART_SHORT) {
+		b.last_ns -= SPW_BUCKET_UNIT / 2;
+		b.units = pc->bucket == BUCKET_PART_ENOUGH ? SPW_BUCKET_UNIT * 6 / 10
+							   : SPW_BUCKET_UNIT * 3 / 10;
+	}
 	for (const struct svc_cfg *s = svcs_of(t->c); s->id; s++)
 		for (uint32_t tier = 0; tier < SPW_MAX_TIERS; tier++)
 			CHECK_OK(t, spw_dp_bucket_set(t->fx->dp, s->id, tier, &b));
