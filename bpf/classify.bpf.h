@@ -111,6 +111,14 @@ static __always_inline int spw_is_exempt(const struct spw_pkt *pkt, const __u8 *
 	    .family = pkt->is_v4 ? SPW_EXEMPT_FAMILY_V4 : SPW_EXEMPT_FAMILY_V6,
 	};
 
+	/* An IPv4 source in a /16 no exempt prefix overlaps: one bit, no trie walk. */
+	if (pkt->is_v4) {
+		__u32 zero = 0, block = ((__u32)saddr[12] << 8 | saddr[13]) & (SPW_V4_BLOCKS - 1);
+		const struct spw_v4_blocks *f = bpf_map_lookup_elem(&spw_exempt_v4, &zero);
+
+		if (f && f->built && !((f->bits[block / 64] >> (block % 64)) & 1))
+			return 0;
+	}
 	__builtin_memcpy(key.addr, saddr, SPW_ADDR_LEN);
 	return bpf_map_lookup_elem(&spw_exempt, &key) != NULL;
 }

@@ -195,6 +195,23 @@ struct spw_exempt_key {
 	__u8 pad[3]; /* never inside a prefix: at most 8 + 128 of the 160 bits */
 };
 
+/*
+ * spw_exempt_v4's one value: a bit per IPv4 /16 block, set when an exempt prefix of the IPv4
+ * family overlaps the block. A source in a block whose bit is clear is not exempt, decided
+ * without a walk of the exempt trie (whose IPv4 entries all share the 96 mapped bits, so even
+ * a few host addresses make that walk several nodes deep). Writers set a prefix's bits before
+ * they insert it and recompute them all after they delete, so a clear bit always means no
+ * entry; built is 0 until user space first filled the bits from the trie (a map created
+ * beside an older trie), and then the trie is asked for every source.
+ */
+#define SPW_V4_BLOCKS	   65536
+#define SPW_V4_BLOCK_WORDS (SPW_V4_BLOCKS / 64)
+
+struct spw_v4_blocks {
+	__u64 built;
+	__u64 bits[SPW_V4_BLOCK_WORDS];
+};
+
 /* spw_dscp value for a DSCP with no tier mapped. */
 #define SPW_DSCP_UNMAPPED 0xff
 

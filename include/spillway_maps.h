@@ -27,6 +27,8 @@
 	X(trusted, LPM_TRIE, SPW_MAX_TRUSTED, BPF_F_NO_PREALLOC, struct spw_lpm_key, __u8)         \
 	/* (family, source prefix) -> 1: exempt sources, admitted whatever the policy says. */     \
 	X(exempt, LPM_TRIE, SPW_MAX_EXEMPT, BPF_F_NO_PREALLOC, struct spw_exempt_key, __u8)        \
+	/* the IPv4 /16 blocks exempt prefixes overlap: most sources skip the exempt trie. */      \
+	X(exempt_v4, ARRAY, 1, 0, __u32, struct spw_v4_blocks)                                     \
 	/* DSCP -> tier, SPW_DSCP_UNMAPPED when the mark names no tier. */                         \
 	X(dscp, ARRAY, SPW_DSCP_VALUES, 0, __u32, __u8)                                            \
 	/* run-time knobs the daemon rotates (cohort salt); one entry. */                          \

@@ -2085,6 +2085,15 @@ static void reserve_case(void **state, uint8_t action)
 #define EXEMPT6	   "2001:db8:e::/64"
 #define CLI_MAPPED "::ffff:198.51.100.9" /* EXEMPT4's address in an IPv6 packet: not exempt */
 
+/* Adds an exempt prefix (text). */
+static void exempt_add(struct fctx *t, const char *cidr)
+{
+	struct spw_cidr c;
+
+	CHECK(t, spw_fixture_cidr(cidr, &c) == 0, "bad CIDR %s", cidr);
+	CHECK_OK(t, spw_dp_exempt_add(t->dp, &c));
+}
+
 /* A new flow from f's source is passed as exempt: counted so, and never tracked. */
 static void expect_exempt(struct fctx *t, struct flow *f)
 {
@@ -2112,12 +2121,9 @@ static void test_exempt(void **state)
 	const struct spw_bucket empty = {.last_ns = spw_now_ns()};
 	struct spw_bucket bk;
 	struct spw_policy p;
-	struct spw_cidr c;
 
-	CHECK(t, spw_fixture_cidr(EXEMPT4, &c) == 0, "bad CIDR %s", EXEMPT4);
-	CHECK_OK(t, spw_dp_exempt_add(t->dp, &c));
-	CHECK(t, spw_fixture_cidr(EXEMPT6, &c) == 0, "bad CIDR %s", EXEMPT6);
-	CHECK_OK(t, spw_dp_exempt_add(t->dp, &c));
+	exempt_add(t, EXEMPT4);
+	exempt_add(t, EXEMPT6);
 
 	/* The level sheds everything (tier 0 too: no floor). */
 	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, 0);
@@ -2164,6 +2170,105 @@ static void test_exempt(void **state)
 	cli(t, &other, PKT_TCP_SYN, 0, V_REJECT, 2, SPW_REASON_SHED_RESERVE);
 	ex6.cport = t->next_port++;
 	expect_exempt(t, &ex6);
+	expect_all_idle(t);
+}
+
+/* spw_exempt_v4, read or written whole through its pin. */
+static void exempt_blocks_io(struct fctx *t, struct spw_v4_blocks *f, bool write)
+{
+	char path[SPW_FX_PIN_LEN + 32];
+	uint32_t zero = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/spw_exempt_v4", t->fx.pin_root);
+	fd = bpf_obj_get(path);
+	CHECK(t, fd >= 0, "cannot open %s: %s", path, strerror(errno));
+	CHECK(t,
+	      !(write ? bpf_map_update_elem(fd, &zero, f, BPF_ANY)
+		      : bpf_map_lookup_elem(fd, &zero, f)),
+	      "%s spw_exempt_v4: %s", write ? "writing" : "reading", strerror(errno));
+	close(fd);
+}
+
+static bool block_bit(const struct spw_v4_blocks *f, unsigned int a, unsigned int b)
+{
+	unsigned int block = a << 8 | b;
+
+	return (f->bits[block / 64] >> (block % 64)) & 1;
+}
+
+static unsigned int block_bits(const struct spw_v4_blocks *f)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < SPW_V4_BLOCK_WORDS; i++)
+		n += (unsigned int)__builtin_popcountll(f->bits[i]);
+	return n;
+}
+
+/*
+ * IPv4 sources in a /16 no exempt prefix overlaps are decided not exempt on one bit of
+ * spw_exempt_v4, without the trie: the bits cover exactly the blocks of the exempt IPv4
+ * prefixes (a /32 one block, a /12 sixteen, an IPv6 prefix none), a prune clears the blocks
+ * it emptied, and a map whose bits were never built (created beside an older trie) leaves
+ * the decision to the trie. With tier 2 shed by the level, the exempt sources pass and their
+ * neighbours outside the prefixes, in the same block and in the next ones, are shed.
+ */
+static void test_exempt_v4_blocks(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow in32 = tcp_flow(t, "10.1.2.3", 2), near = tcp_flow(t, "10.1.2.4", 2);
+	struct flow in12 = tcp_flow(t, "172.31.255.1", 2), below = tcp_flow(t, "172.15.255.1", 2);
+	struct flow above = tcp_flow(t, "172.32.0.1", 2), v6 = tcp_flow(t, "2001:db8:e::9", 2);
+	struct spw_v4_blocks *f = calloc(1, sizeof(*f));
+	struct spw_exempt_key keep;
+	struct spw_cidr c;
+
+	CHECK(t, f != NULL, "out of memory");
+	exempt_add(t, "10.1.2.3/32");
+	exempt_add(t, "172.16.0.0/12");
+	exempt_add(t, "2001:db8:e::/64");
+	exempt_blocks_io(t, f, false);
+	CHECK(t, f->built == 1, "built %llu", (unsigned long long)f->built);
+	CHECK(t, block_bit(f, 10, 1) && block_bit(f, 172, 16) && block_bit(f, 172, 31),
+	      "a block of an exempt prefix without its bit");
+	CHECK(t, !block_bit(f, 172, 15) && !block_bit(f, 172, 32) && !block_bit(f, 10, 2),
+	      "a block outside every exempt prefix with its bit");
+	CHECK(t, block_bits(f) == 17, "%u blocks marked, want 1 + 16", block_bits(f));
+
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, 0);
+	expect_exempt(t, &in32);
+	expect_exempt(t, &in12);
+	expect_exempt(t, &v6);
+	cli(t, &near, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	cli(t, &below, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	cli(t, &above, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+
+	/* Only the /12 kept: the /32's block is cleared, and its host is shed. */
+	CHECK(t, spw_fixture_cidr("172.16.0.0/12", &c) == 0, "bad CIDR");
+	spw_cidr_to_exempt_key(&c, &keep);
+	CHECK_OK(t, spw_dp_exempt_prune(t->dp, &keep, 1));
+	exempt_blocks_io(t, f, false);
+	CHECK(t, !block_bit(f, 10, 1) && block_bits(f) == 16, "after the prune: %u blocks, 10.1 %s",
+	      block_bits(f), block_bit(f, 10, 1) ? "set" : "clear");
+	in32.cport = t->next_port++;
+	cli(t, &in32, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	in12.cport = t->next_port++;
+	expect_exempt(t, &in12);
+
+	/* Bits never built: the trie decides for every source, exempt ones included. */
+	memset(f, 0, sizeof(*f));
+	exempt_blocks_io(t, f, true);
+	in12.cport = t->next_port++;
+	expect_exempt(t, &in12);
+	above.cport = t->next_port++;
+	cli(t, &above, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_LEVEL);
+	/* The next add builds them again from the whole trie. */
+	exempt_add(t, "10.1.2.3/32");
+	exempt_blocks_io(t, f, false);
+	CHECK(t, f->built == 1 && block_bits(f) == 17, "rebuilt: built %llu, %u blocks",
+	      (unsigned long long)f->built, block_bits(f));
+	free(f);
 	expect_all_idle(t);
 }
 
@@ -2431,6 +2536,7 @@ int main(void)
 	    ONCE(test_reserve_off),
 	    ONCE(test_counters_of_service),
 	    BOTH(test_exempt),
+	    BOTH(test_exempt_v4_blocks),
 	    BOTH(test_partial_rank),
 	    ONCE(test_mark_egress),
 	};

@@ -130,6 +130,7 @@ SPW_ABI_OFF(struct spw_flow, mark, 13);
 SPW_ABI_OFF(struct spw_flow, cli_nxt, 16);
 
 SPW_ABI_SIZE(struct spw_exempt_key, 24);
+SPW_ABI_SIZE(struct spw_v4_blocks, 8200);
 SPW_ABI_OFF(struct spw_exempt_key, family, 4);
 SPW_ABI_OFF(struct spw_exempt_key, addr, 5);
 

@@ -373,15 +373,85 @@ int spw_dp_trusted_del(struct spw_dataplane *dp, const struct spw_cidr *c)
 	return map_delete(dp->maps.trusted, &key);
 }
 
+/* Sets the bits of the IPv4 /16 blocks an exempt key of the IPv4 family overlaps. */
+static void v4_blocks_mark(struct spw_v4_blocks *f, const struct spw_exempt_key *key)
+{
+	uint32_t len, first, n;
+
+	if (key->family != SPW_EXEMPT_FAMILY_V4 || key->prefixlen < SPW_EXEMPT_FAMILY_BITS + 96)
+		return;
+	len = key->prefixlen - SPW_EXEMPT_FAMILY_BITS - 96; /* the IPv4 prefix length */
+	first = (uint32_t)key->addr[12] << 8 | key->addr[13];
+	n = len >= 16 ? 1 : 1U << (16 - len);
+	first &= ~(n - 1);
+	for (uint32_t b = first; b < first + n && b < SPW_V4_BLOCKS; b++)
+		f->bits[b / 64] |= 1ULL << (b % 64);
+}
+
+/*
+ * Fills the block bits from every key of the exempt trie. Written with built unset first
+ * when it was unset, so no reader takes bits half written for built ones; a rewrite of built
+ * bits only clears the bits of prefixes already deleted, and a reader of a torn copy sees
+ * each byte old or new, never a bit of a live prefix clear.
+ */
+static int v4_blocks_rebuild(struct spw_dataplane *dp)
+{
+	struct spw_exempt_key key, next;
+	struct spw_v4_blocks *f = calloc(1, sizeof(*f));
+	uint32_t zero = 0;
+	void *prev = NULL;
+	bool was_built;
+	int err;
+
+	if (!f)
+		return -ENOMEM;
+	err = map_lookup(dp->maps.exempt_v4, &zero, f);
+	was_built = !err && f->built;
+	memset(f, 0, sizeof(*f));
+	while (!bpf_map_get_next_key(dp->maps.exempt, prev, &next)) {
+		key = next;
+		prev = &key;
+		v4_blocks_mark(f, &key);
+	}
+	err = errno == ENOENT || !errno ? 0 : -errno;
+	if (!err && !was_built)
+		err = map_update(dp->maps.exempt_v4, &zero, f, BPF_ANY);
+	f->built = 1;
+	err = err ?: map_update(dp->maps.exempt_v4, &zero, f, BPF_ANY);
+	free(f);
+	return err;
+}
+
+/*
+ * Adds an exempt prefix. Its block bits are set before the trie holds it, so a clear bit
+ * never hides an entry; until the bits were first built, the data plane asks the trie for
+ * every source, so the first add only builds them, after its insert.
+ */
 int spw_dp_exempt_add(struct spw_dataplane *dp, const struct spw_cidr *c)
 {
 	struct spw_exempt_key key;
+	struct spw_v4_blocks *f;
+	uint32_t zero = 0;
 	uint8_t yes = 1;
+	int err;
 
 	if (c->prefixlen > SPW_ADDR_LEN * 8)
 		return -EINVAL;
 	spw_cidr_to_exempt_key(c, &key);
-	return map_update(dp->maps.exempt, &key, &yes, BPF_ANY);
+	f = malloc(sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	err = map_lookup(dp->maps.exempt_v4, &zero, f);
+	if (!err && f->built && key.family == SPW_EXEMPT_FAMILY_V4) {
+		v4_blocks_mark(f, &key);
+		err = map_update(dp->maps.exempt_v4, &zero, f, BPF_ANY);
+	}
+	if (!err)
+		err = map_update(dp->maps.exempt, &key, &yes, BPF_ANY);
+	if (!err && !f->built)
+		err = v4_blocks_rebuild(dp);
+	free(f);
+	return err;
 }
 
 int spw_dp_exempt_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_LEN], bool is_v4)
@@ -520,9 +590,10 @@ int spw_dp_trusted_prune(struct spw_dataplane *dp, const struct spw_lpm_key *kee
 	return prune_lpm(dp->maps.trusted, keep, n, sizeof(*keep));
 }
 
+/* The bits of deleted prefixes are cleared after the deletes (see v4_blocks_rebuild). */
 int spw_dp_exempt_prune(struct spw_dataplane *dp, const struct spw_exempt_key *keep, int n)
 {
-	return prune_lpm(dp->maps.exempt, keep, n, sizeof(*keep));
+	return prune_lpm(dp->maps.exempt, keep, n, sizeof(*keep)) ?: v4_blocks_rebuild(dp);
 }
 
 int spw_dp_globals_get(struct spw_dataplane *dp, struct spw_globals *g)
