@@ -25,9 +25,11 @@
 #define BR_SHED_LEN	16
 /* The refused flood's addresses: the server's veth and the sender's, and their MACs. */
 #define BR_SRV_ADDR "192.0.2.1"
-#define BR_CLI_ADDR "192.0.2.2"
-#define BR_SRV_MAC  "02:62:72:00:00:01"
-#define BR_CLI_MAC  "02:62:72:00:00:02"
+/* At most this many of the host's addresses exempt (see exempt_host_addrs). */
+#define BR_EXEMPT_HOST_MAX 64
+#define BR_CLI_ADDR	   "192.0.2.2"
+#define BR_SRV_MAC	   "02:62:72:00:00:01"
+#define BR_CLI_MAC	   "02:62:72:00:00:02"
 /* What the rate-limited refusals (spillway's bucket, hashlimit) let through per second. */
 #define BR_RATE 100
 /* Long enough to outlive any run. */

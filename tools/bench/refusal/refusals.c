@@ -48,6 +48,22 @@ static int shed_counts(struct bench *b, uint64_t *level, uint64_t *rate)
  * spillway as the existing benchmarks set it up: its own pin root, the flood guard out of the
  * way, one service (tcp/8080), one rule putting the shed prefix in tier 2.
  */
+/*
+ * The host's own addresses exempt, as spillwayd's exempt_host_addresses (on by default)
+ * makes them: the exempt trie a deployed shed path consults is never empty.
+ */
+static int exempt_host_addrs(struct bench *b)
+{
+	struct spw_cidr host[BR_EXEMPT_HOST_MAX];
+	int n = spw_host_addrs(host, BR_EXEMPT_HOST_MAX), err = 0;
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n && i < BR_EXEMPT_HOST_MAX && !err; i++)
+		err = spw_dp_exempt_add(b->dp, &host[i]);
+	return err;
+}
+
 int br_dp_open(struct bench *b)
 {
 	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = BR_SVC_PORT};
@@ -70,6 +86,7 @@ int br_dp_open(struct bench *b)
 		return -EINVAL;
 	}
 	err = err ?: spw_dp_rule_add(b->dp, &c, BR_SHED_TIER, 1);
+	err = err ?: exempt_host_addrs(b);
 	if (err)
 		pr_warn("configuring the data plane failed: %s\n", strerror(-err));
 	return err;
