@@ -60,7 +60,8 @@ static __always_inline int spw_bucket_refill_take(__u64 *units, __u64 *last_ns, 
  * True when a refill at now could not give a whole token: the bucket held less than one
  * (units) at last_ns and less than one token's time has passed since. Then the take would
  * refuse and its write would change nothing a later refill does not compute the same way
- * (the refill is linear in elapsed time and the depth cannot be reached below one token), so
+ * (the refill is linear in elapsed time below the SPW_BUCKET_MAX_ELAPSED_NS clamp, which only
+ * ever gives fewer tokens, and the depth cannot be reached below one token), so
  * the refusal needs neither the lock nor the write. A bucket never used (last_ns 0) is full.
  */
 static __always_inline int spw_bucket_surely_empty(__u64 units, __u64 last_ns, __u64 rate,

@@ -7,8 +7,9 @@
  * the current jiffy and reads the clock again only when jiffies have moved: once a tick per
  * CPU instead of once a packet.
  *
- * The value is never ahead of CLOCK_MONOTONIC, and behind it by at most two ticks (the coarse
- * time read at a jiffy's first packet may predate that tick's timekeeping update): 8 ms at
+ * The value is never ahead of CLOCK_MONOTONIC, and behind it by about two ticks (the coarse
+ * time read at a jiffy's first packet may predate that tick's timekeeping update; a
+ * timekeeping CPU descheduled between the two stretches that, until the next jiffy): 8 ms at
  * HZ=250, against leases of seconds and idle stamps of flows that time out in seconds.
  */
 #ifndef SPW_CLOCK_BPF_H

@@ -211,7 +211,7 @@ static __always_inline void spw_flow_close(const struct spw_flow_key *key, struc
 /* Refreshes last_us for the idle sweep, writing at most once per SPW_FLOW_TOUCH_US. */
 static __always_inline void spw_flow_touch(struct spw_flow *f, __u32 now_us)
 {
-	/* Signed: a coarse-clock stamp may be a tick behind a precise one already stored, and
+	/* Signed: a coarse-clock stamp may be ticks behind a precise one already stored, and
 	 * an unsigned difference would then wrap and rewrite the entry on every packet. */
 	if ((__s32)(now_us - f->last_us) >= (__s32)SPW_FLOW_TOUCH_US)
 		f->last_us = now_us;

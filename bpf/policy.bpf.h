@@ -35,9 +35,10 @@ struct {
  * it; NULL when the service has no policy. The record's lock (a shared line written by every
  * taker, and irqs off around it) is taken only when the record's stamp is not the copy's:
  * once per CPU per write, the daemon writing each service once a tick. The stamp is read
- * without the lock, so a write in progress may show a mix of old and new bytes; then it
- * equals the copy's only if the copy is of the record before that write, which is the old
- * policy whole. Only loads and stores run inside the lock, as the verifier requires.
+ * without the lock, so a write in progress (the kernel copies bytes) may show a mix of old
+ * and new bytes, which can equal the copy's stamp: then this packet is decided by the copy,
+ * an older policy of this service but a whole one, and the next packet after the write sees
+ * the new stamp. Only loads and stores run inside the lock, as the verifier requires.
  */
 static __always_inline struct spw_policy *spw_policy_read(__u32 svc)
 {
@@ -86,9 +87,9 @@ static __always_inline struct spw_bucket *spw_bucket_of(__u32 svc, __u32 tier,
  * the lock (a line every CPU writes, irqs off around it). last_ns is read before units, and
  * a writer stores units before last_ns: on x86 (stores and loads each in order) a read
  * racing a write sees the old last_ns with either units, which only overstates what the
- * bucket holds and sends the SYN to the locked take. Where loads may pass each other
- * (arm64) the race can understate it: one SYN refused that a token was there for, never one
- * admitted over the rate.
+ * bucket holds and sends the SYN to the locked take. Where stores or loads may pass each
+ * other (arm64; the barrier orders only the compiler) the race can understate it: one SYN
+ * refused that a token was there for, never one admitted over the rate.
  */
 static __always_inline int spw_bucket_take(__u32 svc, __u32 tier, const struct spw_policy *pol,
 					   __u64 now)

@@ -217,7 +217,8 @@ struct spw_v4_blocks {
 
 /*
  * A service's policy: everything the data plane needs to decide a new flow of the service is
- * in this one record, read and written whole under the lock of its struct spw_policy_rec.
+ * in this one record, written whole under the lock of its struct spw_policy_rec and copied
+ * out whole under it into each CPU's copy, which the decision reads.
  */
 struct spw_policy {
 	__u64 lease_expires_ns;	    /* CLOCK_MONOTONIC; at or past it the policy fails open */
@@ -255,14 +256,17 @@ struct spw_policy {
 /*
  * spw_policies value, indexed by service id. The map is an array, so a record never moves or
  * serves another service; writers replace it with BPF_F_LOCK and the data plane copies it out
- * under the same lock, so a reader sees one whole policy, old or new, of its own service.
+ * under the same lock into a per-CPU copy, so a decision uses one whole policy of its own
+ * service.
  * (Records of a hash map without prealloc are reused at once on kernels >= 6.1, before the
  * readers of the old one are done.)
  *
- * stamp is 0 for a service with no policy, else a value the writer makes differ from the
- * stamp of every write before it (spw_policy_stamp_next): the data plane keeps a per-CPU copy
- * of each service's policy and takes the lock only when the record's stamp is not its copy's,
- * so the shed path writes no line another CPU reads.
+ * stamp is 0 for a service with no policy, else a value each write makes new
+ * (spw_policy_stamp_after: never 1, which builds before stamps always wrote): the data plane
+ * keeps a per-CPU copy of each service's policy and takes the lock only when the record's
+ * stamp is not its copy's, so the shed path writes no line another CPU reads. A writer that
+ * kept the stamp would leave the copies as they are: only the daemon writes policies, and it
+ * attaches its own build's programs before its first write.
  */
 struct spw_policy_rec {
 	struct bpf_spin_lock lock;

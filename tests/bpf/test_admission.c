@@ -533,6 +533,8 @@ static const struct adm_case cases[] = {
 	 .want = WANT(V_PASS, SVC_TCP, 2, ADMITTED)),
     CASE(.desc = "0.3 of a token at 1/s, 0.5 s ago: 0.8 now, shed_rate", .tc = true, .pkt = SYN4(),
 	 .pol.rate = {[2] = 1}, .pol.bucket = BUCKET_PART_SHORT,
+	 /* Refused on the unlocked read: the bucket is left as it was, not refilled to 0.8. */
+	 .check_units = true, .units_after = SPW_BUCKET_UNIT * 3 / 10,
 	 .want = WANT(V_DROP, SVC_TCP, 2, SHED_RATE)),
     CASE(.desc = "burst 0 is one second's worth: 3/s refilled to 3, admitted, 2 left",
 	 .pkt = SYN4(), .pol.rate = {[2] = 3}, .pol.bucket = BUCKET_EMPTY_OLD, .check_units = true,

@@ -64,6 +64,8 @@ struct atomic_ctx {
 	atomic_bool stop;
 	atomic_ulong flips;
 	int writer_err;
+	cpu_set_t saved;  /* the thread's CPUs at setup, given back at teardown */
+	int cpu[2], ncpu; /* the first two of them */
 };
 
 static void policy_pair(struct spw_policy *a, struct spw_policy *b)
@@ -132,6 +134,11 @@ static int setup(void **state)
 
 	memset(c, 0, sizeof(*c));
 	c->prog = *(const enum spw_prog *)*state;
+	if (pthread_getaffinity_np(pthread_self(), sizeof(c->saved), &c->saved))
+		return -1;
+	for (int cpu = 0; cpu < CPU_SETSIZE && c->ncpu < 2; cpu++)
+		if (CPU_ISSET(cpu, &c->saved))
+			c->cpu[c->ncpu++] = cpu;
 	if (spw_fixture_open(&c->fx))
 		return -1;
 	*state = c;
@@ -142,6 +149,8 @@ static int teardown(void **state)
 {
 	struct atomic_ctx *c = *state;
 
+	/* A failed assertion jumps past a test's own restore. */
+	pthread_setaffinity_np(pthread_self(), sizeof(c->saved), &c->saved);
 	spw_fixture_close(&c->fx);
 	return 0;
 }
@@ -236,8 +245,8 @@ static void test_flip(void **state)
 	assert_int_equal(bytes, total_bytes);
 }
 
-/* Runs one new-flow SYN on CPU cpu (each CPU keeps its own copy of a policy). */
-static int syn_on_cpu(struct atomic_ctx *c, int cpu, unsigned int i)
+/* Runs one new-flow SYN on the thread's which-th CPU (each CPU keeps its own copy). */
+static int syn_on_cpu(struct atomic_ctx *c, int which, unsigned int i)
 {
 	struct pkt_spec spec = {.family = 4,
 				.proto = IPPROTO_TCP,
@@ -253,7 +262,7 @@ static int syn_on_cpu(struct atomic_ctx *c, int cpu, unsigned int i)
 	size_t len = pkt_build(&spec, pkt, sizeof(pkt));
 
 	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
+	CPU_SET(c->cpu[which], &set);
 	if (!len || pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
 		return -1;
 	if (spw_fixture_run(&c->fx, c->prog, pkt, len, &run))
@@ -273,12 +282,10 @@ static void test_each_write_seen_at_once(void **state)
 	const int v_tx = c->prog == SPW_PROG_XDP ? XDP_TX : TC_ACT_REDIRECT;
 	const int v_pass = c->prog == SPW_PROG_XDP ? XDP_PASS : TC_ACT_UNSPEC;
 	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = SVC_PORT};
-	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+	int cpus = c->ncpu;
 	struct spw_count n;
-	cpu_set_t saved;
 	unsigned int i = 0;
 
-	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
 	policy_pair(&c->a, &c->b);
 	c->a.generation = c->b.generation = 7;
 	assert_int_equal(spw_dp_service_add(c->fx.dp, &m, SVC_ID), 0);
@@ -298,7 +305,6 @@ static void test_each_write_seen_at_once(void **state)
 	assert_int_equal(spw_fixture_delta(&c->fx, SVC_ID, SPW_TIER_NONE, SPW_REASON_FAIL_OPEN, &n),
 			 0);
 	assert_int_equal(n.packets, (uint64_t)cpus);
-	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
 }
 
 /*
@@ -311,14 +317,12 @@ static void test_lease_runs_out_mid_traffic(void **state)
 	const int v_tx = c->prog == SPW_PROG_XDP ? XDP_TX : TC_ACT_REDIRECT;
 	const int v_pass = c->prog == SPW_PROG_XDP ? XDP_PASS : TC_ACT_UNSPEC;
 	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = SVC_PORT};
-	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+	int cpus = c->ncpu;
 	/* Past the lease by more than two ticks at HZ=100, the slowest common setting. */
 	const struct timespec past_expiry = {.tv_nsec = 150 * 1000000L};
 	struct spw_count n;
-	cpu_set_t saved;
 	unsigned int i = 0;
 
-	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
 	policy_pair(&c->a, &c->b);
 	c->b.lease_expires_ns = spw_now_ns() + 100 * 1000000ULL;
 	assert_int_equal(spw_dp_service_add(c->fx.dp, &m, SVC_ID), 0);
@@ -333,7 +337,6 @@ static void test_lease_runs_out_mid_traffic(void **state)
 		assert_int_equal(syn_on_cpu(c, cpu, i++), v_pass);
 	assert_int_equal(spw_fixture_delta(&c->fx, SVC_ID, 2, SPW_REASON_FAIL_OPEN, &n), 0);
 	assert_int_equal(n.packets, (uint64_t)cpus);
-	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
 }
 
 /* A batch writes every good policy whole; a bad one is refused alone, its slot untouched. */

@@ -2,8 +2,9 @@
 /*
  * spw_policy_stamp_next: the stamp that tells the data plane's per-CPU policy copies a record
  * changed. A stamp reused while a copy still holds it would leave that CPU on an old policy,
- * so stamps taken from several threads are all different and never 0 ("no policy"), and a
- * stamp is never behind the clock it starts from (so a restarted writer is past its old ones).
+ * so stamps taken from several threads are all different and never 0 ("no policy") or 1 (what
+ * builds before stamps wrote), and a first stamp is the clock's (so a restarted writer is past
+ * its old ones).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -51,7 +52,7 @@ static void test_unique_across_threads(void **state)
 			assert_true((int32_t)(stamps[t][i] - stamps[t][i - 1]) > 0);
 	qsort(all, (size_t)THREADS * PER_THREAD, sizeof(*all), cmp_u32);
 	for (size_t i = 0; i < (size_t)THREADS * PER_THREAD; i++) {
-		assert_int_not_equal(all[i], 0);
+		assert_true(all[i] > 1);
 		if (i)
 			assert_int_not_equal(all[i], all[i - 1]);
 	}
@@ -66,9 +67,31 @@ static void test_not_behind_the_clock(void **state)
 	assert_true((int32_t)(s - before) >= 0);
 }
 
+/*
+ * The rule itself, clock given: a first stamp is the clock's whatever half of the 32-bit
+ * range it is in (a restarted writer starts past its old stamps), later ones never go back
+ * (wrap-aware), and 0 and 1 never come out.
+ */
+static void test_after(void **state)
+{
+	(void)state;
+	assert_int_equal(spw_policy_stamp_after(0, 0x90000000u), 0x90000000u);
+	assert_int_equal(spw_policy_stamp_after(0, 0x10000000u), 0x10000000u);
+	assert_int_equal(spw_policy_stamp_after(0, 0), 2);
+	assert_int_equal(spw_policy_stamp_after(0, 1), 2);
+	assert_int_equal(spw_policy_stamp_after(500, 400), 501);
+	assert_int_equal(spw_policy_stamp_after(500, 500), 501);
+	assert_int_equal(spw_policy_stamp_after(500, 900), 900);
+	/* Across the wrap: 0x10 is ahead of 0xfffffff0. */
+	assert_int_equal(spw_policy_stamp_after(0xfffffff0u, 0x10), 0x10);
+	assert_int_equal(spw_policy_stamp_after(0x10, 0xfffffff0u), 0x11);
+	assert_int_equal(spw_policy_stamp_after(0xffffffffu, 0xfffffff0u), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_after),
 	    cmocka_unit_test(test_unique_across_threads),
 	    cmocka_unit_test(test_not_behind_the_clock),
 	};

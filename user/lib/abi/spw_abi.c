@@ -45,25 +45,31 @@ uint64_t spw_now_ns(void)
 }
 
 /*
- * Microseconds of CLOCK_MONOTONIC, or one past the last stamp when that is not behind it:
- * within a process every stamp differs from all those before it for 2^32 writes, and a
- * restarted writer starts past what it wrote before (it cannot have written a stamp a
- * microsecond for the whole time). The data plane's per-CPU copy of a policy is valid only
- * while the record carries the stamp it was copied with; a stamp the copy still holds
- * reused would leave that CPU on an old policy.
+ * The stamp after prev (0: none yet in this process) at now_us: now_us, or prev + 1 when
+ * now_us is not ahead of prev (wrap-aware); never 0 ("no policy") nor 1 (what writers before
+ * stamps always wrote, so a record of theirs is never taken for one of ours). Stamps of one
+ * process differ from each other within any 2^31 us (about 36 minutes); a value can come
+ * back after the 32-bit microsecond clock wraps (71.6 minutes). A per-CPU copy holding that
+ * very value from that long ago would then be used until the service's next write, one tick
+ * later: the daemon writes every service every tick. A restarted writer starts at the clock.
  */
+uint32_t spw_policy_stamp_after(uint32_t prev, uint32_t now_us)
+{
+	uint32_t next = now_us;
+
+	if (prev && (int32_t)(next - prev) <= 0)
+		next = prev + 1;
+	return next > 1 ? next : 2;
+}
+
 uint32_t spw_policy_stamp_next(void)
 {
 	static _Atomic uint32_t last;
 	uint32_t prev = atomic_load(&last), next;
 
-	do {
-		next = (uint32_t)(spw_now_ns() / 1000);
-		if ((int32_t)(next - prev) <= 0)
-			next = prev + 1;
-		if (!next) /* 0 is "no policy" */
-			next = 1;
-	} while (!atomic_compare_exchange_weak(&last, &prev, next));
+	do
+		next = spw_policy_stamp_after(prev, (uint32_t)(spw_now_ns() / 1000));
+	while (!atomic_compare_exchange_weak(&last, &prev, next));
 	return next;
 }
 

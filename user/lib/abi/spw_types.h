@@ -87,7 +87,9 @@ bool spw_reason_refuses(unsigned int reason);
 /* CLOCK_MONOTONIC in ns: the clock of leases and bucket timestamps. */
 uint64_t spw_now_ns(void);
 
-/* A new spw_policy_rec.stamp: never 0, never one this process returned before. */
+/* A new spw_policy_rec.stamp (see spw_policy_stamp_after): never 0 or 1, and never one this
+ * process returned in the last 2^31 us. */
 uint32_t spw_policy_stamp_next(void);
+uint32_t spw_policy_stamp_after(uint32_t prev, uint32_t now_us);
 
 #endif /* SPW_TYPES_H */
