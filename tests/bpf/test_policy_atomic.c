@@ -270,6 +270,32 @@ static int syn_on_cpu(struct atomic_ctx *c, int which, unsigned int i)
 	return (int)run.retval;
 }
 
+/* One new-flow SYN on each of the thread's CPUs, each answered want. */
+static void syns_each_cpu(struct atomic_ctx *c, unsigned int *i, int want)
+{
+	for (int cpu = 0; cpu < c->ncpu; cpu++)
+		assert_int_equal(syn_on_cpu(c, cpu, (*i)++), want);
+}
+
+/* The verdicts of a pass and of a bounced (rejected) packet in this context's program. */
+static int verdict_pass(const struct atomic_ctx *c)
+{
+	return c->prog == SPW_PROG_XDP ? XDP_PASS : TC_ACT_UNSPEC;
+}
+
+static int verdict_tx(const struct atomic_ctx *c)
+{
+	return c->prog == SPW_PROG_XDP ? XDP_TX : TC_ACT_REDIRECT;
+}
+
+/* The service the per-CPU tests send to. */
+static void add_service(struct atomic_ctx *c)
+{
+	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = SVC_PORT};
+
+	assert_int_equal(spw_dp_service_add(c->fx.dp, &m, SVC_ID), 0);
+}
+
 /*
  * The data plane decides from a per-CPU copy of the policy and copies the record again only
  * when its stamp changed. Every write must reach every CPU's next packet, even one that
@@ -279,32 +305,25 @@ static int syn_on_cpu(struct atomic_ctx *c, int which, unsigned int i)
 static void test_each_write_seen_at_once(void **state)
 {
 	struct atomic_ctx *c = *state;
-	const int v_tx = c->prog == SPW_PROG_XDP ? XDP_TX : TC_ACT_REDIRECT;
-	const int v_pass = c->prog == SPW_PROG_XDP ? XDP_PASS : TC_ACT_UNSPEC;
-	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = SVC_PORT};
-	int cpus = c->ncpu;
 	struct spw_count n;
 	unsigned int i = 0;
 
 	policy_pair(&c->a, &c->b);
 	c->a.generation = c->b.generation = 7;
-	assert_int_equal(spw_dp_service_add(c->fx.dp, &m, SVC_ID), 0);
+	add_service(c);
 	for (int round = 0; round < 3; round++) {
 		assert_int_equal(spw_dp_policy_set(c->fx.dp, SVC_ID, &c->a), 0);
-		for (int cpu = 0; cpu < cpus; cpu++)
-			assert_int_equal(syn_on_cpu(c, cpu, i++), v_pass);
+		syns_each_cpu(c, &i, verdict_pass(c));
 		/* B through the batch, the daemon's way; then A again one at a time. */
 		assert_int_equal(spw_dp_policies_set(c->fx.dp, &(uint32_t){SVC_ID}, &c->b, 1), 0);
-		for (int cpu = 0; cpu < cpus; cpu++)
-			assert_int_equal(syn_on_cpu(c, cpu, i++), v_tx);
+		syns_each_cpu(c, &i, verdict_tx(c));
 	}
 	assert_int_equal(spw_fixture_mark(&c->fx), 0);
 	assert_int_equal(spw_dp_policy_del(c->fx.dp, SVC_ID), 0);
-	for (int cpu = 0; cpu < cpus; cpu++)
-		assert_int_equal(syn_on_cpu(c, cpu, i++), v_pass);
+	syns_each_cpu(c, &i, verdict_pass(c));
 	assert_int_equal(spw_fixture_delta(&c->fx, SVC_ID, SPW_TIER_NONE, SPW_REASON_FAIL_OPEN, &n),
 			 0);
-	assert_int_equal(n.packets, (uint64_t)cpus);
+	assert_int_equal(n.packets, (uint64_t)c->ncpu);
 }
 
 /*
@@ -314,10 +333,6 @@ static void test_each_write_seen_at_once(void **state)
 static void test_lease_runs_out_mid_traffic(void **state)
 {
 	struct atomic_ctx *c = *state;
-	const int v_tx = c->prog == SPW_PROG_XDP ? XDP_TX : TC_ACT_REDIRECT;
-	const int v_pass = c->prog == SPW_PROG_XDP ? XDP_PASS : TC_ACT_UNSPEC;
-	struct spw_service_match m = {.proto = IPPROTO_TCP, .port = SVC_PORT};
-	int cpus = c->ncpu;
 	/* Past the lease by more than two ticks at HZ=100, the slowest common setting. */
 	const struct timespec past_expiry = {.tv_nsec = 150 * 1000000L};
 	struct spw_count n;
@@ -325,18 +340,16 @@ static void test_lease_runs_out_mid_traffic(void **state)
 
 	policy_pair(&c->a, &c->b);
 	c->b.lease_expires_ns = spw_now_ns() + 100 * 1000000ULL;
-	assert_int_equal(spw_dp_service_add(c->fx.dp, &m, SVC_ID), 0);
+	add_service(c);
 	assert_int_equal(spw_dp_policy_set(c->fx.dp, SVC_ID, &c->b), 0);
-	for (int cpu = 0; cpu < cpus; cpu++)
-		assert_int_equal(syn_on_cpu(c, cpu, i++), v_tx);
+	syns_each_cpu(c, &i, verdict_tx(c));
 	while (spw_now_ns() < c->b.lease_expires_ns)
 		nanosleep(&past_expiry, NULL);
 	nanosleep(&past_expiry, NULL);
 	assert_int_equal(spw_fixture_mark(&c->fx), 0);
-	for (int cpu = 0; cpu < cpus; cpu++)
-		assert_int_equal(syn_on_cpu(c, cpu, i++), v_pass);
+	syns_each_cpu(c, &i, verdict_pass(c));
 	assert_int_equal(spw_fixture_delta(&c->fx, SVC_ID, 2, SPW_REASON_FAIL_OPEN, &n), 0);
-	assert_int_equal(n.packets, (uint64_t)cpus);
+	assert_int_equal(n.packets, (uint64_t)c->ncpu);
 }
 
 /* A batch writes every good policy whole; a bad one is refused alone, its slot untouched. */
