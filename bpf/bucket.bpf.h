@@ -50,9 +50,15 @@ static __always_inline int spw_bucket_refill_take(__u64 *units, __u64 *last_ns, 
 	if (ok)
 		have -= SPW_BUCKET_UNIT;
 	*units = have;
-	/* units before last_ns, in this order: see spw_bucket_take's unlocked read. */
+	/* units before last_ns, in this order: see spw_bucket_surely_empty. */
 	asm volatile("" ::: "memory");
-	*last_ns = now;
+	/*
+	 * now was read before the lock: another CPU may have refilled since with a later clock.
+	 * Stored back, the earlier time would make the next refill count the time up to that
+	 * CPU's again, tokens over the rate; this take had elapsed 0 and keeps that last_ns.
+	 */
+	if (now > *last_ns)
+		*last_ns = now;
 	return ok;
 }
 

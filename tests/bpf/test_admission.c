@@ -66,7 +66,8 @@
 /* Lease of a valid policy: far longer than the test. */
 #define LEASE_NS (600ULL * 1000000000ULL)
 /* How far in the past an "old" bucket timestamp is: more than the burst's refill time. */
-#define BUCKET_AGE_NS (5ULL * 1000000000ULL)
+#define BUCKET_AGE_NS	(5ULL * 1000000000ULL)
+#define BUCKET_AHEAD_NS (1000000000ULL)
 
 /* The outcome of a packet, named for both hooks. */
 enum verdict {
@@ -88,6 +89,9 @@ enum bucket_cfg {
 	/* A part of a token, refilled half a second ago: with 1/s, 0.6 + 0.5 and 0.3 + 0.5. */
 	BUCKET_PART_ENOUGH,
 	BUCKET_PART_SHORT,
+	/* 1.5 tokens, last_ns BUCKET_AHEAD_NS from now: another CPU took a token under the lock
+	 * with a clock read later than this packet's. */
+	BUCKET_AHEAD,
 };
 
 struct svc_cfg {
@@ -149,10 +153,11 @@ struct adm_case {
 struct tctx {
 	const struct adm_case *c;
 	enum spw_prog prog;
-	unsigned int index;	/* of the test in the run */
-	struct pkt_spec spec;	/* the case's packet, with a client port of this test alone */
-	struct spw_fixture *fx; /* shared by all tests */
-	struct spw_policy pol;	/* last written to every service */
+	unsigned int index;	 /* of the test in the run */
+	struct pkt_spec spec;	 /* the case's packet, with a client port of this test alone */
+	struct spw_fixture *fx;	 /* shared by all tests */
+	struct spw_policy pol;	 /* last written to every service */
+	uint64_t bucket_last_ns; /* what apply_buckets wrote */
 };
 
 /* ------------------------------------------------------------------------------------- */
@@ -286,6 +291,7 @@ static const char *const trusted_srcs[] = {"203.0.113.0/24", "2001:db8:7::/48", 
 
 static void udp_established_pre(struct tctx *t);
 static void udp_established_post(struct tctx *t);
+static void bucket_not_behind_post(struct tctx *t);
 
 /* ------------------------------------------------------------------------------------- */
 /* The table                                                                              */
@@ -536,6 +542,12 @@ static const struct adm_case cases[] = {
 	 /* Refused on the unlocked read: the bucket is left as it was, not refilled to 0.8. */
 	 .check_units = true, .units_after = SPW_BUCKET_UNIT * 3 / 10,
 	 .want = WANT(V_DROP, SVC_TCP, 2, SHED_RATE)),
+    /* Stored back, this packet's earlier clock would count the time up to the other CPU's
+     * again at the next refill: over the rate. */
+    CASE(.desc = "a take whose clock is behind last_ns: admitted, last_ns not moved back",
+	 .tc = true, .pkt = SYN4(), .pol.rate = {[2] = 1}, .pol.burst = {[2] = 2},
+	 .pol.bucket = BUCKET_AHEAD, .check_units = true, .units_after = SPW_BUCKET_UNIT / 2,
+	 .post = bucket_not_behind_post, .want = WANT(V_PASS, SVC_TCP, 2, ADMITTED)),
     CASE(.desc = "burst 0 is one second's worth: 3/s refilled to 3, admitted, 2 left",
 	 .pkt = SYN4(), .pol.rate = {[2] = 3}, .pol.bucket = BUCKET_EMPTY_OLD, .check_units = true,
 	 .units_after = 2 * SPW_BUCKET_UNIT, .want = WANT(V_PASS, SVC_TCP, 2, ADMITTED)),
@@ -935,6 +947,11 @@ static void apply_buckets(struct tctx *t)
 		b.units = pc->bucket == BUCKET_PART_ENOUGH ? SPW_BUCKET_UNIT * 6 / 10
 							   : SPW_BUCKET_UNIT * 3 / 10;
 	}
+	if (pc->bucket == BUCKET_AHEAD) {
+		b.last_ns += BUCKET_AHEAD_NS;
+		b.units = SPW_BUCKET_UNIT * 3 / 2;
+	}
+	t->bucket_last_ns = b.last_ns;
 	for (const struct svc_cfg *s = svcs_of(t->c); s->id; s++)
 		for (uint32_t tier = 0; tier < SPW_MAX_TIERS; tier++)
 			CHECK_OK(t, spw_dp_bucket_set(t->fx->dp, s->id, tier, &b));
@@ -1068,6 +1085,15 @@ static void run_case(void **state)
 	}
 	if (c->post)
 		c->post(t);
+}
+
+static void bucket_not_behind_post(struct tctx *t)
+{
+	struct spw_bucket b;
+
+	CHECK_OK(t, spw_dp_bucket_get(t->fx->dp, t->c->want.svc, t->c->want.tier, &b));
+	CHECK(t, b.last_ns == t->bucket_last_ns, "last_ns %llu after the take, want %llu",
+	      (unsigned long long)b.last_ns, (unsigned long long)t->bucket_last_ns);
 }
 
 /* The flow's first packet admitted, then the level drops to shed everything. */
