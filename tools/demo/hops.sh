@@ -144,6 +144,9 @@ src_count() { if [ "$1" -eq 0 ]; then echo 1; else echo "$SOURCES"; fi; }
 src_addr() { echo "198.19.$((16 * $1 + $2)).1"; }
 calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 
+# TIER_SRC_ARGS[t]: the generators' --source arguments of tier t, built once here (forks at
+# a phase's start delay its generators; see start_load in run.sh).
+declare -a TIER_SRC_ARGS
 setup_topology() {
 	local ns t k
 	for ns in "$NS_CLI" "$NS_FRONT" "$NS_BACK"; do
@@ -154,8 +157,10 @@ setup_topology() {
 	ip link add hb0 netns "$NS_FRONT" type veth peer name hk0 netns "$NS_BACK"
 	ip -n "$NS_CLI" addr add "$CLI_ADDR/24" dev hc0
 	for t in 0 1 2; do
+		TIER_SRC_ARGS[t]=
 		for ((k = 0; k < $(src_count $t); k++)); do
 			ip -n "$NS_CLI" addr add "$(src_addr $t $k)/32" dev hc0
+			TIER_SRC_ARGS[t]+=" --source $(src_addr $t $k)"
 		done
 	done
 	ip -n "$NS_FRONT" addr add "$FRONT_ADDR/24" dev hf0
@@ -413,8 +418,7 @@ run_once() { # off|on
 		ph=${PHASES[i]}
 		for t in 0 1 2; do
 			rate=$(calc "$C * $LOAD * ${MIX[t]} / 100")
-			srcs=()
-			for ((k = 0; k < $(src_count $t); k++)); do srcs+=(--source "$(src_addr $t $k)"); done
+			read -r -a srcs <<<"${TIER_SRC_ARGS[t]}"
 			nsenter --net="/var/run/netns/$NS_CLI" -- "$BUILD/loadgen" --target "$FRONT_ADDR:$PORT" --rate "$rate" \
 				--duration "$PHASE_S" --start-at "$at" "${srcs[@]}" --tier "$t" --path /work \
 				--retries "$RETRIES" --connect-timeout-ms 1000 --timeout-ms 3000 \

@@ -30,7 +30,9 @@ stop_pid() { # PID
 # nsenter and exec for each, one after the other), and the controller rightly read that pause
 # as the load going away, rose to full admission, and met the next phase's load there, in
 # the slow-DB phase with the database 3x slower at the same moment.
-: "${PHASE_LEAD:=1}" # seconds
+# Two seconds: one was once too short at the flood's end, when the forks of the generators'
+# arguments took longer than that (start_load in run.sh).
+: "${PHASE_LEAD:=2}" # seconds
 add_s() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; } # A + B, in seconds
 sleep_until() { # T: wall-clock seconds since the epoch; returns at once when T is past
 	sleep "$(awk -v t="$1" -v n="$(date +%s.%N)" 'BEGIN { d = t - n; printf "%.3f", (d > 0 ? d : 0) }')"

@@ -130,6 +130,9 @@ srv_addr() { echo "198.18.$((10 + $1)).1"; }
 src_count() { if [ "$1" -eq 0 ]; then echo 1; else echo "$SOURCES"; fi; }
 src_addr() { echo "198.19.$((16 * $1 + $2)).1"; }
 
+# TIER_TARGET[t], TIER_SRC_ARGS[t]: the generators' --target and --source arguments of
+# tier t, built once here.
+declare -a TIER_TARGET TIER_SRC_ARGS
 setup_topology() {
 	local t k
 	ip netns add "$NS_SRV"
@@ -141,8 +144,11 @@ setup_topology() {
 		ip link add "sw-t$t" netns "$NS_SRV" type veth peer name "cl-t$t" netns "${NS_CLI[t]}"
 		ip -n "$NS_SRV" addr add "$(srv_addr $t)/24" dev "sw-t$t"
 		ip -n "${NS_CLI[t]}" addr add "198.18.$((10 + t)).2/24" dev "cl-t$t"
+		TIER_TARGET[t]="$(srv_addr $t):$PORT"
+		TIER_SRC_ARGS[t]=
 		for ((k = 0; k < $(src_count $t); k++)); do
 			ip -n "${NS_CLI[t]}" addr add "$(src_addr $t $k)/32" dev "cl-t$t"
+			TIER_SRC_ARGS[t]+=" --source $(src_addr $t $k)"
 		done
 		ip -n "$NS_SRV" link set "sw-t$t" up
 		ip -n "${NS_CLI[t]}" link set "cl-t$t" up
@@ -263,19 +269,21 @@ stop_daemon() {
 # ---- load ----------------------------------------------------------------------------------
 
 # Starts the generators of one phase, one per tier, their arrivals from START_AT (wall-clock
-# seconds): tier t gets TOTAL_RATE * MIX[t] %, its connections taking the tier's sources in turn. Files: DIR/NAME-tT-gen.json (result) and
-# .live (per-second lines).
+# seconds): tier t gets TOTAL_RATE * MIX[t] %, its connections taking the tier's sources in
+# turn. Files: DIR/NAME-tT-gen.json (result) and .live (per-second lines). One awk and no
+# subshell per source: at the end of the flood, with both cores busy, the 70-odd forks that
+# once built the rates and --source lists took longer than PHASE_LEAD, and tier 2's generator
+# began 45-55 ms past its time.
 start_load() { # DIR NAME TOTAL_RATE DURATION_S "MIX0 MIX1 MIX2" START_AT
-	local dir=$1 name=$2 total=$3 dur=$4 at=$6 t k r srcs mix
-	read -r -a mix <<<"$5"
+	local dir=$1 name=$2 total=$3 dur=$4 at=$6 t rates srcs
+	read -r -a rates < <(awk -v a="$total" -v m="$5" \
+		'BEGIN { split(m, x, " "); for (t = 1; t <= 3; t++) printf "%.2f ", a * x[t] / 100; print "" }')
 	for t in 0 1 2; do
-		r=$(awk -v a="$total" -v m="${mix[t]}" 'BEGIN { printf "%.2f", a * m / 100 }')
-		srcs=()
-		for ((k = 0; k < $(src_count $t); k++)); do srcs+=(--source "$(src_addr $t $k)"); done
-		nsenter --net="/var/run/netns/${NS_CLI[t]}" -- "$BUILD/loadgen" --target "$(srv_addr $t):$PORT" --rate "$r" \
-			--duration "$dur" --start-at "$at" "${srcs[@]}" --tier "$t" --path /work \
-			--connect-timeout-ms 1000 --timeout-ms 3000 --json "$dir/$name-t$t-gen.json" \
-			--live >"$dir/$name-t$t-gen.live" 2>&1 &
+		read -r -a srcs <<<"${TIER_SRC_ARGS[t]}"
+		nsenter --net="/var/run/netns/${NS_CLI[t]}" -- "$BUILD/loadgen" --target "${TIER_TARGET[t]}" \
+			--rate "${rates[t]}" --duration "$dur" --start-at "$at" "${srcs[@]}" --tier "$t" \
+			--path /work --connect-timeout-ms 1000 --timeout-ms 3000 \
+			--json "$dir/$name-t$t-gen.json" --live >"$dir/$name-t$t-gen.live" 2>&1 &
 		LOAD_PIDS+=($!)
 		PIDS+=($!)
 	done
