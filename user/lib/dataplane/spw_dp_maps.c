@@ -373,6 +373,31 @@ int spw_dp_trusted_del(struct spw_dataplane *dp, const struct spw_cidr *c)
 	return map_delete(dp->maps.trusted, &key);
 }
 
+/* Largest LPM key of SPW_MAPS (spw_exempt_key); the walk copies keys into buffers this big. */
+#define SPW_LPM_KEY_MAX sizeof(struct spw_exempt_key)
+
+/*
+ * Calls fn on each key of the LPM map fd (key_size bytes), in the trie's order; a nonzero
+ * return ends the walk and is returned. fn must not delete: a delete restarts a trie walk.
+ */
+static int lpm_foreach(int fd, size_t key_size, int (*fn)(const void *key, void *ctx), void *ctx)
+{
+	uint8_t key[SPW_LPM_KEY_MAX], next[SPW_LPM_KEY_MAX];
+	void *prev = NULL;
+	int ret;
+
+	if (key_size > SPW_LPM_KEY_MAX)
+		return -EINVAL;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		ret = fn(key, ctx);
+		if (ret)
+			return ret;
+	}
+	return errno == ENOENT || !errno ? 0 : -errno;
+}
+
 /* Sets the bits of the IPv4 /16 blocks an exempt key of the IPv4 family overlaps. */
 static void v4_blocks_mark(struct spw_v4_blocks *f, const struct spw_exempt_key *key)
 {
@@ -388,6 +413,12 @@ static void v4_blocks_mark(struct spw_v4_blocks *f, const struct spw_exempt_key 
 		f->bits[b / 64] |= 1ULL << (b % 64);
 }
 
+static int v4_blocks_mark_key(const void *key, void *blocks)
+{
+	v4_blocks_mark(blocks, key);
+	return 0;
+}
+
 /*
  * Fills the block bits from every key of the exempt trie. Written with built unset first
  * when it was unset, so no reader takes bits half written for built ones; a rewrite of built
@@ -396,10 +427,8 @@ static void v4_blocks_mark(struct spw_v4_blocks *f, const struct spw_exempt_key 
  */
 static int v4_blocks_rebuild(struct spw_dataplane *dp)
 {
-	struct spw_exempt_key key, next;
 	struct spw_v4_blocks *f = calloc(1, sizeof(*f));
 	uint32_t zero = 0;
-	void *prev = NULL;
 	bool was_built;
 	int err;
 
@@ -408,12 +437,7 @@ static int v4_blocks_rebuild(struct spw_dataplane *dp)
 	err = map_lookup(dp->maps.exempt_v4, &zero, f);
 	was_built = !err && f->built;
 	memset(f, 0, sizeof(*f));
-	while (!bpf_map_get_next_key(dp->maps.exempt, prev, &next)) {
-		key = next;
-		prev = &key;
-		v4_blocks_mark(f, &key);
-	}
-	err = errno == ENOENT || !errno ? 0 : -errno;
+	err = lpm_foreach(dp->maps.exempt, sizeof(struct spw_exempt_key), v4_blocks_mark_key, f);
 	if (!err && !was_built)
 		err = map_update(dp->maps.exempt_v4, &zero, f, BPF_ANY);
 	f->built = 1;
@@ -493,31 +517,34 @@ int spw_dp_trusted_lookup(struct spw_dataplane *dp, const uint8_t addr[SPW_ADDR_
 	return map_lookup(dp->maps.trusted, &key, &yes);
 }
 
-int spw_dp_rules_foreach(struct spw_dataplane *dp, spw_dp_rule_fn fn, void *ctx)
+struct rules_walk {
+	int fd;
+	spw_dp_rule_fn fn;
+	void *ctx;
+};
+
+static int rules_walk_key(const void *k, void *ctx)
 {
-	struct spw_lpm_key key, next, *prev = NULL;
+	const struct spw_lpm_key *key = k;
+	struct rules_walk *w = ctx;
 	struct spw_rule rule;
 	struct spw_cidr c;
-	int ret;
 
-	while (!bpf_map_get_next_key(dp->maps.rules, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(dp->maps.rules, &key, &rule))
-			continue; /* removed while we walked */
-		memset(&c, 0, sizeof(c));
-		memcpy(c.addr, key.addr, SPW_ADDR_LEN);
-		c.prefixlen = (uint8_t)key.prefixlen;
-		c.is_v4 = key.prefixlen >= SPW_V4_MAPPED_PREFIX && spw_addr_is_v4(key.addr);
-		ret = fn(&c, &rule, ctx);
-		if (ret)
-			return ret;
-	}
-	return errno == ENOENT || !errno ? 0 : -errno;
+	if (bpf_map_lookup_elem(w->fd, key, &rule))
+		return 0; /* removed while we walked */
+	memset(&c, 0, sizeof(c));
+	memcpy(c.addr, key->addr, SPW_ADDR_LEN);
+	c.prefixlen = (uint8_t)key->prefixlen;
+	c.is_v4 = key->prefixlen >= SPW_V4_MAPPED_PREFIX && spw_addr_is_v4(key->addr);
+	return w->fn(&c, &rule, w->ctx);
 }
 
-/* Largest LPM key of SPW_MAPS (spw_exempt_key); the walk copies keys into buffers this big. */
-#define SPW_LPM_KEY_MAX sizeof(struct spw_exempt_key)
+int spw_dp_rules_foreach(struct spw_dataplane *dp, spw_dp_rule_fn fn, void *ctx)
+{
+	struct rules_walk w = {dp->maps.rules, fn, ctx};
+
+	return lpm_foreach(dp->maps.rules, sizeof(struct spw_lpm_key), rules_walk_key, &w);
+}
 
 /* qsort and bsearch take no context: the key size of the trie being pruned is set here. */
 static _Thread_local size_t lpm_key_size;
@@ -525,6 +552,32 @@ static _Thread_local size_t lpm_key_size;
 static int lpm_key_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, lpm_key_size);
+}
+
+/* prune_lpm's walk: the wanted keys, sorted, and the stale ones found so far. */
+struct lpm_prune {
+	const uint8_t *sorted;
+	size_t nwant, key_size;
+	uint8_t *stale;
+	size_t n, cap;
+};
+
+static int collect_stale(const void *key, void *ctx)
+{
+	struct lpm_prune *w = ctx;
+	uint8_t *grown;
+
+	if (bsearch(key, w->sorted, w->nwant, w->key_size, lpm_key_cmp))
+		return 0;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 256;
+		grown = realloc(w->stale, w->cap * w->key_size);
+		if (!grown)
+			return -ENOMEM;
+		w->stale = grown;
+	}
+	memcpy(w->stale + w->n++ * w->key_size, key, w->key_size);
+	return 0;
 }
 
 /*
@@ -537,14 +590,11 @@ static int lpm_key_cmp(const void *a, const void *b)
  */
 static int prune_lpm(int fd, const void *want, int nwant, size_t key_size)
 {
-	uint8_t key[SPW_LPM_KEY_MAX], next[SPW_LPM_KEY_MAX];
-	uint8_t *sorted, *stale = NULL, *grown;
-	size_t n = 0, cap = 0, i;
-	void *prev = NULL;
-	int err = 0;
+	struct lpm_prune w = {.nwant = (size_t)nwant, .key_size = key_size};
+	uint8_t *sorted;
+	size_t i;
+	int err;
 
-	if (key_size > SPW_LPM_KEY_MAX)
-		return -EINVAL;
 	sorted = malloc(((size_t)nwant + 1) * key_size);
 	if (!sorted)
 		return -ENOMEM;
@@ -553,30 +603,13 @@ static int prune_lpm(int fd, const void *want, int nwant, size_t key_size)
 		memcpy(sorted, want, (size_t)nwant * key_size);
 		qsort(sorted, (size_t)nwant, key_size, lpm_key_cmp);
 	}
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, key_size);
-		prev = key;
-		if (bsearch(key, sorted, (size_t)nwant, key_size, lpm_key_cmp))
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 256;
-			grown = realloc(stale, cap * key_size);
-			if (!grown) {
-				err = -ENOMEM;
-				goto out;
-			}
-			stale = grown;
-		}
-		memcpy(stale + n++ * key_size, key, key_size);
-	}
-	for (i = 0; i < n; i++)
-		if (bpf_map_delete_elem(fd, stale + i * key_size) && errno != ENOENT) {
+	w.sorted = sorted;
+	err = lpm_foreach(fd, key_size, collect_stale, &w);
+	for (i = 0; !err && i < w.n; i++)
+		if (bpf_map_delete_elem(fd, w.stale + i * key_size) && errno != ENOENT)
 			err = -errno;
-			break;
-		}
-out:
 	free(sorted);
-	free(stale);
+	free(w.stale);
 	return err;
 }
 
