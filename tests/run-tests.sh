@@ -47,6 +47,11 @@ passed=0
 failed=0
 failures=()
 
+# The lines of a failed binary's output that say which test failed and why: cmocka's, the
+# end-to-end checks' ("e2e: FAIL: ..."), the BPF table tests' ("ERROR: case", "    failed:").
+why_lines='FAIL: |^\[  ERROR   \]|^\[   LINE   \]|^\[  FAILED  \] [^0-9]|^ERROR: |^    failed: '
+why_max=24
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -90,6 +95,11 @@ run_one() { # LAYER BINARY
 	failed=$((failed + n_fail))
 	if [ "$n_fail" -gt 0 ]; then
 		failures+=("$name: $n_fail test(s) failed")
+		# And why, repeated here: a CI that keeps only the output's tail loses the lines of
+		# a long test (an end-to-end check's FAIL among a hundred), which come before.
+		while IFS= read -r line; do
+			failures+=("  $line")
+		done < <(grep -E "$why_lines" "$log" | head -n "$why_max")
 	fi
 	# A skipped test did not show the feature works: on this project's machines nothing may be.
 	if [ "$n_skip" -gt 0 ]; then
