@@ -50,7 +50,7 @@ static __always_inline int spw_bucket_refill_take(__u64 *units, __u64 *last_ns, 
 	if (ok)
 		have -= SPW_BUCKET_UNIT;
 	*units = have;
-	/* units before last_ns, in this order: see spw_bucket_surely_empty. */
+	/* units before last_ns, in this order: see spw_bucket_take's unlocked read. */
 	asm volatile("" ::: "memory");
 	/*
 	 * now was read before the lock: another CPU may have refilled since with a later clock.

@@ -108,8 +108,8 @@ static const struct {
  * a second in the flood, its pool 3.2x over-full with tier 0 alone admitted at 0.5C, and the
  * two seconds the stall straddled had tier-0 p99s of 430 and 470 ms whatever the law did.
  * Without spillway every second is over (1.0-3.1 s here), and a law that overshoots and cuts
- * in a cycle has 3-9 (zero integration's today). The whole phase's p99 stays within
- * T0_P99_PHASE_X times the bound.
+ * in a cycle has 6-9 (zero integration's overload and flood in a loaded run). The whole
+ * phase's p99 stays within T0_P99_PHASE_X times the bound.
  */
 #define T0_P99_SECONDS_OVER_MAX 3
 #define T0_P99_PHASE_X		2.0
@@ -383,10 +383,10 @@ static void test_e2e_integrated(void **state)
 		failed += e2e_check(
 		    num(c0, "p99_ms") >= 0 && num(c0, "p99_ms") <= T0_P99_PHASE_X * lim &&
 			over >= 0 && over <= T0_P99_SECONDS_OVER_MAX,
-		    "%s: tier-0 p99 %.1f ms <= %.0f x (%.1f x idle p99 (%s DB) = %.1f ms), and "
-		    "%d of its seconds over that, <= %d",
-		    ph, num(c0, "p99_ms"), T0_P99_PHASE_X, loaded[i].t0_p99_idle_x, loaded[i].speed,
-		    lim, over, T0_P99_SECONDS_OVER_MAX);
+		    "%s: tier-0 p99 %.1f ms <= %.0f x %.1f ms, and %d of its seconds over %.1f ms "
+		    "(%.1f x idle p99, %s DB), <= %d",
+		    ph, num(c0, "p99_ms"), T0_P99_PHASE_X, lim, over, lim, loaded[i].t0_p99_idle_x,
+		    loaded[i].speed, T0_P99_SECONDS_OVER_MAX);
 		e2e_goal(num(c0, "p99_ms") <=
 			     loaded[i].t0_p99_goal_x * idle_p99(s, loaded[i].speed),
 			 "%s: tier-0 p99 %.1f ms <= %.1f x idle p99 = %.1f ms", ph,

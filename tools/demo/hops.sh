@@ -392,7 +392,7 @@ measure_idle() { # NAME: one request at a time, through both hops
 # ---- one run -----------------------------------------------------------------------------------
 
 run_once() { # off|on
-	local mode=$1 dir=$TMP/run-$1 i ph t k rate srcs cap_pid at
+	local mode=$1 dir=$TMP/run-$1 i ph t rate srcs cap_pid at
 	mkdir -p "$dir"
 	log "run '$mode': ${PHASES[*]} at $LOAD x C = $(calc "$C * $LOAD")/s, ${PHASE_S} s each, $RETRIES retries"
 	if [ "$mode" = on ]; then

@@ -273,7 +273,7 @@ stop_daemon() {
 # turn. Files: DIR/NAME-tT-gen.json (result) and .live (per-second lines). One awk and no
 # subshell per source: at the end of the flood, with both cores busy, the 70-odd forks that
 # once built the rates and --source lists took longer than PHASE_LEAD, and tier 2's generator
-# began 45-55 ms past its time.
+# began 44-56 ms past its time.
 start_load() { # DIR NAME TOTAL_RATE DURATION_S "MIX0 MIX1 MIX2" START_AT
 	local dir=$1 name=$2 total=$3 dur=$4 at=$6 t rates srcs
 	read -r -a rates < <(awk -v a="$total" -v m="$5" \

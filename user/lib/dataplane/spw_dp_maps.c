@@ -382,16 +382,21 @@ int spw_dp_trusted_del(struct spw_dataplane *dp, const struct spw_cidr *c)
  */
 static int lpm_foreach(int fd, size_t key_size, int (*fn)(const void *key, void *ctx), void *ctx)
 {
-	uint8_t key[SPW_LPM_KEY_MAX], next[SPW_LPM_KEY_MAX];
+	/* A union: the callbacks read the key as the struct it is, aligned as that struct. */
+	union {
+		struct spw_lpm_key lpm;
+		struct spw_exempt_key exempt;
+		uint8_t bytes[SPW_LPM_KEY_MAX];
+	} key, next;
 	void *prev = NULL;
 	int ret;
 
 	if (key_size > SPW_LPM_KEY_MAX)
 		return -EINVAL;
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, key_size);
-		prev = key;
-		ret = fn(key, ctx);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		memcpy(&key, &next, key_size);
+		prev = &key;
+		ret = fn(&key, ctx);
 		if (ret)
 			return ret;
 	}
