@@ -207,12 +207,13 @@ static void assert_learned(const struct spw_signal *s, enum spw_signal_kind kind
 /* What `auto` gives a TCP service. */
 static void assert_auto_tcp(const struct spw_config_service *s)
 {
-	assert_int_equal(s->nsignals, 3);
+	assert_int_equal(s->nsignals, 4);
 	assert_int_equal(s->signals[0].kind, SPW_SIG_ACCEPT_QUEUE);
 	assert_false(s->signals[0].learn);
 	assert_true(s->signals[0].target == 0.5);
 	assert_learned(&s->signals[1], SPW_SIG_LATENCY_P99);
 	assert_learned(&s->signals[2], SPW_SIG_OLDEST_REQUEST_AGE);
+	assert_learned(&s->signals[3], SPW_SIG_IN_FLIGHT);
 }
 
 static void assert_signal(const struct spw_signal *s, enum spw_signal_kind kind, const char *source,
@@ -489,9 +490,10 @@ static void test_good_strings(void **state)
 	c = parse_ok("services:\n  - {name: a, port: 1, signals: [auto]}\n"
 		     "  - {name: d, port: 53, protocol: udp, signals: [auto]}\n");
 	assert_auto_tcp(&c->services[0]);
-	assert_int_equal(c->services[1].nsignals, 2);
+	assert_int_equal(c->services[1].nsignals, 3);
 	assert_learned(&c->services[1].signals[0], SPW_SIG_LATENCY_P99);
 	assert_learned(&c->services[1].signals[1], SPW_SIG_OLDEST_REQUEST_AGE);
+	assert_learned(&c->services[1].signals[2], SPW_SIG_IN_FLIGHT);
 	spw_config_free(c);
 
 	/* auto beside signals of the list: a kind listed keeps its own target, in its place. */
@@ -499,11 +501,12 @@ static void test_good_strings(void **state)
 		     "      - {pool: db, target: 0.9}\n      - auto\n"
 		     "      - {latency_p99: 80ms}\n");
 	s = &c->services[0];
-	assert_int_equal(s->nsignals, 4);
+	assert_int_equal(s->nsignals, 5);
 	assert_signal(&s->signals[0], SPW_SIG_POOL, "db", 0.9);
 	assert_signal(&s->signals[1], SPW_SIG_LATENCY_P99, "", 80.0);
 	assert_signal(&s->signals[2], SPW_SIG_ACCEPT_QUEUE, "", 0.5);
 	assert_learned(&s->signals[3], SPW_SIG_OLDEST_REQUEST_AGE);
+	assert_learned(&s->signals[4], SPW_SIG_IN_FLIGHT);
 	spw_config_free(c);
 
 	/* An empty list is no signal at all: caps and rates only, never shed on pressure. */
@@ -781,7 +784,7 @@ static const struct bad_string bad_strings[] = {
     {"services: [{name: a, port: 1, signals: [auto, auto]}]\n",
      "1:47: signals: auto is listed twice (first at line 1)"},
     {"services: [{name: a, port: 1, signals: [{accept_queue: learn}]}]\n",
-     "1:56: accept_queue: only latency_p99 and oldest_request_age learn their target"},
+     "1:56: accept_queue: only latency_p99, oldest_request_age and in_flight learn their target"},
     {"services: [{name: a, port: 1, signals: [{pool: db, target: learn}]}]\n",
      "1:60: target: 'learn' is not a decimal number (like 0.85)"},
     {"services: [{name: a, port: 1, signals: [automatic]}]\n",

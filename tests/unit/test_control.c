@@ -306,6 +306,20 @@ static void test_pressure_read(void **state)
 	assert_near(r.pressure, 2.0, 1e-12);
 	assert_true(isnan(r.load_pressure));
 	assert_false(r.saturated);
+	/* Requests in flight grow with the load: 12 of a target of 20 is a load pressure of
+	 * 0.6, unless the target follows the load (an early in_flight target): then the ratio
+	 * is a delay's, and no load pressure. */
+	s[2] = (struct spw_signal){.kind = SPW_SIG_IN_FLIGHT,
+				   .target = 20,
+				   .value = 12,
+				   .load_value = NAN,
+				   .updated_ns = 980};
+	spw_pressure_read(s, 3, 1000, 500, &r);
+	assert_near(r.load_pressure, 0.6, 1e-12);
+	s[2].target_follows_load = true;
+	spw_pressure_read(s, 3, 1000, 500, &r);
+	assert_near(r.pressure, 2.0, 1e-12);
+	assert_true(isnan(r.load_pressure));
 	/* Nothing fresh. */
 	assert_int_equal(spw_pressure_read(s, 3, 100000, 500, &r), -1);
 	assert_true(isnan(r.pressure));

@@ -456,6 +456,7 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
 		memcpy(s->signals, c->signals, sizeof(s->signals));
 		for (j = 0; j < SPW_MAX_SIGNALS; j++)
 			spw_baseline_init(&s->baselines[j]);
+		spw_concurrency_init(&s->conc);
 		s->pressure = NAN;
 		s->level = s->law_params.ceiling;
 		/* A service kept across a reload keeps its law state and measurements. */
@@ -479,6 +480,7 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
 				s->lo_ns = o->lo_ns;
 			}
 			keep_measurements(s, o);
+			s->conc = o->conc;
 			break;
 		}
 		if (j == d->nsvcs)

@@ -11,6 +11,7 @@
 #include "spw_dataplane.h"
 #include "spw_metrics.h"
 #include "spw_baseline.h"
+#include "spw_concurrency.h"
 #include "spw_signal.h"
 #include "spw_sockdiag.h"
 #include "spillway_state.h"
@@ -40,6 +41,8 @@ struct spwd_service {
 	 * exporter read it in the same tick, and the ring walk is a thousand slots. */
 	double oldest_ms;
 	uint64_t oldest_ns;
+	/* What a learned in_flight target learns from. */
+	struct spw_concurrency conc;
 	/* Listen-overflow signal: the drop count at the last reading, and when (0: none yet). */
 	uint64_t lo_drops;
 	uint64_t lo_ns;

@@ -470,10 +470,34 @@ static void save_record(struct spwd *d, struct spwd_service *s, uint64_t now)
  * in front of tier 0).
  */
 /*
+ * The in_flight target learned (spw_concurrency.h) from the tick's reading and the responses
+ * the data plane counted: its latency histogram counts every response it times.
+ */
+static void learn_in_flight(struct spwd *d, struct spwd_service *s, struct spw_signal *sig,
+			    double value, bool full, uint64_t now)
+{
+	struct spw_latency_hist h;
+	bool learning = isnan(sig->target), was_early = learning || sig->target_follows_load;
+
+	if (spw_dp_latency_read_service(d->dp, s->cfg->id, &h))
+		return;
+	spw_concurrency_observe(&s->conc, value, h.count, full, now);
+	sig->target = spw_concurrency_target(&s->conc, &sig->target_follows_load);
+	if (learning && !isnan(sig->target))
+		pr_info("%s: in_flight learned: %.1f ms in service when quiet; until the capacity "
+			"is seen, %.1f requests\n",
+			s->cfg->name, s->conc.w0.baseline, sig->target);
+	if (was_early && !isnan(sig->target) && !sig->target_follows_load)
+		pr_info("%s: in_flight learned: %.1f ms in service when quiet, %.0f responses/s "
+			"at capacity, target %.1f requests\n",
+			s->cfg->name, s->conc.w0.baseline, s->conc.capacity, sig->target);
+}
+
+/*
  * Learned targets follow the signal's quiet values (spw_baseline.h). Called after the tick's
  * measurements and before the law steps, with the level enforced since the last tick.
  */
-static void learn_targets(struct spwd_service *s, uint64_t now)
+static void learn_targets(struct spwd *d, struct spwd_service *s, uint64_t now)
 {
 	bool full = s->level >= s->law_params.ceiling && !s->partial;
 	int i;
@@ -482,10 +506,15 @@ static void learn_targets(struct spwd_service *s, uint64_t now)
 		struct spw_signal *sig = &s->signals[i];
 		struct spw_baseline *b = &s->baselines[i];
 		bool learning = isnan(sig->target);
+		double value = sig->updated_ns == now ? sig->value : NAN;
 
 		if (!sig->learn)
 			continue;
-		spw_baseline_observe(b, sig->updated_ns == now ? sig->value : NAN, full, now);
+		if (sig->kind == SPW_SIG_IN_FLIGHT) {
+			learn_in_flight(d, s, sig, value, full, now);
+			continue;
+		}
+		spw_baseline_observe(b, value, full, now);
 		sig->target = spw_baseline_target(b);
 		if (learning && !isnan(sig->target))
 			pr_info("%s: %s learned: %.1f ms when quiet, target %.1f ms\n",
@@ -512,7 +541,7 @@ static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 		if (!urgent || report_kind_of(s->signals[i].kind) >= 0)
 			measure(d, s, &s->signals[i], now);
 	if (!urgent)
-		learn_targets(s, now);
+		learn_targets(d, s, now);
 	spw_pressure_read(s->signals, s->cfg->nsignals, now, d->cfg->controller.stale_after_ns, &r);
 	s->pressure = r.pressure;
 	if (!urgent || r.saturated || r.pressure >= 1.0 + s->law_params.hysteresis)

@@ -30,7 +30,9 @@ struct signal_kind {
 	enum spw_signal_kind kind;
 	const char *source; /* "pool" or "queue": the value names one, the target is apart */
 	enum target_unit unit;
-	bool learnable; /* a delay the daemon measures: `learn` takes its target from the service */
+	/* The daemon measures it and `learn` takes its target from the service: a delay
+	 * (spw_baseline.h) or the requests in flight at capacity (spw_concurrency.h). */
+	bool learnable;
 };
 
 static const struct signal_kind kinds[] = {
@@ -41,7 +43,7 @@ static const struct signal_kind kinds[] = {
     {"accept_queue", SPW_SIG_ACCEPT_QUEUE, NULL, UNIT_FRACTION, false},
     {"latency_p99", SPW_SIG_LATENCY_P99, NULL, UNIT_MS, true},
     {"connections", SPW_SIG_CONNECTIONS, NULL, UNIT_COUNT, false},
-    {"in_flight", SPW_SIG_IN_FLIGHT, NULL, UNIT_COUNT, false},
+    {"in_flight", SPW_SIG_IN_FLIGHT, NULL, UNIT_COUNT, true},
     {"oldest_request_age", SPW_SIG_OLDEST_REQUEST_AGE, NULL, UNIT_MS, true},
     /*
      * Drops per second at the service's listeners. A healthy listener drops nothing: any
@@ -191,8 +193,8 @@ static int parse_signal(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
 		if (kind_val->type == YAML_SCALAR_NODE && !strcmp(cfg_text(kind_val), "learn")) {
 			if (!k->learnable)
 				return cfg_err(x, kind_val,
-					       "%s: only latency_p99 and oldest_request_age learn "
-					       "their target",
+					       "%s: only latency_p99, oldest_request_age and "
+					       "in_flight learn their target",
 					       k->name);
 			sig->learn = true;
 			sig->target = NAN;
@@ -549,13 +551,17 @@ static const struct cfg_field svc_fields[] = {
  * backlog half full is a queue the app does not drain, whatever its speed); the response
  * time and the oldest outstanding request against the service's own quiet figures
  * (spw_baseline.h), the second acting as the queue builds, before the responses that waited
- * in it complete. A kind the list names itself keeps its own target. `signals: []` is no
- * signal: counts, caps and rates only.
+ * in it complete; the requests in flight against what the service holds at its capacity
+ * (spw_concurrency.h), learned in its first overload: a count that grows with the load, so
+ * the law sizes its cuts from it as from a reported pool, and one that a queue moves within a
+ * tick. A kind the list names itself keeps its own target. `signals: []` is no signal: counts,
+ * caps and rates only.
  */
 static const struct spw_signal auto_signals[] = {
     {.kind = SPW_SIG_ACCEPT_QUEUE, .target = 0.5},
     {.kind = SPW_SIG_LATENCY_P99, .target = NAN, .learn = true},
     {.kind = SPW_SIG_OLDEST_REQUEST_AGE, .target = NAN, .learn = true},
+    {.kind = SPW_SIG_IN_FLIGHT, .target = NAN, .learn = true},
 };
 
 static int add_auto_signals(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)

@@ -141,7 +141,8 @@ int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t 
 			out->pressure = r;
 			top = i;
 		}
-		if (!saturated && spw_signal_scales_with_load(sig->kind)) {
+		if (!saturated && !sig->target_follows_load &&
+		    spw_signal_scales_with_load(sig->kind)) {
 			double lr = r;
 
 			if (isfinite(sig->load_value) && sig->load_value >= 0 &&

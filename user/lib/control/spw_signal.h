@@ -51,7 +51,13 @@ struct spw_signal {
 	char source[SPW_NAME_MAX]; /* pool or queue name; empty for kernel-measured kinds */
 	double target;		   /* > 0; NAN while a learned target is still learning */
 	bool learn;		   /* the target is learned from the service (spw_baseline.h) */
-	double value;		   /* last measured value, in the target's unit */
+	/*
+	 * The target follows the load (an in_flight target before the service's capacity is
+	 * known, spw_concurrency.h): the ratio is a delay's, and the law learns no capacity
+	 * from it although the kind scales with the load.
+	 */
+	bool target_follows_load;
+	double value; /* last measured value, in the target's unit */
 	/*
 	 * The part of value that grows in proportion to the admitted load, for the kinds that
 	 * scale with it (spw_signal_scales_with_load): a pool's connections in use without its

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The in_flight signal's learned target (spw_concurrency.h), fed the way spillwayd feeds it:
+ * one reading a 100 ms tick, with the responses counted so far. A service of 20 requests at
+ * once and 50 ms each (capacity 400/s): no target before its quiet time in service is known,
+ * then the early target that follows the throughput, then 20 once a queue has shown the
+ * capacity; a slowdown does not lower it, a capacity learned low rises, a reset count or a
+ * shed second teaches nothing.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "spw_concurrency.h"
+
+#define TICK_NS 100000000ULL
+
+static uint64_t now_ns, completed;
+
+/* seconds of ticks holding in_flight requests and completing rate per second. */
+static void feed(struct spw_concurrency *c, double seconds, double in_flight, double rate,
+		 bool full)
+{
+	uint64_t end = now_ns + (uint64_t)(seconds * 1e9);
+
+	while (now_ns < end) {
+		now_ns += TICK_NS;
+		completed += (uint64_t)(rate * TICK_NS / 1e9 + 0.5);
+		spw_concurrency_observe(c, in_flight, completed, full, now_ns);
+	}
+}
+
+static void assert_near(double got, double want, double tolerance)
+{
+	if (!(fabs(got - want) <= tolerance)) {
+		print_error("got %.4f, want %.4f +- %.4f\n", got, want, tolerance);
+		fail();
+	}
+}
+
+/* A service learned quiet: 10 in flight at 200/s, 50 ms each. */
+static void quiet_service(struct spw_concurrency *c)
+{
+	now_ns = 5 * 1000000000ULL;
+	completed = 1000;
+	spw_concurrency_init(c);
+	feed(c, SPW_BASELINE_MIN_SECONDS + 3, 10.0, 200.0, true);
+}
+
+static void test_no_target_while_learning(void **state)
+{
+	struct spw_concurrency c;
+	bool early = true;
+
+	(void)state;
+	now_ns = 5 * 1000000000ULL;
+	completed = 0;
+	spw_concurrency_init(&c);
+	assert_true(isnan(spw_concurrency_target(&c, &early)));
+	assert_false(early);
+	feed(&c, SPW_BASELINE_MIN_SECONDS - 1, 10.0, 200.0, true);
+	assert_true(isnan(spw_concurrency_target(&c, NULL)));
+}
+
+/* Before a queue is seen: three times what the service held, a delay's ratio. */
+static void test_early_target_follows_the_throughput(void **state)
+{
+	struct spw_concurrency c;
+	bool early = false;
+
+	(void)state;
+	quiet_service(&c);
+	assert_near(c.w0.baseline, 50.0, 0.5);
+	assert_near(spw_concurrency_target(&c, &early), SPW_CONC_EARLY * 10.0, 0.3);
+	assert_true(early);
+	/* The load doubles and fits: the target follows it a second later, no capacity. */
+	feed(&c, 2.0, 20.0, 400.0, true);
+	assert_near(spw_concurrency_target(&c, &early), SPW_CONC_EARLY * 20.0, 0.5);
+	assert_true(early);
+	assert_true(c.capacity == 0);
+}
+
+/* At low throughput the Poisson bound and the floor keep one request from reading 2x. */
+static void test_early_target_floor(void **state)
+{
+	struct spw_concurrency c;
+
+	(void)state;
+	now_ns = 5 * 1000000000ULL;
+	completed = 0;
+	spw_concurrency_init(&c);
+	feed(&c, SPW_BASELINE_MIN_SECONDS + 3, 1.0, 20.0, true); /* 50 ms, 1 held */
+	assert_near(spw_concurrency_target(&c, NULL), SPW_CONC_EARLY_MIN, 1e-9);
+	feed(&c, 2.0, 4.0, 80.0, true); /* 4 held: 4 + 5 x 2 = 14 > 12 */
+	assert_near(spw_concurrency_target(&c, NULL), 4.0 + SPW_CONC_EARLY_SIGMAS * 2.0, 0.3);
+}
+
+/* A queue at the capacity: the target is what the service holds there, 400/s x 50 ms. */
+static void test_queue_teaches_the_capacity(void **state)
+{
+	struct spw_concurrency c;
+	bool early = true;
+
+	(void)state;
+	quiet_service(&c);
+	feed(&c, 1.0, 100.0, 400.0, false);
+	assert_near(c.capacity, 400.0, 1.0);
+	assert_near(spw_concurrency_target(&c, &early), 20.0, 0.1);
+	assert_false(early);
+	/* The quiet W0 did not learn the overload's 250 ms. */
+	assert_near(c.w0.baseline, 50.0, 0.5);
+}
+
+/* A database 3x slower: a third of the completions and 3x the time, the same 20 held. */
+static void test_slowdown_keeps_the_target(void **state)
+{
+	struct spw_concurrency c;
+
+	(void)state;
+	quiet_service(&c);
+	feed(&c, 1.0, 100.0, 400.0, false);
+	feed(&c, 20.0, 60.0, 133.0, false);
+	assert_near(spw_concurrency_target(&c, NULL), 20.0, 0.1);
+}
+
+/*
+ * The first queue seen was a slow one (133/s, its first windows still holding the fast
+ * seconds before it): learned low. Once the service is fast again the load the law lets in
+ * completes faster than that, and the target follows each half second up to the capacity.
+ */
+static void test_capacity_learned_low_rises(void **state)
+{
+	struct spw_concurrency c;
+
+	(void)state;
+	quiet_service(&c);
+	feed(&c, 1.0, 60.0, 133.0, false);
+	assert_true(spw_concurrency_target(&c, NULL) < 10.0);
+	feed(&c, 1.0, 15.0, 300.0, false);
+	assert_near(spw_concurrency_target(&c, NULL), 15.0, 0.1);
+	feed(&c, 1.0, 20.0, 400.0, false);
+	assert_near(spw_concurrency_target(&c, NULL), 20.0, 0.1);
+}
+
+/*
+ * Responses counted from 0 again (the data plane's maps were replaced): no window spans the
+ * reset, so no rate is taken across it (an unsigned difference would read 1e11/s).
+ */
+static void test_reset_count_learns_nothing(void **state)
+{
+	struct spw_concurrency c;
+
+	(void)state;
+	quiet_service(&c);
+	completed = 0;
+	feed(&c, 1.0, 100.0, 200.0, false);
+	assert_near(c.capacity, 200.0, 1.0);
+	assert_near(spw_concurrency_target(&c, NULL), 10.0, 0.1);
+}
+
+/* A service shed all along is never quiet: its time in service is not learned. */
+static void test_shed_seconds_teach_no_w0(void **state)
+{
+	struct spw_concurrency c;
+
+	(void)state;
+	now_ns = 5 * 1000000000ULL;
+	completed = 0;
+	spw_concurrency_init(&c);
+	feed(&c, 3 * SPW_BASELINE_MIN_SECONDS, 10.0, 200.0, false);
+	assert_true(isnan(spw_concurrency_target(&c, NULL)));
+	assert_true(c.capacity == 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_no_target_while_learning),
+	    cmocka_unit_test(test_early_target_follows_the_throughput),
+	    cmocka_unit_test(test_early_target_floor),
+	    cmocka_unit_test(test_queue_teaches_the_capacity),
+	    cmocka_unit_test(test_slowdown_keeps_the_target),
+	    cmocka_unit_test(test_capacity_learned_low_rises),
+	    cmocka_unit_test(test_reset_count_learns_nothing),
+	    cmocka_unit_test(test_shed_seconds_teach_no_w0),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

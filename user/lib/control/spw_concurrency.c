@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The in_flight signal's learned target: see spw_concurrency.h. */
+#include <math.h>
+#include <string.h>
+#include "spw_concurrency.h"
+#include "spw_strnum.h"
+
+void spw_concurrency_init(struct spw_concurrency *c)
+{
+	memset(c, 0, sizeof(*c));
+	spw_baseline_init(&c->w0);
+	c->last_rate = NAN;
+}
+
+static void start_second(struct spw_concurrency *c, uint64_t completed, uint64_t now_ns)
+{
+	c->second_start = now_ns;
+	c->done_start = completed;
+	c->in_flight_sum = 0;
+	c->readings = 0;
+	c->full_admission = true;
+}
+
+/* Ends the second under way: what its mean in flight and its completions say. */
+static void close_second(struct spw_concurrency *c, uint64_t completed, uint64_t now_ns)
+{
+	double secs = (double)(now_ns - c->second_start) / SPW_NSEC_PER_SEC;
+	double x = (double)(completed - c->done_start) / secs;
+	double l = c->readings ? c->in_flight_sum / c->readings : NAN;
+	/* Little's law: the mean time a request spent in the service over the second, ms. */
+	double w_ms = x > 0 && l > 0 ? 1000.0 * l / x : NAN;
+
+	c->last_rate = x;
+	spw_baseline_observe(&c->w0, w_ms, c->full_admission, now_ns);
+}
+
+/*
+ * The window of the readings since the oldest one at least SPW_CONC_WINDOW_NS old, ending
+ * with the newest: its completions per second and its mean in flight. The capacity is
+ * learned from it (spw_concurrency.h).
+ */
+static void learn_capacity(struct spw_concurrency *c)
+{
+	const struct spw_conc_sample *now = &c->ring[(c->head + SPW_CONC_RING - 1) % SPW_CONC_RING];
+	const struct spw_conc_sample *from = NULL;
+	double l = 0, x, w0 = c->w0.baseline;
+	uint32_t i, n = 0;
+
+	for (i = 2; i <= c->nring; i++) {
+		const struct spw_conc_sample *o =
+		    &c->ring[(c->head + SPW_CONC_RING - i) % SPW_CONC_RING];
+
+		l += c->ring[(c->head + SPW_CONC_RING - i + 1) % SPW_CONC_RING].in_flight;
+		n++;
+		if (now->ns - o->ns >= SPW_CONC_WINDOW_NS) {
+			from = o;
+			break;
+		}
+	}
+	if (!from || isnan(w0) || now->completed < from->completed)
+		return;
+	x = (double)(now->completed - from->completed) * SPW_NSEC_PER_SEC /
+	    (double)(now->ns - from->ns);
+	l /= n;
+	/* Little's law: a mean time in the service past SPW_CONC_QUEUED x W0 is a queue. */
+	if (c->capacity > 0 || (x > 0 && 1000.0 * l / x >= SPW_CONC_QUEUED * w0))
+		if (x > c->capacity)
+			c->capacity = x;
+}
+
+void spw_concurrency_observe(struct spw_concurrency *c, double in_flight, uint64_t completed,
+			     bool full_admission, uint64_t now_ns)
+{
+	if (!c->second_start || now_ns < c->second_start || completed < c->done_start) {
+		/* The first reading, a clock that went back or a reset count: no second to judge.
+		 */
+		start_second(c, completed, now_ns);
+	} else if (now_ns - c->second_start >= SPW_NSEC_PER_SEC) {
+		close_second(c, completed, now_ns);
+		start_second(c, completed, now_ns);
+	}
+	if (!full_admission)
+		c->full_admission = false;
+	if (!isfinite(in_flight) || in_flight < 0)
+		return;
+	c->in_flight_sum += in_flight;
+	c->readings++;
+	if (c->nring &&
+	    (now_ns <= c->ring[(c->head + SPW_CONC_RING - 1) % SPW_CONC_RING].ns ||
+	     completed < c->ring[(c->head + SPW_CONC_RING - 1) % SPW_CONC_RING].completed))
+		c->nring = 0; /* a clock that went back or a reset count: a new window */
+	c->ring[c->head] = (struct spw_conc_sample){now_ns, completed, in_flight};
+	c->head = (c->head + 1) % SPW_CONC_RING;
+	if (c->nring < SPW_CONC_RING)
+		c->nring++;
+	learn_capacity(c);
+}
+
+double spw_concurrency_target(const struct spw_concurrency *c, bool *early)
+{
+	double w0_s = c->w0.baseline / 1000.0, held, t;
+
+	if (early)
+		*early = false;
+	if (isnan(w0_s))
+		return NAN;
+	if (c->capacity > 0) {
+		t = w0_s * c->capacity;
+		return t > SPW_CONC_MIN_TARGET ? t : SPW_CONC_MIN_TARGET;
+	}
+	if (early)
+		*early = true;
+	held = isfinite(c->last_rate) ? w0_s * c->last_rate : 0;
+	t = SPW_CONC_EARLY * held;
+	if (t < held + SPW_CONC_EARLY_SIGMAS * sqrt(held))
+		t = held + SPW_CONC_EARLY_SIGMAS * sqrt(held);
+	return t > SPW_CONC_EARLY_MIN ? t : SPW_CONC_EARLY_MIN;
+}

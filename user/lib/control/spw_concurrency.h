@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The in_flight signal's learned target: the number of requests the service holds at once
+ * when it runs at its capacity, with no queue (pure, no BPF calls).
+ *
+ * A server limited by a pool of N (database connections, workers) holds at most N requests in
+ * service; more in flight wait. Little's law gives N from what the data plane measures:
+ * N = X x W0, the completions per second the service manages while a queue stands (X, its
+ * capacity) times the time a request spends in it when nothing waits (W0, learned while the
+ * service is quiet as in-flight / completions, each second's mean). The target is then a count
+ * that grows in proportion to the load admitted (the law learns the capacity from it, as from
+ * a pool's fill, and cuts to it in one step) and that an overload crosses within a tick: the
+ * queue is counted as it forms, not once its requests complete. A database that slows down
+ * keeps the same N (its pool is as large), so the target holds through a slowdown that a
+ * latency target would have to relearn.
+ *
+ * What is learned:
+ *   W0  as spw_baseline.h learns a delay: the median of quiet seconds (full admission, the
+ *       value within its quiet bound), after SPW_BASELINE_MIN_SECONDS of them;
+ *   X   the highest completions per second of any half second (SPW_CONC_WINDOW_NS) since
+ *       one whose mean time in the service was at least SPW_CONC_QUEUED x W0 (a queue stood:
+ *       the service ran at its capacity). Half a second, not a second: the queue of an
+ *       overload's onset stands for about that long before the cut it draws drains it, and a
+ *       whole second would hold the cut's emptier part and learn 0.7 of the capacity. No
+ *       window completes much more than the capacity (those in service at its start finish
+ *       in it too: 10 % more at most for a half second of 50 ms requests), so X stays near
+ *       it; one learned low (a database slowed down) rises as the law lets more in.
+ * Before X is known (the service has not queued yet) the target follows the throughput: a
+ * queue of twice what the service held in the last second (SPW_CONC_EARLY x W0 x its
+ * completions per second), and never within a Poisson count's 5 sigma of it. A 3x overload
+ * crosses it within a tick (in flight grows by the excess rate, completions do not), long
+ * before the oldest request's age or the completed responses' p99 show the queue; a step of
+ * the load that fits (0.3 to 0.9 of the capacity) does not. Its ratio is a delay's, W / W0
+ * over SPW_CONC_EARLY, not a load's: the law does not size a capacity from it
+ * (spw_signal.target_follows_load).
+ * Until W0 is known the target is NAN and the signal is not acted on.
+ */
+#ifndef SPW_CONCURRENCY_H
+#define SPW_CONCURRENCY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "spw_baseline.h"
+
+/* A second's mean time in the service past this x W0 had a queue: the service was full. */
+#define SPW_CONC_QUEUED 1.5
+/*
+ * The least target, requests. Below it one request more or less swings the pressure by more
+ * than a quarter, and a service that fast (4 in flight at its capacity) queues nothing that
+ * matters before the delay signals see it.
+ */
+#define SPW_CONC_MIN_TARGET 4.0
+/* The target before X is known: this x what the service held in the last second. */
+#define SPW_CONC_EARLY 3.0
+/* ... and at least this many above it, in standard deviations of a Poisson count. */
+#define SPW_CONC_EARLY_SIGMAS 5.0
+/* ... and at least this many requests (1 held: 8, for a 1e-6 chance of a false reading). */
+#define SPW_CONC_EARLY_MIN 8.0
+
+/* The window the capacity is measured over, and the readings kept for it (10 ms ticks). */
+#define SPW_CONC_WINDOW_NS 500000000ULL
+#define SPW_CONC_RING	   64
+
+struct spw_conc_sample {
+	uint64_t ns, completed;
+	double in_flight;
+};
+
+struct spw_concurrency {
+	struct spw_baseline w0; /* quiet seconds' mean time in service, ms */
+	uint64_t second_start;	/* CLOCK_MONOTONIC ns the second under way began; 0: none */
+	uint64_t done_start;	/* completions counted when it began */
+	double in_flight_sum;	/* in-flight readings of the second, summed */
+	uint32_t readings;
+	bool full_admission; /* the whole second */
+	double capacity;     /* X: completions/s at the capacity; 0 while unknown */
+	double last_rate;    /* completions/s of the last second closed; NAN: none */
+	struct spw_conc_sample ring[SPW_CONC_RING]; /* the last readings, oldest first from head */
+	uint32_t head, nring;
+};
+
+void spw_concurrency_init(struct spw_concurrency *c);
+
+/*
+ * One tick's reading at now_ns: requests in flight, the service's completions counted since
+ * the data plane started (a count that went back is a reset map: the second starts again),
+ * and whether every tier was admitted since the previous call.
+ */
+void spw_concurrency_observe(struct spw_concurrency *c, double in_flight, uint64_t completed,
+			     bool full_admission, uint64_t now_ns);
+
+/*
+ * The target in force: W0 x X, at least SPW_CONC_MIN_TARGET; before X is known the early
+ * target, and *early set (early may be NULL); NAN while W0 is unknown.
+ */
+double spw_concurrency_target(const struct spw_concurrency *c, bool *early);
+
+#endif /* SPW_CONCURRENCY_H */
