@@ -62,10 +62,14 @@ static void learn_capacity(struct spw_concurrency *c)
 	x = (double)(now->completed - from->completed) * SPW_NSEC_PER_SEC /
 	    (double)(now->ns - from->ns);
 	l /= n;
+	if (!(x > 0))
+		return;
 	/* Little's law: a mean time in the service past SPW_CONC_QUEUED x W0 is a queue. */
-	if (c->capacity > 0 || (x > 0 && 1000.0 * l / x >= SPW_CONC_QUEUED * w0))
+	if (c->capacity > 0 || 1000.0 * l / x >= SPW_CONC_QUEUED * w0)
 		if (x > c->capacity)
 			c->capacity = x;
+	if (1000.0 * l / x <= SPW_CONC_UNQUEUED * w0 && l > c->held)
+		c->held = l;
 }
 
 void spw_concurrency_observe(struct spw_concurrency *c, double in_flight, uint64_t completed,
@@ -106,6 +110,8 @@ double spw_concurrency_target(const struct spw_concurrency *c, bool *early)
 		return NAN;
 	if (c->capacity > 0) {
 		t = w0_s * c->capacity;
+		if (t < c->held / SPW_CONC_CARRIED)
+			t = c->held / SPW_CONC_CARRIED;
 		return t > SPW_CONC_MIN_TARGET ? t : SPW_CONC_MIN_TARGET;
 	}
 	if (early)

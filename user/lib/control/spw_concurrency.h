@@ -25,6 +25,11 @@
  *       window completes much more than the capacity (those in service at its start finish
  *       in it too: 10 % more at most for a half second of 50 ms requests), so X stays near
  *       it; one learned low (a database slowed down) rises as the law lets more in.
+ *   and at least what a half second held without a queue (its mean time in the service within
+ *       SPW_CONC_UNQUEUED x W0), over SPW_CONC_CARRIED: a service proven to hold that much
+ *       reads low there, so the law lets the tiers back in. Without it a closed loop of c
+ *       clients (pgbench, a connection pool in front) that once met a slow database reads
+ *       W0 x X = c, a pressure of 1 for ever, and the tiers shed then never come back.
  * Before X is known (the service has not queued yet) the target follows the throughput: a
  * queue of twice what the service held in the last second (SPW_CONC_EARLY x W0 x its
  * completions per second), and never within a Poisson count's 5 sigma of it. A 3x overload
@@ -44,6 +49,10 @@
 
 /* A second's mean time in the service past this x W0 had a queue: the service was full. */
 #define SPW_CONC_QUEUED 1.5
+/* ... and one within this x W0 had none: the requests it held fit in the service. */
+#define SPW_CONC_UNQUEUED 1.1
+/* The target keeps what fits this far under it: below the hold band's 1 - h (0.9). */
+#define SPW_CONC_CARRIED 0.85
 /*
  * The least target, requests. Below it one request more or less swings the pressure by more
  * than a quarter, and a service that fast (4 in flight at its capacity) queues nothing that
@@ -74,6 +83,7 @@ struct spw_concurrency {
 	uint32_t readings;
 	bool full_admission; /* the whole second */
 	double capacity;     /* X: completions/s at the capacity; 0 while unknown */
+	double held;	     /* the most a half second held in flight without a queue */
 	double last_rate;    /* completions/s of the last second closed; NAN: none */
 	struct spw_conc_sample ring[SPW_CONC_RING]; /* the last readings, oldest first from head */
 	uint32_t head, nring;
@@ -90,7 +100,8 @@ void spw_concurrency_observe(struct spw_concurrency *c, double in_flight, uint64
 			     bool full_admission, uint64_t now_ns);
 
 /*
- * The target in force: W0 x X, at least SPW_CONC_MIN_TARGET; before X is known the early
+ * The target in force: W0 x X, at least held / SPW_CONC_CARRIED and SPW_CONC_MIN_TARGET;
+ * before X is known the early
  * target, and *early set (early may be NULL); NAN while W0 is unknown.
  */
 double spw_concurrency_target(const struct spw_concurrency *c, bool *early);
