@@ -16,12 +16,14 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
 #include "daemon.h"
 #include "http.h"
+#include "spillway_state.h"
 #include "util.h"
 
 /* Where iproute2 keeps named namespaces (netns.c creates them there). */
@@ -630,4 +632,23 @@ void spw_daemon_cleanup(struct spw_daemon *d)
 	spw_rm_tree(d->dir);
 	list_remove(d);
 	d->inited = false;
+}
+
+int spw_daemon_state(struct spw_daemon *d, struct spw_state_file *st)
+{
+	char path[SPW_DAEMON_PATH_LEN + 16];
+	void *map;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", d->dir, SPW_STATE_FILE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	map = mmap(NULL, sizeof(*st), PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -errno;
+	memcpy(st, map, sizeof(*st));
+	munmap(map, sizeof(*st));
+	return st->magic == SPW_STATE_MAGIC ? 0 : -EPROTO;
 }

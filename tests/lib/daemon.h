@@ -159,6 +159,14 @@ int spw_daemon_http_get(struct spw_daemon *d, const char *path, char *body, size
  */
 int spw_daemon_metric(struct spw_daemon *d, const char *series, double *value);
 
+struct spw_state_file;
+/*
+ * A copy of the daemon's shed-state file (its state_dir's SPW_STATE_FILE), published as
+ * levels change, between ticks too: 0, -errno when it cannot be read, -EPROTO when it is not
+ * one.
+ */
+int spw_daemon_state(struct spw_daemon *d, struct spw_state_file *st);
+
 /* Kills the daemon, unpins everything, removes the folder. Never fails; idempotent. */
 void spw_daemon_cleanup(struct spw_daemon *d);
 

@@ -103,24 +103,6 @@ static void launch(struct test_ctx *c)
 		fail_msg("the daemon did not start");
 }
 
-/* A copy of the daemon's shed-state file. */
-static void read_state(struct test_ctx *c, struct spw_state_file *st)
-{
-	char path[SPW_DAEMON_PATH_LEN + 16];
-	void *map;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", c->d.dir, SPW_STATE_FILE);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	map = mmap(NULL, sizeof(*st), PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	assert_true(map != MAP_FAILED);
-	memcpy(st, map, sizeof(*st));
-	munmap(map, sizeof(*st));
-	assert_int_equal(st->magic, SPW_STATE_MAGIC);
-}
-
 /* ---- (a) port 0 -------------------------------------------------------------------------- */
 
 static void test_metrics_port_zero(void **state)
@@ -148,7 +130,7 @@ static void test_metrics_port_zero(void **state)
 	snprintf(c->d.metrics, sizeof(c->d.metrics), "127.0.0.1:%u", port);
 	assert_int_equal(spw_daemon_wait_ready(&c->d, SVC_ID, READY_TIMEOUT_MS), 0);
 	assert_int_equal(spw_daemon_http_get(&c->d, "/healthz", body, sizeof(body)), 200);
-	read_state(c, st);
+	assert_int_equal(spw_daemon_state(&c->d, st), 0);
 	assert_int_equal(st->metrics_port, port);
 	free(st);
 }

@@ -8,7 +8,8 @@
  *
  * One 3-tier TCP service, the daemon attached in native XDP mode (the SYN must be tracked)
  * with its TC egress program seeing the responses. The targets are far above what the test
- * holds, so nothing is shed.
+ * holds, so nothing is shed. Then, with ticks 5 s apart and an in_flight target the held
+ * requests pass, the level must fall between ticks: the in-flight watch.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -29,6 +30,7 @@
 #include "netns.h"
 #include "sockets.h"
 #include "spillway_abi.h"
+#include "spillway_state.h"
 
 #define SVC_ID		 1
 #define SVC_PORT	 8080
@@ -59,7 +61,8 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int setup(void **state)
+/* The scene with one service of the given signals and controller settings. */
+static int setup_with(void **state, const char *signals, const char *controller)
 {
 	struct test_ctx *c = calloc(1, sizeof(*c));
 	char cfg[2048];
@@ -77,15 +80,42 @@ static int setup(void **state)
 		return -1;
 	if (spw_daemon_init(&c->d, c->topo.end[SPW_TOPO_SRV].ns, true))
 		return -1;
-	/* Targets far above what the test holds: measured, never shedding. */
 	snprintf(cfg, sizeof(cfg),
 		 "interfaces: [{name: %s, mode: xdp}]\n"
 		 "tiers: [critical, standard, sheddable]\n"
 		 "services: [{name: api, port: %d, default_tier: standard,\n"
-		 "            signals: [{in_flight: 1000}, {oldest_request_age: 30s}]}]\n"
-		 "controller: {tick: %dms, lease: 1s, cohort_rotation: 1h, stale_after: 2s}\n",
-		 c->topo.end[SPW_TOPO_SRV].ifname, SVC_PORT, TICK_MS);
+		 "            signals: [%s]}]\n"
+		 "controller: {%s}\n",
+		 c->topo.end[SPW_TOPO_SRV].ifname, SVC_PORT, signals, controller);
 	return spw_daemon_launch(&c->d, cfg, SVC_ID, READY_TIMEOUT_MS) ? -1 : 0;
+}
+
+/* Targets far above what the test holds: measured, never shedding. */
+static int setup(void **state)
+{
+	char controller[128];
+
+	snprintf(controller, sizeof(controller),
+		 "tick: %dms, lease: 1s, cohort_rotation: 1h, stale_after: 2s", TICK_MS);
+	return setup_with(state, "{in_flight: 1000}, {oldest_request_age: 30s}", controller);
+}
+
+/*
+ * A target the held requests pass (5 against 3, a clear overload) and ticks WATCH_TICK_S
+ * apart: the tick would cut only seconds after the requests arrive, the in-flight watch
+ * (a fifth of a tick) within about a second.
+ */
+#define WATCH_TICK_S 5
+#define WATCH_TARGET 3
+static int setup_watch(void **state)
+{
+	char controller[128], signals[64];
+
+	snprintf(controller, sizeof(controller),
+		 "tick: %ds, lease: %ds, cohort_rotation: 1h, stale_after: %ds", WATCH_TICK_S,
+		 4 * WATCH_TICK_S, 2 * WATCH_TICK_S);
+	snprintf(signals, sizeof(signals), "{in_flight: %d}", WATCH_TARGET);
+	return setup_with(state, signals, controller);
 }
 
 static int teardown(void **state)
@@ -131,16 +161,12 @@ static void answer(struct test_ctx *c, int i)
 	assert_memory_equal(buf, resp, sizeof(resp));
 }
 
-static void test_held_requests(void **state)
+/* HELD connections from the client namespace, each accepted by the server. */
+static void connect_all(struct test_ctx *c)
 {
-	static const char req[] = "GET /held";
-	struct test_ctx *c = *state;
 	struct sockaddr_storage to;
-	int len;
-	double first_sent, age, held_ms;
-	char buf[sizeof(req)];
+	int len = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &to);
 
-	len = spw_topo_sockaddr(&c->topo, SPW_TOPO_SRV, AF_INET, SVC_PORT, &to);
 	assert_true(len > 0);
 	for (int i = 0; i < HELD; i++) {
 		c->cli[i] = spw_netns_socket(c->topo.end[SPW_TOPO_CLI].ns, AF_INET, SOCK_STREAM, 0);
@@ -150,6 +176,16 @@ static void test_held_requests(void **state)
 		c->srv[i] = accept(c->listen_fd, NULL, NULL);
 		assert_true(c->srv[i] >= 0);
 	}
+}
+
+static void test_held_requests(void **state)
+{
+	static const char req[] = "GET /held";
+	struct test_ctx *c = *state;
+	double first_sent, age, held_ms;
+	char buf[sizeof(req)];
+
+	connect_all(c);
 	wait_metric_is(c, IN_FLIGHT_TIER, 0);
 
 	first_sent = now_ms();
@@ -191,10 +227,50 @@ static void test_held_requests(void **state)
 	wait_metric_is(c, IN_FLIGHT_TIER, 0);
 }
 
+/*
+ * Requests that pass the in_flight target are cut between ticks. The daemon ticks once as it
+ * starts and is ready right after: the next tick is about WATCH_TICK_S away, the watch comes
+ * a fifth of that after the requests.
+ */
+static void test_watch_cuts_between_ticks(void **state)
+{
+	static const char req[] = "GET /held";
+	struct test_ctx *c = *state;
+	struct spw_state_file *st = calloc(1, sizeof(*st));
+	double sent, level = -1, full = -1, waited;
+	char buf[sizeof(req)];
+
+	assert_non_null(st);
+	assert_int_equal(
+	    spw_daemon_metric(&c->d, "spillway_admit_level_max{service=\"api\"}", &full), 0);
+	connect_all(c);
+	sent = now_ms();
+	for (int i = 0; i < HELD; i++) {
+		spw_send_all(c->cli[i], req, sizeof(req));
+		spw_recv_exact(c->srv[i], buf, sizeof(buf));
+	}
+	/* The state file, not /metrics: the exporter's snapshot is taken at ticks. */
+	while (now_ms() - sent < WATCH_TICK_S * 1e3) {
+		if (!spw_daemon_state(&c->d, st) && st->nservices == 1 &&
+		    (level = st->services[0].level) < full)
+			break;
+		usleep(20000);
+	}
+	free(st);
+	waited = now_ms() - sent;
+	print_message("    %d requests in flight against %d: level %g of %g after %.0f ms "
+		      "(tick %d s)\n",
+		      HELD, WATCH_TARGET, level, full, waited, WATCH_TICK_S);
+	assert_true(level < full);
+	/* A fifth of a tick is 1 s; the rest is a loaded machine's margin, half the tick. */
+	assert_true(waited < WATCH_TICK_S * 1e3 / 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_held_requests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_cuts_between_ticks, setup_watch, teardown),
 	};
 
 	return cmocka_run_group_tests_name("requests in flight, as the daemon reports them", tests,

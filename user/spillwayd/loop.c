@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The event loop: one thread, epoll over a periodic timerfd (the tick), a signalfd (SIGHUP
- * reloads, SIGTERM/SIGINT stop) and the report socket.
+ * The event loop: one thread, epoll over a periodic timerfd (the tick), a faster one (the
+ * in-flight watch), a signalfd (SIGHUP reloads, SIGTERM/SIGINT stop) and the report socket.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,18 +15,25 @@
 #include "spw_log.h"
 
 /* epoll tags; control clients' connections are SPWD_EV_CONTROL_CONN and up. */
-enum { EV_TIMER, EV_SIGNAL, EV_REPORT, EV_CONTROL };
+enum { EV_TIMER, EV_WATCH, EV_SIGNAL, EV_REPORT, EV_CONTROL };
 _Static_assert(EV_CONTROL < SPWD_EV_CONTROL_CONN, "control connection tags overlap");
 
-static int set_tick(struct spwd *d)
+static int set_timer(int fd, uint64_t ns)
 {
-	uint64_t ns = d->cfg->controller.tick_ns;
 	struct itimerspec its = {
 	    .it_interval = {.tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL},
 	    .it_value = {.tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL},
 	};
 
-	return timerfd_settime(d->timerfd, 0, &its, NULL) ? -errno : 0;
+	return timerfd_settime(fd, 0, &its, NULL) ? -errno : 0;
+}
+
+static int set_tick(struct spwd *d)
+{
+	uint64_t ns = d->cfg->controller.tick_ns;
+	int err = set_timer(d->timerfd, ns);
+
+	return err ? err : set_timer(d->watchfd, ns / SPWD_WATCHES_PER_TICK);
 }
 
 static int watch(struct spwd *d, int fd, uint64_t tag)
@@ -64,12 +71,15 @@ int spwd_loop_init(struct spwd *d)
 	loop_signals(&mask);
 	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->watchfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->sigfd < 0 || d->timerfd < 0 || d->epfd < 0)
+	if (d->sigfd < 0 || d->timerfd < 0 || d->watchfd < 0 || d->epfd < 0)
 		return -errno;
 	err = set_tick(d);
 	if (!err)
 		err = watch(d, d->timerfd, EV_TIMER);
+	if (!err)
+		err = watch(d, d->watchfd, EV_WATCH);
 	if (!err)
 		err = watch(d, d->sigfd, EV_SIGNAL);
 	if (!err && d->reportfd >= 0)
@@ -85,9 +95,11 @@ void spwd_loop_close(struct spwd *d)
 		close(d->epfd);
 	if (d->timerfd >= 0)
 		close(d->timerfd);
+	if (d->watchfd >= 0)
+		close(d->watchfd);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
-	d->epfd = d->timerfd = d->sigfd = -1;
+	d->epfd = d->timerfd = d->watchfd = d->sigfd = -1;
 }
 
 static void log_advice(void *ctx, const char *advice)
@@ -247,6 +259,10 @@ int spwd_loop_run(struct spwd *d)
 					spwd_control_expire(d, spw_now_ns());
 					spwd_reports_expire(d, spw_now_ns());
 				}
+				break;
+			case EV_WATCH:
+				if (read(d->watchfd, &expirations, sizeof(expirations)) > 0)
+					spwd_watch_in_flight(d);
 				break;
 			case EV_SIGNAL:
 				on_signal(d);

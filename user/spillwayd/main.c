@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 	static struct spwd d = {
 	    .epfd = -1,
 	    .timerfd = -1,
+	    .watchfd = -1,
 	    .sigfd = -1,
 	    .reportfd = -1,
 	    .controlfd = -1,

@@ -90,7 +90,7 @@ struct spwd {
 	struct spwd_service svcs[SPW_MAX_SERVICES - 1];
 	int nsvcs;
 	/* Event loop. */
-	int epfd, timerfd, sigfd, reportfd;
+	int epfd, timerfd, watchfd, sigfd, reportfd;
 	int controlfd; /* control socket (spillway reload); -1 when not open */
 	struct spwd_control_conn control_conns[SPWD_CONTROL_CONNS];
 	bool stop;
@@ -142,6 +142,18 @@ void spwd_log_advice(const struct spw_config *cfg);
  * clear overload, instead of at the next tick (see control_service in tick.c).
  */
 void spwd_report_arrived(struct spwd *d, enum spw_report_kind kind, const char *name);
+/*
+ * Between ticks (SPWD_WATCHES_PER_TICK times a tick): services whose requests in flight read a
+ * clear overload step at once, as on a report, instead of at the next tick.
+ */
+void spwd_watch_in_flight(struct spwd *d);
+/*
+ * A 10C flood brings a tick's worth of capacity in a tenth of a tick: at 100 ms ticks,
+ * 400 requests queued before the tick saw them, 1 s of queue in front of tier 0. Read five
+ * times a tick (in flight is a load from the data plane's mapped counts, no syscall), a step
+ * comes within 20 ms of the queue showing.
+ */
+#define SPWD_WATCHES_PER_TICK 5
 
 /* report_sock.c: the app report socket. */
 int spwd_report_open(struct spwd *d);

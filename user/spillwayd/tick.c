@@ -537,8 +537,10 @@ static bool control_service(struct spwd *d, struct spwd_service *s, uint64_t now
 	bool dry_run = s->cfg->dry_run;
 	int i;
 
+	/* Between ticks: the reports, and the requests in flight (a mapped count: no syscall). */
 	for (i = 0; i < s->cfg->nsignals; i++)
-		if (!urgent || report_kind_of(s->signals[i].kind) >= 0)
+		if (!urgent || report_kind_of(s->signals[i].kind) >= 0 ||
+		    s->signals[i].kind == SPW_SIG_IN_FLIGHT)
 			measure(d, s, &s->signals[i], now);
 	if (!urgent)
 		learn_targets(d, s, now);
@@ -593,6 +595,34 @@ void spwd_report_arrived(struct spwd *d, enum spw_report_kind kind, const char *
 		if (uses_report(&d->svcs[i], kind, name))
 			changed |= control_service(d, &d->svcs[i], now, true, true, NULL);
 	/* Apps read the shed state from the file: they must hear of the cut now too. */
+	if (changed)
+		spwd_state_publish(d);
+}
+
+/* Whether s's requests in flight read a clear overload now. */
+static bool in_flight_over(struct spwd *d, struct spwd_service *s)
+{
+	double v, over = 1.0 + s->law_params.hysteresis;
+	int i;
+
+	for (i = 0; i < s->cfg->nsignals; i++) {
+		const struct spw_signal *sig = &s->signals[i];
+
+		if (sig->kind == SPW_SIG_IN_FLIGHT)
+			return sig->target > 0 && in_flight(d, s, &v) && v >= over * sig->target;
+	}
+	return false;
+}
+
+void spwd_watch_in_flight(struct spwd *d)
+{
+	uint64_t now = spw_now_ns();
+	bool changed = false;
+	int i;
+
+	for (i = 0; i < d->nsvcs; i++)
+		if (in_flight_over(d, &d->svcs[i]))
+			changed |= control_service(d, &d->svcs[i], now, true, true, NULL);
 	if (changed)
 		spwd_state_publish(d);
 }
