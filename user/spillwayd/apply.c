@@ -403,7 +403,12 @@ static void keep_measurements(struct spwd_service *s, const struct spwd_service 
 				 */
 				if (s->signals[i].learn && o->learn) {
 					s->signals[i].target = o->target;
+					s->signals[i].target_follows_load = o->target_follows_load;
 					s->baselines[i] = old->baselines[j];
+					/* What in_flight learns from is the service's, one at most.
+					 */
+					if (o->kind == SPW_SIG_IN_FLIGHT)
+						s->conc = old->conc;
 				}
 				break;
 			}
@@ -480,7 +485,6 @@ void spwd_services_rebuild(struct spwd *d, const struct spw_config *cfg)
 				s->lo_ns = o->lo_ns;
 			}
 			keep_measurements(s, o);
-			s->conc = o->conc;
 			break;
 		}
 		if (j == d->nsvcs)

@@ -299,8 +299,8 @@ static void log_level_change(const struct spwd_service *s, uint32_t prev)
 }
 
 /*
- * The report kind a signal reads, or -1 for the signals the daemon measures itself (once per
- * tick).
+ * The report kind a signal reads, or -1 for the signals the daemon measures itself (each
+ * tick; in flight between ticks too).
  */
 static int report_kind_of(enum spw_signal_kind kind)
 {
@@ -462,14 +462,6 @@ static void save_record(struct spwd *d, struct spwd_service *s, uint64_t now)
 }
 
 /*
- * Measures, steps the law and writes the policy; true when the enforced level changed.
- * urgent: called as a report arrives, between ticks: only reported signals are read again.
- * Every report steps the law: it judges each reading once and moves at most once per tick,
- * so a fast reporter does not raise the gain and a slow one is acted on as its report lands
- * instead of up to a tick later (at 3x capacity every 100 ms of delay queues 200 ms of work
- * in front of tier 0).
- */
-/*
  * The in_flight target learned (spw_concurrency.h) from the tick's reading and the responses
  * the data plane counted: its latency histogram counts every response it times.
  */
@@ -483,11 +475,11 @@ static void learn_in_flight(struct spwd *d, struct spwd_service *s, struct spw_s
 		return;
 	spw_concurrency_observe(&s->conc, value, h.count, full, now);
 	sig->target = spw_concurrency_target(&s->conc, &sig->target_follows_load);
-	if (learning && !isnan(sig->target))
+	if (learning && sig->target_follows_load)
 		pr_info("%s: in_flight learned: %.1f ms in service when quiet; until the capacity "
 			"is seen, %.1f requests\n",
 			s->cfg->name, s->conc.w0.baseline, sig->target);
-	if (was_early && !isnan(sig->target) && !sig->target_follows_load)
+	else if (was_early && !isnan(sig->target) && !sig->target_follows_load)
 		pr_info("%s: in_flight learned: %.1f ms in service when quiet, %.0f responses/s "
 			"at capacity, target %.1f requests\n",
 			s->cfg->name, s->conc.w0.baseline, s->conc.capacity, sig->target);
@@ -523,6 +515,15 @@ static void learn_targets(struct spwd *d, struct spwd_service *s, uint64_t now)
 	}
 }
 
+/*
+ * Measures, steps the law and writes the policy; true when the enforced level changed.
+ * urgent: called between ticks, as a report arrives or when the watch finds the requests in
+ * flight over (spwd_watch_in_flight): only the reported signals and in flight (a mapped
+ * count) are read again. Every such call steps the law: it judges each reading once and
+ * moves at most once per tick, so a fast reporter does not raise the gain and a slow one is
+ * acted on as its report lands instead of up to a tick later (at 3x capacity every 100 ms of
+ * delay queues 200 ms of work in front of tier 0).
+ */
 /*
  * overrides: whether the overrides map may hold one (a tick checks once for all services;
  * most ticks find it empty, and a lookup per service was a twentieth of a 20-service tick).

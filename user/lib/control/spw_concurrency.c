@@ -29,8 +29,13 @@ static void close_second(struct spw_concurrency *c, uint64_t completed, uint64_t
 	double l = c->readings ? c->in_flight_sum / c->readings : NAN;
 	/* Little's law: the mean time a request spent in the service over the second, ms. */
 	double w_ms = x > 0 && l > 0 ? 1000.0 * l / x : NAN;
+	double w0 = c->w0.baseline;
 
 	c->last_rate = x;
+	/* A quiet second's rate (its time in service within the quiet bound, or still learning
+	 * it): the service completed that much with nothing waiting. */
+	if (c->full_admission && x > c->quiet_rate && (isnan(w0) || w_ms <= SPW_CONC_QUEUED * w0))
+		c->quiet_rate = x;
 	spw_baseline_observe(&c->w0, w_ms, c->full_admission, now_ns);
 }
 
@@ -64,8 +69,13 @@ static void learn_capacity(struct spw_concurrency *c)
 	l /= n;
 	if (!(x > 0))
 		return;
-	/* Little's law: a mean time in the service past SPW_CONC_QUEUED x W0 is a queue. */
-	if (c->capacity > 0 || 1000.0 * l / x >= SPW_CONC_QUEUED * w0)
+	/*
+	 * Little's law: a mean time in the service past SPW_CONC_QUEUED x W0 is a queue, when
+	 * the window completed at least what a quiet second did. Fewer is a stall (a GC pause,
+	 * a slow disk) or a slower service: the time grows with nothing waiting, and its rate is
+	 * no capacity.
+	 */
+	if (c->capacity > 0 || (1000.0 * l / x >= SPW_CONC_QUEUED * w0 && x >= c->quiet_rate))
 		if (x > c->capacity)
 			c->capacity = x;
 	if (1000.0 * l / x <= SPW_CONC_UNQUEUED * w0 && l > c->held)
@@ -75,6 +85,10 @@ static void learn_capacity(struct spw_concurrency *c)
 void spw_concurrency_observe(struct spw_concurrency *c, double in_flight, uint64_t completed,
 			     bool full_admission, uint64_t now_ns)
 {
+	/* The admission since the last reading is the second under way's, even if this reading
+	 * closes it. */
+	if (!full_admission)
+		c->full_admission = false;
 	if (!c->second_start || now_ns < c->second_start || completed < c->done_start) {
 		/* The first reading, a clock that went back or a reset count: no second to judge.
 		 */
@@ -83,8 +97,6 @@ void spw_concurrency_observe(struct spw_concurrency *c, double in_flight, uint64
 		close_second(c, completed, now_ns);
 		start_second(c, completed, now_ns);
 	}
-	if (!full_admission)
-		c->full_admission = false;
 	if (!isfinite(in_flight) || in_flight < 0)
 		return;
 	c->in_flight_sum += in_flight;

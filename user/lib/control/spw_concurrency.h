@@ -18,26 +18,31 @@
  *   W0  as spw_baseline.h learns a delay: the median of quiet seconds (full admission, the
  *       value within its quiet bound), after SPW_BASELINE_MIN_SECONDS of them;
  *   X   the highest completions per second of any half second (SPW_CONC_WINDOW_NS) since
- *       one whose mean time in the service was at least SPW_CONC_QUEUED x W0 (a queue stood:
- *       the service ran at its capacity). Half a second, not a second: the queue of an
- *       overload's onset stands for about that long before the cut it draws drains it, and a
- *       whole second would hold the cut's emptier part and learn 0.7 of the capacity. No
- *       window completes much more than the capacity (those in service at its start finish
- *       in it too: 10 % more at most for a half second of 50 ms requests), so X stays near
- *       it; one learned low (a database slowed down) rises as the law lets more in.
+ *       one whose mean time in the service was at least SPW_CONC_QUEUED x W0 while it
+ *       completed no fewer than the busiest quiet second (a queue stood: the service ran at
+ *       its capacity; a longer time with fewer completions is a stall or a slower service,
+ *       with nothing waiting). Half a second, not a second: the queue of an overload's onset
+ *       stands for about that long before the cut it draws drains it, and a whole second
+ *       holds more of the cut's emptier part. The first window still holds some (and the
+ *       quiet time before the onset): in the demo it learned 0.7 of the capacity. No window
+ *       completes much more than the capacity (those in service at its start finish in it
+ *       too: 10 % more at most for a half second of 50 ms requests), so X stays near it, and
+ *       one learned low rises as the law lets more in.
  *   and at least what a half second held without a queue (its mean time in the service within
  *       SPW_CONC_UNQUEUED x W0), over SPW_CONC_CARRIED: a service proven to hold that much
  *       reads low there, so the law lets the tiers back in. Without it a closed loop of c
  *       clients (pgbench, a connection pool in front) that once met a slow database reads
  *       W0 x X = c, a pressure of 1 for ever, and the tiers shed then never come back.
  * Before X is known (the service has not queued yet) the target follows the throughput: a
- * queue of twice what the service held in the last second (SPW_CONC_EARLY x W0 x its
+ * queue of three times what the service held in the last second (SPW_CONC_EARLY x W0 x its
  * completions per second), and never within a Poisson count's 5 sigma of it. A 3x overload
- * crosses it within a tick (in flight grows by the excess rate, completions do not), long
- * before the oldest request's age or the completed responses' p99 show the queue; a step of
- * the load that fits (0.3 to 0.9 of the capacity) does not. Its ratio is a delay's, W / W0
- * over SPW_CONC_EARLY, not a load's: the law does not size a capacity from it
- * (spw_signal.target_follows_load).
+ * crosses it within a tick (in flight grows by the excess rate, completions do not: in the
+ * demo, 3x from half the capacity with 50 ms requests, about 45 ms after the onset), long
+ * before the oldest
+ * request's age or the completed responses' p99 show the queue; a step of the load that
+ * fits and triples at most (0.3 to 0.9 of the capacity) reads 0.75 at its worst, a second,
+ * before the target follows it. Its ratio is a delay's, W / W0 over SPW_CONC_EARLY, not a
+ * load's: the law does not size a capacity from it (spw_signal.target_follows_load).
  * Until W0 is known the target is NAN and the signal is not acted on.
  */
 #ifndef SPW_CONCURRENCY_H
@@ -47,7 +52,7 @@
 #include <stdint.h>
 #include "spw_baseline.h"
 
-/* A second's mean time in the service past this x W0 had a queue: the service was full. */
+/* A half second's mean time in the service past this x W0 had a queue: the service was full. */
 #define SPW_CONC_QUEUED 1.5
 /* ... and one within this x W0 had none: the requests it held fit in the service. */
 #define SPW_CONC_UNQUEUED 1.1
@@ -59,14 +64,16 @@
  * matters before the delay signals see it.
  */
 #define SPW_CONC_MIN_TARGET 4.0
-/* The target before X is known: this x what the service held in the last second. */
-#define SPW_CONC_EARLY 3.0
+/* The target before X is known: this x what the service held in the last second (a queue of
+ * three times it: a tripled load that fits reads 0.75, under the band). */
+#define SPW_CONC_EARLY 4.0
 /* ... and at least this many above it, in standard deviations of a Poisson count. */
 #define SPW_CONC_EARLY_SIGMAS 5.0
 /* ... and at least this many requests (1 held: 8, for a 1e-6 chance of a false reading). */
 #define SPW_CONC_EARLY_MIN 8.0
 
-/* The window the capacity is measured over, and the readings kept for it (10 ms ticks). */
+/* The window the capacity is measured over, and the readings kept for it: 64 readings span
+ * 640 ms at the shortest tick the config allows (10 ms). */
 #define SPW_CONC_WINDOW_NS 500000000ULL
 #define SPW_CONC_RING	   64
 
@@ -85,6 +92,7 @@ struct spw_concurrency {
 	double capacity;     /* X: completions/s at the capacity; 0 while unknown */
 	double held;	     /* the most a half second held in flight without a queue */
 	double last_rate;    /* completions/s of the last second closed; NAN: none */
+	double quiet_rate;   /* the most completions/s of a quiet second: a proven rate */
 	struct spw_conc_sample ring[SPW_CONC_RING]; /* the last readings, oldest first from head */
 	uint32_t head, nring;
 };
