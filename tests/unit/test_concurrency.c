@@ -42,12 +42,18 @@ static void assert_near(double got, double want, double tolerance)
 	}
 }
 
+/* A learner that has seen nothing, at 5 s of the clock and 0 responses counted. */
+static void fresh(struct spw_concurrency *c)
+{
+	now_ns = 5 * 1000000000ULL;
+	completed = 0;
+	spw_concurrency_init(c);
+}
+
 /* A service learned quiet: 10 in flight at 200/s, 50 ms each. */
 static void quiet_service(struct spw_concurrency *c)
 {
-	now_ns = 5 * 1000000000ULL;
-	completed = 1000;
-	spw_concurrency_init(c);
+	fresh(c);
 	feed(c, SPW_BASELINE_MIN_SECONDS + 3, 10.0, 200.0, true);
 }
 
@@ -57,9 +63,7 @@ static void test_no_target_while_learning(void **state)
 	bool early = true;
 
 	(void)state;
-	now_ns = 5 * 1000000000ULL;
-	completed = 0;
-	spw_concurrency_init(&c);
+	fresh(&c);
 	assert_true(isnan(spw_concurrency_target(&c, &early)));
 	assert_false(early);
 	feed(&c, SPW_BASELINE_MIN_SECONDS - 1, 10.0, 200.0, true);
@@ -90,9 +94,7 @@ static void test_early_target_floor(void **state)
 	struct spw_concurrency c;
 
 	(void)state;
-	now_ns = 5 * 1000000000ULL;
-	completed = 0;
-	spw_concurrency_init(&c);
+	fresh(&c);
 	feed(&c, SPW_BASELINE_MIN_SECONDS + 3, 1.0, 20.0, true); /* 50 ms, 1 held */
 	assert_near(spw_concurrency_target(&c, NULL), SPW_CONC_EARLY_MIN, 1e-9);
 	feed(&c, 2.0, 2.0, 40.0, true); /* 2 held: 2 + 5 x 1.41 = 9.1 > 4 x 2, > 8 */
@@ -202,9 +204,7 @@ static void test_shed_seconds_teach_no_w0(void **state)
 	struct spw_concurrency c;
 
 	(void)state;
-	now_ns = 5 * 1000000000ULL;
-	completed = 0;
-	spw_concurrency_init(&c);
+	fresh(&c);
 	feed(&c, 3 * SPW_BASELINE_MIN_SECONDS, 10.0, 200.0, false);
 	assert_true(isnan(spw_concurrency_target(&c, NULL)));
 	assert_true(c.capacity == 0);

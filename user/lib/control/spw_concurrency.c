@@ -21,6 +21,12 @@ static void start_second(struct spw_concurrency *c, uint64_t completed, uint64_t
 	c->full_admission = true;
 }
 
+/* The reading `back` places before the newest kept (0: the newest). */
+static const struct spw_conc_sample *ring_back(const struct spw_concurrency *c, uint32_t back)
+{
+	return &c->ring[(c->head + 2 * SPW_CONC_RING - 1 - back) % SPW_CONC_RING];
+}
+
 /* Ends the second under way: what its mean in flight and its completions say. */
 static void close_second(struct spw_concurrency *c, uint64_t completed, uint64_t now_ns)
 {
@@ -46,16 +52,14 @@ static void close_second(struct spw_concurrency *c, uint64_t completed, uint64_t
  */
 static void learn_capacity(struct spw_concurrency *c)
 {
-	const struct spw_conc_sample *now = &c->ring[(c->head + SPW_CONC_RING - 1) % SPW_CONC_RING];
-	const struct spw_conc_sample *from = NULL;
+	const struct spw_conc_sample *now = ring_back(c, 0), *from = NULL;
 	double l = 0, x, w0 = c->w0.baseline;
 	uint32_t i, n = 0;
 
-	for (i = 2; i <= c->nring; i++) {
-		const struct spw_conc_sample *o =
-		    &c->ring[(c->head + SPW_CONC_RING - i) % SPW_CONC_RING];
+	for (i = 1; i < c->nring; i++) {
+		const struct spw_conc_sample *o = ring_back(c, i);
 
-		l += c->ring[(c->head + SPW_CONC_RING - i + 1) % SPW_CONC_RING].in_flight;
+		l += ring_back(c, i - 1)->in_flight;
 		n++;
 		if (now->ns - o->ns >= SPW_CONC_WINDOW_NS) {
 			from = o;
@@ -101,9 +105,7 @@ void spw_concurrency_observe(struct spw_concurrency *c, double in_flight, uint64
 		return;
 	c->in_flight_sum += in_flight;
 	c->readings++;
-	if (c->nring &&
-	    (now_ns <= c->ring[(c->head + SPW_CONC_RING - 1) % SPW_CONC_RING].ns ||
-	     completed < c->ring[(c->head + SPW_CONC_RING - 1) % SPW_CONC_RING].completed))
+	if (c->nring && (now_ns <= ring_back(c, 0)->ns || completed < ring_back(c, 0)->completed))
 		c->nring = 0; /* a clock that went back or a reset count: a new window */
 	c->ring[c->head] = (struct spw_conc_sample){now_ns, completed, in_flight};
 	c->head = (c->head + 1) % SPW_CONC_RING;
