@@ -118,6 +118,54 @@ static void test_queue_teaches_the_capacity(void **state)
 	assert_near(c.w0.baseline, 50.0, 0.5);
 }
 
+/* One tick's reading: in_flight held, rate completed per second over the tick before it. */
+static void tick(struct spw_concurrency *c, double in_flight, double rate)
+{
+	feed(c, TICK_NS / 1e9, in_flight, rate, false);
+}
+
+/*
+ * An overload's onset as the demo shows it (3x from half the capacity): the tick that sees
+ * the queue completed half its time at the quiet rate, the law cuts in the next, and the
+ * queue drains within two ticks to the few requests of what is still admitted. Only the
+ * ticks with the queue standing at both ends ran at the capacity; a half second around them
+ * holds the quiet time before and the cut after (it learned 300/s here, 0.75 of it, and the
+ * law held the service there for seconds).
+ */
+static void test_onset_teaches_the_whole_capacity(void **state)
+{
+	struct spw_concurrency c;
+
+	(void)state;
+	quiet_service(&c);
+	tick(&c, 60.0, 300.0);
+	tick(&c, 59.0, 400.0);
+	tick(&c, 24.0, 400.0);
+	feed(&c, 2.0, 6.0, 120.0, false);
+	assert_near(c.capacity, 400.0, 10.0);
+	assert_near(spw_concurrency_target(&c, NULL), 20.0, 0.5);
+}
+
+/*
+ * A burst that one tick sees (60 in flight, then the quiet 10 again) stood no longer than
+ * the reading: no window ran with a queue all through it, so no capacity is learned (the
+ * half second's mean, 20 in flight at 220/s, read as a queue at 220/s: 11 held, and a
+ * service at half its capacity read 0.9 of it).
+ */
+static void test_one_tick_burst_teaches_no_capacity(void **state)
+{
+	struct spw_concurrency c;
+	bool early = false;
+
+	(void)state;
+	quiet_service(&c);
+	tick(&c, 60.0, 300.0);
+	feed(&c, 2.0, 10.0, 200.0, true);
+	assert_true(c.capacity == 0);
+	spw_concurrency_target(&c, &early);
+	assert_true(early);
+}
+
 /* A database 3x slower: a third of the completions and 3x the time, the same 20 held. */
 static void test_slowdown_keeps_the_target(void **state)
 {
@@ -217,6 +265,8 @@ int main(void)
 	    cmocka_unit_test(test_early_target_follows_the_throughput),
 	    cmocka_unit_test(test_early_target_floor),
 	    cmocka_unit_test(test_queue_teaches_the_capacity),
+	    cmocka_unit_test(test_onset_teaches_the_whole_capacity),
+	    cmocka_unit_test(test_one_tick_burst_teaches_no_capacity),
 	    cmocka_unit_test(test_slowdown_keeps_the_target),
 	    cmocka_unit_test(test_slowdown_teaches_no_capacity),
 	    cmocka_unit_test(test_capacity_learned_low_rises),

@@ -46,44 +46,54 @@ static void close_second(struct spw_concurrency *c, uint64_t completed, uint64_t
 }
 
 /*
- * The window of the readings since the oldest one at least SPW_CONC_WINDOW_NS old, ending
- * with the newest: its completions per second and its mean in flight. The capacity is
- * learned from it (spw_concurrency.h).
+ * The windows of readings ending with the newest: the capacity is learned from them
+ * (spw_concurrency.h). One with a queue standing all through it ran at the capacity the
+ * whole time: the longest of them, at least SPW_CONC_SHORTEST_NS, gives X. The half second
+ * since the oldest reading at least SPW_CONC_WINDOW_NS old raises a known X and shows what
+ * the service held without a queue.
  */
 static void learn_capacity(struct spw_concurrency *c)
 {
-	const struct spw_conc_sample *now = ring_back(c, 0), *from = NULL;
-	double l = 0, x, w0 = c->w0.baseline;
+	const struct spw_conc_sample *now = ring_back(c, 0);
+	double l = 0, w0 = c->w0.baseline, least = now->in_flight, queued = 0;
 	uint32_t i, n = 0;
 
+	if (isnan(w0))
+		return;
 	for (i = 1; i < c->nring; i++) {
 		const struct spw_conc_sample *o = ring_back(c, i);
+		uint64_t span = now->ns - o->ns;
+		double x;
 
 		l += ring_back(c, i - 1)->in_flight;
 		n++;
-		if (now->ns - o->ns >= SPW_CONC_WINDOW_NS) {
-			from = o;
+		if (o->in_flight < least)
+			least = o->in_flight;
+		x = (double)(now->completed - o->completed) * SPW_NSEC_PER_SEC / (double)span;
+		if (!(x > 0))
+			continue;
+		/*
+		 * Little's law at each reading: more in flight than SPW_CONC_QUEUED x W0 at the
+		 * window's rate is a queue, when the window completed at least what a quiet second
+		 * did (fewer is a stall or a slower service: the time grows with nothing waiting,
+		 * and its rate is no capacity). Judged on the least reading, not the mean: one
+		 * tick that sees a burst lifts a half second's mean past the bound while the
+		 * window mostly ran at the quiet rate.
+		 */
+		if (span >= SPW_CONC_SHORTEST_NS && 1000.0 * least / x >= SPW_CONC_QUEUED * w0 &&
+		    x >= c->quiet_rate)
+			queued = x;
+		if (span >= SPW_CONC_WINDOW_NS) {
+			l /= n;
+			if (c->capacity > 0 && x > c->capacity)
+				c->capacity = x;
+			if (1000.0 * l / x <= SPW_CONC_UNQUEUED * w0 && l > c->held)
+				c->held = l;
 			break;
 		}
 	}
-	if (!from || isnan(w0) || now->completed < from->completed)
-		return;
-	x = (double)(now->completed - from->completed) * SPW_NSEC_PER_SEC /
-	    (double)(now->ns - from->ns);
-	l /= n;
-	if (!(x > 0))
-		return;
-	/*
-	 * Little's law: a mean time in the service past SPW_CONC_QUEUED x W0 is a queue, when
-	 * the window completed at least what a quiet second did. Fewer is a stall (a GC pause,
-	 * a slow disk) or a slower service: the time grows with nothing waiting, and its rate is
-	 * no capacity.
-	 */
-	if (c->capacity > 0 || (1000.0 * l / x >= SPW_CONC_QUEUED * w0 && x >= c->quiet_rate))
-		if (x > c->capacity)
-			c->capacity = x;
-	if (1000.0 * l / x <= SPW_CONC_UNQUEUED * w0 && l > c->held)
-		c->held = l;
+	if (queued > c->capacity)
+		c->capacity = queued;
 }
 
 void spw_concurrency_observe(struct spw_concurrency *c, double in_flight, uint64_t completed,

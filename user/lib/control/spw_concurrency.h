@@ -17,17 +17,19 @@
  * What is learned:
  *   W0  as spw_baseline.h learns a delay: the median of quiet seconds (full admission, the
  *       value within its quiet bound), after SPW_BASELINE_MIN_SECONDS of them;
- *   X   the highest completions per second of any half second (SPW_CONC_WINDOW_NS) since
- *       one whose mean time in the service was at least SPW_CONC_QUEUED x W0 while it
- *       completed no fewer than the busiest quiet second (a queue stood: the service ran at
- *       its capacity; a longer time with fewer completions is a stall or a slower service,
- *       with nothing waiting). Half a second, not a second: the queue of an overload's onset
- *       stands for about that long before the cut it draws drains it, and a whole second
- *       holds more of the cut's emptier part. The first window still holds some (and the
- *       quiet time before the onset): in the demo it learned 0.7 of the capacity. No window
- *       completes much more than the capacity (those in service at its start finish in it
- *       too: 10 % more at most for a half second of 50 ms requests), so X stays near it, and
- *       one learned low rises as the law lets more in.
+ *   X   the completions per second of the longest window (SPW_CONC_SHORTEST_NS to
+ *       SPW_CONC_WINDOW_NS) with a queue standing all through it: each of its readings held
+ *       at least SPW_CONC_QUEUED x W0 x its rate, and it completed no fewer than the busiest
+ *       quiet second (the service ran at its capacity; a longer time with fewer completions
+ *       is a stall or a slower service, with nothing waiting). The highest such rate is
+ *       kept, and once one is known the highest of any half second raises it. All through,
+ *       not on average: an overload's onset queues for a tick or two before the cut it draws
+ *       drains the queue, and a half second around them held the quiet time before and the
+ *       cut after (judged on its mean, the demo learned 0.5 of the capacity, then rose to it
+ *       over 15 s while the law held the tiers out). No window completes much more than
+ *       the capacity (those in service at its start finish in it too: 10 % more at most for
+ *       a half second of 50 ms requests), so X stays near it, and one learned low rises as
+ *       the law lets more in.
  *   and at least what a half second held without a queue (its mean time in the service within
  *       SPW_CONC_UNQUEUED x W0), over SPW_CONC_CARRIED: a service proven to hold that much
  *       reads low there, so the law lets the tiers back in. Without it a closed loop of c
@@ -72,6 +74,9 @@
 /* ... and at least this many requests (1 held: 8, for a 1e-6 chance of a false reading). */
 #define SPW_CONC_EARLY_MIN 8.0
 
+/* The shortest window a queue all through it teaches X from: a tick at the default 100 ms,
+ * less its timer's jitter (about 40 completions of a pool of 20 at 50 ms, within a few %). */
+#define SPW_CONC_SHORTEST_NS 90000000ULL
 /* The window the capacity is measured over, and the readings kept for it: 64 readings span
  * 640 ms at the shortest tick the config allows (10 ms). */
 #define SPW_CONC_WINDOW_NS 500000000ULL
