@@ -215,10 +215,11 @@ static void test_capacity_learned_low_rises(void **state)
 }
 
 /*
- * A service proven to hold 14 requests with no queue (50 ms each at 280/s) reads 0.85 there
- * at most, under the band, whatever the capacity learned (300/s, 15 held): a closed loop of
- * clients, which holds its own count whatever the service does, is not held at a pressure of
- * 1 by a target equal to it.
+ * A queue proved 300/s (15 held), then a closed loop of clients ran at 340/s with no queue
+ * (17 in flight, 50 ms each): X rose to 340 without a queue proving it, and the 17 the
+ * service held read 0.85 at most, under the band. A closed loop holds its own count whatever
+ * the service does, and a target equal to it (W0 x 340 = 17) held it at a pressure of 1, the
+ * tiers shed never let back in.
  */
 static void test_held_without_queue_reads_low(void **state)
 {
@@ -227,8 +228,25 @@ static void test_held_without_queue_reads_low(void **state)
 	(void)state;
 	quiet_service(&c);
 	feed(&c, 1.0, 100.0, 300.0, false);
-	feed(&c, 2.0, 14.0, 280.0, false);
-	assert_near(spw_concurrency_target(&c, NULL), 14.0 / SPW_CONC_CARRIED, 0.01);
+	feed(&c, 2.0, 17.0, 340.0, false);
+	assert_near(c.capacity, 340.0, 1.0);
+	assert_near(spw_concurrency_target(&c, NULL), 17.0 / SPW_CONC_CARRIED, 0.01);
+}
+
+/*
+ * A queue proved 400/s; then the pool runs full with nothing waiting (20 in flight at 400/s,
+ * 50 ms each). The target stays what the queue proved, 20: the floor would put it at 23.5,
+ * and the law, reading 400/s at 20 of 23.5, would take the capacity for 470/s.
+ */
+static void test_queue_proven_capacity_has_no_floor(void **state)
+{
+	struct spw_concurrency c;
+
+	(void)state;
+	quiet_service(&c);
+	feed(&c, 1.0, 100.0, 400.0, false);
+	feed(&c, 2.0, 20.0, 400.0, false);
+	assert_near(spw_concurrency_target(&c, NULL), 20.0, 0.1);
 }
 
 /*
@@ -258,6 +276,35 @@ static void test_shed_seconds_teach_no_w0(void **state)
 	assert_true(c.capacity == 0);
 }
 
+/*
+ * The law's reading of the counts: their mean over the last tick, so a service holding 16 on
+ * average that reads 25 once (2 sigma) reads no clear overload against 21; a queue growing
+ * past the noise (62 after 10, 10, 20) is read as it stands less that noise.
+ */
+static void test_reading_is_a_mean_unless_past_the_noise(void **state)
+{
+	struct spw_conc_reading m = {0};
+	uint64_t t = 1000 * TICK_NS, step = TICK_NS / 5;
+
+	(void)state;
+	assert_near(spw_concurrency_reading(&m, 16.0, t, TICK_NS), 16.0, 1e-9);
+	assert_near(spw_concurrency_reading(&m, 12.0, t += step, TICK_NS), 14.0, 1e-9);
+	assert_near(spw_concurrency_reading(&m, 20.0, t += step, TICK_NS), 16.0, 1e-9);
+	assert_near(spw_concurrency_reading(&m, 25.0, t += step, TICK_NS), 18.25, 1e-9);
+	/* Read again at the same instant: one reading, the newer count. */
+	assert_near(spw_concurrency_reading(&m, 21.0, t, TICK_NS), 17.25, 1e-9);
+	/* Six readings a tick: the oldest leaves the window as the next comes. */
+	spw_concurrency_reading(&m, 16.0, t += step, TICK_NS);
+	spw_concurrency_reading(&m, 16.0, t += step, TICK_NS);
+	assert_near(spw_concurrency_reading(&m, 10.0, t += step, TICK_NS), 15.833, 1e-3);
+	assert_near(spw_concurrency_reading(&m, 62.0, t += step, TICK_NS), 62.0 - 2.0 * sqrt(62.0),
+		    1e-9);
+	/* A clock that went back: the new count alone. */
+	assert_near(spw_concurrency_reading(&m, 10.0, t - 10 * TICK_NS, TICK_NS), 10.0, 1e-9);
+	/* Nothing measured passes through, and counts nothing. */
+	assert_true(isnan(spw_concurrency_reading(&m, NAN, t, TICK_NS)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,8 +318,10 @@ int main(void)
 	    cmocka_unit_test(test_slowdown_teaches_no_capacity),
 	    cmocka_unit_test(test_capacity_learned_low_rises),
 	    cmocka_unit_test(test_held_without_queue_reads_low),
+	    cmocka_unit_test(test_queue_proven_capacity_has_no_floor),
 	    cmocka_unit_test(test_reset_count_learns_nothing),
 	    cmocka_unit_test(test_shed_seconds_teach_no_w0),
+	    cmocka_unit_test(test_reading_is_a_mean_unless_past_the_noise),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,8 @@ struct spwd_service {
 	uint64_t oldest_ns;
 	/* What a learned in_flight target learns from. */
 	struct spw_concurrency conc;
+	/* The counts in flight read since the last tick's: the law reads their mean. */
+	struct spw_conc_reading in_flight_rd;
 	/* Listen-overflow signal: the drop count at the last reading, and when (0: none yet). */
 	uint64_t lo_drops;
 	uint64_t lo_ns;

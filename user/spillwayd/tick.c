@@ -67,6 +67,15 @@ static bool in_flight(struct spwd *d, struct spwd_service *s, double *n)
 	return true;
 }
 
+/* The requests in flight the law reads: the mean of a tick's counts (spw_concurrency_reading). */
+static bool in_flight_reading(struct spwd *d, struct spwd_service *s, uint64_t now, double *n)
+{
+	if (!in_flight(d, s, n))
+		return false;
+	*n = spw_concurrency_reading(&s->in_flight_rd, *n, now, d->cfg->controller.tick_ns);
+	return true;
+}
+
 /*
  * The oldest outstanding request's age. Nothing outstanding is a measurement (0 ms: no queue),
  * not a missing one, unlike a latency window without responses.
@@ -171,7 +180,7 @@ static void measure(struct spwd *d, struct spwd_service *s, struct spw_signal *s
 		}
 		break;
 	case SPW_SIG_IN_FLIGHT:
-		if (in_flight(d, s, &v))
+		if (in_flight_reading(d, s, now, &v))
 			measured(sig, v, now);
 		break;
 	case SPW_SIG_OLDEST_REQUEST_AGE:
@@ -601,7 +610,7 @@ void spwd_report_arrived(struct spwd *d, enum spw_report_kind kind, const char *
 }
 
 /* Whether s's requests in flight read a clear overload now. */
-static bool in_flight_over(struct spwd *d, struct spwd_service *s)
+static bool in_flight_over(struct spwd *d, struct spwd_service *s, uint64_t now)
 {
 	double v, over = 1.0 + s->law_params.hysteresis;
 	int i;
@@ -610,7 +619,8 @@ static bool in_flight_over(struct spwd *d, struct spwd_service *s)
 		const struct spw_signal *sig = &s->signals[i];
 
 		if (sig->kind == SPW_SIG_IN_FLIGHT)
-			return sig->target > 0 && in_flight(d, s, &v) && v >= over * sig->target;
+			return sig->target > 0 && in_flight_reading(d, s, now, &v) &&
+			       v >= over * sig->target;
 	}
 	return false;
 }
@@ -622,7 +632,7 @@ void spwd_watch_in_flight(struct spwd *d)
 	int i;
 
 	for (i = 0; i < d->nsvcs; i++)
-		if (in_flight_over(d, &d->svcs[i]))
+		if (in_flight_over(d, &d->svcs[i], now))
 			changed |= control_service(d, &d->svcs[i], now, true, true, NULL);
 	if (changed)
 		spwd_state_publish(d);

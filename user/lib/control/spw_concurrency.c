@@ -12,6 +12,36 @@ void spw_concurrency_init(struct spw_concurrency *c)
 	c->last_rate = NAN;
 }
 
+double spw_concurrency_reading(struct spw_conc_reading *m, double count, uint64_t now_ns,
+			       uint64_t window_ns)
+{
+	double sum = 0, now;
+	uint32_t i, n = 0;
+
+	if (!isfinite(count) || count < 0)
+		return count;
+	/* A second read at the same instant (the watch's, then the step it calls) is one. */
+	if (!m->n || m->ns[(m->head + SPW_CONC_READINGS - 1) % SPW_CONC_READINGS] != now_ns) {
+		m->head = (m->head + 1) % SPW_CONC_READINGS;
+		if (m->n < SPW_CONC_READINGS)
+			m->n++;
+	}
+	m->ns[(m->head + SPW_CONC_READINGS - 1) % SPW_CONC_READINGS] = now_ns;
+	m->count[(m->head + SPW_CONC_READINGS - 1) % SPW_CONC_READINGS] = count;
+	for (i = 0; i < m->n; i++) {
+		uint32_t k = (m->head + SPW_CONC_READINGS - 1 - i) % SPW_CONC_READINGS;
+
+		/* Newest first: the first one out of the window (or from a clock that went
+		 * back) ends the mean; the newest is always in it. */
+		if (i && (m->ns[k] > now_ns || now_ns - m->ns[k] > window_ns))
+			break;
+		sum += m->count[k];
+		n++;
+	}
+	now = count - SPW_CONC_NOISE_SIGMAS * sqrt(count);
+	return now > sum / n ? now : sum / n;
+}
+
 static void start_second(struct spw_concurrency *c, uint64_t completed, uint64_t now_ns)
 {
 	c->second_start = now_ns;
@@ -92,6 +122,8 @@ static void learn_capacity(struct spw_concurrency *c)
 			break;
 		}
 	}
+	if (queued > c->queued_rate)
+		c->queued_rate = queued;
 	if (queued > c->capacity)
 		c->capacity = queued;
 }
@@ -134,7 +166,8 @@ double spw_concurrency_target(const struct spw_concurrency *c, bool *early)
 		return NAN;
 	if (c->capacity > 0) {
 		t = w0_s * c->capacity;
-		if (t < c->held / SPW_CONC_CARRIED)
+		if (c->capacity > SPW_CONC_PROVEN_SLACK * c->queued_rate &&
+		    t < c->held / SPW_CONC_CARRIED)
 			t = c->held / SPW_CONC_CARRIED;
 		return t > SPW_CONC_MIN_TARGET ? t : SPW_CONC_MIN_TARGET;
 	}

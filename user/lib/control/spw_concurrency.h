@@ -30,11 +30,17 @@
  *       the capacity (those in service at its start finish in it too: 10 % more at most for
  *       a half second of 50 ms requests), so X stays near it, and one learned low rises as
  *       the law lets more in.
- *   and at least what a half second held without a queue (its mean time in the service within
- *       SPW_CONC_UNQUEUED x W0), over SPW_CONC_CARRIED: a service proven to hold that much
- *       reads low there, so the law lets the tiers back in. Without it a closed loop of c
- *       clients (pgbench, a connection pool in front) that once met a slow database reads
- *       W0 x X = c, a pressure of 1 for ever, and the tiers shed then never come back.
+ *   and, while X is past what a queue proved (more than SPW_CONC_PROVEN_SLACK x the most a
+ *       window queued all through completed: X was raised by a half second with nothing
+ *       waiting, or never proved), at least what a half second held without a queue (its
+ *       mean time in the service within SPW_CONC_UNQUEUED x W0), over SPW_CONC_CARRIED: a
+ *       service proven to hold that much reads low there, so the law lets the tiers back in.
+ *       Without it a closed loop of c clients (pgbench, a connection pool in front) whose X
+ *       was raised to its own throughput reads W0 x X = c, a pressure of 1 for ever, and the
+ *       tiers shed then never come back. Not once a queue proved X: a pool full with nothing
+ *       waiting also holds about W0 x X, and the floor put the target 1.18x past it (24 for
+ *       a pool of 20 in the demo), so the law's capacity, admitted rate over in flight per
+ *       target, read 1.18x the real one, and each rise queued past the pool.
  * Before X is known (the service has not queued yet) the target follows the throughput: a
  * queue of three times what the service held in the last second (SPW_CONC_EARLY x W0 x its
  * completions per second), and never within a Poisson count's 5 sigma of it. A 3x overload
@@ -60,6 +66,9 @@
 #define SPW_CONC_UNQUEUED 1.1
 /* The target keeps what fits this far under it: below the hold band's 1 - h (0.9). */
 #define SPW_CONC_CARRIED 0.85
+/* X within this of a queue's rate is the queue's: a half second completes up to 10 % past
+ * the capacity (those in service at its start finish in it too). */
+#define SPW_CONC_PROVEN_SLACK 1.1
 /*
  * The least target, requests. Below it one request more or less swings the pressure by more
  * than a quarter, and a service that fast (4 in flight at its capacity) queues nothing that
@@ -95,6 +104,7 @@ struct spw_concurrency {
 	uint32_t readings;
 	bool full_admission; /* the whole second */
 	double capacity;     /* X: completions/s at the capacity; 0 while unknown */
+	double queued_rate;  /* the most completions/s of a window queued all through */
 	double held;	     /* the most a half second held in flight without a queue */
 	double last_rate;    /* completions/s of the last second closed; NAN: none */
 	double quiet_rate;   /* the most completions/s of a quiet second: a proven rate */
@@ -105,6 +115,28 @@ struct spw_concurrency {
 void spw_concurrency_init(struct spw_concurrency *c);
 
 /*
+ * The requests in flight the law reads, from the count read now. A count read at one instant
+ * carries the noise of arrivals: a service holding 16 on average reads 7 to 25 from one
+ * reading to the next (a Poisson count's 2 sigma), and against a target of 21 every fourth
+ * tick read a clear overload and cut, the next a low one and rose (the demo, zero
+ * integration, 3C: levels 46-60 every 0.4 s). So the reading is the mean of the counts read
+ * within window_ns of now (a tick: the watch's and the tick's, 6 of them at 100 ms ticks),
+ * unless the count now is past it by more than SPW_CONC_NOISE_SIGMAS of its own Poisson
+ * noise: a queue growing at an overload's onset is read as it stands, less that noise (at 3x,
+ * 80 more a tick). At most SPW_CONC_READINGS counts are kept; a count read at the instant of
+ * the last one replaces it. Zeroed: no counts yet.
+ */
+#define SPW_CONC_READINGS 16
+struct spw_conc_reading {
+	uint64_t ns[SPW_CONC_READINGS];
+	double count[SPW_CONC_READINGS];
+	uint32_t head, n;
+};
+#define SPW_CONC_NOISE_SIGMAS 2.0
+double spw_concurrency_reading(struct spw_conc_reading *m, double count, uint64_t now_ns,
+			       uint64_t window_ns);
+
+/*
  * One tick's reading at now_ns: requests in flight, the service's completions counted since
  * the data plane started (a count that went back is a reset map: the second starts again),
  * and whether every tier was admitted since the previous call.
@@ -113,7 +145,8 @@ void spw_concurrency_observe(struct spw_concurrency *c, double in_flight, uint64
 			     bool full_admission, uint64_t now_ns);
 
 /*
- * The target in force: W0 x X, at least held / SPW_CONC_CARRIED and SPW_CONC_MIN_TARGET;
+ * The target in force: W0 x X, at least SPW_CONC_MIN_TARGET and, while X is past what a
+ * queue proved, held / SPW_CONC_CARRIED;
  * before X is known the early
  * target, and *early set (early may be NULL); NAN while W0 is unknown.
  */
