@@ -70,9 +70,13 @@ static bool in_flight(struct spwd *d, struct spwd_service *s, double *n)
 /* The requests in flight the law reads: the mean of a tick's counts (spw_concurrency_reading). */
 static bool in_flight_reading(struct spwd *d, struct spwd_service *s, uint64_t now, double *n)
 {
+	uint64_t window = d->cfg->controller.tick_ns;
+
 	if (!in_flight(d, s, n))
 		return false;
-	*n = spw_concurrency_reading(&s->in_flight_rd, *n, now, d->cfg->controller.tick_ns);
+	if (window > SPW_CONC_MEAN_MAX_NS)
+		window = SPW_CONC_MEAN_MAX_NS;
+	*n = spw_concurrency_reading(&s->in_flight_rd, *n, now, window);
 	return true;
 }
 

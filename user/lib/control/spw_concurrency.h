@@ -127,6 +127,12 @@ void spw_concurrency_init(struct spw_concurrency *c);
  * the last one replaces it. Zeroed: no counts yet.
  */
 #define SPW_CONC_READINGS 16
+/*
+ * The longest window the daemon averages over: the default tick. A longer tick's window would
+ * hold seconds of counts, and a queue standing for a second would read as a fraction of itself
+ * (5 held against a target of 3, 5 s ticks: the watch cut after 4 s instead of 1).
+ */
+#define SPW_CONC_MEAN_MAX_NS 100000000ULL
 struct spw_conc_reading {
 	uint64_t ns[SPW_CONC_READINGS];
 	double count[SPW_CONC_READINGS];
