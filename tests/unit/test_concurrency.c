@@ -50,6 +50,16 @@ static void fresh(struct spw_concurrency *c)
 	spw_concurrency_init(c);
 }
 
+/* No capacity learned: the target is still the early one, a delay's ratio. */
+static void assert_still_early(const struct spw_concurrency *c)
+{
+	bool early = false;
+
+	assert_true(c->capacity == 0);
+	spw_concurrency_target(c, &early);
+	assert_true(early);
+}
+
 /* A service learned quiet: 10 in flight at 200/s, 50 ms each. */
 static void quiet_service(struct spw_concurrency *c)
 {
@@ -155,15 +165,12 @@ static void test_onset_teaches_the_whole_capacity(void **state)
 static void test_one_tick_burst_teaches_no_capacity(void **state)
 {
 	struct spw_concurrency c;
-	bool early = false;
 
 	(void)state;
 	quiet_service(&c);
 	tick(&c, 60.0, 300.0);
 	feed(&c, 2.0, 10.0, 200.0, true);
-	assert_true(c.capacity == 0);
-	spw_concurrency_target(&c, &early);
-	assert_true(early);
+	assert_still_early(&c);
 }
 
 /* A database 3x slower: a third of the completions and 3x the time, the same 20 held. */

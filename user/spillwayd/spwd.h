@@ -43,7 +43,8 @@ struct spwd_service {
 	uint64_t oldest_ns;
 	/* What a learned in_flight target learns from. */
 	struct spw_concurrency conc;
-	/* The counts in flight read since the last tick's: the law reads their mean. */
+	/* The counts in flight read lately (the watch's and the tick's): the law reads their
+	 * mean over the last tick, 100 ms at most (spw_concurrency_reading). */
 	struct spw_conc_reading in_flight_rd;
 	/* Listen-overflow signal: the drop count at the last reading, and when (0: none yet). */
 	uint64_t lo_drops;

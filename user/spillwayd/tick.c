@@ -67,7 +67,8 @@ static bool in_flight(struct spwd *d, struct spwd_service *s, double *n)
 	return true;
 }
 
-/* The requests in flight the law reads: the mean of a tick's counts (spw_concurrency_reading). */
+/* The requests in flight the law reads: the mean of the counts of the last tick, at most
+ * SPW_CONC_MEAN_MAX_NS (spw_concurrency_reading). */
 static bool in_flight_reading(struct spwd *d, struct spwd_service *s, uint64_t now, double *n)
 {
 	uint64_t window = d->cfg->controller.tick_ns;

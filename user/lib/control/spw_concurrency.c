@@ -12,6 +12,12 @@ void spw_concurrency_init(struct spw_concurrency *c)
 	c->last_rate = NAN;
 }
 
+/* The slot `back` places before the newest count kept (0: the newest). */
+static uint32_t reading_back(const struct spw_conc_reading *m, uint32_t back)
+{
+	return (m->head + 2 * SPW_CONC_READINGS - 1 - back) % SPW_CONC_READINGS;
+}
+
 double spw_concurrency_reading(struct spw_conc_reading *m, double count, uint64_t now_ns,
 			       uint64_t window_ns)
 {
@@ -21,15 +27,15 @@ double spw_concurrency_reading(struct spw_conc_reading *m, double count, uint64_
 	if (!isfinite(count) || count < 0)
 		return count;
 	/* A second read at the same instant (the watch's, then the step it calls) is one. */
-	if (!m->n || m->ns[(m->head + SPW_CONC_READINGS - 1) % SPW_CONC_READINGS] != now_ns) {
+	if (!m->n || m->ns[reading_back(m, 0)] != now_ns) {
 		m->head = (m->head + 1) % SPW_CONC_READINGS;
 		if (m->n < SPW_CONC_READINGS)
 			m->n++;
 	}
-	m->ns[(m->head + SPW_CONC_READINGS - 1) % SPW_CONC_READINGS] = now_ns;
-	m->count[(m->head + SPW_CONC_READINGS - 1) % SPW_CONC_READINGS] = count;
+	m->ns[reading_back(m, 0)] = now_ns;
+	m->count[reading_back(m, 0)] = count;
 	for (i = 0; i < m->n; i++) {
-		uint32_t k = (m->head + SPW_CONC_READINGS - 1 - i) % SPW_CONC_READINGS;
+		uint32_t k = reading_back(m, i);
 
 		/* Newest first: the first one out of the window (or from a clock that went
 		 * back) ends the mean; the newest is always in it. */
