@@ -201,7 +201,8 @@ static void assert_learned(const struct spw_signal *s, enum spw_signal_kind kind
 	assert_int_equal(s->kind, kind);
 	assert_string_equal(s->source, "");
 	assert_true(s->learn);
-	assert_true(isnan(s->target)); /* no target until the daemon has learned one */
+	assert_true(isnan(s->target));	   /* no target until the daemon has learned one */
+	assert_true(isnan(s->load_value)); /* all of the value: a 0 would read as no load */
 }
 
 /* What `auto` gives a TCP service. */
@@ -211,6 +212,7 @@ static void assert_auto_tcp(const struct spw_config_service *s)
 	assert_int_equal(s->signals[0].kind, SPW_SIG_ACCEPT_QUEUE);
 	assert_false(s->signals[0].learn);
 	assert_true(s->signals[0].target == 0.5);
+	assert_true(isnan(s->signals[0].load_value));
 	assert_learned(&s->signals[1], SPW_SIG_LATENCY_P99);
 	assert_learned(&s->signals[2], SPW_SIG_OLDEST_REQUEST_AGE);
 	assert_learned(&s->signals[3], SPW_SIG_IN_FLIGHT);
@@ -225,6 +227,7 @@ static void assert_signal(const struct spw_signal *s, enum spw_signal_kind kind,
 	/* Targets are exact decimals or ns / 1e6: compare tightly, not with ==. */
 	assert_true(s->target > target - 1e-9 && s->target < target + 1e-9);
 	assert_int_equal(s->updated_ns, 0);
+	assert_true(isnan(s->load_value)); /* not given until a pool's report splits it */
 	assert_false(s->stale);
 }
 

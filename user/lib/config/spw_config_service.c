@@ -177,6 +177,7 @@ static int parse_signal(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
 
 	memset(sig, 0, sizeof(*sig));
 	sig->kind = k->kind;
+	sig->load_value = NAN; /* all of value: only a pool's report splits it (tick.c) */
 	if (k->source) {
 		err = cfg_name(x, k->name, k->source, false, kind_val, sig->source);
 		if (err)
@@ -558,10 +559,10 @@ static const struct cfg_field svc_fields[] = {
  * caps and rates only.
  */
 static const struct spw_signal auto_signals[] = {
-    {.kind = SPW_SIG_ACCEPT_QUEUE, .target = 0.5},
-    {.kind = SPW_SIG_LATENCY_P99, .target = NAN, .learn = true},
-    {.kind = SPW_SIG_OLDEST_REQUEST_AGE, .target = NAN, .learn = true},
-    {.kind = SPW_SIG_IN_FLIGHT, .target = NAN, .learn = true},
+    {.kind = SPW_SIG_ACCEPT_QUEUE, .target = 0.5, .load_value = NAN},
+    {.kind = SPW_SIG_LATENCY_P99, .target = NAN, .learn = true, .load_value = NAN},
+    {.kind = SPW_SIG_OLDEST_REQUEST_AGE, .target = NAN, .learn = true, .load_value = NAN},
+    {.kind = SPW_SIG_IN_FLIGHT, .target = NAN, .learn = true, .load_value = NAN},
 };
 
 static int add_auto_signals(struct cfg_ctx *x, struct svc_aux *a, yaml_node_t *item)
