@@ -316,10 +316,28 @@ static void test_pressure_read(void **state)
 				   .updated_ns = 980};
 	spw_pressure_read(s, 3, 1000, 500, &r);
 	assert_near(r.load_pressure, 0.6, 1e-12);
+	assert_false(r.saturated);
+	/* Within noise past the target: still a load (22 of 20, 1.1). */
+	s[2].value = 22;
+	spw_pressure_read(s, 3, 1000, 500, &r);
+	assert_near(r.load_pressure, 1.1, 1e-12);
+	assert_false(r.saturated);
+	/* A quarter past it a queue stands, as in a full pool with waiters: saturated, and the
+	 * queue is no load the law may learn a capacity from. */
+	s[2].value = 60;
+	spw_pressure_read(s, 3, 1000, 500, &r);
+	assert_true(r.saturated);
+	assert_near(r.saturated_pressure, 3.0, 1e-12);
+	assert_true(isnan(r.load_pressure));
+	s[2].value = 12;
 	s[2].target_follows_load = true;
 	spw_pressure_read(s, 3, 1000, 500, &r);
 	assert_near(r.pressure, 2.0, 1e-12);
 	assert_true(isnan(r.load_pressure));
+	/* A target that follows the load is no capacity: no queue is read past it. */
+	s[2].value = 60;
+	spw_pressure_read(s, 3, 1000, 500, &r);
+	assert_false(r.saturated);
 	/* Nothing fresh. */
 	assert_int_equal(spw_pressure_read(s, 3, 100000, 500, &r), -1);
 	assert_true(isnan(r.pressure));
@@ -1154,6 +1172,55 @@ static void test_law_backlog_keeps_bracket(void **state)
 	}
 }
 
+/*
+ * A flood (a pool, or requests in flight past their capacity's target) whose first reading
+ * came while the window held little of it: the demand estimate is the onset's, the cut falls
+ * short. The next reading, within the settle time, is saturated and has grown fivefold: it
+ * is cut at once, not a settle time later. Then the backlog drains at a level that fits:
+ * deep but shrinking, it is no capacity that fell, and the estimate stays.
+ */
+static void test_law_flood_cut_then_backlog(void **state)
+{
+	static const double quiet[TIERS] = {40, 120, 240}, onset[TIERS] = {60, 500, 1000},
+			    flood[TIERS] = {100, 1500, 3000};
+	struct spw_law_params p;
+	struct spw_law_state s;
+	struct spw_law_reading r;
+	double first, cap;
+	int i;
+
+	(void)state;
+	law3(&p, &s);
+	for (i = 1; i <= 40; i++) {
+		observe(&s, &p, quiet, CEILING, T(i));
+		r = reading(0.8, T(i));
+		spw_law_step(&s, &p, &r, T(i));
+	}
+	cap = s.capacity;
+	print_message("capacity learned: %.0f/s\n", cap);
+	assert_near(cap, 500, 25);
+	observe(&s, &p, onset, CEILING, T(41));
+	r = saturated(1.5, T(41));
+	spw_law_step(&s, &p, &r, T(41));
+	first = s.level;
+	assert_true(first < CEILING && first > 32);
+	observe(&s, &p, flood, first, T(42));
+	r = saturated(8.0, T(42));
+	spw_law_step(&s, &p, &r, T(42));
+	print_message("onset cut to %.1f, the flood's next reading to %.1f (admits %.0f/s)\n",
+		      first, s.level, spw_law_rate_at(&s, &p, s.level));
+	assert_true(s.level < first);
+	assert_true(spw_law_rate_at(&s, &p, s.level) <= cap * (1.0 + p.hysteresis));
+	/* The backlog drains: deep, each reading below the one before. */
+	for (i = 43; i <= 48; i++) {
+		observe(&s, &p, flood, s.level, T(i));
+		r = saturated(8.0 - 0.3 * (i - 42), T(i));
+		spw_law_step(&s, &p, &r, T(i));
+	}
+	print_message("after the backlog: capacity %.0f/s, level %.1f\n", s.capacity, s.level);
+	assert_near(s.capacity, cap, 1e-9);
+}
+
 /* ---- spw_retry_hint ---- */
 
 static void test_retry_hint(void **state)
@@ -1219,6 +1286,7 @@ int main(void)
 	    cmocka_unit_test(test_law_stale_capacity_recovers),
 	    cmocka_unit_test(test_law_served_lags),
 	    cmocka_unit_test(test_law_backlog_keeps_bracket),
+	    cmocka_unit_test(test_law_flood_cut_then_backlog),
 	    cmocka_unit_test(test_retry_hint),
 	    cmocka_unit_test(test_sim_model),
 	};

@@ -1086,24 +1086,40 @@ static double clear_overload(struct spw_law_state *s, const struct spw_law_param
 	bool rising =
 	    !isnan(s->prev_pressure) && r->pressure > s->prev_pressure * (1.0 + p->hysteresis / 2);
 	bool falling = s->clear_prev > 0 && pr < s->clear_prev * FALLING_SHARE;
+	/* A saturated pool with a queue past DEEP_QUEUE_H bands is no snapshot's noise. */
+	bool deep = r->saturated && pr >= 1.0 + DEEP_QUEUE_H * p->hysteresis;
 	double next;
 
 	if (straddle) {
-		/* Only a cut that fell short: the overload grows past it and no estimate says
-		 * the level fits (a rise is followed by higher readings, and noise rises too). */
-		if (!rising || r->saturated || s->last_move >= 0 || level_fits(s, p, level))
+		/*
+		 * Only a cut that fell short: the overload grows past it and no estimate says
+		 * the level fits (a rise is followed by higher readings, and noise rises too).
+		 * A saturated reading is the backlog of the level before, unless it rose deep
+		 * past the one that drew the cut: a flood's queue that grows by hundreds a tick
+		 * is cut now, not once the settle time is over (at 10x, 200 ms of it queued 0.4 s
+		 * of work in front of tier 0).
+		 */
+		if (!rising || (r->saturated && !deep) || s->last_move >= 0 ||
+		    level_fits(s, p, level))
 			return level;
+		s->clear_prev = pr; /* the queue its backlog drains from */
 	} else {
+		/* Shrunk since the last clear reading: at a level that fits, a deep queue is the
+		 * backlog of the level before draining, not a capacity that fell (that one grows
+		 * the queue). Taken as one, the capacity halved under a flood's backlog and tier 1
+		 * stayed shed for 3 s after it had drained. */
+		bool draining = s->clear_prev > 0 && pr < s->clear_prev;
+
 		s->clear_prev = pr;
 		if (!s->clear_since_ns)
 			s->clear_since_ns = r->taken_ns;
 		if (falling)
 			return level;
 		if (level_fits(s, p, level)) {
-			/* A saturated pool with a queue past DEEP_QUEUE_H bands is no snapshot's
-			 * noise: the capacity fell (a database slowed), no doubt to wait out. */
-			bool deep = r->saturated && pr >= 1.0 + DEEP_QUEUE_H * p->hysteresis;
-
+			if (deep && draining)
+				return level;
+			/* A deep queue that grows is a capacity that fell (a database slowed): no
+			 * doubt to wait out. */
 			if (!deep && (lasted(s, r, s->clear_since_ns) < DOUBT_NS ||
 				      !(s->smoothed >= 1.0 + p->hysteresis / 2)))
 				return level;

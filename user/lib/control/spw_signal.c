@@ -97,6 +97,26 @@ static double signal_ratio(const struct spw_signal *sig)
 	return r;
 }
 
+/*
+ * A count of requests in flight this far past a target that stands for the service's capacity
+ * (learned or typed, not one that follows the load) holds a queue: a 100 ms mean count at the
+ * law's aim (0.97 of the target) swings by about 10 % for a pool of 20, so noise stays under
+ * it.
+ */
+#define SPW_IN_FLIGHT_QUEUED 1.25
+
+/*
+ * Whether a count reads as a full service with a queue, as a pool's fill past 1 does: its
+ * excess is a backlog that waits, not a load served, so the law neither learns a capacity
+ * from it (the queue would read as load, and the capacity as admitted over queue) nor takes
+ * its ratio as the size of the cut.
+ */
+static bool queued_count(const struct spw_signal *sig, double r)
+{
+	return sig->kind == SPW_SIG_IN_FLIGHT && !sig->target_follows_load &&
+	       r >= SPW_IN_FLIGHT_QUEUED;
+}
+
 int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t stale_after_ns,
 		      struct spw_law_reading *out)
 {
@@ -131,7 +151,8 @@ int spw_pressure_read(struct spw_signal *sigs, int n, uint64_t now_ns, uint64_t 
 		if (isnan(r))
 			continue; /* ignored exactly like a stale reading */
 		sig->stale = false;
-		saturated = spw_signal_is_fill(sig->kind) && sig->value >= 1.0;
+		saturated =
+		    spw_signal_is_fill(sig->kind) ? sig->value >= 1.0 : queued_count(sig, r);
 		if (saturated) {
 			out->saturated = true;
 			if (isnan(out->saturated_pressure) || r > out->saturated_pressure)

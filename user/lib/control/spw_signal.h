@@ -115,7 +115,8 @@ struct spw_law_reading;
 
 /*
  * The same, as the control law reads it: pressure, the pressure of the fresh signals that
- * scale with the load and are not saturated, whether a fresh fill is saturated (>= 1), the
+ * scale with the load and are not saturated, whether a fresh fill is saturated (>= 1; an
+ * in_flight count past its capacity's target by a quarter: a queue stands), the
  * newest fresh measurement's time, and the shortest time in which a fresh delay signal shows a
  * queue (lag_ns). Returns the index of the signal that sets the
  * pressure, -1 when none is fresh.
