@@ -93,6 +93,28 @@ static __noinline void spw_inflight_add(__u32 svc, __u32 tier, __u32 req_us, int
 }
 
 /*
+ * Whether the service's requests in flight, all tiers summed, reach bound. Not inlined, for
+ * the frame as spw_inflight_add(); only a flow whose tier has a bound pays its lookups.
+ */
+static __noinline int spw_inflight_reaches(__u32 svc, __u32 tiers, __u32 bound)
+{
+	__u64 sum = 0, *n;
+	__u32 t, idx;
+
+	if (svc >= SPW_MAX_SERVICES)
+		return 0;
+	for (t = 0; t < SPW_MAX_TIERS; t++) {
+		if (t >= tiers)
+			break;
+		idx = spw_active_index(svc, t);
+		n = bpf_map_lookup_elem(&spw_inflight, &idx);
+		if (n)
+			sum += *n;
+	}
+	return sum >= bound;
+}
+
+/*
  * A request's first byte: counted only by the CPU whose exchange found none pending. Counted
  * before the stamp is published, so the CPU that ends it (which needs the stamp) always takes
  * away after the add: the counts never dip below zero, even for a moment. The rare loser of
@@ -117,7 +139,8 @@ static __always_inline __u32 spw_request_end(struct spw_flow *f)
 
 /*
  * Opens a flow of an admitted client: takes a place under the tier's cap and one in the
- * service's total outside the reserve of the tiers above, then inserts. Returns ADMITTED,
+ * service's total outside the reserve of the tiers above (its connections, and its requests
+ * in flight), then inserts. Returns ADMITTED,
  * SHED_CAP or SHED_RESERVE (shed it), or FLOOD_GUARD / TABLE_FULL (admitted untracked).
  * A flow that cannot be tracked (the service's share of the table held, the table full, the
  * flood guard's budget spent) is shed when its tier has a cap: an uncounted flow would pass
@@ -153,6 +176,12 @@ static __always_inline __u32 spw_flow_open(const struct spw_flow_key *key, __u32
 		return SPW_REASON_SHED_CAP;
 	}
 	if ((pol->flags & SPW_POLICY_RESERVE) && in_service >= below) {
+		spw_active_put(active, total);
+		return SPW_REASON_SHED_RESERVE;
+	}
+	if (pol->inflight_below[tier & (SPW_MAX_TIERS - 1)] &&
+	    spw_inflight_reaches(svc, pol->tier_count,
+				 pol->inflight_below[tier & (SPW_MAX_TIERS - 1)])) {
 		spw_active_put(active, total);
 		return SPW_REASON_SHED_RESERVE;
 	}

@@ -13,7 +13,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
 /* Bumped whenever a map key or value layout changes; stored in spw_globals. */
-#define SPW_ABI_VERSION 6
+#define SPW_ABI_VERSION 7
 
 /* Priority classes: 0 is critical, N-1 the most sheddable; a policy has room for 8. */
 #define SPW_MAX_TIERS 8
@@ -247,6 +247,13 @@ struct spw_policy {
 	 * (shed_cap) when its tier has a cap: only a counted flow can be held to a cap.
 	 */
 	__u32 max_tracked;
+	/*
+	 * A new flow of tier k is admitted only while the service's requests in flight (all
+	 * tiers) are below inflight_below[k], 0 = no bound: between two of the controller's
+	 * ticks a flood queues no more in front of the tiers above than that. Refused as
+	 * shed_reserve: the concurrency past the bound is the reserve of the tiers above.
+	 */
+	__u32 inflight_below[SPW_MAX_TIERS];
 };
 
 /* In spw_policy.mark_egress and spw_flow.mark: a DSCP (its low 6 bits) is to be written. */

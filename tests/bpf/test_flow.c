@@ -2338,6 +2338,52 @@ static void test_reserve_reject(void **state)
 	reserve_case(state, SPW_ACTION_REJECT);
 }
 
+/*
+ * The bound on requests in flight: tier 1 admitted while the service holds fewer than 2 (all
+ * tiers summed), tier 2 fewer than 1, tier 0 unbounded. Two requests in flight, one of tier 1
+ * and one of tier 0: new flows of tiers 1 and 2 are shed_reserve (the places they took to
+ * check given back), tier 0's is admitted. Each response lets the next tier in again.
+ */
+static void test_inflight_bound(void **state)
+{
+	struct fctx *t = build(state);
+	struct flow f = tcp_flow(t, CLI_T1, 1), g = tcp_flow(t, CLI_T0, 0);
+	struct flow a = tcp_flow(t, CLI_T2, 2), b = tcp_flow(t, CLI_T1, 1);
+	struct flow z = tcp_flow(t, CLI_T0, 0);
+	struct spw_policy p;
+
+	set_policy(t, SVC_TCP, NULL, SPW_ACTION_DROP, SPW_RANK_LIMIT);
+	CHECK_OK(t, spw_dp_policy_get(t->dp, SVC_TCP, &p));
+	p.inflight_below[1] = 2;
+	p.inflight_below[2] = 1;
+	CHECK_OK(t, spw_dp_policy_set(t->dp, SVC_TCP, &p));
+	open_est(t, &f);
+	open_est(t, &g);
+	/* Nothing in flight: a tier-2 flow opens (and stays without a request). */
+	open_syn(t, &a);
+	close_fin(t, &a);
+	cli(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 1, SPW_REASON_ESTABLISHED);
+	cli(t, &g, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN, V_PASS, 0, SPW_REASON_ESTABLISHED);
+	expect_inflight(t, SVC_TCP, 1, 1);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 2);
+	cli(t, &a, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_RESERVE);
+	cli(t, &b, PKT_TCP_SYN, 0, V_DROP, 1, SPW_REASON_SHED_RESERVE);
+	flow_gone(t, &a);
+	flow_gone(t, &b);
+	expect_active(t, SVC_TCP, 1, 1);
+	expect_active(t, SVC_TCP, 2, 0);
+	expect_active(t, SVC_TCP, SPW_ACTIVE_TOTAL, 2);
+	open_syn(t, &z);
+	/* Tier 0's request answered: one in flight, tier 1 fits under 2, tier 2 not under 1. */
+	srv(t, &g, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	cli(t, &a, PKT_TCP_SYN, 0, V_DROP, 2, SPW_REASON_SHED_RESERVE);
+	open_syn(t, &b);
+	/* The last one answered: tier 2 again. */
+	srv(t, &f, PKT_TCP_ACK | PKT_TCP_PSH, DATA_LEN);
+	expect_inflight(t, SVC_TCP, 1, 0);
+	open_syn(t, &a);
+}
+
 /* Without SPW_POLICY_RESERVE the bounds are not read: zeros there shed nothing. */
 static void test_reserve_off(void **state)
 {
@@ -2534,6 +2580,7 @@ int main(void)
 	    BOTH(test_reserve_drop),
 	    BOTH(test_reserve_reject),
 	    ONCE(test_reserve_off),
+	    ONCE(test_inflight_bound),
 	    ONCE(test_counters_of_service),
 	    BOTH(test_exempt),
 	    BOTH(test_exempt_v4_blocks),

@@ -46,7 +46,7 @@ static void test_no_implicit_padding(void **state)
 		FSZ(struct spw_policy, rate_per_sec) + FSZ(struct spw_policy, burst) +
 		FSZ(struct spw_policy, max_conns) + FSZ(struct spw_policy, admit_below) +
 		FSZ(struct spw_policy, generation) + FSZ(struct spw_policy, mark_egress) +
-		FSZ(struct spw_policy, max_tracked),
+		FSZ(struct spw_policy, max_tracked) + FSZ(struct spw_policy, inflight_below),
 	    sizeof(struct spw_policy));
 	assert_int_equal(
 	    FSZ(struct spw_globals, cohort_salt) + FSZ(struct spw_globals, abi_version) +

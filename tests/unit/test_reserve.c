@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Connection reservation (config `connection_limit` and `reserve`, spw_reserve_bounds) and
- * service ids by name (spw_config_assign_ids).
+ * Connection reservation (config `connection_limit` and `reserve`, spw_reserve_bounds), the
+ * bound on requests in flight (config `in_flight_guard`, spw_inflight_bounds) and service ids
+ * by name (spw_config_assign_ids).
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +126,72 @@ static void test_bounds(void **state)
 	assert_int_equal(out[1], 0);
 }
 
+/* The guard on by default at 1.5, `off`, a multiple, and what is refused. */
+static void test_config_in_flight_guard(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+	    {"services: [{name: s, port: 1, in_flight_guard: 0.5}]\n",
+	     "t.yaml:1:48: in_flight_guard: 0.5 is not a multiple in [1, 100] of the requests "
+	     "in flight at capacity (or off)"},
+	    {"services: [{name: s, port: 1, in_flight_guard: on}]\n",
+	     "t.yaml:1:48: in_flight_guard: 'on' is not a decimal number (like 0.85)"},
+	};
+	char err[SPW_ERR_MAX];
+	struct spw_config *c;
+	size_t i;
+
+	(void)state;
+	c = parse("services: [{name: a, port: 1}, {name: b, port: 2, in_flight_guard: off},\n"
+		  "           {name: c, port: 3, in_flight_guard: 2.5}]\n",
+		  err, sizeof(err));
+	assert_non_null(c);
+	assert_true(c->services[0].in_flight_guard == SPW_CONFIG_IN_FLIGHT_GUARD);
+	assert_true(c->services[1].in_flight_guard == 0);
+	assert_true(c->services[2].in_flight_guard == 2.5);
+	spw_config_free(c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = parse(bad[i].text, err, sizeof(err));
+		if (c)
+			fail_msg("accepted: %s", bad[i].text);
+		print_message("  %s\n", err);
+		assert_string_equal(err, bad[i].err);
+	}
+}
+
+/*
+ * Tier 1 under 1.5x what the service holds at its capacity, tier 2 a quarter less, tier 3
+ * and below never under 1x; tier 0 and the tiers past ntiers unbounded; nothing while the
+ * count at capacity is unknown or the guard is off.
+ */
+static void test_inflight_bounds(void **state)
+{
+	uint32_t out[SPW_MAX_TIERS];
+	int t;
+
+	(void)state;
+	spw_inflight_bounds(20, 1.5, 5, out);
+	assert_int_equal(out[0], 0);
+	assert_int_equal(out[1], 30);
+	assert_int_equal(out[2], 25);
+	assert_int_equal(out[3], 20);
+	assert_int_equal(out[4], 20);
+	assert_int_equal(out[5], 0);
+	/* A fraction of a request rounds up: the bound admits what the multiple allows. */
+	spw_inflight_bounds(20.3, 1.5, 3, out);
+	assert_int_equal(out[1], 31);
+	assert_int_equal(out[2], 26);
+	spw_inflight_bounds(NAN, 1.5, 3, out);
+	for (t = 0; t < SPW_MAX_TIERS; t++)
+		assert_int_equal(out[t], 0);
+	spw_inflight_bounds(20, 0, 3, out);
+	for (t = 0; t < SPW_MAX_TIERS; t++)
+		assert_int_equal(out[t], 0);
+	spw_inflight_bounds(1e12, 1.5, 3, out);
+	assert_int_equal(out[1], UINT32_MAX);
+}
+
 static void test_ids_by_name(void **state)
 {
 	char held[SPW_MAX_SERVICES][SPW_NAME_MAX];
@@ -165,10 +233,9 @@ static void test_ids_by_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_config_reserve),
-	    cmocka_unit_test(test_config_reserve_errors),
-	    cmocka_unit_test(test_bounds),
-	    cmocka_unit_test(test_ids_by_name),
+	    cmocka_unit_test(test_config_reserve),  cmocka_unit_test(test_config_reserve_errors),
+	    cmocka_unit_test(test_bounds),	    cmocka_unit_test(test_config_in_flight_guard),
+	    cmocka_unit_test(test_inflight_bounds), cmocka_unit_test(test_ids_by_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,6 +60,8 @@ struct spwd_service {
 	/* Connection reservation: the limit in force (0: none) and its per-tier bounds. */
 	uint64_t conn_limit;
 	uint32_t admit_below[SPW_MAX_TIERS];
+	/* Bounds on the requests in flight per tier (spw_inflight_bounds): 0, none. */
+	uint32_t inflight_below[SPW_MAX_TIERS];
 	uint64_t record_saved_ns; /* when the pinned service record was last written */
 };
 

@@ -259,6 +259,7 @@ static void write_policy(struct spwd *d, struct spwd_service *s, bool dry_run, u
 		p.flags |= SPW_POLICY_RESERVE;
 		memcpy(p.admit_below, s->admit_below, sizeof(p.admit_below));
 	}
+	memcpy(p.inflight_below, s->inflight_below, sizeof(p.inflight_below));
 	p.generation = ++s->generation;
 	if (batch && batch->n < SPW_MAX_SERVICES) {
 		batch->ids[batch->n] = c->id;
@@ -335,6 +336,24 @@ static int report_kind_of(enum spw_signal_kind kind)
  * reported (kept while the pool is silent: the server's limit does not go away with its
  * reporter). Sets the per-tier bounds of the reservation.
  */
+/*
+ * What the service holds in flight at its capacity: the in_flight signal's target, unless it
+ * is still learning or follows the load (an early target is a queue of three times the load:
+ * no capacity). NAN: none.
+ */
+static double in_flight_at_capacity(const struct spwd_service *s)
+{
+	int i;
+
+	for (i = 0; i < s->cfg->nsignals; i++) {
+		const struct spw_signal *sig = &s->signals[i];
+
+		if (sig->kind == SPW_SIG_IN_FLIGHT)
+			return sig->target_follows_load ? NAN : sig->target;
+	}
+	return NAN;
+}
+
 static void update_reservation(struct spwd *d, struct spwd_service *s)
 {
 	const struct spw_config_service *c = s->cfg;
@@ -347,6 +366,8 @@ static void update_reservation(struct spwd *d, struct spwd_service *s)
 		s->conn_limit = r.capacity;
 	if (s->conn_limit)
 		spw_reserve_bounds(c->reserve, d->cfg->ntiers, s->conn_limit, s->admit_below);
+	spw_inflight_bounds(in_flight_at_capacity(s), c->in_flight_guard, d->cfg->ntiers,
+			    s->inflight_below);
 }
 
 /* The fine level the data plane enforces: the level and the partial share of the next rank. */

@@ -61,11 +61,11 @@ SPW_ABI_OFF(struct spw_out_cgroup_key, downstream, 8);
 SPW_ABI_OFF(struct spw_rule, tier, 0);
 SPW_ABI_OFF(struct spw_rule, rule_id, 4);
 
-SPW_ABI_SIZE(struct spw_policy_rec, 176);
+SPW_ABI_SIZE(struct spw_policy_rec, 208);
 SPW_ABI_OFF(struct spw_policy_rec, stamp, 4);
 SPW_ABI_OFF(struct spw_policy_rec, pol, 8);
 
-SPW_ABI_SIZE(struct spw_policy, 168);
+SPW_ABI_SIZE(struct spw_policy, 200);
 SPW_ABI_OFF(struct spw_policy, lease_expires_ns, 0);
 SPW_ABI_OFF(struct spw_policy, admit_level, 8);
 SPW_ABI_OFF(struct spw_policy, floor_level, 10);
@@ -81,6 +81,7 @@ SPW_ABI_OFF(struct spw_policy, admit_below, 120);
 SPW_ABI_OFF(struct spw_policy, generation, 152);
 SPW_ABI_OFF(struct spw_policy, mark_egress, 156);
 SPW_ABI_OFF(struct spw_policy, max_tracked, 164);
+SPW_ABI_OFF(struct spw_policy, inflight_below, 168);
 
 SPW_ABI_SIZE(struct spw_service_rec, 48);
 SPW_ABI_OFF(struct spw_service_rec, capacity_mfps, 32);

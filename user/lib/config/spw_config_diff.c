@@ -188,6 +188,9 @@ static void diff_service(struct diff *df, const struct spw_config *ca,
 	diff_per_tier(df, b->name, "rate", ca, a->rate_per_sec, cb, b->rate_per_sec);
 	diff_per_tier(df, b->name, "burst", ca, a->burst, cb, b->burst);
 	diff_per_tier(df, b->name, "reserve", ca, a->reserve, cb, b->reserve);
+	if (a->in_flight_guard != b->in_flight_guard)
+		say(df, "service %s: in_flight_guard %g -> %g", b->name, a->in_flight_guard,
+		    b->in_flight_guard);
 	if (a->connection_limit != b->connection_limit)
 		say(df, "service %s: connection_limit %" PRIu32 " -> %" PRIu32, b->name,
 		    a->connection_limit, b->connection_limit);

@@ -374,6 +374,30 @@ static int svc_dry_run(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, vo
 	return cfg_bool(x, "dry_run", val, &a->s->dry_run);
 }
 
+static int svc_in_flight_guard(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct svc_aux *a = obj;
+	double g;
+	int err;
+
+	(void)key;
+	if (val->type == YAML_SCALAR_NODE && !strcmp(cfg_text(val), "off")) {
+		a->s->in_flight_guard = 0;
+		return 0;
+	}
+	err = cfg_decimal(x, "in_flight_guard", val, &g);
+	if (err)
+		return err;
+	/* Under 1 it would refuse a service below its capacity; past 100 it bounds nothing. */
+	if (!(g >= 1.0 && g <= 100.0))
+		return cfg_err(x, val,
+			       "in_flight_guard: %s is not a multiple in [1, 100] of the requests "
+			       "in flight at capacity (or off)",
+			       cfg_text(val));
+	a->s->in_flight_guard = g;
+	return 0;
+}
+
 static int conns_one(struct cfg_ctx *x, uint8_t tier, yaml_node_t *key, yaml_node_t *val, void *obj)
 {
 	struct svc_aux *a = obj;
@@ -543,6 +567,7 @@ static const struct cfg_field svc_fields[] = {
     {"new_flow_burst", svc_burst},
     {"connection_limit", svc_conn_limit},
     {"reserve", svc_reserve},
+    {"in_flight_guard", svc_in_flight_guard},
     {"signals", svc_signals},
 };
 
@@ -653,6 +678,7 @@ int cfg_parse_services(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *val, vo
 		s->id = (uint32_t)i + 1;
 		s->match.proto = IPPROTO_TCP;
 		s->protect_tier0 = true;
+		s->in_flight_guard = SPW_CONFIG_IN_FLIGHT_GUARD;
 		a.s = s;
 		err = cfg_walk_map(x, item, "a service", "in a service", svc_fields,
 				   sizeof(svc_fields) / sizeof(svc_fields[0]), &a);
