@@ -693,6 +693,26 @@ static int setup_syn_admit_again(struct bench *b, const struct bench_case *c, st
 	return err ?: build_syn_from_rule(b, c, r, p);
 }
 
+/*
+ * The insert row with the in-flight guard on for the SYN's tier (tier 1, as the daemon sets it
+ * once a service's in_flight target is known): the bound is never reached, so the SYN is
+ * admitted and inserted as in the insert row, and pays the sum of the tiers' counts.
+ */
+static int setup_syn_guarded(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
+{
+	struct spw_policy pol;
+	int err =
+	    setup_syn(b, c, p, 1, SPW_ACTION_DROP) ?: spw_dp_policy_get(b->dp, BENCH_SVC_ID, &pol);
+
+	if (err)
+		return err;
+	pol.inflight_below[1] = UINT32_MAX;
+	err = spw_dp_policy_set(b->dp, BENCH_SVC_ID, &pol);
+	if (err)
+		pr_warn("setting the in-flight bound failed: %s\n", strerror(-err));
+	return err;
+}
+
 static int setup_syn_drop(struct bench *b, const struct bench_case *c, struct bench_pkt *p)
 {
 	return setup_syn(b, c, p, BENCH_SHED_TIER, SPW_ACTION_DROP);
@@ -871,6 +891,20 @@ const struct bench_case cases[] = {
 	.svc = BENCH_SVC_ID,
 	.tier = 0,
 	.reason = SPW_REASON_ADMITTED,
+    },
+    {
+	.name = "SYN admitted + insert, in-flight guard, 100k rules *",
+	.goals = GOALS_FLOWS,
+	.mode = RUN_SINGLE,
+	.unique_flows = true,
+	.rules = RULES_100K,
+	.setup = setup_syn_guarded,
+	.verify = verify_insert,
+	.verdict = XDP_PASS,
+	.svc = BENCH_SVC_ID,
+	.tier = 1,
+	.reason = SPW_REASON_ADMITTED,
+	.control = "SYN admitted + insert, 100k rules *",
     },
     {
 	.name = "FIN + delete, tracked flow *",
