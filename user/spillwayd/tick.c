@@ -332,11 +332,6 @@ static int report_kind_of(enum spw_signal_kind kind)
 }
 
 /*
- * The connection limit in force: the configured number, or the capacity the named pool last
- * reported (kept while the pool is silent: the server's limit does not go away with its
- * reporter). Sets the per-tier bounds of the reservation.
- */
-/*
  * What the service holds in flight at its capacity: the in_flight signal's target, unless it
  * is still learning or follows the load (an early target is a queue of three times the load:
  * no capacity). NAN: none.
@@ -354,6 +349,12 @@ static double in_flight_at_capacity(const struct spwd_service *s)
 	return NAN;
 }
 
+/*
+ * The connection limit in force: the configured number, or the capacity the named pool last
+ * reported (kept while the pool is silent: the server's limit does not go away with its
+ * reporter). Sets the per-tier bounds of the reservation, and those on the requests in
+ * flight (in_flight_guard) from the in_flight target.
+ */
 static void update_reservation(struct spwd *d, struct spwd_service *s)
 {
 	const struct spw_config_service *c = s->cfg;
