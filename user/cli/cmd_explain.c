@@ -117,18 +117,6 @@ static void names(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 	free(st);
 }
 
-/* The service's requests in flight, all tiers, as the data plane sums them per new flow. */
-static uint64_t in_flight_total(struct spw_dataplane *dp, uint32_t svc)
-{
-	uint64_t sum = 0, n;
-	uint32_t t;
-
-	for (t = 0; t < SPW_MAX_TIERS; t++)
-		if (!spw_dp_inflight_read(dp, svc, t, &n))
-			sum += n;
-	return sum;
-}
-
 static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struct explain *e)
 {
 	static const uint8_t any[SPW_ADDR_LEN];
@@ -220,7 +208,8 @@ static int decide(const struct spw_cli_req *req, struct spw_dataplane *dp, struc
 		e->decision = SPW_REASON_SHED_RESERVE;
 		e->why = "the service's connections left are reserved for the tiers above";
 	} else if (e->pol.inflight_below[e->tier] &&
-		   in_flight_total(dp, e->svc) >= e->pol.inflight_below[e->tier]) {
+		   !spw_dp_inflight_total(dp, e->svc, e->pol.tier_count, &active) &&
+		   active >= e->pol.inflight_below[e->tier]) {
 		e->decision = SPW_REASON_SHED_RESERVE;
 		e->why = "the service's requests in flight are past the bound its tier is admitted "
 			 "under (in_flight_guard)";

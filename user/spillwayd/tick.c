@@ -55,14 +55,10 @@ static bool latency_p99_ms(struct spwd *d, struct spwd_service *s, uint64_t now,
 /* Requests of the service awaiting their response, all its tiers. */
 static bool in_flight(struct spwd *d, struct spwd_service *s, double *n)
 {
-	uint64_t tier_n, sum = 0;
-	int t;
+	uint64_t sum;
 
-	for (t = 0; t < d->cfg->ntiers; t++) {
-		if (spw_dp_inflight_read(d->dp, s->cfg->id, (uint32_t)t, &tier_n))
-			return false;
-		sum += tier_n;
-	}
+	if (spw_dp_inflight_total(d->dp, s->cfg->id, (uint32_t)d->cfg->ntiers, &sum))
+		return false;
 	*n = (double)sum;
 	return true;
 }

@@ -40,8 +40,9 @@ struct spw_config_rule {
 /*
  * A queue of half what the service holds at its capacity in front of tier 0, at most, from
  * the tiers below it: half a service time of wait (25 ms for 50 ms requests), within the
- * 2x-idle p99 a protected tier 0 is promised, and far enough past the aim (0.97 of it) that a
- * mean count's noise there is never refused (a pool of 20: 19.3 +- 4.4).
+ * 2x-idle p99 a protected tier 0 is promised, and past the aim (0.97 of it) by more than a
+ * Poisson count's 2 sigma for a pool of 20 (19.3 +- 8.8), so a service at its aim is
+ * rarely refused by it.
  */
 #define SPW_CONFIG_IN_FLIGHT_GUARD 1.5
 

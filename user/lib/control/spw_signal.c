@@ -99,9 +99,10 @@ static double signal_ratio(const struct spw_signal *sig)
 
 /*
  * A count of requests in flight this far past a target that stands for the service's capacity
- * (learned or typed, not one that follows the load) holds a queue: a 100 ms mean count at the
- * law's aim (0.97 of the target) swings by about 10 % for a pool of 20, so noise stays under
- * it.
+ * (learned or typed, not one that follows the load) is read as holding a queue. It is no bound
+ * past the noise: near its capacity the demo's service read 9 to 34 against a target of 20
+ * (100 ms means, 0.92 of it admitted), queues forming and draining. Below it the count is read
+ * as load, and the capacity learned from a reading with a short queue in it errs low.
  */
 #define SPW_IN_FLIGHT_QUEUED 1.25
 

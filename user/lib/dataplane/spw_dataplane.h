@@ -235,6 +235,9 @@ int spw_dp_active_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier_
  * the sweep (the service's total is the sum over its tiers).
  */
 int spw_dp_inflight_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tier, uint64_t *out);
+/* The service's total over its tiers 0..ntiers-1, as the data plane's in-flight guard sums it. */
+int spw_dp_inflight_total(struct spw_dataplane *dp, uint32_t svc_id, uint32_t ntiers,
+			  uint64_t *out);
 /*
  * The service's outstanding requests by start-time slot: slots has SPW_REQ_SLOTS entries,
  * indexed as spw_req_age_index() does (spw_request_age.h reads them). From shared memory.

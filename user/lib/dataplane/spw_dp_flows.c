@@ -55,6 +55,22 @@ int spw_dp_inflight_read(struct spw_dataplane *dp, uint32_t svc_id, uint32_t tie
 	return 0;
 }
 
+int spw_dp_inflight_total(struct spw_dataplane *dp, uint32_t svc_id, uint32_t ntiers, uint64_t *out)
+{
+	uint64_t n, sum = 0;
+	uint32_t t;
+	int err;
+
+	for (t = 0; t < ntiers; t++) {
+		err = spw_dp_inflight_read(dp, svc_id, t, &n);
+		if (err)
+			return err;
+		sum += n;
+	}
+	*out = sum;
+	return 0;
+}
+
 int spw_dp_req_ages_read(struct spw_dataplane *dp, uint32_t svc_id, uint64_t *slots)
 {
 	uint32_t i;
